@@ -1,0 +1,294 @@
+// indexer_bench: index throughput, query latency and memory, next to the tools a user would pick
+// instead, measured in one run on the same files. Not a test: it prints numbers and ratios.
+//
+//   indexer_bench [--threads N] [--queries-per-size R] DIR...
+//
+// 1. Index: tree-sitter parse-only (the floor), our full index, and universal-ctags -R, each in a
+//    child process so wall time and peak RSS are the child's own.
+// 2. Query: the index of DIR... is replicated under renamed paths to reach 100k and 1M+ symbols;
+//    a fixed query set runs R times at each size (in-process, top 50), next to `fzf --filter`
+//    over the same qualified names, one process per query as a user would run it.
+// 3. Memory: resident bytes per symbol of the 1M index (RSS growth while building it, after
+//    returning freed pages), and the index's own accounting of where they go.
+#include <mimalloc.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "indexer/indexer.h"
+#include "query/query.h"
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+
+size_t rss_bytes() {
+  std::ifstream in("/proc/self/statm");
+  size_t pages = 0, resident = 0;
+  in >> pages >> resident;
+  return resident * size_t(sysconf(_SC_PAGESIZE));
+}
+
+struct ChildRun {
+  double seconds = 0;
+  double peak_mb = 0;
+  int status = -1;
+};
+
+// Runs `fn` in a forked child (or execs argv when given) and measures it from outside.
+template <typename F>
+ChildRun in_child(F&& fn) {
+  auto t = Clock::now();
+  pid_t pid = fork();
+  if (pid == 0) _exit(fn());
+  int status = 0;
+  struct rusage ru {};
+  wait4(pid, &status, 0, &ru);
+  return {seconds_since(t), double(ru.ru_maxrss) / 1024.0, WIFEXITED(status) ? WEXITSTATUS(status) : -1};
+}
+
+ChildRun run_command(const std::vector<std::string>& args, const char* stdin_path = nullptr, const char* stdout_path = "/dev/null") {
+  return in_child([&] {
+    if (stdin_path) {
+      int fd = open(stdin_path, O_RDONLY);
+      dup2(fd, 0);
+    }
+    int out = open(stdout_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    dup2(out, 1);
+    int null = open("/dev/null", O_WRONLY);
+    dup2(null, 2);
+    std::vector<char*> argv;
+    for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+    argv.push_back(nullptr);
+    execvp(argv[0], argv.data());
+    return 127;
+  });
+}
+
+bool have(const char* tool) {
+  std::string cmd = std::string("command -v ") + tool + " >/dev/null 2>&1";
+  return std::system(cmd.c_str()) == 0;
+}
+
+double percentile(std::vector<double> v, double p) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  size_t i = std::min(v.size() - 1, size_t(p * double(v.size() - 1) + 0.5));
+  return v[i];
+}
+
+// Real queries of each shape people type: exact names, prefixes, camel humps, substrings,
+// qualified names, one- and two-letter starts.
+const std::vector<std::string> kQueries = {
+    "get",        "set",          "init",        "parse",      "read",       "write",      "Base",
+    "vector",     "shared_ptr",   "make_shared", "gRS",        "iter",       "Iterator",   "str",
+    "json",       "http",         "Request",     "handle",     "open",       "close",      "os.path",
+    "to_string",  "compare",      "Node",        "fmt",        "asyncio",    "Promise",    "Array.map",
+    "x",          "ab",           "mkdir",       "TypeError",  "lower_bound", "visit",     "config",
+    "assertEqual", "dispatch",    "hash",        "Map",        "listener",
+};
+
+std::unique_ptr<query::Index> replicate(const query::Index& base, size_t copies) {
+  query::IndexBuilder b;
+  std::vector<query::SymbolInput> syms;
+  std::string path;
+  for (size_t c = 0; c < copies; ++c)
+    for (uint32_t f = 0; f < base.file_count(); ++f) {
+      auto info = base.file(f);
+      auto range = base.file_symbols(f);
+      syms.clear();
+      for (uint32_t id = range.begin; id < range.end; ++id) {
+        auto s = base.symbol(id);
+        syms.push_back({s.name, s.container, s.signature, s.kind, s.range, s.selection});
+      }
+      path = "copy" + std::to_string(c) + "/" + std::string(info.path);
+      query::FileInput in;
+      in.path = path;
+      in.language = info.language;
+      in.size = info.size;
+      in.symbols = syms;
+      b.add(in);
+    }
+  return b.finish();
+}
+
+struct Latency {
+  double p50_us, p99_us;
+};
+
+Latency measure_queries(const query::Index& index, int rounds) {
+  std::vector<double> us;
+  for (int r = 0; r < rounds; ++r)
+    for (const auto& q : kQueries) {
+      query::SearchRequest req;
+      req.pattern = q;
+      req.limit = 50;
+      auto t = Clock::now();
+      auto hits = query::search(index, req);
+      us.push_back(seconds_since(t) * 1e6);
+      if (hits.size() > 50) std::abort();
+    }
+  return {percentile(us, 0.5), percentile(us, 0.99)};
+}
+
+Latency measure_fzf(const query::Index& index, const std::string& names_file) {
+  {
+    std::ofstream out(names_file);
+    for (uint32_t i = 0; i < index.symbol_count(); ++i) {
+      auto s = index.symbol(i);
+      if (!s.container.empty()) out << s.container << '.';
+      out << s.name << '\n';
+    }
+  }
+  std::vector<double> us;
+  for (const auto& q : kQueries) us.push_back(run_command({"fzf", "--filter=" + q}, names_file.c_str()).seconds * 1e6);
+  return {percentile(us, 0.5), percentile(us, 0.99)};
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  unsigned threads = 0;
+  int rounds = 20;
+  std::vector<std::string> dirs;
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    if (a == "--threads" && i + 1 < argc) threads = unsigned(std::stoul(argv[++i]));
+    else if (a == "--queries-per-size" && i + 1 < argc) rounds = std::stoi(argv[++i]);
+    else dirs.push_back(a);
+  }
+  if (dirs.empty()) {
+    std::fprintf(stderr, "usage: indexer_bench [--threads N] [--queries-per-size R] DIR...\n");
+    return 2;
+  }
+  indexer::Options opt;
+  opt.threads = threads;
+
+  std::printf("== index (each in its own process; page cache warm)\n");
+  std::printf("%-34s %9s %9s %9s %10s %9s\n", "", "files", "MB", "seconds", "MB/s", "peak MB");
+  // Warm the page cache so the first contender does not pay for the disk.
+  for (const auto& d : dirs) indexer::index_tree(d, [&] { auto o = opt; o.parse_only = true; return o; }());
+
+  auto index_all = [&](bool parse_only, size_t* files, double* mb) {
+    auto o = opt;
+    o.parse_only = parse_only;
+    int pipefd[2];
+    if (pipe(pipefd) != 0) std::abort();
+    ChildRun run = in_child([&] {
+      size_t f = 0;
+      uint64_t b = 0;
+      for (const auto& d : dirs) {
+        auto r = indexer::index_tree(d, o);
+        f += r.summary.files_indexed;
+        b += r.summary.bytes_indexed;
+      }
+      uint64_t v[2] = {f, b};
+      return write(pipefd[1], v, sizeof v) == sizeof v ? 0 : 1;
+    });
+    uint64_t v[2] = {0, 0};
+    if (read(pipefd[0], v, sizeof v) != sizeof v) std::abort();
+    close(pipefd[0]);
+    close(pipefd[1]);
+    *files = v[0];
+    *mb = double(v[1]) / 1e6;
+    return run;
+  };
+  size_t files = 0;
+  double mb = 0;
+  ChildRun floor = index_all(true, &files, &mb);
+  std::printf("%-34s %9zu %9.1f %9.2f %10.1f %9.0f\n", "tree-sitter parse only (floor)", files, mb, floor.seconds, mb / floor.seconds, floor.peak_mb);
+  ChildRun ours = index_all(false, &files, &mb);
+  std::printf("%-34s %9zu %9.1f %9.2f %10.1f %9.0f\n", "indexer (parse+extract+index)", files, mb, ours.seconds, mb / ours.seconds, ours.peak_mb);
+  ChildRun ctags{};
+  if (have("ctags")) {
+    std::vector<std::string> cmd = {"ctags", "-R", "-f", "/dev/null", "--languages=Python,JavaScript,TypeScript,Go,Rust,C,C++,Java,C#,Ruby,PHP,Sh"};
+    cmd.insert(cmd.end(), dirs.begin(), dirs.end());
+    ctags = run_command(cmd);
+    std::printf("%-34s %9s %9s %9.2f %10s %9.0f\n", "universal-ctags -R (1 thread)", "", "", ctags.seconds, "", ctags.peak_mb);
+  }
+  std::printf("ratios: indexer / parse-only = %.2fx wall", ours.seconds / floor.seconds);
+  if (ctags.seconds > 0) std::printf("; ctags / indexer = %.2fx wall, %.2fx peak memory", ctags.seconds / ours.seconds, ctags.peak_mb / ours.peak_mb);
+  std::printf("; files/s %.0f\n\n", double(files) / ours.seconds);
+
+  // The base index, in this process.
+  std::unique_ptr<query::Index> base;
+  {
+    query::IndexBuilder merged;
+    std::vector<std::unique_ptr<query::Index>> parts;
+    for (const auto& d : dirs) {
+      auto r = indexer::index_tree(d, opt);
+      if (!r.index) {
+        std::fprintf(stderr, "%s: %s\n", d.c_str(), r.error.c_str());
+        return 1;
+      }
+      parts.push_back(std::move(r.index));
+    }
+    // One index over all corpora: the parts side by side under their directory names.
+    std::vector<query::SymbolInput> syms;
+    std::string path;
+    for (size_t p = 0; p < parts.size(); ++p)
+      for (uint32_t f = 0; f < parts[p]->file_count(); ++f) {
+        auto info = parts[p]->file(f);
+        auto range = parts[p]->file_symbols(f);
+        syms.clear();
+        for (uint32_t id = range.begin; id < range.end; ++id) {
+          auto s = parts[p]->symbol(id);
+          syms.push_back({s.name, s.container, s.signature, s.kind, s.range, s.selection});
+        }
+        path = "c" + std::to_string(p) + "/" + std::string(info.path);
+        query::FileInput in;
+        in.path = path;
+        in.language = info.language;
+        in.size = info.size;
+        in.symbols = syms;
+        merged.add(in);
+      }
+    base = merged.finish();
+  }
+  std::printf("corpus: %zu files, %zu symbols, %zu distinct names\n\n", base->file_count(), base->symbol_count(), base->name_count());
+
+  std::printf("== query latency, in-process, top 50, %zu queries x %d rounds; fzf --filter: one process per query\n", kQueries.size(), rounds);
+  std::printf("%-12s %10s %10s %12s %12s %12s\n", "symbols", "p50 us", "p99 us", "fzf p50 us", "fzf p99 us", "fzf/ours p50");
+  const bool fzf = have("fzf");
+  size_t bytes_per_symbol_rss = 0;
+  query::MemoryStats mem_1m{};
+  size_t symbols_1m = 0;
+  for (size_t target : {size_t(100000), size_t(1000000)}) {
+    size_t copies = std::max<size_t>(1, (target + base->symbol_count() - 1) / base->symbol_count());
+    mi_collect(true);
+    size_t before = rss_bytes();
+    auto index = replicate(*base, copies);
+    mi_collect(true);
+    size_t after = rss_bytes();
+    if (target == 1000000) {
+      bytes_per_symbol_rss = (after - before) / index->symbol_count();
+      mem_1m = index->memory();
+      symbols_1m = index->symbol_count();
+    }
+    Latency l = measure_queries(*index, rounds);
+    Latency f{0, 0};
+    if (fzf) f = measure_fzf(*index, "/tmp/indexer-bench-names.txt");
+    std::printf("%-12zu %10.1f %10.1f %12.0f %12.0f %12.0fx\n", index->symbol_count(), l.p50_us, l.p99_us, f.p50_us, f.p99_us,
+                l.p50_us > 0 ? f.p50_us / l.p50_us : 0.0);
+  }
+  std::remove("/tmp/indexer-bench-names.txt");
+
+  std::printf("\n== memory at %zu symbols\n", symbols_1m);
+  std::printf("resident growth while building: %zu bytes/symbol\n", bytes_per_symbol_rss);
+  auto per = [&](size_t b) { return double(b) / double(symbols_1m); };
+  std::printf("accounted: records %.1f, names %.1f, postings %.1f, strings %.1f (= %.1f without signatures), signatures %.1f bytes/symbol\n",
+              per(mem_1m.records), per(mem_1m.names), per(mem_1m.postings), per(mem_1m.strings),
+              per(mem_1m.total() - mem_1m.signatures), per(mem_1m.signatures));
+  return 0;
+}

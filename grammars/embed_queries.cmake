@@ -1,0 +1,11 @@
+# Writes every queries/<lang>.scm as a C++ raw string: {"<lang>", R"scm(...)scm"},
+file(GLOB files "${DIR}/*.scm")
+list(SORT files)
+set(body "")
+foreach(f ${files})
+  get_filename_component(lang "${f}" NAME_WE)
+  file(READ "${f}" text)
+  string(APPEND body "{\"${lang}\", R\"scm(${text})scm\"},\n")
+endforeach()
+file(WRITE "${OUT}.tmp" "${body}")
+file(COPY_FILE "${OUT}.tmp" "${OUT}" ONLY_IF_DIFFERENT)

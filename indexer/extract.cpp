@@ -1,0 +1,476 @@
+#include "indexer/extract.h"
+
+#include <tree_sitter/api.h>
+
+#include <algorithm>
+#include <array>
+#include <cassert>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <mutex>
+#include <regex>
+
+namespace indexer::detail {
+namespace {
+
+using query::Kind;
+using query::Language;
+
+enum class Role : uint8_t { Ignore, Definition, Name, Container, Scope, Package, Import };
+
+struct CaptureInfo {
+  Role role = Role::Ignore;
+  Kind kind = Kind::Variable;   // for Definition
+  std::string import_kind;      // for Import
+};
+
+enum class Op : uint8_t { Eq, NotEq, Match, NotMatch, AnyOf, NotAnyOf };
+struct Predicate {
+  Op op;
+  uint32_t capture;
+  std::optional<uint32_t> other_capture;  // #eq? @a @b
+  std::vector<std::string> values;
+  std::regex re;
+};
+
+struct CompiledQuery {
+  TSQuery* query = nullptr;
+  std::vector<CaptureInfo> captures;
+  std::vector<std::vector<Predicate>> predicates;  // per pattern
+  std::string error;
+};
+
+std::array<CompiledQuery, size_t(Language::Count)> g_queries;
+std::array<std::once_flag, size_t(Language::Count)> g_query_once;
+
+std::string_view error_kind(TSQueryError e) {
+  switch (e) {
+    case TSQueryErrorSyntax: return "syntax error";
+    case TSQueryErrorNodeType: return "unknown node type";
+    case TSQueryErrorField: return "unknown field";
+    case TSQueryErrorCapture: return "unknown capture";
+    case TSQueryErrorStructure: return "impossible pattern";
+    case TSQueryErrorLanguage: return "incompatible language version";
+    default: return "error";
+  }
+}
+
+// The embedded query, or <dir>/<language>.scm when INDEXER_QUERIES_DIR names a directory: lets
+// a query be edited and tried without a rebuild.
+std::string query_source(const grammars::LanguageSpec& spec) {
+  if (const char* dir = std::getenv("INDEXER_QUERIES_DIR"); dir && *dir) {
+    std::ifstream in(std::string(dir) + "/" + std::string(spec.name) + ".scm", std::ios::binary);
+    if (in) return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+  }
+  return std::string(spec.query);
+}
+
+void compile(Language lang, CompiledQuery& cq) {
+  const auto& spec = grammars::spec(lang);
+  if (!spec.grammar) return;
+  const std::string source = query_source(spec);
+  if (source.empty()) {
+    cq.error = std::string(spec.name) + ": no query under grammars/queries/";
+    return;
+  }
+  uint32_t offset = 0;
+  TSQueryError err = TSQueryErrorNone;
+  cq.query = ts_query_new(spec.grammar(), source.data(), uint32_t(source.size()), &offset, &err);
+  if (!cq.query) {
+    size_t line = 1 + std::count(source.begin(), source.begin() + std::min<size_t>(offset, source.size()), '\n');
+    cq.error = std::string(spec.name) + ".scm: " + std::string(error_kind(err)) + " at line " + std::to_string(line) +
+               " (offset " + std::to_string(offset) + ")";
+    return;
+  }
+  uint32_t ncap = ts_query_capture_count(cq.query);
+  cq.captures.resize(ncap);
+  for (uint32_t i = 0; i < ncap; ++i) {
+    uint32_t len = 0;
+    const char* text = ts_query_capture_name_for_id(cq.query, i, &len);
+    std::string_view name(text, len);
+    CaptureInfo& c = cq.captures[i];
+    if (name.starts_with("definition.")) {
+      auto kind = query::kind_from_name(name.substr(11));
+      if (!kind) {
+        cq.error = std::string(spec.name) + ".scm: unknown kind in @" + std::string(name);
+        return;
+      }
+      c.role = Role::Definition;
+      c.kind = *kind;
+    } else if (name == "name") c.role = Role::Name;
+    else if (name == "container") c.role = Role::Container;
+    else if (name == "scope") c.role = Role::Scope;
+    else if (name == "package") c.role = Role::Package;
+    else if (name.starts_with("import.")) {
+      c.role = Role::Import;
+      c.import_kind = std::string(name.substr(7));
+    } else if (!name.starts_with("_")) {
+      cq.error = std::string(spec.name) + ".scm: unknown capture @" + std::string(name);
+      return;
+    }
+  }
+  uint32_t npat = ts_query_pattern_count(cq.query);
+  cq.predicates.resize(npat);
+  for (uint32_t p = 0; p < npat; ++p) {
+    uint32_t nsteps;
+    const TSQueryPredicateStep* steps = ts_query_predicates_for_pattern(cq.query, p, &nsteps);
+    for (uint32_t i = 0; i < nsteps;) {
+      // One predicate: a string (the operator), arguments, then Done.
+      uint32_t end = i;
+      while (end < nsteps && steps[end].type != TSQueryPredicateStepTypeDone) ++end;
+      if (steps[i].type == TSQueryPredicateStepTypeString && end - i >= 3 &&
+          steps[i + 1].type == TSQueryPredicateStepTypeCapture) {
+        // (The length is an out-parameter: call first, then read it.)
+        auto string_value = [&](uint32_t id) {
+          uint32_t len = 0;
+          const char* text = ts_query_string_value_for_id(cq.query, id, &len);
+          return std::string(text, len);
+        };
+        std::string op = string_value(steps[i].value_id);
+        Predicate pr{};
+        pr.capture = steps[i + 1].value_id;
+        for (uint32_t k = i + 2; k < end; ++k) {
+          if (steps[k].type == TSQueryPredicateStepTypeCapture) pr.other_capture = steps[k].value_id;
+          else pr.values.push_back(string_value(steps[k].value_id));
+        }
+        bool known = true;
+        if (op == "eq?") pr.op = Op::Eq;
+        else if (op == "not-eq?") pr.op = Op::NotEq;
+        else if (op == "match?") pr.op = Op::Match;
+        else if (op == "not-match?") pr.op = Op::NotMatch;
+        else if (op == "any-of?") pr.op = Op::AnyOf;
+        else if (op == "not-any-of?") pr.op = Op::NotAnyOf;
+        else known = false;  // #set! and friends carry no condition
+        if (known) {
+          if ((pr.op == Op::Match || pr.op == Op::NotMatch) && !pr.values.empty()) pr.re = std::regex(pr.values[0]);
+          cq.predicates[p].push_back(std::move(pr));
+        }
+      }
+      i = end + 1;
+    }
+  }
+}
+
+const CompiledQuery& compiled(Language lang) {
+  size_t i = size_t(lang);
+  std::call_once(g_query_once[i], [&] { compile(lang, g_queries[i]); });
+  return g_queries[i];
+}
+
+std::string_view node_text(TSNode n, std::string_view src) {
+  uint32_t a = std::min<uint32_t>(ts_node_start_byte(n), uint32_t(src.size()));
+  uint32_t b = std::min<uint32_t>(ts_node_end_byte(n), uint32_t(src.size()));
+  return src.substr(a, b - a);
+}
+
+std::string_view capture_text(const TSQueryMatch& m, uint32_t capture, std::string_view src) {
+  for (uint16_t i = 0; i < m.capture_count; ++i)
+    if (m.captures[i].index == capture) return node_text(m.captures[i].node, src);
+  return {};
+}
+
+bool predicates_hold(const CompiledQuery& cq, const TSQueryMatch& m, std::string_view src) {
+  for (const Predicate& p : cq.predicates[m.pattern_index]) {
+    std::string_view text = capture_text(m, p.capture, src);
+    bool ok = true;
+    switch (p.op) {
+      case Op::Eq:
+      case Op::NotEq: {
+        std::string_view other = p.other_capture ? capture_text(m, *p.other_capture, src)
+                                                 : std::string_view(p.values.empty() ? "" : p.values[0]);
+        ok = (text == other) == (p.op == Op::Eq);
+        break;
+      }
+      case Op::Match:
+      case Op::NotMatch:
+        ok = std::regex_search(text.begin(), text.end(), p.re) == (p.op == Op::Match);
+        break;
+      case Op::AnyOf:
+      case Op::NotAnyOf:
+        ok = (std::find(p.values.begin(), p.values.end(), text) != p.values.end()) == (p.op == Op::AnyOf);
+        break;
+    }
+    if (!ok) return false;
+  }
+  return true;
+}
+
+// A definition or scope found by the query, before nesting is resolved.
+struct RawDef {
+  TSNode node;
+  TSNode name;
+  uint32_t start, end;  // bytes of node
+  uint32_t pattern;
+  Kind kind;
+  bool scope;
+  std::string_view explicit_container;
+};
+
+bool is_type_like(Kind k) {
+  return k == Kind::Class || k == Kind::Struct || k == Kind::Interface || k == Kind::Enum;
+}
+
+// "*pkg.List[T]" -> "pkg.List"; "ns::Vec<T>" -> "ns::Vec"; whitespace dropped.
+void append_clean_container(std::string& out, std::string_view s) {
+  int depth = 0;
+  for (char c : s) {
+    if (c == '<' || c == '[' || c == '(') ++depth;
+    else if (c == '>' || c == ']' || c == ')') depth = std::max(0, depth - 1);
+    else if (depth == 0 && c != '*' && c != '&' && c != ' ' && c != '\t' && c != '\n' && c != '\r') out.push_back(c);
+  }
+}
+
+// One line: the definition from its start up to its body, whitespace collapsed, at most kMax bytes.
+void append_signature(std::string& out, TSNode def, std::string_view src) {
+  constexpr size_t kMax = 200;
+  uint32_t start = ts_node_start_byte(def);
+  uint32_t end = ts_node_end_byte(def);
+  TSNode body = ts_node_child_by_field_name(def, "body", 4);
+  if (ts_node_is_null(body)) {
+    TSNode value = ts_node_child_by_field_name(def, "value", 5);
+    if (!ts_node_is_null(value)) body = ts_node_child_by_field_name(value, "body", 4);
+  }
+  bool has_body = !ts_node_is_null(body) && ts_node_start_byte(body) > start;
+  uint32_t cut = has_body ? ts_node_start_byte(body) : end;
+  cut = std::min<uint32_t>({cut, uint32_t(src.size()), start + 4 * uint32_t(kMax)});
+  std::string_view text = start < cut ? src.substr(start, cut - start) : std::string_view{};
+  if (!has_body) text = text.substr(0, text.find('\n'));
+  size_t begin = out.size();
+  bool space = false;
+  for (char c : text) {
+    if (c == ' ' || c == '\t' || c == '\n' || c == '\r') {
+      space = out.size() > begin;
+      continue;
+    }
+    if (space) out.push_back(' ');
+    space = false;
+    out.push_back(c);
+    if (out.size() - begin >= kMax) break;
+  }
+  while (out.size() > begin && (out.back() == '{' || out.back() == ':' || out.back() == ' ')) out.pop_back();
+  // Never end inside a UTF-8 sequence.
+  size_t n = out.size();
+  while (n > begin && (static_cast<unsigned char>(out[n - 1]) & 0xC0) == 0x80) --n;
+  if (n > begin && static_cast<unsigned char>(out[n - 1]) >= 0xC0) out.resize(n - 1);
+}
+
+query::Position point(TSPoint p) { return {p.row, p.column}; }
+
+}  // namespace
+
+std::string check_queries() {
+  std::string errors;
+  for (const auto& spec : grammars::all_languages()) {
+    if (!spec.grammar) continue;
+    const CompiledQuery& cq = compiled(spec.id);
+    if (!cq.error.empty()) errors += cq.error + "\n";
+  }
+  return errors;
+}
+
+struct Extractor::Cursor {
+  TSQueryCursor* cursor = ts_query_cursor_new();
+  std::vector<RawDef> defs;
+  ~Cursor() { ts_query_cursor_delete(cursor); }
+};
+
+Extractor::Extractor() : parser_(ts_parser_new()), cursor_(new Cursor) {}
+Extractor::~Extractor() {
+  ts_parser_delete(parser_);
+  delete cursor_;
+}
+
+void Extractor::parse(Language lang, std::string_view src) {
+  const auto& spec = grammars::spec(lang);
+  if (!spec.grammar || src.size() > UINT32_MAX || !ts_parser_set_language(parser_, spec.grammar())) return;
+  if (TSTree* tree = ts_parser_parse_string(parser_, nullptr, src.data(), uint32_t(src.size()))) ts_tree_delete(tree);
+}
+
+void Extractor::run(Language lang, std::string_view src, Extraction& out) {
+  out.symbols.clear();
+  out.imports.clear();
+  out.text.clear();
+  out.parse_errors = false;
+  const auto& spec = grammars::spec(lang);
+  if (!spec.grammar || src.size() > UINT32_MAX) return;
+  const CompiledQuery& cq = compiled(lang);
+  if (!cq.query) return;
+  if (!ts_parser_set_language(parser_, spec.grammar())) return;
+  TSTree* tree = ts_parser_parse_string(parser_, nullptr, src.data(), uint32_t(src.size()));
+  if (!tree) return;
+  TSNode root = ts_tree_root_node(tree);
+  out.parse_errors = ts_node_has_error(root);
+
+  auto& defs = cursor_->defs;
+  defs.clear();
+  struct PendingImport {
+    size_t spec_off, spec_len, kind_off, kind_len;
+    uint32_t line;
+  };
+  std::vector<PendingImport> imports;
+  std::string_view package;
+
+  TSQueryCursor* qc = cursor_->cursor;
+  ts_query_cursor_set_match_limit(qc, 2048);
+  ts_query_cursor_exec(qc, cq.query, root);
+  TSQueryMatch m;
+  while (ts_query_cursor_next_match(qc, &m)) {
+    if (!predicates_hold(cq, m, src)) continue;
+    RawDef d{};
+    bool have_def = false, have_name = false;
+    for (uint16_t i = 0; i < m.capture_count; ++i) {
+      const CaptureInfo& c = cq.captures[m.captures[i].index];
+      TSNode n = m.captures[i].node;
+      switch (c.role) {
+        case Role::Definition:
+        case Role::Scope:
+          d.node = n;
+          d.kind = c.kind;
+          d.scope = c.role == Role::Scope;
+          have_def = true;
+          break;
+        case Role::Name:
+          if (!have_name) d.name = n, have_name = true;
+          break;
+        case Role::Container:
+          d.explicit_container = node_text(n, src);
+          break;
+        case Role::Package:
+          if (package.empty()) package = node_text(n, src);
+          break;
+        case Role::Import: {
+          std::string_view text = node_text(n, src);
+          // Strip the quotes or brackets a specifier is written with.
+          while (!text.empty() && (text.front() == '"' || text.front() == '\'' || text.front() == '<' || text.front() == '`'))
+            text.remove_prefix(1);
+          while (!text.empty() && (text.back() == '"' || text.back() == '\'' || text.back() == '>' || text.back() == '`'))
+            text.remove_suffix(1);
+          if (text.empty() || text.find('\n') != std::string_view::npos) break;
+          PendingImport pi{out.text.size(), text.size(), 0, c.import_kind.size(), ts_node_start_point(n).row};
+          out.text.append(text);
+          pi.kind_off = out.text.size();
+          out.text.append(c.import_kind);
+          imports.push_back(pi);
+          break;
+        }
+        case Role::Ignore:
+          break;
+      }
+    }
+    if (!have_def || !have_name) continue;
+    std::string_view name = node_text(d.name, src);
+    if (name.empty() || name.size() > 512 || name.find('\n') != std::string_view::npos) continue;
+    d.start = ts_node_start_byte(d.node);
+    d.end = ts_node_end_byte(d.node);
+    d.pattern = m.pattern_index;
+    defs.push_back(d);
+  }
+
+  // Outer definitions first; for one node, the first pattern wins.
+  std::sort(defs.begin(), defs.end(), [](const RawDef& a, const RawDef& b) {
+    if (a.start != b.start) return a.start < b.start;
+    if (a.end != b.end) return a.end > b.end;
+    if (a.scope != b.scope) return a.scope;  // a scope encloses a definition on the same node
+    return a.pattern < b.pattern;
+  });
+
+  struct Pending {
+    size_t name_off, name_len, cont_off, cont_len, sig_off, sig_len;
+    Kind kind;
+    query::Range range, selection;
+  };
+  std::vector<Pending> pending;
+  pending.reserve(defs.size());
+  struct Open {
+    uint32_t end;
+    size_t qual_off, qual_len;  // this definition's qualified name in out.text
+    Kind kind;
+    bool scope;
+  };
+  std::vector<Open> stack;
+  std::string_view sep = spec.separator;
+  size_t package_off = out.text.size(), package_len = 0;
+  if (!package.empty()) {
+    append_clean_container(out.text, package);
+    package_len = out.text.size() - package_off;
+  }
+
+  const RawDef* prev = nullptr;
+  for (const RawDef& d : defs) {
+    if (prev && prev->start == d.start && prev->end == d.end && prev->scope == d.scope &&
+        ts_node_eq(prev->node, d.node))
+      continue;  // same node, later pattern
+    prev = &d;
+    while (!stack.empty() && stack.back().end <= d.start) stack.pop_back();
+    // The container chain: the enclosing definition's qualified name, or the file's package.
+    // A field assigned inside a method (Python's self.x in __init__) belongs to the type.
+    const Open* parent = stack.empty() ? nullptr : &stack.back();
+    if (parent && (d.kind == Kind::Field || d.kind == Kind::Property) && !d.scope)
+      for (size_t k = stack.size(); k-- > 0;)
+        if (stack[k].scope || is_type_like(stack[k].kind)) {
+          parent = &stack[k];
+          break;
+        }
+    size_t cont_off = package_off, cont_len = package_len;
+    if (parent) cont_off = parent->qual_off, cont_len = parent->qual_len;
+    if (!d.explicit_container.empty()) {
+      size_t off = out.text.size();
+      if (cont_len) {
+        out.text.append(out.text, cont_off, cont_len);
+        out.text.append(sep);
+      }
+      append_clean_container(out.text, d.explicit_container);
+      cont_off = off;
+      cont_len = out.text.size() - off;
+    }
+    std::string_view name = node_text(d.name, src);
+    // Qualified name of this definition, for its children.
+    size_t qual_off = out.text.size();
+    if (cont_len) {
+      out.text.append(out.text, cont_off, cont_len);
+      out.text.append(sep);
+    }
+    out.text.append(name);
+    size_t qual_len = out.text.size() - qual_off;
+    size_t name_off = qual_off + qual_len - name.size();
+
+    if (!d.scope) {
+      Kind kind = d.kind;
+      bool in_type = parent && (parent->scope || is_type_like(parent->kind));
+      if (kind == Kind::Function && in_type && d.explicit_container.empty()) kind = Kind::Method;
+      if (kind == Kind::Function && !d.explicit_container.empty()) kind = Kind::Method;
+      if ((kind == Kind::Method || kind == Kind::Function) && (in_type || !d.explicit_container.empty()) &&
+          std::find(spec.constructors.begin(), spec.constructors.end(), name) != spec.constructors.end())
+        kind = Kind::Constructor;
+      Pending p{};
+      p.name_off = name_off;
+      p.name_len = name.size();
+      p.cont_off = cont_off;
+      p.cont_len = cont_len;
+      p.sig_off = out.text.size();
+      append_signature(out.text, d.node, src);
+      p.sig_len = out.text.size() - p.sig_off;
+      p.kind = kind;
+      p.range = {point(ts_node_start_point(d.node)), point(ts_node_end_point(d.node))};
+      p.selection = {point(ts_node_start_point(d.name)), point(ts_node_end_point(d.name))};
+      pending.push_back(p);
+      stack.push_back({d.end, qual_off, qual_len, kind, false});
+    } else {
+      stack.push_back({d.end, qual_off, qual_len, Kind::Class, true});
+    }
+  }
+  ts_tree_delete(tree);
+
+  // out.text no longer grows: turn offsets into views.
+  std::string_view text = out.text;
+  out.symbols.reserve(pending.size());
+  for (const Pending& p : pending)
+    out.symbols.push_back({text.substr(p.name_off, p.name_len), text.substr(p.cont_off, p.cont_len),
+                           text.substr(p.sig_off, p.sig_len), p.kind, p.range, p.selection});
+  out.imports.reserve(imports.size());
+  for (const PendingImport& i : imports)
+    out.imports.push_back({text.substr(i.spec_off, i.spec_len), text.substr(i.kind_off, i.kind_len), i.line});
+}
+
+}  // namespace indexer::detail

@@ -1,0 +1,49 @@
+// Running our tags queries over a syntax tree. Private to indexer/.
+//
+// Capture conventions for grammars/queries/<language>.scm (one match is one definition):
+//   @definition.KIND  the whole definition node; KIND is a query::Kind name ("function", "class")
+//   @name             the node whose text is the symbol's name (its range is the selection range)
+//   @container        optional: a qualifier written in the definition itself, such as a Go
+//                     receiver type or the "Foo::" of "void Foo::bar()"
+//   @scope            with @name: a node that names a container but is no symbol (a Rust impl)
+//   @package          text that qualifies every top-level symbol of the file (Java package,
+//                     Go package, C# file-scoped namespace, PHP namespace)
+//   @import.KIND      an import's specifier node; KIND says how it imports ("import", "include")
+//   @_anything        helper captures for predicates; ignored
+// Predicates #eq?, #not-eq?, #match?, #not-match?, #any-of? and #not-any-of? are evaluated here,
+// since tree-sitter's C API leaves them to the caller. When several patterns capture the same
+// definition node, the first pattern in the file wins: put specific patterns before general ones.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "indexer/indexer.h"
+
+struct TSParser;
+
+namespace indexer::detail {
+
+// Checks that every language's query compiles against its grammar; returns "" or a message that
+// names the language, the offset and the error kind.
+std::string check_queries();
+
+// A parser and query cursors for one thread.
+class Extractor {
+ public:
+  Extractor();
+  ~Extractor();
+  Extractor(const Extractor&) = delete;
+  Extractor& operator=(const Extractor&) = delete;
+
+  void run(query::Language language, std::string_view source, Extraction& out);
+  // Only parses: the floor an index of the same files can reach.
+  void parse(query::Language language, std::string_view source);
+
+ private:
+  TSParser* parser_;
+  struct Cursor;
+  Cursor* cursor_;
+};
+
+}  // namespace indexer::detail

@@ -1,0 +1,363 @@
+#include "indexer/indexer.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <chrono>
+#include <condition_variable>
+#include <cstring>
+#include <mutex>
+#include <thread>
+
+#include "indexer/extract.h"
+#include "indexer/ignore.h"
+
+namespace indexer {
+namespace {
+
+using detail::IgnoreStack;
+using query::Language;
+
+struct Candidate {
+  std::string rel;
+  uint64_t size;
+  Language language;  // Unknown: decide by the #! line
+};
+
+// Reads a small file fully; "" when it cannot be read. For .gitignore and friends.
+std::string slurp_small(const std::string& path) {
+  std::string out;
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOFOLLOW);
+  if (fd < 0) return out;
+  struct stat st;
+  if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size < (1 << 20)) {
+    out.resize(size_t(st.st_size));
+    ssize_t n = ::read(fd, out.data(), out.size());
+    out.resize(n > 0 ? size_t(n) : 0);
+  }
+  ::close(fd);
+  return out;
+}
+
+class Walker {
+ public:
+  Walker(std::string root, const Options& options, Summary& summary) : root_(std::move(root)), summary_(summary) {
+    std::string rules = slurp_small(root_ + "/.git/info/exclude");
+    for (const auto& e : options.excludes) rules += "\n" + e;
+    ignores_.push(detail::parse_ignore("", rules));
+  }
+
+  std::vector<Candidate> run() {
+    walk("");
+    return std::move(found_);
+  }
+
+ private:
+  void skip(SkipReason r) { ++summary_.skipped[size_t(r)]; }
+
+  void walk(const std::string& rel_dir) {
+    std::string dir_path = rel_dir.empty() ? root_ : root_ + "/" + rel_dir;
+    DIR* dir = ::opendir(dir_path.c_str());
+    if (!dir) {
+      skip(SkipReason::Unreadable);
+      return;
+    }
+    bool pushed = false;
+    std::string gi = slurp_small(dir_path + "/.gitignore");
+    if (!gi.empty()) {
+      ignores_.push(detail::parse_ignore(rel_dir, gi));
+      pushed = true;
+    }
+    std::vector<std::string> subdirs;
+    int dfd = ::dirfd(dir);
+    while (struct dirent* e = ::readdir(dir)) {
+      std::string_view name = e->d_name;
+      if (name == "." || name == ".." || name == ".git" || name == ".indexer") continue;
+      std::string rel = rel_dir.empty() ? std::string(name) : rel_dir + "/" + std::string(name);
+      struct stat st;
+      bool have_stat = false;
+      unsigned type = e->d_type;
+      if (type == DT_UNKNOWN || type == DT_REG) {
+        if (::fstatat(dfd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0) {
+          skip(SkipReason::Vanished);
+          continue;
+        }
+        have_stat = true;
+        if (S_ISDIR(st.st_mode)) type = DT_DIR;
+        else if (S_ISREG(st.st_mode)) type = DT_REG;
+        else if (S_ISLNK(st.st_mode)) type = DT_LNK;
+        else type = DT_FIFO;
+      }
+      if (type == DT_DIR) {
+        if (!ignores_.ignored(rel, true)) subdirs.push_back(std::move(rel));
+        continue;
+      }
+      if (ignores_.ignored(rel, false)) continue;
+      if (type == DT_LNK) {
+        skip(SkipReason::Symlink);
+        continue;
+      }
+      if (type != DT_REG || !have_stat) {
+        skip(SkipReason::Special);
+        continue;
+      }
+      Language lang = grammars::detect_language(rel, {});
+      if (lang == Language::Unknown && name.find('.') != std::string_view::npos && name.front() != '.') {
+        skip(SkipReason::Unsupported);
+        continue;
+      }
+      found_.push_back({std::move(rel), uint64_t(st.st_size), lang});
+    }
+    ::closedir(dir);
+    std::sort(subdirs.begin(), subdirs.end());
+    for (const auto& s : subdirs) walk(s);
+    if (pushed) ignores_.pop();
+  }
+
+  std::string root_;
+  Summary& summary_;
+  IgnoreStack ignores_;
+  std::vector<Candidate> found_;
+};
+
+enum class ReadStatus { Ok, Skip };
+
+// Reads `path` into `buf` if it is a regular file no larger than `max`; else counts why not.
+ReadStatus read_file(const std::string& path, uint64_t max, std::string& buf, int64_t& mtime_ns, SkipReason& why) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOFOLLOW);
+  if (fd < 0) {
+    why = errno == ENOENT ? SkipReason::Vanished : errno == ELOOP ? SkipReason::Symlink : SkipReason::Unreadable;
+    return ReadStatus::Skip;
+  }
+  struct stat st;
+  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    ::close(fd);
+    why = SkipReason::Special;
+    return ReadStatus::Skip;
+  }
+  if (uint64_t(st.st_size) > max) {
+    ::close(fd);
+    why = SkipReason::TooLarge;
+    return ReadStatus::Skip;
+  }
+  mtime_ns = int64_t(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
+  buf.resize(size_t(st.st_size) + 1);
+  size_t got = 0;
+  for (;;) {
+    if (got == buf.size()) {
+      if (got > max) break;  // grew while we read
+      buf.resize(buf.size() * 2);
+    }
+    ssize_t n = ::read(fd, buf.data() + got, buf.size() - got);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      ::close(fd);
+      why = SkipReason::Unreadable;
+      return ReadStatus::Skip;
+    }
+    if (n == 0) break;
+    got += size_t(n);
+  }
+  ::close(fd);
+  if (got > max) {
+    why = SkipReason::TooLarge;
+    return ReadStatus::Skip;
+  }
+  buf.resize(got);
+  return ReadStatus::Ok;
+}
+
+bool looks_minified(std::string_view name, std::string_view text) {
+  if (name.find(".min.") != std::string_view::npos) return true;
+  if (text.size() < 4096) return false;
+  size_t lines = size_t(std::count(text.begin(), text.end(), '\n')) + 1;
+  return text.size() / lines > 300;
+}
+
+bool looks_generated(std::string_view text) {
+  std::string_view head = text.substr(0, 2048);
+  return head.find("@generated") != std::string_view::npos || head.find("DO NOT EDIT") != std::string_view::npos ||
+         head.find("Code generated") != std::string_view::npos;
+}
+
+}  // namespace
+
+std::string_view skip_reason_name(SkipReason reason) {
+  switch (reason) {
+    case SkipReason::Unsupported: return "unsupported";
+    case SkipReason::Binary: return "binary";
+    case SkipReason::TooLarge: return "too-large";
+    case SkipReason::Minified: return "minified";
+    case SkipReason::Unreadable: return "unreadable";
+    case SkipReason::Vanished: return "vanished";
+    case SkipReason::Symlink: return "symlink";
+    case SkipReason::Special: return "special";
+    case SkipReason::Count: break;
+  }
+  return "?";
+}
+
+Extraction extract(Language language, std::string_view source) {
+  Extraction out;
+  detail::Extractor extractor;
+  extractor.run(language, source, out);
+  return out;
+}
+
+IndexResult index_tree(const std::filesystem::path& root_path, const Options& options,
+                       const std::function<void(const Progress&)>& progress) {
+  IndexResult result;
+  auto started = std::chrono::steady_clock::now();
+  std::string root = root_path.string();
+  while (root.size() > 1 && root.back() == '/') root.pop_back();
+  struct stat st;
+  if (::stat(root.c_str(), &st) != 0) {
+    result.error = root + ": " + std::strerror(errno);
+    return result;
+  }
+  if (!S_ISDIR(st.st_mode)) {
+    result.error = root + ": not a directory";
+    return result;
+  }
+  if (::access(root.c_str(), R_OK | X_OK) != 0) {
+    result.error = root + ": cannot read the directory: " + std::strerror(errno);
+    return result;
+  }
+  if (std::string errors = detail::check_queries(); !errors.empty()) {
+    result.error = "a tags query does not compile:\n" + errors;
+    return result;
+  }
+
+  Summary& summary = result.summary;
+  std::vector<Candidate> files = Walker(root, options, summary).run();
+  // Largest first, so no core is left with one big file at the end.
+  std::sort(files.begin(), files.end(), [](const Candidate& a, const Candidate& b) {
+    return a.size != b.size ? a.size > b.size : a.rel < b.rel;
+  });
+
+  Progress total;
+  total.files_total = files.size();
+  for (const auto& f : files) total.bytes_total += f.size;
+
+  query::IndexBuilder builder;
+  std::mutex builder_mu;
+  std::mutex summary_mu;
+  std::atomic<size_t> next{0}, files_done{0};
+  std::atomic<uint64_t> bytes_done{0};
+
+  auto worker = [&] {
+    detail::Extractor extractor;
+    Extraction ex;
+    std::string buf;
+    Summary local;
+    for (;;) {
+      size_t i = next.fetch_add(1);
+      if (i >= files.size()) break;
+      const Candidate& c = files[i];
+      int64_t mtime = 0;
+      SkipReason why{};
+      auto done = [&] {
+        files_done.fetch_add(1, std::memory_order_relaxed);
+        bytes_done.fetch_add(c.size, std::memory_order_relaxed);
+      };
+      if (read_file(root + "/" + c.rel, options.max_file_size, buf, mtime, why) != ReadStatus::Ok) {
+        ++local.skipped[size_t(why)];
+        done();
+        continue;
+      }
+      std::string_view text = buf;
+      if (std::memchr(text.data(), 0, std::min<size_t>(text.size(), 8000))) {
+        ++local.skipped[size_t(SkipReason::Binary)];
+        done();
+        continue;
+      }
+      Language lang = c.language;
+      if (lang == Language::Unknown) lang = grammars::detect_language(c.rel, text.substr(0, text.find('\n')));
+      if (lang == Language::Unknown) {
+        ++local.skipped[size_t(SkipReason::Unsupported)];
+        done();
+        continue;
+      }
+      if (!options.index_minified && looks_minified(c.rel, text)) {
+        ++local.skipped[size_t(SkipReason::Minified)];
+        done();
+        continue;
+      }
+      if (looks_generated(text)) ++local.generated_files;
+      if (options.parse_only) {
+        extractor.parse(lang, text);
+        ++local.files_indexed;
+        local.bytes_indexed += text.size();
+        done();
+        continue;
+      }
+      extractor.run(lang, text, ex);
+      query::FileInput in;
+      in.path = c.rel;
+      in.language = lang;
+      in.size = text.size();
+      in.mtime_ns = mtime;
+      in.parse_errors = ex.parse_errors;
+      in.symbols = ex.symbols;
+      in.imports = ex.imports;
+      {
+        std::lock_guard lock(builder_mu);
+        builder.add(in);
+      }
+      ++local.files_indexed;
+      local.bytes_indexed += text.size();
+      local.symbols += ex.symbols.size();
+      local.imports += ex.imports.size();
+      local.parse_error_files += ex.parse_errors;
+      done();
+      if (buf.capacity() > (8u << 20)) std::string().swap(buf);  // don't hold on to a huge buffer
+    }
+    std::lock_guard lock(summary_mu);
+    summary.files_indexed += local.files_indexed;
+    summary.bytes_indexed += local.bytes_indexed;
+    summary.symbols += local.symbols;
+    summary.imports += local.imports;
+    summary.parse_error_files += local.parse_error_files;
+    summary.generated_files += local.generated_files;
+    for (size_t r = 0; r < local.skipped.size(); ++r) summary.skipped[r] += local.skipped[r];
+  };
+
+  unsigned n = options.threads ? options.threads : std::max(1u, std::thread::hardware_concurrency());
+  n = unsigned(std::min<size_t>(n, std::max<size_t>(files.size(), 1)));
+  std::vector<std::thread> threads;
+  std::atomic<unsigned> running{n};
+  std::mutex done_mu;
+  std::condition_variable done_cv;
+  for (unsigned t = 0; t < n; ++t)
+    threads.emplace_back([&] {
+      worker();
+      if (running.fetch_sub(1) == 1) {
+        std::lock_guard lock(done_mu);
+        done_cv.notify_all();
+      }
+    });
+  auto report = [&] {
+    if (!progress) return;
+    Progress p = total;
+    p.files_done = files_done.load();
+    p.bytes_done = bytes_done.load();
+    progress(p);
+  };
+  {
+    std::unique_lock lock(done_mu);
+    while (!done_cv.wait_for(lock, std::chrono::milliseconds(100), [&] { return running.load() == 0; })) report();
+  }
+  for (auto& t : threads) t.join();
+  report();
+
+  result.index = builder.finish();
+  summary.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  return result;
+}
+
+}  // namespace indexer

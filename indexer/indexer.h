@@ -1,0 +1,87 @@
+// Indexing a tree: walk it (honouring .gitignore), read and parse each file once on every core,
+// run our tags query, and hand the definitions and imports to a query::IndexBuilder.
+//
+// A worker holds only the file it is parsing; what survives a file is its extracted symbols. Bad
+// input (binary, oversized, minified, unreadable, vanished, special files, symlinks) is skipped
+// with a counted reason; a file that fails to parse still yields what tree-sitter recovered.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "query/query.h"
+
+namespace indexer {
+
+struct Options {
+  uint64_t max_file_size = 4 << 20;  // larger files are skipped as TooLarge
+  unsigned threads = 0;              // 0: one per core
+  bool index_minified = false;       // minified bundles are skipped by default
+  std::vector<std::string> excludes; // extra .gitignore-style patterns, relative to the root
+  bool parse_only = false;           // benchmarks: parse every file, extract and keep nothing
+};
+
+enum class SkipReason : uint8_t {
+  Unsupported,  // no grammar for the file's name or #! line
+  Binary,       // a NUL byte in the first 8 KiB, as git decides
+  TooLarge,
+  Minified,
+  Unreadable,   // permission denied, I/O error, unreadable directory
+  Vanished,     // deleted between listing and reading
+  Symlink,      // links are not followed
+  Special,      // FIFO, socket, device
+  Count,
+};
+std::string_view skip_reason_name(SkipReason reason);
+
+struct Progress {
+  size_t files_done = 0, files_total = 0;
+  uint64_t bytes_done = 0, bytes_total = 0;
+};
+
+struct Summary {
+  size_t files_indexed = 0;
+  uint64_t bytes_indexed = 0;
+  size_t symbols = 0;
+  size_t imports = 0;
+  size_t parse_error_files = 0;  // indexed from a tree with errors
+  size_t generated_files = 0;    // indexed, but marked as generated in their header
+  std::array<size_t, size_t(SkipReason::Count)> skipped{};
+  double seconds = 0;
+  size_t skipped_total() const {
+    size_t n = 0;
+    for (size_t s : skipped) n += s;
+    return n;
+  }
+};
+
+struct IndexResult {
+  std::unique_ptr<query::Index> index;  // null when error is set
+  Summary summary;
+  std::string error;  // why the root could not be indexed at all
+};
+
+// Indexes the tree at `root`. `progress` (optional) is called on the calling thread about ten
+// times a second while workers run, and once at the end.
+IndexResult index_tree(const std::filesystem::path& root, const Options& options,
+                       const std::function<void(const Progress&)>& progress = {});
+
+// One file's definitions and imports, owning their text.
+struct Extraction {
+  std::vector<query::SymbolInput> symbols;  // views into `text`
+  std::vector<query::ImportInput> imports;  // views into `text`
+  bool parse_errors = false;
+  std::string text;
+};
+
+// Extracts from source held in memory: what index_tree does per file, and what an editor's unsaved
+// buffer goes through. Unknown languages yield nothing.
+Extraction extract(query::Language language, std::string_view source);
+
+}  // namespace indexer

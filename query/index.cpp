@@ -1,0 +1,438 @@
+// IndexBuilder and the immutable Index over IndexData.
+#include <algorithm>
+#include <cassert>
+#include <cstring>
+#include <memory>
+#include <numeric>
+#include <unordered_map>
+
+#include "query/fuzzy_match.h"
+#include "query/index_impl.h"
+
+namespace query {
+namespace detail {
+
+uint64_t hash_bytes(std::string_view s) {
+  // FNV-1a, then a final mix: names are short and this runs once per lookup.
+  uint64_t h = 1469598103934665603ull;
+  for (unsigned char c : s) h = (h ^ c) * 1099511628211ull;
+  h ^= h >> 29;
+  h *= 0xbf58476d1ce4e5b9ull;
+  return h ^ (h >> 32);
+}
+
+uint32_t StringBlob::append(std::string_view s) {
+  if (s.empty()) return 0;
+  assert(bytes_.size() + s.size() + 5 < UINT32_MAX && "string blob over 4 GiB");
+  uint32_t offset = uint32_t(bytes_.size());
+  size_t n = s.size();
+  while (n >= 0x80) {
+    bytes_.push_back(char(0x80 | (n & 0x7f)));
+    n >>= 7;
+  }
+  bytes_.push_back(char(n));
+  bytes_.insert(bytes_.end(), s.begin(), s.end());
+  return offset;
+}
+
+std::string_view StringBlob::get(uint32_t offset) const {
+  const char* p = bytes_.data() + offset;
+  size_t n = 0;
+  for (int shift = 0;; shift += 7) {
+    unsigned char b = static_cast<unsigned char>(*p++);
+    n |= size_t(b & 0x7f) << shift;
+    if (!(b & 0x80)) break;
+  }
+  return {p, n};
+}
+
+const Bitmap* IndexData::token(Token t) const {
+  auto it = std::lower_bound(token_keys.begin(), token_keys.end(), t);
+  if (it == token_keys.end() || *it != t) return nullptr;
+  return &token_postings[size_t(it - token_keys.begin())];
+}
+
+namespace {
+
+inline char to_lower(char c) { return (c >= 'A' && c <= 'Z') ? char(c + ('a' - 'A')) : c; }
+
+bool less_lower(std::string_view a, std::string_view b) {
+  size_t n = std::min(a.size(), b.size());
+  for (size_t i = 0; i < n; ++i) {
+    char x = to_lower(a[i]), y = to_lower(b[i]);
+    if (x != y) return static_cast<unsigned char>(x) < static_cast<unsigned char>(y);
+  }
+  if (a.size() != b.size()) return a.size() < b.size();
+  return a < b;
+}
+
+// Chunked storage for strings that must not move while maps point at them.
+class Arena {
+ public:
+  std::string_view store(std::string_view s) {
+    if (s.size() > kChunk / 4) {
+      big_.emplace_back(new char[s.size()]);
+      std::memcpy(big_.back().get(), s.data(), s.size());
+      return {big_.back().get(), s.size()};
+    }
+    if (chunks_.empty() || used_ + s.size() > kChunk) {
+      chunks_.emplace_back(new char[kChunk]);
+      used_ = 0;
+    }
+    char* p = chunks_.back().get() + used_;
+    std::memcpy(p, s.data(), s.size());
+    used_ += s.size();
+    return {p, s.size()};
+  }
+
+ private:
+  static constexpr size_t kChunk = 1 << 20;
+  std::vector<std::unique_ptr<char[]>> chunks_, big_;
+  size_t used_ = 0;
+};
+
+// Interns strings into a StringBlob, returning the offset of the one stored copy.
+class Interner {
+ public:
+  explicit Interner(Arena& arena) : arena_(arena) {}
+  uint32_t intern(StringBlob& blob, std::string_view s) {
+    if (s.empty()) return 0;
+    auto it = map_.find(s);
+    if (it != map_.end()) return it->second;
+    uint32_t offset = blob.append(s);
+    map_.emplace(arena_.store(s), offset);
+    return offset;
+  }
+
+ private:
+  Arena& arena_;
+  std::unordered_map<std::string_view, uint32_t> map_;
+};
+
+uint16_t clamp16(uint32_t v) { return v > 0xffff ? 0xffff : uint16_t(v); }
+
+class IndexImpl final : public Index {
+ public:
+  explicit IndexImpl(IndexData data) : d_(std::move(data)) {}
+
+  size_t symbol_count() const override { return d_.symbols.size(); }
+  size_t file_count() const override { return d_.files.size(); }
+  size_t name_count() const override { return d_.name_offsets.size() - 1; }
+
+  Symbol symbol(uint32_t id) const override {
+    const SymbolRecord& r = d_.symbols[id];
+    const FileRecord& f = d_.files[r.file];
+    Symbol s;
+    s.id = id;
+    s.name = d_.name(r.name);
+    s.container = d_.strings.get(r.container);
+    s.signature = d_.signatures.get(r.signature);
+    s.path = d_.strings.get(f.path);
+    s.kind = r.kind;
+    s.language = f.language;
+    s.range = {{r.line, r.column}, {r.end_line, r.end_column}};
+    uint32_t sel_line = r.line + r.sel_line_delta;
+    s.selection = {{sel_line, r.sel_column}, {sel_line + r.sel_end_line_delta, r.sel_end_column}};
+    return s;
+  }
+
+  FileInfo file(uint32_t id) const override {
+    const FileRecord& f = d_.files[id];
+    return {id, d_.strings.get(f.path), f.language, f.size, f.mtime_ns, f.parse_errors, f.symbol_count};
+  }
+
+  std::optional<uint32_t> find_file(std::string_view path) const override {
+    auto it = std::lower_bound(d_.files_by_path.begin(), d_.files_by_path.end(), path,
+                               [&](uint32_t id, std::string_view p) { return d_.strings.get(d_.files[id].path) < p; });
+    if (it == d_.files_by_path.end() || d_.strings.get(d_.files[*it].path) != path) return std::nullopt;
+    return *it;
+  }
+
+  IdRange file_symbols(uint32_t file) const override {
+    const FileRecord& f = d_.files[file];
+    return {f.first_symbol, f.first_symbol + f.symbol_count};
+  }
+
+  std::vector<Import> file_imports(uint32_t file) const override {
+    const FileRecord& f = d_.files[file];
+    std::vector<Import> out;
+    out.reserve(f.import_count);
+    for (uint32_t i = 0; i < f.import_count; ++i) {
+      const ImportRecord& r = d_.imports[f.first_import + i];
+      out.push_back({d_.strings.get(r.specifier), d_.strings.get(r.kind), r.line});
+    }
+    return out;
+  }
+
+  std::vector<uint32_t> find_exact(std::string_view name) const override {
+    if (d_.name_hash.empty()) return {};
+    size_t mask = d_.name_hash.size() - 1;
+    for (size_t slot = hash_bytes(name) & mask;; slot = (slot + 1) & mask) {
+      uint32_t v = d_.name_hash[slot];
+      if (v == 0) return {};
+      if (d_.name(v - 1) == name) {
+        uint32_t id = v - 1;
+        return {d_.name_symbols.begin() + d_.name_symbol_offsets[id],
+                d_.name_symbols.begin() + d_.name_symbol_offsets[id + 1]};
+      }
+    }
+  }
+
+  MemoryStats memory() const override {
+    MemoryStats m;
+    m.records = d_.symbols.capacity() * sizeof(SymbolRecord) + d_.files.capacity() * sizeof(FileRecord) +
+                d_.imports.capacity() * sizeof(ImportRecord) + d_.files_by_path.capacity() * 4;
+    m.names = d_.names_blob.capacity() + d_.name_offsets.capacity() * 4 + d_.names_by_lower.capacity() * 4 +
+              d_.name_hash.capacity() * 4;
+    m.postings = (d_.name_symbol_offsets.capacity() + d_.name_symbols.capacity()) * 4 +
+                 d_.token_keys.capacity() * sizeof(Token) + d_.segment_offsets.capacity() * 4 +
+                 d_.segments_blob.capacity();
+    for (const auto& r : d_.token_postings) m.postings += sizeof(r) + r.getSizeInBytes();
+    for (const auto& r : d_.segment_postings) m.postings += sizeof(r) + r.getSizeInBytes();
+    m.strings = d_.strings.bytes();
+    m.signatures = d_.signatures.bytes();
+    return m;
+  }
+
+  const IndexData& data() const { return d_; }
+
+ private:
+  IndexData d_;
+};
+
+}  // namespace
+
+const IndexData& data_of(const Index& index) { return static_cast<const IndexImpl&>(index).data(); }
+
+}  // namespace detail
+
+using namespace detail;
+
+struct IndexBuilder::State {
+  struct PendingFile {
+    uint32_t path;
+    Language language;
+    bool parse_errors;
+    uint64_t size;
+    int64_t mtime_ns;
+    uint32_t first_symbol, symbol_count, first_import, import_count;
+  };
+  Arena arena;
+  IndexData data;
+  Interner strings{arena};
+  Interner signatures{arena};
+  std::unordered_map<std::string_view, uint32_t> name_ids;
+  std::vector<std::string_view> names;
+  std::vector<PendingFile> files;
+  std::vector<SymbolRecord> symbols;
+  std::vector<ImportRecord> imports;
+
+  uint32_t name_id(std::string_view name) {
+    auto it = name_ids.find(name);
+    if (it != name_ids.end()) return it->second;
+    uint32_t id = uint32_t(names.size());
+    std::string_view stored = arena.store(name);
+    names.push_back(stored);
+    name_ids.emplace(stored, id);
+    return id;
+  }
+};
+
+IndexBuilder::IndexBuilder() : state_(std::make_unique<State>()) {}
+IndexBuilder::~IndexBuilder() = default;
+
+void IndexBuilder::add(const FileInput& in) {
+  State& s = *state_;
+  State::PendingFile f{};
+  f.path = s.strings.intern(s.data.strings, in.path);
+  f.language = in.language;
+  f.parse_errors = in.parse_errors;
+  f.size = in.size;
+  f.mtime_ns = in.mtime_ns;
+  f.first_symbol = uint32_t(s.symbols.size());
+  f.symbol_count = uint32_t(in.symbols.size());
+  f.first_import = uint32_t(s.imports.size());
+  f.import_count = uint32_t(in.imports.size());
+  uint32_t file_index = uint32_t(s.files.size());
+  for (const SymbolInput& sym : in.symbols) {
+    SymbolRecord r{};
+    r.name = s.name_id(sym.name);
+    r.container = s.strings.intern(s.data.strings, sym.container);
+    r.signature = s.signatures.intern(s.data.signatures, sym.signature);
+    r.file = file_index;
+    r.line = sym.range.start.line;
+    r.end_line = sym.range.end.line;
+    r.column = clamp16(sym.range.start.column);
+    r.end_column = clamp16(sym.range.end.column);
+    uint32_t sel_delta = sym.selection.start.line >= r.line ? sym.selection.start.line - r.line : 0;
+    r.sel_line_delta = clamp16(sel_delta);
+    uint32_t sel_span = sym.selection.end.line - sym.selection.start.line;
+    r.sel_end_line_delta = uint8_t(std::min<uint32_t>(sel_span, 255));
+    r.sel_column = clamp16(sym.selection.start.column);
+    r.sel_end_column = clamp16(sym.selection.end.column);
+    r.kind = sym.kind;
+    s.symbols.push_back(r);
+  }
+  // Source order within the file, whatever order the query produced them in.
+  std::stable_sort(s.symbols.begin() + f.first_symbol, s.symbols.end(), [](const SymbolRecord& a, const SymbolRecord& b) {
+    return a.line != b.line ? a.line < b.line : a.column < b.column;
+  });
+  for (const ImportInput& imp : in.imports)
+    s.imports.push_back({s.strings.intern(s.data.strings, imp.specifier), s.strings.intern(s.data.strings, imp.kind), imp.line});
+  s.files.push_back(f);
+}
+
+namespace {
+
+// Lower-cased segments of a name: "getHTTPResponse2" -> get, http, response, 2.
+template <typename F>
+void for_each_segment(std::string_view name, F&& f) {
+  CharRole roles[FuzzyMatcher::kMaxWord];
+  size_t n = std::min(name.size(), FuzzyMatcher::kMaxWord);
+  char_roles(name, roles, n);
+  char buf[FuzzyMatcher::kMaxWord];
+  size_t len = 0;
+  for (size_t i = 0; i <= n; ++i) {
+    bool boundary = i == n || roles[i] != CharRole::Tail;
+    if (boundary && len > 0) {
+      f(std::string_view(buf, len));
+      len = 0;
+    }
+    if (i < n && roles[i] != CharRole::Separator) buf[len++] = to_lower(name[i]);
+  }
+}
+
+}  // namespace
+
+std::unique_ptr<Index> IndexBuilder::finish() {
+  State& s = *state_;
+  IndexData& d = s.data;
+
+  // Files in path order, and their symbols and imports with them.
+  std::vector<uint32_t> order(s.files.size());
+  std::iota(order.begin(), order.end(), 0u);
+  std::sort(order.begin(), order.end(), [&](uint32_t a, uint32_t b) {
+    return d.strings.get(s.files[a].path) < d.strings.get(s.files[b].path);
+  });
+  d.symbols.reserve(s.symbols.size());
+  d.imports.reserve(s.imports.size());
+  d.files.reserve(s.files.size());
+  for (uint32_t old : order) {
+    const auto& f = s.files[old];
+    FileRecord r{f.path, uint32_t(d.symbols.size()), f.symbol_count, uint32_t(d.imports.size()), f.import_count,
+                 f.language, f.parse_errors, f.size, f.mtime_ns};
+    uint32_t id = uint32_t(d.files.size());
+    for (uint32_t i = 0; i < f.symbol_count; ++i) {
+      d.symbols.push_back(s.symbols[f.first_symbol + i]);
+      d.symbols.back().file = id;
+    }
+    d.imports.insert(d.imports.end(), s.imports.begin() + f.first_import, s.imports.begin() + f.first_import + f.import_count);
+    d.files.push_back(r);
+  }
+  d.files_by_path.resize(d.files.size());
+  std::iota(d.files_by_path.begin(), d.files_by_path.end(), 0u);
+  std::vector<SymbolRecord>().swap(s.symbols);
+  std::vector<ImportRecord>().swap(s.imports);
+
+  // Names.
+  const size_t n = s.names.size();
+  d.name_offsets.reserve(n + 1);
+  size_t total = 0;
+  for (auto nm : s.names) total += nm.size();
+  d.names_blob.reserve(total);
+  for (auto nm : s.names) {
+    d.name_offsets.push_back(uint32_t(d.names_blob.size()));
+    d.names_blob.insert(d.names_blob.end(), nm.begin(), nm.end());
+  }
+  d.name_offsets.push_back(uint32_t(d.names_blob.size()));
+  d.names_by_lower.resize(n);
+  std::iota(d.names_by_lower.begin(), d.names_by_lower.end(), 0u);
+  std::sort(d.names_by_lower.begin(), d.names_by_lower.end(),
+            [&](uint32_t a, uint32_t b) { return less_lower(s.names[a], s.names[b]); });
+  size_t slots = 1;
+  while (slots < 2 * n + 1) slots <<= 1;
+  d.name_hash.assign(slots, 0);
+  for (uint32_t id = 0; id < n; ++id) {
+    size_t slot = hash_bytes(s.names[id]) & (slots - 1);
+    while (d.name_hash[slot]) slot = (slot + 1) & (slots - 1);
+    d.name_hash[slot] = id + 1;
+  }
+
+  // name -> symbols, in symbol id order (so by path, then line).
+  d.name_symbol_offsets.assign(n + 1, 0);
+  for (const auto& r : d.symbols) ++d.name_symbol_offsets[r.name + 1];
+  for (size_t i = 1; i <= n; ++i) d.name_symbol_offsets[i] += d.name_symbol_offsets[i - 1];
+  d.name_symbols.resize(d.symbols.size());
+  {
+    std::vector<uint32_t> fill(d.name_symbol_offsets.begin(), d.name_symbol_offsets.end() - 1);
+    for (uint32_t id = 0; id < d.symbols.size(); ++id) d.name_symbols[fill[d.symbols[id].name]++] = id;
+  }
+
+  // Trigram and segment postings over name ids. Ids are visited in ascending order, so each
+  // posting vector is sorted and goes into its bitmap in one addMany.
+  {
+    std::unordered_map<Token, uint32_t> slot_of;
+    std::vector<std::vector<uint32_t>> lists;
+    std::vector<Token> tokens;
+    std::unordered_map<std::string_view, uint32_t> segment_slot;
+    std::vector<std::string_view> segment_text;
+    std::vector<std::vector<uint32_t>> segment_lists;
+    Arena segment_arena;
+    for (uint32_t id = 0; id < n; ++id) {
+      tokens.clear();
+      identifier_tokens(s.names[id], tokens);
+      for (Token t : tokens) {
+        auto [it, added] = slot_of.emplace(t, uint32_t(lists.size()));
+        if (added) lists.emplace_back();
+        lists[it->second].push_back(id);
+      }
+      for_each_segment(s.names[id], [&](std::string_view seg) {
+        auto it = segment_slot.find(seg);
+        if (it == segment_slot.end()) {
+          std::string_view stored = segment_arena.store(seg);
+          it = segment_slot.emplace(stored, uint32_t(segment_lists.size())).first;
+          segment_text.push_back(stored);
+          segment_lists.emplace_back();
+        }
+        auto& list = segment_lists[it->second];
+        if (list.empty() || list.back() != id) list.push_back(id);
+      });
+    }
+    std::vector<std::pair<Token, uint32_t>> keyed(slot_of.begin(), slot_of.end());
+    std::sort(keyed.begin(), keyed.end());
+    d.token_keys.reserve(keyed.size());
+    d.token_postings.reserve(keyed.size());
+    for (auto [token, slot] : keyed) {
+      d.token_keys.push_back(token);
+      Bitmap r;
+      r.addMany(lists[slot].size(), lists[slot].data());
+      r.runOptimize();
+      r.shrinkToFit();
+      d.token_postings.push_back(std::move(r));
+      std::vector<uint32_t>().swap(lists[slot]);
+    }
+    std::vector<uint32_t> seg_order(segment_text.size());
+    std::iota(seg_order.begin(), seg_order.end(), 0u);
+    std::sort(seg_order.begin(), seg_order.end(), [&](uint32_t a, uint32_t b) { return segment_text[a] < segment_text[b]; });
+    d.segment_offsets.reserve(seg_order.size() + 1);
+    d.segment_postings.reserve(seg_order.size());
+    for (uint32_t slot : seg_order) {
+      d.segment_offsets.push_back(uint32_t(d.segments_blob.size()));
+      d.segments_blob.insert(d.segments_blob.end(), segment_text[slot].begin(), segment_text[slot].end());
+      Bitmap r;
+      r.addMany(segment_lists[slot].size(), segment_lists[slot].data());
+      r.runOptimize();
+      r.shrinkToFit();
+      d.segment_postings.push_back(std::move(r));
+    }
+    d.segment_offsets.push_back(uint32_t(d.segments_blob.size()));
+  }
+
+  d.strings.shrink();
+  d.signatures.shrink();
+  auto index = std::make_unique<IndexImpl>(std::move(d));
+  state_ = std::make_unique<State>();
+  return index;
+}
+
+}  // namespace query

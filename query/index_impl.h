@@ -1,0 +1,108 @@
+// The flat arrays behind query::Index. Private to query/: search.cpp reads them directly.
+//
+// Layout: symbols are grouped by file and files are sorted by path, so a file's symbols are one
+// contiguous run and symbol ids are deterministic for a given set of files. Strings live in two
+// blobs as varint-length-prefixed runs addressed by a 32-bit offset (offset 0 is the empty string);
+// identical strings are stored once. Names have a blob of their own, addressed by name id.
+#pragma once
+
+#include <roaring/roaring.hh>
+
+#include <cstdint>
+#include <string_view>
+#include <vector>
+
+#include "query/query.h"
+#include "query/trigram.h"
+
+// Debian 12's CRoaring (0.2.66) declares ::Roaring; newer releases declare Bitmap.
+namespace roaring {}
+namespace query::detail {
+using namespace ::roaring;
+using Bitmap = Roaring;
+
+struct SymbolRecord {
+  uint32_t name;        // name id
+  uint32_t container;   // string offset
+  uint32_t signature;   // signature-blob offset
+  uint32_t file;
+  uint32_t line;        // range start
+  uint32_t end_line;
+  uint16_t column;      // byte columns, clamped to 65535
+  uint16_t end_column;
+  uint16_t sel_column;
+  uint16_t sel_end_column;
+  uint16_t sel_line_delta;  // selection line - line, clamped
+  Kind kind;
+  uint8_t sel_end_line_delta;  // selection end line - selection line, clamped
+};
+static_assert(sizeof(SymbolRecord) == 36, "keep the hot record small");
+
+struct FileRecord {
+  uint32_t path;  // string offset
+  uint32_t first_symbol;
+  uint32_t symbol_count;
+  uint32_t first_import;
+  uint32_t import_count;
+  Language language;
+  bool parse_errors;
+  uint64_t size;
+  int64_t mtime_ns;
+};
+
+struct ImportRecord {
+  uint32_t specifier;  // string offset
+  uint32_t kind;       // string offset
+  uint32_t line;
+};
+
+// Length-prefixed strings; offset 0 holds the empty string.
+class StringBlob {
+ public:
+  StringBlob() { bytes_.push_back(0); }
+  uint32_t append(std::string_view s);
+  std::string_view get(uint32_t offset) const;
+  size_t bytes() const { return bytes_.capacity(); }
+  void shrink() { bytes_.shrink_to_fit(); }
+
+ private:
+  std::vector<char> bytes_;
+};
+
+struct IndexData {
+  std::vector<SymbolRecord> symbols;
+  std::vector<FileRecord> files;
+  std::vector<uint32_t> files_by_path;  // file ids sorted by path (files are already, kept explicit)
+  std::vector<ImportRecord> imports;
+  StringBlob strings;
+  StringBlob signatures;
+
+  // Names: ids 0..n-1, text in names_blob at name_offsets[id] .. name_offsets[id+1].
+  std::vector<char> names_blob;
+  std::vector<uint32_t> name_offsets;
+  std::vector<uint32_t> names_by_lower;      // name ids sorted by lower-cased text, then text
+  std::vector<uint32_t> name_hash;           // open addressing, name id + 1, 0 = empty
+  std::vector<uint32_t> name_symbol_offsets; // CSR: symbols of name id in name_symbols[off[id]..off[id+1]]
+  std::vector<uint32_t> name_symbols;
+
+  std::vector<Token> token_keys;             // sorted
+  std::vector<Bitmap> token_postings;  // name ids per token
+  std::vector<uint32_t> segment_offsets;     // into segments_blob, sorted by segment text; n+1 entries
+  std::vector<char> segments_blob;
+  std::vector<Bitmap> segment_postings;  // name ids per lower-cased segment
+
+  std::string_view name(uint32_t id) const {
+    return {names_blob.data() + name_offsets[id], name_offsets[id + 1] - name_offsets[id]};
+  }
+  std::string_view segment(uint32_t i) const {
+    return {segments_blob.data() + segment_offsets[i], segment_offsets[i + 1] - segment_offsets[i]};
+  }
+  const Bitmap* token(Token t) const;
+};
+
+uint64_t hash_bytes(std::string_view s);
+
+// The arrays behind an Index built by IndexBuilder.
+const IndexData& data_of(const Index& index);
+
+}  // namespace query::detail

@@ -1,0 +1,304 @@
+// Symbol search: cheap tiers first, then pruned candidates, then the fuzzy scorer.
+//
+//   1. exact and prefix: one binary search in the names sorted case-insensitively;
+//   2. substring: names from the AND of the query's trigram postings that contain the query;
+//   3. fuzzy: the rest of those candidates, scored by FuzzyMatcher.
+// Each tier ranks wholly above the next, so once the collected hits fill the limit the lower tiers
+// are not evaluated. Scoring is per distinct name; filters are per symbol.
+#include <algorithm>
+#include <cstring>
+
+#include "query/fuzzy_match.h"
+#include "query/index_impl.h"
+
+namespace query {
+namespace {
+
+using detail::IndexData;
+using detail::SymbolRecord;
+
+inline char to_lower(char c) { return (c >= 'A' && c <= 'Z') ? char(c + ('a' - 'A')) : c; }
+
+bool istarts_with(std::string_view s, std::string_view lower_prefix) {
+  if (s.size() < lower_prefix.size()) return false;
+  for (size_t i = 0; i < lower_prefix.size(); ++i)
+    if (to_lower(s[i]) != lower_prefix[i]) return false;
+  return true;
+}
+
+bool icontains(std::string_view s, std::string_view lower_needle) {
+  if (lower_needle.empty()) return true;
+  if (s.size() < lower_needle.size()) return false;
+  for (size_t i = 0; i + lower_needle.size() <= s.size(); ++i)
+    if (to_lower(s[i]) == lower_needle[0] && istarts_with(s.substr(i), lower_needle)) return true;
+  return false;
+}
+
+// Smaller is listed first when scores tie: types, then callables, then the rest.
+int kind_rank(Kind k) {
+  switch (k) {
+    case Kind::Class: case Kind::Struct: case Kind::Interface: case Kind::Enum: case Kind::TypeAlias: return 0;
+    case Kind::Function: case Kind::Method: case Kind::Constructor: case Kind::Macro: return 1;
+    case Kind::Module: case Kind::Namespace: case Kind::Package: return 2;
+    case Kind::Constant: case Kind::EnumMember: return 3;
+    default: return 4;
+  }
+}
+
+// "Class.method" -> qualifier "Class", name "method". Separators: "::", ".", "#", "\", "/", ":".
+struct Pattern {
+  std::string_view qualifier;
+  std::string_view name;
+  bool path_qualifier = false;  // the qualifier names a file or directory, not a container
+};
+
+Pattern parse_pattern(std::string_view p) {
+  Pattern out{{}, p, false};
+  size_t cut = std::string_view::npos;
+  size_t name_start = 0;
+  for (size_t i = p.size(); i-- > 0;) {
+    char c = p[i];
+    if (c == '.' || c == '#' || c == '\\' || c == '/' || c == ':') {
+      cut = i;
+      name_start = i + 1;
+      break;
+    }
+  }
+  if (cut == std::string_view::npos) return out;
+  size_t q_end = cut;
+  if (p[cut] == ':' && cut > 0 && p[cut - 1] == ':') q_end = cut - 1;
+  out.name = p.substr(name_start);
+  out.qualifier = p.substr(0, q_end);
+  out.path_qualifier = p[cut] == '/' || (p[cut] == ':' && q_end == cut) ||
+                       out.qualifier.find('/') != std::string_view::npos;
+  return out;
+}
+
+bool is_sep(char c) { return c == '.' || c == ':' || c == '#' || c == '\\' || c == '/'; }
+
+// The qualifier's components must line up with consecutive container components, each a
+// case-insensitive prefix of its counterpart: "srv.Handler" matches "server.HandlerSet".
+bool container_matches(std::string_view container, std::string_view qualifier) {
+  auto next = [](std::string_view s, size_t& i) {
+    while (i < s.size() && is_sep(s[i])) ++i;
+    size_t start = i;
+    while (i < s.size() && !is_sep(s[i])) ++i;
+    return s.substr(start, i - start);
+  };
+  size_t ci = 0;
+  while (ci < container.size()) {
+    size_t c = ci, q = 0;
+    std::string_view first = next(container, c);
+    if (first.empty()) break;
+    size_t after_first = c;
+    bool ok = true;
+    size_t cc = ci;
+    for (;;) {
+      std::string_view qpart = next(qualifier, q);
+      if (qpart.empty()) break;
+      std::string_view cpart = next(container, cc);
+      char lower_q[128];
+      size_t n = std::min(qpart.size(), sizeof lower_q);
+      for (size_t k = 0; k < n; ++k) lower_q[k] = to_lower(qpart[k]);
+      if (cpart.empty() || !istarts_with(cpart, {lower_q, n})) {
+        ok = false;
+        break;
+      }
+    }
+    if (ok) return true;
+    ci = after_first;
+  }
+  return false;
+}
+
+struct Entry {
+  MatchTier tier;
+  int32_t score;
+  uint8_t kind_rank;
+  uint32_t name_len;
+  uint32_t symbol;
+};
+
+// True when a ranks before b.
+bool better(const Entry& a, const Entry& b) {
+  if (a.tier != b.tier) return a.tier < b.tier;
+  if (a.score != b.score) return a.score > b.score;
+  if (a.kind_rank != b.kind_rank) return a.kind_rank < b.kind_rank;
+  if (a.name_len != b.name_len) return a.name_len < b.name_len;
+  return a.symbol < b.symbol;  // symbol ids follow (path, line)
+}
+
+class Collector {
+ public:
+  Collector(const IndexData& d, const SearchRequest& req, const Pattern& pattern)
+      : d_(d), req_(req), pattern_(pattern), file_state_(req.path_glob.empty() && pattern.qualifier.empty() ? 0 : d.files.size(), 0) {
+    heap_.reserve(req.limit + 1);
+    for (size_t i = 0; i < pattern.qualifier.size() && i < sizeof lower_qualifier_; ++i)
+      lower_qualifier_[lower_len_++] = to_lower(pattern.qualifier[i]);
+  }
+
+  void add_name(uint32_t name_id, MatchTier tier, int32_t score) {
+    uint32_t begin = d_.name_symbol_offsets[name_id], end = d_.name_symbol_offsets[name_id + 1];
+    uint32_t len = d_.name_offsets[name_id + 1] - d_.name_offsets[name_id];
+    for (uint32_t i = begin; i < end; ++i) {
+      uint32_t id = d_.name_symbols[i];
+      const SymbolRecord& r = d_.symbols[id];
+      if (!accept(r)) continue;
+      ++accepted_;
+      Entry e{tier, score, uint8_t(kind_rank(r.kind)), len, id};
+      if (heap_.size() < req_.limit) {
+        heap_.push_back(e);
+        std::push_heap(heap_.begin(), heap_.end(), better);
+      } else if (better(e, heap_.front())) {
+        std::pop_heap(heap_.begin(), heap_.end(), better);
+        heap_.back() = e;
+        std::push_heap(heap_.begin(), heap_.end(), better);
+      }
+    }
+  }
+
+  bool full() const { return accepted_ >= req_.limit; }
+
+  std::vector<Hit> take() {
+    std::sort_heap(heap_.begin(), heap_.end(), better);
+    std::vector<Hit> out;
+    out.reserve(heap_.size());
+    for (const Entry& e : heap_) out.push_back({e.symbol, e.score, e.tier});
+    return out;
+  }
+
+ private:
+  bool accept(const SymbolRecord& r) {
+    if (req_.kinds && !(req_.kinds & kind_bit(r.kind))) return false;
+    const auto& f = d_.files[r.file];
+    if (req_.languages && !(req_.languages & (1u << uint32_t(f.language)))) return false;
+    if (!req_.path_glob.empty() && !file_passes_glob(r.file)) return false;
+    if (!pattern_.qualifier.empty()) {
+      std::string_view lower_q(lower_qualifier_, lower_len_);
+      if (pattern_.path_qualifier) return icontains(d_.strings.get(f.path), lower_q);
+      if (container_matches(d_.strings.get(r.container), pattern_.qualifier)) return true;
+      // "module.fn" also finds fn in module.py; but "Client." lists Client's members only.
+      return !pattern_.name.empty() && icontains(d_.strings.get(f.path), lower_q);
+    }
+    return true;
+  }
+
+  bool file_passes_glob(uint32_t file) {
+    uint8_t& state = file_state_[file];
+    if (state == 0) {
+      std::string_view path = d_.strings.get(d_.files[file].path);
+      std::string_view g = req_.path_glob;
+      bool ok = glob_match(g, path);
+      if (!ok && g.find('/') == std::string_view::npos) {
+        // A glob without '/' matches any file or directory name on the path, as in .gitignore.
+        size_t start = 0;
+        while (!ok && start < path.size()) {
+          size_t slash = path.find('/', start);
+          std::string_view part = path.substr(start, slash == std::string_view::npos ? std::string_view::npos : slash - start);
+          ok = glob_match(g, part);
+          if (slash == std::string_view::npos) break;
+          start = slash + 1;
+        }
+      } else if (!ok && !g.empty() && g.back() == '/') {
+        ok = path.starts_with(g);
+      }
+      if (!ok) ok = path.starts_with(g) && (g.back() == '/' || (path.size() > g.size() && path[g.size()] == '/'));
+      state = ok ? 1 : 2;
+    }
+    return state == 1;
+  }
+
+  const IndexData& d_;
+  const SearchRequest& req_;
+  const Pattern& pattern_;
+  std::vector<uint8_t> file_state_;  // 0 unknown, 1 passes the glob, 2 fails
+  std::vector<Entry> heap_;
+  size_t accepted_ = 0;
+  char lower_qualifier_[256];
+  size_t lower_len_ = 0;
+};
+
+}  // namespace
+
+std::vector<Hit> search(const Index& index, const SearchRequest& req) {
+  const IndexData& d = detail::data_of(index);
+  if (req.limit == 0) return {};
+  Pattern pattern = parse_pattern(req.pattern);
+  Collector out(d, req, pattern);
+
+  std::string_view name = pattern.name.substr(0, FuzzyMatcher::kMaxPattern);
+  char lower_buf[FuzzyMatcher::kMaxPattern];
+  for (size_t i = 0; i < name.size(); ++i) lower_buf[i] = to_lower(name[i]);
+  std::string_view lower(lower_buf, name.size());
+  FuzzyMatcher matcher(name);
+
+  // Tiers 1 and 2: names whose lower-cased text starts with the query are one run of names_by_lower.
+  auto lo = std::partition_point(d.names_by_lower.begin(), d.names_by_lower.end(), [&](uint32_t id) {
+    std::string_view n = d.name(id);
+    for (size_t i = 0; i < lower.size(); ++i) {
+      if (i >= n.size()) return true;
+      unsigned char a = static_cast<unsigned char>(to_lower(n[i])), b = static_cast<unsigned char>(lower[i]);
+      if (a != b) return a < b;
+    }
+    return false;
+  });
+  auto hi = std::partition_point(lo, d.names_by_lower.end(), [&](uint32_t id) { return istarts_with(d.name(id), lower); });
+  for (auto it = lo; it != hi; ++it) {
+    uint32_t id = *it;
+    std::string_view n = d.name(id);
+    if (n.size() != lower.size()) continue;
+    out.add_name(id, MatchTier::Exact, matcher.match(n).value_or(0));
+  }
+  for (auto it = lo; it != hi; ++it) {
+    uint32_t id = *it;
+    std::string_view n = d.name(id);
+    if (n.size() == lower.size()) continue;
+    out.add_name(id, MatchTier::Prefix, matcher.match(n).value_or(0));
+  }
+  if (out.full() || lower.empty()) return out.take();
+
+  // Tiers 3 and 4: candidates from the trigram postings, smallest list first.
+  std::vector<Token> tokens;
+  query_tokens(name, tokens);
+  detail::Bitmap scratch;
+  const detail::Bitmap* candidates = nullptr;
+  if (!tokens.empty()) {
+    const detail::Bitmap* lists[FuzzyMatcher::kMaxPattern];
+    size_t count = 0;
+    for (Token t : tokens) {
+      const detail::Bitmap* r = d.token(t);
+      if (!r) return out.take();  // some trigram occurs in no name: nothing further can match
+      lists[count++] = r;
+    }
+    std::sort(lists, lists + count, [](auto* a, auto* b) { return a->cardinality() < b->cardinality(); });
+    if (count == 1) {
+      candidates = lists[0];
+    } else {
+      scratch = *lists[0] & *lists[1];
+      for (size_t i = 2; i < count && !scratch.isEmpty(); ++i) scratch &= *lists[i];
+      candidates = &scratch;
+    }
+  }
+
+  auto for_each_candidate = [&](auto&& f) {
+    if (candidates) {
+      for (uint32_t id : *candidates) f(id);
+    } else {
+      for (uint32_t id = 0; id + 1 < d.name_offsets.size(); ++id) f(id);
+    }
+  };
+  for_each_candidate([&](uint32_t id) {
+    std::string_view n = d.name(id);
+    if (istarts_with(n, lower) || !icontains(n, lower)) return;
+    out.add_name(id, MatchTier::Substring, matcher.match(n).value_or(0));
+  });
+  if (out.full()) return out.take();
+  for_each_candidate([&](uint32_t id) {
+    std::string_view n = d.name(id);
+    if (icontains(n, lower)) return;
+    if (auto score = matcher.match(n)) out.add_name(id, MatchTier::Fuzzy, *score);
+  });
+  return out.take();
+}
+
+}  // namespace query

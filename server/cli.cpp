@@ -1,0 +1,525 @@
+// The `indexer` command line: index, query, outline, stats, export.
+//
+// Every command indexes PATH (default: the current directory) in-process; later layers add
+// snapshots and a running server to answer from. Output is a table for people and JSON for
+// programs (--json), with nlohmann/json confined to this file.
+#include <unistd.h>
+
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <charconv>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "indexer/indexer.h"
+#include "query/query.h"
+
+namespace {
+
+using nlohmann::json;
+namespace fs = std::filesystem;
+
+constexpr const char* kVersion = "0.1.0";
+
+constexpr const char* kUsage = R"(usage: indexer <command> [options]
+
+commands:
+  index   [PATH]            index PATH and print a summary
+  query   PATTERN [PATH]    fuzzy symbol search (Class.method, ns::fn, dir/file:Name)
+            --kind K[,K]      function, method, class, struct, interface, enum, variable, ...
+            --lang L[,L]      python, javascript, typescript, tsx, go, rust, c, cpp, java, csharp, ruby, php, bash
+            --path GLOB       only paths matching a gitignore-style glob ("src/**/*.ts", "*_test.go")
+            --limit N         at most N results (default 50)
+            --json            one JSON array
+  outline FILE [--json] [--imports]
+                            the file's symbols as a tree (and its imports)
+  stats   [PATH] [--json]   files, symbols and index memory
+  export  [PATH] --format jsonl|ctags [-o FILE]
+                            every symbol as JSON Lines, or as a sorted tags file for Vim/Emacs
+
+options for every command that indexes:
+  --max-file-size BYTES     skip larger files (default 4194304)
+  --exclude GLOB            also ignore these paths (repeatable; .gitignore syntax)
+  --threads N               parser threads (default: one per core)
+  --index-minified          index minified files too
+)";
+
+struct Args {
+  std::string command;
+  std::vector<std::string> positional;
+  std::map<std::string, std::vector<std::string>> options;
+  bool has(const std::string& k) const { return options.count(k) > 0; }
+  std::optional<std::string> get(const std::string& k) const {
+    auto it = options.find(k);
+    if (it == options.end() || it->second.empty()) return std::nullopt;
+    return it->second.back();
+  }
+};
+
+struct UsageError {
+  std::string message;
+};
+
+// Flags that take a value; all others are switches.
+const std::vector<std::string> kValued = {"--kind", "--lang", "--path", "--limit", "--format", "-o",
+                                          "--max-file-size", "--exclude", "--threads"};
+const std::vector<std::string> kSwitches = {"--json", "--imports", "--index-minified", "--help", "-h"};
+
+Args parse_args(int argc, char** argv) {
+  Args a;
+  for (int i = 1; i < argc; ++i) {
+    std::string s = argv[i];
+    if (s == "--") {
+      for (++i; i < argc; ++i) a.positional.push_back(argv[i]);
+      break;
+    }
+    if (s.size() > 1 && s[0] == '-') {
+      std::string key = s, value;
+      bool inline_value = false;
+      if (auto eq = s.find('='); eq != std::string::npos && s.starts_with("--")) {
+        key = s.substr(0, eq);
+        value = s.substr(eq + 1);
+        inline_value = true;
+      }
+      if (std::find(kValued.begin(), kValued.end(), key) != kValued.end()) {
+        if (!inline_value) {
+          if (i + 1 >= argc) throw UsageError{key + " needs a value"};
+          value = argv[++i];
+        }
+        a.options[key].push_back(value);
+      } else if (std::find(kSwitches.begin(), kSwitches.end(), key) != kSwitches.end() && !inline_value) {
+        a.options[key].push_back("");
+      } else {
+        throw UsageError{"unknown option " + s};
+      }
+      continue;
+    }
+    if (a.command.empty()) a.command = s;
+    else a.positional.push_back(s);
+  }
+  return a;
+}
+
+uint64_t parse_number(const std::string& flag, const std::string& s) {
+  uint64_t v = 0;
+  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (ec != std::errc() || p != s.data() + s.size()) throw UsageError{flag + " takes a whole number, not '" + s + "'"};
+  return v;
+}
+
+std::vector<std::string> split_list(const std::vector<std::string>& values) {
+  std::vector<std::string> out;
+  for (const auto& v : values) {
+    size_t start = 0;
+    while (start <= v.size()) {
+      size_t comma = v.find(',', start);
+      std::string part = v.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+      if (!part.empty()) out.push_back(part);
+      if (comma == std::string::npos) break;
+      start = comma + 1;
+    }
+  }
+  return out;
+}
+
+indexer::Options index_options(const Args& a) {
+  indexer::Options o;
+  if (auto v = a.get("--max-file-size")) o.max_file_size = parse_number("--max-file-size", *v);
+  if (auto v = a.get("--threads")) o.threads = unsigned(parse_number("--threads", *v));
+  o.index_minified = a.has("--index-minified");
+  if (a.has("--exclude")) o.excludes = a.options.at("--exclude");
+  return o;
+}
+
+// A progress bar on stderr when it is a terminal, shown only once indexing takes a moment.
+class ProgressBar {
+ public:
+  ProgressBar() : tty_(isatty(STDERR_FILENO)), start_(std::chrono::steady_clock::now()) {}
+  void operator()(const indexer::Progress& p) {
+    if (!tty_) return;
+    double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
+    if (elapsed < 0.3 && !shown_) return;
+    shown_ = true;
+    double frac = p.bytes_total ? double(p.bytes_done) / double(p.bytes_total) : 1.0;
+    int width = 30, filled = int(frac * width);
+    std::string bar(size_t(filled), '=');
+    if (filled < width) bar += '>' + std::string(size_t(width - filled - 1), ' ');
+    std::fprintf(stderr, "\r[%s] %3d%% %zu/%zu files  %.1f MB/s ", bar.c_str(), int(frac * 100), p.files_done,
+                 p.files_total, elapsed > 0 ? double(p.bytes_done) / 1e6 / elapsed : 0.0);
+    std::fflush(stderr);
+  }
+  ~ProgressBar() {
+    if (shown_) std::fprintf(stderr, "\r\033[K");
+  }
+
+ private:
+  bool tty_;
+  bool shown_ = false;
+  std::chrono::steady_clock::time_point start_;
+};
+
+struct Indexed {
+  std::unique_ptr<query::Index> index;
+  indexer::Summary summary;
+};
+
+Indexed build_index(const Args& a, const std::string& root) {
+  ProgressBar bar;
+  auto r = indexer::index_tree(root, index_options(a), std::ref(bar));
+  if (!r.index) throw std::runtime_error(r.error);
+  return {std::move(r.index), r.summary};
+}
+
+std::string qualified(const query::Symbol& s) {
+  if (s.container.empty()) return std::string(s.name);
+  return std::string(s.container) + std::string(grammars::spec(s.language).separator) + std::string(s.name);
+}
+
+json symbol_json(const query::Symbol& s) {
+  return json{{"name", s.name},
+              {"kind", query::kind_name(s.kind)},
+              {"container", s.container},
+              {"language", grammars::spec(s.language).name},
+              {"path", s.path},
+              {"line", s.range.start.line + 1},
+              {"column", s.range.start.column + 1},
+              {"end_line", s.range.end.line + 1},
+              {"end_column", s.range.end.column + 1},
+              {"selection_line", s.selection.start.line + 1},
+              {"selection_column", s.selection.start.column + 1},
+              {"signature", s.signature}};
+}
+
+// Invalid UTF-8 in names or signatures becomes U+FFFD rather than an exception.
+std::string dump(const json& j, int indent = -1) { return j.dump(indent, ' ', false, json::error_handler_t::replace); }
+
+std::string root_arg(const Args& a, size_t index) {
+  if (a.positional.size() > index) return a.positional[index];
+  return ".";
+}
+
+void print_table(const std::vector<std::vector<std::string>>& rows) {
+  std::vector<size_t> width;
+  for (const auto& r : rows)
+    for (size_t i = 0; i < r.size(); ++i) {
+      if (width.size() <= i) width.push_back(0);
+      width[i] = std::max(width[i], r[i].size());
+    }
+  for (const auto& r : rows) {
+    std::string line;
+    for (size_t i = 0; i < r.size(); ++i) {
+      line += r[i];
+      if (i + 1 < r.size()) line += std::string(width[i] - r[i].size() + 2, ' ');
+    }
+    std::cout << line << '\n';
+  }
+}
+
+int cmd_index(const Args& a) {
+  std::string root = root_arg(a, 0);
+  Indexed ix = build_index(a, root);
+  const auto& s = ix.summary;
+  double mb = double(s.bytes_indexed) / 1e6;
+  std::printf("indexed %zu files (%.1f MB) in %.2f s: %zu symbols, %zu imports; %.1f MB/s, %.0f files/s\n",
+              s.files_indexed, mb, s.seconds, s.symbols, s.imports, s.seconds > 0 ? mb / s.seconds : 0.0,
+              s.seconds > 0 ? double(s.files_indexed) / s.seconds : 0.0);
+  if (s.parse_error_files) std::printf("%zu files had syntax errors; indexed what the parser recovered\n", s.parse_error_files);
+  if (s.generated_files) std::printf("%zu files are marked as generated\n", s.generated_files);
+  if (size_t total = s.skipped_total()) {
+    std::string parts;
+    for (size_t r = 0; r < s.skipped.size(); ++r) {
+      if (!s.skipped[r]) continue;
+      if (!parts.empty()) parts += ", ";
+      parts += std::to_string(s.skipped[r]) + " " + std::string(indexer::skip_reason_name(indexer::SkipReason(r)));
+    }
+    std::printf("skipped %zu: %s\n", total, parts.c_str());
+  }
+  return 0;
+}
+
+query::SearchRequest search_request(const Args& a, const std::string& pattern) {
+  query::SearchRequest req;
+  req.pattern = pattern;
+  if (auto v = a.get("--limit")) req.limit = parse_number("--limit", *v);
+  if (a.has("--kind"))
+    for (const auto& k : split_list(a.options.at("--kind"))) {
+      auto kind = query::kind_from_name(k);
+      if (!kind) throw UsageError{"unknown kind '" + k + "' (try function, method, class, struct, interface, enum, variable, constant, field, macro)"};
+      req.kinds |= query::kind_bit(*kind);
+    }
+  if (a.has("--lang"))
+    for (const auto& l : split_list(a.options.at("--lang"))) {
+      auto lang = grammars::language_from_name(l);
+      if (lang == query::Language::Unknown) throw UsageError{"unknown language '" + l + "'"};
+      req.languages |= 1u << uint32_t(lang);
+    }
+  return req;
+}
+
+int cmd_query(const Args& a) {
+  if (a.positional.empty()) throw UsageError{"query needs a PATTERN"};
+  std::string pattern = a.positional[0];
+  std::string path_glob = a.get("--path").value_or("");
+  query::SearchRequest req = search_request(a, pattern);
+  req.path_glob = path_glob;
+  Indexed ix = build_index(a, root_arg(a, 1));
+  auto hits = query::search(*ix.index, req);
+  if (a.has("--json")) {
+    json out = json::array();
+    for (const auto& h : hits) {
+      json j = symbol_json(ix.index->symbol(h.symbol));
+      j["score"] = h.score;
+      j["match"] = query::tier_name(h.tier);
+      out.push_back(std::move(j));
+    }
+    std::cout << dump(out) << '\n';
+    return 0;
+  }
+  if (hits.empty()) {
+    std::cerr << "no symbol matches '" << pattern << "'\n";
+    return 1;
+  }
+  std::vector<std::vector<std::string>> rows;
+  for (const auto& h : hits) {
+    auto s = ix.index->symbol(h.symbol);
+    rows.push_back({std::string(query::kind_name(s.kind)), qualified(s),
+                    std::string(s.path) + ":" + std::to_string(s.range.start.line + 1)});
+  }
+  print_table(rows);
+  return 0;
+}
+
+// Symbols nest by range: a symbol is the child of the nearest earlier one that encloses it.
+struct OutlineNode {
+  query::Symbol symbol;
+  std::vector<OutlineNode> children;
+};
+
+bool encloses(const query::Range& outer, const query::Range& inner) {
+  auto before = [](query::Position a, query::Position b) { return a.line < b.line || (a.line == b.line && a.column <= b.column); };
+  return before(outer.start, inner.start) && before(inner.end, outer.end);
+}
+
+std::vector<OutlineNode> outline_tree(const std::vector<query::Symbol>& symbols) {
+  std::vector<OutlineNode> roots;
+  std::vector<OutlineNode*> stack;
+  for (const auto& s : symbols) {
+    while (!stack.empty() && !encloses(stack.back()->symbol.range, s.range)) stack.pop_back();
+    auto& siblings = stack.empty() ? roots : stack.back()->children;
+    siblings.push_back({s, {}});
+    // Pointers into `siblings` stay valid: only the last element's children grow from here on.
+    stack.push_back(&siblings.back());
+  }
+  return roots;
+}
+
+json outline_json(const std::vector<OutlineNode>& nodes) {
+  json out = json::array();
+  for (const auto& n : nodes) {
+    json j = symbol_json(n.symbol);
+    j["children"] = outline_json(n.children);
+    out.push_back(std::move(j));
+  }
+  return out;
+}
+
+void print_outline(const std::vector<OutlineNode>& nodes, int depth) {
+  for (const auto& n : nodes) {
+    std::printf("%*s%s %s  :%u\n", depth * 2, "", std::string(query::kind_name(n.symbol.kind)).c_str(),
+                std::string(n.symbol.name).c_str(), n.symbol.range.start.line + 1);
+    print_outline(n.children, depth + 1);
+  }
+}
+
+int cmd_outline(const Args& a) {
+  if (a.positional.empty()) throw UsageError{"outline needs a FILE"};
+  fs::path file = a.positional[0];
+  std::error_code ec;
+  if (!fs::is_regular_file(file, ec)) throw std::runtime_error(file.string() + ": no such file");
+  std::ifstream in(file, std::ios::binary);
+  if (!in) throw std::runtime_error(file.string() + ": cannot read the file");
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  auto lang = grammars::detect_language(file.string(), std::string_view(text).substr(0, text.find('\n')));
+  if (lang == query::Language::Unknown) throw std::runtime_error(file.string() + ": no grammar for this file");
+  indexer::Extraction ex = indexer::extract(lang, text);
+  // Build a one-file index so symbols come back in the same shape as everywhere else.
+  query::IndexBuilder builder;
+  query::FileInput fi;
+  std::string path = file.string();
+  fi.path = path;
+  fi.language = lang;
+  fi.size = text.size();
+  fi.symbols = ex.symbols;
+  fi.imports = ex.imports;
+  builder.add(fi);
+  auto index = builder.finish();
+  std::vector<query::Symbol> symbols;
+  auto range = index->file_symbols(0);
+  for (uint32_t id = range.begin; id < range.end; ++id) symbols.push_back(index->symbol(id));
+  auto tree = outline_tree(symbols);
+  auto imports = index->file_imports(0);
+  if (a.has("--json")) {
+    json out = outline_json(tree);
+    if (a.has("--imports")) {
+      json list = json::array();
+      for (const auto& i : imports) list.push_back({{"specifier", i.specifier}, {"kind", i.kind}, {"line", i.line + 1}});
+      out = json{{"symbols", std::move(out)}, {"imports", std::move(list)}};
+    }
+    std::cout << dump(out) << '\n';
+    return 0;
+  }
+  print_outline(tree, 0);
+  if (a.has("--imports"))
+    for (const auto& i : imports)
+      std::printf("import %s %s  :%u\n", std::string(i.kind).c_str(), std::string(i.specifier).c_str(), i.line + 1);
+  return 0;
+}
+
+int cmd_stats(const Args& a) {
+  Indexed ix = build_index(a, root_arg(a, 0));
+  const auto& index = *ix.index;
+  std::map<std::string, size_t> by_language, by_kind;
+  for (uint32_t f = 0; f < index.file_count(); ++f) ++by_language[std::string(grammars::spec(index.file(f).language).name)];
+  for (uint32_t s = 0; s < index.symbol_count(); ++s) ++by_kind[std::string(query::kind_name(index.symbol(s).kind))];
+  auto mem = index.memory();
+  double per_symbol = index.symbol_count() ? double(mem.total() - mem.signatures) / double(index.symbol_count()) : 0;
+  if (a.has("--json")) {
+    json j{{"files", index.file_count()},
+           {"symbols", index.symbol_count()},
+           {"names", index.name_count()},
+           {"files_by_language", by_language},
+           {"symbols_by_kind", by_kind},
+           {"memory", {{"records", mem.records}, {"names", mem.names}, {"postings", mem.postings},
+                       {"strings", mem.strings}, {"signatures", mem.signatures}, {"total", mem.total()}}},
+           {"bytes_per_symbol_without_signatures", per_symbol},
+           {"index_seconds", ix.summary.seconds}};
+    std::cout << dump(j, 2) << '\n';
+    return 0;
+  }
+  std::printf("%zu files, %zu symbols, %zu distinct names\n", index.file_count(), index.symbol_count(), index.name_count());
+  std::printf("files by language:");
+  for (auto& [k, v] : by_language) std::printf(" %s %zu", k.c_str(), v);
+  std::printf("\nsymbols by kind:");
+  for (auto& [k, v] : by_kind) std::printf(" %s %zu", k.c_str(), v);
+  std::printf("\nindex memory: %.1f MB (records %.1f, names %.1f, postings %.1f, strings %.1f, signatures %.1f)\n",
+              double(mem.total()) / 1e6, double(mem.records) / 1e6, double(mem.names) / 1e6, double(mem.postings) / 1e6,
+              double(mem.strings) / 1e6, double(mem.signatures) / 1e6);
+  std::printf("%.1f bytes per symbol without signatures, %.1f with\n", per_symbol,
+              index.symbol_count() ? double(mem.total()) / double(index.symbol_count()) : 0.0);
+  return 0;
+}
+
+// ctags' kind letters, as Vim and readtags show them.
+char ctags_letter(query::Kind k) {
+  using K = query::Kind;
+  switch (k) {
+    case K::Class: return 'c';
+    case K::Struct: return 's';
+    case K::Interface: return 'i';
+    case K::Enum: return 'g';
+    case K::EnumMember: return 'e';
+    case K::Function: return 'f';
+    case K::Method: case K::Constructor: return 'm';
+    case K::Field: case K::Property: return 'm';
+    case K::Variable: return 'v';
+    case K::Constant: return 'C';
+    case K::Macro: return 'd';
+    case K::TypeAlias: return 't';
+    case K::Namespace: return 'n';
+    case K::Module: case K::Package: return 'p';
+    default: return 'v';
+  }
+}
+
+// The line as a search pattern: /^text$/ with / and \ escaped, as ctags writes it.
+std::string ctags_pattern(const query::Symbol& s, const std::string& line) {
+  std::string p = "/^";
+  for (char c : line) {
+    if (c == '\\' || c == '/') p += '\\';
+    if (c == '\r') continue;
+    p += c;
+  }
+  return p + "$/";
+}
+
+int cmd_export(const Args& a) {
+  std::string format = a.get("--format").value_or("jsonl");
+  if (format != "jsonl" && format != "ctags") throw UsageError{"--format is jsonl or ctags, not '" + format + "'"};
+  std::string root = root_arg(a, 0);
+  Indexed ix = build_index(a, root);
+  const auto& index = *ix.index;
+  std::ofstream file;
+  std::ostream* out = &std::cout;
+  if (auto o = a.get("-o")) {
+    file.open(*o, std::ios::binary);
+    if (!file) throw std::runtime_error(*o + ": cannot write");
+    out = &file;
+  }
+  if (format == "jsonl") {
+    for (uint32_t id = 0; id < index.symbol_count(); ++id) *out << dump(symbol_json(index.symbol(id))) << '\n';
+    return 0;
+  }
+  // Tags need each symbol's source line; read each file once, in path order.
+  std::vector<std::string> lines;
+  std::vector<std::string> tags;
+  for (uint32_t f = 0; f < index.file_count(); ++f) {
+    auto info = index.file(f);
+    std::ifstream in(fs::path(root) / std::string(info.path), std::ios::binary);
+    lines.clear();
+    for (std::string l; std::getline(in, l);) lines.push_back(std::move(l));
+    auto range = index.file_symbols(f);
+    for (uint32_t id = range.begin; id < range.end; ++id) {
+      auto s = index.symbol(id);
+      if (s.name.find_first_of("\t\r\n") != std::string_view::npos) continue;
+      std::string line = s.range.start.line < lines.size() ? lines[s.range.start.line] : std::string();
+      std::string tag = std::string(s.name) + '\t' + std::string(s.path) + '\t' + ctags_pattern(s, line) + ";\"\t" +
+                        ctags_letter(s.kind) + "\tline:" + std::to_string(s.range.start.line + 1);
+      if (!s.container.empty()) tag += "\tscope:" + std::string(s.container);
+      tags.push_back(std::move(tag));
+    }
+  }
+  std::sort(tags.begin(), tags.end());
+  *out << "!_TAG_FILE_FORMAT\t2\t/extended format/\n"
+       << "!_TAG_FILE_SORTED\t1\t/0=unsorted, 1=sorted, 2=foldcase/\n"
+       << "!_TAG_PROGRAM_NAME\tindexer\t//\n"
+       << "!_TAG_PROGRAM_VERSION\t" << kVersion << "\t//\n";
+  for (const auto& t : tags) *out << t << '\n';
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::ios::sync_with_stdio(false);
+  try {
+    Args a = parse_args(argc, argv);
+    if (a.command.empty() || a.command == "help" || a.has("--help") || a.has("-h")) {
+      std::cout << kUsage;
+      return a.command.empty() && !a.has("--help") && !a.has("-h") ? 2 : 0;
+    }
+    if (a.command == "version" || a.command == "--version") {
+      std::cout << "indexer " << kVersion << '\n';
+      return 0;
+    }
+    if (a.command == "index") return cmd_index(a);
+    if (a.command == "query") return cmd_query(a);
+    if (a.command == "outline") return cmd_outline(a);
+    if (a.command == "stats") return cmd_stats(a);
+    if (a.command == "export") return cmd_export(a);
+    throw UsageError{"unknown command '" + a.command + "'"};
+  } catch (const UsageError& e) {
+    std::cerr << "indexer: " << e.message << "\n(run 'indexer --help' for usage)\n";
+    return 2;
+  } catch (const std::exception& e) {
+    std::cerr << "indexer: " << e.what() << '\n';
+    return 1;
+  }
+}

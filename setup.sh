@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Installs what building and testing need, from Debian 12's packages. Idempotent: when everything
+# is present it only checks, in well under a second.
+set -euo pipefail
+
+pkgs=(cmake ninja-build g++ pkg-config ccache
+      libroaring-dev libmimalloc-dev nlohmann-json3-dev catch2 libzstd-dev
+      universal-ctags)  # readtags checks our tags export in the tests
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
+done
+# npm fetches the pinned tree-sitter packages; any npm will do, Debian's if there is none.
+command -v npm >/dev/null || missing+=(npm)
+
+if ((${#missing[@]})); then
+  echo "setup: installing ${missing[*]}"
+  sudo=""
+  [ "$(id -u)" = 0 ] || sudo=sudo
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi

@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Every test: install what is missing, build Release and run the suite, then the same suite built
+# with AddressSanitizer and UndefinedBehaviorSanitizer (mimalloc off there).
+set -euo pipefail
+cd "$(dirname "$0")"
+./setup.sh
+jobs=$(nproc)
+
+cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
+cmake --build build
+ctest --test-dir build --output-on-failure -j "$jobs"
+
+cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DINDEXER_SANITIZE=ON >/dev/null
+cmake --build build-asan
+ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
+  ctest --test-dir build-asan --output-on-failure -j "$jobs"

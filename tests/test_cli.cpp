@@ -1,0 +1,175 @@
+// The indexer binary, run as a user runs it.
+#include <catch2/catch.hpp>
+
+#include <nlohmann/json.hpp>
+
+#include <set>
+#include <sstream>
+
+#include "helpers.h"
+
+using nlohmann::json;
+using test::run_indexer;
+
+namespace {
+void write_project(const test::TempDir& t) {
+  t.write("src/shapes.py",
+          "class Shape:\n"
+          "    def area(self):\n"
+          "        return 0\n"
+          "\n"
+          "def get_response_status(code):\n"
+          "    return code\n");
+  t.write("web/app.ts",
+          "export class HttpServer {\n"
+          "  listen(port: number): void {}\n"
+          "}\n"
+          "export const getResponseStatus = (r: Response) => r.status;\n");
+}
+}  // namespace
+
+TEST_CASE("cli: index prints a summary", "[cli]") {
+  test::TempDir t;
+  write_project(t);
+  auto r = run_indexer({"index", t.path().string()});
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  CHECK(r.out.find("indexed 2 files") != std::string::npos);
+  CHECK(r.out.find("symbols") != std::string::npos);
+  CHECK(r.out.find("MB/s") != std::string::npos);
+}
+
+TEST_CASE("cli: query --json has the documented fields, 1-based positions", "[cli]") {
+  test::TempDir t;
+  write_project(t);
+  auto r = run_indexer({"query", "gRS", t.path().string(), "--json"});
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  json j = json::parse(r.out);
+  REQUIRE(j.is_array());
+  REQUIRE(j.size() == 2);
+  for (const auto& hit : j)
+    for (const char* key : {"name", "kind", "container", "language", "path", "line", "column", "end_line", "signature", "score"})
+      CHECK(hit.contains(key));
+  std::set<std::string> names{j[0]["name"], j[1]["name"]};
+  CHECK(names == std::set<std::string>{"getResponseStatus", "get_response_status"});
+  for (const auto& hit : j) {
+    if (hit["name"] == "getResponseStatus") {
+      CHECK(hit["path"] == "web/app.ts");
+      CHECK(hit["line"] == 4);
+      CHECK(hit["kind"] == "function");
+      CHECK(hit["language"] == "typescript");
+    } else {
+      CHECK(hit["path"] == "src/shapes.py");
+      CHECK(hit["line"] == 5);
+      CHECK(hit["column"] == 1);
+      CHECK(hit["signature"] == "def get_response_status(code)");
+    }
+  }
+}
+
+TEST_CASE("cli: query table, filters and qualified names", "[cli]") {
+  test::TempDir t;
+  write_project(t);
+  auto r = run_indexer({"query", "Shape.area", t.path().string()});
+  REQUIRE(r.exit_code == 0);
+  CHECK(r.out.find("method") != std::string::npos);
+  CHECK(r.out.find("Shape.area") != std::string::npos);
+  CHECK(r.out.find("src/shapes.py:2") != std::string::npos);
+
+  auto k = run_indexer({"query", "s", t.path().string(), "--kind", "class", "--json"});
+  REQUIRE(k.exit_code == 0);
+  for (const auto& hit : json::parse(k.out)) CHECK(hit["kind"] == "class");
+
+  auto l = run_indexer({"query", "status", t.path().string(), "--lang", "python", "--json"});
+  REQUIRE(l.exit_code == 0);
+  auto lj = json::parse(l.out);
+  REQUIRE(lj.size() == 1);
+  CHECK(lj[0]["language"] == "python");
+
+  auto p = run_indexer({"query", "status", t.path().string(), "--path", "web/**", "--json", "--limit", "1"});
+  REQUIRE(p.exit_code == 0);
+  auto pj = json::parse(p.out);
+  REQUIRE(pj.size() == 1);
+  CHECK(pj[0]["path"] == "web/app.ts");
+}
+
+TEST_CASE("cli: wrong flags, missing paths and bad values fail clearly", "[cli]") {
+  test::TempDir t;
+  write_project(t);
+  auto flag = run_indexer({"query", "x", t.path().string(), "--bogus"});
+  CHECK(flag.exit_code == 2);
+  CHECK(flag.err.find("unknown option --bogus") != std::string::npos);
+  auto nopattern = run_indexer({"query"});
+  CHECK(nopattern.exit_code == 2);
+  CHECK(nopattern.err.find("PATTERN") != std::string::npos);
+  auto missing = run_indexer({"index", (t / "missing").string()});
+  CHECK(missing.exit_code == 1);
+  CHECK(missing.err.find("No such file or directory") != std::string::npos);
+  auto kind = run_indexer({"query", "x", t.path().string(), "--kind", "blob"});
+  CHECK(kind.exit_code == 2);
+  CHECK(kind.err.find("unknown kind 'blob'") != std::string::npos);
+  auto limit = run_indexer({"query", "x", t.path().string(), "--limit", "ten"});
+  CHECK(limit.exit_code == 2);
+  auto cmd = run_indexer({"frobnicate"});
+  CHECK(cmd.exit_code == 2);
+  auto none = run_indexer({"query", "zzzzqqq", t.path().string()});
+  CHECK(none.exit_code == 1);
+  CHECK(none.err.find("no symbol matches") != std::string::npos);
+}
+
+TEST_CASE("cli: outline prints the file's symbols as a tree", "[cli]") {
+  test::TempDir t;
+  write_project(t);
+  auto r = run_indexer({"outline", (t / "web/app.ts").string(), "--json"});
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  json j = json::parse(r.out);
+  REQUIRE(j.size() == 2);
+  CHECK(j[0]["name"] == "HttpServer");
+  REQUIRE(j[0]["children"].size() == 1);
+  CHECK(j[0]["children"][0]["name"] == "listen");
+  CHECK(j[0]["children"][0]["kind"] == "method");
+  CHECK(j[1]["name"] == "getResponseStatus");
+  auto text = run_indexer({"outline", (t / "web/app.ts").string()});
+  CHECK(text.out.find("class HttpServer") != std::string::npos);
+  CHECK(text.out.find("  method listen") != std::string::npos);
+}
+
+TEST_CASE("cli: export jsonl has one symbol per line", "[cli]") {
+  test::TempDir t;
+  write_project(t);
+  auto r = run_indexer({"export", t.path().string(), "--format", "jsonl"});
+  REQUIRE(r.exit_code == 0);
+  size_t lines = 0;
+  std::istringstream in(r.out);
+  for (std::string line; std::getline(in, line); ++lines) CHECK(json::parse(line).contains("name"));
+  CHECK(lines == 5);
+}
+
+TEST_CASE("cli: export ctags is a sorted tags file readtags accepts", "[cli]") {
+  test::TempDir t;
+  write_project(t);
+  auto r = run_indexer({"export", t.path().string(), "--format", "ctags", "-o", (t / "tags").string()});
+  REQUIRE(r.exit_code == 0);
+  REQUIRE(std::system("command -v readtags >/dev/null") == 0);
+  // readtags does a binary search, so it only finds these if the file is sorted.
+  std::string cmd = "cd '" + t.path().string() + "' && readtags -t tags -e - HttpServer listen get_response_status > out.txt";
+  REQUIRE(std::system(cmd.c_str()) == 0);
+  std::string out = test::read_file(t / "out.txt");
+  CHECK(out.find("HttpServer\tweb/app.ts\t/^export class HttpServer {$/;\"\tkind:c") != std::string::npos);
+  CHECK(out.find("listen\tweb/app.ts") != std::string::npos);
+  CHECK(out.find("scope:HttpServer") != std::string::npos);
+  CHECK(out.find("get_response_status\tsrc/shapes.py") != std::string::npos);
+}
+
+TEST_CASE("cli: stats reports files, symbols and memory", "[cli]") {
+  test::TempDir t;
+  write_project(t);
+  auto r = run_indexer({"stats", t.path().string(), "--json"});
+  REQUIRE(r.exit_code == 0);
+  json j = json::parse(r.out);
+  CHECK(j["files"] == 2);
+  CHECK(j["symbols"] == 5);
+  CHECK(j["memory"]["total"].get<size_t>() > 0);
+}

@@ -1,0 +1,64 @@
+// Per-language fixtures: tests/fixtures/symbols/<language>/<file> next to <file>.expected, which
+// lists "kind qualified-name line" per symbol in source order, then "import KIND SPECIFIER LINE".
+#include <catch2/catch.hpp>
+
+#include <algorithm>
+#include <sstream>
+
+#include "helpers.h"
+#include "indexer/indexer.h"
+
+namespace {
+
+std::vector<std::string> render(const indexer::Extraction& ex, query::Language lang) {
+  std::vector<std::string> out;
+  std::string sep(grammars::spec(lang).separator);
+  for (const auto& s : ex.symbols) {
+    std::string q = s.container.empty() ? std::string(s.name) : std::string(s.container) + sep + std::string(s.name);
+    out.push_back(std::string(query::kind_name(s.kind)) + " " + q + " " + std::to_string(s.range.start.line + 1));
+  }
+  for (const auto& i : ex.imports)
+    out.push_back("import " + std::string(i.kind) + " " + std::string(i.specifier) + " " + std::to_string(i.line + 1));
+  return out;
+}
+
+std::vector<std::string> expected_lines(const std::string& text) {
+  std::vector<std::string> out;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) {
+    if (line.empty() || line[0] == '#') continue;
+    out.push_back(line);
+  }
+  return out;
+}
+
+std::string join(const std::vector<std::string>& lines) {
+  std::string s;
+  for (const auto& l : lines) s += "  " + l + "\n";
+  return s;
+}
+
+void check_fixtures(const std::string& language) {
+  test::fs::path dir = test::fs::path(FIXTURES_DIR) / "symbols" / language;
+  REQUIRE(test::fs::is_directory(dir));
+  std::vector<test::fs::path> files;
+  for (const auto& e : test::fs::directory_iterator(dir))
+    if (e.path().extension() != ".expected") files.push_back(e.path());
+  std::sort(files.begin(), files.end());
+  REQUIRE(!files.empty());
+  for (const auto& file : files) {
+    std::string source = test::read_file(file);
+    auto lang = grammars::detect_language(file.string(), std::string_view(source).substr(0, source.find('\n')));
+    INFO("fixture " << file.filename().string());
+    REQUIRE(grammars::spec(lang).name == language);
+    REQUIRE(test::fs::exists(file.string() + ".expected"));
+    auto want = expected_lines(test::read_file(file.string() + ".expected"));
+    auto got = render(indexer::extract(lang, source), lang);
+    INFO("expected:\n" << join(want) << "got:\n" << join(got));
+    CHECK(got == want);
+  }
+}
+
+}  // namespace
+
+TEST_CASE("python symbols and imports", "[extract][python]") { check_fixtures("python"); }

@@ -1,0 +1,41 @@
+#include <catch2/catch.hpp>
+
+#include "indexer/ignore.h"
+
+using indexer::detail::IgnoreStack;
+using indexer::detail::parse_ignore;
+
+TEST_CASE("gitignore: names, anchors, directories, negation", "[ignore]") {
+  IgnoreStack s;
+  s.push(parse_ignore("", "# comment\n*.log\n/build\nout/\n!keep.log\ndocs/**/*.tmp\n\\#hash\n"));
+  CHECK(s.ignored("a.log", false));
+  CHECK(s.ignored("deep/dir/a.log", false));
+  CHECK_FALSE(s.ignored("keep.log", false));       // re-included by the later line
+  CHECK(s.ignored("build", true));
+  CHECK_FALSE(s.ignored("src/build", true));       // anchored at the root
+  CHECK(s.ignored("out", true));
+  CHECK(s.ignored("src/out", true));
+  CHECK_FALSE(s.ignored("out", false));            // "out/" matches directories only
+  CHECK(s.ignored("docs/a/b/x.tmp", false));
+  CHECK(s.ignored("docs/x.tmp", false));
+  CHECK(s.ignored("#hash", false));
+  CHECK_FALSE(s.ignored("src/main.c", false));
+}
+
+TEST_CASE("gitignore: a nested file applies below its directory and overrides", "[ignore]") {
+  IgnoreStack s;
+  s.push(parse_ignore("", "*.gen.ts\n"));
+  s.push(parse_ignore("web", "!*.gen.ts\n/local.ts\n"));
+  CHECK(s.ignored("a.gen.ts", false));
+  CHECK_FALSE(s.ignored("web/a.gen.ts", false));
+  CHECK(s.ignored("web/local.ts", false));
+  CHECK_FALSE(s.ignored("local.ts", false));
+  CHECK_FALSE(s.ignored("webby/local.ts", false));
+}
+
+TEST_CASE("gitignore: CRLF and trailing spaces", "[ignore]") {
+  IgnoreStack s;
+  s.push(parse_ignore("", "a.txt  \r\nb\\ \r\n"));
+  CHECK(s.ignored("a.txt", false));
+  CHECK(s.ignored("b ", false));
+}

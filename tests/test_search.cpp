@@ -1,0 +1,178 @@
+// Ranking through the real builder and search, on a small hand-made index.
+#include <catch2/catch.hpp>
+
+#include "query/query.h"
+
+using query::Kind;
+using query::Language;
+
+namespace {
+
+struct Sym {
+  std::string name;
+  Kind kind;
+  std::string container = "";
+  uint32_t line = 0;
+};
+
+std::unique_ptr<query::Index> build(const std::vector<std::pair<std::string, std::vector<Sym>>>& files,
+                                    Language lang = Language::TypeScript) {
+  query::IndexBuilder b;
+  for (const auto& [path, syms] : files) {
+    std::vector<query::SymbolInput> in;
+    for (const auto& s : syms) in.push_back({s.name, s.container, "", s.kind, {{s.line, 0}, {s.line + 1, 0}}, {{s.line, 0}, {s.line, 1}}});
+    query::FileInput f;
+    f.path = path;
+    f.language = lang;
+    f.symbols = in;
+    b.add(f);
+  }
+  return b.finish();
+}
+
+std::vector<std::string> names(const query::Index& index, const query::SearchRequest& req) {
+  std::vector<std::string> out;
+  for (const auto& h : query::search(index, req)) {
+    auto s = index.symbol(h.symbol);
+    out.push_back(s.container.empty() ? std::string(s.name) : std::string(s.container) + "." + std::string(s.name));
+  }
+  return out;
+}
+
+std::vector<std::string> names(const query::Index& index, std::string_view pattern, size_t limit = 50) {
+  query::SearchRequest req;
+  req.pattern = pattern;
+  req.limit = limit;
+  return names(index, req);
+}
+
+}  // namespace
+
+TEST_CASE("search: exact beats prefix beats substring beats fuzzy", "[search]") {
+  auto index = build({{"a.ts",
+                       {{"getResponseStatus", Kind::Function},
+                        {"status", Kind::Function},
+                        {"statusBar", Kind::Function},
+                        {"httpStatus", Kind::Function},
+                        {"sTaTuS", Kind::Variable},
+                        {"someThingAtUs", Kind::Function}}}});
+  auto got = names(*index, "status");
+  REQUIRE(got.size() >= 5);
+  // Exact (case-insensitive) first, the one with the typed case ahead.
+  CHECK(got[0] == "status");
+  CHECK(got[1] == "sTaTuS");
+  CHECK(got[2] == "statusBar");
+  // Substring matches next, the shorter name first.
+  CHECK(got[3] == "httpStatus");
+  CHECK(got[4] == "getResponseStatus");
+}
+
+TEST_CASE("search: camel-hump queries", "[search]") {
+  auto index = build({{"a.ts",
+                       {{"getResponseStatus", Kind::Method},
+                        {"getRawSocket", Kind::Method},
+                        {"GreaterThanRightShift", Kind::Class},
+                        {"unrelated", Kind::Function}}}});
+  auto got = names(*index, "gRS");
+  REQUIRE(!got.empty());
+  CHECK(got.size() == 3);
+  CHECK(std::find(got.begin(), got.end(), "unrelated") == got.end());
+  CHECK(names(*index, "getRespStat") == std::vector<std::string>{"getResponseStatus"});
+}
+
+TEST_CASE("search: qualified queries match the container or the path", "[search]") {
+  auto index = build({{"src/server/http.ts", {{"Server", Kind::Class}, {"start", Kind::Method, "Server", 3}}},
+                      {"src/client/conn.ts", {{"Client", Kind::Class}, {"start", Kind::Method, "Client", 5}}},
+                      {"src/jobs.ts", {{"start", Kind::Function, "", 9}}}});
+  CHECK(names(*index, "Server.start") == std::vector<std::string>{"Server.start"});
+  CHECK(names(*index, "Cli.start") == std::vector<std::string>{"Client.start"});
+  CHECK(names(*index, "Client::start") == std::vector<std::string>{"Client.start"});
+  CHECK(names(*index, "server/start") == std::vector<std::string>{"Server.start"});
+  CHECK(names(*index, "jobs.ts:start") == std::vector<std::string>{"start"});
+  // A trailing separator lists the container's members.
+  CHECK(names(*index, "Client.") == std::vector<std::string>{"Client.start"});
+}
+
+TEST_CASE("search: filters by kind, language and path glob", "[search]") {
+  query::IndexBuilder b;
+  auto add = [&](std::string path, Language lang, std::vector<query::SymbolInput> syms) {
+    query::FileInput f;
+    f.path = path;
+    f.language = lang;
+    f.symbols = syms;
+    b.add(f);
+  };
+  add("py/app.py", Language::Python, {{"handler", "", "", Kind::Function, {}, {}}, {"Handler", "", "", Kind::Class, {}, {}}});
+  add("go/app.go", Language::Go, {{"handler", "", "", Kind::Function, {}, {}}});
+  add("go/app_test.go", Language::Go, {{"handlerTest", "", "", Kind::Function, {}, {}}});
+  auto index = b.finish();
+
+  query::SearchRequest req;
+  req.pattern = "handler";
+  req.kinds = query::kind_bit(Kind::Class);
+  CHECK(names(*index, req) == std::vector<std::string>{"Handler"});
+
+  req.kinds = 0;
+  req.languages = 1u << uint32_t(Language::Go);
+  CHECK(names(*index, req) == std::vector<std::string>{"handler", "handlerTest"});
+
+  req.path_glob = "*_test.go";
+  CHECK(names(*index, req) == std::vector<std::string>{"handlerTest"});
+
+  req.languages = 0;
+  req.path_glob = "py/**";
+  CHECK(names(*index, req).size() == 2);
+  req.path_glob = "py";
+  CHECK(names(*index, req).size() == 2);
+}
+
+TEST_CASE("search: ties break by kind, length, then path and line", "[search]") {
+  auto index = build({{"b.ts", {{"run", Kind::Variable, "", 1}, {"run", Kind::Function, "", 2}}},
+                      {"a.ts", {{"run", Kind::Function, "", 7}, {"run", Kind::Function, "", 3}}}});
+  auto hits = query::search(*index, {"run", 10});
+  REQUIRE(hits.size() == 4);
+  std::vector<std::string> where;
+  for (auto& h : hits) {
+    auto s = index->symbol(h.symbol);
+    where.push_back(std::string(s.path) + ":" + std::to_string(s.range.start.line) + ":" + std::string(query::kind_name(s.kind)));
+  }
+  CHECK(where == std::vector<std::string>{"a.ts:3:function", "a.ts:7:function", "b.ts:2:function", "b.ts:1:variable"});
+  // The same query twice gives the same order.
+  auto again = query::search(*index, {"run", 10});
+  for (size_t i = 0; i < hits.size(); ++i) CHECK(again[i].symbol == hits[i].symbol);
+}
+
+TEST_CASE("search: limit and top-k keep the best", "[search]") {
+  std::vector<Sym> syms;
+  for (int i = 0; i < 500; ++i) syms.push_back({"item" + std::to_string(i), Kind::Variable});
+  syms.push_back({"item", Kind::Class});
+  auto index = build({{"x.ts", syms}});
+  auto got = names(*index, "item", 3);
+  REQUIRE(got.size() == 3);
+  CHECK(got[0] == "item");
+}
+
+TEST_CASE("index: names are stored once and exact lookup finds every symbol", "[index]") {
+  auto index = build({{"a.ts", {{"dup", Kind::Function}, {"dup", Kind::Variable, "X"}}}, {"b.ts", {{"dup", Kind::Class}}}});
+  CHECK(index->symbol_count() == 3);
+  CHECK(index->name_count() == 1);
+  CHECK(index->find_exact("dup").size() == 3);
+  CHECK(index->find_exact("Dup").empty());
+  CHECK(index->find_file("b.ts").has_value());
+  CHECK_FALSE(index->find_file("c.ts").has_value());
+}
+
+TEST_CASE("glob: wildmatch with FNM_PATHNAME", "[glob]") {
+  using query::glob_match;
+  CHECK(glob_match("*.ts", "a.ts"));
+  CHECK_FALSE(glob_match("*.ts", "src/a.ts"));
+  CHECK(glob_match("src/**/*.ts", "src/a.ts"));
+  CHECK(glob_match("src/**/*.ts", "src/x/y/a.ts"));
+  CHECK(glob_match("**/test", "a/b/test"));
+  CHECK(glob_match("src/**", "src/a/b"));
+  CHECK(glob_match("a?c", "abc"));
+  CHECK_FALSE(glob_match("a?c", "a/c"));
+  CHECK(glob_match("[a-c]x", "bx"));
+  CHECK_FALSE(glob_match("[!a-c]x", "bx"));
+  CHECK(glob_match("\\*", "*"));
+}
