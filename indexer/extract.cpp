@@ -164,6 +164,22 @@ std::string_view node_text(TSNode n, std::string_view src) {
   return src.substr(a, b - a);
 }
 
+std::string_view span_text(TSNode first, TSNode last, std::string_view src) {
+  uint32_t a = std::min<uint32_t>(ts_node_start_byte(first), uint32_t(src.size()));
+  uint32_t b = std::min<uint32_t>(ts_node_end_byte(last), uint32_t(src.size()));
+  return b > a ? src.substr(a, b - a) : std::string_view{};
+}
+
+// Drops one pair of quotes, backticks or angle brackets around a specifier: "x", 'x', `x`, <x>.
+std::string_view strip_quotes(std::string_view s) {
+  if (s.size() >= 2) {
+    char a = s.front(), b = s.back();
+    if ((a == '"' || a == '\'' || a == '`') && b == a) return s.substr(1, s.size() - 2);
+    if (a == '<' && b == '>') return s.substr(1, s.size() - 2);
+  }
+  return s;
+}
+
 std::string_view capture_text(const TSQueryMatch& m, uint32_t capture, std::string_view src) {
   for (uint16_t i = 0; i < m.capture_count; ++i)
     if (m.captures[i].index == capture) return node_text(m.captures[i].node, src);
@@ -200,12 +216,15 @@ bool predicates_hold(const CompiledQuery& cq, const TSQueryMatch& m, std::string
 struct RawDef {
   TSNode node;
   TSNode name;
+  TSNode name_last;  // == name unless several @name captures
   uint32_t start, end;  // bytes of node
   uint32_t pattern;
   Kind kind;
   bool scope;
   std::string_view explicit_container;
 };
+
+bool is_callable(Kind k) { return k == Kind::Function || k == Kind::Method || k == Kind::Constructor; }
 
 bool is_type_like(Kind k) {
   return k == Kind::Class || k == Kind::Struct || k == Kind::Interface || k == Kind::Enum;
@@ -227,6 +246,7 @@ void append_signature(std::string& out, TSNode def, std::string_view src) {
   uint32_t start = ts_node_start_byte(def);
   uint32_t end = ts_node_end_byte(def);
   TSNode body = ts_node_child_by_field_name(def, "body", 4);
+  if (ts_node_is_null(body)) body = ts_node_child_by_field_name(def, "accessors", 9);  // C# properties
   if (ts_node_is_null(body)) {
     TSNode value = ts_node_child_by_field_name(def, "value", 5);
     if (!ts_node_is_null(value)) body = ts_node_child_by_field_name(value, "body", 4);
@@ -319,6 +339,8 @@ void Extractor::run(Language lang, std::string_view src, Extraction& out) {
     if (!predicates_hold(cq, m, src)) continue;
     RawDef d{};
     bool have_def = false, have_name = false;
+    uint32_t import_first = UINT32_MAX, import_last = 0, import_line = 0;
+    const std::string* import_kind = nullptr;
     for (uint16_t i = 0; i < m.capture_count; ++i) {
       const CaptureInfo& c = cq.captures[m.captures[i].index];
       TSNode n = m.captures[i].node;
@@ -331,7 +353,10 @@ void Extractor::run(Language lang, std::string_view src, Extraction& out) {
           have_def = true;
           break;
         case Role::Name:
-          if (!have_name) d.name = n, have_name = true;
+          // Several @name captures in one match name the span from the first to the last
+          // ("operator +", "~Shape").
+          if (!have_name) d.name = n, d.name_last = n, have_name = true;
+          else if (ts_node_end_byte(n) > ts_node_end_byte(d.name_last)) d.name_last = n;
           break;
         case Role::Container:
           d.explicit_container = node_text(n, src);
@@ -339,27 +364,29 @@ void Extractor::run(Language lang, std::string_view src, Extraction& out) {
         case Role::Package:
           if (package.empty()) package = node_text(n, src);
           break;
-        case Role::Import: {
-          std::string_view text = node_text(n, src);
-          // Strip the quotes or brackets a specifier is written with.
-          while (!text.empty() && (text.front() == '"' || text.front() == '\'' || text.front() == '<' || text.front() == '`'))
-            text.remove_prefix(1);
-          while (!text.empty() && (text.back() == '"' || text.back() == '\'' || text.back() == '>' || text.back() == '`'))
-            text.remove_suffix(1);
-          if (text.empty() || text.find('\n') != std::string_view::npos) break;
-          PendingImport pi{out.text.size(), text.size(), 0, c.import_kind.size(), ts_node_start_point(n).row};
-          out.text.append(text);
-          pi.kind_off = out.text.size();
-          out.text.append(c.import_kind);
-          imports.push_back(pi);
+        case Role::Import:
+          // Several @import captures in one match form one specifier spanning them all.
+          if (import_first == UINT32_MAX) import_first = ts_node_start_byte(n), import_line = ts_node_start_point(n).row;
+          import_last = std::max(import_last, ts_node_end_byte(n));
+          import_kind = &c.import_kind;
           break;
-        }
         case Role::Ignore:
           break;
       }
     }
+    if (import_kind) {
+      std::string_view text = src.substr(import_first, std::min<size_t>(import_last, src.size()) - import_first);
+      text = strip_quotes(text);
+      if (!text.empty() && text.find('\n') == std::string_view::npos) {
+        PendingImport pi{out.text.size(), text.size(), 0, import_kind->size(), import_line};
+        out.text.append(text);
+        pi.kind_off = out.text.size();
+        out.text.append(*import_kind);
+        imports.push_back(pi);
+      }
+    }
     if (!have_def || !have_name) continue;
-    std::string_view name = node_text(d.name, src);
+    std::string_view name = span_text(d.name, d.name_last, src);
     if (name.empty() || name.size() > 512 || name.find('\n') != std::string_view::npos) continue;
     d.start = ts_node_start_byte(d.node);
     d.end = ts_node_end_byte(d.node);
@@ -404,14 +431,14 @@ void Extractor::run(Language lang, std::string_view src, Extraction& out) {
     prev = &d;
     while (!stack.empty() && stack.back().end <= d.start) stack.pop_back();
     // The container chain: the enclosing definition's qualified name, or the file's package.
-    // A field assigned inside a method (Python's self.x in __init__) belongs to the type.
+    // A field assigned inside a method (Python's self.x in __init__) belongs to the type that
+    // holds the method, not to the method; other parents (an enum variant) keep their fields.
     const Open* parent = stack.empty() ? nullptr : &stack.back();
-    if (parent && (d.kind == Kind::Field || d.kind == Kind::Property) && !d.scope)
-      for (size_t k = stack.size(); k-- > 0;)
-        if (stack[k].scope || is_type_like(stack[k].kind)) {
-          parent = &stack[k];
-          break;
-        }
+    if (parent && (d.kind == Kind::Field || d.kind == Kind::Property) && !d.scope) {
+      size_t k = stack.size() - 1;
+      while (k > 0 && is_callable(stack[k].kind) && !stack[k].scope) --k;
+      parent = &stack[k];
+    }
     size_t cont_off = package_off, cont_len = package_len;
     if (parent) cont_off = parent->qual_off, cont_len = parent->qual_len;
     if (!d.explicit_container.empty()) {
@@ -424,7 +451,7 @@ void Extractor::run(Language lang, std::string_view src, Extraction& out) {
       cont_off = off;
       cont_len = out.text.size() - off;
     }
-    std::string_view name = node_text(d.name, src);
+    std::string_view name = span_text(d.name, d.name_last, src);
     // Qualified name of this definition, for its children.
     size_t qual_off = out.text.size();
     if (cont_len) {
@@ -453,7 +480,7 @@ void Extractor::run(Language lang, std::string_view src, Extraction& out) {
       p.sig_len = out.text.size() - p.sig_off;
       p.kind = kind;
       p.range = {point(ts_node_start_point(d.node)), point(ts_node_end_point(d.node))};
-      p.selection = {point(ts_node_start_point(d.name)), point(ts_node_end_point(d.name))};
+      p.selection = {point(ts_node_start_point(d.name)), point(ts_node_end_point(d.name_last))};
       pending.push_back(p);
       stack.push_back({d.end, qual_off, qual_len, kind, false});
     } else {

@@ -140,6 +140,10 @@ class Collector {
   void add_name(uint32_t name_id, MatchTier tier, int32_t score) {
     uint32_t begin = d_.name_symbol_offsets[name_id], end = d_.name_symbol_offsets[name_id + 1];
     uint32_t len = d_.name_offsets[name_id + 1] - d_.name_offsets[name_id];
+    if (begin == end) return;
+    // Every symbol of a name shares its tier, score and length; if even the best of them (best
+    // kind, lowest id) cannot enter a full heap, none can.
+    if (heap_.size() == req_.limit && !better(Entry{tier, score, 0, len, d_.name_symbols[begin]}, heap_.front())) return;
     for (uint32_t i = begin; i < end; ++i) {
       uint32_t id = d_.name_symbols[i];
       const SymbolRecord& r = d_.symbols[id];

@@ -62,3 +62,10 @@ void check_fixtures(const std::string& language) {
 }  // namespace
 
 TEST_CASE("python symbols and imports", "[extract][python]") { check_fixtures("python"); }
+TEST_CASE("javascript symbols and imports", "[extract][javascript]") { check_fixtures("javascript"); }
+TEST_CASE("typescript symbols and imports", "[extract][typescript]") { check_fixtures("typescript"); }
+TEST_CASE("tsx symbols and imports", "[extract][tsx]") { check_fixtures("tsx"); }
+TEST_CASE("go symbols and imports", "[extract][go]") { check_fixtures("go"); }
+TEST_CASE("rust symbols and imports", "[extract][rust]") { check_fixtures("rust"); }
+TEST_CASE("java symbols and imports", "[extract][java]") { check_fixtures("java"); }
+TEST_CASE("csharp symbols and imports", "[extract][csharp]") { check_fixtures("csharp"); }

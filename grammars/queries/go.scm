@@ -1,0 +1,76 @@
+; Go definitions and imports. Conventions: see indexer/extract.h.
+
+; The package clause qualifies every top-level name of the file.
+(package_clause (package_identifier) @package)
+
+; Functions, and methods qualified by their receiver type (`*T` and `T[K]` are cleaned to T).
+(function_declaration name: (identifier) @name) @definition.function
+(method_declaration
+  receiver: (parameter_list (parameter_declaration type: (_) @container))
+  name: (field_identifier) @name) @definition.method
+
+; Named types: structs, interfaces, and every other `type A B` / `type A = B` as an alias.
+(type_spec name: (type_identifier) @name type: (struct_type)) @definition.struct
+(type_spec name: (type_identifier) @name type: (interface_type)) @definition.interface
+(type_spec name: (type_identifier) @name) @definition.typealias
+(type_alias name: (type_identifier) @name) @definition.typealias
+
+; Fields of named struct types. `X, Y int` declares several names in one node, and one node
+; holds one symbol: there each name is its own definition node.
+(type_spec
+  type: (struct_type
+    (field_declaration_list
+      (field_declaration name: (field_identifier) @name) @definition.field))
+  (#not-match? @definition.field "^[^\\s,]+\\s*,")
+  (#not-eq? @name "_"))
+(type_spec
+  type: (struct_type
+    (field_declaration_list
+      (field_declaration name: (field_identifier) @name @definition.field) @_decl))
+  (#match? @_decl "^[^\\s,]+\\s*,")
+  (#not-eq? @name "_"))
+; Embedded fields are named after their type: `sync.Mutex`, `*Logger`, `Base[T]`.
+(type_spec
+  type: (struct_type
+    (field_declaration_list
+      (field_declaration
+        !name
+        type: [
+          (type_identifier) @name
+          (qualified_type name: (type_identifier) @name)
+          (generic_type type: [(type_identifier) @name (qualified_type name: (type_identifier) @name)])
+          (pointer_type [(type_identifier) @name (qualified_type name: (type_identifier) @name)])
+        ]) @definition.field)))
+
+; Method elements of named interfaces.
+(type_spec
+  type: (interface_type
+    (method_elem name: (field_identifier) @name) @definition.method))
+
+; Package-level constants and variables (iota enums are plain const specs); not locals, not `_`.
+; (const_spec's `name:` field also covers the commas, and then matches only its first name.)
+(source_file
+  (const_declaration
+    (const_spec (identifier) @name) @definition.constant)
+  (#not-match? @definition.constant "^[^\\s,]+\\s*,")
+  (#not-eq? @name "_"))
+(source_file
+  (const_declaration
+    (const_spec (identifier) @name @definition.constant) @_spec)
+  (#match? @_spec "^[^\\s,]+\\s*,")
+  (#not-eq? @name "_"))
+(source_file
+  (var_declaration
+    [(var_spec name: (identifier) @name) @definition.variable
+     (var_spec_list (var_spec name: (identifier) @name) @definition.variable)])
+  (#not-match? @definition.variable "^[^\\s,]+\\s*,")
+  (#not-eq? @name "_"))
+(source_file
+  (var_declaration
+    [(var_spec name: (identifier) @name @definition.variable) @_spec
+     (var_spec_list (var_spec name: (identifier) @name @definition.variable) @_spec)])
+  (#match? @_spec "^[^\\s,]+\\s*,")
+  (#not-eq? @name "_"))
+
+; Imports, grouped or not, plain, aliased, dot and blank: the path as written.
+(import_spec path: (_) @import.import)

@@ -1,0 +1,91 @@
+; Java definitions and imports. Conventions: see indexer/extract.h.
+
+; The package clause qualifies every top-level type of the file.
+(package_declaration [(identifier) (scoped_identifier)] @package)
+
+; Types, nested, inner and local ones included. Records are classes, @interface types interfaces.
+(class_declaration name: (identifier) @name) @definition.class
+(record_declaration name: (identifier) @name) @definition.class
+(interface_declaration name: (identifier) @name) @definition.interface
+(annotation_type_declaration name: (identifier) @name) @definition.interface
+(enum_declaration name: (identifier) @name) @definition.enum
+(enum_constant name: (identifier) @name) @definition.enummember
+
+; Methods and constructors of named types (a class_body reached through a `body:` field: classes,
+; records and enum constants). Members of anonymous classes (`new T() {...}`) are skipped.
+(_ body: (class_body (method_declaration name: (identifier) @name) @definition.method))
+(enum_body_declarations (method_declaration name: (identifier) @name) @definition.method)
+(interface_body (method_declaration name: (identifier) @name) @definition.method)
+(annotation_type_body (annotation_type_element_declaration name: (identifier) @name) @definition.method)
+(_ body: (class_body (constructor_declaration name: (identifier) @name) @definition.constructor))
+(enum_body_declarations (constructor_declaration name: (identifier) @name) @definition.constructor)
+(class_body (compact_constructor_declaration name: (identifier) @name) @definition.constructor)
+
+; Record components are fields.
+(record_declaration
+  parameters: (formal_parameters (formal_parameter name: (identifier) @name) @definition.field))
+
+; `static final` fields are constants. A declaration with one declarator is the symbol; in
+; `int a, b;` each declarator is one (matched as "has a next" or "has a previous" declarator).
+(_ body: (class_body
+  (field_declaration
+    [(modifiers "static" "final") (modifiers "final" "static")]
+    type: (_) . (variable_declarator name: (identifier) @name) .) @definition.constant))
+(enum_body_declarations
+  (field_declaration
+    [(modifiers "static" "final") (modifiers "final" "static")]
+    type: (_) . (variable_declarator name: (identifier) @name) .) @definition.constant)
+(_ body: (class_body
+  (field_declaration
+    [(modifiers "static" "final") (modifiers "final" "static")]
+    (variable_declarator name: (identifier) @name) @definition.constant . (variable_declarator))))
+(_ body: (class_body
+  (field_declaration
+    [(modifiers "static" "final") (modifiers "final" "static")]
+    (variable_declarator) @_prev . (variable_declarator name: (identifier) @name) @definition.constant)))
+(enum_body_declarations
+  (field_declaration
+    [(modifiers "static" "final") (modifiers "final" "static")]
+    (variable_declarator name: (identifier) @name) @definition.constant . (variable_declarator)))
+(enum_body_declarations
+  (field_declaration
+    [(modifiers "static" "final") (modifiers "final" "static")]
+    (variable_declarator) @_prev . (variable_declarator name: (identifier) @name) @definition.constant))
+
+; Interface and annotation fields are implicitly static final.
+(constant_declaration
+  type: (_) . (variable_declarator name: (identifier) @name) .) @definition.constant
+(constant_declaration
+  (variable_declarator name: (identifier) @name) @definition.constant . (variable_declarator))
+(constant_declaration
+  (variable_declarator) @_prev . (variable_declarator name: (identifier) @name) @definition.constant)
+
+; Other fields, same shapes.
+(_ body: (class_body
+  (field_declaration type: (_) . (variable_declarator name: (identifier) @name) .) @definition.field))
+(enum_body_declarations
+  (field_declaration type: (_) . (variable_declarator name: (identifier) @name) .) @definition.field)
+(_ body: (class_body
+  (field_declaration
+    (variable_declarator name: (identifier) @name) @definition.field . (variable_declarator))))
+(_ body: (class_body
+  (field_declaration
+    (variable_declarator) @_prev . (variable_declarator name: (identifier) @name) @definition.field)))
+(enum_body_declarations
+  (field_declaration
+    (variable_declarator name: (identifier) @name) @definition.field . (variable_declarator)))
+(enum_body_declarations
+  (field_declaration
+    (variable_declarator) @_prev . (variable_declarator name: (identifier) @name) @definition.field))
+
+; Imports. A wildcard's specifier is the part before `.*`, told apart by its kind.
+((import_declaration [(identifier) (scoped_identifier)] @import.import) @_i
+  (#not-match? @_i "^import\\s+static\\b")
+  (#not-match? @_i "\\*"))
+((import_declaration [(identifier) (scoped_identifier)] @import.wildcard (asterisk)) @_i
+  (#not-match? @_i "^import\\s+static\\b"))
+((import_declaration [(identifier) (scoped_identifier)] @import.static) @_i
+  (#match? @_i "^import\\s+static\\b")
+  (#not-match? @_i "\\*"))
+((import_declaration [(identifier) (scoped_identifier)] @import.static_wildcard (asterisk)) @_i
+  (#match? @_i "^import\\s+static\\b"))
