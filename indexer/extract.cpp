@@ -193,8 +193,9 @@ bool predicates_hold(const CompiledQuery& cq, const TSQueryMatch& m, std::string
     switch (p.op) {
       case Op::Eq:
       case Op::NotEq: {
-        std::string_view other = p.other_capture ? capture_text(m, *p.other_capture, src)
-                                                 : std::string_view(p.values.empty() ? "" : p.values[0]);
+        std::string_view other;
+        if (p.other_capture) other = capture_text(m, *p.other_capture, src);
+        else if (!p.values.empty()) other = p.values[0];
         ok = (text == other) == (p.op == Op::Eq);
         break;
       }
@@ -277,6 +278,13 @@ void append_signature(std::string& out, TSNode def, std::string_view src) {
 
 query::Position point(TSPoint p) { return {p.row, p.column}; }
 
+// The name's text; a Ruby symbol literal (attr_reader :sku) loses its colon.
+std::string_view symbol_name(const RawDef& d, std::string_view src) {
+  std::string_view name = span_text(d.name, d.name_last, src);
+  if (name.size() > 1 && name[0] == ':' && name[1] != ':') name.remove_prefix(1);
+  return name;
+}
+
 }  // namespace
 
 std::string check_queries() {
@@ -311,12 +319,19 @@ void Extractor::run(Language lang, std::string_view src, Extraction& out) {
   out.symbols.clear();
   out.imports.clear();
   out.text.clear();
+  out.error.clear();
   out.parse_errors = false;
   const auto& spec = grammars::spec(lang);
   if (!spec.grammar || src.size() > UINT32_MAX) return;
   const CompiledQuery& cq = compiled(lang);
-  if (!cq.query) return;
-  if (!ts_parser_set_language(parser_, spec.grammar())) return;
+  if (!cq.query) {
+    out.error = cq.error;
+    return;
+  }
+  if (!ts_parser_set_language(parser_, spec.grammar())) {
+    out.error = std::string(spec.name) + ": the grammar's ABI is not supported by this tree-sitter";
+    return;
+  }
   TSTree* tree = ts_parser_parse_string(parser_, nullptr, src.data(), uint32_t(src.size()));
   if (!tree) return;
   TSNode root = ts_tree_root_node(tree);
@@ -386,7 +401,7 @@ void Extractor::run(Language lang, std::string_view src, Extraction& out) {
       }
     }
     if (!have_def || !have_name) continue;
-    std::string_view name = span_text(d.name, d.name_last, src);
+    std::string_view name = symbol_name(d, src);
     if (name.empty() || name.size() > 512 || name.find('\n') != std::string_view::npos) continue;
     d.start = ts_node_start_byte(d.node);
     d.end = ts_node_end_byte(d.node);
@@ -451,7 +466,7 @@ void Extractor::run(Language lang, std::string_view src, Extraction& out) {
       cont_off = off;
       cont_len = out.text.size() - off;
     }
-    std::string_view name = span_text(d.name, d.name_last, src);
+    std::string_view name = symbol_name(d, src);
     // Qualified name of this definition, for its children.
     size_t qual_off = out.text.size();
     if (cont_len) {

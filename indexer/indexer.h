@@ -78,6 +78,7 @@ struct Extraction {
   std::vector<query::ImportInput> imports;  // views into `text`
   bool parse_errors = false;
   std::string text;
+  std::string error;  // set when the language's query does not compile (our bug, not the file's)
 };
 
 // Extracts from source held in memory: what index_tree does per file, and what an editor's unsaved

@@ -350,6 +350,7 @@ int cmd_outline(const Args& a) {
   auto lang = grammars::detect_language(file.string(), std::string_view(text).substr(0, text.find('\n')));
   if (lang == query::Language::Unknown) throw std::runtime_error(file.string() + ": no grammar for this file");
   indexer::Extraction ex = indexer::extract(lang, text);
+  if (!ex.error.empty()) throw std::runtime_error(ex.error);
   // Build a one-file index so symbols come back in the same shape as everywhere else.
   query::IndexBuilder builder;
   query::FileInput fi;

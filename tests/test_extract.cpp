@@ -53,7 +53,9 @@ void check_fixtures(const std::string& language) {
     REQUIRE(grammars::spec(lang).name == language);
     REQUIRE(test::fs::exists(file.string() + ".expected"));
     auto want = expected_lines(test::read_file(file.string() + ".expected"));
-    auto got = render(indexer::extract(lang, source), lang);
+    auto ex = indexer::extract(lang, source);
+    REQUIRE(ex.error.empty());
+    auto got = render(ex, lang);
     INFO("expected:\n" << join(want) << "got:\n" << join(got));
     CHECK(got == want);
   }
@@ -69,3 +71,6 @@ TEST_CASE("go symbols and imports", "[extract][go]") { check_fixtures("go"); }
 TEST_CASE("rust symbols and imports", "[extract][rust]") { check_fixtures("rust"); }
 TEST_CASE("java symbols and imports", "[extract][java]") { check_fixtures("java"); }
 TEST_CASE("csharp symbols and imports", "[extract][csharp]") { check_fixtures("csharp"); }
+TEST_CASE("ruby symbols and imports", "[extract][ruby]") { check_fixtures("ruby"); }
+TEST_CASE("php symbols and imports", "[extract][php]") { check_fixtures("php"); }
+TEST_CASE("bash symbols and imports", "[extract][bash]") { check_fixtures("bash"); }
