@@ -225,6 +225,8 @@ struct RawDef {
   std::string_view explicit_container;
 };
 
+bool is_member(Kind k) { return k == Kind::Field || k == Kind::Property; }
+
 bool is_callable(Kind k) { return k == Kind::Function || k == Kind::Method || k == Kind::Constructor; }
 
 bool is_type_like(Kind k) {
@@ -447,15 +449,18 @@ void Extractor::run(Language lang, std::string_view src, Extraction& out) {
     while (!stack.empty() && stack.back().end <= d.start) stack.pop_back();
     // The container chain: the enclosing definition's qualified name, or the file's package.
     // A field assigned inside a method (Python's self.x in __init__) belongs to the type that
-    // holds the method, not to the method; other parents (an enum variant) keep their fields.
+    // holds the method, and a field nested in a field (C's "int x, y;", an anonymous union's
+    // members) to the type that holds that; other parents (an enum variant) keep their fields.
     const Open* parent = stack.empty() ? nullptr : &stack.back();
-    if (parent && (d.kind == Kind::Field || d.kind == Kind::Property) && !d.scope) {
+    if (parent && is_member(d.kind) && !d.scope) {
       size_t k = stack.size() - 1;
-      while (k > 0 && is_callable(stack[k].kind) && !stack[k].scope) --k;
+      while (k > 0 && !stack[k].scope && (is_callable(stack[k].kind) || is_member(stack[k].kind))) --k;
       parent = &stack[k];
     }
     size_t cont_off = package_off, cont_len = package_len;
     if (parent) cont_off = parent->qual_off, cont_len = parent->qual_len;
+    // The C preprocessor knows no scopes (Rust's macro_rules! do).
+    if (d.kind == Kind::Macro && !d.scope && (lang == Language::C || lang == Language::Cpp)) cont_len = 0;
     if (!d.explicit_container.empty()) {
       size_t off = out.text.size();
       if (cont_len) {

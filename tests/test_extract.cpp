@@ -67,6 +67,8 @@ TEST_CASE("python symbols and imports", "[extract][python]") { check_fixtures("p
 TEST_CASE("javascript symbols and imports", "[extract][javascript]") { check_fixtures("javascript"); }
 TEST_CASE("typescript symbols and imports", "[extract][typescript]") { check_fixtures("typescript"); }
 TEST_CASE("tsx symbols and imports", "[extract][tsx]") { check_fixtures("tsx"); }
+TEST_CASE("c symbols and imports", "[extract][c]") { check_fixtures("c"); }
+TEST_CASE("cpp symbols and imports", "[extract][cpp]") { check_fixtures("cpp"); }
 TEST_CASE("go symbols and imports", "[extract][go]") { check_fixtures("go"); }
 TEST_CASE("rust symbols and imports", "[extract][rust]") { check_fixtures("rust"); }
 TEST_CASE("java symbols and imports", "[extract][java]") { check_fixtures("java"); }
