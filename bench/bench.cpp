@@ -10,7 +10,11 @@
 //    over the same qualified names, one process per query as a user would run it.
 // 3. Memory: resident bytes per symbol of the 1M index (RSS growth while building it, after
 //    returning freed pages), and the index's own accounting of where they go.
+#ifdef INDEXER_HAVE_MIMALLOC
 #include <mimalloc.h>
+#else
+inline void mi_collect(bool) {}  // without mimalloc, resident growth includes freed pages
+#endif
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <fcntl.h>

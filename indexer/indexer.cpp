@@ -228,10 +228,6 @@ IndexResult index_tree(const std::filesystem::path& root_path, const Options& op
     result.error = root + ": cannot read the directory: " + std::strerror(errno);
     return result;
   }
-  if (std::string errors = detail::check_queries(); !errors.empty()) {
-    result.error = "a tags query does not compile:\n" + errors;
-    return result;
-  }
 
   Summary& summary = result.summary;
   std::vector<Candidate> files = Walker(root, options, summary).run();
@@ -296,7 +292,13 @@ IndexResult index_tree(const std::filesystem::path& root_path, const Options& op
         done();
         continue;
       }
+      // Queries compile on first use (tens of milliseconds each, ~0.5 s for C++), so a run pays
+      // only for the languages it meets.
       extractor.run(lang, text, ex);
+      if (!ex.error.empty()) {
+        std::lock_guard lock(summary_mu);
+        if (summary.query_error.empty()) summary.query_error = ex.error;
+      }
       query::FileInput in;
       in.path = c.rel;
       in.language = lang;

@@ -53,6 +53,7 @@ struct Summary {
   size_t parse_error_files = 0;  // indexed from a tree with errors
   size_t generated_files = 0;    // indexed, but marked as generated in their header
   std::array<size_t, size_t(SkipReason::Count)> skipped{};
+  std::string query_error;  // a language's tags query did not compile: its files have no symbols
   double seconds = 0;
   size_t skipped_total() const {
     size_t n = 0;

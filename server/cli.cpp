@@ -175,6 +175,7 @@ Indexed build_index(const Args& a, const std::string& root) {
   ProgressBar bar;
   auto r = indexer::index_tree(root, index_options(a), std::ref(bar));
   if (!r.index) throw std::runtime_error(r.error);
+  if (!r.summary.query_error.empty()) std::cerr << "indexer: warning: " << r.summary.query_error << '\n';
   return {std::move(r.index), r.summary};
 }
 

@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include "helpers.h"
+#include "indexer/extract.h"
 #include "indexer/indexer.h"
 
 namespace {
@@ -76,3 +77,21 @@ TEST_CASE("csharp symbols and imports", "[extract][csharp]") { check_fixtures("c
 TEST_CASE("ruby symbols and imports", "[extract][ruby]") { check_fixtures("ruby"); }
 TEST_CASE("php symbols and imports", "[extract][php]") { check_fixtures("php"); }
 TEST_CASE("bash symbols and imports", "[extract][bash]") { check_fixtures("bash"); }
+
+TEST_CASE("every language's tags query compiles against its grammar", "[extract]") {
+  CHECK(indexer::detail::check_queries() == "");
+}
+
+TEST_CASE("a query that does not compile is an error, not an empty result", "[extract][cli]") {
+  test::TempDir t;
+  t.write("bash.scm", "(no_such_node) @name\n");
+  t.write("f.sh", "f() { :; }\n");
+  ::setenv("INDEXER_QUERIES_DIR", t.path().c_str(), 1);  // inherited by the child only
+  auto r = test::run_indexer({"outline", (t / "f.sh").string()});
+  auto idx = test::run_indexer({"index", t.path().string()});
+  ::unsetenv("INDEXER_QUERIES_DIR");
+  CHECK(r.exit_code == 1);
+  CHECK(r.err.find("bash.scm: unknown node type at line 1") != std::string::npos);
+  CHECK(idx.exit_code == 0);  // the rest of the tree is still indexed, with a warning
+  CHECK(idx.err.find("warning: bash.scm: unknown node type") != std::string::npos);
+}
