@@ -103,46 +103,70 @@ const std::vector<std::string> kQueries = {
     "assertEqual", "dispatch",    "hash",        "Map",        "listener",
 };
 
-std::unique_ptr<query::Index> replicate(const query::Index& base, size_t copies) {
+// One index holding each part's files under a path prefix: how the bench merges corpora and
+// grows the corpus to a million symbols ("copy3/lib/os.py").
+std::unique_ptr<query::Index> merge(const std::vector<std::pair<std::string, const query::Index*>>& parts,
+                                    size_t max_symbols = SIZE_MAX) {
   query::IndexBuilder b;
   std::vector<query::SymbolInput> syms;
   std::string path;
-  for (size_t c = 0; c < copies; ++c)
-    for (uint32_t f = 0; f < base.file_count(); ++f) {
-      auto info = base.file(f);
-      auto range = base.file_symbols(f);
+  size_t added = 0;
+  for (const auto& [prefix, index] : parts)
+    for (uint32_t f = 0; f < index->file_count() && added < max_symbols; ++f) {
+      auto info = index->file(f);
+      auto range = index->file_symbols(f);
       syms.clear();
       for (uint32_t id = range.begin; id < range.end; ++id) {
-        auto s = base.symbol(id);
+        auto s = index->symbol(id);
         syms.push_back({s.name, s.container, s.signature, s.kind, s.range, s.selection});
       }
-      path = "copy" + std::to_string(c) + "/" + std::string(info.path);
+      path = prefix + "/" + std::string(info.path);
       query::FileInput in;
       in.path = path;
       in.language = info.language;
       in.size = info.size;
       in.symbols = syms;
       b.add(in);
+      added += syms.size();
     }
   return b.finish();
+}
+
+// About `target` symbols: whole copies of the base under renamed paths, the last one partial.
+std::unique_ptr<query::Index> replicate(const query::Index& base, size_t target) {
+  std::vector<std::pair<std::string, const query::Index*>> parts;
+  size_t copies = (target + base.symbol_count() - 1) / base.symbol_count();
+  for (size_t c = 0; c < copies; ++c) parts.emplace_back("copy" + std::to_string(c), &base);
+  return merge(parts, target);
 }
 
 struct Latency {
   double p50_us, p99_us;
 };
 
-Latency measure_queries(const query::Index& index, int rounds) {
+Latency measure_queries(const query::Index& index, int rounds, std::string* slowest) {
   std::vector<double> us;
+  std::vector<std::pair<double, std::string>> worst(kQueries.size());
+  // One unmeasured round first: the index was just built, and its pages are touched cold once.
+  for (const auto& q : kQueries) query::search(index, {q, 50});
   for (int r = 0; r < rounds; ++r)
-    for (const auto& q : kQueries) {
+    for (size_t i = 0; i < kQueries.size(); ++i) {
       query::SearchRequest req;
-      req.pattern = q;
+      req.pattern = kQueries[i];
       req.limit = 50;
       auto t = Clock::now();
       auto hits = query::search(index, req);
-      us.push_back(seconds_since(t) * 1e6);
+      double took = seconds_since(t) * 1e6;
+      us.push_back(took);
+      worst[i] = {std::max(worst[i].first, took), kQueries[i]};
       if (hits.size() > 50) std::abort();
     }
+  std::sort(worst.rbegin(), worst.rend());
+  for (size_t i = 0; i < 4 && i < worst.size(); ++i) {
+    char buf[64];
+    std::snprintf(buf, sizeof buf, "%s'%s' %.0f us", i ? ", " : "", worst[i].second.c_str(), worst[i].first);
+    *slowest += buf;
+  }
   return {percentile(us, 0.5), percentile(us, 0.99)};
 }
 
@@ -165,20 +189,24 @@ Latency measure_fzf(const query::Index& index, const std::string& names_file) {
 int main(int argc, char** argv) {
   unsigned threads = 0;
   int rounds = 20;
+  bool index_section = true, fzf_section = true;
   std::vector<std::string> dirs;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     if (a == "--threads" && i + 1 < argc) threads = unsigned(std::stoul(argv[++i]));
     else if (a == "--queries-per-size" && i + 1 < argc) rounds = std::stoi(argv[++i]);
+    else if (a == "--no-index") index_section = false;  // only queries and memory
+    else if (a == "--no-fzf") fzf_section = false;
     else dirs.push_back(a);
   }
   if (dirs.empty()) {
-    std::fprintf(stderr, "usage: indexer_bench [--threads N] [--queries-per-size R] DIR...\n");
+    std::fprintf(stderr, "usage: indexer_bench [--threads N] [--queries-per-size R] [--no-index] [--no-fzf] DIR...\n");
     return 2;
   }
   indexer::Options opt;
   opt.threads = threads;
 
+  if (index_section) {
   std::printf("== index (each in its own process; page cache warm)\n");
   std::printf("%-34s %9s %9s %9s %10s %9s\n", "", "files", "MB", "seconds", "MB/s", "peak MB");
   // Warm the page cache so the first contender does not pay for the disk.
@@ -224,55 +252,36 @@ int main(int argc, char** argv) {
   std::printf("ratios: indexer / parse-only = %.2fx wall", ours.seconds / floor.seconds);
   if (ctags.seconds > 0) std::printf("; ctags / indexer = %.2fx wall, %.2fx peak memory", ctags.seconds / ours.seconds, ctags.peak_mb / ours.peak_mb);
   std::printf("; files/s %.0f\n\n", double(files) / ours.seconds);
+  }
 
   // The base index, in this process.
   std::unique_ptr<query::Index> base;
   {
-    query::IndexBuilder merged;
-    std::vector<std::unique_ptr<query::Index>> parts;
+    std::vector<std::unique_ptr<query::Index>> indexes;
+    std::vector<std::pair<std::string, const query::Index*>> parts;
     for (const auto& d : dirs) {
       auto r = indexer::index_tree(d, opt);
       if (!r.index) {
         std::fprintf(stderr, "%s: %s\n", d.c_str(), r.error.c_str());
         return 1;
       }
-      parts.push_back(std::move(r.index));
+      indexes.push_back(std::move(r.index));
+      parts.emplace_back("c" + std::to_string(parts.size()), indexes.back().get());
     }
-    // One index over all corpora: the parts side by side under their directory names.
-    std::vector<query::SymbolInput> syms;
-    std::string path;
-    for (size_t p = 0; p < parts.size(); ++p)
-      for (uint32_t f = 0; f < parts[p]->file_count(); ++f) {
-        auto info = parts[p]->file(f);
-        auto range = parts[p]->file_symbols(f);
-        syms.clear();
-        for (uint32_t id = range.begin; id < range.end; ++id) {
-          auto s = parts[p]->symbol(id);
-          syms.push_back({s.name, s.container, s.signature, s.kind, s.range, s.selection});
-        }
-        path = "c" + std::to_string(p) + "/" + std::string(info.path);
-        query::FileInput in;
-        in.path = path;
-        in.language = info.language;
-        in.size = info.size;
-        in.symbols = syms;
-        merged.add(in);
-      }
-    base = merged.finish();
+    base = merge(parts);
   }
   std::printf("corpus: %zu files, %zu symbols, %zu distinct names\n\n", base->file_count(), base->symbol_count(), base->name_count());
 
   std::printf("== query latency, in-process, top 50, %zu queries x %d rounds; fzf --filter: one process per query\n", kQueries.size(), rounds);
   std::printf("%-12s %10s %10s %12s %12s %12s\n", "symbols", "p50 us", "p99 us", "fzf p50 us", "fzf p99 us", "fzf/ours p50");
-  const bool fzf = have("fzf");
+  const bool fzf = fzf_section && have("fzf");
   size_t bytes_per_symbol_rss = 0;
   query::MemoryStats mem_1m{};
   size_t symbols_1m = 0;
   for (size_t target : {size_t(100000), size_t(1000000)}) {
-    size_t copies = std::max<size_t>(1, (target + base->symbol_count() - 1) / base->symbol_count());
     mi_collect(true);
     size_t before = rss_bytes();
-    auto index = replicate(*base, copies);
+    auto index = replicate(*base, target);
     mi_collect(true);
     size_t after = rss_bytes();
     if (target == 1000000) {
@@ -280,11 +289,13 @@ int main(int argc, char** argv) {
       mem_1m = index->memory();
       symbols_1m = index->symbol_count();
     }
-    Latency l = measure_queries(*index, rounds);
+    std::string slowest;
+    Latency l = measure_queries(*index, rounds, &slowest);
     Latency f{0, 0};
     if (fzf) f = measure_fzf(*index, "/tmp/indexer-bench-names.txt");
     std::printf("%-12zu %10.1f %10.1f %12.0f %12.0f %12.0fx\n", index->symbol_count(), l.p50_us, l.p99_us, f.p50_us, f.p99_us,
                 l.p50_us > 0 ? f.p50_us / l.p50_us : 0.0);
+    std::printf("%-12s slowest: %s\n", "", slowest.c_str());
   }
   std::remove("/tmp/indexer-bench-names.txt");
 

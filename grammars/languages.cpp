@@ -48,7 +48,8 @@ const std::array<LanguageSpec, size_t(Language::Count)> kSpecs = {{
     {Language::Python, "python", tree_sitter_python, query_for("python"), ".", kPythonCtors},
     {Language::JavaScript, "javascript", tree_sitter_javascript, query_for("javascript"), ".", kJsCtors},
     {Language::TypeScript, "typescript", tree_sitter_typescript, query_for("typescript"), ".", kJsCtors},
-    {Language::Tsx, "tsx", tree_sitter_tsx, query_for("tsx"), ".", kJsCtors},
+    // The tsx grammar extends typescript's node types with JSX, so one query serves both.
+    {Language::Tsx, "tsx", tree_sitter_tsx, query_for("typescript"), ".", kJsCtors},
     {Language::Go, "go", tree_sitter_go, query_for("go"), ".", {}},
     {Language::Rust, "rust", tree_sitter_rust, query_for("rust"), "::", {}},
     {Language::C, "c", tree_sitter_c, query_for("c"), "::", {}},

@@ -60,7 +60,8 @@ std::string_view error_kind(TSQueryError e) {
 // a query be edited and tried without a rebuild.
 std::string query_source(const grammars::LanguageSpec& spec) {
   if (const char* dir = std::getenv("INDEXER_QUERIES_DIR"); dir && *dir) {
-    std::ifstream in(std::string(dir) + "/" + std::string(spec.name) + ".scm", std::ios::binary);
+    std::string_view file = spec.id == Language::Tsx ? "typescript" : spec.name;
+    std::ifstream in(std::string(dir) + "/" + std::string(file) + ".scm", std::ios::binary);
     if (in) return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
   }
   return std::string(spec.query);

@@ -46,10 +46,40 @@ std::string_view StringBlob::get(uint32_t offset) const {
   return {p, n};
 }
 
-const Bitmap* IndexData::token(Token t) const {
+PostingRef IndexData::token(Token t) const {
   auto it = std::lower_bound(token_keys.begin(), token_keys.end(), t);
-  if (it == token_keys.end() || *it != t) return nullptr;
-  return &token_postings[size_t(it - token_keys.begin())];
+  if (it == token_keys.end() || *it != t) return {};
+  return token_postings.get(size_t(it - token_keys.begin()));
+}
+
+void Postings::add(const std::vector<uint32_t>& sorted_ids) {
+  if (sorted_ids.size() <= kMaxArray) {
+    ids_.insert(ids_.end(), sorted_ids.begin(), sorted_ids.end());
+    big_.push_back(UINT32_MAX);
+  } else {
+    Bitmap r;
+    r.addMany(sorted_ids.size(), sorted_ids.data());
+    r.runOptimize();
+    r.shrinkToFit();
+    big_.push_back(uint32_t(bitmaps_.size()));
+    bitmaps_.push_back(std::move(r));
+  }
+  offsets_.push_back(uint32_t(ids_.size()));
+}
+
+size_t Postings::bytes() const {
+  size_t b = (offsets_.capacity() + ids_.capacity() + big_.capacity()) * 4 + bitmaps_.capacity() * sizeof(Bitmap);
+  // CRoaring's own allocations: the serialized size is close to the payload, plus per-container
+  // headers (keys, type codes, container structs) of about 24 bytes each.
+  for (const auto& r : bitmaps_) b += r.getSizeInBytes() + 24 * r.roaring.high_low_container.size;
+  return b;
+}
+
+void Postings::shrink() {
+  offsets_.shrink_to_fit();
+  ids_.shrink_to_fit();
+  big_.shrink_to_fit();
+  bitmaps_.shrink_to_fit();
 }
 
 namespace {
@@ -187,8 +217,7 @@ class IndexImpl final : public Index {
     m.postings = (d_.name_symbol_offsets.capacity() + d_.name_symbols.capacity()) * 4 +
                  d_.token_keys.capacity() * sizeof(Token) + d_.segment_offsets.capacity() * 4 +
                  d_.segments_blob.capacity();
-    for (const auto& r : d_.token_postings) m.postings += sizeof(r) + r.getSizeInBytes();
-    for (const auto& r : d_.segment_postings) m.postings += sizeof(r) + r.getSizeInBytes();
+    m.postings += d_.token_postings.bytes() + d_.segment_postings.bytes();
     m.strings = d_.strings.bytes();
     m.signatures = d_.signatures.bytes();
     return m;
@@ -350,7 +379,7 @@ std::unique_ptr<Index> IndexBuilder::finish() {
   std::sort(d.names_by_lower.begin(), d.names_by_lower.end(),
             [&](uint32_t a, uint32_t b) { return less_lower(s.names[a], s.names[b]); });
   size_t slots = 1;
-  while (slots < 2 * n + 1) slots <<= 1;
+  while (slots < n + n / 4 + 1) slots <<= 1;  // load factor at most 0.8
   d.name_hash.assign(slots, 0);
   for (uint32_t id = 0; id < n; ++id) {
     size_t slot = hash_bytes(s.names[id]) & (slots - 1);
@@ -401,31 +430,23 @@ std::unique_ptr<Index> IndexBuilder::finish() {
     std::vector<std::pair<Token, uint32_t>> keyed(slot_of.begin(), slot_of.end());
     std::sort(keyed.begin(), keyed.end());
     d.token_keys.reserve(keyed.size());
-    d.token_postings.reserve(keyed.size());
     for (auto [token, slot] : keyed) {
       d.token_keys.push_back(token);
-      Bitmap r;
-      r.addMany(lists[slot].size(), lists[slot].data());
-      r.runOptimize();
-      r.shrinkToFit();
-      d.token_postings.push_back(std::move(r));
+      d.token_postings.add(lists[slot]);
       std::vector<uint32_t>().swap(lists[slot]);
     }
+    d.token_postings.shrink();
     std::vector<uint32_t> seg_order(segment_text.size());
     std::iota(seg_order.begin(), seg_order.end(), 0u);
     std::sort(seg_order.begin(), seg_order.end(), [&](uint32_t a, uint32_t b) { return segment_text[a] < segment_text[b]; });
     d.segment_offsets.reserve(seg_order.size() + 1);
-    d.segment_postings.reserve(seg_order.size());
     for (uint32_t slot : seg_order) {
       d.segment_offsets.push_back(uint32_t(d.segments_blob.size()));
       d.segments_blob.insert(d.segments_blob.end(), segment_text[slot].begin(), segment_text[slot].end());
-      Bitmap r;
-      r.addMany(segment_lists[slot].size(), segment_lists[slot].data());
-      r.runOptimize();
-      r.shrinkToFit();
-      d.segment_postings.push_back(std::move(r));
+      d.segment_postings.add(segment_lists[slot]);
     }
     d.segment_offsets.push_back(uint32_t(d.segments_blob.size()));
+    d.segment_postings.shrink();
   }
 
   d.strings.shrink();

@@ -8,7 +8,9 @@
 
 #include <roaring/roaring.hh>
 
+#include <algorithm>
 #include <cstdint>
+#include <span>
 #include <string_view>
 #include <vector>
 
@@ -56,6 +58,38 @@ struct ImportRecord {
   uint32_t line;
 };
 
+// A posting list: either a short sorted array or a CRoaring bitmap.
+struct PostingRef {
+  std::span<const uint32_t> ids;  // when bitmap is null
+  const Bitmap* bitmap = nullptr;
+  uint64_t size() const { return bitmap ? bitmap->cardinality() : ids.size(); }
+  bool contains(uint32_t id) const {
+    return bitmap ? bitmap->contains(id) : std::binary_search(ids.begin(), ids.end(), id);
+  }
+};
+
+// Many posting lists, most of them tiny: a CRoaring bitmap costs ~150 bytes before its first id,
+// so lists of up to kMaxArray ids are plain sorted arrays in one shared vector (4 bytes an id)
+// and only longer lists, where compression and fast AND pay, are bitmaps.
+class Postings {
+ public:
+  static constexpr size_t kMaxArray = 64;
+  void add(const std::vector<uint32_t>& sorted_ids);
+  PostingRef get(size_t i) const {
+    if (big_[i] != UINT32_MAX) return {{}, &bitmaps_[big_[i]]};
+    return {{ids_.data() + offsets_[i], ids_.data() + offsets_[i + 1]}, nullptr};
+  }
+  size_t size() const { return big_.size(); }
+  size_t bytes() const;
+  void shrink();
+
+ private:
+  std::vector<uint32_t> offsets_{0};  // array ids of list i: ids_[offsets_[i] .. offsets_[i+1])
+  std::vector<uint32_t> ids_;
+  std::vector<uint32_t> big_;         // index into bitmaps_, or UINT32_MAX
+  std::vector<Bitmap> bitmaps_;
+};
+
 // Length-prefixed strings; offset 0 holds the empty string.
 class StringBlob {
  public:
@@ -85,11 +119,12 @@ struct IndexData {
   std::vector<uint32_t> name_symbol_offsets; // CSR: symbols of name id in name_symbols[off[id]..off[id+1]]
   std::vector<uint32_t> name_symbols;
 
-  std::vector<Token> token_keys;             // sorted
-  std::vector<Bitmap> token_postings;  // name ids per token
-  std::vector<uint32_t> segment_offsets;     // into segments_blob, sorted by segment text; n+1 entries
+  // Name ids per trigram token and per lower-cased segment, as posting lists (see Postings).
+  std::vector<Token> token_keys;          // sorted
+  Postings token_postings;                // entry i belongs to token_keys[i]
+  std::vector<uint32_t> segment_offsets;  // into segments_blob, sorted by segment text; n+1 entries
   std::vector<char> segments_blob;
-  std::vector<Bitmap> segment_postings;  // name ids per lower-cased segment
+  Postings segment_postings;              // entry i belongs to segment(i)
 
   std::string_view name(uint32_t id) const {
     return {names_blob.data() + name_offsets[id], name_offsets[id + 1] - name_offsets[id]};
@@ -97,7 +132,8 @@ struct IndexData {
   std::string_view segment(uint32_t i) const {
     return {segments_blob.data() + segment_offsets[i], segment_offsets[i + 1] - segment_offsets[i]};
   }
-  const Bitmap* token(Token t) const;
+  // The posting list of a token; empty when no name has it.
+  PostingRef token(Token t) const;
 };
 
 uint64_t hash_bytes(std::string_view s);

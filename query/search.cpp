@@ -137,17 +137,28 @@ class Collector {
       lower_qualifier_[lower_len_++] = to_lower(pattern.qualifier[i]);
   }
 
-  void add_name(uint32_t name_id, MatchTier tier, int32_t score) {
+  // Offers every symbol of a name. `score_of()` runs at most once, and only when some symbol
+  // passes the filters: with a selective filter most names cost no scoring at all.
+  template <typename ScoreFn>
+  void add_name(uint32_t name_id, MatchTier tier, ScoreFn&& score_of) {
     uint32_t begin = d_.name_symbol_offsets[name_id], end = d_.name_symbol_offsets[name_id + 1];
     uint32_t len = d_.name_offsets[name_id + 1] - d_.name_offsets[name_id];
     if (begin == end) return;
-    // Every symbol of a name shares its tier, score and length; if even the best of them (best
-    // kind, lowest id) cannot enter a full heap, none can.
-    if (heap_.size() == req_.limit && !better(Entry{tier, score, 0, len, d_.name_symbols[begin]}, heap_.front())) return;
+    bool scored = false;
+    int32_t score = 0;
     for (uint32_t i = begin; i < end; ++i) {
       uint32_t id = d_.name_symbols[i];
       const SymbolRecord& r = d_.symbols[id];
       if (!accept(r)) continue;
+      if (!scored) {
+        std::optional<int32_t> s = score_of();
+        if (!s) return;  // the scorer found no match after all
+        score = *s;
+        scored = true;
+      }
+      // Every symbol of a name shares its tier, score and length; if even the best of the rest
+      // (best kind, this id) cannot enter a full heap, none can.
+      if (heap_.size() == req_.limit && !better(Entry{tier, score, 0, len, id}, heap_.front())) return;
       ++accepted_;
       Entry e{tier, score, uint8_t(kind_rank(r.kind)), len, id};
       if (heap_.size() < req_.limit) {
@@ -178,18 +189,48 @@ class Collector {
     if (req_.languages && !(req_.languages & (1u << uint32_t(f.language)))) return false;
     if (!req_.path_glob.empty() && !file_passes_glob(r.file)) return false;
     if (!pattern_.qualifier.empty()) {
-      std::string_view lower_q(lower_qualifier_, lower_len_);
-      if (pattern_.path_qualifier) return icontains(d_.strings.get(f.path), lower_q);
-      if (container_matches(d_.strings.get(r.container), pattern_.qualifier)) return true;
+      if (pattern_.path_qualifier) return file_path_matches(r.file);
+      if (container_passes(r.container)) return true;
       // "module.fn" also finds fn in module.py; but "Client." lists Client's members only.
-      return !pattern_.name.empty() && icontains(d_.strings.get(f.path), lower_q);
+      return !pattern_.name.empty() && file_path_matches(r.file);
     }
     return true;
   }
 
+  // Containers are interned, so one answer per distinct container string serves every symbol in
+  // it: a small open-addressing memo keyed by the string's offset.
+  bool container_passes(uint32_t container) {
+    if (container == 0) return false;
+    if (memo_keys_.empty()) {
+      memo_keys_.assign(kMemoSlots, UINT32_MAX);
+      memo_vals_.assign(kMemoSlots, 0);
+    }
+    size_t mask = memo_keys_.size() - 1;
+    size_t slot = (container * 2654435761u) & mask;
+    for (size_t probes = 0; probes < 32; ++probes, slot = (slot + 1) & mask) {
+      if (memo_keys_[slot] == container) return memo_vals_[slot];
+      if (memo_keys_[slot] == UINT32_MAX) {
+        bool ok = container_matches(d_.strings.get(container), pattern_.qualifier);
+        memo_keys_[slot] = container;
+        memo_vals_[slot] = ok;
+        return ok;
+      }
+    }
+    return container_matches(d_.strings.get(container), pattern_.qualifier);  // memo crowded: compute
+  }
+
+  bool file_path_matches(uint32_t file) {
+    uint8_t& state = file_state_[file];
+    if (!(state & kPathKnown)) {
+      std::string_view lower_q(lower_qualifier_, lower_len_);
+      state |= kPathKnown | (icontains(d_.strings.get(d_.files[file].path), lower_q) ? kPathMatch : 0);
+    }
+    return state & kPathMatch;
+  }
+
   bool file_passes_glob(uint32_t file) {
     uint8_t& state = file_state_[file];
-    if (state == 0) {
+    if (!(state & kGlobKnown)) {
       std::string_view path = d_.strings.get(d_.files[file].path);
       std::string_view g = req_.path_glob;
       bool ok = glob_match(g, path);
@@ -207,15 +248,20 @@ class Collector {
         ok = path.starts_with(g);
       }
       if (!ok) ok = path.starts_with(g) && (g.back() == '/' || (path.size() > g.size() && path[g.size()] == '/'));
-      state = ok ? 1 : 2;
+      state |= kGlobKnown | (ok ? kGlobMatch : 0);
     }
-    return state == 1;
+    return state & kGlobMatch;
   }
+
+  static constexpr size_t kMemoSlots = 1 << 14;
+  static constexpr uint8_t kGlobKnown = 1, kGlobMatch = 2, kPathKnown = 4, kPathMatch = 8;
 
   const IndexData& d_;
   const SearchRequest& req_;
   const Pattern& pattern_;
-  std::vector<uint8_t> file_state_;  // 0 unknown, 1 passes the glob, 2 fails
+  std::vector<uint8_t> file_state_;  // per file: k{Glob,Path}{Known,Match} bits
+  std::vector<uint32_t> memo_keys_;  // container offsets whose qualifier match is known
+  std::vector<uint8_t> memo_vals_;
   std::vector<Entry> heap_;
   size_t accepted_ = 0;
   char lower_qualifier_[256];
@@ -247,60 +293,80 @@ std::vector<Hit> search(const Index& index, const SearchRequest& req) {
     return false;
   });
   auto hi = std::partition_point(lo, d.names_by_lower.end(), [&](uint32_t id) { return istarts_with(d.name(id), lower); });
+  // In an exact or prefix match the best alignment is the prefix itself, so the fuzzy scorer
+  // would only count matched case: count it directly. Exact matches sort first in the run
+  // (a prefix sorts before its extensions), so one pass serves both tiers.
+  auto case_score = [&](std::string_view n) {
+    int32_t same = 0;
+    for (size_t i = 0; i < name.size(); ++i) same += n[i] == name[i];
+    return same;
+  };
   for (auto it = lo; it != hi; ++it) {
     uint32_t id = *it;
     std::string_view n = d.name(id);
-    if (n.size() != lower.size()) continue;
-    out.add_name(id, MatchTier::Exact, matcher.match(n).value_or(0));
-  }
-  for (auto it = lo; it != hi; ++it) {
-    uint32_t id = *it;
-    std::string_view n = d.name(id);
-    if (n.size() == lower.size()) continue;
-    out.add_name(id, MatchTier::Prefix, matcher.match(n).value_or(0));
+    out.add_name(id, n.size() == lower.size() ? MatchTier::Exact : MatchTier::Prefix,
+                 [&] { return std::optional<int32_t>(case_score(n)); });
   }
   if (out.full() || lower.empty()) return out.take();
 
-  // Tiers 3 and 4: candidates from the trigram postings, smallest list first.
+  // Tiers 3 and 4: candidates from the trigram postings, driven by the smallest list. When it is
+  // a short array, each of its ids is probed in the others; when all are bitmaps, CRoaring ANDs.
   std::vector<Token> tokens;
   query_tokens(name, tokens);
+  std::vector<uint32_t> probed;
   detail::Bitmap scratch;
-  const detail::Bitmap* candidates = nullptr;
+  enum class Source { All, Probed, Bitmap } source = Source::All;
+  const detail::Bitmap* bitmap = nullptr;
   if (!tokens.empty()) {
-    const detail::Bitmap* lists[FuzzyMatcher::kMaxPattern];
+    detail::PostingRef lists[FuzzyMatcher::kMaxWord];
     size_t count = 0;
     for (Token t : tokens) {
-      const detail::Bitmap* r = d.token(t);
-      if (!r) return out.take();  // some trigram occurs in no name: nothing further can match
-      lists[count++] = r;
+      detail::PostingRef r = d.token(t);
+      if (r.size() == 0) return out.take();  // some trigram occurs in no name: nothing further can match
+      if (count < std::size(lists)) lists[count++] = r;
     }
-    std::sort(lists, lists + count, [](auto* a, auto* b) { return a->cardinality() < b->cardinality(); });
-    if (count == 1) {
-      candidates = lists[0];
+    std::sort(lists, lists + count, [](const auto& a, const auto& b) { return a.size() < b.size(); });
+    if (!lists[0].bitmap) {
+      for (uint32_t id : lists[0].ids) {
+        bool all = true;
+        for (size_t i = 1; i < count && all; ++i) all = lists[i].contains(id);
+        if (all) probed.push_back(id);
+      }
+      source = Source::Probed;
+    } else if (count == 1) {
+      bitmap = lists[0].bitmap;
+      source = Source::Bitmap;
     } else {
-      scratch = *lists[0] & *lists[1];
-      for (size_t i = 2; i < count && !scratch.isEmpty(); ++i) scratch &= *lists[i];
-      candidates = &scratch;
+      scratch = *lists[0].bitmap & *lists[1].bitmap;
+      for (size_t i = 2; i < count && !scratch.isEmpty(); ++i) scratch &= *lists[i].bitmap;
+      bitmap = &scratch;
+      source = Source::Bitmap;
     }
   }
 
   auto for_each_candidate = [&](auto&& f) {
-    if (candidates) {
-      for (uint32_t id : *candidates) f(id);
-    } else {
-      for (uint32_t id = 0; id + 1 < d.name_offsets.size(); ++id) f(id);
+    switch (source) {
+      case Source::Probed:
+        for (uint32_t id : probed) f(id);
+        break;
+      case Source::Bitmap:
+        for (uint32_t id : *bitmap) f(id);
+        break;
+      case Source::All:
+        for (uint32_t id = 0; id + 1 < d.name_offsets.size(); ++id) f(id);
+        break;
     }
   };
   for_each_candidate([&](uint32_t id) {
     std::string_view n = d.name(id);
     if (istarts_with(n, lower) || !icontains(n, lower)) return;
-    out.add_name(id, MatchTier::Substring, matcher.match(n).value_or(0));
+    out.add_name(id, MatchTier::Substring, [&] { return std::optional<int32_t>(matcher.match(n).value_or(0)); });
   });
   if (out.full()) return out.take();
   for_each_candidate([&](uint32_t id) {
     std::string_view n = d.name(id);
     if (icontains(n, lower)) return;
-    if (auto score = matcher.match(n)) out.add_name(id, MatchTier::Fuzzy, *score);
+    out.add_name(id, MatchTier::Fuzzy, [&] { return matcher.match(n); });
   });
   return out.take();
 }
