@@ -189,7 +189,7 @@ Latency measure_fzf(const query::Index& index, const std::string& names_file) {
 int main(int argc, char** argv) {
   unsigned threads = 0;
   int rounds = 20;
-  bool index_section = true, fzf_section = true;
+  bool index_section = true, fzf_section = true, query_section = true;
   std::vector<std::string> dirs;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
@@ -197,10 +197,11 @@ int main(int argc, char** argv) {
     else if (a == "--queries-per-size" && i + 1 < argc) rounds = std::stoi(argv[++i]);
     else if (a == "--no-index") index_section = false;  // only queries and memory
     else if (a == "--no-fzf") fzf_section = false;
+    else if (a == "--no-queries") query_section = false;  // only the index section
     else dirs.push_back(a);
   }
   if (dirs.empty()) {
-    std::fprintf(stderr, "usage: indexer_bench [--threads N] [--queries-per-size R] [--no-index] [--no-fzf] DIR...\n");
+    std::fprintf(stderr, "usage: indexer_bench [--threads N] [--queries-per-size R] [--no-index] [--no-queries] [--no-fzf] DIR...\n");
     return 2;
   }
   indexer::Options opt;
@@ -253,6 +254,8 @@ int main(int argc, char** argv) {
   if (ctags.seconds > 0) std::printf("; ctags / indexer = %.2fx wall, %.2fx peak memory", ctags.seconds / ours.seconds, ctags.peak_mb / ours.peak_mb);
   std::printf("; files/s %.0f\n\n", double(files) / ours.seconds);
   }
+
+  if (!query_section) return 0;
 
   // The base index, in this process.
   std::unique_ptr<query::Index> base;

@@ -31,7 +31,7 @@ function(indexer_npm_package name version sha512 out_var)
     endif()
     file(MAKE_DIRECTORY "${INDEXER_NPM_CACHE}/tmp")
     execute_process(
-      COMMAND "${NPM_EXECUTABLE}" pack "${name}@${version}" --silent --pack-destination "${INDEXER_NPM_CACHE}/tmp"
+      COMMAND "${NPM_EXECUTABLE}" pack "${name}@${version}" --loglevel=error --pack-destination "${INDEXER_NPM_CACHE}/tmp"
       RESULT_VARIABLE rc OUTPUT_VARIABLE packed ERROR_VARIABLE err
       OUTPUT_STRIP_TRAILING_WHITESPACE)
     if(NOT rc EQUAL 0)

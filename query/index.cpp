@@ -162,7 +162,7 @@ class IndexImpl final : public Index {
     s.language = f.language;
     s.range = {{r.line, r.column}, {r.end_line, r.end_column}};
     uint32_t sel_line = r.line + r.sel_line_delta;
-    s.selection = {{sel_line, r.sel_column}, {sel_line + r.sel_end_line_delta, r.sel_end_column}};
+    s.selection = {{sel_line, r.sel_column}, {sel_line, uint32_t(r.sel_column) + uint32_t(s.name.size())}};
     return s;
   }
 
@@ -294,11 +294,8 @@ void IndexBuilder::add(const FileInput& in) {
     r.column = clamp16(sym.range.start.column);
     r.end_column = clamp16(sym.range.end.column);
     uint32_t sel_delta = sym.selection.start.line >= r.line ? sym.selection.start.line - r.line : 0;
-    r.sel_line_delta = clamp16(sel_delta);
-    uint32_t sel_span = sym.selection.end.line - sym.selection.start.line;
-    r.sel_end_line_delta = uint8_t(std::min<uint32_t>(sel_span, 255));
+    r.sel_line_delta = uint8_t(std::min<uint32_t>(sel_delta, 255));
     r.sel_column = clamp16(sym.selection.start.column);
-    r.sel_end_column = clamp16(sym.selection.end.column);
     r.kind = sym.kind;
     s.symbols.push_back(r);
   }

@@ -32,13 +32,12 @@ struct SymbolRecord {
   uint32_t end_line;
   uint16_t column;      // byte columns, clamped to 65535
   uint16_t end_column;
-  uint16_t sel_column;
-  uint16_t sel_end_column;
-  uint16_t sel_line_delta;  // selection line - line, clamped
+  uint16_t sel_column;  // the selection (the name) ends sel_column + the name's length later:
+                        // names never span lines
+  uint8_t sel_line_delta;  // selection line - line (decorators, attributes), clamped
   Kind kind;
-  uint8_t sel_end_line_delta;  // selection end line - selection line, clamped
 };
-static_assert(sizeof(SymbolRecord) == 36, "keep the hot record small");
+static_assert(sizeof(SymbolRecord) == 32, "keep the hot record small");
 
 struct FileRecord {
   uint32_t path;  // string offset

@@ -6,7 +6,7 @@
 // are over distinct names too. Live updates (a later layer) build small indexes and stack them;
 // nothing here is mutated after IndexBuilder::finish().
 //
-// Cost: about 36 bytes of record per symbol, plus names, postings and signatures; see
+// Cost: a 32-byte record per symbol, plus names, postings and signatures; see
 // Index::memory() for the measured split.
 #pragma once
 
@@ -149,7 +149,8 @@ std::string_view tier_name(MatchTier tier);
 
 struct SearchRequest {
   // A name pattern, optionally qualified: "Class.method", "ns::fn", "pkg/file.go:Name" or
-  // "path/fragment/Name". Case-insensitive; matching case ranks higher.
+  // "path/fragment/Name". Case-insensitive; matching case ranks higher. Words separated by
+  // spaces ("response status") must each start a segment of the name, in any order.
   std::string_view pattern;
   size_t limit = 50;
   uint64_t kinds = 0;      // bit (1 << kind_bit(k)) per allowed kind; 0 = all

@@ -6,6 +6,7 @@
 // Each tier ranks wholly above the next, so once the collected hits fill the limit the lower tiers
 // are not evaluated. Scoring is per distinct name; filters are per symbol.
 #include <algorithm>
+#include <cctype>
 #include <cstring>
 
 #include "query/fuzzy_match.h"
@@ -270,10 +271,68 @@ class Collector {
 
 }  // namespace
 
+namespace {
+
+// "response status": every word must start a segment of the name, in any order. Candidates are
+// the AND over words of the union of the segment postings each word prefixes (segments are
+// sorted, so a word's segments are one run). Ranked as prefix matches when the name starts with
+// the first word, else as substrings; the score adds each word's fuzzy score.
+std::vector<Hit> search_words(const IndexData& d, const SearchRequest& req, std::string_view pattern) {
+  Pattern none{{}, pattern, false};
+  Collector out(d, req, none);
+  std::vector<std::string> words;
+  for (size_t i = 0; i < pattern.size();) {
+    while (i < pattern.size() && pattern[i] == ' ') ++i;
+    std::string w;
+    for (; i < pattern.size() && pattern[i] != ' '; ++i)
+      if (std::isalnum(static_cast<unsigned char>(pattern[i])) || static_cast<unsigned char>(pattern[i]) >= 0x80)
+        w += to_lower(pattern[i]);
+    if (!w.empty() && words.size() < 8) words.push_back(std::move(w));
+  }
+  if (words.empty()) return {};
+  detail::Bitmap acc;
+  for (size_t w = 0; w < words.size(); ++w) {
+    const std::string& word = words[w];
+    size_t n = d.segment_offsets.size() - 1;
+    size_t lo = 0, hi = n;
+    while (lo < hi) {  // first segment >= word
+      size_t mid = (lo + hi) / 2;
+      if (d.segment(uint32_t(mid)) < word) lo = mid + 1;
+      else hi = mid;
+    }
+    detail::Bitmap any;
+    for (size_t i = lo; i < n && d.segment(uint32_t(i)).starts_with(word); ++i) {
+      detail::PostingRef p = d.segment_postings.get(i);
+      if (p.bitmap) any |= *p.bitmap;
+      else any.addMany(p.ids.size(), p.ids.data());
+    }
+    if (w == 0) acc = std::move(any);
+    else acc &= any;
+    if (acc.isEmpty()) return {};
+  }
+  std::vector<FuzzyMatcher> matchers(words.begin(), words.end());
+  for (uint32_t id : acc) {
+    std::string_view n = d.name(id);
+    MatchTier tier = istarts_with(n, words[0]) ? MatchTier::Prefix : MatchTier::Substring;
+    out.add_name(id, tier, [&] {
+      int32_t total = 0;
+      for (auto& m : matchers) total += m.match(n).value_or(0);
+      return std::optional<int32_t>(total);
+    });
+  }
+  return out.take();
+}
+
+}  // namespace
+
 std::vector<Hit> search(const Index& index, const SearchRequest& req) {
   const IndexData& d = detail::data_of(index);
   if (req.limit == 0) return {};
-  Pattern pattern = parse_pattern(req.pattern);
+  std::string_view trimmed = req.pattern;
+  while (!trimmed.empty() && trimmed.front() == ' ') trimmed.remove_prefix(1);
+  while (!trimmed.empty() && trimmed.back() == ' ') trimmed.remove_suffix(1);
+  if (trimmed.find(' ') != std::string_view::npos) return search_words(d, req, trimmed);
+  Pattern pattern = parse_pattern(trimmed);
   Collector out(d, req, pattern);
 
   std::string_view name = pattern.name.substr(0, FuzzyMatcher::kMaxPattern);

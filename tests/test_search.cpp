@@ -176,3 +176,40 @@ TEST_CASE("glob: wildmatch with FNM_PATHNAME", "[glob]") {
   CHECK_FALSE(glob_match("[!a-c]x", "bx"));
   CHECK(glob_match("\\*", "*"));
 }
+
+TEST_CASE("search: space-separated words each start a segment, in any order", "[search]") {
+  auto index = build({{"a.ts",
+                       {{"getResponseStatus", Kind::Method},
+                        {"status_of_response", Kind::Function},
+                        {"responseTime", Kind::Field},
+                        {"irresponsibleStatus", Kind::Variable}}}});
+  auto got = names(*index, "response status");
+  std::sort(got.begin(), got.end());
+  // "irresponsible" contains "respons" but no segment starts with it.
+  CHECK(got == std::vector<std::string>{"getResponseStatus", "status_of_response"});
+  CHECK(names(*index, "  resp  stat ").size() == 2);
+  CHECK(names(*index, "response nothing").empty());
+}
+
+TEST_CASE("index: ranges round-trip; the selection ends after the name", "[index]") {
+  query::IndexBuilder b;
+  std::vector<query::SymbolInput> in = {
+      {"area", "Shape", "def area(self)", Kind::Method, {{11, 4}, {13, 20}}, {{12, 8}, {12, 12}}}};
+  query::FileInput f;
+  f.path = "s.py";
+  f.language = Language::Python;
+  f.symbols = in;
+  b.add(f);
+  auto index = b.finish();
+  auto s = index->symbol(0);
+  CHECK(s.range.start.line == 11);
+  CHECK(s.range.start.column == 4);
+  CHECK(s.range.end.line == 13);
+  CHECK(s.range.end.column == 20);
+  CHECK(s.selection.start.line == 12);
+  CHECK(s.selection.start.column == 8);
+  CHECK(s.selection.end.line == 12);
+  CHECK(s.selection.end.column == 12);
+  CHECK(s.signature == "def area(self)");
+  CHECK(s.container == "Shape");
+}
