@@ -155,7 +155,7 @@ class IndexImpl final : public Index {
     Symbol s;
     s.id = id;
     s.name = d_.name(r.name);
-    s.container = d_.strings.get(r.container);
+    s.container = d_.strings.get(d_.containers[r.container]);
     s.signature = d_.signatures.get(r.signature);
     s.path = d_.strings.get(f.path);
     s.kind = r.kind;
@@ -211,6 +211,7 @@ class IndexImpl final : public Index {
   MemoryStats memory() const override {
     MemoryStats m;
     m.records = d_.symbols.capacity() * sizeof(SymbolRecord) + d_.files.capacity() * sizeof(FileRecord) +
+                d_.containers.capacity() * 4 +
                 d_.imports.capacity() * sizeof(ImportRecord) + d_.files_by_path.capacity() * 4;
     m.names = d_.names_blob.capacity() + d_.name_offsets.capacity() * 4 + d_.names_by_lower.capacity() * 4 +
               d_.name_hash.capacity() * 4;
@@ -256,6 +257,16 @@ struct IndexBuilder::State {
   std::vector<SymbolRecord> symbols;
   std::vector<ImportRecord> imports;
 
+  std::unordered_map<uint32_t, uint32_t> container_ids;  // string offset -> container id
+
+  uint32_t container_id(std::string_view container) {
+    uint32_t offset = strings.intern(data.strings, container);
+    if (offset == 0) return 0;
+    auto [it, added] = container_ids.emplace(offset, uint32_t(data.containers.size()));
+    if (added) data.containers.push_back(offset);
+    return it->second;
+  }
+
   uint32_t name_id(std::string_view name) {
     auto it = name_ids.find(name);
     if (it != name_ids.end()) return it->second;
@@ -286,7 +297,7 @@ void IndexBuilder::add(const FileInput& in) {
   for (const SymbolInput& sym : in.symbols) {
     SymbolRecord r{};
     r.name = s.name_id(sym.name);
-    r.container = s.strings.intern(s.data.strings, sym.container);
+    r.container = s.container_id(sym.container);
     r.signature = s.signatures.intern(s.data.signatures, sym.signature);
     r.file = file_index;
     r.line = sym.range.start.line;
@@ -448,6 +459,7 @@ std::unique_ptr<Index> IndexBuilder::finish() {
 
   d.strings.shrink();
   d.signatures.shrink();
+  d.containers.shrink_to_fit();
   auto index = std::make_unique<IndexImpl>(std::move(d));
   state_ = std::make_unique<State>();
   return index;

@@ -25,7 +25,7 @@ using Bitmap = Roaring;
 
 struct SymbolRecord {
   uint32_t name;        // name id
-  uint32_t container;   // string offset
+  uint32_t container;   // container id: an index into IndexData::containers, 0 = none
   uint32_t signature;   // signature-blob offset
   uint32_t file;
   uint32_t line;        // range start
@@ -109,6 +109,9 @@ struct IndexData {
   std::vector<ImportRecord> imports;
   StringBlob strings;
   StringBlob signatures;
+  // Distinct container chains by id (entry 0 is the empty one): string offsets. Dense ids let a
+  // query remember per container whether it matched, in a flat array.
+  std::vector<uint32_t> containers{0};
 
   // Names: ids 0..n-1, text in names_blob at name_offsets[id] .. name_offsets[id+1].
   std::vector<char> names_blob;

@@ -198,26 +198,13 @@ class Collector {
     return true;
   }
 
-  // Containers are interned, so one answer per distinct container string serves every symbol in
-  // it: a small open-addressing memo keyed by the string's offset.
+  // Containers have dense ids, so one answer per distinct container serves all its symbols.
   bool container_passes(uint32_t container) {
     if (container == 0) return false;
-    if (memo_keys_.empty()) {
-      memo_keys_.assign(kMemoSlots, UINT32_MAX);
-      memo_vals_.assign(kMemoSlots, 0);
-    }
-    size_t mask = memo_keys_.size() - 1;
-    size_t slot = (container * 2654435761u) & mask;
-    for (size_t probes = 0; probes < 32; ++probes, slot = (slot + 1) & mask) {
-      if (memo_keys_[slot] == container) return memo_vals_[slot];
-      if (memo_keys_[slot] == UINT32_MAX) {
-        bool ok = container_matches(d_.strings.get(container), pattern_.qualifier);
-        memo_keys_[slot] = container;
-        memo_vals_[slot] = ok;
-        return ok;
-      }
-    }
-    return container_matches(d_.strings.get(container), pattern_.qualifier);  // memo crowded: compute
+    if (container_state_.empty()) container_state_.assign(d_.containers.size(), 0);
+    uint8_t& state = container_state_[container];
+    if (!state) state = container_matches(d_.strings.get(d_.containers[container]), pattern_.qualifier) ? 1 : 2;
+    return state == 1;
   }
 
   bool file_path_matches(uint32_t file) {
@@ -254,15 +241,13 @@ class Collector {
     return state & kGlobMatch;
   }
 
-  static constexpr size_t kMemoSlots = 1 << 14;
   static constexpr uint8_t kGlobKnown = 1, kGlobMatch = 2, kPathKnown = 4, kPathMatch = 8;
 
   const IndexData& d_;
   const SearchRequest& req_;
   const Pattern& pattern_;
   std::vector<uint8_t> file_state_;  // per file: k{Glob,Path}{Known,Match} bits
-  std::vector<uint32_t> memo_keys_;  // container offsets whose qualifier match is known
-  std::vector<uint8_t> memo_vals_;
+  std::vector<uint8_t> container_state_;  // per container id: 0 unknown, 1 matches the qualifier, 2 not
   std::vector<Entry> heap_;
   size_t accepted_ = 0;
   char lower_qualifier_[256];
