@@ -213,7 +213,7 @@ class IndexImpl final : public Index {
     m.records = d_.symbols.capacity() * sizeof(SymbolRecord) + d_.files.capacity() * sizeof(FileRecord) +
                 d_.containers.capacity() * 4 +
                 d_.imports.capacity() * sizeof(ImportRecord) + d_.files_by_path.capacity() * 4;
-    m.names = d_.names_blob.capacity() + d_.name_offsets.capacity() * 4 + d_.names_by_lower.capacity() * 4 +
+    m.names = d_.names_blob.capacity() + d_.name_offsets.capacity() * 4 +
               d_.name_hash.capacity() * 4;
     m.postings = (d_.name_symbol_offsets.capacity() + d_.name_symbols.capacity()) * 4 +
                  d_.token_keys.capacity() * sizeof(Token) + d_.segment_offsets.capacity() * 4 +
@@ -371,8 +371,22 @@ std::unique_ptr<Index> IndexBuilder::finish() {
   std::vector<SymbolRecord>().swap(s.symbols);
   std::vector<ImportRecord>().swap(s.imports);
 
-  // Names.
+  // Names, numbered in case-insensitive sorted order: a prefix's names are one id range, and
+  // names that share a start get neighbouring ids, which CRoaring stores as runs.
   const size_t n = s.names.size();
+  {
+    std::vector<uint32_t> order(n);
+    std::iota(order.begin(), order.end(), 0u);
+    std::sort(order.begin(), order.end(), [&](uint32_t a, uint32_t b) { return less_lower(s.names[a], s.names[b]); });
+    std::vector<uint32_t> new_id(n);
+    std::vector<std::string_view> sorted(n);
+    for (uint32_t i = 0; i < n; ++i) {
+      new_id[order[i]] = i;
+      sorted[i] = s.names[order[i]];
+    }
+    s.names.swap(sorted);
+    for (auto& r : d.symbols) r.name = new_id[r.name];
+  }
   d.name_offsets.reserve(n + 1);
   size_t total = 0;
   for (auto nm : s.names) total += nm.size();
@@ -382,10 +396,6 @@ std::unique_ptr<Index> IndexBuilder::finish() {
     d.names_blob.insert(d.names_blob.end(), nm.begin(), nm.end());
   }
   d.name_offsets.push_back(uint32_t(d.names_blob.size()));
-  d.names_by_lower.resize(n);
-  std::iota(d.names_by_lower.begin(), d.names_by_lower.end(), 0u);
-  std::sort(d.names_by_lower.begin(), d.names_by_lower.end(),
-            [&](uint32_t a, uint32_t b) { return less_lower(s.names[a], s.names[b]); });
   size_t slots = 1;
   while (slots < n + n / 4 + 1) slots <<= 1;  // load factor at most 0.8
   d.name_hash.assign(slots, 0);

@@ -113,10 +113,10 @@ struct IndexData {
   // query remember per container whether it matched, in a flat array.
   std::vector<uint32_t> containers{0};
 
-  // Names: ids 0..n-1, text in names_blob at name_offsets[id] .. name_offsets[id+1].
+  // Names: ids 0..n-1 in case-insensitive order (then byte order), text in names_blob at
+  // name_offsets[id] .. name_offsets[id+1].
   std::vector<char> names_blob;
   std::vector<uint32_t> name_offsets;
-  std::vector<uint32_t> names_by_lower;      // name ids sorted by lower-cased text, then text
   std::vector<uint32_t> name_hash;           // open addressing, name id + 1, 0 = empty
   std::vector<uint32_t> name_symbol_offsets; // CSR: symbols of name id in name_symbols[off[id]..off[id+1]]
   std::vector<uint32_t> name_symbols;

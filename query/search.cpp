@@ -326,8 +326,18 @@ std::vector<Hit> search(const Index& index, const SearchRequest& req) {
   std::string_view lower(lower_buf, name.size());
   FuzzyMatcher matcher(name);
 
-  // Tiers 1 and 2: names whose lower-cased text starts with the query are one run of names_by_lower.
-  auto lo = std::partition_point(d.names_by_lower.begin(), d.names_by_lower.end(), [&](uint32_t id) {
+  // Tiers 1 and 2: names are numbered in case-insensitive order, so the names that start with
+  // the query are one id range.
+  auto first_id = [&](uint32_t lo, uint32_t hi, auto&& before) {  // first id in [lo, hi) not before
+    while (lo < hi) {
+      uint32_t mid = lo + (hi - lo) / 2;
+      if (before(mid)) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  };
+  const uint32_t name_count = uint32_t(d.name_offsets.size() - 1);
+  const uint32_t lo = first_id(0, name_count, [&](uint32_t id) {
     std::string_view n = d.name(id);
     for (size_t i = 0; i < lower.size(); ++i) {
       if (i >= n.size()) return true;
@@ -336,7 +346,7 @@ std::vector<Hit> search(const Index& index, const SearchRequest& req) {
     }
     return false;
   });
-  auto hi = std::partition_point(lo, d.names_by_lower.end(), [&](uint32_t id) { return istarts_with(d.name(id), lower); });
+  const uint32_t hi = first_id(lo, name_count, [&](uint32_t id) { return istarts_with(d.name(id), lower); });
   // In an exact or prefix match the best alignment is the prefix itself, so the fuzzy scorer
   // would only count matched case: count it directly. Exact matches sort first in the run
   // (a prefix sorts before its extensions), so one pass serves both tiers.
@@ -345,8 +355,7 @@ std::vector<Hit> search(const Index& index, const SearchRequest& req) {
     for (size_t i = 0; i < name.size(); ++i) same += n[i] == name[i];
     return same;
   };
-  for (auto it = lo; it != hi; ++it) {
-    uint32_t id = *it;
+  for (uint32_t id = lo; id != hi; ++id) {
     std::string_view n = d.name(id);
     out.add_name(id, n.size() == lower.size() ? MatchTier::Exact : MatchTier::Prefix,
                  [&] { return std::optional<int32_t>(case_score(n)); });
