@@ -357,12 +357,9 @@ IndexResult index_tree(const std::filesystem::path& root_path, const Options& op
   for (auto& t : threads) t.join();
   report();
 
-  auto t_finish = std::chrono::steady_clock::now();
+  auto build_started = std::chrono::steady_clock::now();
   result.index = builder.finish();
-  if (std::getenv("INDEXER_TIMING"))
-    std::fprintf(stderr, "timing: walk+parse+extract %.2f s, finish %.2f s\n",
-                 std::chrono::duration<double>(t_finish - started).count(),
-                 std::chrono::duration<double>(std::chrono::steady_clock::now() - t_finish).count());
+  summary.build_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - build_started).count();
   summary.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   return result;
 }

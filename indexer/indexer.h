@@ -54,7 +54,8 @@ struct Summary {
   size_t generated_files = 0;    // indexed, but marked as generated in their header
   std::array<size_t, size_t(SkipReason::Count)> skipped{};
   std::string query_error;  // a language's tags query did not compile: its files have no symbols
-  double seconds = 0;
+  double seconds = 0;        // the whole run
+  double build_seconds = 0;  // of which building the index after the last file
   size_t skipped_total() const {
     size_t n = 0;
     for (size_t s : skipped) n += s;

@@ -4,6 +4,7 @@
 #include <cstring>
 #include <memory>
 #include <numeric>
+#include <thread>
 #include <unordered_map>
 
 #include "query/fuzzy_match.h"
@@ -415,24 +416,39 @@ std::unique_ptr<Index> IndexBuilder::finish() {
     for (uint32_t id = 0; id < d.symbols.size(); ++id) d.name_symbols[fill[d.symbols[id].name]++] = id;
   }
 
-  // Trigram and segment postings over name ids. Ids are visited in ascending order, so each
-  // posting vector is sorted and goes into its bitmap in one addMany.
+  // Trigram postings are built in partitions by token hash, one thread each, while this thread
+  // builds the segment postings: the build is the serial tail of indexing. Every partition
+  // visits names in ascending id order, so each list comes out sorted for one addMany.
   {
-    std::unordered_map<Token, uint32_t> slot_of;
-    std::vector<std::vector<uint32_t>> lists;
-    std::vector<Token> tokens;
+    struct Partition {
+      std::unordered_map<Token, uint32_t> slot_of;
+      std::vector<std::vector<uint32_t>> lists;
+    };
+    const unsigned parts = std::clamp(std::thread::hardware_concurrency(), 1u, 8u);
+    auto partition_of = [parts](Token t) { return ((t * 2654435761u) >> 16) % parts; };
+    std::vector<Partition> partitions(parts);
+    auto build_partition = [&](unsigned p) {
+      Partition& part = partitions[p];
+      std::vector<Token> tokens;
+      for (uint32_t id = 0; id < n; ++id) {
+        tokens.clear();
+        identifier_tokens(s.names[id], tokens);
+        for (Token t : tokens) {
+          if (partition_of(t) != p) continue;
+          auto [it, added] = part.slot_of.emplace(t, uint32_t(part.lists.size()));
+          if (added) part.lists.emplace_back();
+          part.lists[it->second].push_back(id);
+        }
+      }
+    };
+    std::vector<std::thread> threads;
+    for (unsigned p = 0; p < parts; ++p) threads.emplace_back(build_partition, p);
+
     std::unordered_map<std::string_view, uint32_t> segment_slot;
     std::vector<std::string_view> segment_text;
     std::vector<std::vector<uint32_t>> segment_lists;
     Arena segment_arena;
     for (uint32_t id = 0; id < n; ++id) {
-      tokens.clear();
-      identifier_tokens(s.names[id], tokens);
-      for (Token t : tokens) {
-        auto [it, added] = slot_of.emplace(t, uint32_t(lists.size()));
-        if (added) lists.emplace_back();
-        lists[it->second].push_back(id);
-      }
       for_each_segment(s.names[id], [&](std::string_view seg) {
         auto it = segment_slot.find(seg);
         if (it == segment_slot.end()) {
@@ -445,15 +461,6 @@ std::unique_ptr<Index> IndexBuilder::finish() {
         if (list.empty() || list.back() != id) list.push_back(id);
       });
     }
-    std::vector<std::pair<Token, uint32_t>> keyed(slot_of.begin(), slot_of.end());
-    std::sort(keyed.begin(), keyed.end());
-    d.token_keys.reserve(keyed.size());
-    for (auto [token, slot] : keyed) {
-      d.token_keys.push_back(token);
-      d.token_postings.add(lists[slot]);
-      std::vector<uint32_t>().swap(lists[slot]);
-    }
-    d.token_postings.shrink();
     std::vector<uint32_t> seg_order(segment_text.size());
     std::iota(seg_order.begin(), seg_order.end(), 0u);
     std::sort(seg_order.begin(), seg_order.end(), [&](uint32_t a, uint32_t b) { return segment_text[a] < segment_text[b]; });
@@ -465,6 +472,24 @@ std::unique_ptr<Index> IndexBuilder::finish() {
     }
     d.segment_offsets.push_back(uint32_t(d.segments_blob.size()));
     d.segment_postings.shrink();
+
+    for (auto& t : threads) t.join();
+    struct Keyed {
+      Token token;
+      uint32_t part, slot;
+    };
+    std::vector<Keyed> keyed;
+    for (unsigned p = 0; p < parts; ++p)
+      for (auto [token, slot] : partitions[p].slot_of) keyed.push_back({token, p, slot});
+    std::sort(keyed.begin(), keyed.end(), [](const Keyed& a, const Keyed& b) { return a.token < b.token; });
+    d.token_keys.reserve(keyed.size());
+    for (const Keyed& k : keyed) {
+      d.token_keys.push_back(k.token);
+      auto& list = partitions[k.part].lists[k.slot];
+      d.token_postings.add(list);
+      std::vector<uint32_t>().swap(list);
+    }
+    d.token_postings.shrink();
   }
 
   d.strings.shrink();

@@ -232,6 +232,7 @@ int cmd_index(const Args& a) {
   std::printf("indexed %zu files (%.1f MB) in %.2f s: %zu symbols, %zu imports; %.1f MB/s, %.0f files/s\n",
               s.files_indexed, mb, s.seconds, s.symbols, s.imports, s.seconds > 0 ? mb / s.seconds : 0.0,
               s.seconds > 0 ? double(s.files_indexed) / s.seconds : 0.0);
+  std::printf("(index built in %.2f s after parsing)\n", s.build_seconds);
   if (s.parse_error_files) std::printf("%zu files had syntax errors; indexed what the parser recovered\n", s.parse_error_files);
   if (s.generated_files) std::printf("%zu files are marked as generated\n", s.generated_files);
   if (size_t total = s.skipped_total()) {
