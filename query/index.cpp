@@ -4,6 +4,7 @@
 #include <cstring>
 #include <memory>
 #include <numeric>
+#include <stdexcept>
 #include <thread>
 #include <unordered_map>
 
@@ -24,7 +25,8 @@ uint64_t hash_bytes(std::string_view s) {
 
 uint32_t StringBlob::append(std::string_view s) {
   if (s.empty()) return 0;
-  assert(bytes_.size() + s.size() + 5 < UINT32_MAX && "string blob over 4 GiB");
+  // Offsets are 32-bit: 4 GiB of distinct containers, paths and signatures is the limit.
+  if (bytes_.size() + s.size() + 5 >= UINT32_MAX) throw std::length_error("index strings exceed 4 GiB");
   uint32_t offset = uint32_t(bytes_.size());
   size_t n = s.size();
   while (n >= 0x80) {
@@ -233,7 +235,10 @@ class IndexImpl final : public Index {
 
 }  // namespace
 
-const IndexData& data_of(const Index& index) { return static_cast<const IndexImpl&>(index).data(); }
+const IndexData& data_of(const Index& index) {
+  assert(dynamic_cast<const IndexImpl*>(&index) && "search() takes an Index built by IndexBuilder");
+  return static_cast<const IndexImpl&>(index).data();
+}
 
 }  // namespace detail
 

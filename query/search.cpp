@@ -4,7 +4,9 @@
 //   2. substring: names from the AND of the query's trigram postings that contain the query;
 //   3. fuzzy: the rest of those candidates, scored by FuzzyMatcher.
 // Each tier ranks wholly above the next, so once the collected hits fill the limit the lower tiers
-// are not evaluated. Scoring is per distinct name; filters are per symbol.
+// are not evaluated. Scoring is per distinct name; filters are per symbol. Tiers 2 and 3 see only
+// what the trigram postings hold (trigram.h): a one- or two-character query finds substrings and
+// fuzzy matches that start at a segment ("id" finds userId, not valid).
 #include <algorithm>
 #include <cctype>
 #include <cstring>
@@ -99,7 +101,8 @@ bool container_matches(std::string_view container, std::string_view qualifier) {
       if (qpart.empty()) break;
       std::string_view cpart = next(container, cc);
       char lower_q[128];
-      size_t n = std::min(qpart.size(), sizeof lower_q);
+      if (qpart.size() > sizeof lower_q) return false;  // no container part is that long
+      size_t n = qpart.size();
       for (size_t k = 0; k < n; ++k) lower_q[k] = to_lower(qpart[k]);
       if (cpart.empty() || !istarts_with(cpart, {lower_q, n})) {
         ok = false;
@@ -133,9 +136,8 @@ class Collector {
  public:
   Collector(const IndexData& d, const SearchRequest& req, const Pattern& pattern)
       : d_(d), req_(req), pattern_(pattern), file_state_(req.path_glob.empty() && pattern.qualifier.empty() ? 0 : d.files.size(), 0) {
-    heap_.reserve(req.limit + 1);
-    for (size_t i = 0; i < pattern.qualifier.size() && i < sizeof lower_qualifier_; ++i)
-      lower_qualifier_[lower_len_++] = to_lower(pattern.qualifier[i]);
+    heap_.reserve(std::min(req.limit, d.symbols.size()) + 1);
+    for (char c : pattern.qualifier) lower_qualifier_ += to_lower(c);
   }
 
   // Offers every symbol of a name. `score_of()` runs at most once, and only when some symbol
@@ -207,11 +209,24 @@ class Collector {
     return state == 1;
   }
 
+  // A path qualifier ("server/handler", "app.go:Run") is a substring of the path; a module-like
+  // one ("os.path") must start a path component: os.py and os/ match, hosts.py does not.
   bool file_path_matches(uint32_t file) {
     uint8_t& state = file_state_[file];
     if (!(state & kPathKnown)) {
-      std::string_view lower_q(lower_qualifier_, lower_len_);
-      state |= kPathKnown | (icontains(d_.strings.get(d_.files[file].path), lower_q) ? kPathMatch : 0);
+      std::string_view path = d_.strings.get(d_.files[file].path);
+      bool ok = false;
+      if (pattern_.path_qualifier) {
+        ok = icontains(path, lower_qualifier_);
+      } else {
+        for (size_t start = 0; start < path.size() && !ok;) {
+          ok = istarts_with(path.substr(start), lower_qualifier_);
+          size_t slash = path.find('/', start);
+          if (slash == std::string_view::npos) break;
+          start = slash + 1;
+        }
+      }
+      state |= kPathKnown | (ok ? kPathMatch : 0);
     }
     return state & kPathMatch;
   }
@@ -221,8 +236,25 @@ class Collector {
     if (!(state & kGlobKnown)) {
       std::string_view path = d_.strings.get(d_.files[file].path);
       std::string_view g = req_.path_glob;
+      // As in .gitignore: a leading '/' anchors at the root; a trailing '/' names a directory
+      // at any depth (or at the root, when anchored).
+      bool anchored = g.starts_with("/");
+      if (anchored) g.remove_prefix(1);
+      if (g.size() > 1 && g.back() == '/') {
+        std::string_view dir = g.substr(0, g.size() - 1);
+        bool ok = false;
+        for (size_t start = 0; start < path.size() && !ok;) {
+          size_t slash = path.find('/', start);
+          if (slash == std::string_view::npos) break;
+          ok = glob_match(dir, path.substr(anchored ? 0 : start, slash - (anchored ? 0 : start)));
+          if (anchored) break;
+          start = slash + 1;
+        }
+        state |= kGlobKnown | (ok ? kGlobMatch : 0);
+        return state & kGlobMatch;
+      }
       bool ok = glob_match(g, path);
-      if (!ok && g.find('/') == std::string_view::npos) {
+      if (!ok && !anchored && g.find('/') == std::string_view::npos) {
         // A glob without '/' matches any file or directory name on the path, as in .gitignore.
         size_t start = 0;
         while (!ok && start < path.size()) {
@@ -232,10 +264,9 @@ class Collector {
           if (slash == std::string_view::npos) break;
           start = slash + 1;
         }
-      } else if (!ok && !g.empty() && g.back() == '/') {
-        ok = path.starts_with(g);
       }
-      if (!ok) ok = path.starts_with(g) && (g.back() == '/' || (path.size() > g.size() && path[g.size()] == '/'));
+      // A plain directory ("src/server") matches everything below it.
+      if (!ok && !g.empty()) ok = path.starts_with(g) && path.size() > g.size() && path[g.size()] == '/';
       state |= kGlobKnown | (ok ? kGlobMatch : 0);
     }
     return state & kGlobMatch;
@@ -250,8 +281,7 @@ class Collector {
   std::vector<uint8_t> container_state_;  // per container id: 0 unknown, 1 matches the qualifier, 2 not
   std::vector<Entry> heap_;
   size_t accepted_ = 0;
-  char lower_qualifier_[256];
-  size_t lower_len_ = 0;
+  std::string lower_qualifier_;
 };
 
 }  // namespace
@@ -272,7 +302,8 @@ std::vector<Hit> search_words(const IndexData& d, const SearchRequest& req, std:
     for (; i < pattern.size() && pattern[i] != ' '; ++i)
       if (std::isalnum(static_cast<unsigned char>(pattern[i])) || static_cast<unsigned char>(pattern[i]) >= 0x80)
         w += to_lower(pattern[i]);
-    if (!w.empty() && words.size() < 8) words.push_back(std::move(w));
+    if (!w.empty() && words.size() < 8 && std::find(words.begin(), words.end(), w) == words.end())
+      words.push_back(std::move(w));
   }
   if (words.empty()) return {};
   detail::Bitmap acc;
@@ -320,11 +351,17 @@ std::vector<Hit> search(const Index& index, const SearchRequest& req) {
   Pattern pattern = parse_pattern(trimmed);
   Collector out(d, req, pattern);
 
-  std::string_view name = pattern.name.substr(0, FuzzyMatcher::kMaxPattern);
-  char lower_buf[FuzzyMatcher::kMaxPattern];
-  for (size_t i = 0; i < name.size(); ++i) lower_buf[i] = to_lower(name[i]);
-  std::string_view lower(lower_buf, name.size());
-  FuzzyMatcher matcher(name);
+  // A pattern of separators only ("::", "/") names nothing; an empty one lists everything.
+  if (pattern.name.empty() && pattern.qualifier.empty() && !trimmed.empty()) return {};
+  std::string_view name = pattern.name;
+  std::string lower_text(name);
+  for (char& c : lower_text) c = to_lower(c);
+  std::string_view lower = lower_text;
+  // The scorer sees word characters only, so "get_name" also finds getName; it is bounded.
+  std::string fuzzy_text;
+  for (char c : name)
+    if (std::isalnum(static_cast<unsigned char>(c)) || static_cast<unsigned char>(c) >= 0x80) fuzzy_text += c;
+  FuzzyMatcher matcher(std::string_view(fuzzy_text).substr(0, FuzzyMatcher::kMaxPattern));
 
   // Tiers 1 and 2: names are numbered in case-insensitive order, so the names that start with
   // the query are one id range.
@@ -365,7 +402,7 @@ std::vector<Hit> search(const Index& index, const SearchRequest& req) {
   // Tiers 3 and 4: candidates from the trigram postings, driven by the smallest list. When it is
   // a short array, each of its ids is probed in the others; when all are bitmaps, CRoaring ANDs.
   std::vector<Token> tokens;
-  query_tokens(name, tokens);
+  query_tokens(name.substr(0, FuzzyMatcher::kMaxWord), tokens);
   std::vector<uint32_t> probed;
   detail::Bitmap scratch;
   enum class Source { All, Probed, Bitmap } source = Source::All;

@@ -71,6 +71,21 @@ void identifier_tokens(std::string_view name, std::vector<Token>& out) {
       }
     }
   }
+  // The walks covered the name's first kMaxChars bytes; past them only contiguous trigrams are
+  // indexed, so a long name is still found by any substring of it.
+  if (name.size() > kMaxChars) {
+    char window[3] = {0, 0, 0};
+    size_t have = 0;
+    for (size_t i = 0; i < name.size(); ++i) {
+      unsigned char u = static_cast<unsigned char>(name[i]);
+      if (!((u >= '0' && u <= '9') || (u >= 'a' && u <= 'z') || (u >= 'A' && u <= 'Z') || u >= 0x80)) continue;
+      window[0] = window[1];
+      window[1] = window[2];
+      window[2] = to_lower(name[i]);
+      if (have < 3) ++have;
+      if (i >= kMaxChars && have == 3) out.push_back(trigram(window[0], window[1], window[2]));
+    }
+  }
   // Short tokens for one- and two-character queries: taken at segment starts only.
   for (size_t i = 0; i < n; ++i) {
     if (!w.head[i]) continue;

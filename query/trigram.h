@@ -11,6 +11,7 @@
 // shorter than three characters use bigrams and unigrams taken at segment starts instead.
 //
 // Separators (_ - $ . and the like) are dropped on both sides, so "get_name" and "getName" agree.
+// Walks cover a name's first 127 bytes; past them only contiguous trigrams are kept.
 #pragma once
 
 #include <cstdint>

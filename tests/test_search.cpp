@@ -213,3 +213,54 @@ TEST_CASE("index: ranges round-trip; the selection ends after the name", "[index
   CHECK(s.signature == "def area(self)");
   CHECK(s.container == "Shape");
 }
+
+TEST_CASE("search: edge cases from review", "[search]") {
+  std::string long_name = std::string(140, 'a') + "Needle";
+  std::string y = "VeryLongIdentifierNameThatGoesOnAndOnPastTheSixtyThreeByteFuzzyPatternLimit";
+  std::string x = y.substr(0, 63);
+  auto index = build({{"a.ts",
+                       {{long_name, Kind::Variable},
+                        {y, Kind::Function},
+                        {x, Kind::Function},
+                        {"getName", Kind::Method},
+                        {"valid", Kind::Variable}}},
+                      {"docs/hosts.py", {{"path", Kind::Function}}},
+                      {"lib/os.py", {{"path", Kind::Function}}}});
+  // A name longer than the walk limit is still found by a substring past it.
+  CHECK(names(*index, "needle") == std::vector<std::string>{long_name});
+  // A pattern longer than the fuzzy limit is compared whole in the exact tier.
+  auto hits = query::search(*index, {y, 5});
+  REQUIRE(hits.size() == 1);
+  CHECK(index->symbol(hits[0].symbol).name == y);
+  CHECK(hits[0].tier == query::MatchTier::Exact);
+  // Separators in the pattern do not have to appear in the name.
+  CHECK(names(*index, "get_name") == std::vector<std::string>{"getName"});
+  // A module-like qualifier must start a path component.
+  CHECK(names(*index, "os.path") == std::vector<std::string>{"path"});
+  auto os = query::search(*index, {"os.path", 5});
+  REQUIRE(os.size() == 1);
+  CHECK(index->symbol(os[0].symbol).path == "lib/os.py");
+  // Separators alone name nothing; a huge limit is fine.
+  CHECK(names(*index, "::").empty());
+  CHECK(query::search(*index, {"getName", size_t(1) << 40}).size() == 1);
+}
+
+TEST_CASE("search: path globs behave as in .gitignore", "[search]") {
+  auto index = build({{"src/build/gen.ts", {{"gen", Kind::Function}}},
+                      {"build/out.ts", {{"gen", Kind::Function}}},
+                      {"src/app.ts", {{"gen", Kind::Function}}}});
+  auto paths = [&](std::string glob) {
+    query::SearchRequest req;
+    req.pattern = "gen";
+    req.path_glob = glob;
+    std::vector<std::string> out;
+    for (auto& h : query::search(*index, req)) out.emplace_back(index->symbol(h.symbol).path);
+    std::sort(out.begin(), out.end());
+    return out;
+  };
+  CHECK(paths("build/") == std::vector<std::string>{"build/out.ts", "src/build/gen.ts"});
+  CHECK(paths("/build/") == std::vector<std::string>{"build/out.ts"});
+  CHECK(paths("/src/**") == std::vector<std::string>{"src/app.ts", "src/build/gen.ts"});
+  CHECK(paths("src") == std::vector<std::string>{"src/app.ts", "src/build/gen.ts"});
+  CHECK(paths("*.ts").size() == 3);
+}
