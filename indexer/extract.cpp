@@ -144,7 +144,16 @@ void compile(Language lang, CompiledQuery& cq) {
         else if (op == "not-any-of?") pr.op = Op::NotAnyOf;
         else known = false;  // #set! and friends carry no condition
         if (known) {
-          if ((pr.op == Op::Match || pr.op == Op::NotMatch) && !pr.values.empty()) pr.re = std::regex(pr.values[0]);
+          if ((pr.op == Op::Match || pr.op == Op::NotMatch) && !pr.values.empty()) {
+            try {
+              pr.re = std::regex(pr.values[0]);
+            } catch (const std::regex_error& e) {
+              cq.error = std::string(spec.name) + ".scm: bad #match? regex \"" + pr.values[0] + "\": " + e.what();
+              ts_query_delete(cq.query);
+              cq.query = nullptr;
+              return;
+            }
+          }
           cq.predicates[p].push_back(std::move(pr));
         }
       }
@@ -273,10 +282,14 @@ void append_signature(std::string& out, TSNode def, std::string_view src) {
     if (out.size() - begin >= kMax) break;
   }
   while (out.size() > begin && (out.back() == '{' || out.back() == ':' || out.back() == ' ')) out.pop_back();
-  // Never end inside a UTF-8 sequence.
-  size_t n = out.size();
-  while (n > begin && (static_cast<unsigned char>(out[n - 1]) & 0xC0) == 0x80) --n;
-  if (n > begin && static_cast<unsigned char>(out[n - 1]) >= 0xC0) out.resize(n - 1);
+  // Never end inside a UTF-8 sequence: drop a last sequence shorter than its lead byte says.
+  size_t lead = out.size();
+  while (lead > begin && (static_cast<unsigned char>(out[lead - 1]) & 0xC0) == 0x80) --lead;
+  if (lead > begin) {
+    unsigned char b = static_cast<unsigned char>(out[lead - 1]);
+    size_t want = b >= 0xF0 ? 4 : b >= 0xE0 ? 3 : b >= 0xC0 ? 2 : 1;
+    if (out.size() - (lead - 1) < want) out.resize(lead - 1);
+  }
 }
 
 query::Position point(TSPoint p) { return {p.row, p.column}; }
@@ -324,6 +337,7 @@ void Extractor::run(Language lang, std::string_view src, Extraction& out) {
   out.text.clear();
   out.error.clear();
   out.parse_errors = false;
+  out.dropped_matches = false;
   const auto& spec = grammars::spec(lang);
   if (!spec.grammar || src.size() > UINT32_MAX) return;
   const CompiledQuery& cq = compiled(lang);
@@ -509,6 +523,7 @@ void Extractor::run(Language lang, std::string_view src, Extraction& out) {
     }
   }
   ts_tree_delete(tree);
+  out.dropped_matches = ts_query_cursor_did_exceed_match_limit(qc);
 
   // out.text no longer grows: turn offsets into views.
   std::string_view text = out.text;

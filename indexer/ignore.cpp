@@ -12,9 +12,15 @@ IgnoreFile parse_ignore(std::string base, std::string_view text) {
     std::string_view line = text.substr(pos, nl == std::string_view::npos ? std::string_view::npos : nl - pos);
     pos = nl == std::string_view::npos ? text.size() + 1 : nl + 1;
     if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-    // Trailing spaces are dropped unless escaped with a backslash.
-    while (!line.empty() && line.back() == ' ' && !(line.size() >= 2 && line[line.size() - 2] == '\\')) line.remove_suffix(1);
+    // Trailing spaces are dropped unless escaped with a backslash (an odd run of them).
+    auto escaped_at = [&](size_t end) {  // is line[end] preceded by an odd number of backslashes?
+      size_t n = 0;
+      while (n < end && line[end - 1 - n] == '\\') ++n;
+      return n % 2 == 1;
+    };
+    while (!line.empty() && line.back() == ' ' && !escaped_at(line.size() - 1)) line.remove_suffix(1);
     if (line.empty() || line.front() == '#') continue;
+    if (escaped_at(line.size())) continue;  // ends in a lone backslash: git ignores the line
     IgnoreRule rule;
     if (line.front() == '!') {
       rule.negate = true;
@@ -37,9 +43,15 @@ IgnoreFile parse_ignore(std::string base, std::string_view text) {
 
 bool IgnoreStack::ignored(std::string_view path, bool is_dir) const {
   std::string_view name = path.substr(path.find_last_of('/') + 1);
+  std::string prefixed;
   for (size_t f = files_.size(); f-- > 0;) {
     const IgnoreFile& file = files_[f];
     std::string_view rel = path;
+    if (!file.above.empty()) {
+      prefixed = file.above;
+      prefixed += path;
+      rel = prefixed;
+    }
     if (!file.base.empty()) {
       if (!(rel.size() > file.base.size() && rel.starts_with(file.base) && rel[file.base.size()] == '/')) continue;
       rel.remove_prefix(file.base.size() + 1);

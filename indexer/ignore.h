@@ -21,7 +21,8 @@ struct IgnoreRule {
 };
 
 struct IgnoreFile {
-  std::string base;  // directory of the rule file, relative to the root, "" for the root
+  std::string base;   // directory of the rule file, relative to the root, "" for the root
+  std::string above;  // for a rule file above the root: the path from it to the root, with '/'
   std::vector<IgnoreRule> rules;
 };
 

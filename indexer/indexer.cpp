@@ -47,9 +47,36 @@ std::string slurp_small(const std::string& path) {
 class Walker {
  public:
   Walker(std::string root, const Options& options, Summary& summary) : root_(std::move(root)), summary_(summary) {
-    std::string rules = slurp_small(root_ + "/.git/info/exclude");
-    for (const auto& e : options.excludes) rules += "\n" + e;
-    ignores_.push(detail::parse_ignore("", rules));
+    // Inside a git work tree, the .gitignore files between the repository's top and the root
+    // apply too, and so does the repository's info/exclude, as git applies them.
+    std::error_code ec;
+    std::filesystem::path abs = std::filesystem::weakly_canonical(root_, ec);
+    std::vector<std::filesystem::path> ancestors;
+    for (auto dir = abs; !dir.empty(); dir = dir.parent_path()) {
+      ancestors.push_back(dir);
+      if (std::filesystem::exists(dir / ".git", ec) || dir == dir.parent_path()) break;
+    }
+    const auto& top = ancestors.back();
+    bool in_repo = std::filesystem::exists(top / ".git", ec);
+    if (in_repo) {
+      std::string below = abs.lexically_relative(top).generic_string();  // root, seen from the top
+      if (below == ".") below.clear();
+      auto add = [&](const std::filesystem::path& dir, std::string text) {
+        if (text.empty()) return;
+        std::string rel = dir.lexically_relative(top).generic_string();
+        if (rel == ".") rel.clear();
+        // Rules of a directory above the root see our paths with the part in between in front.
+        std::string above = below.substr(rel.empty() ? 0 : std::min(below.size(), rel.size() + 1));
+        auto file = detail::parse_ignore("", text);
+        file.above = above.empty() ? "" : above + "/";
+        ignores_.push(std::move(file));
+      };
+      add(top, slurp_small((top / ".git/info/exclude").string()));
+      for (size_t i = ancestors.size(); i-- > 1;) add(ancestors[i], slurp_small((ancestors[i] / ".gitignore").string()));
+    }
+    std::string rules;
+    for (const auto& e : options.excludes) rules += e + "\n";
+    excludes_.push(detail::parse_ignore("", rules));
   }
 
   std::vector<Candidate> run() {
@@ -94,10 +121,10 @@ class Walker {
         else type = DT_FIFO;
       }
       if (type == DT_DIR) {
-        if (!ignores_.ignored(rel, true)) subdirs.push_back(std::move(rel));
+        if (!ignored(rel, true)) subdirs.push_back(std::move(rel));
         continue;
       }
-      if (ignores_.ignored(rel, false)) continue;
+      if (ignored(rel, false)) continue;
       if (type == DT_LNK) {
         skip(SkipReason::Symlink);
         continue;
@@ -119,9 +146,15 @@ class Walker {
     if (pushed) ignores_.pop();
   }
 
+  // --exclude wins over everything, even a .gitignore "!" line.
+  bool ignored(const std::string& rel, bool is_dir) const {
+    return excludes_.ignored(rel, is_dir) || ignores_.ignored(rel, is_dir);
+  }
+
   std::string root_;
   Summary& summary_;
   IgnoreStack ignores_;
+  IgnoreStack excludes_;
   std::vector<Candidate> found_;
 };
 
@@ -200,6 +233,23 @@ std::string_view skip_reason_name(SkipReason reason) {
     case SkipReason::Count: break;
   }
   return "?";
+}
+
+Extraction& Extraction::operator=(Extraction&& other) noexcept {
+  if (this == &other) return *this;
+  const char* old_base = other.text.data();
+  text = std::move(other.text);
+  symbols = std::move(other.symbols);
+  imports = std::move(other.imports);
+  parse_errors = other.parse_errors;
+  dropped_matches = other.dropped_matches;
+  error = std::move(other.error);
+  auto rebase = [&](std::string_view& v) {
+    if (!v.empty()) v = std::string_view(text.data() + (v.data() - old_base), v.size());
+  };
+  for (auto& s : symbols) rebase(s.name), rebase(s.container), rebase(s.signature);
+  for (auto& i : imports) rebase(i.specifier), rebase(i.kind);
+  return *this;
 }
 
 Extraction extract(Language language, std::string_view source) {
@@ -294,7 +344,15 @@ IndexResult index_tree(const std::filesystem::path& root_path, const Options& op
       }
       // Queries compile on first use (tens of milliseconds each, ~0.5 s for C++), so a run pays
       // only for the languages it meets.
-      extractor.run(lang, text, ex);
+      try {
+        extractor.run(lang, text, ex);
+      } catch (const std::exception& e) {  // out of memory on a pathological file, say
+        std::lock_guard lock(summary_mu);
+        if (summary.query_error.empty()) summary.query_error = c.rel + ": " + e.what();
+        ++local.skipped[size_t(SkipReason::Unreadable)];
+        done();
+        continue;
+      }
       if (!ex.error.empty()) {
         std::lock_guard lock(summary_mu);
         if (summary.query_error.empty()) summary.query_error = ex.error;
@@ -316,6 +374,7 @@ IndexResult index_tree(const std::filesystem::path& root_path, const Options& op
       local.symbols += ex.symbols.size();
       local.imports += ex.imports.size();
       local.parse_error_files += ex.parse_errors;
+      local.dropped_match_files += ex.dropped_matches;
       done();
       if (buf.capacity() > (8u << 20)) std::string().swap(buf);  // don't hold on to a huge buffer
     }
@@ -325,6 +384,7 @@ IndexResult index_tree(const std::filesystem::path& root_path, const Options& op
     summary.symbols += local.symbols;
     summary.imports += local.imports;
     summary.parse_error_files += local.parse_error_files;
+    summary.dropped_match_files += local.dropped_match_files;
     summary.generated_files += local.generated_files;
     for (size_t r = 0; r < local.skipped.size(); ++r) summary.skipped[r] += local.skipped[r];
   };

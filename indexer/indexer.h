@@ -53,6 +53,7 @@ struct Summary {
   size_t parse_error_files = 0;  // indexed from a tree with errors
   size_t generated_files = 0;    // indexed, but marked as generated in their header
   std::array<size_t, size_t(SkipReason::Count)> skipped{};
+  size_t dropped_match_files = 0;  // files where tree-sitter's match limit dropped matches
   std::string query_error;  // a language's tags query did not compile: its files have no symbols
   double seconds = 0;        // the whole run
   double build_seconds = 0;  // of which building the index after the last file
@@ -74,13 +75,21 @@ struct IndexResult {
 IndexResult index_tree(const std::filesystem::path& root, const Options& options,
                        const std::function<void(const Progress&)>& progress = {});
 
-// One file's definitions and imports, owning their text.
+// One file's definitions and imports, owning their text. Moving it re-points the views (a short
+// `text` lives inside the string object, so its address changes with it).
 struct Extraction {
   std::vector<query::SymbolInput> symbols;  // views into `text`
   std::vector<query::ImportInput> imports;  // views into `text`
   bool parse_errors = false;
+  bool dropped_matches = false;  // tree-sitter's match limit was hit: some definitions may be missing
   std::string text;
   std::string error;  // set when the language's query does not compile (our bug, not the file's)
+
+  Extraction() = default;
+  Extraction(Extraction&& other) noexcept { *this = std::move(other); }
+  Extraction& operator=(Extraction&& other) noexcept;
+  Extraction(const Extraction&) = delete;
+  Extraction& operator=(const Extraction&) = delete;
 };
 
 // Extracts from source held in memory: what index_tree does per file, and what an editor's unsaved

@@ -71,7 +71,7 @@ struct UsageError {
 // Flags that take a value; all others are switches.
 const std::vector<std::string> kValued = {"--kind", "--lang", "--path", "--limit", "--format", "-o",
                                           "--max-file-size", "--exclude", "--threads"};
-const std::vector<std::string> kSwitches = {"--json", "--imports", "--index-minified", "--help", "-h"};
+const std::vector<std::string> kSwitches = {"--json", "--imports", "--index-minified", "--help", "-h", "--version"};
 
 Args parse_args(int argc, char** argv) {
   Args a;
@@ -133,7 +133,11 @@ std::vector<std::string> split_list(const std::vector<std::string>& values) {
 indexer::Options index_options(const Args& a) {
   indexer::Options o;
   if (auto v = a.get("--max-file-size")) o.max_file_size = parse_number("--max-file-size", *v);
-  if (auto v = a.get("--threads")) o.threads = unsigned(parse_number("--threads", *v));
+  if (auto v = a.get("--threads")) {
+    uint64_t n = parse_number("--threads", *v);
+    if (n == 0 || n > 256) throw UsageError{"--threads takes a number from 1 to 256"};
+    o.threads = unsigned(n);
+  }
   o.index_minified = a.has("--index-minified");
   if (a.has("--exclude")) o.excludes = a.options.at("--exclude");
   return o;
@@ -250,7 +254,10 @@ int cmd_index(const Args& a) {
 query::SearchRequest search_request(const Args& a, const std::string& pattern) {
   query::SearchRequest req;
   req.pattern = pattern;
-  if (auto v = a.get("--limit")) req.limit = parse_number("--limit", *v);
+  if (auto v = a.get("--limit")) {
+    req.limit = parse_number("--limit", *v);
+    if (req.limit == 0) throw UsageError{"--limit takes a number from 1 up"};
+  }
   if (a.has("--kind"))
     for (const auto& k : split_list(a.options.at("--kind"))) {
       auto kind = query::kind_from_name(k);
@@ -314,7 +321,10 @@ std::vector<OutlineNode> outline_tree(const std::vector<query::Symbol>& symbols)
   std::vector<OutlineNode> roots;
   std::vector<OutlineNode*> stack;
   for (const auto& s : symbols) {
-    while (!stack.empty() && !encloses(stack.back()->symbol.range, s.range)) stack.pop_back();
+    // Fields and properties hold no children: "int a, b;" makes a's range cover b's.
+    while (!stack.empty() && (!encloses(stack.back()->symbol.range, s.range) || stack.back()->symbol.kind == query::Kind::Field ||
+                              stack.back()->symbol.kind == query::Kind::Property))
+      stack.pop_back();
     auto& siblings = stack.empty() ? roots : stack.back()->children;
     siblings.push_back({s, {}});
     // Pointers into `siblings` stay valid: only the last element's children grow from here on.
@@ -453,6 +463,16 @@ std::string ctags_pattern(const query::Symbol& s, const std::string& line) {
   return p + "$/";
 }
 
+// Output went somewhere that refused it (a full disk, a closed pipe): say so, exit 1.
+int finish_output(std::ostream& out, const std::string& where) {
+  out.flush();
+  if (!out) {
+    std::cerr << "indexer: could not write " << where << '\n';
+    return 1;
+  }
+  return 0;
+}
+
 int cmd_export(const Args& a) {
   std::string format = a.get("--format").value_or("jsonl");
   if (format != "jsonl" && format != "ctags") throw UsageError{"--format is jsonl or ctags, not '" + format + "'"};
@@ -466,10 +486,16 @@ int cmd_export(const Args& a) {
     if (!file) throw std::runtime_error(*o + ": cannot write");
     out = &file;
   }
+  const std::string where = a.get("-o").value_or("standard output");
   if (format == "jsonl") {
     for (uint32_t id = 0; id < index.symbol_count(); ++id) *out << dump(symbol_json(index.symbol(id))) << '\n';
-    return 0;
+    return finish_output(*out, where);
   }
+  // Tag paths are relative to the tags file's directory (the current one for standard output),
+  // as Vim and Emacs resolve them.
+  std::error_code ec;
+  fs::path tags_dir = a.get("-o") ? fs::absolute(fs::path(*a.get("-o")), ec).parent_path() : fs::current_path(ec);
+  fs::path abs_root = fs::absolute(root, ec);
   // Tags need each symbol's source line; read each file once, in path order.
   std::vector<std::string> lines;
   std::vector<std::string> tags;
@@ -478,13 +504,18 @@ int cmd_export(const Args& a) {
     std::ifstream in(fs::path(root) / std::string(info.path), std::ios::binary);
     lines.clear();
     for (std::string l; std::getline(in, l);) lines.push_back(std::move(l));
+    if (info.path.find_first_of("\t\r\n") != std::string_view::npos) continue;  // would break the line format
+    std::string tag_path = (abs_root / std::string(info.path)).lexically_relative(tags_dir).string();
+    if (tag_path.empty()) tag_path = (abs_root / std::string(info.path)).string();
     auto range = index.file_symbols(f);
     for (uint32_t id = range.begin; id < range.end; ++id) {
       auto s = index.symbol(id);
       if (s.name.find_first_of("\t\r\n") != std::string_view::npos) continue;
-      std::string line = s.range.start.line < lines.size() ? lines[s.range.start.line] : std::string();
-      std::string tag = std::string(s.name) + '\t' + std::string(s.path) + '\t' + ctags_pattern(s, line) + ";\"\t" +
-                        ctags_letter(s.kind) + "\tline:" + std::to_string(s.range.start.line + 1);
+      // The name's line: a definition may start at a decorator or annotation line shared by many.
+      uint32_t at = s.selection.start.line;
+      std::string line = at < lines.size() ? lines[at] : std::string();
+      std::string tag = std::string(s.name) + '\t' + tag_path + '\t' + ctags_pattern(s, line) + ";\"\t" +
+                        ctags_letter(s.kind) + "\tline:" + std::to_string(at + 1);
       if (!s.container.empty()) tag += "\tscope:" + std::string(s.container);
       tags.push_back(std::move(tag));
     }
@@ -495,7 +526,7 @@ int cmd_export(const Args& a) {
        << "!_TAG_PROGRAM_NAME\tindexer\t//\n"
        << "!_TAG_PROGRAM_VERSION\t" << kVersion << "\t//\n";
   for (const auto& t : tags) *out << t << '\n';
-  return 0;
+  return finish_output(*out, where);
 }
 
 }  // namespace
@@ -504,20 +535,28 @@ int main(int argc, char** argv) {
   std::ios::sync_with_stdio(false);
   try {
     Args a = parse_args(argc, argv);
-    if (a.command.empty() || a.command == "help" || a.has("--help") || a.has("-h")) {
+    if ((a.command.empty() && !a.has("--version")) || a.command == "help" || a.has("--help") || a.has("-h")) {
       std::cout << kUsage;
       return a.command.empty() && !a.has("--help") && !a.has("-h") ? 2 : 0;
     }
-    if (a.command == "version" || a.command == "--version") {
+    if (a.command == "version" || a.has("--version")) {
       std::cout << "indexer " << kVersion << '\n';
       return 0;
     }
-    if (a.command == "index") return cmd_index(a);
-    if (a.command == "query") return cmd_query(a);
-    if (a.command == "outline") return cmd_outline(a);
-    if (a.command == "stats") return cmd_stats(a);
-    if (a.command == "export") return cmd_export(a);
-    throw UsageError{"unknown command '" + a.command + "'"};
+    int rc;
+    if (a.command == "index") rc = cmd_index(a);
+    else if (a.command == "query") rc = cmd_query(a);
+    else if (a.command == "outline") rc = cmd_outline(a);
+    else if (a.command == "stats") rc = cmd_stats(a);
+    else if (a.command == "export") rc = cmd_export(a);
+    else throw UsageError{"unknown command '" + a.command + "'"};
+    // Both printf and iostream write standard output; either may have failed (a full disk).
+    std::cout.flush();
+    if (rc == 0 && (!std::cout || std::fflush(stdout) != 0 || std::ferror(stdout))) {
+      std::cerr << "indexer: could not write standard output\n";
+      return 1;
+    }
+    return rc;
   } catch (const UsageError& e) {
     std::cerr << "indexer: " << e.message << "\n(run 'indexer --help' for usage)\n";
     return 2;

@@ -173,3 +173,58 @@ TEST_CASE("cli: stats reports files, symbols and memory", "[cli]") {
   CHECK(j["symbols"] == 6);
   CHECK(j["memory"]["total"].get<size_t>() > 0);
 }
+
+TEST_CASE("cli: ctags paths are relative to the tags file, lines are the name's", "[cli]") {
+  test::TempDir t;
+  t.write("proj/A.java",
+          "class A {\n"
+          "    @Override\n"
+          "    public String toString() { return \"\"; }\n"
+          "    @Override\n"
+          "    public int hashCode() { return 0; }\n"
+          "}\n");
+  auto r = run_indexer({"export", (t / "proj").string(), "--format", "ctags", "-o", (t / "tags").string()});
+  REQUIRE(r.exit_code == 0);
+  std::string tags = test::read_file(t / "tags");
+  // Each method is found by its own line, not by the shared "@Override" line above it.
+  CHECK(tags.find("hashCode\tproj/A.java\t/^    public int hashCode() { return 0; }$/;\"\tm\tline:5") != std::string::npos);
+  CHECK(tags.find("@Override") == std::string::npos);
+}
+
+TEST_CASE("cli: a write that fails is an error, and --version and bad numbers", "[cli]") {
+  test::TempDir t;
+  write_project(t);
+  if (test::fs::exists("/dev/full")) {
+    auto full = run_indexer({"export", t.path().string(), "--format", "jsonl", "-o", "/dev/full"});
+    CHECK(full.exit_code == 1);
+    CHECK(full.err.find("could not write /dev/full") != std::string::npos);
+  }
+  auto v = run_indexer({"--version"});
+  CHECK(v.exit_code == 0);
+  CHECK(v.out.starts_with("indexer "));
+  CHECK(run_indexer({"query", "x", t.path().string(), "--limit", "0"}).exit_code == 2);
+  CHECK(run_indexer({"index", t.path().string(), "--threads", "4294967297"}).exit_code == 2);
+}
+
+TEST_CASE("cli: --exclude wins over .gitignore, and a parent repository .gitignore applies", "[cli]") {
+  test::TempDir t;
+  REQUIRE(std::system(("git init -q '" + t.path().string() + "'").c_str()) == 0);
+  t.write(".gitignore", "build/\n");
+  t.write("sub/.gitignore", "*.py\n!keep.py\n");
+  t.write("sub/keep.py", "def keep(): pass\n");
+  t.write("sub/drop.py", "def drop(): pass\n");
+  t.write("sub/build/gen.py", "def generated(): pass\n");
+  t.write("sub/app.ts", "export function app() {}\n");
+  auto names_of = [&](std::vector<std::string> extra) {
+    std::vector<std::string> args = {"export", (t / "sub").string(), "--format", "jsonl"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    auto r = run_indexer(args);
+    std::set<std::string> out;
+    std::istringstream in(r.out);
+    for (std::string line; std::getline(in, line);) out.insert(json::parse(line)["name"].get<std::string>());
+    return out;
+  };
+  // Indexing sub/ alone: the top-level "build/" still hides sub/build, as git does.
+  CHECK(names_of({}) == std::set<std::string>{"keep", "app"});
+  CHECK(names_of({"--exclude", "keep.py"}) == std::set<std::string>{"app"});
+}

@@ -95,3 +95,23 @@ TEST_CASE("a query that does not compile is an error, not an empty result", "[ex
   CHECK(idx.exit_code == 0);  // the rest of the tree is still indexed, with a warning
   CHECK(idx.err.find("warning: bash.scm: unknown node type") != std::string::npos);
 }
+
+TEST_CASE("extraction moves keep their views valid, even for short text", "[extract]") {
+  auto ex = indexer::extract(query::Language::Python, "def f(): pass\n");
+  REQUIRE(ex.symbols.size() == 1);
+  indexer::Extraction moved = std::move(ex);
+  indexer::Extraction again;
+  again = std::move(moved);
+  REQUIRE(again.symbols.size() == 1);
+  CHECK(again.symbols[0].name == "f");
+  CHECK(again.symbols[0].signature == "def f()");
+  CHECK(again.symbols[0].name.data() >= again.text.data());
+  CHECK(again.symbols[0].name.data() < again.text.data() + again.text.size());
+}
+
+TEST_CASE("signatures keep a complete last UTF-8 character", "[extract]") {
+  auto ex = indexer::extract(query::Language::Python, "A = \"\xc3\xa9\"\nB = \xc3\xa9\n");
+  REQUIRE(ex.symbols.size() == 2);
+  CHECK(ex.symbols[0].signature == "A = \"\xc3\xa9\"");
+  CHECK(ex.symbols[1].signature == "B = \xc3\xa9");
+}

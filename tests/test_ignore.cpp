@@ -39,3 +39,20 @@ TEST_CASE("gitignore: CRLF and trailing spaces", "[ignore]") {
   CHECK(s.ignored("a.txt", false));
   CHECK(s.ignored("b ", false));
 }
+
+TEST_CASE("gitignore: a trailing lone backslash voids the line, escaped backslashes count", "[ignore]") {
+  IgnoreStack s;
+  s.push(parse_ignore("", "foo\\\nbar\\\\  \n"));
+  CHECK_FALSE(s.ignored("foo\\", false));
+  CHECK(s.ignored("bar\\", false));  // "bar\\" is an escaped backslash; the spaces go
+}
+
+TEST_CASE("gitignore: rules from a directory above the root see the path from there", "[ignore]") {
+  IgnoreStack s;
+  auto top = parse_ignore("", "/sub/build/\n*.log\n");
+  top.above = "sub/";
+  s.push(std::move(top));
+  CHECK(s.ignored("build", true));
+  CHECK(s.ignored("x/y.log", false));
+  CHECK_FALSE(s.ignored("x/build", true));
+}

@@ -191,7 +191,7 @@ TEST_CASE("search: space-separated words each start a segment, in any order", "[
   CHECK(names(*index, "response nothing").empty());
 }
 
-TEST_CASE("index: ranges round-trip; the selection ends after the name", "[index]") {
+TEST_CASE("index: ranges round-trip, and the selection ends after the name", "[index]") {
   query::IndexBuilder b;
   std::vector<query::SymbolInput> in = {
       {"area", "Shape", "def area(self)", Kind::Method, {{11, 4}, {13, 20}}, {{12, 8}, {12, 12}}}};

@@ -60,7 +60,7 @@
     (function_declarator declarator: (parenthesized_declarator (pointer_declarator declarator: (field_identifier) @name)))
   ]) @definition.field
 (field_declaration
-  declarator: (_)
+  declarator: (_) @_prev
   .
   declarator: [
     (field_identifier) @name @definition.field
