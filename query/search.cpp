@@ -115,6 +115,35 @@ bool container_matches(std::string_view container, std::string_view qualifier) {
   return false;
 }
 
+// Whether `pred` holds for some '/'-separated component of `path` (directories only: all but
+// the last).
+template <typename Pred>
+bool any_component(std::string_view path, bool directories_only, Pred&& pred) {
+  for (size_t start = 0;;) {
+    size_t slash = path.find('/', start);
+    if (slash == std::string_view::npos) return !directories_only && pred(path.substr(start));
+    if (pred(path.substr(start, slash - start))) return true;
+    start = slash + 1;
+  }
+}
+
+// --path, read as a .gitignore line: a glob with a leading or middle '/' is anchored at the root
+// and names the path or a directory above it ("src/**/*.ts", "/build/", "src/server"); one
+// without names any file or directory on the path ("*_test.go", "build/"). A trailing '/' names
+// directories only.
+bool path_glob_matches(std::string_view glob, std::string_view path) {
+  bool anchored = glob.starts_with('/');
+  if (anchored) glob.remove_prefix(1);
+  bool directories_only = glob.size() > 1 && glob.back() == '/';
+  if (directories_only) glob.remove_suffix(1);
+  if (glob.find('/') != std::string_view::npos) anchored = true;
+  if (!anchored) return any_component(path, directories_only, [&](std::string_view part) { return glob_match(glob, part); });
+  if (!directories_only && glob_match(glob, path)) return true;
+  for (size_t slash = path.find('/'); slash != std::string_view::npos; slash = path.find('/', slash + 1))
+    if (glob_match(glob, path.substr(0, slash))) return true;
+  return false;
+}
+
 struct Entry {
   MatchTier tier;
   int32_t score;
@@ -215,17 +244,9 @@ class Collector {
     uint8_t& state = file_state_[file];
     if (!(state & kPathKnown)) {
       std::string_view path = d_.strings.get(d_.files[file].path);
-      bool ok = false;
-      if (pattern_.path_qualifier) {
-        ok = icontains(path, lower_qualifier_);
-      } else {
-        for (size_t start = 0; start < path.size() && !ok;) {
-          ok = istarts_with(path.substr(start), lower_qualifier_);
-          size_t slash = path.find('/', start);
-          if (slash == std::string_view::npos) break;
-          start = slash + 1;
-        }
-      }
+      bool ok;
+      if (pattern_.path_qualifier) ok = icontains(path, lower_qualifier_);
+      else ok = any_component(path, false, [&](std::string_view part) { return istarts_with(part, lower_qualifier_); });
       state |= kPathKnown | (ok ? kPathMatch : 0);
     }
     return state & kPathMatch;
@@ -233,42 +254,8 @@ class Collector {
 
   bool file_passes_glob(uint32_t file) {
     uint8_t& state = file_state_[file];
-    if (!(state & kGlobKnown)) {
-      std::string_view path = d_.strings.get(d_.files[file].path);
-      std::string_view g = req_.path_glob;
-      // As in .gitignore: a leading '/' anchors at the root; a trailing '/' names a directory
-      // at any depth (or at the root, when anchored).
-      bool anchored = g.starts_with("/");
-      if (anchored) g.remove_prefix(1);
-      if (g.size() > 1 && g.back() == '/') {
-        std::string_view dir = g.substr(0, g.size() - 1);
-        bool ok = false;
-        for (size_t start = 0; start < path.size() && !ok;) {
-          size_t slash = path.find('/', start);
-          if (slash == std::string_view::npos) break;
-          ok = glob_match(dir, path.substr(anchored ? 0 : start, slash - (anchored ? 0 : start)));
-          if (anchored) break;
-          start = slash + 1;
-        }
-        state |= kGlobKnown | (ok ? kGlobMatch : 0);
-        return state & kGlobMatch;
-      }
-      bool ok = glob_match(g, path);
-      if (!ok && !anchored && g.find('/') == std::string_view::npos) {
-        // A glob without '/' matches any file or directory name on the path, as in .gitignore.
-        size_t start = 0;
-        while (!ok && start < path.size()) {
-          size_t slash = path.find('/', start);
-          std::string_view part = path.substr(start, slash == std::string_view::npos ? std::string_view::npos : slash - start);
-          ok = glob_match(g, part);
-          if (slash == std::string_view::npos) break;
-          start = slash + 1;
-        }
-      }
-      // A plain directory ("src/server") matches everything below it.
-      if (!ok && !g.empty()) ok = path.starts_with(g) && path.size() > g.size() && path[g.size()] == '/';
-      state |= kGlobKnown | (ok ? kGlobMatch : 0);
-    }
+    if (!(state & kGlobKnown))
+      state |= kGlobKnown | (path_glob_matches(req_.path_glob, d_.strings.get(d_.files[file].path)) ? kGlobMatch : 0);
     return state & kGlobMatch;
   }
 
@@ -447,17 +434,23 @@ std::vector<Hit> search(const Index& index, const SearchRequest& req) {
         break;
     }
   };
+  // One pass sorts candidates: substrings are offered now; the rest wait for the fuzzy tier,
+  // which runs only if the substrings leave room.
+  std::vector<uint32_t> fuzzy_candidates;
   for_each_candidate([&](uint32_t id) {
     std::string_view n = d.name(id);
-    if (istarts_with(n, lower) || !icontains(n, lower)) return;
+    if (!icontains(n, lower)) {
+      fuzzy_candidates.push_back(id);
+      return;
+    }
+    if (istarts_with(n, lower)) return;  // already offered as exact or prefix
     out.add_name(id, MatchTier::Substring, [&] { return std::optional<int32_t>(matcher.match(n).value_or(0)); });
   });
   if (out.full()) return out.take();
-  for_each_candidate([&](uint32_t id) {
+  for (uint32_t id : fuzzy_candidates) {
     std::string_view n = d.name(id);
-    if (icontains(n, lower)) return;
     out.add_name(id, MatchTier::Fuzzy, [&] { return matcher.match(n); });
-  });
+  }
   return out.take();
 }
 
