@@ -5,6 +5,7 @@
 #include <memory>
 #include <numeric>
 #include <stdexcept>
+#include <string>
 #include <thread>
 #include <unordered_map>
 
@@ -53,6 +54,18 @@ PostingRef IndexData::token(Token t) const {
   auto it = std::lower_bound(token_keys.begin(), token_keys.end(), t);
   if (it == token_keys.end() || *it != t) return {};
   return token_postings.get(size_t(it - token_keys.begin()));
+}
+
+std::pair<size_t, size_t> KeyedLists::prefix_range(std::string_view lower_prefix) const {
+  size_t lo = 0, hi = size();
+  while (lo < hi) {  // first key >= prefix
+    size_t mid = (lo + hi) / 2;
+    if (key(mid) < lower_prefix) lo = mid + 1;
+    else hi = mid;
+  }
+  size_t end = lo;
+  while (end < size() && key(end).starts_with(lower_prefix)) ++end;
+  return {lo, end};
 }
 
 void Postings::add(const std::vector<uint32_t>& sorted_ids) {
@@ -222,6 +235,8 @@ class IndexImpl final : public Index {
                  d_.token_keys.capacity() * sizeof(Token) + d_.segment_offsets.capacity() * 4 +
                  d_.segments_blob.capacity();
     m.postings += d_.token_postings.bytes() + d_.segment_postings.bytes();
+    m.postings += (d_.container_member_offsets.capacity() + d_.container_members.capacity()) * 4 +
+                  d_.container_parts.bytes() + d_.path_parts.bytes();
     m.strings = d_.strings.bytes();
     m.signatures = d_.signatures.bytes();
     return m;
@@ -343,6 +358,68 @@ void for_each_segment(std::string_view name, F&& f) {
     }
     if (i < n && roles[i] != CharRole::Separator) buf[len++] = to_lower(name[i]);
   }
+}
+
+// Lists keyed by string, as KeyedLists: keys sorted, each list as given.
+KeyedLists keyed_lists(std::unordered_map<std::string, std::vector<uint32_t>>& lists) {
+  KeyedLists out;
+  std::vector<std::pair<std::string_view, std::vector<uint32_t>*>> sorted;
+  sorted.reserve(lists.size());
+  for (auto& [key, list] : lists) sorted.emplace_back(key, &list);
+  std::sort(sorted.begin(), sorted.end());
+  for (auto& [key, list] : sorted) {
+    out.blob.insert(out.blob.end(), key.begin(), key.end());
+    out.key_offsets.push_back(uint32_t(out.blob.size()));
+    out.values.insert(out.values.end(), list->begin(), list->end());
+    out.list_offsets.push_back(uint32_t(out.values.size()));
+  }
+  out.blob.shrink_to_fit();
+  out.values.shrink_to_fit();
+  return out;
+}
+
+// Calls f(lower-cased part) for each non-empty part of `s` between separators.
+template <typename IsSep, typename F>
+void for_each_part(std::string_view s, IsSep&& is_sep, F&& f) {
+  std::string part;
+  for (size_t i = 0; i <= s.size(); ++i) {
+    if (i == s.size() || is_sep(s[i])) {
+      if (!part.empty()) f(part);
+      part.clear();
+    } else {
+      part += to_lower(s[i]);
+    }
+  }
+}
+
+// What a qualified query looks up: container members and container and path components.
+void build_context_lists(IndexData& d) {
+  d.container_member_offsets.assign(d.containers.size() + 1, 0);
+  for (const auto& r : d.symbols)
+    if (r.container) ++d.container_member_offsets[r.container + 1];
+  for (size_t i = 1; i < d.container_member_offsets.size(); ++i) d.container_member_offsets[i] += d.container_member_offsets[i - 1];
+  d.container_members.resize(d.container_member_offsets.back());
+  std::vector<uint32_t> fill(d.container_member_offsets.begin(), d.container_member_offsets.end() - 1);
+  for (uint32_t id = 0; id < d.symbols.size(); ++id)
+    if (uint32_t c = d.symbols[id].container) d.container_members[fill[c]++] = id;
+
+  std::unordered_map<std::string, std::vector<uint32_t>> lists;
+  for (uint32_t c = 1; c < d.containers.size(); ++c)
+    for_each_part(d.strings.get(d.containers[c]), is_qualifier_sep, [&](const std::string& part) {
+      auto& list = lists[part];
+      if (list.empty() || list.back() != c) list.push_back(c);
+    });
+  d.container_parts = keyed_lists(lists);
+
+  lists.clear();
+  for (uint32_t f = 0; f < d.files.size(); ++f)
+    for_each_part(d.strings.get(d.files[f].path), [](char c) { return c == '/'; }, [&](const std::string& part) {
+      auto& ranges = lists[part];
+      if (!ranges.empty() && ranges.back() > f) return;  // a part twice in one path ("src/src")
+      if (!ranges.empty() && ranges.back() == f) ranges.back() = f + 1;
+      else ranges.insert(ranges.end(), {f, f + 1});
+    });
+  d.path_parts = keyed_lists(lists);
 }
 
 }  // namespace
@@ -497,6 +574,7 @@ std::unique_ptr<Index> IndexBuilder::finish() {
     d.token_postings.shrink();
   }
 
+  build_context_lists(d);
   d.strings.shrink();
   d.signatures.shrink();
   d.containers.shrink_to_fit();

@@ -102,6 +102,24 @@ class StringBlob {
   std::vector<char> bytes_;
 };
 
+// Sorted lower-case keys, each with a list of ids (CSR): the components of container chains and
+// of file paths, so a qualified query finds its containers and files by prefix without scanning.
+struct KeyedLists {
+  std::vector<char> blob;
+  std::vector<uint32_t> key_offsets{0};   // key i is blob[key_offsets[i] .. key_offsets[i+1])
+  std::vector<uint32_t> list_offsets{0};  // list i is values[list_offsets[i] .. list_offsets[i+1])
+  std::vector<uint32_t> values;
+
+  size_t size() const { return key_offsets.size() - 1; }
+  std::string_view key(size_t i) const { return {blob.data() + key_offsets[i], key_offsets[i + 1] - key_offsets[i]}; }
+  std::span<const uint32_t> list(size_t i) const {
+    return {values.data() + list_offsets[i], values.data() + list_offsets[i + 1]};
+  }
+  // The keys that start with `lower_prefix`: one run, since keys are sorted.
+  std::pair<size_t, size_t> prefix_range(std::string_view lower_prefix) const;
+  size_t bytes() const { return blob.capacity() + (key_offsets.capacity() + list_offsets.capacity() + values.capacity()) * 4; }
+};
+
 struct IndexData {
   std::vector<SymbolRecord> symbols;
   std::vector<FileRecord> files;
@@ -112,6 +130,14 @@ struct IndexData {
   // Distinct container chains by id (entry 0 is the empty one): string offsets. Dense ids let a
   // query remember per container whether it matched, in a flat array.
   std::vector<uint32_t> containers{0};
+  // Symbols by container id (CSR, ascending symbol ids); container 0 (none) has no list.
+  std::vector<uint32_t> container_member_offsets;
+  std::vector<uint32_t> container_members;
+  // Container ids by lower-cased chain component ("http", "server" for "http::Server").
+  KeyedLists container_parts;
+  // File ranges by lower-cased path component: values are (first file, end file) pairs; files
+  // are sorted by path, so every file under one directory is one range.
+  KeyedLists path_parts;
 
   // Names: ids 0..n-1 in case-insensitive order (then byte order), text in names_blob at
   // name_offsets[id] .. name_offsets[id+1].
@@ -139,6 +165,9 @@ struct IndexData {
 };
 
 uint64_t hash_bytes(std::string_view s);
+
+// What separates the parts of a container chain or a qualified query: "::", ".", "#", "\\", "/".
+inline bool is_qualifier_sep(char c) { return c == '.' || c == ':' || c == '#' || c == '\\' || c == '/'; }
 
 // The arrays behind an Index built by IndexBuilder.
 const IndexData& data_of(const Index& index);

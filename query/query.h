@@ -101,7 +101,7 @@ struct FileInfo {
 struct MemoryStats {
   size_t records = 0;     // symbol and file records
   size_t names = 0;       // distinct names, their offsets, the exact-name hash and sorted order
-  size_t postings = 0;    // name->symbols, trigram and segment bitmaps
+  size_t postings = 0;    // name->symbols, trigram and segment bitmaps, container and path parts
   size_t strings = 0;     // containers, paths, import specifiers
   size_t signatures = 0;  // one-line signatures
   size_t total() const { return records + names + postings + strings + signatures; }
@@ -156,6 +156,10 @@ struct SearchRequest {
   uint64_t kinds = 0;      // bit (1 << kind_bit(k)) per allowed kind; 0 = all
   uint32_t languages = 0;  // bit (1 << Language) per allowed language; 0 = all
   std::string_view path_glob;  // gitignore-style glob on the relative path ("src/**/*.ts"); empty = all
+  // How a qualified query finds candidates: from the names that match, or from the members of the
+  // containers (and the symbols of the files) the qualifier names. Results are the same either way;
+  // Auto takes the one that visits fewer symbols. The others exist for tests and benchmarks.
+  enum class Plan : uint8_t { Auto, ByName, ByQualifier } plan = Plan::Auto;
 };
 uint64_t kind_bit(Kind kind);
 

@@ -77,15 +77,15 @@ Pattern parse_pattern(std::string_view p) {
   return out;
 }
 
-bool is_sep(char c) { return c == '.' || c == ':' || c == '#' || c == '\\' || c == '/'; }
+using detail::is_qualifier_sep;
 
 // The qualifier's components must line up with consecutive container components, each a
 // case-insensitive prefix of its counterpart: "srv.Handler" matches "server.HandlerSet".
 bool container_matches(std::string_view container, std::string_view qualifier) {
   auto next = [](std::string_view s, size_t& i) {
-    while (i < s.size() && is_sep(s[i])) ++i;
+    while (i < s.size() && is_qualifier_sep(s[i])) ++i;
     size_t start = i;
-    while (i < s.size() && !is_sep(s[i])) ++i;
+    while (i < s.size() && !is_qualifier_sep(s[i])) ++i;
     return s.substr(start, i - start);
   };
   size_t ci = 0;
@@ -191,20 +191,27 @@ class Collector {
       // Every symbol of a name shares its tier, score and length; if even the best of the rest
       // (best kind, this id) cannot enter a full heap, none can.
       if (heap_.size() == req_.limit && !better(Entry{tier, score, 0, len, id}, heap_.front())) return;
-      ++accepted_;
-      Entry e{tier, score, uint8_t(kind_rank(r.kind)), len, id};
-      if (heap_.size() < req_.limit) {
-        heap_.push_back(e);
-        std::push_heap(heap_.begin(), heap_.end(), better);
-      } else if (better(e, heap_.front())) {
-        std::pop_heap(heap_.begin(), heap_.end(), better);
-        heap_.back() = e;
-        std::push_heap(heap_.begin(), heap_.end(), better);
-      }
+      push({tier, score, uint8_t(kind_rank(r.kind)), len, id});
     }
   }
 
+  // Offers one symbol whose name matched with `tier` and `score`; it must still pass the filters.
+  void add_symbol(uint32_t id, MatchTier tier, int32_t score) {
+    const SymbolRecord& r = d_.symbols[id];
+    if (!accept(r)) return;
+    push({tier, score, uint8_t(kind_rank(r.kind)), d_.name_offsets[r.name + 1] - d_.name_offsets[r.name], id});
+  }
+
   bool full() const { return accepted_ >= req_.limit; }
+
+  // Whether the qualifier's containers hold this one (it passes the qualifier).
+  bool container_passes(uint32_t container) {
+    if (container == 0) return false;
+    if (container_state_.empty()) container_state_.assign(d_.containers.size(), 0);
+    uint8_t& state = container_state_[container];
+    if (!state) state = container_matches(d_.strings.get(d_.containers[container]), pattern_.qualifier) ? 1 : 2;
+    return state == 1;
+  }
 
   std::vector<Hit> take() {
     std::sort_heap(heap_.begin(), heap_.end(), better);
@@ -229,13 +236,16 @@ class Collector {
     return true;
   }
 
-  // Containers have dense ids, so one answer per distinct container serves all its symbols.
-  bool container_passes(uint32_t container) {
-    if (container == 0) return false;
-    if (container_state_.empty()) container_state_.assign(d_.containers.size(), 0);
-    uint8_t& state = container_state_[container];
-    if (!state) state = container_matches(d_.strings.get(d_.containers[container]), pattern_.qualifier) ? 1 : 2;
-    return state == 1;
+  void push(const Entry& e) {
+    ++accepted_;
+    if (heap_.size() < req_.limit) {
+      heap_.push_back(e);
+      std::push_heap(heap_.begin(), heap_.end(), better);
+    } else if (better(e, heap_.front())) {
+      std::pop_heap(heap_.begin(), heap_.end(), better);
+      heap_.back() = e;
+      std::push_heap(heap_.begin(), heap_.end(), better);
+    }
   }
 
   // A path qualifier ("server/handler", "app.go:Run") is a substring of the path; a module-like
@@ -265,6 +275,7 @@ class Collector {
   const SearchRequest& req_;
   const Pattern& pattern_;
   std::vector<uint8_t> file_state_;  // per file: k{Glob,Path}{Known,Match} bits
+  // Containers have dense ids, so one answer per distinct container serves all its symbols.
   std::vector<uint8_t> container_state_;  // per container id: 0 unknown, 1 matches the qualifier, 2 not
   std::vector<Entry> heap_;
   size_t accepted_ = 0;
@@ -274,6 +285,50 @@ class Collector {
 }  // namespace
 
 namespace {
+
+// The symbols a module-like qualifier allows ("Array.map", "os.path"): the members of every
+// container it matches, and, when a name follows, the symbols of files with a path component it
+// starts. Sorted and unique in `out`. Gives up (false) once that is more than `budget` symbols,
+// since then starting from the names visits fewer.
+bool qualifier_candidates(const IndexData& d, const Pattern& p, Collector& collector, size_t budget,
+                          std::vector<uint32_t>& out) {
+  std::string lower_qualifier, first_part;
+  for (char c : p.qualifier) lower_qualifier += to_lower(c);
+  for (char c : lower_qualifier) {
+    if (is_qualifier_sep(c)) {
+      if (first_part.empty()) continue;
+      break;
+    }
+    first_part += c;
+  }
+  size_t visited = 0;
+  auto [c_lo, c_hi] = d.container_parts.prefix_range(first_part);
+  for (size_t k = c_lo; k < c_hi; ++k) {
+    for (uint32_t container : d.container_parts.list(k)) {
+      if (++visited > budget) return false;
+      if (!collector.container_passes(container)) continue;
+      uint32_t b = d.container_member_offsets[container], e = d.container_member_offsets[container + 1];
+      if ((visited += e - b) > budget) return false;
+      out.insert(out.end(), d.container_members.begin() + b, d.container_members.begin() + e);
+    }
+  }
+  if (!p.name.empty()) {
+    auto [f_lo, f_hi] = d.path_parts.prefix_range(lower_qualifier);
+    for (size_t k = f_lo; k < f_hi; ++k) {
+      std::span<const uint32_t> ranges = d.path_parts.list(k);
+      for (size_t i = 0; i + 1 < ranges.size(); i += 2) {
+        uint32_t b = d.files[ranges[i]].first_symbol;
+        const auto& last = d.files[ranges[i + 1] - 1];
+        uint32_t e = last.first_symbol + last.symbol_count;
+        if ((visited += 1 + e - b) > budget) return false;
+        for (uint32_t id = b; id < e; ++id) out.push_back(id);
+      }
+    }
+  }
+  std::sort(out.begin(), out.end());
+  out.erase(std::unique(out.begin(), out.end()), out.end());
+  return true;
+}
 
 // "response status": every word must start a segment of the name, in any order. Candidates are
 // the AND over words of the union of the segment postings each word prefixes (segments are
@@ -379,30 +434,65 @@ std::vector<Hit> search(const Index& index, const SearchRequest& req) {
     for (size_t i = 0; i < name.size(); ++i) same += n[i] == name[i];
     return same;
   };
+
+  // The trigram postings of tiers 3 and 4, smallest first. A trigram no name has means nothing
+  // beyond the prefix tier can match.
+  std::vector<Token> tokens;
+  query_tokens(name.substr(0, FuzzyMatcher::kMaxWord), tokens);
+  detail::PostingRef lists[FuzzyMatcher::kMaxWord];
+  size_t count = 0;
+  bool some_token_absent = false;
+  for (Token t : tokens) {
+    detail::PostingRef r = d.token(t);
+    if (r.size() == 0) some_token_absent = true;
+    if (count < std::size(lists)) lists[count++] = r;
+  }
+  std::sort(lists, lists + count, [](const auto& a, const auto& b) { return a.size() < b.size(); });
+
+  if (!pattern.qualifier.empty() && !pattern.path_qualifier && req.plan != SearchRequest::Plan::ByName) {
+    // What the name-driven plan visits: the prefix run's symbols, and those of the names the
+    // smallest trigram list holds (at the average symbols per name).
+    size_t by_name = SIZE_MAX;
+    if (req.plan == SearchRequest::Plan::Auto) {
+      by_name = d.name_symbol_offsets[hi] - d.name_symbol_offsets[lo];
+      if (!lower.empty() && !some_token_absent)
+        by_name += count ? size_t(double(lists[0].size()) * double(d.symbols.size()) / std::max<size_t>(name_count, 1))
+                         : d.symbols.size();
+    }
+    std::vector<uint32_t> candidates;
+    if (qualifier_candidates(d, pattern, out, by_name, candidates)) {
+      for (uint32_t id : candidates) {
+        uint32_t name_id = d.symbols[id].name;
+        std::string_view n = d.name(name_id);
+        if (istarts_with(n, lower)) {
+          out.add_symbol(id, n.size() == lower.size() ? MatchTier::Exact : MatchTier::Prefix, case_score(n));
+          continue;
+        }
+        // Tiers 3 and 4 see only what the trigram postings admit, as in the other plan.
+        bool admitted = !some_token_absent && !lower.empty();
+        for (size_t i = 0; i < count && admitted; ++i) admitted = lists[i].contains(name_id);
+        if (!admitted) continue;
+        if (icontains(n, lower)) out.add_symbol(id, MatchTier::Substring, matcher.match(n).value_or(0));
+        else if (std::optional<int32_t> score = matcher.match(n)) out.add_symbol(id, MatchTier::Fuzzy, *score);
+      }
+      return out.take();
+    }
+  }
+
   for (uint32_t id = lo; id != hi; ++id) {
     std::string_view n = d.name(id);
     out.add_name(id, n.size() == lower.size() ? MatchTier::Exact : MatchTier::Prefix,
                  [&] { return std::optional<int32_t>(case_score(n)); });
   }
-  if (out.full() || lower.empty()) return out.take();
+  if (out.full() || lower.empty() || some_token_absent) return out.take();
 
   // Tiers 3 and 4: candidates from the trigram postings, driven by the smallest list. When it is
   // a short array, each of its ids is probed in the others; when all are bitmaps, CRoaring ANDs.
-  std::vector<Token> tokens;
-  query_tokens(name.substr(0, FuzzyMatcher::kMaxWord), tokens);
   std::vector<uint32_t> probed;
   detail::Bitmap scratch;
   enum class Source { All, Probed, Bitmap } source = Source::All;
   const detail::Bitmap* bitmap = nullptr;
-  if (!tokens.empty()) {
-    detail::PostingRef lists[FuzzyMatcher::kMaxWord];
-    size_t count = 0;
-    for (Token t : tokens) {
-      detail::PostingRef r = d.token(t);
-      if (r.size() == 0) return out.take();  // some trigram occurs in no name: nothing further can match
-      if (count < std::size(lists)) lists[count++] = r;
-    }
-    std::sort(lists, lists + count, [](const auto& a, const auto& b) { return a.size() < b.size(); });
+  if (count) {
     if (!lists[0].bitmap) {
       for (uint32_t id : lists[0].ids) {
         bool all = true;

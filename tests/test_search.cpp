@@ -1,6 +1,10 @@
 // Ranking through the real builder and search, on a small hand-made index.
 #include <catch2/catch.hpp>
 
+#include <filesystem>
+#include <set>
+
+#include "indexer/indexer.h"
 #include "query/query.h"
 
 using query::Kind;
@@ -263,4 +267,52 @@ TEST_CASE("search: path globs behave as in .gitignore", "[search]") {
   CHECK(paths("/src/**") == std::vector<std::string>{"src/app.ts", "src/build/gen.ts"});
   CHECK(paths("src") == std::vector<std::string>{"src/app.ts", "src/build/gen.ts"});
   CHECK(paths("*.ts").size() == 3);
+}
+
+// Both plans of a qualified query must return the same hits; generated from every container of
+// the real fixtures: member queries, abbreviated ones, fuzzy ones, path-qualified module ones.
+TEST_CASE("search: a qualified query gives the same hits from names or from its qualifier", "[search]") {
+  auto r = indexer::index_tree(FIXTURES_DIR "/symbols", {});
+  REQUIRE(r.index);
+  const query::Index& index = *r.index;
+  std::set<std::string> patterns;
+  auto last_part = [](std::string_view c) {
+    size_t cut = c.find_last_of(".:#\\/");
+    return std::string(cut == std::string_view::npos ? c : c.substr(cut + 1));
+  };
+  for (uint32_t id = 0; id < index.symbol_count(); ++id) {
+    query::Symbol s = index.symbol(id);
+    std::string name(s.name), stem = std::filesystem::path(std::string(s.path)).stem().string();
+    patterns.insert(stem + "." + name.substr(0, 2));
+    if (s.container.empty()) continue;
+    std::string part = last_part(s.container);
+    patterns.insert(part + "." + name);
+    patterns.insert(part + "::" + name.substr(0, 1));
+    patterns.insert(std::string(s.container) + "." + name);
+    patterns.insert(part.substr(0, 2) + "." + name.substr(0, 3));
+    patterns.insert(part + ".");
+    if (name.size() > 3) patterns.insert(part + "." + name.substr(0, 1) + name.substr(2));  // fuzzy
+  }
+  REQUIRE(patterns.size() > 500);
+  size_t nonempty = 0;
+  for (const std::string& p : patterns) {
+    for (size_t limit : {size_t(3), size_t(50)}) {
+      query::SearchRequest by_name;
+      by_name.pattern = p;
+      by_name.limit = limit;
+      by_name.plan = query::SearchRequest::Plan::ByName;
+      query::SearchRequest by_qualifier = by_name;
+      by_qualifier.plan = query::SearchRequest::Plan::ByQualifier;
+      auto a = query::search(index, by_name), b = query::search(index, by_qualifier);
+      INFO(p << " limit " << limit);
+      REQUIRE(a.size() == b.size());
+      for (size_t i = 0; i < a.size(); ++i) {
+        CHECK(a[i].symbol == b[i].symbol);
+        CHECK(a[i].score == b[i].score);
+        CHECK(a[i].tier == b[i].tier);
+      }
+      nonempty += !a.empty();
+    }
+  }
+  CHECK(nonempty > patterns.size());  // most patterns find something, so the comparison bites
 }
