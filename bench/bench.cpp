@@ -30,6 +30,7 @@ inline void mi_collect(bool) {}  // without mimalloc, resident growth includes f
 
 #include "indexer/indexer.h"
 #include "query/query.h"
+#include "query/snapshot.h"
 
 namespace {
 
@@ -186,6 +187,37 @@ Latency measure_fzf(const query::Index& index, const std::string& names_file) {
 
 }  // namespace
 
+struct SnapshotRun {
+  double save_ms = 0, mb = 0;
+  ChildRun warm;
+};
+
+// Saves the index, then times a fresh process that loads it and answers one query.
+SnapshotRun measure_snapshot(const query::Index& index) {
+  SnapshotRun out;
+  const char* path = "/tmp/indexer-bench.snapshot";
+  auto t = Clock::now();
+  if (std::string err = query::save_snapshot(index, "", path); !err.empty()) {
+    std::fprintf(stderr, "snapshot: %s\n", err.c_str());
+    return out;
+  }
+  out.save_ms = seconds_since(t) * 1e3;
+  std::ifstream f(path, std::ios::binary | std::ios::ate);
+  out.mb = double(f.tellg()) / 1e6;
+  out.warm = in_child([&] {
+#ifdef INDEXER_HAVE_MIMALLOC
+    mi_option_enable(mi_option_large_os_pages);  // as the CLI does
+#endif
+    query::SnapshotLoad loaded = query::load_snapshot(path);
+    if (!loaded.index) return 1;
+    query::SearchRequest req;
+    req.pattern = "getResponse";
+    return query::search(*loaded.index, req).empty() ? 2 : 0;
+  });
+  std::remove(path);
+  return out;
+}
+
 int main(int argc, char** argv) {
   unsigned threads = 0;
   int rounds = 20;
@@ -291,6 +323,7 @@ int main(int argc, char** argv) {
   size_t bytes_per_symbol_rss = 0;
   query::MemoryStats mem_1m{};
   size_t symbols_1m = 0;
+  SnapshotRun snapshot;
   for (size_t target : {size_t(100000), size_t(1000000)}) {
     mi_collect(true);
     size_t before = rss_bytes();
@@ -301,6 +334,7 @@ int main(int argc, char** argv) {
       bytes_per_symbol_rss = (after - before) / index->symbol_count();
       mem_1m = index->memory();
       symbols_1m = index->symbol_count();
+      snapshot = measure_snapshot(*index);
     }
     std::string slowest;
     Latency l = measure_queries(*index, rounds, &slowest);
@@ -311,6 +345,10 @@ int main(int argc, char** argv) {
     std::printf("%-12s slowest: %s\n", "", slowest.c_str());
   }
   std::remove("/tmp/indexer-bench-names.txt");
+
+  std::printf("\n== snapshot of the %zu-symbol index (ctags re-run on the corpus: see the index section)\n", symbols_1m);
+  std::printf("save %.0f ms, %.1f MB on disk; warm start in a fresh process (load + first query) %.0f ms, peak %.0f MB\n",
+              snapshot.save_ms, snapshot.mb, snapshot.warm.seconds * 1e3, snapshot.warm.peak_mb);
 
   std::printf("\n== memory at %zu symbols\n", symbols_1m);
   std::printf("resident growth while building: %zu bytes/symbol\n", bytes_per_symbol_rss);

@@ -1,4 +1,5 @@
 #include "indexer/indexer.h"
+#include "query/snapshot.h"
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -13,6 +14,8 @@
 #include <cstring>
 #include <mutex>
 #include <thread>
+#include <unordered_map>
+#include <optional>
 
 #include "indexer/extract.h"
 #include "indexer/ignore.h"
@@ -26,6 +29,7 @@ using query::Language;
 struct Candidate {
   std::string rel;
   uint64_t size;
+  int64_t mtime_ns;
   Language language;  // Unknown: decide by the #! line
 };
 
@@ -138,7 +142,7 @@ class Walker {
         skip(SkipReason::Unsupported);
         continue;
       }
-      found_.push_back({std::move(rel), uint64_t(st.st_size), lang});
+      found_.push_back({std::move(rel), uint64_t(st.st_size), int64_t(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec, lang});
     }
     ::closedir(dir);
     std::sort(subdirs.begin(), subdirs.end());
@@ -218,6 +222,31 @@ bool looks_generated(std::string_view text) {
          head.find("Code generated") != std::string_view::npos;
 }
 
+// Whether every file the walk found is one the previous run indexed or skipped, with the same
+// size and mtime (or, when racy, the same content), and none of those is gone. The cheap check
+// that lets an unchanged tree skip the rebuild.
+bool unchanged_since(const std::string& root, const std::vector<Candidate>& files, const query::Index& previous,
+                     const std::unordered_map<std::string_view, const SkippedFile*>& previous_skips, int64_t racy_after) {
+  if (files.size() != previous.file_count() + previous_skips.size()) return false;
+  std::string buf;
+  for (const Candidate& c : files) {
+    const bool racy = c.mtime_ns >= racy_after;
+    if (std::optional<uint32_t> id = previous.find_file(c.rel)) {
+      query::FileInfo info = previous.file(*id);
+      if (info.size != c.size) return false;
+      if (info.mtime_ns == c.mtime_ns && !racy) continue;
+      int64_t mtime = 0;
+      SkipReason why{};
+      if (read_file(root + "/" + c.rel, UINT64_MAX, buf, mtime, why) != ReadStatus::Ok || query::content_hash(buf) != info.content_hash)
+        return false;
+      continue;
+    }
+    auto it = previous_skips.find(c.rel);
+    if (it == previous_skips.end() || racy || it->second->size != c.size || it->second->mtime_ns != c.mtime_ns) return false;
+  }
+  return true;  // as many files as before and each matched one: none is gone
+}
+
 }  // namespace
 
 std::string_view skip_reason_name(SkipReason reason) {
@@ -260,9 +289,10 @@ Extraction extract(Language language, std::string_view source) {
 }
 
 IndexResult index_tree(const std::filesystem::path& root_path, const Options& options,
-                       const std::function<void(const Progress&)>& progress) {
+                       const std::function<void(const Progress&)>& progress, const Previous* previous) {
   IndexResult result;
   auto started = std::chrono::steady_clock::now();
+  result.started_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
   std::string root = root_path.string();
   while (root.size() > 1 && root.back() == '/') root.pop_back();
   struct stat st;
@@ -290,6 +320,26 @@ IndexResult index_tree(const std::filesystem::path& root_path, const Options& op
   total.files_total = files.size();
   for (const auto& f : files) total.bytes_total += f.size;
 
+  // What the previous run saw, by path.
+  std::unordered_map<std::string_view, const SkippedFile*> previous_skips;
+  if (previous && previous->skipped)
+    for (const SkippedFile& f : *previous->skipped) previous_skips.emplace(f.path, &f);
+  const query::Index* previous_index = previous ? previous->index : nullptr;
+  // A file modified this close to (or after) the previous run's start may have changed again
+  // within the same mtime tick after it was read.
+  const int64_t racy_after = previous ? previous->started_ns - 1000000000 : 0;
+
+  if (previous_index && unchanged_since(root, files, *previous_index, previous_skips, racy_after)) {
+    result.unchanged = true;
+    result.started_ns = previous->started_ns;
+    summary.files_indexed = summary.files_reused = previous_index->file_count();
+    summary.symbols = previous_index->symbol_count();
+    for (uint32_t f = 0; f < previous_index->file_count(); ++f) summary.bytes_indexed += previous_index->file(f).size;
+    for (const auto& [path, skipped] : previous_skips) ++summary.skipped[size_t(skipped->reason)];
+    summary.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    return result;
+  }
+
   query::IndexBuilder builder;
   std::mutex builder_mu;
   std::mutex summary_mu;
@@ -301,6 +351,7 @@ IndexResult index_tree(const std::filesystem::path& root_path, const Options& op
     Extraction ex;
     std::string buf;
     Summary local;
+    std::vector<SkippedFile> local_skips;
     for (;;) {
       size_t i = next.fetch_add(1);
       if (i >= files.size()) break;
@@ -311,27 +362,66 @@ IndexResult index_tree(const std::filesystem::path& root_path, const Options& op
         files_done.fetch_add(1, std::memory_order_relaxed);
         bytes_done.fetch_add(c.size, std::memory_order_relaxed);
       };
-      if (read_file(root + "/" + c.rel, options.max_file_size, buf, mtime, why) != ReadStatus::Ok) {
-        ++local.skipped[size_t(why)];
+      auto skip = [&](SkipReason reason, uint64_t size, int64_t mtime_ns) {
+        ++local.skipped[size_t(reason)];
+        // Unreadable and vanished files are tried again next time: a chmod leaves the mtime alone.
+        if (reason != SkipReason::Unreadable && reason != SkipReason::Vanished)
+          local_skips.push_back({c.rel, size, mtime_ns, reason});
         done();
+      };
+      auto reuse = [&](uint32_t file, int64_t mtime_ns) {
+        query::FileInfo info = previous_index->file(file);
+        {
+          std::lock_guard lock(builder_mu);
+          builder.add_from(*previous_index, file, mtime_ns);
+        }
+        ++local.files_indexed;
+        ++local.files_reused;
+        local.bytes_indexed += info.size;
+        local.symbols += info.symbol_count;
+        local.imports += previous_index->file_imports(file).size();
+        done();
+      };
+      std::optional<uint32_t> before = previous_index ? previous_index->find_file(c.rel) : std::nullopt;
+      const bool racy = c.mtime_ns >= racy_after;
+      if (before && !racy) {
+        query::FileInfo info = previous_index->file(*before);
+        if (info.size == c.size && info.mtime_ns == c.mtime_ns) {
+          reuse(*before, c.mtime_ns);
+          continue;
+        }
+      }
+      if (auto it = previous_skips.find(c.rel); it != previous_skips.end() && !racy) {
+        if (it->second->size == c.size && it->second->mtime_ns == c.mtime_ns) {
+          skip(it->second->reason, c.size, c.mtime_ns);
+          continue;
+        }
+      }
+      if (read_file(root + "/" + c.rel, options.max_file_size, buf, mtime, why) != ReadStatus::Ok) {
+        skip(why, c.size, c.mtime_ns);
         continue;
       }
       std::string_view text = buf;
+      const uint64_t hash = previous_index ? query::content_hash(text) : 0;
+      if (before) {
+        query::FileInfo info = previous_index->file(*before);
+        if (info.size == text.size() && info.content_hash == hash) {
+          reuse(*before, mtime);
+          continue;
+        }
+      }
       if (std::memchr(text.data(), 0, std::min<size_t>(text.size(), 8000))) {
-        ++local.skipped[size_t(SkipReason::Binary)];
-        done();
+        skip(SkipReason::Binary, text.size(), mtime);
         continue;
       }
       Language lang = c.language;
       if (lang == Language::Unknown) lang = grammars::detect_language(c.rel, text.substr(0, text.find('\n')));
       if (lang == Language::Unknown) {
-        ++local.skipped[size_t(SkipReason::Unsupported)];
-        done();
+        skip(SkipReason::Unsupported, text.size(), mtime);
         continue;
       }
       if (!options.index_minified && looks_minified(c.rel, text)) {
-        ++local.skipped[size_t(SkipReason::Minified)];
-        done();
+        skip(SkipReason::Minified, text.size(), mtime);
         continue;
       }
       if (looks_generated(text)) ++local.generated_files;
@@ -362,6 +452,7 @@ IndexResult index_tree(const std::filesystem::path& root_path, const Options& op
       in.language = lang;
       in.size = text.size();
       in.mtime_ns = mtime;
+      in.content_hash = previous_index ? hash : query::content_hash(text);
       in.parse_errors = ex.parse_errors;
       in.symbols = ex.symbols;
       in.imports = ex.imports;
@@ -380,6 +471,8 @@ IndexResult index_tree(const std::filesystem::path& root_path, const Options& op
     }
     std::lock_guard lock(summary_mu);
     summary.files_indexed += local.files_indexed;
+    summary.files_reused += local.files_reused;
+    for (auto& f : local_skips) result.skipped_files.push_back(std::move(f));
     summary.bytes_indexed += local.bytes_indexed;
     summary.symbols += local.symbols;
     summary.imports += local.imports;
@@ -419,6 +512,8 @@ IndexResult index_tree(const std::filesystem::path& root_path, const Options& op
 
   auto build_started = std::chrono::steady_clock::now();
   result.index = builder.finish();
+  std::sort(result.skipped_files.begin(), result.skipped_files.end(),
+            [](const SkippedFile& a, const SkippedFile& b) { return a.path < b.path; });
   summary.build_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - build_started).count();
   summary.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   return result;

@@ -40,6 +40,15 @@ enum class SkipReason : uint8_t {
 };
 std::string_view skip_reason_name(SkipReason reason);
 
+// A file a run read but did not index. Kept (in the snapshot) so the next run does not read it
+// again while its size and mtime stay the same.
+struct SkippedFile {
+  std::string path;
+  uint64_t size;
+  int64_t mtime_ns;
+  SkipReason reason;
+};
+
 struct Progress {
   size_t files_done = 0, files_total = 0;
   uint64_t bytes_done = 0, bytes_total = 0;
@@ -54,6 +63,7 @@ struct Summary {
   size_t generated_files = 0;    // indexed, but marked as generated in their header
   std::array<size_t, size_t(SkipReason::Count)> skipped{};
   size_t dropped_match_files = 0;  // files where tree-sitter's match limit dropped matches
+  size_t files_reused = 0;   // taken unchanged from the previous index, not parsed again
   std::string query_error;  // a language's tags query did not compile: its files have no symbols
   double seconds = 0;        // the whole run
   double build_seconds = 0;  // of which building the index after the last file
@@ -66,14 +76,44 @@ struct Summary {
 
 struct IndexResult {
   std::unique_ptr<query::Index> index;  // null when error is set
+  std::vector<SkippedFile> skipped_files;  // read but not indexed (not: ignored, symlinks, special)
+  int64_t started_ns = 0;  // wall clock when the walk began; files changed since are "racy"
+  bool unchanged = false;  // with `previous`: the tree is as it was; index is null, use previous's
   Summary summary;
   std::string error;  // why the root could not be indexed at all
 };
 
+// What an earlier run of the same tree left, for a refresh.
+struct Previous {
+  const query::Index* index = nullptr;
+  const std::vector<SkippedFile>* skipped = nullptr;
+  int64_t started_ns = 0;
+};
+
 // Indexes the tree at `root`. `progress` (optional) is called on the calling thread about ten
-// times a second while workers run, and once at the end.
+// times a second while workers run, and once at the end. With `previous`, a file whose size and
+// mtime are what the previous run saw, or whose content hash is, is taken from the previous index
+// without parsing; a file changed within a second before that run began is always hashed, since
+// a second write in the same mtime tick would look unchanged (git's "racy" files).
 IndexResult index_tree(const std::filesystem::path& root, const Options& options,
-                       const std::function<void(const Progress&)>& progress = {});
+                       const std::function<void(const Progress&)>& progress = {},
+                       const Previous* previous = nullptr);
+
+// ---- Snapshots of a tree (query/snapshot.h holds the format) ----------------------------------
+
+// <root>/.indexer/snapshot; the walker never enters a directory named .indexer.
+std::filesystem::path default_snapshot_path(const std::filesystem::path& root);
+
+// Loads the snapshot when this build wrote it with the same options, refreshes what changed on
+// disk since (index_tree with `previous`), and saves it back when anything did. A snapshot that
+// cannot be used (missing, corrupt, truncated, foreign, another format version, other options)
+// means a full index, with a one-line `warning` unless it was simply missing. A snapshot that
+// cannot be written is a warning too: answers do not depend on it.
+IndexResult open_tree(const std::filesystem::path& root, const Options& options, const std::filesystem::path& snapshot,
+                      const std::function<void(const Progress&)>& progress, std::string& warning);
+
+// Writes the result's index and file states; returns an error message, empty on success.
+std::string save_tree(const IndexResult& result, const Options& options, const std::filesystem::path& snapshot);
 
 // One file's definitions and imports, owning their text. Moving it re-points the views (a short
 // `text` lives inside the string object, so its address changes with it).

@@ -184,7 +184,7 @@ class IndexImpl final : public Index {
 
   FileInfo file(uint32_t id) const override {
     const FileRecord& f = d_.files[id];
-    return {id, d_.strings.get(f.path), f.language, f.size, f.mtime_ns, f.parse_errors, f.symbol_count};
+    return {id, d_.strings.get(f.path), f.language, f.size, f.mtime_ns, f.content_hash, f.parse_errors, f.symbol_count};
   }
 
   std::optional<uint32_t> find_file(std::string_view path) const override {
@@ -255,6 +255,8 @@ const IndexData& data_of(const Index& index) {
   return static_cast<const IndexImpl&>(index).data();
 }
 
+std::unique_ptr<Index> make_index(IndexData data) { return std::make_unique<IndexImpl>(std::move(data)); }
+
 }  // namespace detail
 
 using namespace detail;
@@ -266,6 +268,7 @@ struct IndexBuilder::State {
     bool parse_errors;
     uint64_t size;
     int64_t mtime_ns;
+    uint64_t content_hash;
     uint32_t first_symbol, symbol_count, first_import, import_count;
   };
   Arena arena;
@@ -310,6 +313,7 @@ void IndexBuilder::add(const FileInput& in) {
   f.parse_errors = in.parse_errors;
   f.size = in.size;
   f.mtime_ns = in.mtime_ns;
+  f.content_hash = in.content_hash;
   f.first_symbol = uint32_t(s.symbols.size());
   f.symbol_count = uint32_t(in.symbols.size());
   f.first_import = uint32_t(s.imports.size());
@@ -338,6 +342,29 @@ void IndexBuilder::add(const FileInput& in) {
   for (const ImportInput& imp : in.imports)
     s.imports.push_back({s.strings.intern(s.data.strings, imp.specifier), s.strings.intern(s.data.strings, imp.kind), imp.line});
   s.files.push_back(f);
+}
+
+void IndexBuilder::add_from(const Index& other, uint32_t file, int64_t mtime_ns) {
+  FileInfo info = other.file(file);
+  auto [begin, end] = other.file_symbols(file);
+  std::vector<SymbolInput> symbols;
+  symbols.reserve(end - begin);
+  for (uint32_t id = begin; id < end; ++id) {
+    Symbol s = other.symbol(id);
+    symbols.push_back({s.name, s.container, s.signature, s.kind, s.range, s.selection});
+  }
+  std::vector<ImportInput> imports;
+  for (const Import& i : other.file_imports(file)) imports.push_back({i.specifier, i.kind, i.line});
+  FileInput in;
+  in.path = info.path;
+  in.language = info.language;
+  in.size = info.size;
+  in.mtime_ns = mtime_ns;
+  in.content_hash = info.content_hash;
+  in.parse_errors = info.parse_errors;
+  in.symbols = symbols;
+  in.imports = imports;
+  add(in);
 }
 
 namespace {
@@ -440,7 +467,7 @@ std::unique_ptr<Index> IndexBuilder::finish() {
   for (uint32_t old : order) {
     const auto& f = s.files[old];
     FileRecord r{f.path, uint32_t(d.symbols.size()), f.symbol_count, uint32_t(d.imports.size()), f.import_count,
-                 f.language, f.parse_errors, f.size, f.mtime_ns};
+                 f.language, f.parse_errors, f.size, f.mtime_ns, f.content_hash};
     uint32_t id = uint32_t(d.files.size());
     for (uint32_t i = 0; i < f.symbol_count; ++i) {
       d.symbols.push_back(s.symbols[f.first_symbol + i]);

@@ -49,6 +49,7 @@ struct FileRecord {
   bool parse_errors;
   uint64_t size;
   int64_t mtime_ns;
+  uint64_t content_hash;
 };
 
 struct ImportRecord {
@@ -83,6 +84,7 @@ class Postings {
   void shrink();
 
  private:
+  friend struct SnapshotCodec;
   std::vector<uint32_t> offsets_{0};  // array ids of list i: ids_[offsets_[i] .. offsets_[i+1])
   std::vector<uint32_t> ids_;
   std::vector<uint32_t> big_;         // index into bitmaps_, or UINT32_MAX
@@ -99,6 +101,7 @@ class StringBlob {
   void shrink() { bytes_.shrink_to_fit(); }
 
  private:
+  friend struct SnapshotCodec;
   std::vector<char> bytes_;
 };
 
@@ -169,7 +172,9 @@ uint64_t hash_bytes(std::string_view s);
 // What separates the parts of a container chain or a qualified query: "::", ".", "#", "\\", "/".
 inline bool is_qualifier_sep(char c) { return c == '.' || c == ':' || c == '#' || c == '\\' || c == '/'; }
 
-// The arrays behind an Index built by IndexBuilder.
+// The arrays behind an Index built by IndexBuilder (or loaded from a snapshot).
 const IndexData& data_of(const Index& index);
+// An Index over arrays loaded from a snapshot.
+std::unique_ptr<Index> make_index(IndexData data);
 
 }  // namespace query::detail

@@ -64,6 +64,7 @@ struct FileInput {
   Language language = Language::Unknown;
   uint64_t size = 0;
   int64_t mtime_ns = 0;
+  uint64_t content_hash = 0;  // XXH3 of the bytes, so a snapshot can tell a touched file from an edited one
   bool parse_errors = false;  // the tree had ERROR or MISSING nodes; symbols are what was recovered
   std::span<const SymbolInput> symbols;
   std::span<const ImportInput> imports;
@@ -94,6 +95,7 @@ struct FileInfo {
   Language language;
   uint64_t size;
   int64_t mtime_ns;
+  uint64_t content_hash;
   bool parse_errors;
   uint32_t symbol_count;
 };
@@ -135,6 +137,9 @@ class IndexBuilder {
   IndexBuilder& operator=(const IndexBuilder&) = delete;
 
   void add(const FileInput& file);
+  // Adds a file of another index as it is there, with a new mtime: how a refresh keeps what did
+  // not change without parsing it again.
+  void add_from(const Index& other, uint32_t file, int64_t mtime_ns);
   std::unique_ptr<Index> finish();
 
  private:

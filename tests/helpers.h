@@ -61,6 +61,8 @@ inline RunResult run_indexer(const std::vector<std::string>& args, const fs::pat
   static int counter = 0;
   fs::path base = fs::temp_directory_path() / ("indexer-run-" + std::to_string(::getpid()) + "-" + std::to_string(counter++));
   std::string out_path = base.string() + ".out", err_path = base.string() + ".err";
+  std::fflush(stdout);  // or the child's freopen flushes our buffered output a second time
+  std::fflush(stderr);
   pid_t pid = ::fork();
   if (pid == 0) {
     if (::chdir(cwd.c_str()) != 0) _exit(127);

@@ -3,6 +3,10 @@
 
 #include <nlohmann/json.hpp>
 
+#include <fcntl.h>
+#include <signal.h>
+
+#include <algorithm>
 #include <set>
 #include <sstream>
 
@@ -10,6 +14,7 @@
 
 using nlohmann::json;
 using test::run_indexer;
+namespace fs = std::filesystem;
 
 namespace {
 void write_project(const test::TempDir& t) {
@@ -227,4 +232,67 @@ TEST_CASE("cli: --exclude wins over .gitignore, and a parent repository .gitigno
   // Indexing sub/ alone: the top-level "build/" still hides sub/build, as git does.
   CHECK(names_of({}) == std::set<std::string>{"keep", "app"});
   CHECK(names_of({"--exclude", "keep.py"}) == std::set<std::string>{"app"});
+}
+
+TEST_CASE("cli: query answers from the snapshot and follows edits made since", "[cli][snapshot]") {
+  test::TempDir t;
+  write_project(t);
+  REQUIRE(run_indexer({"index", t.path().string()}).exit_code == 0);
+  REQUIRE(fs::exists(t / ".indexer/snapshot"));
+  t.write("src/extra.py", "def freshly_added():\n    pass\n");
+  auto r = run_indexer({"query", "freshly_added", t.path().string()});
+  INFO(r.err);
+  CHECK(r.exit_code == 0);
+  CHECK(r.err.empty());
+  CHECK(r.out.find("src/extra.py:1") != std::string::npos);
+  // A damaged snapshot: one line on stderr, and still the right answer.
+  std::string bytes = test::read_file(t / ".indexer/snapshot");
+  bytes.resize(bytes.size() / 2);
+  std::ofstream(t / ".indexer/snapshot", std::ios::binary | std::ios::trunc) << bytes;
+  r = run_indexer({"query", "freshly_added", t.path().string()});
+  CHECK(r.exit_code == 0);
+  CHECK(r.err.find("warning") != std::string::npos);
+  CHECK(std::count(r.err.begin(), r.err.end(), '\n') == 1);
+  CHECK(r.out.find("src/extra.py:1") != std::string::npos);
+  // --no-snapshot neither reads nor writes one.
+  test::TempDir u;
+  write_project(u);
+  CHECK(run_indexer({"query", "Shape", u.path().string(), "--no-snapshot"}).exit_code == 0);
+  CHECK_FALSE(fs::exists(u / ".indexer"));
+}
+
+TEST_CASE("cli: kill -9 while writing the snapshot leaves the old one or the new one", "[cli][snapshot]") {
+  test::TempDir t;
+  for (int i = 0; i < 400; ++i)
+    t.write("pkg/m" + std::to_string(i) + ".py", "class C" + std::to_string(i) + ":\n    def method_" + std::to_string(i) + "(self):\n        pass\n");
+  auto expected = run_indexer({"query", "method_12", t.path().string(), "--json", "--no-snapshot"});
+  REQUIRE(expected.exit_code == 0);
+  unsigned seed = 12345;
+  for (int round = 0; round < 30; ++round) {
+    pid_t pid = ::fork();
+    if (pid == 0) {
+      int null = ::open("/dev/null", O_WRONLY);
+      ::dup2(null, 1);
+      ::dup2(null, 2);
+      std::string bin = INDEXER_BINARY, cmd = "index", root = t.path().string();
+      char* argv[] = {bin.data(), cmd.data(), root.data(), nullptr};
+      ::execv(bin.c_str(), argv);
+      _exit(127);
+    }
+    seed = seed * 1103515245 + 12345;
+    ::usleep(useconds_t(2000 + (seed >> 8) % 120000));  // somewhere in its walk, parse or write
+    ::kill(pid, SIGKILL);
+    int status = 0;
+    ::waitpid(pid, &status, 0);
+    auto r = run_indexer({"query", "method_12", t.path().string(), "--json"});
+    INFO("round " << round << ": " << r.err);
+    CHECK(r.exit_code == 0);
+    CHECK(r.err.empty());  // never a corrupt snapshot to warn about
+    CHECK(json::parse(r.out) == json::parse(expected.out));
+  }
+  // Killed writers' temporary files are cleaned up by the next save.
+  REQUIRE(run_indexer({"index", t.path().string()}).exit_code == 0);
+  size_t leftovers = 0;
+  for (const auto& e : fs::directory_iterator(t / ".indexer")) leftovers += e.path().filename() != "snapshot";
+  CHECK(leftovers == 0);
 }

@@ -1,0 +1,114 @@
+// A tree's snapshot: query/snapshot.h's file, with the indexer's own state in its extra section:
+// a fingerprint of everything that decides what gets indexed (this build's queries, the options),
+// when the run began, and the files it read but skipped.
+#include <cstdlib>
+#include <cstring>
+
+#include "indexer/indexer.h"
+#include "query/snapshot.h"
+
+namespace indexer {
+namespace {
+
+constexpr std::string_view kBuild = "indexer 0.1.0";
+
+// Changes whenever a snapshot's symbols could differ from what this run would extract.
+uint64_t fingerprint(const Options& o) {
+  std::string s(kBuild);
+  for (const auto& lang : grammars::all_languages()) s.append(lang.name).append(lang.query);
+  if (const char* dir = std::getenv("INDEXER_QUERIES_DIR")) s.append("queries:").append(dir);
+  s.append("|max=").append(std::to_string(o.max_file_size));
+  s.append("|minified=").append(o.index_minified ? "1" : "0");
+  for (const auto& e : o.excludes) s.append("|x=").append(e);
+  return query::content_hash(s);
+}
+
+template <typename T>
+void put(std::string& out, T v) {
+  out.append(reinterpret_cast<const char*>(&v), sizeof v);
+}
+
+template <typename T>
+bool get(std::string_view& in, T& v) {
+  if (in.size() < sizeof v) return false;
+  std::memcpy(&v, in.data(), sizeof v);
+  in.remove_prefix(sizeof v);
+  return true;
+}
+
+std::string encode_state(const IndexResult& r, const Options& o) {
+  std::string out;
+  put(out, fingerprint(o));
+  put(out, r.started_ns);
+  put(out, uint64_t(r.skipped_files.size()));
+  for (const SkippedFile& f : r.skipped_files) {
+    put(out, uint32_t(f.path.size()));
+    out.append(f.path);
+    put(out, f.size);
+    put(out, f.mtime_ns);
+    put(out, uint8_t(f.reason));
+  }
+  return out;
+}
+
+// False when the state is malformed or was written under other options.
+bool decode_state(std::string_view in, const Options& o, int64_t& started_ns, std::vector<SkippedFile>& skipped) {
+  uint64_t print = 0, count = 0;
+  if (!get(in, print) || print != fingerprint(o) || !get(in, started_ns) || !get(in, count)) return false;
+  if (count > in.size()) return false;
+  skipped.reserve(count);
+  for (uint64_t i = 0; i < count; ++i) {
+    uint32_t n = 0;
+    SkippedFile f;
+    uint8_t reason = 0;
+    if (!get(in, n) || n > in.size()) return false;
+    f.path.assign(in.substr(0, n));
+    in.remove_prefix(n);
+    if (!get(in, f.size) || !get(in, f.mtime_ns) || !get(in, reason) || reason >= uint8_t(SkipReason::Count)) return false;
+    f.reason = SkipReason(reason);
+    skipped.push_back(std::move(f));
+  }
+  return in.empty();
+}
+
+}  // namespace
+
+std::filesystem::path default_snapshot_path(const std::filesystem::path& root) { return root / ".indexer" / "snapshot"; }
+
+std::string save_tree(const IndexResult& result, const Options& options, const std::filesystem::path& snapshot) {
+  return query::save_snapshot(*result.index, encode_state(result, options), snapshot);
+}
+
+IndexResult open_tree(const std::filesystem::path& root, const Options& options, const std::filesystem::path& snapshot,
+                      const std::function<void(const Progress&)>& progress, std::string& warning) {
+  std::error_code ec;
+  query::SnapshotLoad loaded;
+  Previous previous;
+  std::vector<SkippedFile> skipped;
+  if (std::filesystem::exists(snapshot, ec)) {
+    loaded = query::load_snapshot(snapshot);
+    if (!loaded.index) {
+      warning = loaded.error + "; indexing from scratch";
+    } else if (!decode_state(loaded.extra, options, previous.started_ns, skipped)) {
+      warning = snapshot.string() + ": written by another build or with other options; indexing from scratch";
+      loaded.index.reset();
+    } else {
+      previous.index = loaded.index.get();
+      previous.skipped = &skipped;
+    }
+  }
+  IndexResult r = index_tree(root, options, progress, previous.index ? &previous : nullptr);
+  if (r.unchanged) {
+    r.index = std::move(loaded.index);
+    r.skipped_files = std::move(skipped);
+    return r;
+  }
+  if (!r.index) return r;
+  if (std::string err = save_tree(r, options, snapshot); !err.empty()) {
+    if (!warning.empty()) warning += "; ";
+    warning += "could not save the snapshot: " + err;
+  }
+  return r;
+}
+
+}  // namespace indexer

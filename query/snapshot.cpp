@@ -1,0 +1,435 @@
+#include "query/snapshot.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <xxhash.h>
+#include <zstd.h>
+
+#include <algorithm>
+#include <array>
+#include <atomic>
+#include <memory>
+#include <bit>
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <thread>
+
+#include "query/index_impl.h"
+
+namespace query {
+
+static_assert(std::endian::native == std::endian::little, "snapshots store arrays as little-endian bytes");
+
+uint64_t content_hash(std::string_view bytes) { return XXH3_64bits(bytes.data(), bytes.size()); }
+
+namespace detail {
+namespace {
+
+constexpr char kMagic[8] = {'I', 'D', 'X', 'S', 'N', 'A', 'P', '\n'};
+enum Section : uint32_t { kRecords, kStrings, kNames, kTokens, kSegments, kExtra, kSectionCount };
+
+struct SectionEntry {
+  uint32_t id, reserved;
+  uint64_t compressed_size, raw_size, checksum;
+};
+static_assert(sizeof(SectionEntry) == 32);
+constexpr size_t kHeaderSize = sizeof kMagic + 8 + kSectionCount * sizeof(SectionEntry) + 8;
+
+class Writer {
+ public:
+  // Arrays start 8-byte aligned within a section, so a reader can copy them out as T.
+  template <typename T>
+  void vec(const std::vector<T>& v) {
+    u64(v.size());
+    out.append((8 - out.size() % 8) % 8, '\0');
+    out.append(reinterpret_cast<const char*>(v.data()), v.size() * sizeof(T));
+  }
+  void u64(uint64_t v) { out.append(reinterpret_cast<const char*>(&v), 8); }
+  void bytes(std::string_view s) {
+    u64(s.size());
+    out.append(s);
+  }
+  std::string out;
+};
+
+// Bounds-checked reads: any overrun makes ok() false and every later read a no-op.
+class Reader {
+ public:
+  explicit Reader(std::string_view in) : in_(in) {}
+  // `in` must be 8-byte aligned. assign() copies in one pass; resize() would zero the pages first.
+  template <typename T>
+  void vec(std::vector<T>& v) {
+    static_assert(alignof(T) <= 8);
+    uint64_t n = u64();
+    size_t pad = (8 - pos_ % 8) % 8;
+    if (!ok_ || pad > in_.size() - pos_) return fail();
+    pos_ += pad;
+    if (n > (in_.size() - pos_) / sizeof(T)) return fail();
+    const T* first = reinterpret_cast<const T*>(in_.data() + pos_);
+    v.assign(first, first + n);
+    pos_ += n * sizeof(T);
+  }
+  uint64_t u64() {
+    uint64_t v = 0;
+    if (!ok_ || in_.size() - pos_ < 8) return fail(), 0;
+    std::memcpy(&v, in_.data() + pos_, 8);
+    pos_ += 8;
+    return v;
+  }
+  std::string_view bytes() {
+    uint64_t n = u64();
+    if (!ok_ || n > in_.size() - pos_) return fail(), std::string_view();
+    std::string_view s = in_.substr(pos_, n);
+    pos_ += n;
+    return s;
+  }
+  void fail() { ok_ = false; }
+  bool ok() const { return ok_ && pos_ == in_.size(); }
+
+ private:
+  std::string_view in_;
+  size_t pos_ = 0;
+  bool ok_ = true;
+};
+
+}  // namespace
+
+// Reaches the private arrays of the index's containers.
+struct SnapshotCodec {
+  static void put(Writer& w, const StringBlob& b) { w.vec(b.bytes_); }
+  static void get(Reader& r, StringBlob& b) {
+    r.vec(b.bytes_);
+    if (b.bytes_.empty() || b.bytes_[0] != 0) r.fail();
+  }
+  static void put(Writer& w, const Postings& p) {
+    w.vec(p.offsets_);
+    w.vec(p.ids_);
+    w.vec(p.big_);
+    w.u64(p.bitmaps_.size());
+    std::string buf;
+    for (const Bitmap& b : p.bitmaps_) {
+      buf.resize(b.getSizeInBytes(true));
+      b.write(buf.data(), true);
+      w.bytes(buf);
+    }
+  }
+  static void get(Reader& r, Postings& p) {
+    r.vec(p.offsets_);
+    r.vec(p.ids_);
+    r.vec(p.big_);
+    uint64_t n = r.u64();
+    if (n > p.big_.size()) return r.fail();
+    p.bitmaps_.clear();
+    p.bitmaps_.reserve(n);
+    for (uint64_t i = 0; i < n; ++i) {
+      std::string_view s = r.bytes();
+      if (s.empty()) return r.fail();
+      try {
+        p.bitmaps_.push_back(Bitmap::readSafe(s.data(), s.size()));
+      } catch (const std::exception&) {
+        return r.fail();
+      }
+    }
+    // Each list is an array slice or a bitmap; slices ascend within ids_.
+    if (p.offsets_.size() != p.big_.size() + 1 || p.offsets_.front() != 0 || p.offsets_.back() != p.ids_.size()) return r.fail();
+    for (size_t i = 0; i < p.big_.size(); ++i)
+      if (p.offsets_[i] > p.offsets_[i + 1] || (p.big_[i] != UINT32_MAX && p.big_[i] >= p.bitmaps_.size())) return r.fail();
+  }
+  static void put(Writer& w, const KeyedLists& k) {
+    w.vec(k.blob);
+    w.vec(k.key_offsets);
+    w.vec(k.list_offsets);
+    w.vec(k.values);
+  }
+  static void get(Reader& r, KeyedLists& k) {
+    r.vec(k.blob);
+    r.vec(k.key_offsets);
+    r.vec(k.list_offsets);
+    r.vec(k.values);
+    if (k.key_offsets.empty() || k.list_offsets.size() != k.key_offsets.size() || !ascending_within(k.key_offsets, k.blob.size()) ||
+        !ascending_within(k.list_offsets, k.values.size()))
+      r.fail();
+  }
+  // Offsets start at 0, never decrease and end at `end`.
+  static bool ascending_within(const std::vector<uint32_t>& offsets, size_t end) {
+    if (offsets.empty() || offsets.front() != 0 || offsets.back() != end) return false;
+    for (size_t i = 1; i < offsets.size(); ++i)
+      if (offsets[i] < offsets[i - 1]) return false;
+    return true;
+  }
+
+  static std::string encode(const IndexData& d, Section s, std::string_view extra) {
+    Writer w;
+    switch (s) {
+      case kRecords:
+        w.vec(d.symbols), w.vec(d.files), w.vec(d.files_by_path), w.vec(d.imports), w.vec(d.containers);
+        w.vec(d.container_member_offsets), w.vec(d.container_members);
+        break;
+      case kStrings: put(w, d.strings), put(w, d.signatures); break;
+      case kNames:
+        w.vec(d.names_blob), w.vec(d.name_offsets), w.vec(d.name_hash), w.vec(d.name_symbol_offsets), w.vec(d.name_symbols);
+        break;
+      case kTokens: w.vec(d.token_keys), put(w, d.token_postings); break;
+      case kSegments:
+        w.vec(d.segment_offsets), w.vec(d.segments_blob), put(w, d.segment_postings);
+        put(w, d.container_parts), put(w, d.path_parts);
+        break;
+      case kExtra: w.out.assign(extra); break;
+      case kSectionCount: break;
+    }
+    return std::move(w.out);
+  }
+
+  static bool decode(std::string_view bytes, Section s, IndexData& d, std::string& extra) {
+    Reader r(bytes);
+    switch (s) {
+      case kRecords:
+        r.vec(d.symbols), r.vec(d.files), r.vec(d.files_by_path), r.vec(d.imports), r.vec(d.containers);
+        r.vec(d.container_member_offsets), r.vec(d.container_members);
+        break;
+      case kStrings: get(r, d.strings), get(r, d.signatures); break;
+      case kNames:
+        r.vec(d.names_blob), r.vec(d.name_offsets), r.vec(d.name_hash), r.vec(d.name_symbol_offsets), r.vec(d.name_symbols);
+        break;
+      case kTokens: r.vec(d.token_keys), get(r, d.token_postings); break;
+      case kSegments:
+        r.vec(d.segment_offsets), r.vec(d.segments_blob), get(r, d.segment_postings);
+        get(r, d.container_parts), get(r, d.path_parts);
+        break;
+      case kExtra: extra.assign(bytes); return true;
+      case kSectionCount: break;
+    }
+    return r.ok();
+  }
+
+  // The cross-array invariants search and symbol() index by, checked once per load (a few ms
+  // for a million symbols), so even a consistent-looking file cannot send a read out of bounds.
+  static std::string validate(const IndexData& d) {
+    const size_t names = d.name_offsets.empty() ? 0 : d.name_offsets.size() - 1;
+    const size_t strings = d.strings.bytes_.size(), signatures = d.signatures.bytes_.size();
+    if (!ascending_within(d.name_offsets, d.names_blob.size())) return "name offsets";
+    if (d.name_symbol_offsets.size() != names + 1 || !ascending_within(d.name_symbol_offsets, d.name_symbols.size()) ||
+        d.name_symbols.size() != d.symbols.size())
+      return "name -> symbol lists";
+    if (d.name_hash.empty() || (d.name_hash.size() & (d.name_hash.size() - 1))) return "name hash";
+    for (uint32_t h : d.name_hash)
+      if (h > names) return "name hash";
+    for (uint32_t id : d.name_symbols)
+      if (id >= d.symbols.size()) return "name -> symbol lists";
+    if (d.containers.empty() || d.container_member_offsets.size() != d.containers.size() + 1 ||
+        !ascending_within(d.container_member_offsets, d.container_members.size()))
+      return "containers";
+    for (uint32_t c : d.containers)
+      if (c >= strings) return "containers";
+    for (uint32_t id : d.container_members)
+      if (id >= d.symbols.size()) return "container members";
+    for (const SymbolRecord& r : d.symbols)
+      if (r.name >= names || r.container >= d.containers.size() || r.file >= d.files.size() || r.signature >= signatures)
+        return "symbol records";
+    uint64_t next_symbol = 0, next_import = 0;
+    for (const FileRecord& f : d.files) {
+      if (f.path >= strings || f.first_symbol != next_symbol || f.first_import != next_import ||
+          uint8_t(f.language) >= uint8_t(Language::Count))
+        return "file records";
+      next_symbol += f.symbol_count;
+      next_import += f.import_count;
+    }
+    if (next_symbol != d.symbols.size() || next_import != d.imports.size()) return "file records";
+    if (d.files_by_path.size() != d.files.size()) return "file order";
+    for (uint32_t f : d.files_by_path)
+      if (f >= d.files.size()) return "file order";
+    for (const ImportRecord& i : d.imports)
+      if (i.specifier >= strings || i.kind >= strings) return "import records";
+    if (d.token_postings.size() != d.token_keys.size()) return "trigram postings";
+    if (d.segment_offsets.empty() || d.segment_postings.size() != d.segment_offsets.size() - 1 ||
+        !ascending_within(d.segment_offsets, d.segments_blob.size()))
+      return "segment postings";
+    for (const Postings* p : {&d.token_postings, &d.segment_postings}) {
+      for (uint32_t id : p->ids_)
+        if (id >= names) return "postings";
+      for (const Bitmap& b : p->bitmaps_)
+        if (!b.isEmpty() && b.maximum() >= names) return "postings";
+    }
+    for (uint32_t c : d.container_parts.values)
+      if (c >= d.containers.size()) return "container parts";
+    if (d.path_parts.values.size() % 2) return "path parts";
+    for (size_t i = 0; i < d.path_parts.values.size(); i += 2)
+      if (d.path_parts.values[i] >= d.path_parts.values[i + 1] || d.path_parts.values[i + 1] > d.files.size()) return "path parts";
+    return {};
+  }
+};
+
+namespace {
+
+std::string errno_text(const std::string& what) { return what + ": " + std::strerror(errno); }
+
+bool write_all(int fd, const char* p, size_t n) {
+  while (n) {
+    ssize_t w = ::write(fd, p, n);
+    if (w < 0 && errno == EINTR) continue;
+    if (w <= 0) return false;
+    p += w;
+    n -= size_t(w);
+  }
+  return true;
+}
+
+// Runs fn(i) for i in [0, n) on up to two more threads: a snapshot has few sections, and the
+// large ones (postings, names, records) are of similar size.
+template <typename F>
+void parallel_for(size_t n, F&& fn) {
+  unsigned threads = std::clamp(std::thread::hardware_concurrency(), 1u, 4u);
+  std::atomic<size_t> next{0};
+  auto run = [&] {
+    for (size_t i; (i = next.fetch_add(1)) < n;) fn(i);
+  };
+  std::vector<std::thread> pool;
+  for (unsigned t = 1; t < threads; ++t) pool.emplace_back(run);
+  run();
+  for (auto& t : pool) t.join();
+}
+
+}  // namespace
+}  // namespace detail
+
+std::string save_snapshot(const Index& index, std::string_view extra, const std::filesystem::path& path) {
+  using namespace detail;
+  const IndexData& d = data_of(index);
+  std::array<std::string, kSectionCount> frames;
+  std::array<SectionEntry, kSectionCount> table{};
+  std::array<std::string, kSectionCount> errors;
+  parallel_for(kSectionCount, [&](size_t i) {
+    std::string raw = SnapshotCodec::encode(d, Section(i), extra);
+    frames[i].resize(ZSTD_compressBound(raw.size()));
+    size_t n = ZSTD_compress(frames[i].data(), frames[i].size(), raw.data(), raw.size(), 1);
+    if (ZSTD_isError(n)) {
+      errors[i] = std::string("zstd: ") + ZSTD_getErrorName(n);
+      return;
+    }
+    frames[i].resize(n);
+    table[i] = {uint32_t(i), 0, n, raw.size(), content_hash(raw)};
+  });
+  for (const auto& e : errors)
+    if (!e.empty()) return e;
+
+  std::string header(kMagic, sizeof kMagic);
+  uint32_t version_and_count[2] = {kSnapshotVersion, kSectionCount};
+  header.append(reinterpret_cast<const char*>(version_and_count), 8);
+  header.append(reinterpret_cast<const char*>(table.data()), sizeof table);
+  uint64_t table_checksum = content_hash(header);
+  header.append(reinterpret_cast<const char*>(&table_checksum), 8);
+
+  std::error_code ec;
+  std::filesystem::create_directories(path.parent_path(), ec);
+  std::string tmp = path.string() + ".tmp." + std::to_string(::getpid());
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) return errno_text(tmp);
+  bool ok = write_all(fd, header.data(), header.size());
+  for (const auto& f : frames) ok = ok && write_all(fd, f.data(), f.size());
+  ok = ok && ::fsync(fd) == 0;
+  std::string error = ok ? "" : errno_text(tmp);
+  if (::close(fd) != 0 && error.empty()) error = errno_text(tmp);
+  if (error.empty() && ::rename(tmp.c_str(), path.c_str()) != 0) error = errno_text(path.string());
+  if (!error.empty()) {
+    ::unlink(tmp.c_str());
+    return error;
+  }
+  // Writers killed mid-write leave their temporary files; remove those whose process is gone.
+  std::error_code ec2;
+  const std::string prefix = path.filename().string() + ".tmp.";
+  for (const auto& e : std::filesystem::directory_iterator(path.parent_path().empty() ? "." : path.parent_path(), ec2)) {
+    std::string name = e.path().filename().string();
+    if (!name.starts_with(prefix)) continue;
+    long pid = std::strtol(name.c_str() + prefix.size(), nullptr, 10);
+    if (pid > 0 && ::kill(pid_t(pid), 0) != 0 && errno == ESRCH) std::filesystem::remove(e.path(), ec2);
+  }
+  // The rename itself is durable once the directory is synced.
+  int dir = ::open(path.parent_path().empty() ? "." : path.parent_path().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dir >= 0) {
+    ::fsync(dir);
+    ::close(dir);
+  }
+  return {};
+}
+
+SnapshotLoad load_snapshot(const std::filesystem::path& path) {
+  using namespace detail;
+  SnapshotLoad out;
+  auto fail = [&](std::string why) {
+    out.error = path.string() + ": " + why;
+    return std::move(out);
+  };
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return fail(std::strerror(errno));
+  struct stat st;
+  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    ::close(fd);
+    return fail("not a regular file");
+  }
+  // Mapped, not read: the compressed bytes are looked at once, straight from the page cache.
+  void* map = st.st_size > 0 ? ::mmap(nullptr, size_t(st.st_size), PROT_READ, MAP_PRIVATE, fd, 0) : nullptr;
+  ::close(fd);
+  if (map == MAP_FAILED) return fail(std::strerror(errno));
+  struct Unmap {
+    void* p;
+    size_t n;
+    ~Unmap() {
+      if (p) ::munmap(p, n);
+    }
+  } unmap{map, size_t(st.st_size)};
+  std::string_view file(static_cast<const char*>(map), map ? size_t(st.st_size) : 0);
+
+  if (file.size() < sizeof kMagic || std::memcmp(file.data(), kMagic, sizeof kMagic) != 0) return fail("not an indexer snapshot");
+  if (file.size() < kHeaderSize) return fail("truncated header");
+  uint32_t version, count;
+  std::memcpy(&version, file.data() + 8, 4);
+  std::memcpy(&count, file.data() + 12, 4);
+  if (version != kSnapshotVersion)
+    return fail("format v" + std::to_string(version) + ", this build reads v" + std::to_string(kSnapshotVersion));
+  if (count != kSectionCount) return fail("section table of another layout");
+  std::array<SectionEntry, kSectionCount> table;
+  std::memcpy(table.data(), file.data() + 16, sizeof table);
+  uint64_t table_checksum;
+  std::memcpy(&table_checksum, file.data() + kHeaderSize - 8, 8);
+  if (content_hash(file.substr(0, kHeaderSize - 8)) != table_checksum) return fail("header checksum mismatch");
+
+  std::array<size_t, kSectionCount> offsets;
+  size_t at = kHeaderSize;
+  for (size_t i = 0; i < kSectionCount; ++i) {
+    if (table[i].id != i || table[i].compressed_size > file.size() - at) return fail("truncated");
+    offsets[i] = at;
+    at += table[i].compressed_size;
+  }
+  if (at != file.size()) return fail("trailing bytes");
+
+  IndexData d;
+  std::array<std::string, kSectionCount> errors;
+  parallel_for(kSectionCount, [&](size_t i) {
+    const SectionEntry& e = table[i];
+    std::string_view frame = file.substr(offsets[i], e.compressed_size);
+    unsigned long long size = ZSTD_getFrameContentSize(frame.data(), frame.size());
+    if (size != e.raw_size) {
+      errors[i] = "section " + std::to_string(i) + " is corrupt";
+      return;
+    }
+    std::unique_ptr<char[]> buffer(new char[std::max<size_t>(e.raw_size, 1)]);  // not zeroed: zstd fills it
+    size_t n = ZSTD_decompress(buffer.get(), e.raw_size, frame.data(), frame.size());
+    std::string_view raw(buffer.get(), e.raw_size);
+    if (ZSTD_isError(n) || n != raw.size() || content_hash(raw) != e.checksum) {
+      errors[i] = "section " + std::to_string(i) + " checksum mismatch";
+      return;
+    }
+    if (!SnapshotCodec::decode(raw, Section(i), d, out.extra)) errors[i] = "section " + std::to_string(i) + " is malformed";
+  });
+  for (const auto& e : errors)
+    if (!e.empty()) return fail(e);
+  if (std::string bad = SnapshotCodec::validate(d); !bad.empty()) return fail("inconsistent " + bad);
+  out.index = make_index(std::move(d));
+  return out;
+}
+
+}  // namespace query

@@ -1,0 +1,46 @@
+// Snapshots: an Index saved to one file and loaded back, so a restart costs a read, not a re-index.
+//
+// Format: a fixed header (magic, format version, section table with sizes and an XXH3 checksum of
+// each section's bytes, and a checksum of the table itself), then the sections, each one zstd
+// frame. Sections hold the Index's flat arrays as they are in memory (little-endian only), so
+// loading is decompression plus a few checks of the invariants search relies on; sections
+// decompress in parallel. The caller may store bytes of its own in the `extra` section (indexer/
+// keeps the tree's file states there).
+//
+// Writing goes to a temporary file in the same directory, fsynced, then renamed over the old one:
+// a crash at any instant leaves the old snapshot or the new one, never a mix. A snapshot that is
+// truncated, corrupt, foreign or of another format version fails to load with a one-line reason;
+// it is never half-loaded.
+//
+// Format versions (bump kSnapshotVersion on any change to the bytes; keep the old file under
+// tests/fixtures/snapshots/ to prove it is rejected cleanly):
+//   1  first format: records, strings, names, trigram and segment postings, qualifier lists
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "query/query.h"
+
+namespace query {
+
+inline constexpr uint32_t kSnapshotVersion = 1;
+
+struct SnapshotLoad {
+  std::unique_ptr<Index> index;  // null when error is set
+  std::string extra;
+  std::string error;  // one line: why the file could not be used
+};
+
+// Writes atomically; returns an error message, empty on success.
+std::string save_snapshot(const Index& index, std::string_view extra, const std::filesystem::path& path);
+
+SnapshotLoad load_snapshot(const std::filesystem::path& path);
+
+// XXH3 of bytes: the content hash of files and the checksum of snapshot sections.
+uint64_t content_hash(std::string_view bytes);
+
+}  // namespace query

@@ -1,0 +1,219 @@
+// Snapshots: what is saved loads back identical; damaged or foreign files are refused with a
+// reason; a refresh re-indexes exactly the files that changed.
+#include <catch2/catch.hpp>
+
+#include <fcntl.h>
+#include <sys/stat.h>
+
+#include <cstring>
+
+#include "helpers.h"
+#include "indexer/indexer.h"
+#include "query/snapshot.h"
+
+namespace fs = std::filesystem;
+
+namespace {
+
+// Every symbol, file and import of an index, as text a failed check can show.
+std::vector<std::string> dump(const query::Index& index) {
+  std::vector<std::string> out;
+  for (uint32_t f = 0; f < index.file_count(); ++f) {
+    query::FileInfo info = index.file(f);
+    out.push_back("file " + std::string(info.path) + " " + std::to_string(info.size) + " " + std::to_string(info.content_hash));
+    for (const query::Import& i : index.file_imports(f))
+      out.push_back("  import " + std::string(i.kind) + " " + std::string(i.specifier) + " " + std::to_string(i.line));
+    auto [begin, end] = index.file_symbols(f);
+    for (uint32_t id = begin; id < end; ++id) {
+      query::Symbol s = index.symbol(id);
+      out.push_back("  " + std::string(query::kind_name(s.kind)) + " " + std::string(s.container) + " " + std::string(s.name) + " " +
+                    std::to_string(s.range.start.line) + ":" + std::to_string(s.range.start.column) + "-" +
+                    std::to_string(s.range.end.line) + ":" + std::to_string(s.range.end.column) + " " +
+                    std::to_string(s.selection.start.line) + " " + std::string(s.signature));
+    }
+  }
+  return out;
+}
+
+std::vector<uint32_t> hits(const query::Index& index, std::string_view pattern) {
+  query::SearchRequest req;
+  req.pattern = pattern;
+  std::vector<uint32_t> out;
+  for (const query::Hit& h : query::search(index, req)) out.push_back(h.symbol);
+  return out;
+}
+
+void set_mtime(const fs::path& p, int64_t seconds_ago) {
+  struct timespec times[2];
+  clock_gettime(CLOCK_REALTIME, &times[0]);
+  times[0].tv_sec -= seconds_ago;
+  times[1] = times[0];
+  REQUIRE(::utimensat(AT_FDCWD, p.c_str(), times, 0) == 0);
+}
+
+}  // namespace
+
+TEST_CASE("snapshot: an index loads back identical and answers the same", "[snapshot]") {
+  auto built = indexer::index_tree(FIXTURES_DIR "/symbols", {});
+  REQUIRE(built.index);
+  test::TempDir t;
+  fs::path file = t / "snap";
+  REQUIRE(query::save_snapshot(*built.index, "extra bytes", file) == "");
+  query::SnapshotLoad loaded = query::load_snapshot(file);
+  INFO(loaded.error);
+  REQUIRE(loaded.index);
+  CHECK(loaded.extra == "extra bytes");
+  CHECK(dump(*loaded.index) == dump(*built.index));
+  for (const char* p : {"Shape", "gRS", "area", "Animal.speak", "std::vector", "os.path", "", "response status"})
+    CHECK(hits(*loaded.index, p) == hits(*built.index, p));
+  CHECK(loaded.index->find_exact("Shape") == built.index->find_exact("Shape"));
+}
+
+TEST_CASE("snapshot: damaged, foreign and other-version files are refused with a reason", "[snapshot]") {
+  auto built = indexer::index_tree(FIXTURES_DIR "/symbols", {});
+  REQUIRE(built.index);
+  test::TempDir t;
+  fs::path good = t / "good";
+  REQUIRE(query::save_snapshot(*built.index, "", good) == "");
+  const std::string bytes = test::read_file(good);
+  auto load_bytes = [&](const std::string& b) {
+    fs::path p = t / "bad";
+    std::ofstream(p, std::ios::binary | std::ios::trunc) << b;
+    return query::load_snapshot(p);
+  };
+  auto refused = [&](const std::string& b, const std::string& why) {
+    query::SnapshotLoad r = load_bytes(b);
+    INFO("expected: " << why << ", got: " << r.error);
+    CHECK(!r.index);
+    CHECK(r.error.find(why) != std::string::npos);
+    CHECK(r.error.find('\n') == std::string::npos);
+  };
+  refused("", "not an indexer snapshot");
+  refused("#!/bin/sh\necho hi\n", "not an indexer snapshot");
+  refused(bytes.substr(0, 20), "truncated header");
+  // Cut anywhere past the header, or flip any byte: refused, never half-loaded.
+  for (size_t cut = 300; cut < bytes.size(); cut += bytes.size() / 13) refused(bytes.substr(0, cut), "");
+  refused(bytes + "x", "trailing bytes");
+  for (size_t at = 16; at < bytes.size(); at += bytes.size() / 17) {
+    std::string flipped = bytes;
+    flipped[at] = char(flipped[at] ^ 0x5a);
+    refused(flipped, "");
+  }
+  // Another format version is named, whatever its checksums say.
+  std::string older = bytes;
+  uint32_t v = query::kSnapshotVersion - 1;
+  std::memcpy(older.data() + 8, &v, 4);
+  refused(older, "format v" + std::to_string(v) + ", this build reads v" + std::to_string(query::kSnapshotVersion));
+  CHECK(query::load_snapshot(t / "missing").error.find("No such file") != std::string::npos);
+}
+
+TEST_CASE("snapshot: the v1 file kept under tests loads while v1 is current, and is refused after", "[snapshot]") {
+  // tests/fixtures/snapshots/v1.snapshot is the fixture tree tests/fixtures/snapshots/tree as
+  // format v1 wrote it. When the format changes, this test proves the old file gets a clean refusal.
+  query::SnapshotLoad r = query::load_snapshot(FIXTURES_DIR "/snapshots/v1.snapshot");
+  if (query::kSnapshotVersion == 1) {
+    INFO(r.error);
+    REQUIRE(r.index);
+    auto fresh = indexer::index_tree(FIXTURES_DIR "/snapshots/tree", {});
+    REQUIRE(fresh.index);
+    CHECK(dump(*r.index) == dump(*fresh.index));
+  } else {
+    CHECK(!r.index);
+    CHECK(r.error.find("format v1, this build reads") != std::string::npos);
+  }
+}
+
+TEST_CASE("snapshot: a refresh re-indexes exactly what changed on disk", "[snapshot]") {
+  test::TempDir t;
+  t.write("a.py", "def alpha():\n    pass\n");
+  t.write("b.py", "def beta():\n    pass\n");
+  t.write("c.py", "def gamma():\n    pass\n");
+  t.write("data.bin.py", std::string("x\0y", 3));
+  for (const char* f : {"a.py", "b.py", "c.py", "data.bin.py"}) set_mtime(t / f, 3600);
+  fs::path snap = indexer::default_snapshot_path(t.path());
+  std::string warning;
+
+  auto first = indexer::open_tree(t.path(), {}, snap, {}, warning);
+  REQUIRE(first.index);
+  CHECK(warning == "");  // a missing snapshot is not worth a warning
+  CHECK(first.summary.files_reused == 0);
+  CHECK(first.summary.skipped[size_t(indexer::SkipReason::Binary)] == 1);
+  REQUIRE(fs::exists(snap));
+
+  // Nothing changed: the loaded index is used as it is.
+  auto second = indexer::open_tree(t.path(), {}, snap, {}, warning);
+  REQUIRE(second.index);
+  CHECK(second.unchanged);
+  CHECK(second.summary.files_reused == 3);
+  CHECK(second.summary.skipped[size_t(indexer::SkipReason::Binary)] == 1);
+  CHECK(dump(*second.index) == dump(*first.index));
+
+  // Touched (same bytes): reused. Edited: parsed. Deleted: gone. New: parsed.
+  set_mtime(t / "a.py", 1800);
+  t.write("b.py", "def beta_two():\n    pass\n");
+  set_mtime(t / "b.py", 1800);
+  fs::remove(t / "c.py");
+  t.write("d.py", "def delta():\n    pass\n");
+  set_mtime(t / "d.py", 1800);
+  auto third = indexer::open_tree(t.path(), {}, snap, {}, warning);
+  REQUIRE(third.index);
+  CHECK(warning == "");
+  CHECK_FALSE(third.unchanged);
+  CHECK(third.summary.files_indexed == 3);
+  CHECK(third.summary.files_reused == 1);  // a.py
+  CHECK(hits(*third.index, "alpha").size() == 1);
+  CHECK(hits(*third.index, "beta_two").size() == 1);
+  CHECK(third.index->find_exact("beta").empty());
+  CHECK(third.index->find_exact("gamma").empty());
+  CHECK(hits(*third.index, "delta").size() == 1);
+  // The refreshed snapshot equals a fresh index of the tree as it is.
+  auto fresh = indexer::index_tree(t.path(), {});
+  CHECK(dump(*third.index) == dump(*fresh.index));
+
+  // Other options: the snapshot does not apply; say so and index everything.
+  indexer::Options other;
+  other.max_file_size = 1000;
+  auto fourth = indexer::open_tree(t.path(), other, snap, {}, warning);
+  REQUIRE(fourth.index);
+  CHECK(warning.find("other options") != std::string::npos);
+  CHECK(fourth.summary.files_reused == 0);
+}
+
+TEST_CASE("snapshot: a same-size rewrite within the mtime tick is still seen", "[snapshot]") {
+  // Git's racy files: written again right after being indexed, same size, same mtime.
+  test::TempDir t;
+  t.write("a.py", "def alpha():\n    pass\n");
+  fs::path snap = indexer::default_snapshot_path(t.path());
+  std::string warning;
+  auto first = indexer::open_tree(t.path(), {}, snap, {}, warning);
+  REQUIRE(first.index);
+  struct stat before;
+  REQUIRE(::stat((t / "a.py").c_str(), &before) == 0);
+  t.write("a.py", "def omega():\n    pass\n");
+  struct timespec times[2] = {before.st_atim, before.st_mtim};
+  REQUIRE(::utimensat(AT_FDCWD, (t / "a.py").c_str(), times, 0) == 0);
+  auto second = indexer::open_tree(t.path(), {}, snap, {}, warning);
+  REQUIRE(second.index);
+  CHECK(second.index->find_exact("alpha").empty());
+  CHECK(second.index->find_exact("omega").size() == 1);
+}
+
+TEST_CASE("snapshot: a corrupt snapshot means a warning and a full index, never wrong answers", "[snapshot]") {
+  test::TempDir t;
+  t.write("a.py", "def alpha():\n    pass\n");
+  fs::path snap = indexer::default_snapshot_path(t.path());
+  std::string warning;
+  REQUIRE(indexer::open_tree(t.path(), {}, snap, {}, warning).index);
+  std::string bytes = test::read_file(snap);
+  bytes[bytes.size() / 2] ^= 0x33;
+  std::ofstream(snap, std::ios::binary | std::ios::trunc) << bytes;
+  t.write("a.py", "def omega():\n    pass\n");
+  auto r = indexer::open_tree(t.path(), {}, snap, {}, warning);
+  REQUIRE(r.index);
+  CHECK(warning.find("indexing from scratch") != std::string::npos);
+  CHECK(r.index->find_exact("omega").size() == 1);
+  // And the snapshot was written anew.
+  warning.clear();
+  CHECK(indexer::open_tree(t.path(), {}, snap, {}, warning).unchanged);
+  CHECK(warning == "");
+}
