@@ -304,6 +304,7 @@ struct ImportResolver::State {
   std::vector<std::string> warnings;
 
   std::unordered_map<std::string, Files> dir_files;   // files directly in a directory
+  std::unordered_map<std::string, std::vector<std::string>> dirs_by_name;  // directories by last part
   std::unordered_map<std::string, Files> name_files;  // files by base name
   std::unordered_map<std::string, Files> cs_namespaces;
 
@@ -395,7 +396,9 @@ struct ImportResolver::State {
     for (uint32_t f = 0; f < index.file_count(); ++f) {
       auto info = index.file(f);
       std::string dir(dir_of(info.path));
-      dir_files[dir].push_back(f);
+      auto& in_dir = dir_files[dir];
+      if (in_dir.empty()) dirs_by_name[std::string(base_of(dir))].push_back(dir);
+      in_dir.push_back(f);
       name_files[std::string(base_of(info.path))].push_back(f);
       switch (info.language) {
         case Language::Go:
@@ -714,11 +717,12 @@ struct ImportResolver::State {
     if (kind == "wildcard") {
       std::string pkg = joined(parts, "/");
       bool any = false;
-      for (const auto& [dir, files] : dir_files) {
-        if (dir != pkg && !(dir.ends_with("/" + pkg))) continue;
-        for (uint32_t f : files)
-          if (path_of(f).ends_with(".java")) out.file(path_of(f)), any = true;
-      }
+      if (auto it = dirs_by_name.find(std::string(parts.back())); it != dirs_by_name.end())
+        for (const auto& dir : it->second) {
+          if (dir != pkg && !dir.ends_with("/" + pkg)) continue;
+          for (uint32_t f : files_in(dir))
+            if (path_of(f).ends_with(".java")) out.file(path_of(f)), any = true;
+        }
       if (!any) out.external(std::string(spec));
       return;
     }
