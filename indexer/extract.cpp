@@ -17,7 +17,7 @@ namespace {
 using query::Kind;
 using query::Language;
 
-enum class Role : uint8_t { Ignore, Definition, Name, Container, Scope, Package, Import };
+enum class Role : uint8_t { Ignore, Definition, Name, Container, Scope, Package, Import, ImportMember };
 
 struct CaptureInfo {
   Role role = Role::Ignore;
@@ -103,6 +103,7 @@ void compile(Language lang, CompiledQuery& cq) {
     else if (name == "container") c.role = Role::Container;
     else if (name == "scope") c.role = Role::Scope;
     else if (name == "package") c.role = Role::Package;
+    else if (name == "import_member") c.role = Role::ImportMember;
     else if (name.starts_with("import.")) {
       c.role = Role::Import;
       c.import_kind = std::string(name.substr(7));
@@ -373,6 +374,7 @@ void Extractor::run(Language lang, std::string_view src, Extraction& out) {
     bool have_def = false, have_name = false;
     uint32_t import_first = UINT32_MAX, import_last = 0, import_line = 0;
     const std::string* import_kind = nullptr;
+    std::string_view import_member;
     for (uint16_t i = 0; i < m.capture_count; ++i) {
       const CaptureInfo& c = cq.captures[m.captures[i].index];
       TSNode n = m.captures[i].node;
@@ -402,6 +404,9 @@ void Extractor::run(Language lang, std::string_view src, Extraction& out) {
           import_last = std::max(import_last, ts_node_end_byte(n));
           import_kind = &c.import_kind;
           break;
+        case Role::ImportMember:
+          import_member = node_text(n, src);
+          break;
         case Role::Ignore:
           break;
       }
@@ -409,9 +414,13 @@ void Extractor::run(Language lang, std::string_view src, Extraction& out) {
     if (import_kind) {
       std::string_view text = src.substr(import_first, std::min<size_t>(import_last, src.size()) - import_first);
       text = strip_quotes(text);
-      if (!text.empty() && text.find('\n') == std::string_view::npos) {
-        PendingImport pi{out.text.size(), text.size(), 0, import_kind->size(), import_line};
+      // "from pkg import name": the specifier is "pkg.name" (".name" after a bare "from .").
+      std::string_view joiner = import_member.empty() || text.ends_with('.') ? "" : ".";
+      if (!text.empty() && text.find('\n') == std::string_view::npos && import_member.find('\n') == std::string_view::npos) {
+        PendingImport pi{out.text.size(), text.size() + joiner.size() + import_member.size(), 0, import_kind->size(), import_line};
         out.text.append(text);
+        out.text.append(joiner);
+        out.text.append(import_member);
         pi.kind_off = out.text.size();
         out.text.append(*import_kind);
         imports.push_back(pi);

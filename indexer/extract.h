@@ -9,6 +9,9 @@
 //   @package          text that qualifies every top-level symbol of the file (Java package,
 //                     Go package, C# file-scoped namespace, PHP namespace)
 //   @import.KIND      an import's specifier node; KIND says how it imports ("import", "include")
+//   @import_member    with @import.KIND: a name imported from that module (Python's "from m import
+//                     n"); the specifier becomes "m.n", or ".n" after "from .", so the resolver can
+//                     tell a submodule from an attribute
 //   @_anything        helper captures for predicates; ignored
 // Predicates #eq?, #not-eq?, #match?, #not-match?, #any-of? and #not-any-of? are evaluated here,
 // since tree-sitter's C API leaves them to the caller. When several patterns capture the same

@@ -23,6 +23,8 @@
 #include <vector>
 
 #include "indexer/indexer.h"
+#include "indexer/resolve_imports.h"
+#include "query/import_graph.h"
 #include "query/query.h"
 
 namespace {
@@ -47,6 +49,15 @@ commands:
   stats   [PATH] [--json]   files, symbols and index memory
   export  [PATH] --format jsonl|ctags [-o FILE]
                             every symbol as JSON Lines, or as a sorted tags file for Vim/Emacs
+  graph   imports|importers FILE [PATH] [--json]
+                            what FILE imports, or what imports it (FILE may be an external
+                            module such as react or external:net/http)
+  graph   deps|dependents FILE [PATH] [--depth N] [--json]
+                            transitive imports of FILE, or the files it affects, by depth
+  graph   path FROM TO [PATH] [--json]
+                            a shortest chain of imports from FROM to TO
+  graph   cycles [PATH] [--json]
+                            import cycles (files that reach each other through imports)
 
 options for every command that indexes:
   --snapshot FILE           where the index is saved (default PATH/.indexer/snapshot); query,
@@ -76,7 +87,7 @@ struct UsageError {
 
 // Flags that take a value; all others are switches.
 const std::vector<std::string> kValued = {"--kind", "--lang", "--path", "--limit", "--format", "-o",
-                                          "--max-file-size", "--exclude", "--threads", "--snapshot"};
+                                          "--max-file-size", "--exclude", "--threads", "--snapshot", "--depth"};
 const std::vector<std::string> kSwitches = {"--json", "--imports", "--index-minified", "--no-snapshot", "--help", "-h", "--version"};
 
 Args parse_args(int argc, char** argv) {
@@ -557,6 +568,153 @@ int cmd_export(const Args& a) {
   return finish_output(*out, where);
 }
 
+// ---- graph: the import graph --------------------------------------------------------------------
+
+struct Graph {
+  Indexed ix;
+  query::ImportGraph graph;
+  std::string root;
+};
+
+Graph build_graph(const Args& a, const std::string& root) {
+  Indexed ix = build_index(a, root);
+  indexer::ImportResolver resolver(root, *ix.index);
+  for (const auto& w : resolver.warnings()) std::cerr << "indexer: warning: " << w << '\n';
+  auto graph = indexer::build_import_graph(resolver, *ix.index);
+  return {std::move(ix), std::move(graph), root};
+}
+
+// A node named on the command line: a file as a path from here or from the root, or an external
+// module by name ("react", "external:react").
+query::ImportGraph::NodeId graph_node(const Graph& g, const std::string& arg) {
+  std::error_code ec;
+  if (arg.starts_with("external:"))
+    if (auto n = g.graph.find_external(arg.substr(9))) return *n;
+  if (fs::is_regular_file(arg, ec)) {
+    fs::path rel = fs::absolute(arg, ec).lexically_normal().lexically_relative(fs::absolute(g.root, ec).lexically_normal());
+    if (auto n = g.graph.find_file(rel.generic_string())) return *n;
+  }
+  if (auto n = g.graph.find_file(fs::path(arg).lexically_normal().generic_string())) return *n;
+  if (auto n = g.graph.find_external(arg)) return *n;
+  throw std::runtime_error(arg + ": not a file of the indexed tree (" + g.root + ") nor an imported module");
+}
+
+std::string node_label(const query::ImportGraph& g, query::ImportGraph::NodeId n) {
+  return (g.is_external(n) ? "external:" : "") + std::string(g.name(n));
+}
+
+json node_json(const query::ImportGraph& g, query::ImportGraph::NodeId n) {
+  return json{{"path", g.name(n)}, {"external", g.is_external(n)}};
+}
+
+// The shortest loop through a cycle's first file: the loop people read first.
+std::vector<query::ImportGraph::NodeId> example_loop(const query::ImportGraph& g, const std::vector<query::ImportGraph::NodeId>& cycle) {
+  auto v = cycle.front();
+  std::vector<query::ImportGraph::NodeId> best;
+  for (const auto& e : g.imports(v)) {
+    if (!std::binary_search(cycle.begin(), cycle.end(), e.to)) continue;
+    auto back = e.to == v ? std::optional(std::vector{v}) : g.shortest_path(e.to, v);
+    if (!back || (!best.empty() && back->size() + 1 >= best.size())) continue;
+    best = {v};
+    best.insert(best.end(), back->begin(), back->end());
+  }
+  return best;
+}
+
+int cmd_graph(const Args& a) {
+  const std::string sub = a.positional.empty() ? "" : a.positional[0];
+  const bool as_json = a.has("--json");
+  auto need = [&](size_t n, const char* what) {
+    if (a.positional.size() < n + 1) throw UsageError{"graph " + sub + " needs " + what};
+  };
+  uint32_t depth = query::ImportGraph::kUnlimited;
+  if (auto d = a.get("--depth")) {
+    uint64_t v = parse_number("--depth", *d);
+    if (v == 0) throw UsageError{"--depth takes a number from 1 up"};
+    depth = uint32_t(std::min<uint64_t>(v, depth));
+  }
+  if (sub == "imports" || sub == "importers") {
+    need(1, "a FILE");
+    Graph g = build_graph(a, root_arg(a, 2));
+    auto node = graph_node(g, a.positional[1]);
+    bool out = sub == "imports";
+    json list = json::array();
+    std::vector<std::vector<std::string>> rows;
+    for (const auto& e : out ? g.graph.imports(node) : g.graph.importers(node)) {
+      auto other = out ? e.to : e.from;
+      json j = node_json(g.graph, other);
+      j["line"] = e.line + 1;
+      list.push_back(std::move(j));
+      if (out) rows.push_back({node_label(g.graph, other), "line " + std::to_string(e.line + 1)});
+      else rows.push_back({std::string(g.graph.name(other)) + ":" + std::to_string(e.line + 1)});
+    }
+    if (as_json) std::cout << dump(list) << '\n';
+    else if (rows.empty()) std::cerr << node_label(g.graph, node) << (out ? " imports nothing\n" : " is imported by no file\n");
+    else print_table(rows);
+    return 0;
+  }
+  if (sub == "deps" || sub == "dependents") {
+    need(1, "a FILE");
+    Graph g = build_graph(a, root_arg(a, 2));
+    auto node = graph_node(g, a.positional[1]);
+    auto reached = sub == "deps" ? g.graph.dependencies(node, depth) : g.graph.dependents(node, depth);
+    json list = json::array();
+    std::vector<std::vector<std::string>> rows;
+    for (const auto& r : reached) {
+      json j = node_json(g.graph, r.node);
+      j["depth"] = r.depth;
+      list.push_back(std::move(j));
+      rows.push_back({std::to_string(r.depth), node_label(g.graph, r.node)});
+    }
+    if (as_json) std::cout << dump(list) << '\n';
+    else if (rows.empty()) std::cerr << node_label(g.graph, node) << (sub == "deps" ? " depends on nothing\n" : " affects no other file\n");
+    else print_table(rows);
+    return 0;
+  }
+  if (sub == "path") {
+    need(2, "FROM and TO");
+    Graph g = build_graph(a, root_arg(a, 3));
+    auto from = graph_node(g, a.positional[1]), to = graph_node(g, a.positional[2]);
+    auto path = g.graph.shortest_path(from, to);
+    if (as_json) {
+      json list = path ? json::array() : json(nullptr);
+      if (path)
+        for (auto n : *path) list.push_back(node_label(g.graph, n));
+      std::cout << dump(list) << '\n';
+    } else if (path) {
+      for (size_t i = 0; i < path->size(); ++i) std::cout << (i ? "  -> " : "") << node_label(g.graph, (*path)[i]) << '\n';
+    } else {
+      std::cerr << "no import path from " << node_label(g.graph, from) << " to " << node_label(g.graph, to) << '\n';
+    }
+    return path ? 0 : 1;
+  }
+  if (sub == "cycles") {
+    Graph g = build_graph(a, root_arg(a, 1));
+    auto cycles = g.graph.cycles();
+    auto names = [&](const std::vector<query::ImportGraph::NodeId>& nodes) {
+      std::vector<std::string> out;
+      for (auto n : nodes) out.emplace_back(g.graph.name(n));
+      return out;
+    };
+    if (as_json) {
+      json list = json::array();
+      for (const auto& c : cycles) list.push_back({{"files", names(c)}, {"example", names(example_loop(g.graph, c))}});
+      std::cout << dump(list) << '\n';
+      return 0;
+    }
+    if (cycles.empty()) std::cout << "no import cycles\n";
+    for (size_t i = 0; i < cycles.size(); ++i) {
+      std::string loop;
+      for (const auto& n : names(example_loop(g.graph, cycles[i]))) loop += (loop.empty() ? "" : " -> ") + n;
+      std::cout << "cycle " << i + 1 << ": " << cycles[i].size() << (cycles[i].size() == 1 ? " file" : " files") << ", e.g. " << loop << '\n';
+      for (const auto& n : names(cycles[i])) std::cout << "  " << n << '\n';
+    }
+    return 0;
+  }
+  throw UsageError{sub.empty() ? "graph needs imports, importers, deps, dependents, path or cycles"
+                               : "unknown graph command '" + sub + "' (imports, importers, deps, dependents, path, cycles)"};
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -582,6 +740,7 @@ int main(int argc, char** argv) {
     else if (a.command == "outline") rc = cmd_outline(a);
     else if (a.command == "stats") rc = cmd_stats(a);
     else if (a.command == "export") rc = cmd_export(a);
+    else if (a.command == "graph") rc = cmd_graph(a);
     else throw UsageError{"unknown command '" + a.command + "'"};
     // Both printf and iostream write standard output; either may have failed (a full disk).
     std::cout.flush();

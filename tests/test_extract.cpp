@@ -3,7 +3,6 @@
 #include <catch2/catch.hpp>
 
 #include <algorithm>
-#include <sstream>
 
 #include "helpers.h"
 #include "indexer/extract.h"
@@ -23,22 +22,6 @@ std::vector<std::string> render(const indexer::Extraction& ex, query::Language l
   return out;
 }
 
-std::vector<std::string> expected_lines(const std::string& text) {
-  std::vector<std::string> out;
-  std::istringstream in(text);
-  for (std::string line; std::getline(in, line);) {
-    if (line.empty() || line[0] == '#') continue;
-    out.push_back(line);
-  }
-  return out;
-}
-
-std::string join(const std::vector<std::string>& lines) {
-  std::string s;
-  for (const auto& l : lines) s += "  " + l + "\n";
-  return s;
-}
-
 void check_fixtures(const std::string& language) {
   test::fs::path dir = test::fs::path(FIXTURES_DIR) / "symbols" / language;
   REQUIRE(test::fs::is_directory(dir));
@@ -53,11 +36,11 @@ void check_fixtures(const std::string& language) {
     INFO("fixture " << file.filename().string());
     REQUIRE(grammars::spec(lang).name == language);
     REQUIRE(test::fs::exists(file.string() + ".expected"));
-    auto want = expected_lines(test::read_file(file.string() + ".expected"));
+    auto want = test::content_lines(test::read_file(file.string() + ".expected"));
     auto ex = indexer::extract(lang, source);
     REQUIRE(ex.error.empty());
     auto got = render(ex, lang);
-    INFO("expected:\n" << join(want) << "got:\n" << join(got));
+    INFO("expected:\n" << test::indented(want) << "got:\n" << test::indented(got));
     CHECK(got == want);
   }
 }

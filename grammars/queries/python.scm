@@ -37,3 +37,8 @@
 (import_statement name: (dotted_name) @import.import)
 (import_statement name: (aliased_import name: (dotted_name) @import.import))
 (import_from_statement module_name: [(dotted_name) (relative_import)] @import.from)
+; from m import a, b as c: one more import per name, specifier "m.a" (".a" after "from ."), so a
+; submodule imported by name resolves to its own file; the resolver drops names that are no module.
+(import_from_statement
+  module_name: [(dotted_name) (relative_import)] @import.from_name
+  name: [(dotted_name) @import_member (aliased_import name: (dotted_name) @import_member)])

@@ -1,0 +1,859 @@
+#include "indexer/resolve_imports.h"
+
+#include <algorithm>
+#include <fstream>
+#include <map>
+#include <unordered_map>
+
+#include "indexer/config_json.h"
+
+namespace indexer {
+
+namespace {
+
+namespace fs = std::filesystem;
+using query::ImportTarget;
+using query::Language;
+using Files = std::vector<uint32_t>;
+
+// ---- Paths: relative to the root, '/'-separated, "" is the root -----------------------------------
+
+// Resolves "." and ".." lexically; nullopt when the path climbs above the root.
+std::optional<std::string> normalize(std::string_view path) {
+  std::vector<std::string_view> parts;
+  for (size_t i = 0; i <= path.size();) {
+    size_t j = std::min(path.find('/', i), path.size());
+    std::string_view part = path.substr(i, j - i);
+    if (part == "..") {
+      if (parts.empty()) return std::nullopt;
+      parts.pop_back();
+    } else if (!part.empty() && part != ".") {
+      parts.push_back(part);
+    }
+    i = j + 1;
+  }
+  std::string out;
+  for (auto p : parts) {
+    if (!out.empty()) out += '/';
+    out += p;
+  }
+  return out;
+}
+
+std::string_view dir_of(std::string_view path) {
+  size_t slash = path.rfind('/');
+  return slash == std::string_view::npos ? std::string_view{} : path.substr(0, slash);
+}
+
+std::string_view base_of(std::string_view path) { return path.substr(path.rfind('/') + 1); }
+
+std::string join(std::string_view dir, std::string_view rel) {
+  if (dir.empty()) return std::string(rel);
+  if (rel.empty()) return std::string(dir);
+  return std::string(dir) + "/" + std::string(rel);
+}
+
+std::vector<std::string_view> split(std::string_view s, std::string_view sep) {
+  std::vector<std::string_view> out;
+  for (size_t i = 0;;) {
+    size_t j = s.find(sep, i);
+    out.push_back(s.substr(i, j == std::string_view::npos ? std::string_view::npos : j - i));
+    if (j == std::string_view::npos) return out;
+    i = j + sep.size();
+  }
+}
+
+std::string joined(std::span<const std::string_view> parts, std::string_view sep) {
+  std::string out;
+  for (size_t i = 0; i < parts.size(); ++i) {
+    if (i) out += sep;
+    out += parts[i];
+  }
+  return out;
+}
+
+std::string_view trim(std::string_view s) {
+  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
+  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.remove_suffix(1);
+  return s;
+}
+
+bool is_relative(std::string_view spec) {
+  return spec == "." || spec == ".." || spec.starts_with("./") || spec.starts_with("../");
+}
+
+std::optional<std::string> read_text(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  if (!in) return std::nullopt;
+  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+}
+
+// ---- Configuration ------------------------------------------------------------------------------
+
+struct GoModule {
+  std::string dir;
+  std::string path;                   // the `module` line
+  std::vector<std::string> required;  // required module paths
+};
+
+struct TsConfig {
+  std::string base;  // baseUrl's directory, or the config's own directory when it has none
+  bool has_base_url = false;
+  std::vector<std::pair<std::string, std::vector<std::string>>> paths;  // longest prefix first
+};
+
+struct Composer {
+  std::vector<std::pair<std::string, std::vector<std::string>>> psr4;  // "App\\" -> dirs; longest first
+};
+
+// go.mod: the module line and the required modules, in both the one-line and the block form.
+GoModule read_go_mod(std::string_view text, std::string dir) {
+  GoModule m{std::move(dir), {}, {}};
+  bool in_require = false;
+  for (auto raw : split(text, "\n")) {
+    std::string_view line = trim(raw.substr(0, raw.find("//")));
+    auto unquote = [](std::string_view s) {
+      s = trim(s);
+      if (s.size() >= 2 && (s.front() == '"' || s.front() == '`')) s = s.substr(1, s.size() - 2);
+      return std::string(s.substr(0, s.find_first_of(" \t")));
+    };
+    if (in_require) {
+      if (line.starts_with(")")) in_require = false;
+      else if (!line.empty()) m.required.push_back(unquote(line));
+    } else if (line.starts_with("module ")) {
+      m.path = unquote(line.substr(7));
+    } else if (line.starts_with("require")) {
+      std::string_view rest = trim(line.substr(7));
+      if (rest.starts_with("(")) in_require = true;
+      else if (!rest.empty()) m.required.push_back(unquote(rest));
+    }
+  }
+  return m;
+}
+
+TsConfig read_tsconfig(const detail::JsonValue& j, const std::string& dir) {
+  TsConfig c{dir, false, {}};
+  const detail::JsonValue* opts = j.get("compilerOptions");
+  if (!opts) return c;
+  if (const auto* base = opts->get("baseUrl"); base && base->is_string()) {
+    if (auto b = normalize(join(dir, base->text))) c.base = *b, c.has_base_url = true;
+  }
+  if (const auto* paths = opts->get("paths"))
+    for (size_t i = 0; i < paths->keys.size(); ++i) {
+      std::vector<std::string> subs;
+      for (const auto& s : paths->items[i].items)
+        if (s.is_string()) subs.push_back(s.text);
+      c.paths.emplace_back(paths->keys[i], std::move(subs));
+    }
+  std::stable_sort(c.paths.begin(), c.paths.end(), [](const auto& a, const auto& b) {
+    return a.first.substr(0, a.first.find('*')).size() > b.first.substr(0, b.first.find('*')).size();
+  });
+  return c;
+}
+
+Composer read_composer(const detail::JsonValue& j, const std::string& dir) {
+  Composer c;
+  for (const char* section : {"autoload", "autoload-dev"}) {
+    const auto* s = j.get(section);
+    const auto* psr4 = s ? s->get("psr-4") : nullptr;
+    if (!psr4) continue;
+    for (size_t i = 0; i < psr4->keys.size(); ++i) {
+      std::vector<std::string> dirs;
+      const auto& v = psr4->items[i];
+      auto add = [&](const std::string& d) {
+        if (auto n = normalize(join(dir, d))) dirs.push_back(*n);
+      };
+      if (v.is_string()) add(v.text);
+      for (const auto& item : v.items)
+        if (item.is_string()) add(item.text);
+      c.psr4.emplace_back(psr4->keys[i], std::move(dirs));
+    }
+  }
+  std::stable_sort(c.psr4.begin(), c.psr4.end(), [](const auto& a, const auto& b) { return a.first.size() > b.first.size(); });
+  return c;
+}
+
+// A shell command line split into words, with '...' and "..." quoting and backslash escapes.
+std::vector<std::string> shell_words(std::string_view s) {
+  std::vector<std::string> out;
+  std::string word;
+  bool in_word = false;
+  char quote = 0;
+  for (size_t i = 0; i < s.size(); ++i) {
+    char c = s[i];
+    if (quote) {
+      if (c == quote) quote = 0;
+      else if (c == '\\' && quote == '"' && i + 1 < s.size()) word += s[++i];
+      else word += c;
+    } else if (c == '\'' || c == '"') {
+      quote = c, in_word = true;
+    } else if (c == '\\' && i + 1 < s.size()) {
+      word += s[++i], in_word = true;
+    } else if (std::isspace(static_cast<unsigned char>(c))) {
+      if (in_word) out.push_back(std::move(word)), word.clear(), in_word = false;
+    } else {
+      word += c, in_word = true;
+    }
+  }
+  if (in_word) out.push_back(std::move(word));
+  return out;
+}
+
+// Include directories of every compile_commands.json entry, as tree-relative paths, in first-seen
+// order; directories outside the tree are left out.
+std::vector<std::string> read_include_dirs(const detail::JsonValue& j, const fs::path& abs_root, const fs::path& db_dir) {
+  std::vector<std::string> dirs;
+  for (const auto& entry : j.items) {
+    std::vector<std::string> args;
+    if (const auto* a = entry.get("arguments"))
+      for (const auto& w : a->items) args.push_back(w.text);
+    else if (const auto* c = entry.get("command"); c && c->is_string())
+      args = shell_words(c->text);
+    fs::path cwd = db_dir;
+    if (const auto* d = entry.get("directory"); d && d->is_string()) cwd = (db_dir / d->text).lexically_normal();
+    for (size_t i = 0; i < args.size(); ++i) {
+      std::string dir;
+      for (std::string_view flag : {"-I", "-iquote", "-isystem"}) {
+        if (args[i] == flag && i + 1 < args.size()) dir = args[++i];
+        else if (args[i].starts_with(flag) && args[i].size() > flag.size() && flag == "-I") dir = args[i].substr(2);
+        if (!dir.empty()) break;
+      }
+      if (dir.empty()) continue;
+      std::string rel = (cwd / dir).lexically_normal().lexically_relative(abs_root).generic_string();
+      if (rel.empty() || rel.starts_with("..")) continue;
+      if (rel == ".") rel.clear();
+      if (rel.ends_with('/')) rel.pop_back();
+      if (std::find(dirs.begin(), dirs.end(), rel) == dirs.end()) dirs.push_back(rel);
+    }
+  }
+  return dirs;
+}
+
+// ---- Per-language helpers -----------------------------------------------------------------------
+
+// Collects one import's targets.
+struct Out {
+  std::vector<ImportTarget>& targets;
+  std::string_view self;
+  uint32_t line;
+  bool allow_self = true;
+
+  void file(std::string_view path) {
+    if (!allow_self && path == self) return;
+    targets.push_back({std::string(path), false, line});
+  }
+  void external(std::string name) { targets.push_back({std::move(name), true, line}); }
+};
+
+// "node:fs/promises" -> "fs", "@scope/pkg/sub" -> "@scope/pkg", "lodash/get" -> "lodash".
+std::string npm_package(std::string_view spec) {
+  if (spec.starts_with("node:")) spec.remove_prefix(5);
+  size_t slash = spec.find('/');
+  if (spec.starts_with("@") && slash != std::string_view::npos) slash = spec.find('/', slash + 1);
+  return std::string(spec.substr(0, slash));
+}
+
+// Java's package: the leading segments that start in lower case ("java.util" of java.util.List).
+std::string java_package(std::string_view spec) {
+  auto parts = split(spec, ".");
+  size_t n = 0;
+  while (n < parts.size() && !parts[n].empty() && !std::isupper(static_cast<unsigned char>(parts[n][0]))) ++n;
+  if (n == 0) n = 1;
+  return joined(std::span(parts).first(n), ".");
+}
+
+// Rust's `use` trees: "a::{b, c::{d, self}}" -> a::b, a::c::d, a::c; "x as y" -> x.
+void expand_use(std::string_view spec, std::vector<std::string>& out) {
+  size_t brace = spec.find('{');
+  if (brace == std::string_view::npos) {
+    std::string_view path = trim(spec.substr(0, spec.find(" as ")));
+    if (path.ends_with("::self")) path.remove_suffix(6);
+    out.emplace_back(path);
+    return;
+  }
+  std::string_view prefix = spec.substr(0, brace);
+  int depth = 0;
+  size_t start = brace + 1;
+  for (size_t i = brace + 1; i < spec.size(); ++i) {
+    char c = spec[i];
+    if (c == '{') ++depth;
+    else if ((c == ',' && depth == 0) || (c == '}' && depth == 0)) {
+      std::string_view item = trim(spec.substr(start, i - start));
+      if (!item.empty()) {
+        if (item == "self") {
+          std::string_view p = prefix;
+          if (p.ends_with("::")) p.remove_suffix(2);
+          out.emplace_back(p);
+        } else {
+          expand_use(std::string(prefix) + std::string(item), out);
+        }
+      }
+      start = i + 1;
+      if (c == '}') return;
+    } else if (c == '}') --depth;
+  }
+}
+
+}  // namespace
+
+// ---- The resolver -------------------------------------------------------------------------------
+
+struct ImportResolver::State {
+  fs::path root, abs_root;
+  const query::Index& index;
+  std::vector<std::string> warnings;
+
+  std::unordered_map<std::string, Files> dir_files;   // files directly in a directory
+  std::unordered_map<std::string, std::vector<std::string>> dirs_by_name;  // directories by last part
+  std::unordered_map<std::string, Files> name_files;  // files by base name
+  std::unordered_map<std::string, Files> cs_namespaces;
+
+  std::vector<GoModule> go_modules;
+  std::vector<TsConfig> ts_configs;
+  std::vector<Composer> composers;
+  std::vector<std::string> cargo_dirs;
+  // Nearest configuration per directory of indexed files: an index into the vectors above, or -1.
+  std::unordered_map<std::string, int> go_of, ts_of, composer_of, cargo_of;
+  std::vector<std::string> include_dirs;
+
+  State(const fs::path& r, const query::Index& ix) : root(r), index(ix) {
+    std::error_code ec;
+    abs_root = fs::absolute(r, ec).lexically_normal();
+  }
+
+  bool exists(std::string_view path) const { return index.find_file(path).has_value(); }
+  std::string_view path_of(uint32_t f) const { return index.file(f).path; }
+
+  const Files& files_in(const std::string& dir) const {
+    static const Files none;
+    auto it = dir_files.find(dir);
+    return it == dir_files.end() ? none : it->second;
+  }
+
+  // Files whose path is `suffix` or ends in "/suffix".
+  Files by_suffix(const std::string& suffix) const {
+    Files out;
+    auto it = name_files.find(std::string(base_of(suffix)));
+    if (it == name_files.end()) return out;
+    for (uint32_t f : it->second) {
+      std::string_view p = path_of(f);
+      if (p == suffix || (p.size() > suffix.size() && p.ends_with(suffix) && p[p.size() - suffix.size() - 1] == '/')) out.push_back(f);
+    }
+    return out;
+  }
+
+  // The nearest `names` file at or above `dir`, loaded once by `load` into an index (-1: none).
+  template <class Load>
+  void find_nearest(const std::string& dir, std::unordered_map<std::string, int>& memo, std::initializer_list<const char*> names, Load load) {
+    std::vector<std::string> pending;
+    std::string d = dir;
+    int found = -1;
+    while (true) {
+      if (auto it = memo.find(d); it != memo.end()) {
+        found = it->second;
+        break;
+      }
+      pending.push_back(d);
+      std::error_code ec;
+      bool hit = false;
+      for (const char* name : names) {
+        std::string rel = join(d, name);
+        if (fs::is_regular_file(root / rel, ec)) {
+          found = load(rel, d);
+          hit = true;
+          break;
+        }
+      }
+      if (hit || d.empty()) break;
+      d = std::string(dir_of(d));
+    }
+    for (const auto& p : pending) memo[p] = found;
+  }
+
+  std::optional<detail::JsonValue> read_json(const std::string& rel) {
+    auto text = read_text(root / rel);
+    if (!text) {
+      warnings.push_back(rel + ": cannot read the file");
+      return std::nullopt;
+    }
+    auto parsed = detail::parse_json(*text);
+    if (!parsed.value) warnings.push_back(rel + ": " + parsed.error);
+    return std::move(parsed.value);
+  }
+
+  // Loads a JSON configuration file with `read` into `into`, for find_nearest.
+  template <class Config, class Read>
+  auto json_loader(std::vector<Config>& into, Read read) {
+    return [this, &into, read](const std::string& rel, const std::string& dir) {
+      auto j = read_json(rel);
+      if (!j) return -1;
+      into.push_back(read(*j, dir));
+      return int(into.size() - 1);
+    };
+  }
+
+  void load_configuration() {
+    for (uint32_t f = 0; f < index.file_count(); ++f) {
+      auto info = index.file(f);
+      std::string dir(dir_of(info.path));
+      auto& in_dir = dir_files[dir];
+      if (in_dir.empty()) dirs_by_name[std::string(base_of(dir))].push_back(dir);
+      in_dir.push_back(f);
+      name_files[std::string(base_of(info.path))].push_back(f);
+      switch (info.language) {
+        case Language::Go:
+          find_nearest(dir, go_of, {"go.mod"}, [&](const std::string& rel, const std::string& d) {
+            auto text = read_text(root / rel);
+            if (!text) return -1;
+            go_modules.push_back(read_go_mod(*text, d));
+            return int(go_modules.size() - 1);
+          });
+          break;
+        case Language::JavaScript: case Language::TypeScript: case Language::Tsx:
+          find_nearest(dir, ts_of, {"tsconfig.json", "jsconfig.json"}, json_loader(ts_configs, read_tsconfig));
+          break;
+        case Language::Php:
+          find_nearest(dir, composer_of, {"composer.json"}, json_loader(composers, read_composer));
+          break;
+        case Language::Rust:
+          find_nearest(dir, cargo_of, {"Cargo.toml"}, [&](const std::string&, const std::string& d) {
+            cargo_dirs.push_back(d);
+            return int(cargo_dirs.size() - 1);
+          });
+          break;
+        default: break;
+      }
+    }
+    bool has_c = false;
+    for (uint32_t f = 0; f < index.file_count() && !has_c; ++f) {
+      auto l = index.file(f).language;
+      has_c = l == Language::C || l == Language::Cpp;
+    }
+    if (has_c) load_include_dirs();
+    load_csharp_namespaces();
+  }
+
+  void load_include_dirs() {
+    std::error_code ec;
+    for (const char* rel : {"compile_commands.json", "build/compile_commands.json"}) {
+      if (!fs::is_regular_file(root / rel, ec)) continue;
+      if (auto j = read_json(rel)) {
+        include_dirs = read_include_dirs(*j, abs_root, (abs_root / rel).parent_path());
+        return;
+      }
+    }
+    include_dirs = {""};
+    if (fs::is_directory(root / "include", ec)) include_dirs.push_back("include");
+  }
+
+  // Namespaces declared in C# files: namespace symbols, and the containers of types (which also
+  // covers file-scoped `namespace A.B;`, not a symbol of its own).
+  void load_csharp_namespaces() {
+    using query::Kind;
+    for (uint32_t f = 0; f < index.file_count(); ++f) {
+      if (index.file(f).language != Language::CSharp) continue;
+      auto range = index.file_symbols(f);
+      for (uint32_t id = range.begin; id < range.end; ++id) {
+        auto s = index.symbol(id);
+        std::string ns;
+        if (s.kind == Kind::Namespace) ns = s.container.empty() ? std::string(s.name) : std::string(s.container) + "." + std::string(s.name);
+        else if (s.kind == Kind::Class || s.kind == Kind::Struct || s.kind == Kind::Interface || s.kind == Kind::Enum)
+          ns = std::string(s.container);
+        if (ns.empty()) continue;
+        auto& files = cs_namespaces[ns];
+        if (files.empty() || files.back() != f) files.push_back(f);
+      }
+    }
+  }
+
+  // Declarations named `name` in container `container` in files of `lang`.
+  Files declaring(Language lang, std::string_view container, std::string_view name) const {
+    Files out;
+    for (uint32_t id : index.find_exact(name)) {
+      auto s = index.symbol(id);
+      if (s.language != lang || s.container != container) continue;
+      auto f = index.find_file(s.path);
+      if (f && (out.empty() || out.back() != *f)) out.push_back(*f);
+    }
+    return out;
+  }
+
+  void emit(Out& out, const Files& files) const {
+    for (uint32_t f : files) out.file(path_of(f));
+  }
+
+  // ---- JavaScript / TypeScript ----
+
+  std::optional<std::string> js_file(const std::string& p, bool js_first) const {
+    static constexpr std::string_view kTs[] = {".ts", ".tsx", ".d.ts", ".js", ".jsx", ".mjs", ".cjs"};
+    static constexpr std::string_view kJs[] = {".js", ".jsx", ".mjs", ".cjs", ".ts", ".tsx", ".d.ts"};
+    static constexpr std::pair<std::string_view, std::string_view> kWrittenAsJs[] = {
+        {".js", ".ts"}, {".js", ".tsx"}, {".jsx", ".tsx"}, {".mjs", ".mts"}, {".cjs", ".cts"}};
+    if (exists(p)) return p;
+    for (auto [written, real] : kWrittenAsJs)
+      if (p.ends_with(written)) {
+        std::string alt = p.substr(0, p.size() - written.size()) + std::string(real);
+        if (exists(alt)) return alt;
+      }
+    for (const std::string& stem : {p, join(p, "index")})
+      for (auto ext : js_first ? std::span(kJs) : std::span(kTs))
+        if (exists(stem + std::string(ext))) return stem + std::string(ext);
+    return std::nullopt;
+  }
+
+  void resolve_js(Out& out, std::string_view dir, std::string_view spec, bool js_first) const {
+    if (is_relative(spec)) {
+      auto p = normalize(join(dir, spec));
+      if (!p) return out.external(std::string(spec));
+      if (auto f = js_file(*p, js_first)) return out.file(*f);
+      return out.external(*p);
+    }
+    if (spec.starts_with("/")) return out.external(std::string(spec));
+    if (auto it = ts_of.find(std::string(dir)); it != ts_of.end() && it->second >= 0) {
+      const TsConfig& c = ts_configs[size_t(it->second)];
+      for (const auto& [pattern, subs] : c.paths) {
+        size_t star = pattern.find('*');
+        std::string star_text;
+        if (star == std::string::npos) {
+          if (spec != pattern) continue;
+        } else {
+          std::string_view pre = std::string_view(pattern).substr(0, star), post = std::string_view(pattern).substr(star + 1);
+          if (spec.size() < pre.size() + post.size() || !spec.starts_with(pre) || !spec.ends_with(post)) continue;
+          star_text = std::string(spec.substr(pre.size(), spec.size() - pre.size() - post.size()));
+        }
+        for (std::string sub : subs) {
+          if (size_t s = sub.find('*'); s != std::string::npos) sub.replace(s, 1, star_text);
+          if (auto p = normalize(join(c.base, sub)))
+            if (auto f = js_file(*p, js_first)) return out.file(*f);
+        }
+        break;  // the best-matching pattern decides, as in TypeScript
+      }
+      if (c.has_base_url)
+        if (auto p = normalize(join(c.base, spec)))
+          if (auto f = js_file(*p, js_first)) return out.file(*f);
+    }
+    out.external(npm_package(spec));
+  }
+
+  // ---- Python ----
+
+  std::optional<std::string> py_module(const std::string& p) const {
+    for (const char* suffix : {".py", "/__init__.py", ".pyi", "/__init__.pyi"})
+      if (exists(p + suffix)) return p + suffix;
+    return std::nullopt;
+  }
+
+  void resolve_python(Out& out, std::string_view dir, std::string_view spec, std::string_view kind) const {
+    out.allow_self = false;
+    bool member = kind == "from_name";
+    size_t dots = spec.find_first_not_of('.');
+    if (dots == std::string_view::npos) dots = spec.size();
+    std::string module_path;
+    for (auto part : split(spec.substr(dots), ".")) module_path = join(module_path, part);
+    if (dots > 0) {
+      std::string base(dir);
+      for (size_t i = 1; i < dots; ++i) {
+        if (base.empty()) return out.external(std::string(spec));  // above the root
+        base = std::string(dir_of(base));
+      }
+      if (module_path.empty()) {
+        if (exists(join(base, "__init__.py"))) out.file(join(base, "__init__.py"));
+        return;  // a namespace package has no file
+      }
+      if (auto f = py_module(join(base, module_path))) return out.file(*f);
+      if (!member) out.external(join(base, module_path));
+      return;
+    }
+    std::vector<std::string> roots{"", "src"};
+    if (!dir.empty() && dir != "src" && !exists(join(dir, "__init__.py"))) roots.emplace_back(dir);
+    for (const auto& r : roots)
+      if (auto f = py_module(join(r, module_path))) return out.file(*f);
+    if (!member) out.external(std::string(spec.substr(0, spec.find('.'))));
+  }
+
+  // ---- Go ----
+
+  void resolve_go(Out& out, std::string_view spec) const {
+    out.allow_self = false;
+    const GoModule* best = nullptr;
+    for (const auto& m : go_modules)
+      if (!m.path.empty() && (spec == m.path || (spec.starts_with(m.path) && spec[m.path.size()] == '/')) &&
+          (!best || m.path.size() > best->path.size()))
+        best = &m;
+    if (best) {
+      std::string dir = join(best->dir, spec.substr(std::min(spec.size(), best->path.size() + 1)));
+      bool any = false;
+      for (uint32_t f : files_in(dir)) {
+        std::string_view p = path_of(f);
+        if (p.ends_with(".go") && !p.ends_with("_test.go")) out.file(p), any = true;
+      }
+      if (any) return;
+    }
+    std::string_view module;
+    for (const auto& m : go_modules)
+      for (const auto& r : m.required)
+        if ((spec == r || (spec.starts_with(r) && spec[r.size()] == '/')) && r.size() > module.size()) module = r;
+    if (!module.empty()) return out.external(std::string(module));
+    auto parts = split(spec, "/");
+    if (parts[0].find('.') != std::string_view::npos && parts.size() > 3) return out.external(joined(std::span(parts).first(3), "/"));
+    out.external(std::string(spec));
+  }
+
+  // ---- Rust ----
+
+  struct Crate {
+    std::string src;   // the directory module paths start from
+    std::string root;  // lib.rs or main.rs; empty when there is none
+  };
+
+  Crate crate_of(std::string_view dir) const {
+    if (auto it = cargo_of.find(std::string(dir)); it != cargo_of.end() && it->second >= 0) {
+      std::string src = join(cargo_dirs[size_t(it->second)], "src");
+      for (const char* r : {"lib.rs", "main.rs"})
+        if (exists(join(src, r))) return {src, join(src, r)};
+    }
+    for (std::string d(dir);; d = std::string(dir_of(d))) {
+      for (const char* r : {"lib.rs", "main.rs"})
+        if (exists(join(d, r))) return {d, join(d, r)};
+      if (d.empty()) return {std::string(dir), ""};
+    }
+  }
+
+  // The file of module `parts` below the crate's src; the crate root for none.
+  std::optional<std::string> rust_module_file(const Crate& c, std::span<const std::string> parts) const {
+    if (parts.empty()) return c.root.empty() ? std::nullopt : std::optional(c.root);
+    std::string p = c.src;
+    for (const auto& s : parts) p = join(p, s);
+    for (const char* suffix : {".rs", "/mod.rs"})
+      if (exists(p + suffix)) return p + suffix;
+    return std::nullopt;
+  }
+
+  // The module path of a file: src/a/b.rs and src/a/b/mod.rs are a::b; the crate root is empty.
+  std::vector<std::string> rust_module_of(const Crate& c, std::string_view file) const {
+    std::vector<std::string> parts;
+    if (file == c.root) return parts;
+    std::string_view rel = file;
+    if (!c.src.empty()) {
+      if (!rel.starts_with(c.src + "/")) return parts;
+      rel.remove_prefix(c.src.size() + 1);
+    }
+    if (rel.ends_with(".rs")) rel.remove_suffix(3);
+    for (auto p : split(rel, "/")) parts.emplace_back(p);
+    if (!parts.empty() && parts.back() == "mod") parts.pop_back();
+    return parts;
+  }
+
+  void resolve_rust(Out& out, std::string_view file, std::string_view spec, std::string_view kind) const {
+    out.allow_self = false;
+    std::string_view dir = dir_of(file), base = base_of(file);
+    if (kind == "extern") return out.external(std::string(spec));
+    Crate crate = crate_of(dir);
+    if (kind == "mod") {
+      bool owns_dir = base == "mod.rs" || base == "lib.rs" || base == "main.rs" || file == crate.root;
+      std::string parent = owns_dir ? std::string(dir) : std::string(file.substr(0, file.size() - 3));
+      for (const char* suffix : {".rs", "/mod.rs"})
+        if (exists(join(parent, spec) + suffix)) return out.file(join(parent, spec) + suffix);
+      return out.external(join(parent, spec));
+    }
+    std::vector<std::string> paths;
+    expand_use(spec, paths);
+    std::vector<std::string> current = rust_module_of(crate, file);
+    for (const auto& path : paths) {
+      std::vector<std::string> segs;
+      for (auto s : split(path, "::"))
+        if (!s.empty()) segs.emplace_back(s);
+      if (segs.empty()) continue;
+      std::vector<std::string> module;
+      size_t i = 0;
+      if (segs[0] == "crate") {
+        i = 1;
+      } else if (segs[0] == "self" || segs[0] == "super") {
+        module = current;
+        if (segs[0] == "self") i = 1;
+        bool above = false;
+        for (; i < segs.size() && segs[i] == "super"; ++i) {
+          if (module.empty()) above = true;
+          else module.pop_back();
+        }
+        if (above) continue;
+      } else {
+        std::vector<std::string> child = current;
+        child.push_back(segs[0]);
+        if (!rust_module_file(crate, child)) {
+          out.external(segs[0]);
+          continue;
+        }
+        module = current;
+      }
+      // The deepest prefix of the rest that is a module file; the others are items.
+      std::vector<std::string> rest(segs.begin() + std::ptrdiff_t(i), segs.end());
+      for (size_t k = rest.size() + 1; k-- > 0;) {
+        std::vector<std::string> parts = module;
+        parts.insert(parts.end(), rest.begin(), rest.begin() + std::ptrdiff_t(k));
+        if (auto f = rust_module_file(crate, parts)) {
+          out.file(*f);
+          break;
+        }
+      }
+    }
+  }
+
+  // ---- C / C++ ----
+
+  void resolve_c(Out& out, std::string_view dir, std::string_view spec, std::string_view kind) const {
+    if (kind == "include")
+      if (auto p = normalize(join(dir, spec)); p && exists(*p)) return out.file(*p);
+    for (const auto& inc : include_dirs)
+      if (auto p = normalize(join(inc, spec)); p && exists(*p)) return out.file(*p);
+    out.external(std::string(spec));
+  }
+
+  // ---- Java ----
+
+  void resolve_java(Out& out, std::string_view spec, std::string_view kind) const {
+    out.allow_self = false;
+    auto parts = split(spec, ".");
+    if (kind == "wildcard") {
+      std::string pkg = joined(parts, "/");
+      bool any = false;
+      if (auto it = dirs_by_name.find(std::string(parts.back())); it != dirs_by_name.end())
+        for (const auto& dir : it->second) {
+          if (dir != pkg && !dir.ends_with("/" + pkg)) continue;
+          for (uint32_t f : files_in(dir))
+            if (path_of(f).ends_with(".java")) out.file(path_of(f)), any = true;
+        }
+      if (!any) out.external(std::string(spec));
+      return;
+    }
+    size_t n = kind == "static" ? parts.size() - 1 : parts.size();
+    for (size_t k = n; k >= 2; --k) {
+      Files files = by_suffix(joined(std::span(parts).first(k), "/") + ".java");
+      if (!files.empty()) return emit(out, files);
+    }
+    out.external(java_package(spec));
+  }
+
+  // ---- C# ----
+
+  void resolve_csharp(Out& out, std::string_view spec, std::string_view kind) const {
+    out.allow_self = false;
+    size_t dot = spec.rfind('.');
+    if (kind != "using" && dot != std::string_view::npos) {
+      Files types = declaring(Language::CSharp, spec.substr(0, dot), spec.substr(dot + 1));
+      if (!types.empty()) return emit(out, types);
+    }
+    if (auto it = cs_namespaces.find(std::string(spec)); it != cs_namespaces.end()) return emit(out, it->second);
+    out.external(std::string(kind == "static" && dot != std::string_view::npos ? spec.substr(0, dot) : spec));
+  }
+
+  // ---- Ruby, PHP, Bash: paths ----
+
+  void resolve_ruby(Out& out, std::string_view dir, std::string_view spec, std::string_view kind) const {
+    auto with_rb = [](std::string p) { return p.ends_with(".rb") ? p : p + ".rb"; };
+    if (kind == "require_relative") {
+      auto p = normalize(join(dir, spec));
+      if (!p) return out.external(std::string(spec));
+      if (exists(with_rb(*p))) return out.file(with_rb(*p));
+      return out.external(*p);
+    }
+    for (const char* base : {"lib", ""})
+      if (auto p = normalize(join(base, spec)); p && exists(with_rb(*p))) return out.file(with_rb(*p));
+    out.external(std::string(spec.substr(0, spec.find('/'))));
+  }
+
+  // A path beside the file, then from the root.
+  bool resolve_path(Out& out, std::string_view dir, std::string_view spec) const {
+    for (std::string_view base : {dir, std::string_view{}})
+      if (auto p = normalize(join(base, spec)); p && exists(*p)) {
+        out.file(*p);
+        return true;
+      }
+    return false;
+  }
+
+  void resolve_php(Out& out, std::string_view file, std::string_view spec, std::string_view kind) const {
+    std::string_view dir = dir_of(file);
+    if (kind != "use") {
+      if (!resolve_path(out, dir, spec)) out.external(normalize(join(dir, spec)).value_or(std::string(spec)));
+      return;
+    }
+    out.allow_self = false;
+    if (spec.starts_with("\\")) spec.remove_prefix(1);
+    auto parts = split(spec, "\\");
+    if (auto it = composer_of.find(std::string(dir)); it != composer_of.end() && it->second >= 0)
+      for (const auto& [prefix, dirs] : composers[size_t(it->second)].psr4) {
+        if (!spec.starts_with(prefix)) continue;
+        std::string rest;
+        for (auto p : split(spec.substr(prefix.size()), "\\")) rest = join(rest, p);
+        for (const auto& d : dirs)
+          if (exists(join(d, rest) + ".php")) return out.file(join(d, rest) + ".php");
+      }
+    for (size_t k = parts.size(); k >= 2; --k) {
+      Files files = by_suffix(joined(std::span(parts).last(k), "/") + ".php");
+      if (!files.empty()) return emit(out, files);
+    }
+    size_t sep = spec.rfind('\\');
+    std::string_view ns = sep == std::string_view::npos ? std::string_view{} : spec.substr(0, sep);
+    Files decl = declaring(Language::Php, ns, spec.substr(sep + 1));
+    if (!decl.empty()) return emit(out, decl);
+    out.external(std::string(ns.empty() ? spec : ns));
+  }
+
+  void resolve_bash(Out& out, std::string_view dir, std::string_view spec) const {
+    std::string_view path = spec;
+    if (path.starts_with("$")) {
+      size_t slash = path.find('/');
+      // "$DIR/x.sh", "${DIR}/x.sh" and "$(dirname "$0")/x.sh": the script's own directory.
+      if (slash == std::string_view::npos) return out.external(std::string(spec));
+      path = path.substr(slash + 1);
+      if (auto p = normalize(join(dir, path)); p && exists(*p)) return out.file(*p);
+      return out.external(std::string(spec));
+    }
+    if (!resolve_path(out, dir, path)) out.external(std::string(spec));
+  }
+};
+
+ImportResolver::ImportResolver(const fs::path& root, const query::Index& index)
+    : state_(std::make_unique<State>(root, index)) {
+  state_->load_configuration();
+}
+
+ImportResolver::~ImportResolver() = default;
+
+const std::vector<std::string>& ImportResolver::warnings() const { return state_->warnings; }
+
+query::FileImports ImportResolver::resolve(uint32_t file) const {
+  const State& s = *state_;
+  auto info = s.index.file(file);
+  query::FileImports result{std::string(info.path), {}};
+  std::string_view dir = dir_of(info.path);
+  for (const auto& imp : s.index.file_imports(file)) {
+    Out out{result.targets, info.path, imp.line};
+    std::string_view spec = imp.specifier, kind = imp.kind;
+    switch (info.language) {
+      case Language::JavaScript: s.resolve_js(out, dir, spec, true); break;
+      case Language::TypeScript: case Language::Tsx: s.resolve_js(out, dir, spec, false); break;
+      case Language::Python: s.resolve_python(out, dir, spec, kind); break;
+      case Language::Go: s.resolve_go(out, spec); break;
+      case Language::Rust: s.resolve_rust(out, info.path, spec, kind); break;
+      case Language::C: case Language::Cpp: s.resolve_c(out, dir, spec, kind); break;
+      case Language::Java: s.resolve_java(out, spec, kind); break;
+      case Language::CSharp: s.resolve_csharp(out, spec, kind); break;
+      case Language::Ruby: s.resolve_ruby(out, dir, spec, kind); break;
+      case Language::Php: s.resolve_php(out, info.path, spec, kind); break;
+      case Language::Bash: s.resolve_bash(out, dir, spec); break;
+      default: break;
+    }
+  }
+  return result;
+}
+
+query::ImportGraph build_import_graph(const ImportResolver& resolver, const query::Index& index) {
+  std::vector<query::FileImports> files;
+  files.reserve(index.file_count());
+  for (uint32_t f = 0; f < index.file_count(); ++f) files.push_back(resolver.resolve(f));
+  return query::ImportGraph::build(files);
+}
+
+}  // namespace indexer

@@ -1,0 +1,80 @@
+// Resolving each file's imports to files of the tree, per language, for query::ImportGraph.
+//
+// A specifier resolves to indexed files where the language's rules allow, else to an external
+// node: a package name for bare imports ("react", "numpy", "std", "github.com/x/y"), or the
+// tree-relative path for a relative import that names no indexed file ("web/styles.css").
+// The rules, in the order tried (README.md, "Import graph", says the same for users):
+//   JS/TS   ./ and ../: the path, ".js written but .ts on disk", then + .ts .tsx .d.ts .js .jsx
+//           .mjs .cjs (a .js importer tries the .js family first), then dir/index.*; bare: the
+//           nearest tsconfig.json/jsconfig.json's compilerOptions.paths (one '*', longest prefix
+//           first), then baseUrl; else the npm package ("@scope/pkg", "fs" for "node:fs/promises").
+//   Python  a.b.c -> a/b/c.py or a/b/c/__init__.py (then .pyi) from the root, src/, and the
+//           importer's directory when it is no package; "." and ".." from the importer's package.
+//           `from m import n` also tries the submodule m.n and drops n if it is no module file.
+//   Go      the longest go.mod `module` path of the tree prefixing the import: an edge to every
+//           non-test .go file of the package directory (a change to any of them affects
+//           importers); else the longest go.mod `require` path, else the first three segments of
+//           a domain path, else the path (standard library).
+//   Rust    `mod x;` -> x.rs or x/mod.rs beside a mod.rs/lib.rs/main.rs, else in the directory
+//           named after the file (2018); `use crate::|self::|super::a::b` and `use m::..` for a
+//           child module m -> the deepest module file of the path (crate root: src/lib.rs or
+//           src/main.rs next to the nearest Cargo.toml); other paths -> the crate (first segment).
+//   C/C++   "x.h" beside the includer, then each include directory (-I, -iquote, -isystem of
+//           compile_commands.json at the root or in build/, all entries merged in order; without
+//           one, the root and include/); <x.h> through the include directories only; else "x.h".
+//   Java    a.b.C -> a file whose path ends in a/b/C.java (every such file: several source
+//           roots), trying a.b for a nested class; a.b.* -> the .java files of every directory
+//           ending in a/b; external: the package (leading lower-case segments).
+//   C#      using A.B -> every file that declares namespace A.B or a type inside it; static and
+//           alias forms -> the file declaring the type, else the namespace; else as written.
+//   Ruby    require_relative: beside the file; require: lib/ then the root; else the first segment.
+//   PHP     require/include: beside the file, then from the root; use A\B\C: composer.json psr-4
+//           (nearest, longest prefix), then any file ending in A/B/C.php, down to B/C.php, then a
+//           declaration of C in namespace A\B; else the namespace.
+//   Bash    source: beside the file, then from the root; a leading $VAR/ or $(dirname ..)/ is
+//           taken as the file's own directory.
+// Edges that would make a file import itself through package semantics (Python `from .` in an
+// __init__.py, Rust `use crate::X` in lib.rs, a C# file using its own namespace) are dropped.
+//
+// Cost: the constructor stats a few configuration names per directory that holds indexed files
+// and reads the ones found (go.mod, tsconfig.json, jsconfig.json, Cargo.toml, composer.json,
+// compile_commands.json); resolve() then only consults the Index and these tables, so it is safe
+// to call from several threads. A file's targets depend on its own imports, the set of files,
+// the configuration and, for C# and PHP, other files' declarations: after an edit, re-resolve
+// that file; after files are added or removed, re-resolve all (it is fast).
+#pragma once
+
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "query/import_graph.h"
+#include "query/query.h"
+
+namespace indexer {
+
+class ImportResolver {
+ public:
+  // `index` must outlive the resolver; `root` is the tree it was built from.
+  ImportResolver(const std::filesystem::path& root, const query::Index& index);
+  ~ImportResolver();
+  ImportResolver(const ImportResolver&) = delete;
+  ImportResolver& operator=(const ImportResolver&) = delete;
+
+  // The targets of file `file`'s imports (an Index file id), in import order.
+  query::FileImports resolve(uint32_t file) const;
+
+  // Configuration files that could not be read, one line each ("web/tsconfig.json: line 3:
+  // expected ':'"); resolution goes on without them.
+  const std::vector<std::string>& warnings() const;
+
+ private:
+  struct State;
+  std::unique_ptr<State> state_;
+};
+
+// Resolves every file of `index` and builds the graph.
+query::ImportGraph build_import_graph(const ImportResolver& resolver, const query::Index& index);
+
+}  // namespace indexer
