@@ -231,13 +231,15 @@
 ; Variables at file or namespace scope (also in `extern "C" {}` and #if blocks), one symbol per
 ; declarator; not `extern` ones. A lambda held by one is a function; a `const` or `constexpr`
 ; one is a constant, unless only what it points to is const.
+; Predicates go after the alternation, in a group: inside it they would be an empty alternative
+; that matches every node (millions of empty matches on Boost).
 [
   (translation_unit (declaration declarator: (init_declarator declarator: (identifier) @name value: (lambda_expression)) @definition.function))
   (declaration_list (declaration declarator: (init_declarator declarator: (identifier) @name value: (lambda_expression)) @definition.function))
   (_ ["#if" "#ifdef" "#ifndef" "#else" "#elif" "#elifdef" "#elifndef"]
     (declaration declarator: (init_declarator declarator: (identifier) @name value: (lambda_expression)) @definition.function))
 ]
-[
+([
   (translation_unit
     (declaration
       (storage_class_specifier)? @_sc
@@ -280,10 +282,10 @@
           (pointer_declarator (type_qualifier) declarator: [(identifier) @name (array_declarator declarator: (identifier) @name)])
         ]) @definition.constant
       ]))
-  (#not-eq? @_sc "extern")
-  (#any-of? @_q "const" "constexpr")
 ]
-[
+  (#not-eq? @_sc "extern")
+  (#any-of? @_q "const" "constexpr"))
+([
   (translation_unit
     (declaration
       (storage_class_specifier)? @_sc
@@ -323,8 +325,8 @@
         (_ declarator: (parenthesized_declarator (pointer_declarator declarator: [(identifier) @name (array_declarator declarator: (identifier) @name)]))) @definition.variable
         (init_declarator declarator: (_ declarator: (parenthesized_declarator (pointer_declarator declarator: (identifier) @name)))) @definition.variable
       ]))
-  (#not-eq? @_sc "extern")
 ]
+  (#not-eq? @_sc "extern"))
 
 ; Includes: "local.h" and <system>.
 (preproc_include path: (string_literal) @import.include)
