@@ -39,15 +39,6 @@ namespace {
 
 double since(Clock::time_point t) { return Clock::now() - t; }
 
-std::string query_source(const grammars::LanguageSpec& spec) {
-  if (const char* dir = std::getenv("INDEXER_QUERIES_DIR"); dir && *dir) {
-    std::string_view file = spec.id == Language::Tsx ? "typescript" : spec.name;
-    std::ifstream in(std::string(dir) + "/" + std::string(file) + ".scm", std::ios::binary);
-    if (in) return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-  }
-  return std::string(spec.query);
-}
-
 struct File {
   std::string path;
   std::string text;
@@ -89,7 +80,7 @@ int main(int argc, char** argv) {
   for (const auto& f : files) {
     if (queries.count(f.lang)) continue;
     const auto& spec = grammars::spec(f.lang);
-    std::string src = query_source(spec);
+    std::string src = indexer::detail::query_source(spec);
     uint32_t off;
     TSQueryError err;
     auto t = Clock::now();
@@ -162,7 +153,7 @@ int main(int argc, char** argv) {
     Language lang = grammars::language_from_name(pattern_lang);
     TSQuery* q = queries[lang];
     const auto& spec = grammars::spec(lang);
-    std::string src = query_source(spec);
+    std::string src = indexer::detail::query_source(spec);
     uint32_t np = ts_query_pattern_count(q);
     struct Row {
       uint32_t p;

@@ -56,17 +56,6 @@ std::string_view error_kind(TSQueryError e) {
   }
 }
 
-// The embedded query, or <dir>/<language>.scm when INDEXER_QUERIES_DIR names a directory: lets
-// a query be edited and tried without a rebuild.
-std::string query_source(const grammars::LanguageSpec& spec) {
-  if (const char* dir = std::getenv("INDEXER_QUERIES_DIR"); dir && *dir) {
-    std::string_view file = spec.id == Language::Tsx ? "typescript" : spec.name;
-    std::ifstream in(std::string(dir) + "/" + std::string(file) + ".scm", std::ios::binary);
-    if (in) return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-  }
-  return std::string(spec.query);
-}
-
 void compile(Language lang, CompiledQuery& cq) {
   const auto& spec = grammars::spec(lang);
   if (!spec.grammar) return;
@@ -303,6 +292,17 @@ std::string_view symbol_name(const RawDef& d, std::string_view src) {
 }
 
 }  // namespace
+
+// The embedded query, or <dir>/<language>.scm when INDEXER_QUERIES_DIR names a directory: lets
+// a query be edited and tried without a rebuild.
+std::string query_source(const grammars::LanguageSpec& spec) {
+  if (const char* dir = std::getenv("INDEXER_QUERIES_DIR"); dir && *dir) {
+    std::string_view file = spec.id == Language::Tsx ? "typescript" : spec.name;
+    std::ifstream in(std::string(dir) + "/" + std::string(file) + ".scm", std::ios::binary);
+    if (in) return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+  }
+  return std::string(spec.query);
+}
 
 std::string check_queries() {
   std::string errors;

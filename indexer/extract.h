@@ -27,6 +27,10 @@ struct TSParser;
 
 namespace indexer::detail {
 
+// A language's tags query: the embedded one, or <dir>/<language>.scm when INDEXER_QUERIES_DIR
+// names a directory (to try an edited query without a rebuild).
+std::string query_source(const grammars::LanguageSpec& spec);
+
 // Checks that every language's query compiles against its grammar; returns "" or a message that
 // names the language, the offset and the error kind.
 std::string check_queries();

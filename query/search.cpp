@@ -203,6 +203,7 @@ class Collector {
   }
 
   bool full() const { return accepted_ >= req_.limit; }
+  const std::string& lower_qualifier() const { return lower_qualifier_; }
 
   // Whether the qualifier's containers hold this one (it passes the qualifier).
   bool container_passes(uint32_t container) {
@@ -292,8 +293,8 @@ namespace {
 // since then starting from the names visits fewer.
 bool qualifier_candidates(const IndexData& d, const Pattern& p, Collector& collector, size_t budget,
                           std::vector<uint32_t>& out) {
-  std::string lower_qualifier, first_part;
-  for (char c : p.qualifier) lower_qualifier += to_lower(c);
+  const std::string& lower_qualifier = collector.lower_qualifier();
+  std::string first_part;
   for (char c : lower_qualifier) {
     if (is_qualifier_sep(c)) {
       if (first_part.empty()) continue;
@@ -435,21 +436,26 @@ std::vector<Hit> search(const Index& index, const SearchRequest& req) {
     return same;
   };
 
-  // The trigram postings of tiers 3 and 4, smallest first. A trigram no name has means nothing
-  // beyond the prefix tier can match.
-  std::vector<Token> tokens;
-  query_tokens(name.substr(0, FuzzyMatcher::kMaxWord), tokens);
+  // The trigram postings of tiers 3 and 4, smallest first, looked up only when a plan needs them
+  // (a prefix run that fills the limit never does). A trigram no name has means nothing beyond
+  // the prefix tier can match.
   detail::PostingRef lists[FuzzyMatcher::kMaxWord];
   size_t count = 0;
   bool some_token_absent = false;
-  for (Token t : tokens) {
-    detail::PostingRef r = d.token(t);
-    if (r.size() == 0) some_token_absent = true;
-    if (count < std::size(lists)) lists[count++] = r;
-  }
-  std::sort(lists, lists + count, [](const auto& a, const auto& b) { return a.size() < b.size(); });
+  auto load_lists = [&] {
+    std::vector<Token> tokens;
+    query_tokens(name.substr(0, FuzzyMatcher::kMaxWord), tokens);
+    for (Token t : tokens) {
+      detail::PostingRef r = d.token(t);
+      if (r.size() == 0) some_token_absent = true;
+      if (count < std::size(lists)) lists[count++] = r;
+    }
+    std::sort(lists, lists + count, [](const auto& a, const auto& b) { return a.size() < b.size(); });
+  };
 
-  if (!pattern.qualifier.empty() && !pattern.path_qualifier && req.plan != SearchRequest::Plan::ByName) {
+  const bool by_qualifier = !pattern.qualifier.empty() && !pattern.path_qualifier && req.plan != SearchRequest::Plan::ByName;
+  if (by_qualifier) {
+    load_lists();
     // What the name-driven plan visits: the prefix run's symbols, and those of the names the
     // smallest trigram list holds (at the average symbols per name).
     size_t by_name = SIZE_MAX;
@@ -484,7 +490,9 @@ std::vector<Hit> search(const Index& index, const SearchRequest& req) {
     out.add_name(id, n.size() == lower.size() ? MatchTier::Exact : MatchTier::Prefix,
                  [&] { return std::optional<int32_t>(case_score(n)); });
   }
-  if (out.full() || lower.empty() || some_token_absent) return out.take();
+  if (out.full() || lower.empty()) return out.take();
+  if (!by_qualifier) load_lists();
+  if (some_token_absent) return out.take();
 
   // Tiers 3 and 4: candidates from the trigram postings, driven by the smallest list. When it is
   // a short array, each of its ids is probed in the others; when all are bitmaps, CRoaring ANDs.

@@ -162,47 +162,54 @@ struct SnapshotCodec {
     return true;
   }
 
-  static std::string encode(const IndexData& d, Section s, std::string_view extra) {
-    Writer w;
+  // The one list of what each section holds, in order; `io` is a Put or a Get.
+  template <typename IO, typename Data>
+  static void fields(IO& io, Data& d, Section s) {
     switch (s) {
       case kRecords:
-        w.vec(d.symbols), w.vec(d.files), w.vec(d.files_by_path), w.vec(d.imports), w.vec(d.containers);
-        w.vec(d.container_member_offsets), w.vec(d.container_members);
+        io(d.symbols), io(d.files), io(d.files_by_path), io(d.imports), io(d.containers);
+        io(d.container_member_offsets), io(d.container_members);
         break;
-      case kStrings: put(w, d.strings), put(w, d.signatures); break;
-      case kNames:
-        w.vec(d.names_blob), w.vec(d.name_offsets), w.vec(d.name_hash), w.vec(d.name_symbol_offsets), w.vec(d.name_symbols);
-        break;
-      case kTokens: w.vec(d.token_keys), put(w, d.token_postings); break;
+      case kStrings: io(d.strings), io(d.signatures); break;
+      case kNames: io(d.names_blob), io(d.name_offsets), io(d.name_hash), io(d.name_symbol_offsets), io(d.name_symbols); break;
+      case kTokens: io(d.token_keys), io(d.token_postings); break;
       case kSegments:
-        w.vec(d.segment_offsets), w.vec(d.segments_blob), put(w, d.segment_postings);
-        put(w, d.container_parts), put(w, d.path_parts);
+        io(d.segment_offsets), io(d.segments_blob), io(d.segment_postings), io(d.container_parts), io(d.path_parts);
         break;
-      case kExtra: w.out.assign(extra); break;
-      case kSectionCount: break;
+      case kExtra: case kSectionCount: break;  // the caller's bytes, as they are
     }
+  }
+  struct Put {
+    Writer& w;
+    template <typename T>
+    void operator()(const std::vector<T>& v) { w.vec(v); }
+    template <typename T>
+    void operator()(const T& container) { put(w, container); }
+  };
+  struct Get {
+    Reader& r;
+    template <typename T>
+    void operator()(std::vector<T>& v) { r.vec(v); }
+    template <typename T>
+    void operator()(T& container) { get(r, container); }
+  };
+
+  static std::string encode(const IndexData& d, Section s, std::string_view extra) {
+    if (s == kExtra) return std::string(extra);
+    Writer w;
+    Put put_fields{w};
+    fields(put_fields, d, s);
     return std::move(w.out);
   }
 
   static bool decode(std::string_view bytes, Section s, IndexData& d, std::string& extra) {
-    Reader r(bytes);
-    switch (s) {
-      case kRecords:
-        r.vec(d.symbols), r.vec(d.files), r.vec(d.files_by_path), r.vec(d.imports), r.vec(d.containers);
-        r.vec(d.container_member_offsets), r.vec(d.container_members);
-        break;
-      case kStrings: get(r, d.strings), get(r, d.signatures); break;
-      case kNames:
-        r.vec(d.names_blob), r.vec(d.name_offsets), r.vec(d.name_hash), r.vec(d.name_symbol_offsets), r.vec(d.name_symbols);
-        break;
-      case kTokens: r.vec(d.token_keys), get(r, d.token_postings); break;
-      case kSegments:
-        r.vec(d.segment_offsets), r.vec(d.segments_blob), get(r, d.segment_postings);
-        get(r, d.container_parts), get(r, d.path_parts);
-        break;
-      case kExtra: extra.assign(bytes); return true;
-      case kSectionCount: break;
+    if (s == kExtra) {
+      extra.assign(bytes);
+      return true;
     }
+    Reader r(bytes);
+    Get get_fields{r};
+    fields(get_fields, d, s);
     return r.ok();
   }
 
