@@ -170,6 +170,7 @@ class IndexImpl final : public Index {
     const FileRecord& f = d_.files[r.file];
     Symbol s;
     s.id = id;
+    s.file = r.file;
     s.name = d_.name(r.name);
     s.container = d_.strings.get(d_.containers[r.container]);
     s.signature = d_.signatures.get(r.signature);

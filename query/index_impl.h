@@ -174,6 +174,21 @@ inline bool is_qualifier_sep(char c) { return c == '.' || c == ':' || c == '#' |
 
 // The arrays behind an Index built by IndexBuilder (or loaded from a snapshot).
 const IndexData& data_of(const Index& index);
+// What search() needs of a live view (query/live_index.h): the arrays of its two layers, the
+// base's masked files (a bit per file), and how a layer's symbol id maps to the view's.
+class LiveLayers {
+ public:
+  const IndexData* base = nullptr;
+  const IndexData* overlay = nullptr;  // null when the view has no overlay
+  std::span<const uint64_t> base_hidden;
+  virtual uint32_t view_symbol(bool in_overlay, uint32_t layer_symbol) const = 0;
+
+ protected:
+  ~LiveLayers() = default;
+};
+// The layers of a live view; null for an Index built by IndexBuilder.
+const LiveLayers* live_layers(const Index& index);
+
 // An Index over arrays loaded from a snapshot.
 std::unique_ptr<Index> make_index(IndexData data);
 

@@ -73,6 +73,7 @@ struct FileInput {
 // A symbol as a query returns it: views into the Index, valid while the Index lives.
 struct Symbol {
   uint32_t id;
+  uint32_t file;  // the file's id in the same Index
   std::string_view name;
   std::string_view container;
   std::string_view signature;
@@ -175,7 +176,8 @@ struct Hit {
 };
 
 // Top `limit` symbols, best first; ties break by kind, shorter name, path, line, so results are
-// deterministic for a given index.
+// deterministic for a given index. A live view (live_index.h) gives the hits a fresh index of
+// the same files would.
 std::vector<Hit> search(const Index& index, const SearchRequest& request);
 
 // Git's wildmatch with FNM_PATHNAME: '*' and '?' stay within a path segment, "**/" and "/**" span

@@ -163,8 +163,8 @@ bool better(const Entry& a, const Entry& b) {
 
 class Collector {
  public:
-  Collector(const IndexData& d, const SearchRequest& req, const Pattern& pattern)
-      : d_(d), req_(req), pattern_(pattern), file_state_(req.path_glob.empty() && pattern.qualifier.empty() ? 0 : d.files.size(), 0) {
+  Collector(const IndexData& d, const SearchRequest& req, const Pattern& pattern, std::span<const uint64_t> hidden)
+      : d_(d), req_(req), pattern_(pattern), hidden_(hidden), file_state_(req.path_glob.empty() && pattern.qualifier.empty() ? 0 : d.files.size(), 0) {
     heap_.reserve(std::min(req.limit, d.symbols.size()) + 1);
     for (char c : pattern.qualifier) lower_qualifier_ += to_lower(c);
   }
@@ -224,6 +224,7 @@ class Collector {
 
  private:
   bool accept(const SymbolRecord& r) {
+    if (!hidden_.empty() && (hidden_[r.file / 64] >> (r.file % 64) & 1)) return false;
     if (req_.kinds && !(req_.kinds & kind_bit(r.kind))) return false;
     const auto& f = d_.files[r.file];
     if (req_.languages && !(req_.languages & (1u << uint32_t(f.language)))) return false;
@@ -275,6 +276,7 @@ class Collector {
   const IndexData& d_;
   const SearchRequest& req_;
   const Pattern& pattern_;
+  std::span<const uint64_t> hidden_;  // a bit per file to leave out (a live view's masked base files)
   std::vector<uint8_t> file_state_;  // per file: k{Glob,Path}{Known,Match} bits
   // Containers have dense ids, so one answer per distinct container serves all its symbols.
   std::vector<uint8_t> container_state_;  // per container id: 0 unknown, 1 matches the qualifier, 2 not
@@ -335,9 +337,10 @@ bool qualifier_candidates(const IndexData& d, const Pattern& p, Collector& colle
 // the AND over words of the union of the segment postings each word prefixes (segments are
 // sorted, so a word's segments are one run). Ranked as prefix matches when the name starts with
 // the first word, else as substrings; the score adds each word's fuzzy score.
-std::vector<Hit> search_words(const IndexData& d, const SearchRequest& req, std::string_view pattern) {
+std::vector<Hit> search_words(const IndexData& d, const SearchRequest& req, std::string_view pattern,
+                              std::span<const uint64_t> hidden) {
   Pattern none{{}, pattern, false};
-  Collector out(d, req, none);
+  Collector out(d, req, none, hidden);
   std::vector<std::string> words;
   for (size_t i = 0; i < pattern.size();) {
     while (i < pattern.size() && pattern[i] == ' ') ++i;
@@ -382,17 +385,15 @@ std::vector<Hit> search_words(const IndexData& d, const SearchRequest& req, std:
   return out.take();
 }
 
-}  // namespace
-
-std::vector<Hit> search(const Index& index, const SearchRequest& req) {
-  const IndexData& d = detail::data_of(index);
+// One index's top k, leaving out the files whose bit is set in `hidden` (empty: none).
+std::vector<Hit> search_layer(const IndexData& d, const SearchRequest& req, std::span<const uint64_t> hidden) {
   if (req.limit == 0) return {};
   std::string_view trimmed = req.pattern;
   while (!trimmed.empty() && trimmed.front() == ' ') trimmed.remove_prefix(1);
   while (!trimmed.empty() && trimmed.back() == ' ') trimmed.remove_suffix(1);
-  if (trimmed.find(' ') != std::string_view::npos) return search_words(d, req, trimmed);
+  if (trimmed.find(' ') != std::string_view::npos) return search_words(d, req, trimmed, hidden);
   Pattern pattern = parse_pattern(trimmed);
-  Collector out(d, req, pattern);
+  Collector out(d, req, pattern, hidden);
 
   // A pattern of separators only ("::", "/") names nothing; an empty one lists everything.
   if (pattern.name.empty() && pattern.qualifier.empty() && !trimmed.empty()) return {};
@@ -550,6 +551,43 @@ std::vector<Hit> search(const Index& index, const SearchRequest& req) {
     out.add_name(id, MatchTier::Fuzzy, [&] { return matcher.match(n); });
   }
   return out.take();
+}
+
+
+// A hit of one layer against a hit of another: as better(), then by path and position, the order
+// symbol ids follow within one index. A file is never in both layers.
+bool better_across(const IndexData& da, const Hit& a, const IndexData& db, const Hit& b) {
+  const SymbolRecord& ra = da.symbols[a.symbol];
+  const SymbolRecord& rb = db.symbols[b.symbol];
+  Entry x{a.tier, a.score, uint8_t(kind_rank(ra.kind)), da.name_offsets[ra.name + 1] - da.name_offsets[ra.name], 0};
+  Entry y{b.tier, b.score, uint8_t(kind_rank(rb.kind)), db.name_offsets[rb.name + 1] - db.name_offsets[rb.name], 0};
+  if (better(x, y)) return true;
+  if (better(y, x)) return false;
+  std::string_view pa = da.strings.get(da.files[ra.file].path), pb = db.strings.get(db.files[rb.file].path);
+  if (pa != pb) return pa < pb;
+  return ra.line != rb.line ? ra.line < rb.line : ra.column < rb.column;
+}
+
+}  // namespace
+
+std::vector<Hit> search(const Index& index, const SearchRequest& req) {
+  const detail::LiveLayers* live = detail::live_layers(index);
+  if (!live) return search_layer(detail::data_of(index), req, {});
+  // Each layer's own top k, merged: the view's top k is among them.
+  std::vector<Hit> a = search_layer(*live->base, req, live->base_hidden);
+  std::vector<Hit> b = live->overlay ? search_layer(*live->overlay, req, {}) : std::vector<Hit>{};
+  std::vector<Hit> out;
+  out.reserve(std::min(req.limit, a.size() + b.size()));
+  for (size_t i = 0, j = 0; out.size() < req.limit && (i < a.size() || j < b.size());) {
+    if (j == b.size() || (i < a.size() && better_across(*live->base, a[i], *live->overlay, b[j]))) {
+      out.push_back({live->view_symbol(false, a[i].symbol), a[i].score, a[i].tier});
+      ++i;
+    } else {
+      out.push_back({live->view_symbol(true, b[j].symbol), b[j].score, b[j].tier});
+      ++j;
+    }
+  }
+  return out;
 }
 
 }  // namespace query
