@@ -18,209 +18,13 @@
 #include <optional>
 
 #include "indexer/extract.h"
-#include "indexer/ignore.h"
+#include "indexer/walk.h"
 
 namespace indexer {
 namespace {
 
-using detail::IgnoreStack;
+using detail::Candidate;
 using query::Language;
-
-struct Candidate {
-  std::string rel;
-  uint64_t size;
-  int64_t mtime_ns;
-  Language language;  // Unknown: decide by the #! line
-};
-
-// Reads a small file fully; "" when it cannot be read. For .gitignore and friends.
-std::string slurp_small(const std::string& path) {
-  std::string out;
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOFOLLOW);
-  if (fd < 0) return out;
-  struct stat st;
-  if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size < (1 << 20)) {
-    out.resize(size_t(st.st_size));
-    ssize_t n = ::read(fd, out.data(), out.size());
-    out.resize(n > 0 ? size_t(n) : 0);
-  }
-  ::close(fd);
-  return out;
-}
-
-class Walker {
- public:
-  Walker(std::string root, const Options& options, Summary& summary) : root_(std::move(root)), summary_(summary) {
-    // Inside a git work tree, the .gitignore files between the repository's top and the root
-    // apply too, and so does the repository's info/exclude, as git applies them.
-    std::error_code ec;
-    std::filesystem::path abs = std::filesystem::weakly_canonical(root_, ec);
-    std::vector<std::filesystem::path> ancestors;
-    for (auto dir = abs; !dir.empty(); dir = dir.parent_path()) {
-      ancestors.push_back(dir);
-      if (std::filesystem::exists(dir / ".git", ec) || dir == dir.parent_path()) break;
-    }
-    const auto& top = ancestors.back();
-    bool in_repo = std::filesystem::exists(top / ".git", ec);
-    if (in_repo) {
-      std::string below = abs.lexically_relative(top).generic_string();  // root, seen from the top
-      if (below == ".") below.clear();
-      auto add = [&](const std::filesystem::path& dir, std::string text) {
-        if (text.empty()) return;
-        std::string rel = dir.lexically_relative(top).generic_string();
-        if (rel == ".") rel.clear();
-        // Rules of a directory above the root see our paths with the part in between in front.
-        std::string above = below.substr(rel.empty() ? 0 : std::min(below.size(), rel.size() + 1));
-        auto file = detail::parse_ignore("", text);
-        file.above = above.empty() ? "" : above + "/";
-        ignores_.push(std::move(file));
-      };
-      add(top, slurp_small((top / ".git/info/exclude").string()));
-      for (size_t i = ancestors.size(); i-- > 1;) add(ancestors[i], slurp_small((ancestors[i] / ".gitignore").string()));
-    }
-    std::string rules;
-    for (const auto& e : options.excludes) rules += e + "\n";
-    excludes_.push(detail::parse_ignore("", rules));
-  }
-
-  std::vector<Candidate> run() {
-    walk("");
-    return std::move(found_);
-  }
-
- private:
-  void skip(SkipReason r) { ++summary_.skipped[size_t(r)]; }
-
-  void walk(const std::string& rel_dir) {
-    std::string dir_path = rel_dir.empty() ? root_ : root_ + "/" + rel_dir;
-    DIR* dir = ::opendir(dir_path.c_str());
-    if (!dir) {
-      skip(SkipReason::Unreadable);
-      return;
-    }
-    bool pushed = false;
-    std::string gi = slurp_small(dir_path + "/.gitignore");
-    if (!gi.empty()) {
-      ignores_.push(detail::parse_ignore(rel_dir, gi));
-      pushed = true;
-    }
-    std::vector<std::string> subdirs;
-    int dfd = ::dirfd(dir);
-    while (struct dirent* e = ::readdir(dir)) {
-      std::string_view name = e->d_name;
-      if (name == "." || name == ".." || name == ".git" || name == ".indexer") continue;
-      std::string rel = rel_dir.empty() ? std::string(name) : rel_dir + "/" + std::string(name);
-      struct stat st;
-      bool have_stat = false;
-      unsigned type = e->d_type;
-      if (type == DT_UNKNOWN || type == DT_REG) {
-        if (::fstatat(dfd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0) {
-          skip(SkipReason::Vanished);
-          continue;
-        }
-        have_stat = true;
-        if (S_ISDIR(st.st_mode)) type = DT_DIR;
-        else if (S_ISREG(st.st_mode)) type = DT_REG;
-        else if (S_ISLNK(st.st_mode)) type = DT_LNK;
-        else type = DT_FIFO;
-      }
-      if (type == DT_DIR) {
-        if (!ignored(rel, true)) subdirs.push_back(std::move(rel));
-        continue;
-      }
-      if (ignored(rel, false)) continue;
-      if (type == DT_LNK) {
-        skip(SkipReason::Symlink);
-        continue;
-      }
-      if (type != DT_REG || !have_stat) {
-        skip(SkipReason::Special);
-        continue;
-      }
-      Language lang = grammars::detect_language(rel, {});
-      if (lang == Language::Unknown && name.find('.') != std::string_view::npos && name.front() != '.') {
-        skip(SkipReason::Unsupported);
-        continue;
-      }
-      found_.push_back({std::move(rel), uint64_t(st.st_size), int64_t(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec, lang});
-    }
-    ::closedir(dir);
-    std::sort(subdirs.begin(), subdirs.end());
-    for (const auto& s : subdirs) walk(s);
-    if (pushed) ignores_.pop();
-  }
-
-  // --exclude wins over everything, even a .gitignore "!" line.
-  bool ignored(const std::string& rel, bool is_dir) const {
-    return excludes_.ignored(rel, is_dir) || ignores_.ignored(rel, is_dir);
-  }
-
-  std::string root_;
-  Summary& summary_;
-  IgnoreStack ignores_;
-  IgnoreStack excludes_;
-  std::vector<Candidate> found_;
-};
-
-enum class ReadStatus { Ok, Skip };
-
-// Reads `path` into `buf` if it is a regular file no larger than `max`; else counts why not.
-ReadStatus read_file(const std::string& path, uint64_t max, std::string& buf, int64_t& mtime_ns, SkipReason& why) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOFOLLOW);
-  if (fd < 0) {
-    why = errno == ENOENT ? SkipReason::Vanished : errno == ELOOP ? SkipReason::Symlink : SkipReason::Unreadable;
-    return ReadStatus::Skip;
-  }
-  struct stat st;
-  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-    ::close(fd);
-    why = SkipReason::Special;
-    return ReadStatus::Skip;
-  }
-  if (uint64_t(st.st_size) > max) {
-    ::close(fd);
-    why = SkipReason::TooLarge;
-    return ReadStatus::Skip;
-  }
-  mtime_ns = int64_t(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
-  buf.resize(size_t(st.st_size) + 1);
-  size_t got = 0;
-  for (;;) {
-    if (got == buf.size()) {
-      if (got > max) break;  // grew while we read
-      buf.resize(buf.size() * 2);
-    }
-    ssize_t n = ::read(fd, buf.data() + got, buf.size() - got);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      ::close(fd);
-      why = SkipReason::Unreadable;
-      return ReadStatus::Skip;
-    }
-    if (n == 0) break;
-    got += size_t(n);
-  }
-  ::close(fd);
-  if (got > max) {
-    why = SkipReason::TooLarge;
-    return ReadStatus::Skip;
-  }
-  buf.resize(got);
-  return ReadStatus::Ok;
-}
-
-bool looks_minified(std::string_view name, std::string_view text) {
-  if (name.find(".min.") != std::string_view::npos) return true;
-  if (text.size() < 4096) return false;
-  size_t lines = size_t(std::count(text.begin(), text.end(), '\n')) + 1;
-  return text.size() / lines > 300;
-}
-
-bool looks_generated(std::string_view text) {
-  std::string_view head = text.substr(0, 2048);
-  return head.find("@generated") != std::string_view::npos || head.find("DO NOT EDIT") != std::string_view::npos ||
-         head.find("Code generated") != std::string_view::npos;
-}
 
 // Whether every file the walk found is one the previous run indexed or skipped, with the same
 // size and mtime (or, when racy, the same content), and none of those is gone. The cheap check
@@ -236,8 +40,7 @@ bool unchanged_since(const std::string& root, const std::vector<Candidate>& file
       if (info.size != c.size) return false;
       if (info.mtime_ns == c.mtime_ns && !racy) continue;
       int64_t mtime = 0;
-      SkipReason why{};
-      if (read_file(root + "/" + c.rel, UINT64_MAX, buf, mtime, why) != ReadStatus::Ok || query::content_hash(buf) != info.content_hash)
+      if (detail::read_file(root + "/" + c.rel, UINT64_MAX, buf, mtime) || query::content_hash(buf) != info.content_hash)
         return false;
       continue;
     }
@@ -310,7 +113,7 @@ IndexResult index_tree(const std::filesystem::path& root_path, const Options& op
   }
 
   Summary& summary = result.summary;
-  std::vector<Candidate> files = Walker(root, options, summary).run();
+  std::vector<Candidate> files = detail::walk_tree(root, options, summary);
   // Largest first, so no core is left with one big file at the end.
   std::sort(files.begin(), files.end(), [](const Candidate& a, const Candidate& b) {
     return a.size != b.size ? a.size > b.size : a.rel < b.rel;
@@ -357,7 +160,6 @@ IndexResult index_tree(const std::filesystem::path& root_path, const Options& op
       if (i >= files.size()) break;
       const Candidate& c = files[i];
       int64_t mtime = 0;
-      SkipReason why{};
       auto done = [&] {
         files_done.fetch_add(1, std::memory_order_relaxed);
         bytes_done.fetch_add(c.size, std::memory_order_relaxed);
@@ -397,8 +199,8 @@ IndexResult index_tree(const std::filesystem::path& root_path, const Options& op
           continue;
         }
       }
-      if (read_file(root + "/" + c.rel, options.max_file_size, buf, mtime, why) != ReadStatus::Ok) {
-        skip(why, c.size, c.mtime_ns);
+      if (std::optional<SkipReason> why = detail::read_file(root + "/" + c.rel, options.max_file_size, buf, mtime)) {
+        skip(*why, c.size, c.mtime_ns);
         continue;
       }
       std::string_view text = buf;
@@ -410,21 +212,12 @@ IndexResult index_tree(const std::filesystem::path& root_path, const Options& op
           continue;
         }
       }
-      if (std::memchr(text.data(), 0, std::min<size_t>(text.size(), 8000))) {
-        skip(SkipReason::Binary, text.size(), mtime);
-        continue;
-      }
       Language lang = c.language;
-      if (lang == Language::Unknown) lang = grammars::detect_language(c.rel, text.substr(0, text.find('\n')));
-      if (lang == Language::Unknown) {
-        skip(SkipReason::Unsupported, text.size(), mtime);
+      if (std::optional<SkipReason> why = detail::check_text(c.rel, text, options, lang)) {
+        skip(*why, text.size(), mtime);
         continue;
       }
-      if (!options.index_minified && looks_minified(c.rel, text)) {
-        skip(SkipReason::Minified, text.size(), mtime);
-        continue;
-      }
-      if (looks_generated(text)) ++local.generated_files;
+      if (detail::looks_generated(text)) ++local.generated_files;
       if (options.parse_only) {
         extractor.parse(lang, text);
         ++local.files_indexed;

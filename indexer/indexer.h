@@ -114,6 +114,10 @@ IndexResult open_tree(const std::filesystem::path& root, const Options& options,
 
 // Writes the result's index and file states; returns an error message, empty on success.
 std::string save_tree(const IndexResult& result, const Options& options, const std::filesystem::path& snapshot);
+// The same for an index and file states kept elsewhere (a live tree's). Files modified within a
+// second before `started_ns` are hashed when the snapshot is next opened.
+std::string save_tree(const query::Index& index, const std::vector<SkippedFile>& skipped, int64_t started_ns,
+                      const Options& options, const std::filesystem::path& snapshot);
 
 // One file's definitions and imports, owning their text. Moving it re-points the views (a short
 // `text` lives inside the string object, so its address changes with it).

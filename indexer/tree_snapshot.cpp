@@ -36,12 +36,12 @@ bool get(std::string_view& in, T& v) {
   return true;
 }
 
-std::string encode_state(const IndexResult& r, const Options& o) {
+std::string encode_state(const std::vector<SkippedFile>& skipped, int64_t started_ns, const Options& o) {
   std::string out;
   put(out, fingerprint(o));
-  put(out, r.started_ns);
-  put(out, uint64_t(r.skipped_files.size()));
-  for (const SkippedFile& f : r.skipped_files) {
+  put(out, started_ns);
+  put(out, uint64_t(skipped.size()));
+  for (const SkippedFile& f : skipped) {
     put(out, uint32_t(f.path.size()));
     out.append(f.path);
     put(out, f.size);
@@ -75,8 +75,13 @@ bool decode_state(std::string_view in, const Options& o, int64_t& started_ns, st
 
 std::filesystem::path default_snapshot_path(const std::filesystem::path& root) { return root / ".indexer" / "snapshot"; }
 
+std::string save_tree(const query::Index& index, const std::vector<SkippedFile>& skipped, int64_t started_ns,
+                      const Options& options, const std::filesystem::path& snapshot) {
+  return query::save_snapshot(index, encode_state(skipped, started_ns, options), snapshot);
+}
+
 std::string save_tree(const IndexResult& result, const Options& options, const std::filesystem::path& snapshot) {
-  return query::save_snapshot(*result.index, encode_state(result, options), snapshot);
+  return save_tree(*result.index, result.skipped_files, result.started_ns, options, snapshot);
 }
 
 IndexResult open_tree(const std::filesystem::path& root, const Options& options, const std::filesystem::path& snapshot,

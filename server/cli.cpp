@@ -10,7 +10,10 @@
 
 #include <nlohmann/json.hpp>
 
+#include <csignal>
+
 #include <algorithm>
+#include <atomic>
 #include <charconv>
 #include <chrono>
 #include <cstdio>
@@ -20,10 +23,13 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "indexer/indexer.h"
+#include "indexer/live_tree.h"
 #include "indexer/resolve_imports.h"
+#include "indexer/watcher.h"
 #include "query/import_graph.h"
 #include "query/query.h"
 
@@ -58,6 +64,9 @@ commands:
                             a shortest chain of imports from FROM to TO
   graph   cycles [PATH] [--json]
                             import cycles (files that reach each other through imports)
+  watch   [PATH] [--max-watches N]
+                            keep the index of PATH live (inotify) and its snapshot current,
+                            printing each re-index, until interrupted
 
 options for every command that indexes:
   --snapshot FILE           where the index is saved (default PATH/.indexer/snapshot); query,
@@ -87,7 +96,8 @@ struct UsageError {
 
 // Flags that take a value; all others are switches.
 const std::vector<std::string> kValued = {"--kind", "--lang", "--path", "--limit", "--format", "-o",
-                                          "--max-file-size", "--exclude", "--threads", "--snapshot", "--depth"};
+                                          "--max-file-size", "--exclude", "--threads", "--snapshot", "--depth",
+                                          "--max-watches"};
 const std::vector<std::string> kSwitches = {"--json", "--imports", "--index-minified", "--no-snapshot", "--help", "-h", "--version"};
 
 Args parse_args(int argc, char** argv) {
@@ -717,6 +727,100 @@ int cmd_graph(const Args& a) {
 
 }  // namespace
 
+volatile bool g_stop = false;
+
+void print_changes(const indexer::LiveTree::Report& r) {
+  using What = indexer::LiveTree::Change::What;
+  constexpr size_t kShown = 20;
+  size_t indexed = 0, removed = 0, skipped = 0;
+  for (size_t i = 0; i < r.changes.size(); ++i) {
+    const auto& c = r.changes[i];
+    indexed += c.what == What::Indexed, removed += c.what == What::Removed, skipped += c.what == What::Skipped;
+    if (i >= kShown && r.changes.size() > kShown + 1) continue;
+    if (c.what == What::Indexed) std::printf("indexed %s: %zu symbols", c.path.c_str(), c.symbols);
+    else if (c.what == What::Removed) std::printf("removed %s", c.path.c_str());
+    else std::printf("skipped %s: %s", c.path.c_str(), std::string(indexer::skip_reason_name(c.reason)).c_str());
+    std::printf(r.changes.size() == 1 ? ", %.1f ms\n" : "\n", r.milliseconds);
+  }
+  if (r.changes.size() > 1)
+    std::printf("%s%zu files in %.1f ms: %zu indexed, %zu removed, %zu skipped\n", r.rescanned ? "rescan: " : "",
+                r.changes.size(), r.milliseconds, indexed, removed, skipped);
+  std::fflush(stdout);
+}
+
+int cmd_watch(const Args& a) {
+  if (a.has("--no-snapshot")) throw UsageError{"watch keeps the snapshot current; --no-snapshot does not apply"};
+  std::string root = root_arg(a, 0);
+  size_t max_watches = a.get("--max-watches") ? parse_number("--max-watches", *a.get("--max-watches")) : 0;
+  indexer::Options options = index_options(a);
+  std::string warning, error;
+  std::unique_ptr<indexer::LiveTree> tree;
+  {
+    ProgressBar bar;
+    tree = indexer::LiveTree::open(root, options, snapshot_path(a, root), std::ref(bar), warning, error);
+  }
+  if (!tree) throw std::runtime_error(error);
+  if (!warning.empty()) std::cerr << "indexer: warning: " << warning << '\n';
+
+  struct sigaction sa {};
+  sa.sa_handler = [](int) { g_stop = true; };
+  sigemptyset(&sa.sa_mask);  // no SA_RESTART: the watcher's wait returns at once
+  sigaction(SIGINT, &sa, nullptr);
+  sigaction(SIGTERM, &sa, nullptr);
+
+  indexer::Watcher watcher(root, [&](const std::string& dir) { return tree->ignored_dir(dir); }, max_watches);
+  auto view = tree->index();
+  std::printf("watching %s: %zu files, %zu symbols, %zu directories watched; Ctrl-C stops\n", root.c_str(),
+              view->file_count(), view->symbol_count(), watcher.watch_count());
+  std::fflush(stdout);
+  view.reset();
+
+  // Compaction and snapshots run beside the watcher, once the tree has been quiet for a second,
+  // so a burst of edits is neither slowed down nor saved a hundred times.
+  std::thread maintenance;
+  std::atomic<bool> maintaining{false};
+  auto last_change = std::chrono::steady_clock::now();
+  auto maintain = [&] {
+    auto t = std::chrono::steady_clock::now();
+    tree->compact_if_needed();
+    std::string err = tree->save();
+    if (!err.empty()) std::cerr << "indexer: warning: could not save the snapshot: " << err << '\n';
+    else std::printf("snapshot saved in %.0f ms\n", std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t).count());
+    std::fflush(stdout);
+    maintaining = false;
+  };
+  while (!g_stop) {
+    indexer::Watcher::Batch batch = watcher.next(std::chrono::milliseconds(250), &g_stop);
+    for (const auto& w : batch.warnings) std::cerr << "indexer: warning: " << w << '\n';
+    indexer::LiveTree::Report report;
+    if (batch.root_gone) {
+      std::cerr << "indexer: warning: " << root << " is gone (deleted, moved or unmounted); waiting for it to come back\n";
+      report = tree->refresh({""});
+    } else if (batch.rescan) {
+      report = tree->rescan();
+      watcher.rewatch();
+    } else if (!batch.paths.empty()) {
+      report = tree->refresh(batch.paths);
+      if (report.rescanned) watcher.rewatch();
+    } else {
+      if (tree->dirty() && !maintaining && std::chrono::steady_clock::now() - last_change > std::chrono::seconds(1)) {
+        if (maintenance.joinable()) maintenance.join();
+        maintaining = true;
+        maintenance = std::thread(maintain);
+      }
+      continue;
+    }
+    if (!report.changes.empty()) {
+      print_changes(report);
+      last_change = std::chrono::steady_clock::now();
+    }
+  }
+  if (maintenance.joinable()) maintenance.join();
+  if (tree->dirty()) maintain();
+  std::printf("stopped\n");
+  return 0;
+}
+
 int main(int argc, char** argv) {
 #ifdef INDEXER_HAVE_MIMALLOC
   // Huge pages for the index's big arrays: in a VM, faulting in a loaded snapshot 4 KiB at a time
@@ -741,6 +845,7 @@ int main(int argc, char** argv) {
     else if (a.command == "stats") rc = cmd_stats(a);
     else if (a.command == "export") rc = cmd_export(a);
     else if (a.command == "graph") rc = cmd_graph(a);
+    else if (a.command == "watch") rc = cmd_watch(a);
     else throw UsageError{"unknown command '" + a.command + "'"};
     // Both printf and iostream write standard output; either may have failed (a full disk).
     std::cout.flush();

@@ -1,0 +1,358 @@
+#include "indexer/live_tree.h"
+
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <atomic>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <thread>
+#include <unordered_set>
+
+#include "indexer/extract.h"
+#include "indexer/walk.h"
+#include "query/snapshot.h"
+
+namespace indexer {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// What was last read of a file: its size and mtime, and why it was not indexed, if it was not.
+struct DiskState {
+  uint64_t size = 0;
+  int64_t mtime_ns = 0;
+  std::optional<SkipReason> skipped;
+};
+
+int64_t wall_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+bool is_rules_file(std::string_view path) { return path == ".gitignore" || path.ends_with("/.gitignore"); }
+
+// "./a//b/" -> "a/b"; nullopt for a path that leaves the tree.
+std::optional<std::string> normalize(std::string_view path) {
+  std::string out;
+  for (size_t start = 0; start <= path.size();) {
+    size_t slash = std::min(path.find('/', start), path.size());
+    std::string_view part = path.substr(start, slash - start);
+    start = slash + 1;
+    if (part.empty() || part == ".") continue;
+    if (part == "..") return std::nullopt;
+    if (!out.empty()) out += '/';
+    out += part;
+  }
+  return out;
+}
+
+// One file read and extracted for an update, or why it was not.
+struct Read {
+  std::string path;
+  std::optional<SkipReason> skipped;
+  bool unchanged = false;  // same bytes as the indexed copy: nothing to parse
+  query::Language language = query::Language::Unknown;
+  uint64_t size = 0;
+  int64_t mtime_ns = 0;
+  uint64_t hash = 0;
+  Extraction extraction;
+};
+
+}  // namespace
+
+struct LiveTree::State {
+  std::mutex mu;  // guards disk and buffers against save() on another thread
+  std::map<std::string, DiskState> disk;  // every file read: indexed or skipped
+  std::map<std::string, std::string> buffers;
+  detail::TreeIgnore ignore;
+  detail::Extractor extractor;  // for the calling thread's files
+  std::atomic<bool> dirty{false};
+  std::mutex save_mu;  // one save at a time
+
+  State(const std::string& root, const Options& options) : ignore(root, options) {}
+};
+
+LiveTree::LiveTree(std::filesystem::path root, const Options& options, std::filesystem::path snapshot, IndexResult opened)
+    : root_(std::move(root)),
+      snapshot_(std::move(snapshot)),
+      options_(options),
+      opened_(opened.summary),
+      live_(std::shared_ptr<const query::Index>(std::move(opened.index))),
+      state_(std::make_unique<State>(root_.string(), options)) {
+  auto view = live_.view();
+  for (uint32_t f = 0; f < view->file_count(); ++f) {
+    query::FileInfo info = view->file(f);
+    state_->disk[std::string(info.path)] = {info.size, info.mtime_ns, std::nullopt};
+  }
+  for (const SkippedFile& s : opened.skipped_files) state_->disk[s.path] = {s.size, s.mtime_ns, s.reason};
+}
+
+LiveTree::~LiveTree() = default;
+
+std::unique_ptr<LiveTree> LiveTree::open(const std::filesystem::path& root, const Options& options,
+                                         const std::filesystem::path& snapshot,
+                                         const std::function<void(const Progress&)>& progress, std::string& warning,
+                                         std::string& error) {
+  IndexResult r = open_tree(root, options, snapshot, progress, warning);
+  if (!r.index) {
+    error = r.error;
+    return nullptr;
+  }
+  return std::unique_ptr<LiveTree>(new LiveTree(root, options, snapshot, std::move(r)));
+}
+
+LiveTree::Report LiveTree::refresh(const std::vector<std::string>& paths) {
+  const auto started = Clock::now();
+  State& s = *state_;
+  std::vector<std::string> to_read, gone;
+  std::unordered_set<std::string> seen;
+  const std::string root = root_.string();
+  // Everything the tree held at `dir` or below it.
+  auto held_under = [&](const std::string& dir, auto&& f) {
+    std::string prefix = dir.empty() ? "" : dir + "/";
+    if (!dir.empty())
+      if (auto it = s.disk.find(dir); it != s.disk.end()) f(it->first);
+    for (auto it = s.disk.lower_bound(prefix); it != s.disk.end() && it->first.starts_with(prefix); ++it) f(it->first);
+  };
+  for (const std::string& raw : paths) {
+    std::optional<std::string> path = normalize(raw);
+    if (!path || !seen.insert(*path).second) continue;
+    if (is_rules_file(*path)) {
+      s.ignore.forget();
+      return rescan();
+    }
+    struct stat st;
+    bool exists = ::lstat((path->empty() ? root : root + "/" + *path).c_str(), &st) == 0;
+    if (exists && S_ISDIR(st.st_mode) && !(path->empty() ? false : s.ignore.ignored(*path, true))) {
+      // A directory (created, moved in, or a file replaced by one): what is under it now, against
+      // what the tree held there.
+      Summary ignored_counts;
+      std::vector<detail::Candidate> found = detail::walk_tree(root, options_, ignored_counts, *path);
+      std::unordered_set<std::string_view> present;
+      for (const auto& c : found) {
+        present.insert(c.rel);
+        auto it = s.disk.find(c.rel);
+        if (it == s.disk.end() || it->second.size != c.size || it->second.mtime_ns != c.mtime_ns) to_read.push_back(c.rel);
+      }
+      held_under(*path, [&](const std::string& p) {
+        if (!present.count(p)) gone.push_back(p);
+      });
+      continue;
+    }
+    // Anything the tree held below this path is gone: it is a file now, or nothing.
+    held_under(*path, [&](const std::string& p) {
+      if (p != *path) gone.push_back(p);
+    });
+    if (!exists || path->empty() || detail::unsupported_name(*path) || s.ignore.ignored(*path, false)) {
+      if (s.disk.count(*path)) gone.push_back(*path);
+    } else {
+      to_read.push_back(*path);  // read_file() says why if it is a link, a FIFO, unreadable ...
+    }
+  }
+  return apply(std::move(to_read), std::move(gone), started);
+}
+
+LiveTree::Report LiveTree::rescan() {
+  const auto started = Clock::now();
+  State& s = *state_;
+  Summary ignored_counts;
+  std::vector<detail::Candidate> found = detail::walk_tree(root_.string(), options_, ignored_counts);
+  std::vector<std::string> to_read, gone;
+  std::unordered_set<std::string_view> present;
+  for (const auto& c : found) {
+    present.insert(c.rel);
+    auto it = s.disk.find(c.rel);
+    if (it == s.disk.end() || it->second.size != c.size || it->second.mtime_ns != c.mtime_ns) to_read.push_back(c.rel);
+  }
+  for (const auto& [path, state] : s.disk)
+    if (!present.count(path)) gone.push_back(path);
+  Report r = apply(std::move(to_read), std::move(gone), started);
+  r.rescanned = true;
+  return r;
+}
+
+LiveTree::Report LiveTree::apply(std::vector<std::string> to_read, std::vector<std::string> gone, Clock::time_point started) {
+  State& s = *state_;
+  auto view = live_.view();
+  // Buffers win over the disk until they are closed.
+  auto buffered = [&](const std::string& p) { return s.buffers.count(p) != 0; };
+  std::erase_if(to_read, buffered);
+  std::erase_if(gone, buffered);
+  std::sort(to_read.begin(), to_read.end());
+  to_read.erase(std::unique(to_read.begin(), to_read.end()), to_read.end());
+
+  // Read and extract, on every core when there is more than a little to do.
+  std::vector<Read> reads(to_read.size());
+  const std::string root = root_.string();
+  auto read_one = [&](size_t i, detail::Extractor& extractor, std::string& buf) {
+    Read& r = reads[i];
+    r.path = to_read[i];
+    if ((r.skipped = detail::read_file(root + "/" + r.path, options_.max_file_size, buf, r.mtime_ns))) return;
+    r.size = buf.size();
+    r.hash = query::content_hash(buf);
+    if (std::optional<uint32_t> f = view->find_file(r.path)) {
+      query::FileInfo info = view->file(*f);
+      if (info.size == r.size && info.content_hash == r.hash) {
+        r.unchanged = true;
+        return;
+      }
+    }
+    r.language = grammars::detect_language(r.path, {});
+    if ((r.skipped = detail::check_text(r.path, buf, options_, r.language))) return;
+    extractor.run(r.language, buf, r.extraction);  // copies what the symbols point at
+  };
+  unsigned threads = std::min<size_t>(std::max(1u, std::thread::hardware_concurrency()), reads.size() / 8 + 1);
+  if (threads <= 1) {
+    std::string buf;
+    for (size_t i = 0; i < reads.size(); ++i) read_one(i, s.extractor, buf);
+  } else {
+    std::atomic<size_t> next{0};
+    std::vector<std::thread> pool;
+    for (unsigned t = 0; t < threads; ++t)
+      pool.emplace_back([&] {
+        detail::Extractor extractor;
+        std::string buf;
+        for (size_t i; (i = next.fetch_add(1)) < reads.size();) read_one(i, extractor, buf);
+      });
+    for (auto& t : pool) t.join();
+  }
+
+  Report report;
+  std::vector<query::FileInput> inputs;
+  for (Read& r : reads) {
+    if (r.unchanged) continue;
+    if (r.skipped) {
+      gone.push_back(r.path);
+      continue;
+    }
+    query::FileInput in;
+    in.path = r.path;
+    in.language = r.language;
+    in.size = r.size;
+    in.mtime_ns = r.mtime_ns;
+    in.content_hash = r.hash;
+    in.parse_errors = r.extraction.parse_errors;
+    in.symbols = r.extraction.symbols;
+    in.imports = r.extraction.imports;
+    inputs.push_back(in);
+  }
+  std::sort(gone.begin(), gone.end());
+  gone.erase(std::unique(gone.begin(), gone.end()), gone.end());
+  // What is not on disk (or not indexable) any more and was not indexed either changes nothing.
+  std::erase_if(gone, [&](const std::string& p) { return !s.disk.count(p); });
+
+  std::lock_guard lock(s.mu);
+  if (!inputs.empty() || !gone.empty()) live_.update(inputs, gone);
+  // A file skipped for the reason it was skipped before is no news.
+  std::unordered_set<std::string_view> known_skips, was_indexed;
+  for (const std::string& p : gone)
+    if (auto it = s.disk.find(p); it != s.disk.end() && !it->second.skipped) was_indexed.insert(p);
+  for (const Read& r : reads)
+    if (auto it = s.disk.find(r.path); r.skipped && it != s.disk.end() && it->second.skipped == r.skipped) known_skips.insert(r.path);
+  for (const std::string& p : gone) s.disk.erase(p);
+  for (Read& r : reads) {
+    if (r.skipped) {
+      bool known = known_skips.count(r.path) != 0;
+      // As a full run does: unreadable and vanished files are tried again next time.
+      if (*r.skipped != SkipReason::Unreadable && *r.skipped != SkipReason::Vanished) {
+        struct stat st;
+        std::string full = root + "/" + r.path;
+        if (::lstat(full.c_str(), &st) == 0)
+          s.disk[r.path] = {uint64_t(st.st_size), int64_t(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec, r.skipped};
+      }
+      if (!known) report.changes.push_back({r.path, Change::What::Skipped, *r.skipped, 0});
+      continue;
+    }
+    s.disk[r.path] = {r.size, r.mtime_ns, std::nullopt};
+    if (!r.unchanged) report.changes.push_back({r.path, Change::What::Indexed, {}, r.extraction.symbols.size()});
+  }
+  std::unordered_set<std::string_view> skipped_now;
+  for (const Read& r : reads)
+    if (r.skipped) skipped_now.insert(r.path);
+  for (const std::string& p : gone)
+    if (!skipped_now.count(p) && was_indexed.count(p)) report.changes.push_back({p, Change::What::Removed, {}, 0});
+  std::sort(report.changes.begin(), report.changes.end(), [](const Change& a, const Change& b) { return a.path < b.path; });
+  if (!report.changes.empty()) s.dirty = true;
+  report.milliseconds = std::chrono::duration<double, std::milli>(Clock::now() - started).count();
+  return report;
+}
+
+LiveTree::Report LiveTree::set_buffer(const std::string& raw, std::string text) {
+  const auto started = Clock::now();
+  State& s = *state_;
+  Report report;
+  std::optional<std::string> path = normalize(raw);
+  if (!path || path->empty()) return report;
+  query::Language lang = grammars::detect_language(*path, {});
+  Extraction ex;
+  if (detail::check_text(*path, text, options_, lang)) {
+    // Not a file we index (no grammar, binary): it has no symbols while it is open.
+    std::lock_guard lock(s.mu);
+    s.buffers[*path] = std::move(text);
+    if (s.disk.count(*path)) {
+      std::vector<std::string> gone{*path};
+      live_.update({}, gone);
+      report.changes.push_back({*path, Change::What::Removed, {}, 0});
+    }
+    return report;
+  }
+  s.extractor.run(lang, text, ex);
+  query::FileInput in;
+  in.path = *path;
+  in.language = lang;
+  in.size = text.size();
+  in.mtime_ns = 0;  // never what the disk says: the next start reads the file again
+  in.content_hash = query::content_hash(text);
+  in.parse_errors = ex.parse_errors;
+  in.symbols = ex.symbols;
+  in.imports = ex.imports;
+  std::lock_guard lock(s.mu);
+  live_.update({&in, 1}, {});
+  s.buffers[*path] = std::move(text);
+  s.disk[*path] = {in.size, 0, std::nullopt};
+  s.dirty = true;
+  report.changes.push_back({*path, Change::What::Indexed, {}, ex.symbols.size()});
+  report.milliseconds = std::chrono::duration<double, std::milli>(Clock::now() - started).count();
+  return report;
+}
+
+LiveTree::Report LiveTree::close_buffer(const std::string& raw) {
+  std::optional<std::string> path = normalize(raw);
+  if (!path) return {};
+  {
+    std::lock_guard lock(state_->mu);
+    if (!state_->buffers.erase(*path)) return {};
+    state_->disk.erase(*path);  // whatever the disk holds now is news
+  }
+  return refresh({*path});
+}
+
+bool LiveTree::ignored_dir(const std::string& rel) { return state_->ignore.ignored(rel, true); }
+
+void LiveTree::compact_if_needed() {
+  if (live_.wants_compaction()) live_.compact();
+}
+
+bool LiveTree::dirty() const { return state_->dirty.load(); }
+
+std::string LiveTree::save() {
+  State& s = *state_;
+  std::lock_guard saving(s.save_mu);
+  std::shared_ptr<const query::Index> view;
+  std::vector<SkippedFile> skipped;
+  int64_t started_ns;
+  {
+    std::lock_guard lock(s.mu);  // the view and the file states of the same moment
+    view = live_.view();
+    started_ns = wall_ns();
+    for (const auto& [path, d] : s.disk)
+      if (d.skipped) skipped.push_back({path, d.size, d.mtime_ns, *d.skipped});
+    s.dirty = false;
+  }
+  std::string error = save_tree(*query::flatten(view), skipped, started_ns, options_, snapshot_);
+  if (!error.empty()) s.dirty = true;
+  return error;
+}
+
+}  // namespace indexer

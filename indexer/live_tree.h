@@ -1,0 +1,90 @@
+// A tree kept live: its query::LiveIndex and what was last read of each file on disk, brought up
+// to date path by path as the watcher (watcher.h) reports changes, and by editors' unsaved buffers.
+//
+// refresh() takes paths that changed (files or directories: created, modified, deleted, moved)
+// and makes the index match the disk under them: a directory is walked, a path that is gone
+// takes everything below it along, and a file is read and judged as index_tree() judges it, so a
+// file that turned binary, unreadable or ignored leaves the index with a counted reason, and one
+// whose bytes did not change (a touch, a chmod) is not parsed again. The files of one refresh are
+// parsed on all cores and land in one LiveIndex update, so a `git checkout` of ten thousand files
+// is one step, not ten thousand. A changed .gitignore changes the rules: refresh() then rescans
+// the tree (a walk and a stat of every file; only files whose size or mtime differ are read).
+//
+// An unsaved buffer replaces its file's contents until it is closed; disk events for that path
+// wait until then. A snapshot stores a buffer's symbols with mtime 0, so the next start reads the
+// file from disk again (and keeps the symbols if the bytes turn out to be the same).
+//
+// Threads: refresh(), rescan() and the buffer calls come from one thread (the watcher's loop);
+// index() from any; save() and compaction may run on another thread meanwhile.
+#pragma once
+
+#include <chrono>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "indexer/indexer.h"
+#include "query/live_index.h"
+
+namespace indexer {
+
+class LiveTree {
+ public:
+  // Loads (or builds) the index as open_tree() does. Null, with `error` set, when the root cannot
+  // be indexed at all.
+  static std::unique_ptr<LiveTree> open(const std::filesystem::path& root, const Options& options,
+                                        const std::filesystem::path& snapshot,
+                                        const std::function<void(const Progress&)>& progress, std::string& warning,
+                                        std::string& error);
+  ~LiveTree();
+
+  // The current index; a consistent view for as long as the caller holds it.
+  std::shared_ptr<const query::Index> index() const { return live_.view(); }
+  const Summary& opened() const { return opened_; }  // what open() indexed or reused
+  const std::filesystem::path& root() const { return root_; }
+
+  struct Change {
+    enum class What : uint8_t { Indexed, Removed, Skipped };
+    std::string path;
+    What what;
+    SkipReason reason{};  // Skipped: why
+    size_t symbols = 0;   // Indexed: how many it has now
+  };
+  struct Report {
+    std::vector<Change> changes;  // sorted by path
+    bool rescanned = false;       // the whole tree was compared (a .gitignore changed, or asked for)
+    double milliseconds = 0;      // from the call to the new index being visible
+  };
+
+  // `paths` are relative to the root; "" is the root itself.
+  Report refresh(const std::vector<std::string>& paths);
+  Report rescan();
+  Report set_buffer(const std::string& path, std::string text);
+  Report close_buffer(const std::string& path);
+
+  // Whether the ignore rules leave this directory (relative to the root) out: for the watcher.
+  bool ignored_dir(const std::string& rel);
+
+  // Folds the index's overlay into its base when it has grown (LiveIndex::wants_compaction()).
+  void compact_if_needed();
+  // Writes the snapshot of the current index and file states; "" or an error message.
+  std::string save();
+  // Whether anything changed since open() or the last save().
+  bool dirty() const;
+
+ private:
+  struct State;
+  LiveTree(std::filesystem::path root, const Options& options, std::filesystem::path snapshot, IndexResult opened);
+  Report apply(std::vector<std::string> to_read, std::vector<std::string> gone, std::chrono::steady_clock::time_point started);
+
+  std::filesystem::path root_;
+  std::filesystem::path snapshot_;
+  Options options_;
+  Summary opened_;
+  query::LiveIndex live_;
+  std::unique_ptr<State> state_;
+};
+
+}  // namespace indexer
