@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the peers and the corpora (all from the registries), builds Release and runs the
 # benchmark over: the Python standard library, the Boost headers, TypeScript's lib, and the Go
-# source when installed. Usage: bench/run.sh [extra indexer_bench flags]
+# source when installed; then the live index (edit-to-queryable, churn) over a copy of them.
+# Usage: bench/run.sh [extra indexer_bench flags]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./setup.sh
@@ -15,9 +16,11 @@ if [ ! -d "$cache/node_modules/typescript/lib" ]; then
   mkdir -p "$cache" && (cd "$cache" && npm install --silent --no-save typescript@5.6.3 >/dev/null)
 fi
 cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
-cmake --build build --target indexer_bench
+cmake --build build --target indexer_bench indexer_live_bench
 py=$(python3 -c 'import sysconfig; print(sysconfig.get_paths()["stdlib"])')
 corpora=("$py" /usr/include/boost "$cache/node_modules/typescript/lib")
 for go in /usr/lib/go/src /usr/lib/go-*/src; do [ -d "$go" ] && corpora+=("$go") && break; done
 echo "corpora: ${corpora[*]}"
 build/indexer_bench "$@" "${corpora[@]}"
+echo
+build/indexer_live_bench "${corpora[@]}"

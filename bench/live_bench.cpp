@@ -1,0 +1,229 @@
+// indexer_live_bench: how fast an edit becomes queryable, and what churn does to memory. Not a
+// test: it prints numbers, and ratios next to the peer a user would otherwise re-run.
+//
+//   indexer_live_bench [--edits N] [--churn N] DIR...
+//
+// The DIRs are copied into one scratch tree (edits must not touch the originals; installed
+// packages, site-packages and dist-packages, are left out). Then, in this process, as
+// `indexer watch` runs them: a LiveTree with a Watcher thread applying its batches.
+// 1. Edit-to-queryable: a real file of about each size (1, 10, 40, 120 KB) is rewritten with a new
+//    function name, N times each; the clock runs from just before the write until a search of
+//    the live index finds the new name. Next to it: re-running ctags -R over the tree, which is
+//    what a tags file needs to see the same edit.
+// 2. Churn: one file rewritten M times (refresh() called directly, no watcher), then resident
+//    memory and the index's own accounting against the same tree freshly indexed.
+#ifdef INDEXER_HAVE_MIMALLOC
+#include <mimalloc.h>
+#else
+inline void mi_collect(bool) {}
+#endif
+#include <fcntl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "indexer/live_tree.h"
+#include "indexer/watcher.h"
+#include "query/query.h"
+
+namespace {
+
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+
+size_t rss_bytes() {
+  std::ifstream in("/proc/self/statm");
+  size_t pages = 0, resident = 0;
+  in >> pages >> resident;
+  return resident * size_t(sysconf(_SC_PAGESIZE));
+}
+
+double percentile(std::vector<double> v, double p) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  return v[std::min(v.size() - 1, size_t(p * double(v.size() - 1) + 0.5))];
+}
+
+std::string slurp(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+// The Python file of the tree whose size is nearest `bytes`.
+fs::path nearest_file(const fs::path& root, size_t bytes) {
+  fs::path best;
+  size_t best_diff = SIZE_MAX;
+  for (auto it = fs::recursive_directory_iterator(root, fs::directory_options::skip_permission_denied);
+       it != fs::recursive_directory_iterator(); ++it) {
+    if (!it->is_regular_file() || it->path().extension() != ".py" || it->path().string().find("/.indexer/") != std::string::npos) continue;
+    size_t size = it->file_size();
+    size_t diff = size > bytes ? size - bytes : bytes - size;
+    if (diff < best_diff) best_diff = diff, best = it->path();
+  }
+  return best;
+}
+
+bool found(const query::Index& index, const std::string& name) {
+  query::SearchRequest req;
+  req.pattern = name;
+  req.limit = 1;
+  auto hits = query::search(index, req);
+  return !hits.empty() && index.symbol(hits[0].symbol).name == name;
+}
+
+// Copies regular files and directories, leaving out links and installed packages.
+void copy_tree(const fs::path& from, const fs::path& to) {
+  fs::create_directories(to);
+  for (auto it = fs::recursive_directory_iterator(from, fs::directory_options::skip_permission_denied);
+       it != fs::recursive_directory_iterator(); ++it) {
+    std::string name = it->path().filename().string();
+    if (it->is_symlink()) continue;
+    if (it->is_directory() && (name == "site-packages" || name == "dist-packages" || name == "__pycache__")) {
+      it.disable_recursion_pending();
+      continue;
+    }
+    fs::path target = to / fs::relative(it->path(), from);
+    std::error_code ec;
+    if (it->is_directory()) fs::create_directories(target, ec);
+    else if (it->is_regular_file()) fs::copy_file(it->path(), target, ec);
+  }
+}
+
+double run_ctags(const fs::path& root) {
+  auto t = Clock::now();
+  pid_t pid = fork();
+  if (pid == 0) {
+    int null = ::open("/dev/null", O_WRONLY);
+    dup2(null, 1), dup2(null, 2);
+    execlp("ctags", "ctags", "-R", "-f", "/tmp/indexer-live-bench.tags", root.c_str(), nullptr);
+    _exit(127);
+  }
+  int status = 0;
+  waitpid(pid, &status, 0);
+  std::remove("/tmp/indexer-live-bench.tags");
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) return -1;
+  return std::chrono::duration<double>(Clock::now() - t).count();
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  int edits = 50, churn = 10000;
+  std::vector<std::string> dirs;
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    if (a == "--edits" && i + 1 < argc) edits = std::atoi(argv[++i]);
+    else if (a == "--churn" && i + 1 < argc) churn = std::atoi(argv[++i]);
+    else dirs.push_back(a);
+  }
+  if (dirs.empty()) {
+    std::fprintf(stderr, "usage: indexer_live_bench [--edits N] [--churn N] DIR...\n");
+    return 2;
+  }
+  fs::path scratch = fs::temp_directory_path() / "indexer-live-bench";
+  fs::remove_all(scratch);
+  fs::path root = scratch / "tree";
+  for (size_t i = 0; i < dirs.size(); ++i) copy_tree(dirs[i], root / ("c" + std::to_string(i)));
+  std::string dir;
+  for (const auto& d : dirs) dir += (dir.empty() ? "" : ", ") + d;
+
+  std::string warning, error;
+  auto t_open = Clock::now();
+  auto tree = indexer::LiveTree::open(root, {}, indexer::default_snapshot_path(root), {}, warning, error);
+  if (!tree) {
+    std::fprintf(stderr, "%s\n", error.c_str());
+    return 1;
+  }
+  auto view = tree->index();
+  std::printf("tree: %s (a copy of %s): %zu files, %zu symbols, indexed in %.1f s\n\n", root.c_str(), dir.c_str(),
+              view->file_count(), view->symbol_count(), std::chrono::duration<double>(Clock::now() - t_open).count());
+  view.reset();
+
+  // The watch loop, on its own thread, as `indexer watch` runs it.
+  indexer::Watcher watcher(root, [&](const std::string& d) { return tree->ignored_dir(d); });
+  bool stop = false;
+  std::atomic<bool> stopping{false};
+  std::thread loop([&] {
+    while (!stopping.load()) {
+      indexer::Watcher::Batch b = watcher.next(std::chrono::milliseconds(50), &stop);
+      if (b.rescan) tree->rescan();
+      else if (!b.paths.empty()) tree->refresh(b.paths);
+    }
+  });
+
+  std::printf("== edit-to-queryable: write a file with a new function, until a search finds it (%d edits per size)\n", edits);
+  std::printf("%-10s %-44s %10s %10s %10s\n", "size", "file", "p50 ms", "p99 ms", "max ms");
+  std::vector<double> all;
+  int serial = 0;
+  for (size_t kb : {1, 10, 40, 120}) {
+    fs::path file = nearest_file(root, kb * 1024);
+    std::string original = slurp(file);
+    std::vector<double> ms;
+    for (int i = 0; i < edits; ++i) {
+      std::string name = "bench_marker_" + std::to_string(++serial);
+      std::string text = original + "\n\ndef " + name + "():\n    pass\n";
+      auto t = Clock::now();
+      std::ofstream(file, std::ios::binary | std::ios::trunc) << text;
+      while (!found(*tree->index(), name)) {
+        if (Clock::now() - t > std::chrono::seconds(10)) {
+          std::fprintf(stderr, "%s never became queryable\n", name.c_str());
+          return 1;
+        }
+        std::this_thread::yield();
+      }
+      ms.push_back(std::chrono::duration<double, std::milli>(Clock::now() - t).count());
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));  // an editor does not save faster
+    }
+    all.insert(all.end(), ms.begin(), ms.end());
+    std::printf("%-10s %-44s %10.2f %10.2f %10.2f\n", (std::to_string(original.size() / 1024) + " KB").c_str(),
+                fs::relative(file, root).c_str(), percentile(ms, 0.5), percentile(ms, 0.99), percentile(ms, 1.0));
+  }
+  std::printf("%-10s %-44s %10.2f %10.2f %10.2f\n", "all", "", percentile(all, 0.5), percentile(all, 0.99), percentile(all, 1.0));
+  double ctags = run_ctags(root);
+  if (ctags > 0)
+    std::printf("peer: ctags -R over the tree (what a tags file needs to see one edit): %.0f ms, %.0fx our p99\n", ctags * 1e3,
+                ctags * 1e3 / std::max(percentile(all, 0.99), 1e-3));
+  else
+    std::printf("peer: ctags not available\n");
+  stopping = true;
+  stop = true;
+  loop.join();
+
+  std::printf("\n== memory under churn: one file rewritten %d times\n", churn);
+  fs::path hot = nearest_file(root, 10 * 1024);
+  std::string hot_text = slurp(hot);
+  std::string hot_rel = fs::relative(hot, root).generic_string();
+  tree->compact_if_needed();
+  mi_collect(true);
+  size_t rss_before = rss_bytes();
+  size_t accounted_before = tree->index()->memory().total();
+  auto t_churn = Clock::now();
+  for (int i = 0; i < churn; ++i) {
+    std::ofstream(hot, std::ios::binary | std::ios::trunc) << hot_text << "\ndef churn_" << i << "():\n    pass\n";
+    tree->refresh({hot_rel});
+    if (i % 1000 == 999) tree->compact_if_needed();
+  }
+  double churn_s = std::chrono::duration<double>(Clock::now() - t_churn).count();
+  mi_collect(true);
+  size_t rss_after = rss_bytes();
+  size_t accounted_after = tree->index()->memory().total();
+  std::printf("%d refreshes in %.1f s (%.2f ms each)\n", churn, churn_s, churn_s * 1e3 / churn);
+  std::printf("resident: %.1f MB after the first index, %.1f MB after the edits (%+.1f%%)\n", double(rss_before) / 1e6,
+              double(rss_after) / 1e6, 100.0 * (double(rss_after) - double(rss_before)) / double(rss_before));
+  std::printf("index accounting: %.1f MB before, %.1f MB after (%+.2f%%)\n", double(accounted_before) / 1e6,
+              double(accounted_after) / 1e6,
+              100.0 * (double(accounted_after) - double(accounted_before)) / double(accounted_before));
+  tree.reset();
+  fs::remove_all(scratch);
+  return 0;
+}
