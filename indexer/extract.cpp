@@ -332,7 +332,7 @@ void Extractor::parse(Language lang, std::string_view src) {
   if (TSTree* tree = ts_parser_parse_string(parser_, nullptr, src.data(), uint32_t(src.size()))) ts_tree_delete(tree);
 }
 
-void Extractor::run(Language lang, std::string_view src, Extraction& out) {
+void Extractor::run(Language lang, std::string_view src, Extraction& out, TSTree** keep) {
   out.symbols.clear();
   out.imports.clear();
   out.text.clear();
@@ -350,7 +350,8 @@ void Extractor::run(Language lang, std::string_view src, Extraction& out) {
     out.error = std::string(spec.name) + ": the grammar's ABI is not supported by this tree-sitter";
     return;
   }
-  TSTree* tree = ts_parser_parse_string(parser_, nullptr, src.data(), uint32_t(src.size()));
+  TSTree* old_tree = keep ? *keep : nullptr;
+  TSTree* tree = ts_parser_parse_string(parser_, old_tree, src.data(), uint32_t(src.size()));
   if (!tree) return;
   TSNode root = ts_tree_root_node(tree);
   out.parse_errors = ts_node_has_error(root);
@@ -531,7 +532,12 @@ void Extractor::run(Language lang, std::string_view src, Extraction& out) {
       stack.push_back({d.end, qual_off, qual_len, Kind::Class, true});
     }
   }
-  ts_tree_delete(tree);
+  if (keep) {
+    if (old_tree) ts_tree_delete(old_tree);
+    *keep = tree;
+  } else {
+    ts_tree_delete(tree);
+  }
   out.dropped_matches = ts_query_cursor_did_exceed_match_limit(qc);
 
   // out.text no longer grows: turn offsets into views.

@@ -24,6 +24,7 @@
 #include "indexer/indexer.h"
 
 struct TSParser;
+struct TSTree;
 
 namespace indexer::detail {
 
@@ -43,7 +44,10 @@ class Extractor {
   Extractor(const Extractor&) = delete;
   Extractor& operator=(const Extractor&) = delete;
 
-  void run(query::Language language, std::string_view source, Extraction& out);
+  // With `keep`: *keep, when set, is this file's previous tree with ts_tree_edit() applied, so
+  // tree-sitter reparses only what the edit touched; it is replaced by the new tree, which the
+  // caller owns (ts_tree_delete).
+  void run(query::Language language, std::string_view source, Extraction& out, TSTree** keep = nullptr);
   // Only parses: the floor an index of the same files can reach.
   void parse(query::Language language, std::string_view source);
 

@@ -1,6 +1,7 @@
 #include "indexer/live_tree.h"
 
 #include <sys/stat.h>
+#include <tree_sitter/api.h>
 
 #include <algorithm>
 #include <atomic>
@@ -59,6 +60,74 @@ struct Read {
   Extraction extraction;
 };
 
+TSPoint point_at(std::string_view text, size_t byte) {
+  size_t line_start = text.rfind('\n', byte == 0 ? std::string_view::npos : byte - 1);
+  line_start = line_start == std::string_view::npos ? 0 : line_start + 1;
+  return {uint32_t(std::count(text.begin(), text.begin() + long(line_start), '\n')), uint32_t(byte - line_start)};
+}
+
+// The syntax trees of the files edited last, with the text each was parsed from. An edit of one of
+// them is described to tree-sitter (one changed span: the common prefix and suffix of the old and
+// new text), which then reparses only what the edit touched: for a 120 KB file, a fraction of a
+// full parse. Bounded in files and in bytes of text.
+class TreeCache {
+ public:
+  TreeCache() = default;
+  TreeCache(const TreeCache&) = delete;
+  TreeCache& operator=(const TreeCache&) = delete;
+  ~TreeCache() {
+    for (auto& e : entries_) ts_tree_delete(e.tree);
+  }
+
+  // The cached tree of `path`, edited to describe `text`, now the caller's; null when none.
+  TSTree* take(const std::string& path, query::Language lang, std::string_view text) {
+    auto it = std::find_if(entries_.begin(), entries_.end(), [&](const Entry& e) { return e.path == path; });
+    if (it == entries_.end()) return nullptr;
+    Entry e = std::move(*it);
+    entries_.erase(it);
+    bytes_ -= e.text.size();
+    if (e.lang != lang) {
+      ts_tree_delete(e.tree);
+      return nullptr;
+    }
+    std::string_view old = e.text;
+    size_t prefix = 0, limit = std::min(old.size(), text.size());
+    while (prefix < limit && old[prefix] == text[prefix]) ++prefix;
+    size_t suffix = 0;
+    while (suffix < limit - prefix && old[old.size() - 1 - suffix] == text[text.size() - 1 - suffix]) ++suffix;
+    TSInputEdit edit{uint32_t(prefix), uint32_t(old.size() - suffix), uint32_t(text.size() - suffix),
+                     point_at(old, prefix), point_at(old, old.size() - suffix), point_at(text, text.size() - suffix)};
+    ts_tree_edit(e.tree, &edit);
+    return e.tree;
+  }
+
+  void put(const std::string& path, query::Language lang, std::string_view text, TSTree* tree) {
+    drop(path);
+    entries_.push_back({path, lang, std::string(text), tree});
+    bytes_ += text.size();
+    while (entries_.size() > kMaxFiles || (bytes_ > kMaxBytes && entries_.size() > 1)) {
+      bytes_ -= entries_.front().text.size();
+      ts_tree_delete(entries_.front().tree);
+      entries_.erase(entries_.begin());
+    }
+  }
+
+  void drop(const std::string& path) {
+    if (TSTree* t = take(path, query::Language::Unknown, {})) ts_tree_delete(t);
+  }
+
+ private:
+  struct Entry {
+    std::string path;
+    query::Language lang;
+    std::string text;
+    TSTree* tree;
+  };
+  static constexpr size_t kMaxFiles = 16, kMaxBytes = 16 << 20;
+  std::vector<Entry> entries_;  // most recently used last
+  size_t bytes_ = 0;
+};
+
 }  // namespace
 
 struct LiveTree::State {
@@ -67,6 +136,7 @@ struct LiveTree::State {
   std::map<std::string, std::string> buffers;
   detail::TreeIgnore ignore;
   detail::Extractor extractor;  // for the calling thread's files
+  TreeCache trees;              // of the calling thread's recent files
   std::atomic<bool> dirty{false};
   std::mutex save_mu;  // one save at a time
 
@@ -185,7 +255,7 @@ LiveTree::Report LiveTree::apply(std::vector<std::string> to_read, std::vector<s
   // Read and extract, on every core when there is more than a little to do.
   std::vector<Read> reads(to_read.size());
   const std::string root = root_.string();
-  auto read_one = [&](size_t i, detail::Extractor& extractor, std::string& buf) {
+  auto read_one = [&](size_t i, detail::Extractor& extractor, std::string& buf, TreeCache* trees) {
     Read& r = reads[i];
     r.path = to_read[i];
     if ((r.skipped = detail::read_file(root + "/" + r.path, options_.max_file_size, buf, r.mtime_ns))) return;
@@ -199,13 +269,18 @@ LiveTree::Report LiveTree::apply(std::vector<std::string> to_read, std::vector<s
       }
     }
     r.language = grammars::detect_language(r.path, {});
-    if ((r.skipped = detail::check_text(r.path, buf, options_, r.language))) return;
-    extractor.run(r.language, buf, r.extraction);  // copies what the symbols point at
+    if ((r.skipped = detail::check_text(r.path, buf, options_, r.language))) {
+      if (trees) trees->drop(r.path);
+      return;
+    }
+    TSTree* tree = trees ? trees->take(r.path, r.language, buf) : nullptr;
+    extractor.run(r.language, buf, r.extraction, trees ? &tree : nullptr);  // copies what the symbols point at
+    if (tree) trees->put(r.path, r.language, buf, tree);
   };
   unsigned threads = std::min<size_t>(std::max(1u, std::thread::hardware_concurrency()), reads.size() / 8 + 1);
   if (threads <= 1) {
     std::string buf;
-    for (size_t i = 0; i < reads.size(); ++i) read_one(i, s.extractor, buf);
+    for (size_t i = 0; i < reads.size(); ++i) read_one(i, s.extractor, buf, &s.trees);
   } else {
     std::atomic<size_t> next{0};
     std::vector<std::thread> pool;
@@ -213,7 +288,7 @@ LiveTree::Report LiveTree::apply(std::vector<std::string> to_read, std::vector<s
       pool.emplace_back([&] {
         detail::Extractor extractor;
         std::string buf;
-        for (size_t i; (i = next.fetch_add(1)) < reads.size();) read_one(i, extractor, buf);
+        for (size_t i; (i = next.fetch_add(1)) < reads.size();) read_one(i, extractor, buf, nullptr);
       });
     for (auto& t : pool) t.join();
   }
@@ -250,7 +325,7 @@ LiveTree::Report LiveTree::apply(std::vector<std::string> to_read, std::vector<s
     if (auto it = s.disk.find(p); it != s.disk.end() && !it->second.skipped) was_indexed.insert(p);
   for (const Read& r : reads)
     if (auto it = s.disk.find(r.path); r.skipped && it != s.disk.end() && it->second.skipped == r.skipped) known_skips.insert(r.path);
-  for (const std::string& p : gone) s.disk.erase(p);
+  for (const std::string& p : gone) s.disk.erase(p), s.trees.drop(p);
   for (Read& r : reads) {
     if (r.skipped) {
       bool known = known_skips.count(r.path) != 0;
@@ -297,7 +372,9 @@ LiveTree::Report LiveTree::set_buffer(const std::string& raw, std::string text) 
     }
     return report;
   }
-  s.extractor.run(lang, text, ex);
+  TSTree* tree = s.trees.take(*path, lang, text);
+  s.extractor.run(lang, text, ex, &tree);
+  if (tree) s.trees.put(*path, lang, text, tree);
   query::FileInput in;
   in.path = *path;
   in.language = lang;

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <random>
 #include <thread>
 
 #include "helpers.h"
@@ -327,4 +328,38 @@ TEST_CASE("watch: indexer watch prints each re-index and keeps the snapshot curr
   CHECK(WEXITSTATUS(status) == 0);
   ::close(out[0]);
   INFO(seen);
+}
+
+TEST_CASE("watch: incremental reparses of an edited file give what a full parse gives", "[watch]") {
+  // Edits anywhere in a file (the live tree reparses its recent files incrementally): inserted and
+  // deleted lines, renamed and re-indented definitions, a syntax error and its repair.
+  std::vector<std::string> lines;
+  for (int i = 0; i < 60; ++i) {
+    lines.push_back("class C" + std::to_string(i) + ":");
+    lines.push_back("    def m" + std::to_string(i) + "(self):");
+    lines.push_back("        return " + std::to_string(i));
+  }
+  auto text = [&] {
+    std::string t;
+    for (const auto& l : lines) t += l + "\n";
+    return t;
+  };
+  Live live([&](test::TempDir& t) { t.write("f.py", text()); });
+  std::mt19937 rng(11);
+  for (int step = 0; step < 150; ++step) {
+    size_t at = rng() % lines.size();
+    switch (rng() % 5) {
+      case 0: lines.insert(lines.begin() + long(at), "def inserted_" + std::to_string(step) + "(): pass"); break;
+      case 1: if (lines.size() > 10) lines.erase(lines.begin() + long(at)); break;
+      case 2: lines[at] += "_" + std::to_string(step); break;  // renames, or breaks the syntax
+      case 3: lines[at] = "    " + lines[at]; break;         // moves a definition into another
+      default: lines.insert(lines.begin() + long(at), "x" + std::to_string(step) + " = (");  // unclosed
+    }
+    live.dir.write("f.py", text());  // what the fresh index reads
+    if (step % 7 == 0) live.tree->set_buffer("f.py", text());  // an editor's buffer, same path
+    else live.tree->refresh({"f.py"});
+    INFO("step " << step);
+    REQUIRE(live.now() == fresh_contents(live.dir.path()));
+    if (step % 7 == 0) live.tree->close_buffer("f.py");
+  }
 }
