@@ -119,6 +119,7 @@ struct Watcher::State {
 
   void handle(const inotify_event& ev, std::set<std::string>& paths, bool& rescan) {
     if (ev.mask & IN_Q_OVERFLOW) {
+      if (!rescan) warnings.push_back("the inotify event queue overflowed (fs.inotify.max_queued_events): rescanning the tree");
       rescan = true;
       return;
     }

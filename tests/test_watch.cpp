@@ -269,6 +269,7 @@ TEST_CASE("watch: an event-queue overflow falls back to a rescan", "[watch][bad-
   for (int i = 0; i < 6000; ++i) live.dir.write("many/f" + std::to_string(i) + ".py", def("f" + std::to_string(i)));
   live.check();
   CHECK(live.saw_rescan);
+  CHECK(live.warnings.size() == 1);
   CHECK(live.now().size() == 6001);
 }
 
