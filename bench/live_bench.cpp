@@ -5,7 +5,7 @@
 //
 // The DIRs are copied into one scratch tree (edits must not touch the originals; installed
 // packages, site-packages and dist-packages, are left out). Then, in this process, as
-// `indexer watch` runs them: a LiveTree with a Watcher thread applying its batches.
+// `indexer watch` runs them: a LiveTree with a WatchLoop applying its watcher's batches.
 // 1. Edit-to-queryable: a real file of about each size (1, 10, 40, 120 KB) is rewritten with a new
 //    function name, N times each; the clock runs from just before the write until a search of
 //    the live index finds the new name. Next to it: re-running ctags -R over the tree, which is
@@ -22,7 +22,6 @@ inline void mi_collect(bool) {}
 #include <unistd.h>
 
 #include <algorithm>
-#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
@@ -33,7 +32,7 @@ inline void mi_collect(bool) {}
 #include <vector>
 
 #include "indexer/live_tree.h"
-#include "indexer/watcher.h"
+#include "indexer/watch_loop.h"
 #include "query/query.h"
 
 namespace {
@@ -149,17 +148,8 @@ int main(int argc, char** argv) {
               view->file_count(), view->symbol_count(), std::chrono::duration<double>(Clock::now() - t_open).count());
   view.reset();
 
-  // The watch loop, on its own thread, as `indexer watch` runs it.
-  indexer::Watcher watcher(root, [&](const std::string& d) { return tree->ignored_dir(d); });
-  bool stop = false;
-  std::atomic<bool> stopping{false};
-  std::thread loop([&] {
-    while (!stopping.load()) {
-      indexer::Watcher::Batch b = watcher.next(std::chrono::milliseconds(50), &stop);
-      if (b.rescan) tree->rescan();
-      else if (!b.paths.empty()) tree->refresh(b.paths);
-    }
-  });
+  // The watch loop, on its own threads, as `indexer watch` runs it.
+  auto loop = std::make_unique<indexer::WatchLoop>(*tree, indexer::WatchLoop::Settings{}, indexer::WatchLoop::Callbacks{});
 
   std::printf("== edit-to-queryable: write a file with a new function, until a search finds it (%d edits per size)\n", edits);
   std::printf("%-10s %-44s %10s %10s %10s\n", "size", "file", "p50 ms", "p99 ms", "max ms");
@@ -195,9 +185,7 @@ int main(int argc, char** argv) {
                 ctags * 1e3 / std::max(percentile(all, 0.99), 1e-3));
   else
     std::printf("peer: ctags not available\n");
-  stopping = true;
-  stop = true;
-  loop.join();
+  loop.reset();
 
   std::printf("\n== memory under churn: one file rewritten %d times\n", churn);
   fs::path hot = nearest_file(root, 10 * 1024);

@@ -131,6 +131,7 @@ class TreeCache {
 }  // namespace
 
 struct LiveTree::State {
+  std::recursive_mutex writer;  // refresh, rescan and buffers take turns (refresh may rescan)
   std::mutex mu;  // guards disk and buffers against save() on another thread
   std::map<std::string, DiskState> disk;  // every file read: indexed or skipped
   std::map<std::string, std::string> buffers;
@@ -175,6 +176,7 @@ std::unique_ptr<LiveTree> LiveTree::open(const std::filesystem::path& root, cons
 LiveTree::Report LiveTree::refresh(const std::vector<std::string>& paths) {
   const auto started = Clock::now();
   State& s = *state_;
+  std::lock_guard turn(s.writer);
   std::vector<std::string> to_read, gone;
   std::unordered_set<std::string> seen;
   const std::string root = root_.string();
@@ -226,6 +228,7 @@ LiveTree::Report LiveTree::refresh(const std::vector<std::string>& paths) {
 LiveTree::Report LiveTree::rescan() {
   const auto started = Clock::now();
   State& s = *state_;
+  std::lock_guard turn(s.writer);
   Summary ignored_counts;
   std::vector<detail::Candidate> found = detail::walk_tree(root_.string(), options_, ignored_counts);
   std::vector<std::string> to_read, gone;
@@ -356,6 +359,7 @@ LiveTree::Report LiveTree::apply(std::vector<std::string> to_read, std::vector<s
 LiveTree::Report LiveTree::set_buffer(const std::string& raw, std::string text) {
   const auto started = Clock::now();
   State& s = *state_;
+  std::lock_guard turn(s.writer);
   Report report;
   std::optional<std::string> path = normalize(raw);
   if (!path || path->empty()) return report;
@@ -395,6 +399,7 @@ LiveTree::Report LiveTree::set_buffer(const std::string& raw, std::string text) 
 }
 
 LiveTree::Report LiveTree::close_buffer(const std::string& raw) {
+  std::lock_guard turn(state_->writer);
   std::optional<std::string> path = normalize(raw);
   if (!path) return {};
   {

@@ -14,8 +14,8 @@
 // wait until then. A snapshot stores a buffer's symbols with mtime 0, so the next start reads the
 // file from disk again (and keeps the symbols if the bytes turn out to be the same).
 //
-// Threads: refresh(), rescan() and the buffer calls come from one thread (the watcher's loop);
-// index() from any; save() and compaction may run on another thread meanwhile.
+// Threads: any. refresh(), rescan() and the buffer calls take turns (the watcher's loop and an
+// editor's buffers may call at once); index() never waits; save() and compaction run beside them.
 #pragma once
 
 #include <chrono>

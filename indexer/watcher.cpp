@@ -34,6 +34,7 @@ struct Watcher::State {
   int fd = -1;
   std::unordered_map<int, std::string> dir_of;  // watch descriptor -> directory
   std::map<std::string, int> wd_of;             // directory -> watch descriptor, sorted for subtrees
+  std::atomic<size_t> watched{0};               // wd_of.size(), for other threads
   size_t max_watches = 0;  // 0: no limit of our own
   bool polling = false;
   bool root_gone = false;
@@ -59,6 +60,7 @@ struct Watcher::State {
     if (auto old = wd_of.find(rel); old != wd_of.end() && old->second != wd) dir_of.erase(old->second);
     dir_of[wd] = rel;
     wd_of[rel] = wd;
+    watched = wd_of.size();
     DIR* dir = ::opendir(full.c_str());
     if (!dir) return;
     std::vector<std::string> subdirs;
@@ -85,6 +87,7 @@ struct Watcher::State {
       dir_of.erase(it->second);
       it = wd_of.erase(it);
     }
+    watched = wd_of.size();
   }
 
   void start() {
@@ -163,14 +166,14 @@ Watcher::~Watcher() {
   if (state_->fd >= 0) ::close(state_->fd);
 }
 
-Watcher::Batch Watcher::next(std::chrono::milliseconds timeout, const volatile bool* stop) {
+Watcher::Batch Watcher::next(std::chrono::milliseconds timeout, const std::atomic<bool>* stop) {
   State& s = *state_;
   Batch batch;
   batch.warnings = std::move(s.warnings);
   s.warnings.clear();
   if (!batch.warnings.empty()) return batch;
   const auto started = Clock::now();
-  auto stopped = [&] { return stop && *stop; };
+  auto stopped = [&] { return stop && stop->load(); };
 
   // A root that went away: look for it again now and then.
   if (s.root_gone) {
@@ -221,7 +224,7 @@ Watcher::Batch Watcher::next(std::chrono::milliseconds timeout, const volatile b
 }
 
 void Watcher::rewatch() { state_->watch_tree(""); }
-size_t Watcher::watch_count() const { return state_->wd_of.size(); }
+size_t Watcher::watch_count() const { return state_->watched.load(); }
 bool Watcher::polling() const { return state_->polling; }
 const std::string& Watcher::error() const { return state_->error; }
 

@@ -16,6 +16,7 @@
 // then waits for a directory to appear at its path again and asks for a rescan.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <filesystem>
 #include <functional>
@@ -44,12 +45,12 @@ class Watcher {
   };
   // Waits up to `timeout` for the first event; an empty batch when none came or `stop` is set
   // (a signal interrupts the wait).
-  Batch next(std::chrono::milliseconds timeout, const volatile bool* stop = nullptr);
+  Batch next(std::chrono::milliseconds timeout, const std::atomic<bool>* stop = nullptr);
 
   // Watches directories the ignore rules no longer exclude (after a .gitignore changed).
   void rewatch();
 
-  size_t watch_count() const;
+  size_t watch_count() const;  // any thread may ask
   bool polling() const;           // the watch limit was reached: rescans stand in for events
   const std::string& error() const;  // inotify could not be used at all ("" when it can)
 

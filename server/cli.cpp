@@ -21,6 +21,7 @@
 #include <fstream>
 #include <iostream>
 #include <map>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <thread>
@@ -29,7 +30,7 @@
 #include "indexer/indexer.h"
 #include "indexer/live_tree.h"
 #include "indexer/resolve_imports.h"
-#include "indexer/watcher.h"
+#include "indexer/watch_loop.h"
 #include "query/import_graph.h"
 #include "query/query.h"
 
@@ -727,7 +728,7 @@ int cmd_graph(const Args& a) {
 
 }  // namespace
 
-volatile bool g_stop = false;
+std::atomic<bool> g_stop{false};
 
 void print_changes(const indexer::LiveTree::Report& r) {
   using What = indexer::LiveTree::Change::What;
@@ -751,7 +752,8 @@ void print_changes(const indexer::LiveTree::Report& r) {
 int cmd_watch(const Args& a) {
   if (a.has("--no-snapshot")) throw UsageError{"watch keeps the snapshot current; --no-snapshot does not apply"};
   std::string root = root_arg(a, 0);
-  size_t max_watches = a.get("--max-watches") ? parse_number("--max-watches", *a.get("--max-watches")) : 0;
+  indexer::WatchLoop::Settings settings;
+  if (auto v = a.get("--max-watches")) settings.max_watches = parse_number("--max-watches", *v);
   indexer::Options options = index_options(a);
   std::string warning, error;
   std::unique_ptr<indexer::LiveTree> tree;
@@ -764,59 +766,35 @@ int cmd_watch(const Args& a) {
 
   struct sigaction sa {};
   sa.sa_handler = [](int) { g_stop = true; };
-  sigemptyset(&sa.sa_mask);  // no SA_RESTART: the watcher's wait returns at once
+  sigemptyset(&sa.sa_mask);
   sigaction(SIGINT, &sa, nullptr);
   sigaction(SIGTERM, &sa, nullptr);
 
-  indexer::Watcher watcher(root, [&](const std::string& dir) { return tree->ignored_dir(dir); }, max_watches);
-  auto view = tree->index();
-  std::printf("watching %s: %zu files, %zu symbols, %zu directories watched; Ctrl-C stops\n", root.c_str(),
-              view->file_count(), view->symbol_count(), watcher.watch_count());
-  std::fflush(stdout);
-  view.reset();
-
-  // Compaction and snapshots run beside the watcher, once the tree has been quiet for a second,
-  // so a burst of edits is neither slowed down nor saved a hundred times.
-  std::thread maintenance;
-  std::atomic<bool> maintaining{false};
-  auto last_change = std::chrono::steady_clock::now();
-  auto maintain = [&] {
-    auto t = std::chrono::steady_clock::now();
-    tree->compact_if_needed();
-    std::string err = tree->save();
-    if (!err.empty()) std::cerr << "indexer: warning: could not save the snapshot: " << err << '\n';
-    else std::printf("snapshot saved in %.0f ms\n", std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t).count());
-    std::fflush(stdout);
-    maintaining = false;
+  std::mutex out_mu;  // the loop's and the saver's lines do not interleave
+  indexer::WatchLoop::Callbacks callbacks;
+  callbacks.changed = [&](const indexer::LiveTree::Report& r) {
+    std::lock_guard lock(out_mu);
+    print_changes(r);
   };
-  while (!g_stop) {
-    indexer::Watcher::Batch batch = watcher.next(std::chrono::milliseconds(250), &g_stop);
-    for (const auto& w : batch.warnings) std::cerr << "indexer: warning: " << w << '\n';
-    indexer::LiveTree::Report report;
-    if (batch.root_gone) {
-      std::cerr << "indexer: warning: " << root << " is gone (deleted, moved or unmounted); waiting for it to come back\n";
-      report = tree->refresh({""});
-    } else if (batch.rescan) {
-      report = tree->rescan();
-      watcher.rewatch();
-    } else if (!batch.paths.empty()) {
-      report = tree->refresh(batch.paths);
-      if (report.rescanned) watcher.rewatch();
-    } else {
-      if (tree->dirty() && !maintaining && std::chrono::steady_clock::now() - last_change > std::chrono::seconds(1)) {
-        if (maintenance.joinable()) maintenance.join();
-        maintaining = true;
-        maintenance = std::thread(maintain);
-      }
-      continue;
-    }
-    if (!report.changes.empty()) {
-      print_changes(report);
-      last_change = std::chrono::steady_clock::now();
-    }
+  callbacks.warning = [&](const std::string& w) {
+    std::lock_guard lock(out_mu);
+    std::cerr << "indexer: warning: " << w << '\n';
+  };
+  callbacks.saved = [&](double ms) {
+    std::lock_guard lock(out_mu);
+    std::printf("snapshot saved in %.0f ms\n", ms);
+    std::fflush(stdout);
+  };
+  indexer::WatchLoop loop(*tree, settings, callbacks);
+  {
+    auto view = tree->index();
+    std::lock_guard lock(out_mu);
+    std::printf("watching %s: %zu files, %zu symbols, %zu directories watched; Ctrl-C stops\n", root.c_str(),
+                view->file_count(), view->symbol_count(), loop.watch_count());
+    std::fflush(stdout);
   }
-  if (maintenance.joinable()) maintenance.join();
-  if (tree->dirty()) maintain();
+  while (!g_stop) ::usleep(50 * 1000);
+  loop.stop();
   std::printf("stopped\n");
   return 0;
 }
