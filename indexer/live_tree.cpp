@@ -410,6 +410,19 @@ LiveTree::Report LiveTree::close_buffer(const std::string& raw) {
   return refresh({*path});
 }
 
+std::string LiveTree::text_of(const std::string& raw) const {
+  std::optional<std::string> path = normalize(raw);
+  if (!path || path->empty()) return {};
+  {
+    std::lock_guard lock(state_->mu);
+    if (auto it = state_->buffers.find(*path); it != state_->buffers.end()) return it->second;
+  }
+  std::string text;
+  int64_t mtime = 0;
+  if (detail::read_file(root_.string() + "/" + *path, options_.max_file_size, text, mtime)) return {};
+  return text;
+}
+
 bool LiveTree::ignored_dir(const std::string& rel) { return state_->ignore.ignored(rel, true); }
 
 void LiveTree::compact_if_needed() {

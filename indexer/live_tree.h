@@ -64,6 +64,9 @@ class LiveTree {
   Report set_buffer(const std::string& path, std::string text);
   Report close_buffer(const std::string& path);
 
+  // The text a file has for the index: its open buffer, else what is on disk ("" when unreadable).
+  std::string text_of(const std::string& path) const;
+
   // Whether the ignore rules leave this directory (relative to the root) out: for the watcher.
   bool ignored_dir(const std::string& rel);
 

@@ -33,10 +33,13 @@
 #include "indexer/watch_loop.h"
 #include "query/import_graph.h"
 #include "query/query.h"
+#include "server/service.h"
+#include "server/stdio.h"
 
 namespace {
 
 using nlohmann::json;
+using server::symbol_json;
 namespace fs = std::filesystem;
 
 constexpr const char* kVersion = "0.1.0";
@@ -65,6 +68,9 @@ commands:
                             a shortest chain of imports from FROM to TO
   graph   cycles [PATH] [--json]
                             import cycles (files that reach each other through imports)
+  lsp     [PATH]            a language server on stdin/stdout (LSP 3.17; PATH: else the
+                            client's workspace root)
+  mcp     [PATH]            a Model Context Protocol server on stdin/stdout, with tools for agents
   watch   [PATH] [--max-watches N]
                             keep the index of PATH live (inotify) and its snapshot current,
                             printing each re-index, until interrupted
@@ -141,21 +147,6 @@ uint64_t parse_number(const std::string& flag, const std::string& s) {
   auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
   if (ec != std::errc() || p != s.data() + s.size()) throw UsageError{flag + " takes a whole number, not '" + s + "'"};
   return v;
-}
-
-std::vector<std::string> split_list(const std::vector<std::string>& values) {
-  std::vector<std::string> out;
-  for (const auto& v : values) {
-    size_t start = 0;
-    while (start <= v.size()) {
-      size_t comma = v.find(',', start);
-      std::string part = v.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
-      if (!part.empty()) out.push_back(part);
-      if (comma == std::string::npos) break;
-      start = comma + 1;
-    }
-  }
-  return out;
 }
 
 indexer::Options index_options(const Args& a) {
@@ -236,21 +227,6 @@ std::string qualified(const query::Symbol& s) {
   return std::string(s.container) + std::string(grammars::spec(s.language).separator) + std::string(s.name);
 }
 
-json symbol_json(const query::Symbol& s) {
-  return json{{"name", s.name},
-              {"kind", query::kind_name(s.kind)},
-              {"container", s.container},
-              {"language", grammars::spec(s.language).name},
-              {"path", s.path},
-              {"line", s.range.start.line + 1},
-              {"column", s.range.start.column + 1},
-              {"end_line", s.range.end.line + 1},
-              {"end_column", s.range.end.column + 1},
-              {"selection_line", s.selection.start.line + 1},
-              {"selection_column", s.selection.start.column + 1},
-              {"signature", s.signature}};
-}
-
 // Invalid UTF-8 in names or signatures becomes U+FFFD rather than an exception.
 std::string dump(const json& j, int indent = -1) { return j.dump(indent, ' ', false, json::error_handler_t::replace); }
 
@@ -308,18 +284,12 @@ query::SearchRequest search_request(const Args& a, const std::string& pattern) {
     req.limit = parse_number("--limit", *v);
     if (req.limit == 0) throw UsageError{"--limit takes a number from 1 up"};
   }
-  if (a.has("--kind"))
-    for (const auto& k : split_list(a.options.at("--kind"))) {
-      auto kind = query::kind_from_name(k);
-      if (!kind) throw UsageError{"unknown kind '" + k + "' (try function, method, class, struct, interface, enum, variable, constant, field, macro)"};
-      req.kinds |= query::kind_bit(*kind);
-    }
-  if (a.has("--lang"))
-    for (const auto& l : split_list(a.options.at("--lang"))) {
-      auto lang = grammars::language_from_name(l);
-      if (lang == query::Language::Unknown) throw UsageError{"unknown language '" + l + "'"};
-      req.languages |= 1u << uint32_t(lang);
-    }
+  try {  // the service reads the same names
+    if (a.has("--kind")) req.kinds = server::kinds_from(json(a.options.at("--kind")));
+    if (a.has("--lang")) req.languages = server::languages_from(json(a.options.at("--lang")));
+  } catch (const server::RpcError& e) {
+    throw UsageError{e.message};
+  }
   return req;
 }
 
@@ -356,48 +326,11 @@ int cmd_query(const Args& a) {
   return 0;
 }
 
-// Symbols nest by range: a symbol is the child of the nearest earlier one that encloses it.
-struct OutlineNode {
-  query::Symbol symbol;
-  std::vector<OutlineNode> children;
-};
-
-bool encloses(const query::Range& outer, const query::Range& inner) {
-  auto before = [](query::Position a, query::Position b) { return a.line < b.line || (a.line == b.line && a.column <= b.column); };
-  return before(outer.start, inner.start) && before(inner.end, outer.end);
-}
-
-std::vector<OutlineNode> outline_tree(const std::vector<query::Symbol>& symbols) {
-  std::vector<OutlineNode> roots;
-  std::vector<OutlineNode*> stack;
-  for (const auto& s : symbols) {
-    // Fields and properties hold no children: "int a, b;" makes a's range cover b's.
-    while (!stack.empty() && (!encloses(stack.back()->symbol.range, s.range) || stack.back()->symbol.kind == query::Kind::Field ||
-                              stack.back()->symbol.kind == query::Kind::Property))
-      stack.pop_back();
-    auto& siblings = stack.empty() ? roots : stack.back()->children;
-    siblings.push_back({s, {}});
-    // Pointers into `siblings` stay valid: only the last element's children grow from here on.
-    stack.push_back(&siblings.back());
-  }
-  return roots;
-}
-
-json outline_json(const std::vector<OutlineNode>& nodes) {
-  json out = json::array();
+void print_outline(const json& nodes, int depth) {
   for (const auto& n : nodes) {
-    json j = symbol_json(n.symbol);
-    j["children"] = outline_json(n.children);
-    out.push_back(std::move(j));
-  }
-  return out;
-}
-
-void print_outline(const std::vector<OutlineNode>& nodes, int depth) {
-  for (const auto& n : nodes) {
-    std::printf("%*s%s %s  :%u\n", depth * 2, "", std::string(query::kind_name(n.symbol.kind)).c_str(),
-                std::string(n.symbol.name).c_str(), n.symbol.range.start.line + 1);
-    print_outline(n.children, depth + 1);
+    std::printf("%*s%s %s  :%u\n", depth * 2, "", n["kind"].get<std::string>().c_str(), n["name"].get<std::string>().c_str(),
+                n["line"].get<unsigned>());
+    print_outline(n["children"], depth + 1);
   }
 }
 
@@ -424,13 +357,10 @@ int cmd_outline(const Args& a) {
   fi.imports = ex.imports;
   builder.add(fi);
   auto index = builder.finish();
-  std::vector<query::Symbol> symbols;
-  auto range = index->file_symbols(0);
-  for (uint32_t id = range.begin; id < range.end; ++id) symbols.push_back(index->symbol(id));
-  auto tree = outline_tree(symbols);
+  json tree = server::outline_json(*index, 0);
   auto imports = index->file_imports(0);
   if (a.has("--json")) {
-    json out = outline_json(tree);
+    json out = tree;
     if (a.has("--imports")) {
       json list = json::array();
       for (const auto& i : imports) list.push_back({{"specifier", i.specifier}, {"kind", i.kind}, {"line", i.line + 1}});
@@ -618,20 +548,6 @@ json node_json(const query::ImportGraph& g, query::ImportGraph::NodeId n) {
   return json{{"path", g.name(n)}, {"external", g.is_external(n)}};
 }
 
-// The shortest loop through a cycle's first file: the loop people read first.
-std::vector<query::ImportGraph::NodeId> example_loop(const query::ImportGraph& g, const std::vector<query::ImportGraph::NodeId>& cycle) {
-  auto v = cycle.front();
-  std::vector<query::ImportGraph::NodeId> best;
-  for (const auto& e : g.imports(v)) {
-    if (!std::binary_search(cycle.begin(), cycle.end(), e.to)) continue;
-    auto back = e.to == v ? std::optional(std::vector{v}) : g.shortest_path(e.to, v);
-    if (!back || (!best.empty() && back->size() + 1 >= best.size())) continue;
-    best = {v};
-    best.insert(best.end(), back->begin(), back->end());
-  }
-  return best;
-}
-
 int cmd_graph(const Args& a) {
   const std::string sub = a.positional.empty() ? "" : a.positional[0];
   const bool as_json = a.has("--json");
@@ -709,14 +625,14 @@ int cmd_graph(const Args& a) {
     };
     if (as_json) {
       json list = json::array();
-      for (const auto& c : cycles) list.push_back({{"files", names(c)}, {"example", names(example_loop(g.graph, c))}});
+      for (const auto& c : cycles) list.push_back({{"files", names(c)}, {"example", names(server::example_loop(g.graph, c))}});
       std::cout << dump(list) << '\n';
       return 0;
     }
     if (cycles.empty()) std::cout << "no import cycles\n";
     for (size_t i = 0; i < cycles.size(); ++i) {
       std::string loop;
-      for (const auto& n : names(example_loop(g.graph, cycles[i]))) loop += (loop.empty() ? "" : " -> ") + n;
+      for (const auto& n : names(server::example_loop(g.graph, cycles[i]))) loop += (loop.empty() ? "" : " -> ") + n;
       std::cout << "cycle " << i + 1 << ": " << cycles[i].size() << (cycles[i].size() == 1 ? " file" : " files") << ", e.g. " << loop << '\n';
       for (const auto& n : names(cycles[i])) std::cout << "  " << n << '\n';
     }
@@ -799,6 +715,18 @@ int cmd_watch(const Args& a) {
   return 0;
 }
 
+int cmd_stdio(const Args& a, bool lsp) {
+  server::StdioOptions o;
+  if (!a.positional.empty()) {
+    std::error_code ec;
+    if (!fs::is_directory(a.positional[0], ec)) throw std::runtime_error(a.positional[0] + ": not a directory");
+    o.root = a.positional[0];
+  }
+  if (auto v = a.get("--snapshot")) o.snapshot = *v;
+  o.index = index_options(a);
+  return lsp ? server::serve_lsp(o) : server::serve_mcp(o);
+}
+
 int main(int argc, char** argv) {
 #ifdef INDEXER_HAVE_MIMALLOC
   // Huge pages for the index's big arrays: in a VM, faulting in a loaded snapshot 4 KiB at a time
@@ -824,6 +752,8 @@ int main(int argc, char** argv) {
     else if (a.command == "export") rc = cmd_export(a);
     else if (a.command == "graph") rc = cmd_graph(a);
     else if (a.command == "watch") rc = cmd_watch(a);
+    else if (a.command == "lsp") rc = cmd_stdio(a, true);
+    else if (a.command == "mcp") rc = cmd_stdio(a, false);
     else throw UsageError{"unknown command '" + a.command + "'"};
     // Both printf and iostream write standard output; either may have failed (a full disk).
     std::cout.flush();

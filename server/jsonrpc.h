@@ -1,0 +1,59 @@
+// JSON-RPC 2.0 over any transport that carries whole messages (a WebSocket text frame, an LSP
+// Content-Length frame, an MCP line): parsing and validation, batches, notifications, errors
+// and cancellation, with the methods supplied by a handler.
+//
+// Exactly the spec: -32700 with a null id for input that is not JSON (or nests deeper than 128, or
+// is not UTF-8); -32600 for a request that is not one (no "jsonrpc": "2.0", a method that is no
+// string, an id that is neither a string nor an integer, params that are neither an object nor an
+// array), answered with its id when the id is usable; a batch answered by one array in which
+// notifications have no entry (nothing at all when every member was a notification; an empty
+// batch is one -32600); notifications never answered, not even with an error.
+//
+// Requests run on a shared pool of threads, so a slow one does not hold back the connection and a
+// `$/cancelRequest` (params {id}) can reach it: a cancelled request is answered with -32800,
+// whether it was still waiting or had started (its result, if any, is dropped). A connection holds
+// at most `max_pending` requests; past that they are answered at once with -32001.
+//
+// Thread-safety: receive() from one reader thread; send() is called from pool threads, one
+// message at a time per connection. close() waits for the requests still running.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "server/service.h"
+
+namespace server {
+
+class RpcConnection {
+ public:
+  // Throws RpcError; the transport's own methods (LSP's, MCP's) come through here too.
+  using Handler = std::function<json(const std::string& method, const json& params, const CancelFlag& cancelled)>;
+  using Send = std::function<void(const std::string& message)>;
+
+  RpcConnection(Handler handler, Send send, size_t max_pending = 256);
+  ~RpcConnection();
+  RpcConnection(const RpcConnection&) = delete;
+  RpcConnection& operator=(const RpcConnection&) = delete;
+
+  // Takes one whole incoming message.
+  void receive(std::string_view message);
+  // A notification from the server (progress, index changes).
+  void notify(const std::string& method, const json& params);
+  // A request to the client (LSP's window/workDoneProgress/create); its answer is ignored.
+  void request(const std::string& method, const json& params);
+  size_t pending() const;
+  // Stops taking messages and waits for the running requests (their answers are still sent).
+  void close();
+
+ private:
+  struct State;
+  std::shared_ptr<State> state_;
+};
+
+// The error response for a message that cannot be handled at all (a transport's own limits).
+std::string error_response(int code, const std::string& message);
+
+}  // namespace server

@@ -1,0 +1,341 @@
+// indexer lsp: LSP 3.17 over stdio, answered from the live index.
+#include <nlohmann/json.hpp>
+
+#include <strings.h>
+
+#include <iostream>
+#include <unordered_map>
+
+#include "query/query.h"
+#include "server/jsonrpc.h"
+#include "server/stdio.h"
+#include "server/stdio_io.h"
+
+namespace server {
+namespace {
+
+using detail::Lines;
+
+// A member of a client's object, or null: a missing or mistyped field must not crash the server.
+const json& at(const json& j, const char* key) {
+  static const json null;
+  if (!j.is_object()) return null;
+  auto it = j.find(key);
+  return it == j.end() ? null : *it;
+}
+
+std::string text_at(const json& j, const char* key) {
+  const json& v = at(j, key);
+  if (!v.is_string()) throw RpcError{kInvalidParams, std::string("'") + key + "' must be a string"};
+  return v.get<std::string>();
+}
+
+constexpr size_t kWorkspaceSymbolCap = 200;
+constexpr const char* kProgressToken = "indexer/indexing";
+
+class LspServer {
+ public:
+  explicit LspServer(const StdioOptions& options) : options_(options) {}
+
+  int run() {
+    RpcConnection rpc([this](const std::string& m, const json& p, const CancelFlag& c) { return handle(m, p, c); },
+                      [](const std::string& message) {
+                        detail::write_all("Content-Length: " + std::to_string(message.size()) + "\r\n\r\n" + message);
+                      });
+    rpc_ = &rpc;
+    std::string buf;
+    while (!exiting_ && input_.read(buf)) {
+      for (;;) {
+        // Headers end with an empty line; Content-Length is the one that matters.
+        size_t end = buf.find("\r\n\r\n");
+        if (end == std::string::npos) break;
+        std::optional<size_t> length;
+        for (size_t start = 0; start < end;) {
+          size_t eol = std::min(buf.find("\r\n", start), end);
+          std::string_view header(buf.data() + start, eol - start);
+          if (header.size() > 15 && strncasecmp(header.data(), "content-length:", 15) == 0)
+            length = std::strtoull(std::string(header.substr(15)).c_str(), nullptr, 10);
+          start = eol + 2;
+        }
+        size_t body = end + 4;
+        if (!length) {  // no length: the frame cannot be found; drop the headers
+          std::cerr << "indexer: lsp: a message without Content-Length was skipped\n";
+          buf.erase(0, body);
+          continue;
+        }
+        if (*length > options_.max_message) {
+          if (buf.size() < body + *length) {  // skip it as it arrives, never holding it
+            skipping_ = body + *length - buf.size();
+            buf.clear();
+          } else {
+            buf.erase(0, body + *length);
+          }
+          detail::write_all(frame(error_response(kInvalidRequest, "message of " + std::to_string(*length) + " bytes is over the limit")));
+          if (skipping_) break;
+          continue;
+        }
+        if (buf.size() < body + *length) break;
+        rpc.receive(std::string_view(buf).substr(body, *length));
+        buf.erase(0, body + *length);
+      }
+      if (skipping_) {
+        size_t n = std::min(skipping_, buf.size());
+        buf.erase(0, n);
+        skipping_ -= n;
+      }
+    }
+    rpc.close();
+    workspace_.stop();
+    return shutdown_ ? 0 : 1;
+  }
+
+ private:
+  static std::string frame(const std::string& message) {
+    return "Content-Length: " + std::to_string(message.size()) + "\r\n\r\n" + message;
+  }
+
+  json handle(const std::string& method, const json& params, const CancelFlag& cancelled) {
+    if (method == "initialize") return initialize(params);
+    if (method == "initialized") {
+      if (work_done_progress_) report_progress();
+      return nullptr;
+    }
+    if (method == "shutdown") {
+      shutdown_ = true;
+      workspace_.stop();
+      return nullptr;
+    }
+    if (method == "exit") {
+      exiting_ = true;
+      input_.wake();
+      return nullptr;
+    }
+    if (method == "workspace/symbol") return workspace_symbol(params, cancelled);
+    if (method == "textDocument/documentSymbol") return document_symbol(params, cancelled);
+    if (method == "textDocument/definition") return definition(params, cancelled);
+    if (method == "textDocument/didOpen") {
+      if (auto rel = relative(at(at(params, "textDocument"), "uri"))) tree(cancelled).set_buffer(*rel, text_at(at(params, "textDocument"), "text"));
+      return nullptr;
+    }
+    if (method == "textDocument/didChange") {
+      auto rel = relative(at(at(params, "textDocument"), "uri"));
+      if (!rel) return nullptr;
+      indexer::LiveTree& t = tree(cancelled);
+      std::string text = t.text_of(*rel);
+      const json& changes = at(params, "contentChanges");
+      if (!changes.is_array()) throw RpcError{kInvalidParams, "contentChanges must be an array"};
+      for (const auto& change : changes) text = apply_change(std::move(text), change);
+      t.set_buffer(*rel, std::move(text));
+      return nullptr;
+    }
+    if (method == "textDocument/didClose") {
+      if (auto rel = relative(at(at(params, "textDocument"), "uri"))) tree(cancelled).close_buffer(*rel);
+      return nullptr;
+    }
+    if (method == "workspace/didChangeWatchedFiles") {
+      std::vector<std::string> paths;
+      const json& changes = at(params, "changes");
+      if (changes.is_array())
+        for (const auto& c : changes)
+          if (auto rel = relative(at(c, "uri"))) paths.push_back(*rel);
+      if (!paths.empty()) tree(cancelled).refresh(paths);
+      return nullptr;
+    }
+    throw RpcError{kMethodNotFound, "no method '" + method + "'"};
+  }
+
+  json initialize(const json& params) {
+    std::filesystem::path root;
+    if (options_.root) root = std::filesystem::absolute(*options_.root);
+    else if (path_ok(at(params, "rootUri"))) root = *detail::path_from_uri(at(params, "rootUri").get<std::string>());
+    else if (const json& folders = at(params, "workspaceFolders"); folders.is_array() && !folders.empty() && path_ok(at(folders[0], "uri")))
+      root = *detail::path_from_uri(at(folders[0], "uri").get<std::string>());
+    else if (at(params, "rootPath").is_string()) root = at(params, "rootPath").get<std::string>();
+    else root = std::filesystem::current_path();
+    root = root.lexically_normal();
+    if (root.has_filename() == false && root.string().size() > 1) root = root.parent_path();
+
+    const json& caps = at(params, "capabilities");
+    work_done_progress_ = at(at(caps, "window"), "workDoneProgress") == true;
+    utf8_ = false;
+    if (const json& encodings = at(at(caps, "general"), "positionEncodings"); encodings.is_array())
+      for (const auto& e : encodings) utf8_ |= e == "utf-8";
+
+    workspace_.open(root, options_, [this](const indexer::Progress& p) {
+      std::lock_guard lock(progress_mu_);
+      progress_ = p;
+    });
+    return json{{"capabilities",
+                 {{"positionEncoding", utf8_ ? "utf-8" : "utf-16"},
+                  {"textDocumentSync", {{"openClose", true}, {"change", 2}}},
+                  {"workspaceSymbolProvider", true},
+                  {"documentSymbolProvider", true},
+                  {"definitionProvider", true}}},
+                {"serverInfo", {{"name", "indexer"}, {"version", "0.1.0"}}}};
+  }
+
+  // window/workDoneProgress while the first index is built: begin, reports, end.
+  void report_progress() {
+    rpc_->request("window/workDoneProgress/create", {{"token", kProgressToken}});
+    rpc_->notify("$/progress", {{"token", kProgressToken}, {"value", {{"kind", "begin"}, {"title", "Indexing"}, {"percentage", 0}}}});
+    while (workspace_.opening()) {
+      indexer::Progress p;
+      {
+        std::lock_guard lock(progress_mu_);
+        p = progress_;
+      }
+      unsigned pct = p.bytes_total ? unsigned(100 * p.bytes_done / p.bytes_total) : 0;
+      rpc_->notify("$/progress", {{"token", kProgressToken},
+                                  {"value", {{"kind", "report"}, {"message", std::to_string(p.files_done) + "/" + std::to_string(p.files_total) + " files"}, {"percentage", pct}}}});
+      std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    }
+    Service* s = workspace_.service();
+    std::string done = s ? std::to_string(s->tree().index()->symbol_count()) + " symbols" : "failed";
+    rpc_->notify("$/progress", {{"token", kProgressToken}, {"value", {{"kind", "end"}, {"message", done}}}});
+  }
+
+  indexer::LiveTree& tree(const CancelFlag& cancelled) { return workspace_.ready(cancelled).tree(); }
+
+  static bool path_ok(const json& uri) { return uri.is_string() && detail::path_from_uri(uri.get<std::string>()).has_value(); }
+
+  // The path of a URI relative to the root; nullopt outside the tree.
+  std::optional<std::string> relative(const json& uri) const {
+    if (!uri.is_string()) throw RpcError{kInvalidParams, "a document uri must be a string"};
+    auto path = detail::path_from_uri(uri.get<std::string>());
+    if (!path) return std::nullopt;
+    auto rel = path->lexically_relative(workspace_.root());
+    if (rel.empty() || rel.native().starts_with("..")) return std::nullopt;
+    return rel.generic_string();
+  }
+
+  // Columns as the client counts them.
+  uint32_t out_column(const Lines& lines, uint32_t line, uint32_t byte) const { return utf8_ ? byte : lines.utf16_column(line, byte); }
+  uint32_t in_column(const Lines& lines, uint32_t line, uint32_t col) const { return utf8_ ? col : lines.byte_column(line, col); }
+
+  json range_json(const Lines& lines, const query::Range& r) const {
+    return {{"start", {{"line", r.start.line}, {"character", out_column(lines, r.start.line, r.start.column)}}},
+            {"end", {{"line", r.end.line}, {"character", out_column(lines, r.end.line, r.end.column)}}}};
+  }
+
+  // The texts of the files a result touches, read once per request.
+  class Texts {
+   public:
+    explicit Texts(indexer::LiveTree& t) : tree_(t) {}
+    const Lines& of(std::string_view path) {
+      auto it = cache_.find(std::string(path));
+      if (it == cache_.end()) it = cache_.emplace(std::string(path), Lines(tree_.text_of(std::string(path)))).first;
+      return it->second;
+    }
+
+   private:
+    indexer::LiveTree& tree_;
+    std::unordered_map<std::string, Lines> cache_;
+  };
+
+  json location(Texts& texts, const query::Symbol& s) const {
+    return {{"uri", detail::uri_from_path(workspace_.root() / std::string(s.path))}, {"range", range_json(texts.of(s.path), s.selection)}};
+  }
+
+  json workspace_symbol(const json& params, const CancelFlag& cancelled) {
+    Service& service = workspace_.ready(cancelled);
+    std::string pattern = at(params, "query").is_string() ? at(params, "query").get<std::string>() : "";
+    query::SearchRequest req;
+    req.pattern = pattern;
+    req.limit = kWorkspaceSymbolCap;
+    auto view = service.tree().index();
+    Texts texts(service.tree());
+    json out = json::array();
+    for (const auto& h : query::search(*view, req)) {
+      if (cancelled) throw RpcError{kRequestCancelled, "request cancelled"};
+      query::Symbol s = view->symbol(h.symbol);
+      out.push_back({{"name", s.name}, {"kind", query::lsp_kind(s.kind)}, {"containerName", s.container}, {"location", location(texts, s)}});
+    }
+    return out;
+  }
+
+  json document_symbols(const Lines& lines, const std::vector<OutlineNode>& nodes) const {
+    json out = json::array();
+    for (const auto& n : nodes) {
+      const query::Symbol& s = n.symbol;
+      out.push_back({{"name", s.name},
+                     {"detail", s.signature},
+                     {"kind", query::lsp_kind(s.kind)},
+                     {"range", range_json(lines, s.range)},
+                     {"selectionRange", range_json(lines, s.selection)},
+                     {"children", document_symbols(lines, n.children)}});
+    }
+    return out;
+  }
+
+  json document_symbol(const json& params, const CancelFlag& cancelled) {
+    Service& service = workspace_.ready(cancelled);
+    auto rel = relative(at(at(params, "textDocument"), "uri"));
+    if (!rel) return json::array();
+    auto view = service.tree().index();
+    auto file = view->find_file(*rel);
+    if (!file) return json::array();
+    Lines lines(service.tree().text_of(*rel));
+    return document_symbols(lines, outline(*view, *file));
+  }
+
+  json definition(const json& params, const CancelFlag& cancelled) {
+    Service& service = workspace_.ready(cancelled);
+    auto rel = relative(at(at(params, "textDocument"), "uri"));
+    if (!rel) return json::array();
+    const json& pos = at(params, "position");
+    if (!at(pos, "line").is_number_unsigned() || !at(pos, "character").is_number_unsigned())
+      throw RpcError{kInvalidParams, "position must have line and character"};
+    Lines lines(service.tree().text_of(*rel));
+    uint32_t line = at(pos, "line").get<uint32_t>();
+    uint32_t column = in_column(lines, line, at(pos, "character").get<uint32_t>());
+    json found = service.call("symbols/definition", {{"path", *rel}, {"line", line + 1}, {"column", column + 1}}, &cancelled);
+    auto view = service.tree().index();
+    Texts texts(service.tree());
+    json out = json::array();
+    for (const auto& f : found) {
+      // The service's answer names each symbol by path and position; find it again for its range.
+      query::Range sel{{f["selection_line"].get<uint32_t>() - 1, f["selection_column"].get<uint32_t>() - 1}, {}};
+      std::string path = f["path"];
+      sel.end = {sel.start.line, sel.start.column + uint32_t(f["name"].get<std::string>().size())};
+      const Lines& l = texts.of(path);
+      out.push_back({{"uri", detail::uri_from_path(workspace_.root() / path)}, {"range", range_json(l, sel)}});
+    }
+    return out;
+  }
+
+  // One contentChanges entry: a whole text, or a range replaced.
+  std::string apply_change(std::string text, const json& change) const {
+    std::string replacement = text_at(change, "text");
+    const json& r = at(change, "range");
+    if (r.is_null()) return replacement;
+    auto number = [](const json& pos, const char* key) {
+      const json& v = at(pos, key);
+      if (!v.is_number_unsigned()) throw RpcError{kInvalidParams, "a range needs line and character"};
+      return v.get<uint32_t>();
+    };
+    Lines lines(std::move(text));
+    const json &start = at(r, "start"), &end = at(r, "end");
+    uint32_t sl = number(start, "line"), el = number(end, "line");
+    size_t from = lines.offset(sl, in_column(lines, sl, number(start, "character")));
+    size_t to = lines.offset(el, in_column(lines, el, number(end, "character")));
+    if (to < from) std::swap(from, to);
+    std::string out = lines.text();
+    return out.replace(from, to - from, replacement);
+  }
+
+  StdioOptions options_;
+  detail::Input input_;
+  detail::Workspace workspace_;
+  RpcConnection* rpc_ = nullptr;
+  std::atomic<bool> exiting_{false}, shutdown_{false};
+  bool work_done_progress_ = false, utf8_ = false;
+  std::mutex progress_mu_;
+  indexer::Progress progress_;
+  size_t skipping_ = 0;  // bytes of an oversized message still to drop
+};
+
+}  // namespace
+
+int serve_lsp(const StdioOptions& options) { return LspServer(options).run(); }
+
+}  // namespace server

@@ -1,0 +1,248 @@
+// indexer mcp: the Model Context Protocol over stdio (one JSON-RPC message per line), with tools
+// for agents over the same method table. Answers are compact text, bounded by a result limit and
+// a character cap, and say when they were cut.
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <functional>
+#include <iostream>
+
+#include "server/jsonrpc.h"
+#include "server/stdio.h"
+#include "server/stdio_io.h"
+
+namespace server {
+namespace {
+
+constexpr const char* kLatestProtocol = "2025-06-18";
+constexpr size_t kMaxChars = 12000;
+constexpr size_t kBodyLines = 60;
+
+const json& at(const json& j, const char* key) {
+  static const json null;
+  if (!j.is_object()) return null;
+  auto it = j.find(key);
+  return it == j.end() ? null : *it;
+}
+
+json tool(const char* name, const char* description, json properties, std::vector<std::string> required = {}) {
+  return {{"name", name},
+          {"description", description},
+          {"inputSchema", {{"type", "object"}, {"properties", std::move(properties)}, {"required", required}, {"additionalProperties", false}}}};
+}
+
+const json& tools() {
+  static const json list = json::array({
+      tool("find_symbols",
+           "Find definitions (functions, classes, methods, types, constants...) by fuzzy name. Qualified patterns work: "
+           "'Class.method', 'ns::fn', 'dir/file.py:name'. Best matches first.",
+           {{"pattern", {{"type", "string"}, {"description", "name or qualified name, fuzzy (camelHumps like gRS work)"}}},
+            {"kind", {{"type", "string"}, {"description", "comma-separated kinds: function, method, class, struct, interface, enum, variable, constant, field, macro, ..."}}},
+            {"lang", {{"type", "string"}, {"description", "comma-separated languages: python, typescript, go, rust, cpp, ..."}}},
+            {"path", {{"type", "string"}, {"description", "gitignore-style glob on the path, e.g. 'src/**/*.ts'"}}},
+            {"limit", {{"type", "integer"}, {"minimum", 1}, {"maximum", 200}, {"description", "at most this many results (default 20)"}}},
+            {"include_body", {{"type", "boolean"}, {"description", "also show each definition's source (first lines)"}}}},
+           {"pattern"}),
+      tool("outline", "The definitions of one file as an indented tree, with line numbers.",
+           {{"path", {{"type", "string"}, {"description", "file path relative to the indexed root"}}}}, {"path"}),
+      tool("definition",
+           "Where a name is defined: give 'name', or 'path' with 'line' and 'column' (1-based) of an identifier; "
+           "candidates the file imports come first.",
+           {{"name", {{"type", "string"}}},
+            {"path", {{"type", "string"}}},
+            {"line", {{"type", "integer"}, {"minimum", 1}}},
+            {"column", {{"type", "integer"}, {"minimum", 1}}}}),
+      tool("importers", "The files that import a file (or an external module such as 'react').",
+           {{"path", {{"type", "string"}}}}, {"path"}),
+      tool("dependencies",
+           "What a file depends on through imports (direction 'imports'), or what depends on it and is affected by a "
+           "change (direction 'dependents'), with the depth of each.",
+           {{"path", {{"type", "string"}}},
+            {"direction", {{"type", "string"}, {"enum", {"imports", "dependents"}}}},
+            {"depth", {{"type", "integer"}, {"minimum", 1}, {"description", "1: direct only (default: all)"}}}},
+           {"path"}),
+      tool("index_status", "How many files and symbols the index holds, and its root.", json::object()),
+      tool("refresh", "Re-read changed files now (all, or the given paths); the index also follows the disk by itself.",
+           {{"paths", {{"type", "array"}, {"items", {{"type", "string"}}}}}}),
+  });
+  return list;
+}
+
+// Text that stops at the character cap and says how much it left out.
+class Capped {
+ public:
+  explicit Capped(size_t cap) : cap_(cap) {}
+  // False once the cap is reached (the line is not added).
+  bool line(const std::string& l) {
+    if (full_ || text_.size() + l.size() + 1 > cap_) {
+      full_ = true;
+      ++left_;
+      return false;
+    }
+    text_ += l + "\n";
+    return true;
+  }
+  std::string take(size_t more_results = 0) {
+    if (left_ || more_results)
+      text_ += "(output cut: " + std::to_string(left_ + more_results) + " more; narrow the query or raise limit)\n";
+    return std::move(text_);
+  }
+
+ private:
+  size_t cap_;
+  std::string text_;
+  size_t left_ = 0;
+  bool full_ = false;
+};
+
+std::string symbol_line(const json& s) {
+  std::string q = s["container"].get<std::string>();
+  std::string name = s["name"];
+  std::string line = s["kind"].get<std::string>() + " " + (q.empty() ? name : q + "." + name) + "  " + s["path"].get<std::string>() +
+                     ":" + std::to_string(s["line"].get<unsigned>());
+  std::string sig = s["signature"];
+  if (!sig.empty() && sig != name) line += "  " + sig.substr(0, 160);
+  return line;
+}
+
+class McpServer {
+ public:
+  explicit McpServer(const StdioOptions& options) : options_(options) {}
+
+  int run() {
+    RpcConnection rpc([this](const std::string& m, const json& p, const CancelFlag& c) { return handle(m, p, c); },
+                      [](const std::string& message) { detail::write_all(message + "\n"); });
+    workspace_.open(std::filesystem::absolute(options_.root.value_or(".")).lexically_normal(), options_, {});
+    std::string buf;
+    while (input_.read(buf)) {
+      for (size_t nl; (nl = buf.find('\n')) != std::string::npos;) {
+        std::string_view line(buf.data(), nl);
+        if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+        if (!line.empty()) rpc.receive(line);
+        buf.erase(0, nl + 1);
+      }
+      if (buf.size() > options_.max_message) {
+        detail::write_all(error_response(kInvalidRequest, "message over " + std::to_string(options_.max_message) + " bytes") + "\n");
+        buf.clear();  // and the rest of that line, up to its newline, is dropped too
+        dropping_ = true;
+      }
+      if (dropping_) {
+        if (size_t nl = buf.find('\n'); nl != std::string::npos) buf.erase(0, nl + 1), dropping_ = false;
+        else buf.clear();
+      }
+    }
+    rpc.close();
+    workspace_.stop();
+    return 0;
+  }
+
+ private:
+  json handle(const std::string& method, const json& params, const CancelFlag& cancelled) {
+    if (method == "initialize") {
+      std::string asked = at(params, "protocolVersion").is_string() ? at(params, "protocolVersion").get<std::string>() : "";
+      static const std::vector<std::string> known = {"2024-11-05", "2025-03-26", "2025-06-18", "2025-11-25"};
+      std::string version = std::find(known.begin(), known.end(), asked) != known.end() ? asked : kLatestProtocol;
+      return {{"protocolVersion", version},
+              {"capabilities", {{"tools", {{"listChanged", false}}}}},
+              {"serverInfo", {{"name", "indexer"}, {"version", "0.1.0"}}},
+              {"instructions", "Code search over the indexed repository: find_symbols first, then outline or definition."}};
+    }
+    if (method == "ping") return json::object();
+    if (method.starts_with("notifications/")) return nullptr;
+    if (method == "tools/list") return {{"tools", tools()}};
+    if (method == "tools/call") {
+      const json& name = at(params, "name");
+      if (!name.is_string()) throw RpcError{kInvalidParams, "tools/call needs a tool name"};
+      const json& args = at(params, "arguments");
+      const json& list = tools();
+      if (std::none_of(list.begin(), list.end(), [&](const json& t) { return t["name"] == name; }))
+        throw RpcError{kInvalidParams, "no tool '" + name.get<std::string>() + "'"};
+      try {
+        return {{"content", json::array({{{"type", "text"}, {"text", call_tool(name.get<std::string>(), args.is_null() ? json::object() : args, cancelled)}}})}};
+      } catch (const RpcError& e) {
+        if (e.code == kMethodNotFound || e.code == kRequestCancelled) throw;
+        // Tool errors go back to the model as a result it can read and act on.
+        return {{"content", json::array({{{"type", "text"}, {"text", e.message}}})}, {"isError", true}};
+      }
+    }
+    throw RpcError{kMethodNotFound, "no method '" + method + "'"};
+  }
+
+  std::string call_tool(const std::string& name, const json& args, const CancelFlag& cancelled) {
+    if (!args.is_object()) throw RpcError{kInvalidParams, "arguments must be an object"};
+    Service& service = workspace_.ready(cancelled);
+    Capped out(kMaxChars);
+    if (name == "find_symbols") {
+      json params = args;
+      params.erase("include_body");
+      uint64_t limit = at(args, "limit").is_number_unsigned() ? at(args, "limit").get<uint64_t>() : 20;
+      if (limit == 0 || limit > 200) throw RpcError{kInvalidParams, "limit must be from 1 to 200"};
+      params["limit"] = limit + 1;  // one more tells whether there are more
+      json hits = service.call("symbols/search", params, &cancelled);
+      bool body = at(args, "include_body") == true;
+      size_t shown = 0;
+      for (const auto& h : hits) {
+        if (shown == limit || !out.line(symbol_line(h))) break;
+        ++shown;
+        if (body) {
+          std::string text = service.tree().text_of(h["path"]);
+          size_t line = 1, first = h["line"].get<size_t>(), last = std::min(h["end_line"].get<size_t>(), first + kBodyLines - 1);
+          for (size_t start = 0; start <= text.size() && line <= last; ++line) {
+            size_t end = std::min(text.find('\n', start), text.size());
+            if (line >= first && !out.line("  " + std::to_string(line) + "| " + text.substr(start, end - start))) break;
+            start = end + 1;
+          }
+          if (size_t end_line = h["end_line"].get<size_t>(); end_line > last) out.line("  ... (" + std::to_string(end_line - last) + " more lines)");
+        }
+      }
+      if (hits.empty()) return "no symbol matches '" + at(args, "pattern").get<std::string>() + "'";
+      return out.take(hits.size() > shown ? hits.size() - shown : 0);
+    }
+    if (name == "outline") {
+      json tree = service.call("symbols/outline", args, &cancelled);
+      std::function<void(const json&, int)> print = [&](const json& nodes, int depth) {
+        for (const auto& n : nodes) {
+          out.line(std::string(size_t(depth) * 2, ' ') + n["kind"].get<std::string>() + " " + n["name"].get<std::string>() + "  :" +
+                   std::to_string(n["line"].get<unsigned>()));
+          print(n["children"], depth + 1);
+        }
+      };
+      print(tree, 0);
+      return tree.empty() ? "no definitions in " + at(args, "path").get<std::string>() : out.take();
+    }
+    if (name == "definition") {
+      json found = service.call("symbols/definition", args, &cancelled);
+      for (const auto& s : found) out.line(symbol_line(s));
+      return found.empty() ? "no definition found" : out.take();
+    }
+    if (name == "importers") {
+      json list = service.call("graph/importers", args, &cancelled);
+      for (const auto& e : list) out.line(e["path"].get<std::string>() + ":" + std::to_string(e["line"].get<unsigned>()));
+      return list.empty() ? at(args, "path").get<std::string>() + " is imported by no file" : out.take();
+    }
+    if (name == "dependencies") {
+      json params = args;
+      std::string direction = at(args, "direction").is_string() ? at(args, "direction").get<std::string>() : "imports";
+      if (direction != "imports" && direction != "dependents") throw RpcError{kInvalidParams, "direction is 'imports' or 'dependents'"};
+      params.erase("direction");
+      json list = service.call(direction == "imports" ? "graph/deps" : "graph/dependents", params, &cancelled);
+      for (const auto& e : list)
+        out.line(std::to_string(e["depth"].get<unsigned>()) + " " + (e["external"] == true ? "external:" : "") + e["path"].get<std::string>());
+      return list.empty() ? "none" : out.take();
+    }
+    if (name == "index_status") return service.status().dump(1);
+    if (name == "refresh") return service.call("index/refresh", args, &cancelled).dump();
+    throw RpcError{kInvalidParams, "no tool '" + name + "'"};
+  }
+
+  StdioOptions options_;
+  detail::Input input_;
+  detail::Workspace workspace_;
+  bool dropping_ = false;  // inside an oversized line
+};
+
+}  // namespace
+
+int serve_mcp(const StdioOptions& options) { return McpServer(options).run(); }
+
+}  // namespace server
