@@ -245,6 +245,12 @@ void RpcConnection::receive(std::string_view text) {
     s.cancel(call.params);
     return;
   }
+  if (call.notification) {
+    // In order, before anything that comes after: a didChange must land before the request that
+    // follows it reads the buffer.
+    s.run(call, nullptr);
+    return;
+  }
   bool refused = false;
   auto tracked = s.track(call, refused);
   if (refused) {

@@ -9,7 +9,9 @@
 // notifications have no entry (nothing at all when every member was a notification; an empty
 // batch is one -32600); notifications never answered, not even with an error.
 //
-// Requests run on a shared pool of threads, so a slow one does not hold back the connection and a
+// Notifications run at once, in order, on the reader's thread (an editor's didChange must land
+// before the request that follows it). Requests run on a shared pool of threads, so a slow one
+// does not hold back the connection and a
 // `$/cancelRequest` (params {id}) can reach it: a cancelled request is answered with -32800,
 // whether it was still waiting or had started (its result, if any, is dropped). A connection holds
 // at most `max_pending` requests; past that they are answered at once with -32001.

@@ -178,7 +178,7 @@ class LspServer {
   void report_progress() {
     rpc_->request("window/workDoneProgress/create", {{"token", kProgressToken}});
     rpc_->notify("$/progress", {{"token", kProgressToken}, {"value", {{"kind", "begin"}, {"title", "Indexing"}, {"percentage", 0}}}});
-    while (workspace_.opening()) {
+    while (!workspace_.wait(std::chrono::milliseconds(200))) {
       indexer::Progress p;
       {
         std::lock_guard lock(progress_mu_);
@@ -187,7 +187,6 @@ class LspServer {
       unsigned pct = p.bytes_total ? unsigned(100 * p.bytes_done / p.bytes_total) : 0;
       rpc_->notify("$/progress", {{"token", kProgressToken},
                                   {"value", {{"kind", "report"}, {"message", std::to_string(p.files_done) + "/" + std::to_string(p.files_total) + " files"}, {"percentage", pct}}}});
-      std::this_thread::sleep_for(std::chrono::milliseconds(200));
     }
     Service* s = workspace_.service();
     std::string done = s ? std::to_string(s->tree().index()->symbol_count()) + " symbols" : "failed";

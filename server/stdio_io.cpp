@@ -84,6 +84,11 @@ bool Workspace::opening() const {
   return started_ && !done_;
 }
 
+bool Workspace::wait(std::chrono::milliseconds timeout) {
+  std::unique_lock lock(mu_);
+  return cv_.wait_for(lock, timeout, [&] { return done_ || !started_; });
+}
+
 Service& Workspace::ready(const CancelFlag& cancelled) {
   std::unique_lock lock(mu_);
   if (!started_) throw RpcError{kServerNotReady, "the server is not initialized"};

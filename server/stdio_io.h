@@ -46,6 +46,8 @@ class Workspace {
   void open(const std::filesystem::path& root, const StdioOptions& options,
             std::function<void(const indexer::Progress&)> progress);
   bool opening() const;
+  // Waits up to `timeout` for the opening to finish; true once it has.
+  bool wait(std::chrono::milliseconds timeout);
   // Waits until the tree is open; throws RpcError (server not ready, cancelled, or why it failed).
   Service& ready(const CancelFlag& cancelled);
   // Non-null once open.

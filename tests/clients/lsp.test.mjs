@@ -1,0 +1,153 @@
+// indexer lsp, driven by Microsoft's own LSP client library (vscode-languageserver-protocol) over
+// stdio: the handshake with work-done progress, workspace and document symbols, definitions,
+// unsaved buffers with incremental edits, UTF-16 columns, cancellation, shutdown and exit.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import lsp from 'vscode-languageserver-protocol/node';
+
+const binary = process.env.INDEXER_BINARY;
+assert.ok(binary, 'INDEXER_BINARY names the indexer binary');
+
+function tree(files) {
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'indexer-lsp-'));
+  for (const [rel, text] of Object.entries(files)) {
+    fs.mkdirSync(path.dirname(path.join(root, rel)), { recursive: true });
+    fs.writeFileSync(path.join(root, rel), text);
+  }
+  return root;
+}
+
+function start(root) {
+  const child = spawn(binary, ['lsp', root], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const connection = lsp.createProtocolConnection(new lsp.StreamMessageReader(child.stdout), new lsp.StreamMessageWriter(child.stdin));
+  const progress = [];
+  connection.onRequest(lsp.WorkDoneProgressCreateRequest.type, () => null);
+  connection.onProgress(lsp.WorkDoneProgress.type, 'indexer/indexing', (value) => progress.push(value.kind));
+  connection.listen();
+  const exited = new Promise((resolve) => child.on('exit', (code) => resolve(code)));
+  return { child, connection, progress, exited };
+}
+
+const uri = (root, rel) => pathToFileURL(path.join(root, rel)).href;
+
+async function initialize(connection, root) {
+  return connection.sendRequest(lsp.InitializeRequest.type, {
+    processId: process.pid,
+    rootUri: pathToFileURL(root).href,
+    capabilities: { window: { workDoneProgress: true } },
+    workspaceFolders: null,
+  });
+}
+
+test('handshake, symbols, definitions, buffers, UTF-16, shutdown', async () => {
+  const root = tree({
+    'src/shapes.py': 'class Shape:\n    def area(self):\n        return 0\n\ndef make_shape():\n    return Shape()\n',
+    // A line with characters outside the BMP: UTF-16 columns differ from bytes and code points.
+    'src/emoji.py': 's = "😀😀"; ok = 1\ndef after_emoji():\n    pass\n',
+    'src/use.py': 'from shapes import make_shape\n\nvalue = make_shape()\n',
+  });
+  const { connection, progress, exited } = start(root);
+  const init = await initialize(connection, root);
+  assert.equal(init.capabilities.workspaceSymbolProvider, true);
+  assert.equal(init.capabilities.positionEncoding, 'utf-16');
+  await connection.sendNotification(lsp.InitializedNotification.type, {});
+
+  const found = await connection.sendRequest(lsp.WorkspaceSymbolRequest.type, { query: 'makSha' });
+  assert.deepEqual(found.map((s) => s.name), ['make_shape']);
+  assert.equal(found[0].kind, lsp.SymbolKind.Function);
+  assert.equal(found[0].location.uri, uri(root, 'src/shapes.py'));
+  assert.deepEqual(found[0].location.range.start, { line: 4, character: 4 });
+
+  const outline = await connection.sendRequest(lsp.DocumentSymbolRequest.type, { textDocument: { uri: uri(root, 'src/shapes.py') } });
+  assert.deepEqual(outline.map((s) => s.name), ['Shape', 'make_shape']);
+  assert.deepEqual(outline[0].children.map((s) => s.name), ['area']);
+  assert.equal(outline[0].children[0].kind, lsp.SymbolKind.Method);
+
+  // "ok" sits after two emoji: byte column 18, UTF-16 column 12.
+  const emoji = await connection.sendRequest(lsp.WorkspaceSymbolRequest.type, { query: 'ok' });
+  const ok = emoji.find((s) => s.name === 'ok');
+  assert.ok(ok, JSON.stringify(emoji));
+  assert.deepEqual(ok.location.range.start, { line: 0, character: 12 });
+
+  // Definition from a use site: make_shape( on line 3 of use.py.
+  const defs = await connection.sendRequest(lsp.DefinitionRequest.type, {
+    textDocument: { uri: uri(root, 'src/use.py') },
+    position: { line: 2, character: 10 },
+  });
+  assert.equal(defs[0].uri, uri(root, 'src/shapes.py'));
+  assert.deepEqual(defs[0].range.start, { line: 4, character: 4 });
+
+  // An unsaved buffer, edited by ranges, is what the index answers from; closing it returns to disk.
+  const doc = uri(root, 'src/emoji.py');
+  await connection.sendNotification(lsp.DidOpenTextDocumentNotification.type, {
+    textDocument: { uri: doc, languageId: 'python', version: 1, text: fs.readFileSync(path.join(root, 'src/emoji.py'), 'utf8') },
+  });
+  await connection.sendNotification(lsp.DidChangeTextDocumentNotification.type, {
+    textDocument: { uri: doc, version: 2 },
+    // Rename "ok" (UTF-16 columns 12-14 on line 0) and append a function.
+    contentChanges: [
+      { range: { start: { line: 0, character: 12 }, end: { line: 0, character: 14 } }, text: 'renamed_in_buffer' },
+      { range: { start: { line: 3, character: 0 }, end: { line: 3, character: 0 } }, text: 'def typed_not_saved():\n    pass\n' },
+    ],
+  });
+  const typed = await connection.sendRequest(lsp.WorkspaceSymbolRequest.type, { query: 'typed_not_saved' });
+  assert.deepEqual(typed.map((s) => s.name), ['typed_not_saved']);
+  const renamed = await connection.sendRequest(lsp.WorkspaceSymbolRequest.type, { query: 'renamed_in_buffer' });
+  assert.deepEqual(renamed[0].location.range.start, { line: 0, character: 12 });
+  await connection.sendNotification(lsp.DidCloseTextDocumentNotification.type, { textDocument: { uri: doc } });
+  assert.deepEqual(await connection.sendRequest(lsp.WorkspaceSymbolRequest.type, { query: 'typed_not_saved' }), []);
+
+  // A file changed on disk, reported by the client.
+  fs.writeFileSync(path.join(root, 'src/new.py'), 'def reported_by_client():\n    pass\n');
+  await connection.sendNotification(lsp.DidChangeWatchedFilesNotification.type, {
+    changes: [{ uri: uri(root, 'src/new.py'), type: lsp.FileChangeType.Created }],
+  });
+  const reported = await connection.sendRequest(lsp.WorkspaceSymbolRequest.type, { query: 'reported_by_client' });
+  assert.equal(reported.length, 1);
+
+  // An unknown method is an error; the server goes on.
+  await assert.rejects(connection.sendRequest('textDocument/noSuchThing', {}), (e) => e.code === lsp.ErrorCodes.MethodNotFound);
+  for (let i = 0; i < 100 && progress.at(-1) !== 'end'; ++i) await new Promise((r) => setTimeout(r, 50));
+  assert.deepEqual([progress[0], progress.at(-1)], ['begin', 'end'], `progress: ${progress}`);
+
+  await connection.sendRequest(lsp.ShutdownRequest.type);
+  await connection.sendNotification(lsp.ExitNotification.type);
+  assert.equal(await exited, 0);
+  connection.dispose();
+  fs.rmSync(root, { recursive: true, force: true });
+});
+
+test('a request cancelled while the first index is built gets RequestCancelled', async () => {
+  const files = {};
+  for (let i = 0; i < 3000; ++i) files[`pkg/m${i}.py`] = `def f${i}():\n    return ${i}\n\nclass C${i}:\n    pass\n`;
+  const root = tree(files);
+  const { connection, exited } = start(root);
+  await initialize(connection, root);
+  const source = new lsp.CancellationTokenSource();
+  const pending = connection.sendRequest(lsp.WorkspaceSymbolRequest.type, { query: 'f1' }, source.token);
+  source.cancel();
+  await assert.rejects(pending, (e) => e.code === lsp.LSPErrorCodes.RequestCancelled);
+  // And a request that is not cancelled is answered once the index is there.
+  const found = await connection.sendRequest(lsp.WorkspaceSymbolRequest.type, { query: 'C2999' });
+  assert.equal(found[0].name, 'C2999');
+  await connection.sendRequest(lsp.ShutdownRequest.type);
+  await connection.sendNotification(lsp.ExitNotification.type);
+  assert.equal(await exited, 0);
+  connection.dispose();
+  fs.rmSync(root, { recursive: true, force: true });
+});
+
+test('exit without shutdown exits with 1', async () => {
+  const root = tree({ 'a.py': 'x = 1\n' });
+  const { connection, exited } = start(root);
+  await initialize(connection, root);
+  await connection.sendNotification(lsp.ExitNotification.type);
+  assert.equal(await exited, 1);
+  connection.dispose();
+  fs.rmSync(root, { recursive: true, force: true });
+});

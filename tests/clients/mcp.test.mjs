@@ -1,0 +1,76 @@
+// indexer mcp, driven by the official MCP TypeScript SDK client over stdio: the handshake, the
+// tool list with its schemas, each tool, bounded answers and tool errors.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
+
+const binary = process.env.INDEXER_BINARY;
+assert.ok(binary, 'INDEXER_BINARY names the indexer binary');
+
+function tree(files) {
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'indexer-mcp-'));
+  for (const [rel, text] of Object.entries(files)) {
+    fs.mkdirSync(path.dirname(path.join(root, rel)), { recursive: true });
+    fs.writeFileSync(path.join(root, rel), text);
+  }
+  return root;
+}
+
+async function connect(root) {
+  const client = new Client({ name: 'indexer-test', version: '1.0.0' });
+  await client.connect(new StdioClientTransport({ command: binary, args: ['mcp', root], stderr: 'inherit' }));
+  return client;
+}
+
+const text = (result) => result.content.map((c) => c.text).join('');
+
+test('tools over the official SDK client', async () => {
+  const files = {
+    'app/server.py': 'from app import util\n\nclass Server:\n    def start(self):\n        return util.helper()\n',
+    'app/util.py': 'def helper():\n    return 42\n',
+    'app/__init__.py': '',
+  };
+  for (let i = 0; i < 400; ++i) files[`gen/g${i}.py`] = `def handler_${i}():\n    return ${i}\n`;
+  const root = tree(files);
+  const client = await connect(root);
+  assert.equal(client.getServerVersion().name, 'indexer');
+
+  const { tools } = await client.listTools();
+  const names = tools.map((t) => t.name).sort();
+  assert.deepEqual(names, ['definition', 'dependencies', 'find_symbols', 'importers', 'index_status', 'outline', 'refresh']);
+  const find = tools.find((t) => t.name === 'find_symbols');
+  assert.deepEqual(find.inputSchema.required, ['pattern']);
+  assert.ok(find.description.length > 20);
+
+  const found = await client.callTool({ name: 'find_symbols', arguments: { pattern: 'Server.start', include_body: true } });
+  assert.match(text(found), /^method Server\.start {2}app\/server\.py:4/);
+  assert.match(text(found), /5\| +return util\.helper\(\)/);
+
+  assert.equal(text(await client.callTool({ name: 'outline', arguments: { path: 'app/server.py' } })), 'class Server  :3\n  method start  :4\n');
+  assert.match(text(await client.callTool({ name: 'definition', arguments: { name: 'helper' } })), /^function helper {2}app\/util\.py:1/);
+  assert.equal(text(await client.callTool({ name: 'importers', arguments: { path: 'app/util.py' } })), 'app/server.py:1\n');
+  assert.match(text(await client.callTool({ name: 'dependencies', arguments: { path: 'app/util.py', direction: 'dependents' } })), /^1 app\/server\.py/);
+  assert.match(text(await client.callTool({ name: 'index_status', arguments: {} })), /"files": 403/);
+
+  // Bounded: a limit, and a note saying how much more there was.
+  const many = text(await client.callTool({ name: 'find_symbols', arguments: { pattern: 'handler', limit: 5 } }));
+  assert.equal(many.split('\n').filter((l) => l.startsWith('function handler_')).length, 5);
+  assert.match(many, /output cut: 1 more/);
+  // Tool errors come back as results the model can read.
+  const missing = await client.callTool({ name: 'outline', arguments: { path: 'nope.py' } });
+  assert.equal(missing.isError, true);
+  assert.match(text(missing), /not an indexed file/);
+  await assert.rejects(client.callTool({ name: 'no_such_tool', arguments: {} }), /no tool/);
+
+  // The index follows the disk; refresh makes it immediate.
+  fs.writeFileSync(path.join(root, 'app/late.py'), 'def arrived_late():\n    pass\n');
+  await client.callTool({ name: 'refresh', arguments: { paths: ['app/late.py'] } });
+  assert.match(text(await client.callTool({ name: 'find_symbols', arguments: { pattern: 'arrived_late' } })), /app\/late\.py:1/);
+
+  await client.close();
+  fs.rmSync(root, { recursive: true, force: true });
+});
