@@ -219,6 +219,7 @@ struct RawDef {
   TSNode name;
   TSNode name_last;  // == name unless several @name captures
   uint32_t start, end;  // bytes of node
+  uint32_t name_start, name_end;  // bytes of name .. name_last: the tie-break between matches
   uint32_t pattern;
   Kind kind;
   bool scope;
@@ -432,16 +433,24 @@ void Extractor::run(Language lang, std::string_view src, Extraction& out, TSTree
     if (name.empty() || name.size() > 512 || name.find('\n') != std::string_view::npos) continue;
     d.start = ts_node_start_byte(d.node);
     d.end = ts_node_end_byte(d.node);
+    d.name_start = ts_node_start_byte(d.name);
+    d.name_end = ts_node_end_byte(d.name_last);
     d.pattern = m.pattern_index;
     defs.push_back(d);
   }
 
-  // Outer definitions first; for one node, the first pattern wins.
+  // Outer definitions first; for one node, the first pattern wins, and among its matches (a tree
+  // with errors can give one pattern several names for one node) the first-starting name, so the
+  // winner does not depend on the order the cursor finds matches in.
   std::sort(defs.begin(), defs.end(), [](const RawDef& a, const RawDef& b) {
     if (a.start != b.start) return a.start < b.start;
     if (a.end != b.end) return a.end > b.end;
     if (a.scope != b.scope) return a.scope;  // a scope encloses a definition on the same node
-    return a.pattern < b.pattern;
+    if (a.pattern != b.pattern) return a.pattern < b.pattern;
+    if (a.name_start != b.name_start) return a.name_start < b.name_start;
+    if (a.name_end != b.name_end) return a.name_end < b.name_end;
+    if (a.kind != b.kind) return a.kind < b.kind;
+    return a.explicit_container < b.explicit_container;
   });
 
   struct Pending {
