@@ -32,6 +32,11 @@ namespace indexer::detail {
 // names a directory (to try an edited query without a rebuild).
 std::string query_source(const grammars::LanguageSpec& spec);
 
+// Compiles the language's query now, unless some thread did (or is doing) it. index_tree calls it on
+// a thread of its own for the languages it will meet, so that workers parse while C++'s query
+// compiles (~0.5 s) instead of waiting for it.
+void compile_query(query::Language language);
+
 // Checks that every language's query compiles against its grammar; returns "" or a message that
 // names the language, the offset and the error kind.
 std::string check_queries();
@@ -50,9 +55,13 @@ class Extractor {
   void run(query::Language language, std::string_view source, Extraction& out, TSTree** keep = nullptr);
   // Only parses: the floor an index of the same files can reach.
   void parse(query::Language language, std::string_view source);
+  // Runs the query cursor over the whole tree, as if no pattern's root were pinned (see
+  // pattern_roots.h): slower, the same result. For tests and benchmarks to compare against.
+  void match_whole_tree(bool on) { whole_tree_ = on; }
 
  private:
   TSParser* parser_;
+  bool whole_tree_ = false;
   struct Cursor;
   Cursor* cursor_;
 };

@@ -65,6 +65,31 @@ TEST_CASE("every language's tags query compiles against its grammar", "[extract]
   CHECK(indexer::detail::check_queries() == "");
 }
 
+TEST_CASE("running the query only where patterns can be rooted finds what a whole-tree run finds", "[extract]") {
+  for (const auto& dir : test::fs::directory_iterator(test::fs::path(FIXTURES_DIR) / "symbols")) {
+    for (const auto& e : test::fs::directory_iterator(dir.path())) {
+      if (e.path().extension() == ".expected") continue;
+      std::string source = test::read_file(e.path());
+      auto lang = grammars::detect_language(e.path().string(), std::string_view(source).substr(0, source.find('\n')));
+      INFO("fixture " << e.path().string());
+      indexer::detail::Extractor at_roots, whole_tree;
+      whole_tree.match_whole_tree(true);
+      indexer::Extraction a, b;
+      at_roots.run(lang, source, a);
+      whole_tree.run(lang, source, b);
+      CHECK(render(a, lang) == render(b, lang));
+    }
+  }
+}
+
+TEST_CASE("a wildcard-rooted pattern matches where the walk sees its children", "[extract]") {
+  // cpp.scm roots variables in #if blocks at a wildcard: the #ifdef node, inside a body and out.
+  auto ex = indexer::extract(query::Language::Cpp, "void f() {\n#ifdef X\n  int a = 0;\n#else\n  int b = 0;\n#endif\n}\n"
+                                                   "#ifdef Y\nint c = 0;\n#endif\n");
+  CHECK(render(ex, query::Language::Cpp) ==
+        std::vector<std::string>{"function f 1", "variable f::a 3", "variable f::b 5", "variable c 9"});
+}
+
 TEST_CASE("a query that does not compile is an error, not an empty result", "[extract][cli]") {
   test::TempDir t;
   t.write("bash.scm", "(no_such_node) @name\n");
