@@ -16,6 +16,11 @@
 // Predicates #eq?, #not-eq?, #match?, #not-match?, #any-of? and #not-any-of? are evaluated here,
 // since tree-sitter's C API leaves them to the caller. When several patterns capture the same
 // definition node, the first pattern in the file wins: put specific patterns before general ones.
+//
+// Cost: the query cursor runs only at nodes where some pattern can be rooted (pattern_roots.h),
+// reached by a plain TSTreeCursor walk; on Boost that halves what extraction adds to the parse.
+// Keep pattern roots pinned: a pattern whose root is a bare `_` makes its language's query run
+// over every node again (indexer_phases --roots tells).
 #pragma once
 
 #include <string>
