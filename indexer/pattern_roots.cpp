@@ -117,7 +117,7 @@ class Reader {
   std::string identifier() {
     size_t a = i_;
     while (i_ < s_.size() && (std::isalnum(static_cast<unsigned char>(s_[i_])) || s_[i_] == '_' || s_[i_] == '-' ||
-                              s_[i_] == '.' || s_[i_] == '/' || s_[i_] == '?' || s_[i_] == '!'))
+                              s_[i_] == '.' || s_[i_] == '/'))
       ++i_;
     return std::string(s_.substr(a, i_ - a));
   }
@@ -244,10 +244,13 @@ class Collector {
     return only;
   }
 
+  // The node symbol `e` names; 0 when none or a supertype, which no node has as its own symbol
+  // (and which the cursor cannot check at the node it starts from).
   TSSymbol symbol(const Elem& e) const {
     bool named = e.type == Elem::Named;
     TSSymbol s = ts_language_symbol_for_name(lang_, e.name.data(), uint32_t(e.name.size()), named);
-    return s < out_.self.size() ? s : 0;
+    if (s >= out_.self.size() || ts_language_symbol_type(lang_, s) == TSSymbolTypeSupertype) return 0;
+    return s;
   }
 
   const TSLanguage* lang_;

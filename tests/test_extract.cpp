@@ -7,6 +7,9 @@
 #include "helpers.h"
 #include "indexer/extract.h"
 #include "indexer/indexer.h"
+#include "indexer/pattern_roots.h"
+
+#include <tree_sitter/api.h>
 
 namespace {
 
@@ -80,6 +83,51 @@ TEST_CASE("running the query only where patterns can be rooted finds what a whol
       CHECK(render(a, lang) == render(b, lang));
     }
   }
+}
+
+namespace {
+
+// pattern_roots over a Python query given as text: "pinned: ROOTS | { SET } { SET }" (one | per
+// wildcard root) or "not pinned".
+std::string python_roots(const std::string& text) {
+  const TSLanguage* lang = grammars::spec(query::Language::Python).grammar();
+  uint32_t offset = 0;
+  TSQueryError err{};
+  TSQuery* q = ts_query_new(lang, text.data(), uint32_t(text.size()), &offset, &err);
+  REQUIRE(q);
+  auto r = indexer::detail::pattern_roots(lang, q, text);
+  ts_query_delete(q);
+  if (!r.pinned) return "not pinned";
+  std::string out = "pinned:";
+  for (size_t s = 0; s < r.self.size(); ++s)
+    if (r.self[s]) out += std::string(" ") + ts_language_symbol_name(lang, TSSymbol(s));
+  for (uint64_t w : r.wildcards) {
+    out += " |";
+    for (int b = 0; b < 64; ++b) {
+      if (!(w >> b & 1)) continue;
+      out += " {";
+      for (size_t s = 0; s < r.child_bits.size(); ++s)
+        if (r.child_bits[s] >> b & 1) out += std::string(" ") + ts_language_symbol_name(lang, TSSymbol(s));
+      out += " }";
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("pattern roots: the node types where a query can match", "[extract]") {
+  CHECK(python_roots("(class_definition name: (identifier) @name) @definition.class") == "pinned: class_definition");
+  CHECK(python_roots("[(import_statement) (import_from_statement)] @x\n((module (expression_statement) @x) (#eq? @x \"a\"))") ==
+        "pinned: module import_statement import_from_statement");
+  // A wildcard root: the children it requires (not the optional one), each a set of types.
+  CHECK(python_roots("(_ (comment)? [(block) (string)] . name: (identifier)) @x") == "pinned: | { block string } { identifier }");
+  CHECK(python_roots("(_) @x") == "not pinned");
+  CHECK(python_roots("_ @x") == "not pinned");
+  CHECK(python_roots("((comment) (function_definition)) @x") == "not pinned");  // siblings
+  CHECK(python_roots("(expression) @x") == "not pinned");  // a supertype
+  // An import under a wildcard root would be found twice (see pattern_roots.h).
+  CHECK(python_roots("(_ (import_statement name: (dotted_name) @import.import))") == "not pinned");
 }
 
 TEST_CASE("a wildcard-rooted pattern matches where the walk sees its children", "[extract]") {
