@@ -1,11 +1,15 @@
 // Where extraction time goes, on one thread: per language, the parse, the query cursor alone, the
-// whole Extractor::run (parse + cursor + predicates + captures), IndexBuilder::add and finish.
+// whole Extractor::run (parse + cursor + predicates + captures), IndexBuilder::add and finish;
+// also a bare TSTreeCursor walk of every node, for scale.
 //
-//   indexer_phases [--patterns LANG] [--reps N] DIR...
+//   indexer_phases [--patterns LANG] [--reps N] [--roots] [--whole-tree] [--dump FILE] DIR...
 //
 // --patterns LANG also times the cursor with one pattern enabled at a time (others disabled with
 // ts_query_disable_pattern) over that language's files, and prints the patterns by cost. Sums of
 // per-pattern times exceed the whole query: each run pays the cursor's walk of the tree.
+// --roots prints, per language, the node types where extraction runs the query; --whole-tree
+// makes extraction run it over the whole tree instead (the slower way, for comparison); --dump
+// FILE writes every file's symbols and imports as extracted.
 // Honours INDEXER_QUERIES_DIR like the indexer does.
 #include <tree_sitter/api.h>
 
@@ -21,6 +25,7 @@
 
 #include "grammars/grammars.h"
 #include "indexer/extract.h"
+#include "indexer/pattern_roots.h"
 #include "query/query.h"
 
 namespace fs = std::filesystem;
@@ -47,19 +52,77 @@ struct File {
 
 struct Times {
   size_t files = 0, bytes = 0, matches = 0;
-  double parse = 0, cursor = 0, run = 0, add = 0;
+  double parse = 0, walk = 0, cursor = 0, run = 0, add = 0;
 };
+
+// A TSTreeCursor visit of every node, reading its symbol: the least any extraction that looks
+// at every node pays (the indexer's walk also runs the query where patterns can be rooted).
+size_t walk_tree(TSNode root) {
+  TSTreeCursor c = ts_tree_cursor_new(root);
+  size_t sum = 0;
+  for (;;) {
+    sum += ts_node_symbol(ts_tree_cursor_current_node(&c));
+    if (ts_tree_cursor_goto_first_child(&c)) continue;
+    while (!ts_tree_cursor_goto_next_sibling(&c))
+      if (!ts_tree_cursor_goto_parent(&c)) {
+        ts_tree_cursor_delete(&c);
+        return sum;
+      }
+  }
+}
+
+// Every symbol and import of one file, in the order extraction gives them: to compare two builds
+// or --whole-tree with the default, imports included (export shows only symbols).
+void dump_extraction(std::FILE* out, const std::string& path, const indexer::Extraction& ex) {
+  auto str = [](std::string_view v) { return std::string(v); };
+  for (const auto& s : ex.symbols)
+    std::fprintf(out, "%s\t%s\t%s\t%s\t%u:%u-%u:%u\t%u:%u\t%s\n", path.c_str(), std::string(query::kind_name(s.kind)).c_str(),
+                 str(s.container).c_str(), str(s.name).c_str(), s.range.start.line, s.range.start.column, s.range.end.line,
+                 s.range.end.column, s.selection.start.line, s.selection.start.column, str(s.signature).c_str());
+  for (const auto& i : ex.imports)
+    std::fprintf(out, "%s\timport\t%s\t%s\t%u\n", path.c_str(), str(i.kind).c_str(), str(i.specifier).c_str(), i.line);
+  if (ex.dropped_matches) std::fprintf(out, "%s\tdropped matches\n", path.c_str());
+}
+
+// Where the query runs (indexer/pattern_roots.h): the root types, and per wildcard root the child
+// types it needs.
+void print_roots(const TSLanguage* lang, const indexer::detail::PatternRoots& r) {
+  if (!r.pinned) {
+    std::fprintf(stderr, "  not pinned: %s\n", r.why.c_str());
+    return;
+  }
+  std::fprintf(stderr, "  roots:");
+  for (size_t s = 0; s < r.self.size(); ++s)
+    if (r.self[s]) std::fprintf(stderr, " %s", ts_language_symbol_name(lang, TSSymbol(s)));
+  std::fprintf(stderr, "\n");
+  for (uint64_t w : r.wildcards) {
+    std::fprintf(stderr, "  wildcard root, children:");
+    for (int b = 0; b < 64; ++b) {
+      if (!(w >> b & 1)) continue;
+      std::fprintf(stderr, " {");
+      for (size_t s = 0; s < r.child_bits.size(); ++s)
+        if (r.child_bits[s] >> b & 1) std::fprintf(stderr, " %s", ts_language_symbol_name(lang, TSSymbol(s)));
+      std::fprintf(stderr, " }");
+    }
+    std::fprintf(stderr, "\n");
+  }
+}
 
 }  // namespace
 
 int main(int argc, char** argv) {
   std::string pattern_lang;
   int reps = 1;
+  bool show_roots = false, whole_tree = false;
+  std::string dump_path;
   std::vector<std::string> dirs;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     if (a == "--patterns" && i + 1 < argc) pattern_lang = argv[++i];
     else if (a == "--reps" && i + 1 < argc) reps = std::atoi(argv[++i]);
+    else if (a == "--roots") show_roots = true;
+    else if (a == "--whole-tree") whole_tree = true;
+    else if (a == "--dump" && i + 1 < argc) dump_path = argv[++i];
     else dirs.push_back(a);
   }
   std::vector<File> files;
@@ -87,17 +150,21 @@ int main(int argc, char** argv) {
     queries[f.lang] = ts_query_new(spec.grammar(), src.data(), uint32_t(src.size()), &off, &err);
     std::fprintf(stderr, "%s query: %.3f s to compile%s\n", std::string(spec.name).c_str(), since(t),
                  queries[f.lang] ? "" : " FAILED");
+    if (queries[f.lang] && show_roots) print_roots(spec.grammar(), indexer::detail::pattern_roots(spec.grammar(), queries[f.lang], src));
   }
 
   TSParser* parser = ts_parser_new();
   TSQueryCursor* qc = ts_query_cursor_new();
   ts_query_cursor_set_match_limit(qc, 2048);
   indexer::detail::Extractor ex;
+  ex.match_whole_tree(whole_tree);
   indexer::Extraction out;
+  std::FILE* dump = dump_path.empty() ? nullptr : std::fopen(dump_path.c_str(), "w");
   query::IndexBuilder builder;
   std::map<Language, Times> times;
   std::vector<TSTree*> trees(files.size(), nullptr);
   std::vector<std::pair<size_t, std::string>> per_file;
+  size_t walk_checksum = 0;
   for (const auto& [lang, q] : queries) ex.run(lang, "", out);  // compiles the indexer's own query
   for (int r = 0; r < reps; ++r) {
     for (size_t i = 0; i < files.size(); ++i) {
@@ -109,6 +176,9 @@ int main(int argc, char** argv) {
       TSTree* tree = ts_parser_parse_string(parser, nullptr, f.text.data(), uint32_t(f.text.size()));
       t.parse += since(t0);
       t0 = Clock::now();
+      walk_checksum += walk_tree(ts_tree_root_node(tree));
+      t.walk += since(t0);
+      t0 = Clock::now();
       ts_query_cursor_exec(qc, queries[f.lang], ts_tree_root_node(tree));
       TSQueryMatch m;
       size_t n = 0;
@@ -118,6 +188,7 @@ int main(int argc, char** argv) {
       t0 = Clock::now();
       ex.run(f.lang, f.text, out);
       t.run += since(t0);
+      if (r == 0 && dump) dump_extraction(dump, f.path, out);
       if (r == 0) {
         query::FileInput in;
         in.path = f.path;
@@ -131,20 +202,31 @@ int main(int argc, char** argv) {
         t.files++;
         t.bytes += f.text.size();
       }
-      if (!pattern_lang.empty() && spec.name == pattern_lang && r == 0) trees[i] = tree;
-      else ts_tree_delete(tree);
+      if (!pattern_lang.empty() && spec.name == pattern_lang && r == 0) {
+        trees[i] = tree;
+      } else {
+        t0 = Clock::now();  // freeing the tree is part of the floor: parse-only indexing pays it too
+        ts_tree_delete(tree);
+        t.parse += since(t0);
+      }
     }
   }
   auto t0 = Clock::now();
   auto index = builder.finish();
   double finish = since(t0);
-  std::printf("%-11s %6s %7s %8s %8s %8s %8s %8s %8s\n", "lang", "files", "MB", "parse", "cursor", "run", "run-parse",
-              "add", "matches");
-  for (auto& [lang, t] : times)
-    std::printf("%-11s %6zu %7.1f %8.3f %8.3f %8.3f %8.3f %8.3f %8zu\n", std::string(grammars::spec(lang).name).c_str(),
-                t.files, t.bytes / 1e6, t.parse / reps, t.cursor / reps, t.run / reps, (t.run - t.parse) / reps, t.add,
-                t.matches);
-  std::printf("finish %.3f s\n", finish);
+  std::printf("%-11s %6s %7s %8s %8s %8s %8s %8s %8s %8s\n", "lang", "files", "MB", "parse", "walk", "cursor", "run",
+              "run-parse", "add", "matches");
+  Times all;
+  for (auto& [lang, t] : times) {
+    std::printf("%-11s %6zu %7.1f %8.3f %8.3f %8.3f %8.3f %8.3f %8.3f %8zu\n", std::string(grammars::spec(lang).name).c_str(),
+                t.files, t.bytes / 1e6, t.parse / reps, t.walk / reps, t.cursor / reps, t.run / reps, (t.run - t.parse) / reps,
+                t.add, t.matches);
+    all.parse += t.parse / reps, all.run += t.run / reps, all.add += t.add;
+  }
+  std::printf("finish %.3f s (walk checksum %zu)\n", finish, walk_checksum);
+  // What one thread spends beyond parsing, relative to parsing: the CPU side of issue 2's ratio.
+  std::printf("CPU ours/parse-only: (run %.3f + add %.3f + finish %.3f) / parse %.3f = %.3fx\n", all.run, all.add, finish,
+              all.parse, (all.run + all.add + finish) / all.parse);
   std::sort(per_file.rbegin(), per_file.rend());
   for (size_t i = 0; i < std::min<size_t>(5, per_file.size()); ++i)
     std::printf("  %9zu matches  %s\n", per_file[i].first, per_file[i].second.c_str());
@@ -220,5 +302,6 @@ int main(int argc, char** argv) {
   }
   for (TSTree* t : trees)
     if (t) ts_tree_delete(t);
+  if (dump) std::fclose(dump);
   return 0;
 }

@@ -1,4 +1,5 @@
 #include "indexer/extract.h"
+#include "indexer/pattern_roots.h"
 
 #include <tree_sitter/api.h>
 
@@ -8,6 +9,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <functional>
 #include <mutex>
 #include <regex>
 
@@ -38,6 +40,7 @@ struct CompiledQuery {
   TSQuery* query = nullptr;
   std::vector<CaptureInfo> captures;
   std::vector<std::vector<Predicate>> predicates;  // per pattern
+  PatternRoots roots;  // where the patterns can match
   std::string error;
 };
 
@@ -150,6 +153,7 @@ void compile(Language lang, CompiledQuery& cq) {
       i = end + 1;
     }
   }
+  cq.roots = pattern_roots(spec.grammar(), cq.query, source);
 }
 
 const CompiledQuery& compiled(Language lang) {
@@ -219,6 +223,7 @@ struct RawDef {
   TSNode name;
   TSNode name_last;  // == name unless several @name captures
   uint32_t start, end;  // bytes of node
+  uint32_t name_start, name_end;  // bytes of name .. name_last: the tie-break between matches
   uint32_t pattern;
   Kind kind;
   bool scope;
@@ -291,6 +296,147 @@ std::string_view symbol_name(const RawDef& d, std::string_view src) {
   return name;
 }
 
+// An import's specifier and kind, as offsets into the Extraction's text while it grows.
+struct PendingImport {
+  size_t spec_off, spec_len, kind_off, kind_len;
+  uint32_t line;
+};
+
+// One file's matches as they come: definitions before nesting is resolved, and imports.
+struct Collected {
+  std::vector<RawDef>& defs;
+  std::vector<PendingImport>& imports;
+  std::string& text;  // the Extraction's text: import specifiers are written as they come
+  std::string_view package;
+  bool dropped = false;  // tree-sitter's match limit was hit
+};
+
+// An import's captures in one match.
+struct ImportParts {
+  uint32_t first = UINT32_MAX, last = 0, line = 0;  // bytes spanned by the @import captures
+  const std::string* kind = nullptr;
+  std::string_view member;  // @import_member
+};
+
+void add_import(const ImportParts& imp, std::string_view src, Collected& c) {
+  std::string_view text = src.substr(imp.first, std::min<size_t>(imp.last, src.size()) - imp.first);
+  text = strip_quotes(text);
+  // "from pkg import name": the specifier is "pkg.name" (".name" after a bare "from .").
+  std::string_view joiner = imp.member.empty() || text.ends_with('.') ? "" : ".";
+  if (text.empty() || text.find('\n') != std::string_view::npos || imp.member.find('\n') != std::string_view::npos) return;
+  PendingImport pi{c.text.size(), text.size() + joiner.size() + imp.member.size(), 0, imp.kind->size(), imp.line};
+  c.text.append(text);
+  c.text.append(joiner);
+  c.text.append(imp.member);
+  pi.kind_off = c.text.size();
+  c.text.append(*imp.kind);
+  c.imports.push_back(pi);
+}
+
+// Takes one match whose predicates hold into `c`.
+void collect(const CompiledQuery& cq, const TSQueryMatch& m, std::string_view src, Collected& c) {
+  if (!predicates_hold(cq, m, src)) return;
+  RawDef d{};
+  bool have_def = false, have_name = false;
+  ImportParts imp;
+  for (uint16_t i = 0; i < m.capture_count; ++i) {
+    const CaptureInfo& cap = cq.captures[m.captures[i].index];
+    TSNode n = m.captures[i].node;
+    switch (cap.role) {
+      case Role::Definition:
+      case Role::Scope:
+        d.node = n;
+        d.kind = cap.kind;
+        d.scope = cap.role == Role::Scope;
+        have_def = true;
+        break;
+      case Role::Name:
+        // Several @name captures in one match name the span from the first to the last
+        // ("operator +", "~Shape").
+        if (!have_name) d.name = n, d.name_last = n, have_name = true;
+        else if (ts_node_end_byte(n) > ts_node_end_byte(d.name_last)) d.name_last = n;
+        break;
+      case Role::Container:
+        d.explicit_container = node_text(n, src);
+        break;
+      case Role::Package:
+        if (c.package.empty()) c.package = node_text(n, src);
+        break;
+      case Role::Import:
+        // Several @import captures in one match form one specifier spanning them all.
+        if (imp.first == UINT32_MAX) imp.first = ts_node_start_byte(n), imp.line = ts_node_start_point(n).row;
+        imp.last = std::max(imp.last, ts_node_end_byte(n));
+        imp.kind = &cap.import_kind;
+        break;
+      case Role::ImportMember:
+        imp.member = node_text(n, src);
+        break;
+      case Role::Ignore:
+        break;
+    }
+  }
+  if (imp.kind) add_import(imp, src, c);
+  if (!have_def || !have_name) return;
+  std::string_view name = symbol_name(d, src);
+  if (name.empty() || name.size() > 512 || name.find('\n') != std::string_view::npos) return;
+  d.start = ts_node_start_byte(d.node);
+  d.end = ts_node_end_byte(d.node);
+  d.name_start = ts_node_start_byte(d.name);
+  d.name_end = ts_node_end_byte(d.name_last);
+  d.pattern = m.pattern_index;
+  c.defs.push_back(d);
+}
+
+// Runs the query with `node` as the cursor's root, up to `max_start_depth` below it, and collects
+// every match, or only those of the patterns `only` marks.
+void run_query(TSQueryCursor* qc, const CompiledQuery& cq, TSNode node, uint32_t max_start_depth,
+               const std::vector<uint8_t>* only, std::string_view src, Collected& c) {
+  ts_query_cursor_set_max_start_depth(qc, max_start_depth);
+  ts_query_cursor_exec(qc, cq.query, node);
+  TSQueryMatch m;
+  while (ts_query_cursor_next_match(qc, &m))
+    if (!only || (*only)[m.pattern_index]) collect(cq, m, src, c);
+  c.dropped = c.dropped || ts_query_cursor_did_exceed_match_limit(qc);
+}
+
+// A node on the path from the root to the walk's current node.
+struct Level {
+  TSNode node;
+  uint64_t seen;  // child_bit of the children visited so far
+};
+
+// The matches of a query cursor run over the whole tree, at a fraction of its cost (see
+// pattern_roots.h): a TSTreeCursor walks every node; the query runs (max start depth 0) at each
+// node where a pattern can be rooted, in preorder, and for the wildcard roots (depth 1, their
+// matches only) at a node once all of its children are seen and they have what one needs. The
+// matches are those of a whole-tree run, in another order, with some definitions repeated (the
+// caller drops repeats). `levels` is scratch space kept by the caller: nothing is allocated per node.
+void match_at_roots(TSQueryCursor* qc, const CompiledQuery& cq, TSNode root, std::string_view src,
+                    std::vector<Level>& levels, Collected& c) {
+  const PatternRoots& roots = cq.roots;
+  levels.clear();
+  TSTreeCursor walk = ts_tree_cursor_new(root);
+  for (;;) {
+    TSNode n = ts_tree_cursor_current_node(&walk);
+    TSSymbol sym = ts_node_symbol(n);
+    if (!levels.empty()) levels.back().seen |= roots.child_bit(sym);
+    if (roots.roots_at(sym)) run_query(qc, cq, n, 0, nullptr, src, c);
+    if (ts_tree_cursor_goto_first_child(&walk)) {
+      levels.push_back({n, 0});
+      continue;
+    }
+    while (!ts_tree_cursor_goto_next_sibling(&walk)) {
+      if (!ts_tree_cursor_goto_parent(&walk)) {
+        ts_tree_cursor_delete(&walk);
+        return;
+      }
+      const Level left = levels.back();
+      levels.pop_back();
+      if (roots.wildcard_roots_at(left.seen)) run_query(qc, cq, left.node, 1, &roots.wildcard_pattern, src, c);
+    }
+  }
+}
+
 }  // namespace
 
 // The embedded query, or <dir>/<language>.scm when INDEXER_QUERIES_DIR names a directory: lets
@@ -302,6 +448,10 @@ std::string query_source(const grammars::LanguageSpec& spec) {
     if (in) return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
   }
   return std::string(spec.query);
+}
+
+void compile_query(Language lang) {
+  if (grammars::spec(lang).grammar) compiled(lang);
 }
 
 std::string check_queries() {
@@ -317,6 +467,7 @@ std::string check_queries() {
 struct Extractor::Cursor {
   TSQueryCursor* cursor = ts_query_cursor_new();
   std::vector<RawDef> defs;
+  std::vector<Level> levels;
   ~Cursor() { ts_query_cursor_delete(cursor); }
 };
 
@@ -341,11 +492,6 @@ void Extractor::run(Language lang, std::string_view src, Extraction& out, TSTree
   out.dropped_matches = false;
   const auto& spec = grammars::spec(lang);
   if (!spec.grammar || src.size() > UINT32_MAX) return;
-  const CompiledQuery& cq = compiled(lang);
-  if (!cq.query) {
-    out.error = cq.error;
-    return;
-  }
   if (!ts_parser_set_language(parser_, spec.grammar())) {
     out.error = std::string(spec.name) + ": the grammar's ABI is not supported by this tree-sitter";
     return;
@@ -353,95 +499,40 @@ void Extractor::run(Language lang, std::string_view src, Extraction& out, TSTree
   TSTree* old_tree = keep ? *keep : nullptr;
   TSTree* tree = ts_parser_parse_string(parser_, old_tree, src.data(), uint32_t(src.size()));
   if (!tree) return;
+  // After the parse: while another thread compiles this query (~0.5 s for C++), we parsed.
+  const CompiledQuery& cq = compiled(lang);
+  if (!cq.query) {
+    ts_tree_delete(tree);
+    out.error = cq.error;
+    return;
+  }
   TSNode root = ts_tree_root_node(tree);
   out.parse_errors = ts_node_has_error(root);
 
   auto& defs = cursor_->defs;
   defs.clear();
-  struct PendingImport {
-    size_t spec_off, spec_len, kind_off, kind_len;
-    uint32_t line;
-  };
   std::vector<PendingImport> imports;
-  std::string_view package;
-
+  Collected collected{defs, imports, out.text, {}};
   TSQueryCursor* qc = cursor_->cursor;
   ts_query_cursor_set_match_limit(qc, 2048);
-  ts_query_cursor_exec(qc, cq.query, root);
-  TSQueryMatch m;
-  while (ts_query_cursor_next_match(qc, &m)) {
-    if (!predicates_hold(cq, m, src)) continue;
-    RawDef d{};
-    bool have_def = false, have_name = false;
-    uint32_t import_first = UINT32_MAX, import_last = 0, import_line = 0;
-    const std::string* import_kind = nullptr;
-    std::string_view import_member;
-    for (uint16_t i = 0; i < m.capture_count; ++i) {
-      const CaptureInfo& c = cq.captures[m.captures[i].index];
-      TSNode n = m.captures[i].node;
-      switch (c.role) {
-        case Role::Definition:
-        case Role::Scope:
-          d.node = n;
-          d.kind = c.kind;
-          d.scope = c.role == Role::Scope;
-          have_def = true;
-          break;
-        case Role::Name:
-          // Several @name captures in one match name the span from the first to the last
-          // ("operator +", "~Shape").
-          if (!have_name) d.name = n, d.name_last = n, have_name = true;
-          else if (ts_node_end_byte(n) > ts_node_end_byte(d.name_last)) d.name_last = n;
-          break;
-        case Role::Container:
-          d.explicit_container = node_text(n, src);
-          break;
-        case Role::Package:
-          if (package.empty()) package = node_text(n, src);
-          break;
-        case Role::Import:
-          // Several @import captures in one match form one specifier spanning them all.
-          if (import_first == UINT32_MAX) import_first = ts_node_start_byte(n), import_line = ts_node_start_point(n).row;
-          import_last = std::max(import_last, ts_node_end_byte(n));
-          import_kind = &c.import_kind;
-          break;
-        case Role::ImportMember:
-          import_member = node_text(n, src);
-          break;
-        case Role::Ignore:
-          break;
-      }
-    }
-    if (import_kind) {
-      std::string_view text = src.substr(import_first, std::min<size_t>(import_last, src.size()) - import_first);
-      text = strip_quotes(text);
-      // "from pkg import name": the specifier is "pkg.name" (".name" after a bare "from .").
-      std::string_view joiner = import_member.empty() || text.ends_with('.') ? "" : ".";
-      if (!text.empty() && text.find('\n') == std::string_view::npos && import_member.find('\n') == std::string_view::npos) {
-        PendingImport pi{out.text.size(), text.size() + joiner.size() + import_member.size(), 0, import_kind->size(), import_line};
-        out.text.append(text);
-        out.text.append(joiner);
-        out.text.append(import_member);
-        pi.kind_off = out.text.size();
-        out.text.append(*import_kind);
-        imports.push_back(pi);
-      }
-    }
-    if (!have_def || !have_name) continue;
-    std::string_view name = symbol_name(d, src);
-    if (name.empty() || name.size() > 512 || name.find('\n') != std::string_view::npos) continue;
-    d.start = ts_node_start_byte(d.node);
-    d.end = ts_node_end_byte(d.node);
-    d.pattern = m.pattern_index;
-    defs.push_back(d);
-  }
+  if (cq.roots.pinned && !whole_tree_) match_at_roots(qc, cq, root, src, cursor_->levels, collected);
+  else run_query(qc, cq, root, UINT32_MAX, nullptr, src, collected);
+  const std::string_view package = collected.package;
 
-  // Outer definitions first; for one node, the first pattern wins.
+  // Outer definitions first; for one node, the first pattern wins, and among its matches (a tree
+  // with errors can give one pattern several names for one node) the first-starting name, so the
+  // winner does not depend on the order the cursor finds matches in. The order is total up to
+  // the node, so a match found twice lands next to itself and is dropped below.
   std::sort(defs.begin(), defs.end(), [](const RawDef& a, const RawDef& b) {
     if (a.start != b.start) return a.start < b.start;
     if (a.end != b.end) return a.end > b.end;
     if (a.scope != b.scope) return a.scope;  // a scope encloses a definition on the same node
-    return a.pattern < b.pattern;
+    if (a.pattern != b.pattern) return a.pattern < b.pattern;
+    if (a.name_start != b.name_start) return a.name_start < b.name_start;
+    if (a.name_end != b.name_end) return a.name_end < b.name_end;
+    if (a.kind != b.kind) return a.kind < b.kind;
+    if (a.explicit_container != b.explicit_container) return a.explicit_container < b.explicit_container;
+    return std::less<const void*>()(a.node.id, b.node.id);
   });
 
   struct Pending {
@@ -469,7 +560,7 @@ void Extractor::run(Language lang, std::string_view src, Extraction& out, TSTree
   for (const RawDef& d : defs) {
     if (prev && prev->start == d.start && prev->end == d.end && prev->scope == d.scope &&
         ts_node_eq(prev->node, d.node))
-      continue;  // same node, later pattern
+      continue;  // same node: a later pattern, or the same match again
     prev = &d;
     while (!stack.empty() && stack.back().end <= d.start) stack.pop_back();
     // The container chain: the enclosing definition's qualified name, or the file's package.
@@ -538,7 +629,7 @@ void Extractor::run(Language lang, std::string_view src, Extraction& out, TSTree
   } else {
     ts_tree_delete(tree);
   }
-  out.dropped_matches = ts_query_cursor_did_exceed_match_limit(qc);
+  out.dropped_matches = collected.dropped;
 
   // out.text no longer grows: turn offsets into views.
   std::string_view text = out.text;

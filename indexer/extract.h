@@ -16,6 +16,11 @@
 // Predicates #eq?, #not-eq?, #match?, #not-match?, #any-of? and #not-any-of? are evaluated here,
 // since tree-sitter's C API leaves them to the caller. When several patterns capture the same
 // definition node, the first pattern in the file wins: put specific patterns before general ones.
+//
+// Cost: the query cursor runs only at nodes where some pattern can be rooted (pattern_roots.h),
+// reached by a plain TSTreeCursor walk; on Boost that halves what extraction adds to the parse.
+// Keep pattern roots pinned: a pattern whose root is a bare `_` makes its language's query run
+// over every node again (indexer_phases --roots tells).
 #pragma once
 
 #include <string>
@@ -31,6 +36,11 @@ namespace indexer::detail {
 // A language's tags query: the embedded one, or <dir>/<language>.scm when INDEXER_QUERIES_DIR
 // names a directory (to try an edited query without a rebuild).
 std::string query_source(const grammars::LanguageSpec& spec);
+
+// Compiles the language's query now, unless some thread did (or is doing) it. index_tree calls it on
+// a thread of its own for the languages it will meet, so that workers parse while C++'s query
+// compiles (~0.5 s) instead of waiting for it.
+void compile_query(query::Language language);
 
 // Checks that every language's query compiles against its grammar; returns "" or a message that
 // names the language, the offset and the error kind.
@@ -50,9 +60,13 @@ class Extractor {
   void run(query::Language language, std::string_view source, Extraction& out, TSTree** keep = nullptr);
   // Only parses: the floor an index of the same files can reach.
   void parse(query::Language language, std::string_view source);
+  // Runs the query cursor over the whole tree, as if no pattern's root were pinned (see
+  // pattern_roots.h): slower, the same result. For tests and benchmarks to compare against.
+  void match_whole_tree(bool on) { whole_tree_ = on; }
 
  private:
   TSParser* parser_;
+  bool whole_tree_ = false;
   struct Cursor;
   Cursor* cursor_;
 };

@@ -50,6 +50,14 @@ bool unchanged_since(const std::string& root, const std::vector<Candidate>& file
   return true;  // as many files as before and each matched one: none is gone
 }
 
+// The languages known by file name among `files`, in the order the workers first meet them.
+std::vector<Language> languages_of(const std::vector<Candidate>& files) {
+  std::vector<Language> out;
+  for (const Candidate& c : files)
+    if (c.language != Language::Unknown && std::find(out.begin(), out.end(), c.language) == out.end()) out.push_back(c.language);
+  return out;
+}
+
 }  // namespace
 
 std::string_view skip_reason_name(SkipReason reason) {
@@ -142,6 +150,13 @@ IndexResult index_tree(const std::filesystem::path& root_path, const Options& op
     summary.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
     return result;
   }
+
+  // A full index compiles the queries of the languages it will meet on a thread of its own, so
+  // workers parse meanwhile; a refresh may parse few files or none, and compiles on demand.
+  std::thread compiler;
+  if (!options.parse_only && !previous_index) compiler = std::thread([langs = languages_of(files)] {
+    for (Language lang : langs) detail::compile_query(lang);
+  });
 
   query::IndexBuilder builder;
   std::mutex builder_mu;
@@ -301,6 +316,7 @@ IndexResult index_tree(const std::filesystem::path& root_path, const Options& op
     while (!done_cv.wait_for(lock, std::chrono::milliseconds(100), [&] { return running.load() == 0; })) report();
   }
   for (auto& t : threads) t.join();
+  if (compiler.joinable()) compiler.join();
   report();
 
   auto build_started = std::chrono::steady_clock::now();

@@ -7,6 +7,9 @@
 #include "helpers.h"
 #include "indexer/extract.h"
 #include "indexer/indexer.h"
+#include "indexer/pattern_roots.h"
+
+#include <tree_sitter/api.h>
 
 namespace {
 
@@ -63,6 +66,76 @@ TEST_CASE("bash symbols and imports", "[extract][bash]") { check_fixtures("bash"
 
 TEST_CASE("every language's tags query compiles against its grammar", "[extract]") {
   CHECK(indexer::detail::check_queries() == "");
+}
+
+TEST_CASE("running the query only where patterns can be rooted finds what a whole-tree run finds", "[extract]") {
+  for (const auto& dir : test::fs::directory_iterator(test::fs::path(FIXTURES_DIR) / "symbols")) {
+    for (const auto& e : test::fs::directory_iterator(dir.path())) {
+      if (e.path().extension() == ".expected") continue;
+      std::string source = test::read_file(e.path());
+      auto lang = grammars::detect_language(e.path().string(), std::string_view(source).substr(0, source.find('\n')));
+      INFO("fixture " << e.path().string());
+      indexer::detail::Extractor at_roots, whole_tree;
+      whole_tree.match_whole_tree(true);
+      indexer::Extraction a, b;
+      at_roots.run(lang, source, a);
+      whole_tree.run(lang, source, b);
+      CHECK(render(a, lang) == render(b, lang));
+    }
+  }
+}
+
+namespace {
+
+// pattern_roots over a Python query given as text: "pinned: ROOTS | { SET } { SET }" (one | per
+// wildcard root) or "not pinned".
+std::string python_roots(const std::string& text) {
+  const TSLanguage* lang = grammars::spec(query::Language::Python).grammar();
+  uint32_t offset = 0;
+  TSQueryError err{};
+  TSQuery* q = ts_query_new(lang, text.data(), uint32_t(text.size()), &offset, &err);
+  REQUIRE(q);
+  auto r = indexer::detail::pattern_roots(lang, q, text);
+  ts_query_delete(q);
+  if (!r.pinned) return "not pinned";
+  std::string out = "pinned:";
+  for (size_t s = 0; s < r.self.size(); ++s)
+    if (r.self[s]) out += std::string(" ") + ts_language_symbol_name(lang, TSSymbol(s));
+  for (uint64_t w : r.wildcards) {
+    out += " |";
+    for (int b = 0; b < 64; ++b) {
+      if (!(w >> b & 1)) continue;
+      out += " {";
+      for (size_t s = 0; s < r.child_bits.size(); ++s)
+        if (r.child_bits[s] >> b & 1) out += std::string(" ") + ts_language_symbol_name(lang, TSSymbol(s));
+      out += " }";
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("pattern roots: the node types where a query can match", "[extract]") {
+  CHECK(python_roots("(class_definition name: (identifier) @name) @definition.class") == "pinned: class_definition");
+  CHECK(python_roots("[(import_statement) (import_from_statement)] @x\n((module (expression_statement) @x) (#eq? @x \"a\"))") ==
+        "pinned: module import_statement import_from_statement");
+  // A wildcard root: the children it requires (not the optional one), each a set of types.
+  CHECK(python_roots("(_ (comment)? [(block) (string)] . name: (identifier)) @x") == "pinned: | { block string } { identifier }");
+  CHECK(python_roots("(_) @x") == "not pinned");
+  CHECK(python_roots("_ @x") == "not pinned");
+  CHECK(python_roots("((comment) (function_definition)) @x") == "not pinned");  // siblings
+  CHECK(python_roots("(expression) @x") == "not pinned");  // a supertype
+  // An import under a wildcard root would be found twice (see pattern_roots.h).
+  CHECK(python_roots("(_ (import_statement name: (dotted_name) @import.import))") == "not pinned");
+}
+
+TEST_CASE("a wildcard-rooted pattern matches where the walk sees its children", "[extract]") {
+  // cpp.scm roots variables in #if blocks at a wildcard: the #ifdef node, inside a body and out.
+  auto ex = indexer::extract(query::Language::Cpp, "void f() {\n#ifdef X\n  int a = 0;\n#else\n  int b = 0;\n#endif\n}\n"
+                                                   "#ifdef Y\nint c = 0;\n#endif\n");
+  CHECK(render(ex, query::Language::Cpp) ==
+        std::vector<std::string>{"function f 1", "variable f::a 3", "variable f::b 5", "variable c 9"});
 }
 
 TEST_CASE("a query that does not compile is an error, not an empty result", "[extract][cli]") {

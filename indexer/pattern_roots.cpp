@@ -1,0 +1,290 @@
+#include "indexer/pattern_roots.h"
+
+#include <tree_sitter/api.h>
+
+#include <cctype>
+
+namespace indexer::detail {
+namespace {
+
+// A pattern element, as far as root types need it.
+struct Elem {
+  enum Type : uint8_t { Named, Anonymous, Wildcard, Group, Alternation, Predicate, Skip, Unknown };
+  Type type = Unknown;
+  std::string name;  // Named, Anonymous
+  std::vector<Elem> children;  // Named, Wildcard: child patterns; Group, Alternation: members
+  bool quantified = false;     // ?, * or + after it
+  bool optional = false;       // ? or *
+};
+
+// A recursive-descent reader of tree-sitter's query syntax. Tolerant: the query already compiled,
+// so what it cannot classify becomes Unknown, which only ever unpins.
+class Reader {
+ public:
+  explicit Reader(std::string_view s) : s_(s) {}
+
+  bool at_end() {
+    skip_space();
+    return i_ >= s_.size();
+  }
+
+  Elem element() {
+    skip_space();
+    Elem e;
+    if (i_ >= s_.size()) return e;
+    char c = s_[i_];
+    if (c == '.') {  // anchor
+      ++i_;
+      e.type = Elem::Skip;
+      return e;
+    }
+    if (c == '!') {  // negated field
+      ++i_;
+      identifier();
+      e.type = Elem::Skip;
+      return e;
+    }
+    if (c == '"') {
+      e.type = Elem::Anonymous;
+      e.name = string_literal();
+    } else if (c == '[') {
+      ++i_;
+      e.type = Elem::Alternation;
+      members(']', e.children);
+    } else if (c == '(') {
+      ++i_;
+      skip_space();
+      char d = i_ < s_.size() ? s_[i_] : ')';
+      if (d == '#') {
+        e.type = Elem::Predicate;
+        skip_balanced();
+        return e;
+      }
+      if (d == '(' || d == '[' || d == '"' || d == '.') {
+        e.type = Elem::Group;
+      } else {
+        std::string id = identifier();
+        if (id == "_") e.type = Elem::Wildcard;
+        else if (id.empty() || id == "ERROR" || id == "MISSING" || id.find('/') != std::string::npos) e.type = Elem::Unknown;
+        else e.type = Elem::Named, e.name = std::move(id);
+      }
+      members(')', e.children);
+    } else {
+      std::string id = identifier();
+      skip_space();
+      if (!id.empty() && i_ < s_.size() && s_[i_] == ':') {  // field: the element follows
+        ++i_;
+        return element();
+      }
+      e.type = Elem::Unknown;  // a bare `_` or something we do not read
+      if (id.empty()) ++i_;
+    }
+    suffixes(e);
+    return e;
+  }
+
+ private:
+  void members(char close, std::vector<Elem>& out) {
+    for (;;) {
+      skip_space();
+      if (i_ >= s_.size()) return;
+      if (s_[i_] == close) {
+        ++i_;
+        return;
+      }
+      out.push_back(element());
+    }
+  }
+
+  void suffixes(Elem& e) {
+    for (;;) {
+      skip_space();
+      if (i_ >= s_.size()) return;
+      char c = s_[i_];
+      if (c == '?' || c == '*' || c == '+') {
+        e.quantified = true;
+        e.optional = e.optional || c != '+';
+        ++i_;
+      } else if (c == '@') {
+        ++i_;
+        identifier();
+      } else {
+        return;
+      }
+    }
+  }
+
+  std::string identifier() {
+    size_t a = i_;
+    while (i_ < s_.size() && (std::isalnum(static_cast<unsigned char>(s_[i_])) || s_[i_] == '_' || s_[i_] == '-' ||
+                              s_[i_] == '.' || s_[i_] == '/'))
+      ++i_;
+    return std::string(s_.substr(a, i_ - a));
+  }
+
+  std::string string_literal() {
+    std::string out;
+    ++i_;
+    while (i_ < s_.size() && s_[i_] != '"') {
+      char c = s_[i_++];
+      if (c == '\\' && i_ < s_.size()) {
+        char n = s_[i_++];
+        c = n == 'n' ? '\n' : n == 't' ? '\t' : n == 'r' ? '\r' : n == '0' ? '\0' : n;
+      }
+      out.push_back(c);
+    }
+    ++i_;
+    return out;
+  }
+
+  void skip_balanced() {  // after "(": to the matching ")"
+    int depth = 1;
+    while (i_ < s_.size() && depth > 0) {
+      char c = s_[i_];
+      if (c == '"') {
+        string_literal();
+        continue;
+      }
+      depth += c == '(' ? 1 : c == ')' ? -1 : 0;
+      ++i_;
+    }
+  }
+
+  void skip_space() {
+    while (i_ < s_.size()) {
+      if (std::isspace(static_cast<unsigned char>(s_[i_]))) ++i_;
+      else if (s_[i_] == ';')
+        while (i_ < s_.size() && s_[i_] != '\n') ++i_;
+      else return;
+    }
+  }
+
+  std::string_view s_;
+  size_t i_ = 0;
+};
+
+class Collector {
+ public:
+  Collector(const TSLanguage* language, PatternRoots& out) : lang_(language), out_(out) {}
+
+  // Records where `e`, a pattern's top element, can be rooted; false when it cannot be pinned.
+  bool root(const Elem& e) {
+    if (e.quantified) return false;
+    switch (e.type) {
+      case Elem::Named:
+      case Elem::Anonymous: {
+        TSSymbol s = symbol(e);
+        if (!s) return false;
+        out_.self[s] = 1;
+        return true;
+      }
+      case Elem::Alternation:
+        for (const Elem& m : e.children)
+          if (!root(m)) return false;
+        return !e.children.empty();
+      case Elem::Group: {
+        const Elem* only = single_member(e);
+        return only && root(*only);
+      }
+      case Elem::Wildcard:
+        return wildcard(e);
+      default:
+        return false;
+    }
+  }
+
+ private:
+  // A wildcard root is pinned by its required children: each gets a bit; all must be seen.
+  bool wildcard(const Elem& e) {
+    uint64_t mask = 0;
+    for (const Elem& c : e.children) {
+      if (c.optional) continue;
+      std::vector<TSSymbol> set;
+      if (!types(c, set) || set.empty()) continue;
+      if (next_bit_ == 64) break;  // fewer required sets is still a necessary condition
+      uint64_t bit = uint64_t(1) << next_bit_++;
+      for (TSSymbol s : set) out_.child_bits[s] |= bit;
+      mask |= bit;
+    }
+    if (!mask) return false;
+    out_.wildcards.push_back(mask);
+    return true;
+  }
+
+  // The symbols a child element can have; false when it can be any node.
+  bool types(const Elem& e, std::vector<TSSymbol>& set) {
+    switch (e.type) {
+      case Elem::Named:
+      case Elem::Anonymous: {
+        TSSymbol s = symbol(e);
+        if (!s) return false;
+        set.push_back(s);
+        return true;
+      }
+      case Elem::Alternation:
+        for (const Elem& m : e.children)
+          if (!types(m, set)) return false;
+        return !e.children.empty();
+      case Elem::Group: {
+        const Elem* only = single_member(e);
+        return only && !only->optional && types(*only, set);
+      }
+      default:
+        return false;
+    }
+  }
+
+  static const Elem* single_member(const Elem& group) {
+    const Elem* only = nullptr;
+    for (const Elem& m : group.children) {
+      if (m.type == Elem::Predicate || m.type == Elem::Skip) continue;
+      if (only) return nullptr;  // siblings: not rooted at one node
+      only = &m;
+    }
+    return only;
+  }
+
+  // The node symbol `e` names; 0 when none or a supertype, which no node has as its own symbol
+  // (and which the cursor cannot check at the node it starts from).
+  TSSymbol symbol(const Elem& e) const {
+    bool named = e.type == Elem::Named;
+    TSSymbol s = ts_language_symbol_for_name(lang_, e.name.data(), uint32_t(e.name.size()), named);
+    if (s >= out_.self.size() || ts_language_symbol_type(lang_, s) == TSSymbolTypeSupertype) return 0;
+    return s;
+  }
+
+  const TSLanguage* lang_;
+  PatternRoots& out_;
+  unsigned next_bit_ = 0;
+};
+
+}  // namespace
+
+PatternRoots pattern_roots(const TSLanguage* language, const TSQuery* query, std::string_view source) {
+  PatternRoots out;
+  const uint32_t nsym = ts_language_symbol_count(language);
+  out.self.assign(nsym, 0);
+  out.child_bits.assign(nsym, 0);
+  Collector collect(language, out);
+  const uint32_t npat = ts_query_pattern_count(query);
+  for (uint32_t p = 0; p < npat; ++p) {
+    uint32_t a = ts_query_start_byte_for_pattern(query, p), b = ts_query_end_byte_for_pattern(query, p);
+    std::string_view text = a < b && b <= source.size() ? source.substr(a, b - a) : std::string_view{};
+    Reader reader(text);
+    Elem top = reader.element();
+    const size_t wildcards_before = out.wildcards.size();
+    bool ok = collect.root(top) && reader.at_end();
+    out.wildcard_pattern.push_back(out.wildcards.size() > wildcards_before);
+    if (ok && out.wildcard_pattern.back())
+      ok = text.find("@import") == std::string_view::npos && text.find("@package") == std::string_view::npos;
+    if (!ok) {
+      out.why = "pattern " + std::to_string(p) + ": " + std::string(text.substr(0, 60));
+      out.pinned = false;
+      return out;
+    }
+  }
+  out.pinned = true;
+  return out;
+}
+
+}  // namespace indexer::detail
