@@ -40,6 +40,7 @@ struct Watcher::State {
   bool root_gone = false;
   std::string error;
   std::vector<std::string> warnings;  // for the next batch
+  std::set<std::string> being_written;  // files of this batch modified and not closed yet
   Clock::time_point last_poll = Clock::now();
 
   // Watches `rel` and every directory below it that is not ignored.
@@ -148,6 +149,10 @@ struct Watcher::State {
       if (ev.mask & (IN_DELETE | IN_MOVED_FROM)) unwatch_tree(path);
       if (ev.mask & (IN_CREATE | IN_MOVED_TO | IN_ATTRIB))
         if (!ignored_dir(path)) watch_tree(path);
+    } else if (ev.mask & (IN_CREATE | IN_MODIFY)) {
+      being_written.insert(path);  // a writer may have more to say
+    } else if (ev.mask & (IN_CLOSE_WRITE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO)) {
+      being_written.erase(path);
     }
     paths.insert(std::move(path));
   }
@@ -192,6 +197,7 @@ Watcher::Batch Watcher::next(std::chrono::milliseconds timeout, const std::atomi
 
   std::set<std::string> paths;
   bool rescan = false;
+  s.being_written.clear();
   auto wait = [&](std::chrono::milliseconds ms) {
     if (s.fd < 0) {  // no inotify: only the poll interval passes
       ::usleep(useconds_t(ms.count()) * 1000);
@@ -204,9 +210,10 @@ Watcher::Batch Watcher::next(std::chrono::milliseconds timeout, const std::atomi
   if (s.polling) first_wait = std::min(timeout, std::chrono::duration_cast<std::chrono::milliseconds>(kPollInterval));
   if (!stopped() && wait(first_wait)) {
     s.drain(paths, rescan);
-    // Gather the rest of the burst.
+    // Gather the rest of the burst. Once every file written has been closed again (an editor's
+    // save, a tool's write), nothing more is coming for it: go at once, not after the quiet time.
     for (;;) {
-      auto quiet = std::chrono::milliseconds(paths.size() > 200 ? 50 : 2);
+      auto quiet = std::chrono::milliseconds(paths.size() > 200 ? 50 : s.being_written.empty() ? 0 : 2);
       if (stopped() || Clock::now() - started > std::chrono::seconds(2) || !wait(quiet)) break;
       s.drain(paths, rescan);
     }

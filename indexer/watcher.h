@@ -8,6 +8,8 @@
 // Batching: next() waits for the first event, then gathers until the tree is quiet for a moment
 // (2 ms; 50 ms once a batch holds hundreds of paths, as during a `git checkout`, and never longer
 // than 2 s in all), so a burst becomes one batch, one parse of each file and one index update.
+// When every file written in the batch has been closed again, nothing more is coming: the batch
+// goes at once, with what the kernel has queued by then.
 // Paths are deduplicated: an editor's save-by-rename, or a file written in many pieces, is one path.
 //
 // Never a stale index: an event-queue overflow asks for a rescan; once the watch limit
