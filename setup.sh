@@ -5,7 +5,7 @@ set -euo pipefail
 
 pkgs=(cmake ninja-build g++ pkg-config ccache
       libroaring-dev libmimalloc-dev nlohmann-json3-dev catch2 libzstd-dev libxxhash-dev libboost-dev
-      universal-ctags neovim)  # readtags checks our tags export, Neovim is an LSP client in the tests
+      universal-ctags neovim python3-websockets)  # readtags, and the clients the tests drive
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")

@@ -35,6 +35,7 @@
 #include "query/query.h"
 #include "server/service.h"
 #include "server/stdio.h"
+#include "server/ws_server.h"
 
 namespace {
 
@@ -48,7 +49,8 @@ constexpr const char* kUsage = R"(usage: indexer <command> [options]
 
 commands:
   index   [PATH]            index PATH and print a summary
-  query   PATTERN [PATH]    fuzzy symbol search (Class.method, ns::fn, dir/file:Name)
+  query   PATTERN [PATH]    fuzzy symbol search (Class.method, ns::fn, dir/file:Name); asks the
+                            server of PATH when one runs (--no-server: never)
             --kind K[,K]      function, method, class, struct, interface, enum, variable, ...
             --lang L[,L]      python, javascript, typescript, tsx, go, rust, c, cpp, java, csharp, ruby, php, bash
             --path GLOB       only paths matching a gitignore-style glob ("src/**/*.ts", "*_test.go")
@@ -68,6 +70,10 @@ commands:
                             a shortest chain of imports from FROM to TO
   graph   cycles [PATH] [--json]
                             import cycles (files that reach each other through imports)
+  serve   [PATH] [--listen ADDRESS:PORT] [--token T] [--allow-origin ORIGIN]
+                            serve the live index over WebSocket JSON-RPC and HTTP (/health,
+                            /stats, /metrics, POST /rpc); loopback and a free port by default;
+                            query and other local clients find it through PATH/.indexer/server.json
   lsp     [PATH]            a language server on stdin/stdout (LSP 3.17; PATH: else the
                             client's workspace root)
   mcp     [PATH]            a Model Context Protocol server on stdin/stdout, with tools for agents
@@ -104,8 +110,8 @@ struct UsageError {
 // Flags that take a value; all others are switches.
 const std::vector<std::string> kValued = {"--kind", "--lang", "--path", "--limit", "--format", "-o",
                                           "--max-file-size", "--exclude", "--threads", "--snapshot", "--depth",
-                                          "--max-watches"};
-const std::vector<std::string> kSwitches = {"--json", "--imports", "--index-minified", "--no-snapshot", "--help", "-h", "--version"};
+                                          "--max-watches", "--listen", "--token", "--allow-origin"};
+const std::vector<std::string> kSwitches = {"--json", "--imports", "--index-minified", "--no-snapshot", "--no-server", "--help", "-h", "--version"};
 
 Args parse_args(int argc, char** argv) {
   Args a;
@@ -222,11 +228,6 @@ Indexed build_index(const Args& a, const std::string& root, bool fresh = false) 
   return {std::move(r.index), r.summary};
 }
 
-std::string qualified(const query::Symbol& s) {
-  if (s.container.empty()) return std::string(s.name);
-  return std::string(s.container) + std::string(grammars::spec(s.language).separator) + std::string(s.name);
-}
-
 // Invalid UTF-8 in names or signatures becomes U+FFFD rather than an exception.
 std::string dump(const json& j, int indent = -1) { return j.dump(indent, ' ', false, json::error_handler_t::replace); }
 
@@ -293,23 +294,10 @@ query::SearchRequest search_request(const Args& a, const std::string& pattern) {
   return req;
 }
 
-int cmd_query(const Args& a) {
-  if (a.positional.empty()) throw UsageError{"query needs a PATTERN"};
-  std::string pattern = a.positional[0];
-  std::string path_glob = a.get("--path").value_or("");
-  query::SearchRequest req = search_request(a, pattern);
-  req.path_glob = path_glob;
-  Indexed ix = build_index(a, root_arg(a, 1));
-  auto hits = query::search(*ix.index, req);
+// Hits as the service gives them (symbol_json plus score and match): a table, or --json.
+int print_hits(const Args& a, const json& hits, const std::string& pattern) {
   if (a.has("--json")) {
-    json out = json::array();
-    for (const auto& h : hits) {
-      json j = symbol_json(ix.index->symbol(h.symbol));
-      j["score"] = h.score;
-      j["match"] = query::tier_name(h.tier);
-      out.push_back(std::move(j));
-    }
-    std::cout << dump(out) << '\n';
+    std::cout << dump(hits) << '\n';
     return 0;
   }
   if (hits.empty()) {
@@ -318,12 +306,51 @@ int cmd_query(const Args& a) {
   }
   std::vector<std::vector<std::string>> rows;
   for (const auto& h : hits) {
-    auto s = ix.index->symbol(h.symbol);
-    rows.push_back({std::string(query::kind_name(s.kind)), qualified(s),
-                    std::string(s.path) + ":" + std::to_string(s.range.start.line + 1)});
+    std::string name = h["name"], container = h["container"];
+    std::string_view sep = grammars::spec(grammars::language_from_name(h["language"].get<std::string>())).separator;
+    rows.push_back({h["kind"].get<std::string>(), container.empty() ? name : container + std::string(sep) + name,
+                    h["path"].get<std::string>() + ":" + std::to_string(h["line"].get<unsigned>())});
   }
   print_table(rows);
   return 0;
+}
+
+// The answer of the server running for this root, if there is one and the query asks nothing of
+// indexing that the server might do otherwise.
+std::optional<json> query_server(const Args& a, const std::string& root, const query::SearchRequest& req) {
+  for (const char* own : {"--no-server", "--no-snapshot", "--snapshot", "--exclude", "--max-file-size", "--index-minified"})
+    if (a.has(own)) return std::nullopt;
+  std::error_code ec;
+  auto found = server::discover(fs::absolute(root, ec).lexically_normal());
+  if (!found) return std::nullopt;
+  json params = {{"pattern", req.pattern}, {"limit", req.limit}};
+  if (a.has("--kind")) params["kind"] = a.options.at("--kind");
+  if (a.has("--lang")) params["lang"] = a.options.at("--lang");
+  if (!req.path_glob.empty()) params["path"] = req.path_glob;
+  auto body = server::post_rpc(*found, json{{"jsonrpc", "2.0"}, {"id", 1}, {"method", "symbols/search"}, {"params", params}}.dump());
+  if (!body) return std::nullopt;
+  json response = json::parse(*body, nullptr, false);
+  if (!response.is_object() || !response.contains("result")) return std::nullopt;
+  return response["result"];
+}
+
+int cmd_query(const Args& a) {
+  if (a.positional.empty()) throw UsageError{"query needs a PATTERN"};
+  std::string pattern = a.positional[0];
+  std::string path_glob = a.get("--path").value_or("");
+  query::SearchRequest req = search_request(a, pattern);
+  req.path_glob = path_glob;
+  std::string root = root_arg(a, 1);
+  if (auto served = query_server(a, root, req)) return print_hits(a, *served, pattern);
+  Indexed ix = build_index(a, root);
+  json hits = json::array();
+  for (const auto& h : query::search(*ix.index, req)) {
+    json j = symbol_json(ix.index->symbol(h.symbol));
+    j["score"] = h.score;
+    j["match"] = query::tier_name(h.tier);
+    hits.push_back(std::move(j));
+  }
+  return print_hits(a, hits, pattern);
 }
 
 void print_outline(const json& nodes, int depth) {
@@ -715,6 +742,46 @@ int cmd_watch(const Args& a) {
   return 0;
 }
 
+int cmd_serve(const Args& a) {
+  server::ServeOptions o;
+  std::error_code ec;
+  std::string root = root_arg(a, 0);
+  if (!fs::is_directory(root, ec)) throw std::runtime_error(root + ": not a directory");
+  o.root = fs::absolute(root, ec).lexically_normal();
+  if (o.root.has_filename() == false && o.root.string().size() > 1) o.root = o.root.parent_path();
+  if (auto v = a.get("--listen")) {
+    size_t colon = v->rfind(':');
+    if (colon == std::string::npos) throw UsageError{"--listen takes ADDRESS:PORT (127.0.0.1:7345)"};
+    o.address = v->substr(0, colon);
+    if (o.address.size() > 1 && o.address.front() == '[' && o.address.back() == ']') o.address = o.address.substr(1, o.address.size() - 2);
+    uint64_t port = parse_number("--listen", v->substr(colon + 1));
+    if (port > 65535) throw UsageError{"--listen: a port is at most 65535"};
+    o.port = uint16_t(port);
+  }
+  if (auto v = a.get("--token")) o.token = *v;
+  else if (const char* env = std::getenv("INDEXER_TOKEN")) o.token = env;
+  if (a.has("--allow-origin")) o.allowed_origins = a.options.at("--allow-origin");
+  if (auto v = a.get("--snapshot")) o.snapshot = *v;
+  o.index = index_options(a);
+  std::mutex out_mu;
+  o.announce = [&](const std::string& line) {
+    std::lock_guard lock(out_mu);
+    std::printf("%s\n", line.c_str());
+    std::fflush(stdout);
+  };
+  ProgressBar bar;
+  o.progress = std::ref(bar);
+  struct sigaction sa {};
+  sa.sa_handler = [](int) { g_stop = true; };
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGINT, &sa, nullptr);
+  sigaction(SIGTERM, &sa, nullptr);
+  std::signal(SIGPIPE, SIG_IGN);
+  int rc = server::serve(o, g_stop);
+  if (rc == 0) std::printf("stopped\n");
+  return rc;
+}
+
 int cmd_stdio(const Args& a, bool lsp) {
   server::StdioOptions o;
   if (!a.positional.empty()) {
@@ -752,6 +819,7 @@ int main(int argc, char** argv) {
     else if (a.command == "export") rc = cmd_export(a);
     else if (a.command == "graph") rc = cmd_graph(a);
     else if (a.command == "watch") rc = cmd_watch(a);
+    else if (a.command == "serve") rc = cmd_serve(a);
     else if (a.command == "lsp") rc = cmd_stdio(a, true);
     else if (a.command == "mcp") rc = cmd_stdio(a, false);
     else throw UsageError{"unknown command '" + a.command + "'"};

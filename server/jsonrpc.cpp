@@ -182,7 +182,12 @@ RpcConnection::RpcConnection(Handler handler, Send send, size_t max_pending) : s
   state_->max_pending = max_pending;
 }
 
-RpcConnection::~RpcConnection() { close(); }
+RpcConnection::~RpcConnection() {
+  // Not waiting: requests still running hold the state and answer into `send`, which must cope
+  // with a transport that has gone (close() first to wait instead).
+  std::lock_guard lock(state_->mu);
+  state_->closed = true;
+}
 
 void RpcConnection::receive(std::string_view text) {
   State& s = *state_;

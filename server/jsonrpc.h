@@ -17,7 +17,8 @@
 // at most `max_pending` requests; past that they are answered at once with -32001.
 //
 // Thread-safety: receive() from one reader thread; send() is called from pool threads, one
-// message at a time per connection. close() waits for the requests still running.
+// message at a time per connection. close() waits for the requests still running; destroying the
+// connection does not, so `send` must cope with being called after the transport has gone.
 #pragma once
 
 #include <functional>

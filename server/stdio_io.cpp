@@ -49,14 +49,15 @@ bool write_all(std::string_view data) {
 Workspace::~Workspace() { stop(); }
 
 void Workspace::open(const std::filesystem::path& root, const StdioOptions& options,
-                     std::function<void(const indexer::Progress&)> progress) {
+                     std::function<void(const indexer::Progress&)> progress,
+                     std::function<void(const indexer::LiveTree::Report&)> changed) {
   {
     std::lock_guard lock(mu_);
     if (started_) return;
     started_ = true;
     root_ = root;
   }
-  opener_ = std::thread([this, options, progress = std::move(progress)] {
+  opener_ = std::thread([this, options, progress = std::move(progress), changed = std::move(changed)] {
     std::string warning, error;
     auto snapshot = options.snapshot.value_or(indexer::default_snapshot_path(root_));
     auto tree = indexer::LiveTree::open(root_, options.index, snapshot, progress, warning, error);
@@ -67,6 +68,7 @@ void Workspace::open(const std::filesystem::path& root, const StdioOptions& opti
       service = std::make_unique<Service>(*tree);
       indexer::WatchLoop::Callbacks callbacks;
       callbacks.warning = [](const std::string& w) { std::cerr << "indexer: warning: " << w << '\n'; };
+      callbacks.changed = changed;
       loop = std::make_unique<indexer::WatchLoop>(*tree, indexer::WatchLoop::Settings{}, callbacks);
     }
     std::lock_guard lock(mu_);

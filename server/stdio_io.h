@@ -1,5 +1,6 @@
-// What the stdio transports share: reading standard input without blocking shutdown, writing
-// whole messages, the live tree they serve, file URIs and LSP's UTF-16 columns. Private to server/.
+// What the transports share: reading standard input without blocking shutdown, writing whole
+// messages, the live tree they serve (opened behind the handshake), file URIs and LSP's UTF-16
+// columns. Private to server/.
 #pragma once
 
 #include <atomic>
@@ -42,9 +43,11 @@ bool write_all(std::string_view data);
 class Workspace {
  public:
   ~Workspace();
-  // Starts opening `root`; `progress` is called on the opening thread.
+  // Starts opening `root`; `progress` is called on the opening thread, `changed` on the
+  // watcher's after each re-index.
   void open(const std::filesystem::path& root, const StdioOptions& options,
-            std::function<void(const indexer::Progress&)> progress);
+            std::function<void(const indexer::Progress&)> progress,
+            std::function<void(const indexer::LiveTree::Report&)> changed = {});
   bool opening() const;
   // Waits up to `timeout` for the opening to finish; true once it has.
   bool wait(std::chrono::milliseconds timeout);

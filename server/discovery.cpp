@@ -1,0 +1,76 @@
+// Finding the server of a root, and one JSON-RPC call to it over HTTP, without Beast: the CLI's
+// path to a running server must cost less than loading a snapshot.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <nlohmann/json.hpp>
+
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <fstream>
+
+#include "server/ws_server.h"
+
+namespace server {
+
+std::filesystem::path discovery_path(const std::filesystem::path& root) { return root / ".indexer" / "server.json"; }
+
+std::optional<Discovered> discover(const std::filesystem::path& root) {
+  std::ifstream in(discovery_path(root));
+  if (!in) return std::nullopt;
+  nlohmann::json j = nlohmann::json::parse(in, nullptr, false);
+  if (!j.is_object() || !j["port"].is_number_unsigned() || !j["address"].is_string() || !j["pid"].is_number_integer()) return std::nullopt;
+  Discovered d{j["address"], j["port"].get<uint16_t>(), j.value("token", ""), j["pid"].get<int>()};
+  if (::kill(d.pid, 0) != 0 && errno == ESRCH) return std::nullopt;  // a server that died without cleaning up
+  return d;
+}
+
+std::optional<std::string> post_rpc(const Discovered& server, const std::string& body, int timeout_ms) {
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(server.port);
+  if (::inet_pton(AF_INET, server.address.c_str(), &addr.sin_addr) != 1) return std::nullopt;
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return std::nullopt;
+  struct Closer {
+    int fd;
+    ~Closer() { ::close(fd); }
+  } closer{fd};
+  int one = 1;
+  ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  timeval tv{timeout_ms / 1000, (timeout_ms % 1000) * 1000};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) return std::nullopt;
+  std::string request = "POST /rpc HTTP/1.1\r\nHost: " + server.address + "\r\nContent-Type: application/json\r\nConnection: close\r\n";
+  if (!server.token.empty()) request += "Authorization: Bearer " + server.token + "\r\n";
+  request += "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
+  for (size_t sent = 0; sent < request.size();) {
+    ssize_t n = ::send(fd, request.data() + sent, request.size() - sent, MSG_NOSIGNAL);
+    if (n <= 0) return std::nullopt;
+    sent += size_t(n);
+  }
+  std::string response;
+  char buf[64 * 1024];
+  for (;;) {
+    ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return std::nullopt;
+    if (n == 0) break;
+    response.append(buf, size_t(n));
+  }
+  size_t head = response.find("\r\n\r\n");
+  if (head == std::string::npos || !response.starts_with("HTTP/1.1 ")) return std::nullopt;
+  int status = std::atoi(response.c_str() + 9);
+  if (status == 204) return std::string();
+  if (status != 200) return std::nullopt;
+  return response.substr(head + 4);
+}
+
+}  // namespace server

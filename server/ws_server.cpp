@@ -1,0 +1,443 @@
+// The one Beast translation unit (it costs ~35 s and 550 MB to compile): keep it to transport.
+// Asio and Beast come before our headers: their traits call an unqualified query(), which our
+// namespace query would hide.
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/websocket.hpp>
+
+#include "server/ws_server.h"
+
+#include <nlohmann/json.hpp>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <deque>
+#include <fstream>
+#include <iostream>
+#include <mutex>
+#include <thread>
+
+#include "server/jsonrpc.h"
+#include "server/metrics.h"
+#include "server/stdio_io.h"
+
+namespace server {
+namespace {
+
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace websocket = beast::websocket;
+namespace net = boost::asio;
+using tcp = net::ip::tcp;
+using Clock = std::chrono::steady_clock;
+
+class WsSession;
+
+// What every session shares: the tree, the metrics, the subscribers.
+struct Hub {
+  const ServeOptions& options;
+  detail::Workspace workspace;
+  Metrics metrics;
+  std::atomic<size_t> connections{0};
+  std::mutex mu;  // sessions
+  std::vector<std::weak_ptr<WsSession>> sessions;
+
+  explicit Hub(const ServeOptions& o) : options(o) {}
+
+  template <typename F>
+  void each_session(F&& f) {
+    std::vector<std::shared_ptr<WsSession>> live;
+    {
+      std::lock_guard lock(mu);
+      std::erase_if(sessions, [](const auto& w) { return w.expired(); });
+      for (auto& w : sessions)
+        if (auto s = w.lock()) live.push_back(std::move(s));
+    }
+    for (auto& s : live) f(*s);
+  }
+
+  Metrics::Gauges gauges() {
+    Metrics::Gauges g;
+    if (Service* s = workspace.service()) {
+      auto view = s->tree().index();
+      g.ready = true, g.files = view->file_count(), g.symbols = view->symbol_count(), g.index_bytes = view->memory().total();
+    }
+    return g;
+  }
+
+  // The methods of a connection: the service's, timed and counted, plus the transport's own.
+  json call(const std::string& method, const json& params, const CancelFlag& cancelled) {
+    auto t = Clock::now();
+    bool error = true;
+    struct Count {
+      Hub& hub;
+      const std::string& method;
+      Clock::time_point t;
+      bool& error;
+      ~Count() { hub.metrics.request(method, std::chrono::duration<double>(Clock::now() - t).count(), error); }
+    } count{*this, method, t, error};
+    json out;
+    if (method == "initialize" && !workspace.service()) {
+      out = json{{"server", "indexer"}, {"version", "0.1.0"}, {"methods", Service::methods()}, {"index", {{"status", "indexing"}}}};
+    } else {
+      out = workspace.ready(cancelled).call(method, params, &cancelled);
+    }
+    error = false;
+    return out;
+  }
+};
+
+bool loopback(const std::string& address) {
+  boost::system::error_code ec;
+  auto a = net::ip::make_address(address, ec);
+  return !ec && a.is_loopback();
+}
+
+// The token of a request, from "Authorization: Bearer T".
+std::string bearer(const http::request<http::string_body>& req) {
+  auto it = req.find(http::field::authorization);
+  if (it == req.end()) return {};
+  std::string_view v(it->value().data(), it->value().size());
+  return v.starts_with("Bearer ") ? std::string(v.substr(7)) : std::string();
+}
+
+// A browser's cross-site request: an Origin that is not allowed. Requests without one are from
+// programs, not pages.
+bool origin_refused(const ServeOptions& o, const http::request<http::string_body>& req) {
+  auto it = req.find(http::field::origin);
+  if (it == req.end()) return false;
+  std::string origin(it->value().data(), it->value().size());
+  return std::find(o.allowed_origins.begin(), o.allowed_origins.end(), origin) == o.allowed_origins.end();
+}
+
+class WsSession : public std::enable_shared_from_this<WsSession> {
+ public:
+  WsSession(tcp::socket socket, Hub& hub) : ws_(std::move(socket)), hub_(hub) {}
+
+  ~WsSession() {
+    hub_.connections--;
+    hub_.metrics.connections(-1);
+  }
+
+  void run(http::request<http::string_body> req, bool authenticated) {
+    authenticated_ = authenticated;
+    hub_.connections++;
+    hub_.metrics.connections(+1);
+    ws_.set_option(websocket::stream_base::timeout::suggested(beast::role_type::server));
+    ws_.read_message_max(hub_.options.max_message);
+    std::weak_ptr<WsSession> weak = weak_from_this();
+    {
+      std::lock_guard lock(hub_.mu);
+      hub_.sessions.push_back(weak);
+    }
+    // Requests may still run after the client has gone: they hold the session weakly.
+    rpc_ = std::make_shared<RpcConnection>(
+        [weak](const std::string& m, const json& p, const CancelFlag& c) {
+          auto self = weak.lock();
+          if (!self) throw RpcError{kRequestCancelled, "the connection has closed"};
+          return self->handle(m, p, c);
+        },
+        [weak](const std::string& message) {
+          if (auto self = weak.lock()) self->send(message);
+        },
+        hub_.options.max_pending);
+    ws_.async_accept(req, beast::bind_front_handler(&WsSession::on_accept, shared_from_this()));
+  }
+
+  // Any thread: queued on the session's strand, written in order.
+  void send(std::string message) {
+    net::post(ws_.get_executor(), [self = shared_from_this(), m = std::move(message)]() mutable {
+      self->unsent_ += m.size();
+      self->queue_.push_back(std::move(m));
+      if (!self->writing_) self->write_next();
+    });
+  }
+
+  void notify(const std::string& method, const json& params) {
+    if (rpc_) rpc_->notify(method, params);
+  }
+  bool subscribed() const { return subscribed_; }
+
+ private:
+  json handle(const std::string& method, const json& params, const CancelFlag& cancelled) {
+    if (method == "index/subscribe") return subscribed_ = true;
+    if (method == "index/unsubscribe") return subscribed_ = false, true;
+    return hub_.call(method, params, cancelled);
+  }
+
+  void on_accept(beast::error_code ec) {
+    if (ec) return;
+    read();
+  }
+
+  void read() {
+    ws_.async_read(buffer_, beast::bind_front_handler(&WsSession::on_read, shared_from_this()));
+  }
+
+  void on_read(beast::error_code ec, size_t) {
+    if (ec) {  // closed, reset, or a frame over the limit: the session ends, the server goes on
+      rpc_.reset();
+      return;
+    }
+    std::string message = beast::buffers_to_string(buffer_.data());
+    buffer_.consume(buffer_.size());
+    if (!ws_.got_text()) {
+      send(error_response(kInvalidRequest, "binary frames are not JSON-RPC: send text frames"));
+    } else if (!authenticated_) {
+      authenticate(message);
+    } else {
+      rpc_->receive(message);
+    }
+    // Backpressure: a client that does not read its answers is not read from either.
+    if (unsent_ > hub_.options.max_unsent) paused_ = true;
+    else read();
+  }
+
+  // The first message when a token is needed and none came with the upgrade.
+  void authenticate(const std::string& message) {
+    json m = json::parse(message, nullptr, false);
+    if (m.is_object() && m.value("method", "") == "authenticate" && m.contains("params") && m["params"].is_object() &&
+        m["params"].value("token", "") == hub_.options.token) {
+      authenticated_ = true;
+      if (m.contains("id")) send(json{{"jsonrpc", "2.0"}, {"id", m["id"]}, {"result", true}}.dump());
+      return;
+    }
+    send(error_response(-32000, "authenticate {token} first"));
+    closing_ = true;
+  }
+
+  void write_next() {
+    writing_ = true;
+    ws_.text(true);
+    ws_.async_write(net::buffer(queue_.front()), beast::bind_front_handler(&WsSession::on_write, shared_from_this()));
+  }
+
+  void on_write(beast::error_code ec, size_t) {
+    if (ec) {
+      queue_.clear();
+      writing_ = false;
+      return;
+    }
+    unsent_ -= queue_.front().size();
+    queue_.pop_front();
+    if (!queue_.empty()) return write_next();
+    writing_ = false;
+    if (closing_) {
+      ws_.async_close(websocket::close_code::policy_error, [self = shared_from_this()](beast::error_code) {});
+      return;
+    }
+    if (paused_ && unsent_ <= hub_.options.max_unsent / 2) {
+      paused_ = false;
+      read();
+    }
+  }
+
+  websocket::stream<beast::tcp_stream> ws_;
+  Hub& hub_;
+  beast::flat_buffer buffer_;
+  std::shared_ptr<RpcConnection> rpc_;
+  std::deque<std::string> queue_;
+  size_t unsent_ = 0;
+  bool writing_ = false, paused_ = false, authenticated_ = false, closing_ = false;
+  std::atomic<bool> subscribed_{false};
+};
+
+class HttpSession : public std::enable_shared_from_this<HttpSession> {
+ public:
+  HttpSession(tcp::socket socket, Hub& hub) : stream_(std::move(socket)), hub_(hub) {}
+
+  void run() { read(); }
+
+ private:
+  void read() {
+    parser_.emplace();
+    parser_->body_limit(hub_.options.max_message);
+    stream_.expires_after(std::chrono::seconds(30));
+    http::async_read(stream_, buffer_, *parser_, beast::bind_front_handler(&HttpSession::on_read, shared_from_this()));
+  }
+
+  void on_read(beast::error_code ec, size_t) {
+    if (ec == http::error::end_of_stream) return close();
+    if (ec == http::error::body_limit) return respond(error(http::status::payload_too_large, "request body over the limit", 11), false);
+    if (ec) return;
+    http::request<http::string_body> req = parser_->release();
+    const ServeOptions& o = hub_.options;
+    bool authorized = o.token.empty() || bearer(req) == o.token;
+    if (websocket::is_upgrade(req)) {
+      if (origin_refused(o, req)) return respond(error(http::status::forbidden, "this Origin may not connect", req.version()), false);
+      if (hub_.connections >= o.max_connections)
+        return respond(error(http::status::service_unavailable, "too many connections", req.version()), false);
+      stream_.expires_never();
+      std::make_shared<WsSession>(stream_.release_socket(), hub_)->run(std::move(req), authorized);
+      return;
+    }
+    respond(handle(req, authorized), req.keep_alive());
+  }
+
+  http::response<http::string_body> error(http::status status, const std::string& message, unsigned version) {
+    http::response<http::string_body> res{status, version};
+    res.set(http::field::content_type, "application/json");
+    res.body() = json{{"error", message}}.dump();
+    res.prepare_payload();
+    return res;
+  }
+
+  http::response<http::string_body> handle(const http::request<http::string_body>& req, bool authorized) {
+    auto target = req.target();
+    std::string path(target.data(), target.size());
+    if (size_t q = path.find('?'); q != std::string::npos) path.resize(q);
+    http::response<http::string_body> res{http::status::ok, req.version()};
+    res.set(http::field::server, "indexer");
+    res.set(http::field::content_type, "application/json");
+    if (req.method() == http::verb::get && path == "/health") {
+      res.body() = json{{"status", hub_.workspace.service() ? "ok" : "indexing"}, {"version", "0.1.0"}}.dump();
+    } else if (!authorized) {
+      return error(http::status::unauthorized, "send Authorization: Bearer TOKEN", req.version());
+    } else if (req.method() == http::verb::get && path == "/stats") {
+      Service* s = hub_.workspace.service();
+      res.body() = (s ? s->status() : json{{"status", "indexing"}}).dump();
+    } else if (req.method() == http::verb::get && path == "/metrics") {
+      res.set(http::field::content_type, "text/plain; version=0.0.4");
+      res.body() = hub_.metrics.prometheus(hub_.gauges());
+    } else if (req.method() == http::verb::post && path == "/rpc") {
+      if (origin_refused(hub_.options, req)) return error(http::status::forbidden, "this Origin may not post", req.version());
+      std::string out;
+      {
+        RpcConnection rpc([this](const std::string& m, const json& p, const CancelFlag& c) { return hub_.call(m, p, c); },
+                          [&out](const std::string& message) { out = message; });
+        rpc.receive(req.body());
+        rpc.close();
+      }
+      if (out.empty()) res.result(http::status::no_content);
+      res.body() = std::move(out);
+    } else {
+      return error(http::status::not_found, "GET /health, /stats, /metrics; POST /rpc; or a WebSocket upgrade", req.version());
+    }
+    res.prepare_payload();
+    return res;
+  }
+
+  void respond(http::response<http::string_body> res, bool keep_alive) {
+    res.keep_alive(keep_alive);
+    auto sp = std::make_shared<http::response<http::string_body>>(std::move(res));
+    http::async_write(stream_, *sp, [self = shared_from_this(), sp, keep_alive](beast::error_code ec, size_t) {
+      if (ec) return;
+      if (keep_alive) self->read();
+      else self->close();
+    });
+  }
+
+  void close() {
+    beast::error_code ec;
+    stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
+  }
+
+  beast::tcp_stream stream_;
+  Hub& hub_;
+  beast::flat_buffer buffer_;
+  std::optional<http::request_parser<http::string_body>> parser_;
+};
+
+void accept(tcp::acceptor& acceptor, net::io_context& ioc, Hub& hub) {
+  acceptor.async_accept(net::make_strand(ioc), [&acceptor, &ioc, &hub](beast::error_code ec, tcp::socket socket) {
+    if (!ec) std::make_shared<HttpSession>(std::move(socket), hub)->run();
+    if (acceptor.is_open()) accept(acceptor, ioc, hub);
+  });
+}
+
+void write_discovery(const ServeOptions& o, uint16_t port) {
+  std::error_code ec;
+  std::filesystem::path path = discovery_path(o.root);
+  std::filesystem::create_directories(path.parent_path(), ec);
+  std::filesystem::path tmp = path.string() + ".tmp";
+  {
+    std::ofstream out(tmp);
+    out << json{{"pid", ::getpid()}, {"address", o.address}, {"port", port}, {"token", o.token}, {"version", "0.1.0"}}.dump() << '\n';
+  }
+  ::chmod(tmp.c_str(), 0600);
+  std::filesystem::rename(tmp, path, ec);
+}
+
+}  // namespace
+
+int serve(const ServeOptions& o, const std::atomic<bool>& stop) {
+  if (!loopback(o.address) && o.token.empty()) {
+    std::cerr << "indexer: " << o.address << " is not a loopback address: set --token (or INDEXER_TOKEN) so others cannot read the index\n";
+    return 2;
+  }
+  net::io_context ioc;
+  tcp::acceptor acceptor(ioc);
+  boost::system::error_code ec;
+  tcp::endpoint endpoint(net::ip::make_address(o.address, ec), o.port);
+  if (!ec) acceptor.open(endpoint.protocol(), ec);
+  if (!ec) acceptor.set_option(net::socket_base::reuse_address(true), ec);
+  if (!ec) acceptor.bind(endpoint, ec);
+  if (!ec) acceptor.listen(net::socket_base::max_listen_connections, ec);
+  if (ec) {
+    std::cerr << "indexer: cannot listen on " << o.address << ":" << o.port << ": " << ec.message() << '\n';
+    return 1;
+  }
+  const uint16_t port = acceptor.local_endpoint().port();
+  Hub hub(o);
+
+  // Listening before the index is built: clients connect at once and see its progress.
+  StdioOptions open_options;
+  open_options.snapshot = o.snapshot;
+  open_options.index = o.index;
+  hub.workspace.open(
+      o.root, open_options,
+      [&hub, &o](const indexer::Progress& p) {
+        if (o.progress) o.progress(p);
+        unsigned pct = p.bytes_total ? unsigned(100 * p.bytes_done / p.bytes_total) : 0;
+        json value = {{"kind", "report"}, {"percentage", pct}, {"message", std::to_string(p.files_done) + "/" + std::to_string(p.files_total) + " files"}};
+        hub.each_session([&](WsSession& s) { s.notify("$/progress", {{"token", "indexing"}, {"value", value}}); });
+      },
+      [&hub](const indexer::LiveTree::Report& r) {
+        hub.metrics.reindexed(r.changes.size());
+        json changes = json::array();
+        for (const auto& c : r.changes) {
+          using What = indexer::LiveTree::Change::What;
+          json j = {{"path", c.path}, {"change", c.what == What::Indexed ? "indexed" : c.what == What::Removed ? "removed" : "skipped"}};
+          if (c.what == What::Indexed) j["symbols"] = c.symbols;
+          if (c.what == What::Skipped) j["reason"] = indexer::skip_reason_name(c.reason);
+          changes.push_back(std::move(j));
+        }
+        json params = {{"changes", std::move(changes)}, {"milliseconds", r.milliseconds}};
+        hub.each_session([&](WsSession& s) {
+          if (s.subscribed()) s.notify("index/didChange", params);
+        });
+      });
+  accept(acceptor, ioc, hub);
+
+  std::vector<std::thread> threads;
+  for (unsigned i = 0; i < std::max(1u, o.threads); ++i) threads.emplace_back([&ioc] { ioc.run(); });
+  write_discovery(o, port);
+  if (o.announce) {
+    std::string where = o.address + ":" + std::to_string(port);
+    o.announce("listening on ws://" + where + " (JSON-RPC 2.0), http://" + where + "/health /stats /metrics, POST /rpc");
+  }
+  bool announced_ready = false;
+  while (!stop) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    if (!announced_ready && hub.workspace.service()) {
+      announced_ready = true;
+      hub.each_session([](WsSession& s) { s.notify("$/progress", {{"token", "indexing"}, {"value", {{"kind", "end"}}}}); });
+      auto view = hub.workspace.service()->tree().index();
+      if (o.announce) o.announce("ready: " + std::to_string(view->file_count()) + " files, " + std::to_string(view->symbol_count()) + " symbols");
+    }
+  }
+  std::error_code fs_ec;
+  std::filesystem::remove(discovery_path(o.root), fs_ec);
+  acceptor.close(ec);
+  ioc.stop();
+  for (auto& t : threads) t.join();
+  hub.workspace.stop();
+  return 0;
+}
+
+}  // namespace server

@@ -1,0 +1,67 @@
+// indexer serve: the index over WebSocket JSON-RPC 2.0 and HTTP on one port (Boost.Beast).
+//
+// WebSocket: one JSON-RPC message per text frame, served by jsonrpc.h over the method table of
+// service.h, plus index/subscribe and index/unsubscribe (index/didChange notifications after each
+// re-index) and authenticate {token} when a token is required and was not sent as a header.
+// While the first index is built, every connection gets $/progress notifications (token
+// "indexing"), and requests wait for the index. HTTP: GET /health, GET /stats (JSON), GET /metrics
+// (Prometheus text), POST /rpc (one JSON-RPC message or batch per request, for scripts and the
+// CLI).
+//
+// Security: loopback unless a token is set (Authorization: Bearer TOKEN, or the first WebSocket
+// message authenticate {token}); a browser Origin that is not allowed is refused before the
+// upgrade or the POST (cross-site WebSocket hijacking). Limits: message size, connections, pending
+// requests per connection; a slow reader gets backpressure (its requests are not read while its
+// unsent answers exceed a limit), not unbounded buffering.
+//
+// A discovery file (<root>/.indexer/server.json, mode 0600) tells local clients where the server
+// of a root listens; it is removed on exit.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "server/stdio.h"
+
+namespace server {
+
+struct ServeOptions {
+  std::filesystem::path root;
+  std::optional<std::filesystem::path> snapshot;
+  indexer::Options index;
+  std::string address = "127.0.0.1";
+  uint16_t port = 0;  // 0: one the system picks
+  std::string token;  // required for any non-loopback address
+  std::vector<std::string> allowed_origins;
+  size_t max_connections = 1024;
+  size_t max_message = 16 << 20;
+  size_t max_pending = 256;           // per connection
+  size_t max_unsent = 8 << 20;        // bytes of answers a connection may leave unread
+  unsigned threads = 2;               // network threads; requests run on the JSON-RPC pool
+  std::function<void(const std::string&)> announce;  // "listening on ...", "ready: ..."
+  std::function<void(const indexer::Progress&)> progress;  // the first index, for a terminal
+};
+
+// The discovery file of a root, and what it says.
+std::filesystem::path discovery_path(const std::filesystem::path& root);
+struct Discovered {
+  std::string address;
+  uint16_t port = 0;
+  std::string token;
+  int pid = 0;
+};
+std::optional<Discovered> discover(const std::filesystem::path& root);
+
+// Serves until `stop` is set; returns the exit code (1 when the address cannot be bound).
+int serve(const ServeOptions& options, const std::atomic<bool>& stop);
+
+// One JSON-RPC message over HTTP POST /rpc to a running server: the response body, or nullopt
+// when there is no server there (connection refused, timed out). For the CLI: no Beast needed.
+std::optional<std::string> post_rpc(const Discovered& server, const std::string& body, int timeout_ms = 2000);
+
+}  // namespace server
