@@ -4,7 +4,7 @@
 set -euo pipefail
 
 pkgs=(cmake ninja-build g++ pkg-config ccache
-      libroaring-dev libmimalloc-dev nlohmann-json3-dev catch2 libzstd-dev libxxhash-dev
+      libmimalloc-dev nlohmann-json3-dev catch2 libzstd-dev libxxhash-dev
       universal-ctags)  # readtags checks our tags export in the tests
 missing=()
 for p in "${pkgs[@]}"; do

@@ -181,7 +181,7 @@ class Collector {
     for (uint32_t i = begin; i < end; ++i) {
       uint32_t id = d_.name_symbols[i];
       const SymbolRecord& r = d_.symbols[id];
-      if (!accept(r)) continue;
+      if (!accept(id, r)) continue;
       if (!scored) {
         std::optional<int32_t> s = score_of();
         if (!s) return;  // the scorer found no match after all
@@ -191,15 +191,15 @@ class Collector {
       // Every symbol of a name shares its tier, score and length; if even the best of the rest
       // (best kind, this id) cannot enter a full heap, none can.
       if (heap_.size() == req_.limit && !better(Entry{tier, score, 0, len, id}, heap_.front())) return;
-      push({tier, score, uint8_t(kind_rank(r.kind)), len, id});
+      push({tier, score, uint8_t(kind_rank(r.kind())), len, id});
     }
   }
 
   // Offers one symbol whose name matched with `tier` and `score`; it must still pass the filters.
   void add_symbol(uint32_t id, MatchTier tier, int32_t score) {
     const SymbolRecord& r = d_.symbols[id];
-    if (!accept(r)) return;
-    push({tier, score, uint8_t(kind_rank(r.kind)), d_.name_offsets[r.name + 1] - d_.name_offsets[r.name], id});
+    if (!accept(id, r)) return;
+    push({tier, score, uint8_t(kind_rank(r.kind())), d_.name_offsets[r.name() + 1] - d_.name_offsets[r.name()], id});
   }
 
   bool full() const { return accepted_ >= req_.limit; }
@@ -223,16 +223,18 @@ class Collector {
   }
 
  private:
-  bool accept(const SymbolRecord& r) {
-    if (req_.kinds && !(req_.kinds & kind_bit(r.kind))) return false;
-    const auto& f = d_.files[r.file];
-    if (req_.languages && !(req_.languages & (1u << uint32_t(f.language)))) return false;
-    if (!req_.path_glob.empty() && !file_passes_glob(r.file)) return false;
+  // The file is looked up (file_of) only when a filter needs it.
+  bool accept(uint32_t id, const SymbolRecord& r) {
+    if (req_.kinds && !(req_.kinds & kind_bit(r.kind()))) return false;
+    uint32_t file = UINT32_MAX;
+    auto file_id = [&] { return file != UINT32_MAX ? file : (file = d_.file_of(id)); };
+    if (req_.languages && !(req_.languages & (1u << uint32_t(d_.files[file_id()].language)))) return false;
+    if (!req_.path_glob.empty() && !file_passes_glob(file_id())) return false;
     if (!pattern_.qualifier.empty()) {
-      if (pattern_.path_qualifier) return file_path_matches(r.file);
-      if (container_passes(r.container)) return true;
+      if (pattern_.path_qualifier) return file_path_matches(file_id());
+      if (container_passes(r.container())) return true;
       // "module.fn" also finds fn in module.py; but "Client." lists Client's members only.
-      return !pattern_.name.empty() && file_path_matches(r.file);
+      return !pattern_.name.empty() && file_path_matches(file_id());
     }
     return true;
   }
@@ -308,9 +310,9 @@ bool qualifier_candidates(const IndexData& d, const Pattern& p, Collector& colle
     for (uint32_t container : d.container_parts.list(k)) {
       if (++visited > budget) return false;
       if (!collector.container_passes(container)) continue;
-      uint32_t b = d.container_member_offsets[container], e = d.container_member_offsets[container + 1];
-      if ((visited += e - b) > budget) return false;
-      out.insert(out.end(), d.container_members.begin() + b, d.container_members.begin() + e);
+      detail::PostingList members = d.container_members.get(container);
+      if ((visited += members.size()) > budget) return false;
+      members.decode(out);
     }
   }
   if (!p.name.empty()) {
@@ -349,7 +351,10 @@ std::vector<Hit> search_words(const IndexData& d, const SearchRequest& req, std:
       words.push_back(std::move(w));
   }
   if (words.empty()) return {};
-  detail::Bitmap acc;
+  // The union of a word's segment lists and the running AND, as bitsets over name ids: a short
+  // word ("s") prefixes thousands of segments, and bit operations beat merging that many lists.
+  const size_t words64 = (d.name_offsets.size() - 1 + 63) / 64;
+  std::vector<uint64_t> acc(words64), any(words64);
   for (size_t w = 0; w < words.size(); ++w) {
     const std::string& word = words[w];
     size_t n = d.segment_offsets.size() - 1;
@@ -359,26 +364,26 @@ std::vector<Hit> search_words(const IndexData& d, const SearchRequest& req, std:
       if (d.segment(uint32_t(mid)) < word) lo = mid + 1;
       else hi = mid;
     }
-    detail::Bitmap any;
-    for (size_t i = lo; i < n && d.segment(uint32_t(i)).starts_with(word); ++i) {
-      detail::PostingRef p = d.segment_postings.get(i);
-      if (p.bitmap) any |= *p.bitmap;
-      else any.addMany(p.ids.size(), p.ids.data());
-    }
-    if (w == 0) acc = std::move(any);
-    else acc &= any;
-    if (acc.isEmpty()) return {};
+    std::vector<uint64_t>& into = w == 0 ? acc : any;
+    if (w) std::fill(any.begin(), any.end(), 0);
+    for (size_t i = lo; i < n && d.segment(uint32_t(i)).starts_with(word); ++i)
+      d.segment_postings.get(i).for_each([&](uint32_t id) { into[id >> 6] |= uint64_t(1) << (id & 63); });
+    uint64_t some = 0;
+    for (size_t k = 0; k < words64; ++k) some |= w ? (acc[k] &= any[k]) : acc[k];
+    if (!some) return {};
   }
   std::vector<FuzzyMatcher> matchers(words.begin(), words.end());
-  for (uint32_t id : acc) {
-    std::string_view n = d.name(id);
-    MatchTier tier = istarts_with(n, words[0]) ? MatchTier::Prefix : MatchTier::Substring;
-    out.add_name(id, tier, [&] {
-      int32_t total = 0;
-      for (auto& m : matchers) total += m.match(n).value_or(0);
-      return std::optional<int32_t>(total);
-    });
-  }
+  for (size_t k = 0; k < words64; ++k)
+    for (uint64_t bits = acc[k]; bits; bits &= bits - 1) {
+      const uint32_t id = uint32_t(k * 64 + size_t(__builtin_ctzll(bits)));
+      std::string_view n = d.name(id);
+      MatchTier tier = istarts_with(n, words[0]) ? MatchTier::Prefix : MatchTier::Substring;
+      out.add_name(id, tier, [&] {
+        int32_t total = 0;
+        for (auto& m : matchers) total += m.match(n).value_or(0);
+        return std::optional<int32_t>(total);
+      });
+    }
   return out.take();
 }
 
@@ -439,14 +444,14 @@ std::vector<Hit> search(const Index& index, const SearchRequest& req) {
   // The trigram postings of tiers 3 and 4, smallest first, looked up only when a plan needs them
   // (a prefix run that fills the limit never does). A trigram no name has means nothing beyond
   // the prefix tier can match.
-  detail::PostingRef lists[FuzzyMatcher::kMaxWord];
+  detail::PostingList lists[FuzzyMatcher::kMaxWord];
   size_t count = 0;
   bool some_token_absent = false;
   auto load_lists = [&] {
     std::vector<Token> tokens;
     query_tokens(name.substr(0, FuzzyMatcher::kMaxWord), tokens);
     for (Token t : tokens) {
-      detail::PostingRef r = d.token(t);
+      detail::PostingList r = d.token(t);
       if (r.size() == 0) some_token_absent = true;
       if (count < std::size(lists)) lists[count++] = r;
     }
@@ -468,7 +473,7 @@ std::vector<Hit> search(const Index& index, const SearchRequest& req) {
     std::vector<uint32_t> candidates;
     if (qualifier_candidates(d, pattern, out, by_name, candidates)) {
       for (uint32_t id : candidates) {
-        uint32_t name_id = d.symbols[id].name;
+        uint32_t name_id = d.symbols[id].name();
         std::string_view n = d.name(name_id);
         if (istarts_with(n, lower)) {
           out.add_symbol(id, n.size() == lower.size() ? MatchTier::Exact : MatchTier::Prefix, case_score(n));
@@ -494,43 +499,26 @@ std::vector<Hit> search(const Index& index, const SearchRequest& req) {
   if (!by_qualifier) load_lists();
   if (some_token_absent) return out.take();
 
-  // Tiers 3 and 4: candidates from the trigram postings, driven by the smallest list. When it is
-  // a short array, each of its ids is probed in the others; when all are bitmaps, CRoaring ANDs.
+  // Tiers 3 and 4: candidates from the trigram postings, driven by the smallest list: its ids
+  // are decoded, then kept only if each longer list has them too (a forward cursor per list,
+  // which skips to the block of each id and decodes only the blocks it lands in).
   std::vector<uint32_t> probed;
-  detail::Bitmap scratch;
-  enum class Source { All, Probed, Bitmap } source = Source::All;
-  const detail::Bitmap* bitmap = nullptr;
   if (count) {
-    if (!lists[0].bitmap) {
-      for (uint32_t id : lists[0].ids) {
-        bool all = true;
-        for (size_t i = 1; i < count && all; ++i) all = lists[i].contains(id);
-        if (all) probed.push_back(id);
-      }
-      source = Source::Probed;
-    } else if (count == 1) {
-      bitmap = lists[0].bitmap;
-      source = Source::Bitmap;
-    } else {
-      scratch = *lists[0].bitmap & *lists[1].bitmap;
-      for (size_t i = 2; i < count && !scratch.isEmpty(); ++i) scratch &= *lists[i].bitmap;
-      bitmap = &scratch;
-      source = Source::Bitmap;
+    lists[0].decode(probed);
+    for (size_t i = 1; i < count && !probed.empty(); ++i) {
+      detail::PostingList::Cursor cursor(lists[i]);
+      size_t kept = 0;
+      for (uint32_t id : probed)
+        if (cursor.has(id)) probed[kept++] = id;
+      probed.resize(kept);
     }
   }
-
   auto for_each_candidate = [&](auto&& f) {
-    switch (source) {
-      case Source::Probed:
-        for (uint32_t id : probed) f(id);
-        break;
-      case Source::Bitmap:
-        for (uint32_t id : *bitmap) f(id);
-        break;
-      case Source::All:
-        for (uint32_t id = 0; id + 1 < d.name_offsets.size(); ++id) f(id);
-        break;
+    if (count) {
+      for (uint32_t id : probed) f(id);
+      return;
     }
+    for (uint32_t id = 0; id + 1 < d.name_offsets.size(); ++id) f(id);
   };
   // One pass sorts candidates: substrings are offered now; the rest wait for the fuzzy tier,
   // which runs only if the substrings leave room.

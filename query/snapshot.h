@@ -15,6 +15,7 @@
 // Format versions (bump kSnapshotVersion on any change to the bytes; keep the old file under
 // tests/fixtures/snapshots/ to prove it is rejected cleanly):
 //   1  first format: records, strings, names, trigram and segment postings, qualifier lists
+//   2  postings as one flat buffer of block-encoded lists (posting_list.h) instead of CRoaring
 #pragma once
 
 #include <cstdint>
@@ -27,7 +28,7 @@
 
 namespace query {
 
-inline constexpr uint32_t kSnapshotVersion = 1;
+inline constexpr uint32_t kSnapshotVersion = 2;
 
 struct SnapshotLoad {
   std::unique_ptr<Index> index;  // null when error is set
