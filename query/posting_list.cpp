@@ -179,7 +179,7 @@ void Postings::add(std::span<const uint32_t> ids) {
 
 // Decodes every list with bounds checks: what makes the unchecked readers above safe on a file.
 struct PostingsCheck {
-  static const char* list(const uint8_t* begin, const uint8_t* end, uint32_t id_limit) {
+  static const char* list(const uint8_t* begin, const uint8_t* end, uint32_t id_limit, uint32_t& max_id) {
     const uint8_t* p = begin;
     uint32_t n;
     if (!safe_varint(p, end, n)) return "list header";
@@ -206,32 +206,49 @@ struct PostingsCheck {
       last = blk.first;
       if (blk.bitmap) {
         size_t bits = 0;
-        for (const uint8_t* q = blk.body; q < blk.body_end; ++q) bits += size_t(__builtin_popcount(*q));
-        if (bits != blk.count - 1 || blk.count < 2) return "bitmap block";
-        bool ok = true;
-        blk.for_rest([&](uint32_t id) {
-          ok = ok && id < id_limit;
-          last = id;
-        });
-        if (!ok) return "ids";
-      } else {
-        const size_t nibbles = size_t(blk.body_end - blk.body) * 2;
-        NibbleReader r{blk.body};
-        uint64_t v = blk.first;
-        for (uint32_t i = 1; i < blk.count; ++i) {
-          uint64_t gap = 0;
-          for (int shift = 0;; shift += 3) {
-            if (r.pos == nibbles || shift > 30) return "gaps";
-            uint32_t n = r.nibble();
-            gap |= uint64_t(n & 7) << shift;
-            if (!(n & 8)) break;
-          }
-          if (gap == 0 || (v += gap) >= id_limit) return gap ? "ids" : "gaps";
+        const uint8_t* top = nullptr;  // the last nonzero byte: it holds the block's last id
+        for (const uint8_t* q = blk.body; q < blk.body_end; ++q) {
+          bits += size_t(__builtin_popcount(*q));
+          if (*q) top = q;
         }
-        if ((r.pos + 1) / 2 != size_t(blk.body_end - blk.body)) return "block length";
-        last = int64_t(v);
+        if (bits != blk.count - 1 || blk.count < 2) return "bitmap block";
+        uint64_t max_id = uint64_t(blk.first) + 1 + uint64_t(top - blk.body) * 8 + uint64_t(31 - __builtin_clz(*top));
+        if (max_id >= id_limit) return "ids";
+        last = int64_t(max_id);
+      } else {
+        // Branch-free over every nibble (this is most of a snapshot's load checks): exactly
+        // count - 1 gaps, none zero, none over 11 nibbles (so the readers' shifts stay under 32),
+        // the body ends with the last gap (an odd count leaves one zero nibble of padding), and
+        // the last id stays under the limit.
+        const size_t bytes = size_t(blk.body_end - blk.body);
+        if (blk.count == 1) {
+          if (bytes) return "block length";
+          continue;  // last is the first id
+        }
+        if (bytes == 0) return "block length";
+        uint64_t sum = 0, acc = 0;
+        uint32_t shift = 0, terminators = 0, bad = 0;
+        auto step = [&](uint32_t n) {
+          uint32_t end = (n >> 3) ^ 1;
+          acc |= uint64_t(n & 7) << shift;
+          bad |= (end & (acc == 0)) | (shift > 30);
+          sum += acc & (0 - uint64_t(end));
+          terminators += end;
+          acc &= uint64_t(end) - 1;
+          shift = std::min<uint32_t>((shift + 3) & (end - 1), 33);
+        };
+        for (size_t i = 0; i + 1 < bytes; ++i) {
+          step(blk.body[i] & 0xf);
+          step(blk.body[i] >> 4);
+        }
+        step(blk.body[bytes - 1] & 0xf);
+        if (blk.body[bytes - 1] >> 4) step(blk.body[bytes - 1] >> 4);  // else padding
+        if (bad || terminators != blk.count - 1 || shift != 0) return "gaps";
+        if (uint64_t(blk.first) + sum >= id_limit) return "ids";
+        last = int64_t(blk.first + sum);
       }
     }
+    if (last >= 0) max_id = std::max(max_id, uint32_t(last));
     return nullptr;
   }
 };
@@ -243,14 +260,15 @@ bool Postings::offsets_ok() const {
   return true;
 }
 
-const char* Postings::check(size_t i, uint32_t id_limit) const {
-  return PostingsCheck::list(bytes_.data() + offsets_[i], bytes_.data() + offsets_[i + 1], id_limit);
+const char* Postings::check(size_t i, uint32_t id_limit, uint32_t& max_id) const {
+  return PostingsCheck::list(bytes_.data() + offsets_[i], bytes_.data() + offsets_[i + 1], id_limit, max_id);
 }
 
 std::string Postings::validate(uint32_t id_limit) const {
   if (!offsets_ok()) return "offsets";
+  uint32_t max_id = 0;
   for (size_t i = 0; i < size(); ++i)
-    if (const char* bad = check(i, id_limit)) return bad;
+    if (const char* bad = check(i, id_limit, max_id)) return bad;
   return {};
 }
 

@@ -157,9 +157,10 @@ class Postings {
     offsets_.shrink_to_fit();
   }
   // Whether every list decodes within its bytes to strictly ascending ids below `id_limit`;
-  // empty when so, else what is wrong. check() does one list, after offsets_ passed.
+  // empty when so, else what is wrong. check() does one list, once offsets_ok(), and raises
+  // max_id to the list's largest id.
   std::string validate(uint32_t id_limit) const;
-  const char* check(size_t list, uint32_t id_limit) const;
+  const char* check(size_t list, uint32_t id_limit, uint32_t& max_id) const;
   bool offsets_ok() const;
 
  private:

@@ -141,5 +141,12 @@ TEST_CASE("postings: an index's trigram and segment lists equal the lists built 
     }
     CHECK(d.token_postings.validate(names).empty());
     CHECK(d.segment_postings.validate(names).empty());
+    // Container members: the symbols whose container is that chain, ascending.
+    std::map<std::string, std::vector<uint32_t>> members;
+    for (uint32_t id = 0; id < r.index->symbol_count(); ++id)
+      if (auto s = r.index->symbol(id); !s.container.empty()) members[std::string(s.container)].push_back(id);
+    REQUIRE(d.container_members.size() == members.size() + 1);
+    check_list(d.container_members.get(0), {});
+    for (uint32_t c = 1; c < d.containers.size(); ++c) check_list(d.container_members.get(c), members[std::string(d.strings.get(d.containers[c]))]);
   }
 }
