@@ -13,8 +13,8 @@
 // truncated, corrupt, foreign or of another format version fails to load with a one-line reason;
 // it is never half-loaded.
 //
-// Format versions (bump kSnapshotVersion on any change to the bytes; keep the old file under
-// tests/fixtures/snapshots/ to prove it is rejected cleanly):
+// Format versions (bump kSnapshotVersion on any change to the bytes, and add the new version's
+// tests/fixtures/snapshots/vN.snapshot beside the old ones, which prove old files are rejected cleanly):
 //   1  first format: records, strings, names, trigram and segment postings, qualifier lists
 //   2  flat block-encoded postings (posting_list.h), 24-byte records, checksums of stored bytes
 #pragma once
