@@ -122,7 +122,7 @@ bool PostingList::contains(uint32_t id) const {
 }
 
 bool PostingList::Cursor::has(uint32_t id) {
-  const PostingList& l = *list_;
+  const PostingList& l = list_;
   if (l.count_ == 0) return false;
   if (block_ == UINT32_MAX || (l.skip_ && block_ + 1 < l.blocks_ && l.block_first(block_ + 1) <= id)) {
     uint32_t b = l.find_block(id, block_ == UINT32_MAX ? 0 : block_);

@@ -84,22 +84,7 @@ class PostingList {
   }
   bool contains(uint32_t id) const;
 
-  // Answers has(id) for ids that never decrease, resuming where the last call stopped.
-  class Cursor {
-   public:
-    explicit Cursor(const PostingList& list) : list_(&list) {}
-    bool has(uint32_t id);
-
-   private:
-    const PostingList* list_;
-    uint32_t block_ = UINT32_MAX;  // the block `p_` walks
-    uint32_t current_ = 0;         // the last id decoded from it
-    uint32_t left_ = 0;            // ids of the block not decoded yet (gap bodies)
-    NibbleReader gaps_{nullptr};
-    const uint8_t* p_ = nullptr;
-    bool bitmap_ = false;
-    const uint8_t* body_end_ = nullptr;
-  };
+  class Cursor;  // below
 
  private:
   friend struct PostingsCheck;
@@ -140,6 +125,24 @@ class PostingList {
   uint32_t blocks_ = 0;
   uint32_t single_first_ = 0;  // k == 1
   bool single_bitmap_ = false;
+};
+
+// Answers has(id) for ids that never decrease, resuming where the last call stopped. Holds a
+// copy of the view (a few words), so a cursor over a temporary get() is fine.
+class PostingList::Cursor {
+ public:
+  explicit Cursor(const PostingList& list) : list_(list) {}
+  bool has(uint32_t id);
+
+ private:
+  PostingList list_;
+  uint32_t block_ = UINT32_MAX;  // the block `p_` walks
+  uint32_t current_ = 0;         // the last id decoded from it
+  uint32_t left_ = 0;            // ids of the block not decoded yet (gap bodies)
+  NibbleReader gaps_{nullptr};
+  const uint8_t* p_ = nullptr;
+  bool bitmap_ = false;
+  const uint8_t* body_end_ = nullptr;
 };
 
 // Many posting lists in two flat arrays: no allocation per list, and a snapshot stores and
