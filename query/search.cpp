@@ -472,19 +472,33 @@ std::vector<Hit> search(const Index& index, const SearchRequest& req) {
     }
     std::vector<uint32_t> candidates;
     if (qualifier_candidates(d, pattern, out, by_name, candidates)) {
+      // Tiers 3 and 4 see only what the trigram postings admit, as in the other plan. Those
+      // candidates are taken in name order, so a forward cursor reads each list once and each
+      // name is checked and scored once for all its symbols (the heap's order is total, so the
+      // order of offers does not change the hits).
+      std::vector<std::pair<uint32_t, uint32_t>> rest;  // (name id, symbol)
+      const bool fuzzy_tiers = !some_token_absent && !lower.empty();
       for (uint32_t id : candidates) {
         uint32_t name_id = d.symbols[id].name();
         std::string_view n = d.name(name_id);
-        if (istarts_with(n, lower)) {
-          out.add_symbol(id, n.size() == lower.size() ? MatchTier::Exact : MatchTier::Prefix, case_score(n));
-          continue;
-        }
-        // Tiers 3 and 4 see only what the trigram postings admit, as in the other plan.
-        bool admitted = !some_token_absent && !lower.empty();
-        for (size_t i = 0; i < count && admitted; ++i) admitted = lists[i].contains(name_id);
+        if (istarts_with(n, lower)) out.add_symbol(id, n.size() == lower.size() ? MatchTier::Exact : MatchTier::Prefix, case_score(n));
+        else if (fuzzy_tiers) rest.emplace_back(name_id, id);
+      }
+      std::sort(rest.begin(), rest.end());
+      std::vector<detail::PostingList::Cursor> cursors(lists, lists + count);
+      for (size_t k = 0, end; k < rest.size(); k = end) {
+        const uint32_t name_id = rest[k].first;
+        for (end = k + 1; end < rest.size() && rest[end].first == name_id;) ++end;
+        bool admitted = true;
+        for (size_t i = 0; i < count && admitted; ++i) admitted = cursors[i].has(name_id);
         if (!admitted) continue;
-        if (icontains(n, lower)) out.add_symbol(id, MatchTier::Substring, matcher.match(n).value_or(0));
-        else if (std::optional<int32_t> score = matcher.match(n)) out.add_symbol(id, MatchTier::Fuzzy, *score);
+        std::string_view n = d.name(name_id);
+        MatchTier tier = MatchTier::Substring;
+        std::optional<int32_t> score = matcher.match(n);
+        if (icontains(n, lower)) score = score.value_or(0);
+        else tier = MatchTier::Fuzzy;
+        if (score)
+          for (size_t j = k; j < end; ++j) out.add_symbol(rest[j].second, tier, *score);
       }
       return out.take();
     }
