@@ -1,15 +1,20 @@
 // indexer_bench: index throughput, query latency and memory, next to the tools a user would pick
 // instead, measured in one run on the same files. Not a test: it prints numbers and ratios.
 //
-//   indexer_bench [--threads N] [--queries-per-size R] DIR...
+//   indexer_bench [--threads N] [--queries-per-size R] [--no-index] [--no-queries] [--no-fzf]
+//                 [--cache FILE] DIR...
 //
 // 1. Index: tree-sitter parse-only (the floor), our full index, and universal-ctags -R, each in a
 //    child process so wall time and peak RSS are the child's own.
 // 2. Query: the index of DIR... is replicated under renamed paths to reach 100k and 1M+ symbols;
 //    a fixed query set runs R times at each size (in-process, top 50), next to `fzf --filter`
 //    over the same qualified names, one process per query as a user would run it.
-// 3. Memory: resident bytes per symbol of the 1M index (RSS growth while building it, after
-//    returning freed pages), and the index's own accounting of where they go.
+// 3. Snapshot of the 1M index: size, save time, and a warm start in a fresh process (this binary
+//    exec'd with --warm-start FILE): load and first-query time, CPU, and the load's resident growth
+//    next to the index's own accounting.
+// 4. Memory: resident bytes per symbol of the 1M index (RSS growth while building it, after
+//    mi_collect), and the index's own accounting of where they go.
+// --cache FILE keeps the merged corpus as a snapshot, so repeated runs skip indexing it.
 #ifdef INDEXER_HAVE_MIMALLOC
 #include <mimalloc.h>
 #else
@@ -195,7 +200,7 @@ Latency measure_fzf(const query::Index& index, const std::string& names_file) {
 struct SnapshotRun {
   double save_ms = 0, mb = 0;
   ChildRun warm;
-  double load_ms = 0, query_ms = 0, resident_mb = 0;  // measured inside the fresh process
+  double load_ms = 0, query_ms = 0, resident_mb = 0, cpu_ms = 0, accounted_mb = 0;  // inside the fresh process
 };
 
 // `indexer_bench --warm-start FILE`: what a fresh process pays to answer from a snapshot. Prints
@@ -218,7 +223,11 @@ int warm_start(const char* path) {
   bool found = !query::search(*loaded.index, req).empty();
   double query_ms = seconds_since(t) * 1e3;
   mi_collect(true);
-  std::printf("%.1f %.2f %.1f\n", load_ms, query_ms, double(rss_bytes() - before) / 1e6);
+  struct rusage ru {};
+  getrusage(RUSAGE_SELF, &ru);
+  auto ms = [](const timeval& t) { return double(t.tv_sec) * 1e3 + double(t.tv_usec) / 1e3; };
+  std::printf("%.1f %.2f %.1f %.1f %.1f\n", load_ms, query_ms, double(rss_bytes() - before) / 1e6, ms(ru.ru_utime) + ms(ru.ru_stime),
+              double(loaded.index->memory().total()) / 1e6);
   return found ? 0 : 2;
 }
 
@@ -237,7 +246,7 @@ SnapshotRun measure_snapshot(const query::Index& index) {
   std::ifstream f(path, std::ios::binary | std::ios::ate);
   out.mb = double(f.tellg()) / 1e6;
   out.warm = run_command({"/proc/self/exe", "--warm-start", path}, nullptr, report);
-  std::ifstream(report) >> out.load_ms >> out.query_ms >> out.resident_mb;
+  std::ifstream(report) >> out.load_ms >> out.query_ms >> out.resident_mb >> out.cpu_ms >> out.accounted_mb;
   std::remove(report);
   std::remove(path);
   return out;
@@ -381,10 +390,12 @@ int main(int argc, char** argv) {
   std::remove("/tmp/indexer-bench-names.txt");
 
   std::printf("\n== snapshot of the %zu-symbol index (ctags re-run on the corpus: see the index section)\n", symbols_1m);
-  std::printf("save %.0f ms, %.1f MB on disk; warm start in a fresh process: %.0f ms wall (exec, load %.0f ms, first query %.1f ms,\n"
-              "exit), peak %.0f MB, resident growth of the load %.0f MB = %.0f bytes/symbol\n",
-              snapshot.save_ms, snapshot.mb, snapshot.warm.seconds * 1e3, snapshot.load_ms, snapshot.query_ms, snapshot.warm.peak_mb,
-              snapshot.resident_mb, snapshot.resident_mb * 1e6 / double(std::max<size_t>(symbols_1m, 1)));
+  std::printf("save %.0f ms, %.1f MB on disk\n", snapshot.save_ms, snapshot.mb);
+  std::printf("warm start in a fresh process: %.0f ms wall (exec, load %.0f ms, first query %.1f ms, exit); the process used\n"
+              "%.0f ms of CPU (what a busy machine stretches); resident growth of the load %.0f MB = %.0f bytes/symbol, of which\n"
+              "the index accounts for %.0f MB\n",
+              snapshot.warm.seconds * 1e3, snapshot.load_ms, snapshot.query_ms, snapshot.cpu_ms, snapshot.resident_mb,
+              snapshot.resident_mb * 1e6 / double(std::max<size_t>(symbols_1m, 1)), snapshot.accounted_mb);
   std::printf("\n== memory at %zu symbols\n", symbols_1m);
   std::printf("resident growth while building: %zu bytes/symbol\n", bytes_per_symbol_rss);
   auto per = [&](size_t b) { return double(b) / double(symbols_1m); };
