@@ -467,7 +467,7 @@ std::unique_ptr<Index> IndexBuilder::finish() {
   std::vector<ImportRecord>().swap(s.imports);
 
   // Names, numbered in case-insensitive sorted order: a prefix's names are one id range, and
-  // names that share a start get neighbouring ids, which CRoaring stores as runs.
+  // names that share a start get neighbouring ids, so their posting gaps are small.
   const size_t n = s.names.size();
   {
     std::vector<uint32_t> order(n);
