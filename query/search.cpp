@@ -520,10 +520,20 @@ std::vector<Hit> search(const Index& index, const SearchRequest& req) {
   if (count) {
     lists[0].decode(probed);
     for (size_t i = 1; i < count && !probed.empty(); ++i) {
-      detail::PostingList::Cursor cursor(lists[i]);
       size_t kept = 0;
-      for (uint32_t id : probed)
-        if (cursor.has(id)) probed[kept++] = id;
+      if (probed.size() * 8 >= lists[i].size()) {
+        // Candidates about as dense as the list: one merge over all of it beats a cursor call
+        // per candidate.
+        size_t k = 0;
+        lists[i].for_each([&](uint32_t id) {
+          while (k < probed.size() && probed[k] < id) ++k;
+          if (k < probed.size() && probed[k] == id) probed[kept++] = probed[k++];
+        });
+      } else {
+        detail::PostingList::Cursor cursor(lists[i]);
+        for (uint32_t id : probed)
+          if (cursor.has(id)) probed[kept++] = id;
+      }
       probed.resize(kept);
     }
   }
