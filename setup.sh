@@ -4,7 +4,7 @@
 set -euo pipefail
 
 pkgs=(cmake ninja-build g++ pkg-config ccache
-      libroaring-dev libmimalloc-dev nlohmann-json3-dev catch2 libzstd-dev libxxhash-dev libboost-dev
+      libmimalloc-dev nlohmann-json3-dev catch2 libzstd-dev libxxhash-dev libboost-dev
       universal-ctags neovim python3-websockets)  # readtags, and the clients the tests drive
 missing=()
 for p in "${pkgs[@]}"; do

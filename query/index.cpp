@@ -15,13 +15,14 @@
 namespace query {
 namespace detail {
 
-uint64_t hash_bytes(std::string_view s) {
-  // FNV-1a, then a final mix: names are short and this runs once per lookup.
-  uint64_t h = 1469598103934665603ull;
-  for (unsigned char c : s) h = (h ^ c) * 1099511628211ull;
-  h ^= h >> 29;
-  h *= 0xbf58476d1ce4e5b9ull;
-  return h ^ (h >> 32);
+void IndexData::build_file_lookup() {
+  file_of_step.assign((symbols.size() + kFileStep - 1) / kFileStep, 0);
+  uint32_t f = 0;
+  for (size_t step = 0; step < file_of_step.size(); ++step) {
+    const size_t symbol = step * kFileStep;
+    while (f + 1 < files.size() && files[f + 1].first_symbol <= symbol) ++f;
+    file_of_step[step] = f;
+  }
 }
 
 uint32_t StringBlob::append(std::string_view s) {
@@ -50,7 +51,7 @@ std::string_view StringBlob::get(uint32_t offset) const {
   return {p, n};
 }
 
-PostingRef IndexData::token(Token t) const {
+PostingList IndexData::token(Token t) const {
   auto it = std::lower_bound(token_keys.begin(), token_keys.end(), t);
   if (it == token_keys.end() || *it != t) return {};
   return token_postings.get(size_t(it - token_keys.begin()));
@@ -66,36 +67,6 @@ std::pair<size_t, size_t> KeyedLists::prefix_range(std::string_view lower_prefix
   size_t end = lo;
   while (end < size() && key(end).starts_with(lower_prefix)) ++end;
   return {lo, end};
-}
-
-void Postings::add(const std::vector<uint32_t>& sorted_ids) {
-  if (sorted_ids.size() <= kMaxArray) {
-    ids_.insert(ids_.end(), sorted_ids.begin(), sorted_ids.end());
-    big_.push_back(UINT32_MAX);
-  } else {
-    Bitmap r;
-    r.addMany(sorted_ids.size(), sorted_ids.data());
-    r.runOptimize();
-    r.shrinkToFit();
-    big_.push_back(uint32_t(bitmaps_.size()));
-    bitmaps_.push_back(std::move(r));
-  }
-  offsets_.push_back(uint32_t(ids_.size()));
-}
-
-size_t Postings::bytes() const {
-  size_t b = (offsets_.capacity() + ids_.capacity() + big_.capacity()) * 4 + bitmaps_.capacity() * sizeof(Bitmap);
-  // CRoaring's own allocations: the serialized size is close to the payload, plus per-container
-  // headers (keys, type codes, container structs) of about 24 bytes each.
-  for (const auto& r : bitmaps_) b += r.getSizeInBytes() + 24 * r.roaring.high_low_container.size;
-  return b;
-}
-
-void Postings::shrink() {
-  offsets_.shrink_to_fit();
-  ids_.shrink_to_fit();
-  big_.shrink_to_fit();
-  bitmaps_.shrink_to_fit();
 }
 
 namespace {
@@ -159,7 +130,7 @@ uint16_t clamp16(uint32_t v) { return v > 0xffff ? 0xffff : uint16_t(v); }
 
 class IndexImpl final : public Index {
  public:
-  explicit IndexImpl(IndexData data) : d_(std::move(data)) {}
+  explicit IndexImpl(IndexData data) : d_(std::move(data)) { d_.build_file_lookup(); }
 
   size_t symbol_count() const override { return d_.symbols.size(); }
   size_t file_count() const override { return d_.files.size(); }
@@ -167,18 +138,18 @@ class IndexImpl final : public Index {
 
   Symbol symbol(uint32_t id) const override {
     const SymbolRecord& r = d_.symbols[id];
-    const FileRecord& f = d_.files[r.file];
+    const FileRecord& f = d_.files[d_.file_of(id)];
     Symbol s;
     s.id = id;
-    s.file = r.file;
-    s.name = d_.name(r.name);
-    s.container = d_.strings.get(d_.containers[r.container]);
+    s.file = d_.file_of(id);
+    s.name = d_.name(r.name());
+    s.container = d_.strings.get(d_.containers[r.container()]);
     s.signature = d_.signatures.get(r.signature);
     s.path = d_.strings.get(f.path);
-    s.kind = r.kind;
+    s.kind = r.kind();
     s.language = f.language;
-    s.range = {{r.line, r.column}, {r.end_line, r.end_column}};
-    uint32_t sel_line = r.line + r.sel_line_delta;
+    s.range = {{r.line, r.column}, {d_.end_line(id), r.end_column}};
+    uint32_t sel_line = r.line + r.sel_line_delta();
     s.selection = {{sel_line, r.sel_column}, {sel_line, uint32_t(r.sel_column) + uint32_t(s.name.size())}};
     return s;
   }
@@ -212,31 +183,29 @@ class IndexImpl final : public Index {
   }
 
   std::vector<uint32_t> find_exact(std::string_view name) const override {
-    if (d_.name_hash.empty()) return {};
-    size_t mask = d_.name_hash.size() - 1;
-    for (size_t slot = hash_bytes(name) & mask;; slot = (slot + 1) & mask) {
-      uint32_t v = d_.name_hash[slot];
-      if (v == 0) return {};
-      if (d_.name(v - 1) == name) {
-        uint32_t id = v - 1;
-        return {d_.name_symbols.begin() + d_.name_symbol_offsets[id],
-                d_.name_symbols.begin() + d_.name_symbol_offsets[id + 1]};
-      }
+    // Names are sorted case-insensitively, then by bytes: one binary search.
+    const uint32_t names = uint32_t(d_.name_offsets.size() - 1);
+    uint32_t lo = 0, hi = names;
+    while (lo < hi) {
+      uint32_t mid = lo + (hi - lo) / 2;
+      if (less_lower(d_.name(mid), name)) lo = mid + 1;
+      else hi = mid;
     }
+    if (lo == names || d_.name(lo) != name) return {};
+    return {d_.name_symbols.begin() + d_.name_symbol_offsets[lo], d_.name_symbols.begin() + d_.name_symbol_offsets[lo + 1]};
   }
 
   MemoryStats memory() const override {
     MemoryStats m;
     m.records = d_.symbols.capacity() * sizeof(SymbolRecord) + d_.files.capacity() * sizeof(FileRecord) +
-                d_.containers.capacity() * 4 +
+                d_.containers.capacity() * 4 + d_.far_end_lines.capacity() * 8 + d_.file_of_step.capacity() * 4 +
                 d_.imports.capacity() * sizeof(ImportRecord) + d_.files_by_path.capacity() * 4;
-    m.names = d_.names_blob.capacity() + d_.name_offsets.capacity() * 4 +
-              d_.name_hash.capacity() * 4;
+    m.names = d_.names_blob.capacity() + d_.name_offsets.capacity() * 4;
     m.postings = (d_.name_symbol_offsets.capacity() + d_.name_symbols.capacity()) * 4 +
                  d_.token_keys.capacity() * sizeof(Token) + d_.segment_offsets.capacity() * 4 +
                  d_.segments_blob.capacity();
     m.postings += d_.token_postings.bytes() + d_.segment_postings.bytes();
-    m.postings += (d_.container_member_offsets.capacity() + d_.container_members.capacity()) * 4 +
+    m.postings += d_.container_members.bytes() +
                   d_.container_parts.bytes() + d_.path_parts.bytes();
     m.strings = d_.strings.bytes();
     m.signatures = d_.signatures.bytes();
@@ -280,6 +249,7 @@ struct IndexBuilder::State {
   std::vector<std::string_view> names;
   std::vector<PendingFile> files;
   std::vector<SymbolRecord> symbols;
+  std::unordered_map<uint32_t, uint32_t> far_end_lines;  // index in `symbols` -> end line
   std::vector<ImportRecord> imports;
 
   std::unordered_map<uint32_t, uint32_t> container_ids;  // string offset -> container id
@@ -288,7 +258,10 @@ struct IndexBuilder::State {
     uint32_t offset = strings.intern(data.strings, container);
     if (offset == 0) return 0;
     auto [it, added] = container_ids.emplace(offset, uint32_t(data.containers.size()));
-    if (added) data.containers.push_back(offset);
+    if (added) {
+      if (data.containers.size() >= SymbolRecord::kMaxId) throw std::length_error("index has over 2^24 distinct containers");
+      data.containers.push_back(offset);
+    }
     return it->second;
   }
 
@@ -296,6 +269,7 @@ struct IndexBuilder::State {
     auto it = name_ids.find(name);
     if (it != name_ids.end()) return it->second;
     uint32_t id = uint32_t(names.size());
+    if (id >= SymbolRecord::kMaxId) throw std::length_error("index has over 2^24 distinct names");
     std::string_view stored = arena.store(name);
     names.push_back(stored);
     name_ids.emplace(stored, id);
@@ -319,27 +293,33 @@ void IndexBuilder::add(const FileInput& in) {
   f.symbol_count = uint32_t(in.symbols.size());
   f.first_import = uint32_t(s.imports.size());
   f.import_count = uint32_t(in.imports.size());
-  uint32_t file_index = uint32_t(s.files.size());
-  for (const SymbolInput& sym : in.symbols) {
+  // Source order within the file, whatever order the query produced them in.
+  std::vector<uint32_t> order(in.symbols.size());
+  std::iota(order.begin(), order.end(), 0u);
+  std::stable_sort(order.begin(), order.end(), [&](uint32_t a, uint32_t b) {
+    const Position &x = in.symbols[a].range.start, &y = in.symbols[b].range.start;
+    return x.line != y.line ? x.line < y.line : clamp16(x.column) < clamp16(y.column);
+  });
+  for (uint32_t i : order) {
+    const SymbolInput& sym = in.symbols[i];
     SymbolRecord r{};
-    r.name = s.name_id(sym.name);
-    r.container = s.container_id(sym.container);
+    uint32_t sel_delta = sym.selection.start.line >= sym.range.start.line ? sym.selection.start.line - sym.range.start.line : 0;
+    r.name_sel = s.name_id(sym.name) | std::min<uint32_t>(sel_delta, 255) << 24;
+    r.container_kind = s.container_id(sym.container) | uint32_t(sym.kind) << 24;
     r.signature = s.signatures.intern(s.data.signatures, sym.signature);
-    r.file = file_index;
     r.line = sym.range.start.line;
-    r.end_line = sym.range.end.line;
+    uint32_t span = sym.range.end.line >= r.line ? sym.range.end.line - r.line : 0;
+    if (span >= SymbolRecord::kFarEndLine || sym.range.end.line < r.line) {
+      r.end_line_delta = SymbolRecord::kFarEndLine;
+      s.far_end_lines[uint32_t(s.symbols.size())] = sym.range.end.line;
+    } else {
+      r.end_line_delta = uint16_t(span);
+    }
     r.column = clamp16(sym.range.start.column);
     r.end_column = clamp16(sym.range.end.column);
-    uint32_t sel_delta = sym.selection.start.line >= r.line ? sym.selection.start.line - r.line : 0;
-    r.sel_line_delta = uint8_t(std::min<uint32_t>(sel_delta, 255));
     r.sel_column = clamp16(sym.selection.start.column);
-    r.kind = sym.kind;
     s.symbols.push_back(r);
   }
-  // Source order within the file, whatever order the query produced them in.
-  std::stable_sort(s.symbols.begin() + f.first_symbol, s.symbols.end(), [](const SymbolRecord& a, const SymbolRecord& b) {
-    return a.line != b.line ? a.line < b.line : a.column < b.column;
-  });
   for (const ImportInput& imp : in.imports)
     s.imports.push_back({s.strings.intern(s.data.strings, imp.specifier), s.strings.intern(s.data.strings, imp.kind), imp.line});
   s.files.push_back(f);
@@ -422,14 +402,19 @@ void for_each_part(std::string_view s, IsSep&& is_sep, F&& f) {
 
 // What a qualified query looks up: container members and container and path components.
 void build_context_lists(IndexData& d) {
-  d.container_member_offsets.assign(d.containers.size() + 1, 0);
-  for (const auto& r : d.symbols)
-    if (r.container) ++d.container_member_offsets[r.container + 1];
-  for (size_t i = 1; i < d.container_member_offsets.size(); ++i) d.container_member_offsets[i] += d.container_member_offsets[i - 1];
-  d.container_members.resize(d.container_member_offsets.back());
-  std::vector<uint32_t> fill(d.container_member_offsets.begin(), d.container_member_offsets.end() - 1);
-  for (uint32_t id = 0; id < d.symbols.size(); ++id)
-    if (uint32_t c = d.symbols[id].container) d.container_members[fill[c]++] = id;
+  {
+    std::vector<uint32_t> offsets(d.containers.size() + 1, 0);
+    for (const auto& r : d.symbols)
+      if (r.container()) ++offsets[r.container() + 1];
+    for (size_t i = 1; i < offsets.size(); ++i) offsets[i] += offsets[i - 1];
+    std::vector<uint32_t> members(offsets.back());
+    std::vector<uint32_t> fill(offsets.begin(), offsets.end() - 1);
+    for (uint32_t id = 0; id < d.symbols.size(); ++id)
+      if (uint32_t c = d.symbols[id].container()) members[fill[c]++] = id;
+    for (size_t c = 0; c < d.containers.size(); ++c)
+      d.container_members.add(std::span<const uint32_t>(members.data() + offsets[c], members.data() + offsets[c + 1]));
+    d.container_members.shrink();
+  }
 
   std::unordered_map<std::string, std::vector<uint32_t>> lists;
   for (uint32_t c = 1; c < d.containers.size(); ++c)
@@ -469,10 +454,10 @@ std::unique_ptr<Index> IndexBuilder::finish() {
     const auto& f = s.files[old];
     FileRecord r{f.path, uint32_t(d.symbols.size()), f.symbol_count, uint32_t(d.imports.size()), f.import_count,
                  f.language, f.parse_errors, f.size, f.mtime_ns, f.content_hash};
-    uint32_t id = uint32_t(d.files.size());
     for (uint32_t i = 0; i < f.symbol_count; ++i) {
+      if (s.symbols[f.first_symbol + i].end_line_delta == SymbolRecord::kFarEndLine)
+        d.far_end_lines.emplace_back(uint32_t(d.symbols.size()), s.far_end_lines.at(f.first_symbol + i));
       d.symbols.push_back(s.symbols[f.first_symbol + i]);
-      d.symbols.back().file = id;
     }
     d.imports.insert(d.imports.end(), s.imports.begin() + f.first_import, s.imports.begin() + f.first_import + f.import_count);
     d.files.push_back(r);
@@ -483,7 +468,7 @@ std::unique_ptr<Index> IndexBuilder::finish() {
   std::vector<ImportRecord>().swap(s.imports);
 
   // Names, numbered in case-insensitive sorted order: a prefix's names are one id range, and
-  // names that share a start get neighbouring ids, which CRoaring stores as runs.
+  // names that share a start get neighbouring ids, so their posting gaps are small.
   const size_t n = s.names.size();
   {
     std::vector<uint32_t> order(n);
@@ -496,7 +481,7 @@ std::unique_ptr<Index> IndexBuilder::finish() {
       sorted[i] = s.names[order[i]];
     }
     s.names.swap(sorted);
-    for (auto& r : d.symbols) r.name = new_id[r.name];
+    for (auto& r : d.symbols) r.set_name(new_id[r.name()]);
   }
   d.name_offsets.reserve(n + 1);
   size_t total = 0;
@@ -507,23 +492,14 @@ std::unique_ptr<Index> IndexBuilder::finish() {
     d.names_blob.insert(d.names_blob.end(), nm.begin(), nm.end());
   }
   d.name_offsets.push_back(uint32_t(d.names_blob.size()));
-  size_t slots = 1;
-  while (slots < n + n / 4 + 1) slots <<= 1;  // load factor at most 0.8
-  d.name_hash.assign(slots, 0);
-  for (uint32_t id = 0; id < n; ++id) {
-    size_t slot = hash_bytes(s.names[id]) & (slots - 1);
-    while (d.name_hash[slot]) slot = (slot + 1) & (slots - 1);
-    d.name_hash[slot] = id + 1;
-  }
-
   // name -> symbols, in symbol id order (so by path, then line).
   d.name_symbol_offsets.assign(n + 1, 0);
-  for (const auto& r : d.symbols) ++d.name_symbol_offsets[r.name + 1];
+  for (const auto& r : d.symbols) ++d.name_symbol_offsets[r.name() + 1];
   for (size_t i = 1; i <= n; ++i) d.name_symbol_offsets[i] += d.name_symbol_offsets[i - 1];
   d.name_symbols.resize(d.symbols.size());
   {
     std::vector<uint32_t> fill(d.name_symbol_offsets.begin(), d.name_symbol_offsets.end() - 1);
-    for (uint32_t id = 0; id < d.symbols.size(); ++id) d.name_symbols[fill[d.symbols[id].name]++] = id;
+    for (uint32_t id = 0; id < d.symbols.size(); ++id) d.name_symbols[fill[d.symbols[id].name()]++] = id;
   }
 
   // Trigram postings are built in partitions by token hash, one thread each, while this thread

@@ -6,38 +6,42 @@
 // identical strings are stored once. Names have a blob of their own, addressed by name id.
 #pragma once
 
-#include <roaring/roaring.hh>
-
 #include <algorithm>
 #include <cstdint>
 #include <span>
 #include <string_view>
 #include <vector>
 
+#include "query/posting_list.h"
 #include "query/query.h"
 #include "query/trigram.h"
 
-// Debian 12's CRoaring (0.2.66) declares ::Roaring; newer releases declare Bitmap.
-namespace roaring {}
 namespace query::detail {
-using namespace ::roaring;
-using Bitmap = Roaring;
 
+// 24 bytes: ids that fit 24 bits share a word with a byte-sized field, the end line is a 16-bit
+// delta (longer spans are looked up in IndexData::far_end_lines), and the file is not stored:
+// symbols are grouped by file, so IndexData::file_of() finds it from the id.
 struct SymbolRecord {
-  uint32_t name;        // name id
-  uint32_t container;   // container id: an index into IndexData::containers, 0 = none
-  uint32_t signature;   // signature-blob offset
-  uint32_t file;
-  uint32_t line;        // range start
-  uint32_t end_line;
-  uint16_t column;      // byte columns, clamped to 65535
+  static constexpr uint32_t kMaxId = 1u << 24;       // names and containers per index
+  static constexpr uint16_t kFarEndLine = 0xffff;   // end_line - line does not fit 16 bits
+
+  uint32_t name_sel;        // name id | (selection line - line, clamped to 255) << 24
+  uint32_t container_kind;  // container id (an index into IndexData::containers, 0 = none) | kind << 24
+  uint32_t signature;       // signature-blob offset
+  uint32_t line;            // range start
+  uint16_t end_line_delta;  // range end line - line, or kFarEndLine
+  uint16_t column;          // byte columns, clamped to 65535
   uint16_t end_column;
-  uint16_t sel_column;  // the selection (the name) ends sel_column + the name's length later:
-                        // names never span lines
-  uint8_t sel_line_delta;  // selection line - line (decorators, attributes), clamped
-  Kind kind;
+  uint16_t sel_column;      // the selection (the name) ends sel_column + the name's length later:
+                            // names never span lines
+
+  uint32_t name() const { return name_sel & (kMaxId - 1); }
+  uint32_t sel_line_delta() const { return name_sel >> 24; }
+  uint32_t container() const { return container_kind & (kMaxId - 1); }
+  Kind kind() const { return Kind(container_kind >> 24); }
+  void set_name(uint32_t id) { name_sel = (name_sel & ~(kMaxId - 1)) | id; }
 };
-static_assert(sizeof(SymbolRecord) == 32, "keep the hot record small");
+static_assert(sizeof(SymbolRecord) == 24, "keep the hot record small");
 
 struct FileRecord {
   uint32_t path;  // string offset
@@ -56,39 +60,6 @@ struct ImportRecord {
   uint32_t specifier;  // string offset
   uint32_t kind;       // string offset
   uint32_t line;
-};
-
-// A posting list: either a short sorted array or a CRoaring bitmap.
-struct PostingRef {
-  std::span<const uint32_t> ids;  // when bitmap is null
-  const Bitmap* bitmap = nullptr;
-  uint64_t size() const { return bitmap ? bitmap->cardinality() : ids.size(); }
-  bool contains(uint32_t id) const {
-    return bitmap ? bitmap->contains(id) : std::binary_search(ids.begin(), ids.end(), id);
-  }
-};
-
-// Many posting lists, most of them tiny: a CRoaring bitmap costs ~150 bytes before its first id,
-// so lists of up to kMaxArray ids are plain sorted arrays in one shared vector (4 bytes an id)
-// and only longer lists, where compression and fast AND pay, are bitmaps.
-class Postings {
- public:
-  static constexpr size_t kMaxArray = 64;
-  void add(const std::vector<uint32_t>& sorted_ids);
-  PostingRef get(size_t i) const {
-    if (big_[i] != UINT32_MAX) return {{}, &bitmaps_[big_[i]]};
-    return {{ids_.data() + offsets_[i], ids_.data() + offsets_[i + 1]}, nullptr};
-  }
-  size_t size() const { return big_.size(); }
-  size_t bytes() const;
-  void shrink();
-
- private:
-  friend struct SnapshotCodec;
-  std::vector<uint32_t> offsets_{0};  // array ids of list i: ids_[offsets_[i] .. offsets_[i+1])
-  std::vector<uint32_t> ids_;
-  std::vector<uint32_t> big_;         // index into bitmaps_, or UINT32_MAX
-  std::vector<Bitmap> bitmaps_;
 };
 
 // Length-prefixed strings; offset 0 holds the empty string.
@@ -125,6 +96,8 @@ struct KeyedLists {
 
 struct IndexData {
   std::vector<SymbolRecord> symbols;
+  // (symbol id, end line) for the records whose end_line_delta is kFarEndLine, by symbol id.
+  std::vector<std::pair<uint32_t, uint32_t>> far_end_lines;
   std::vector<FileRecord> files;
   std::vector<uint32_t> files_by_path;  // file ids sorted by path (files are already, kept explicit)
   std::vector<ImportRecord> imports;
@@ -133,9 +106,9 @@ struct IndexData {
   // Distinct container chains by id (entry 0 is the empty one): string offsets. Dense ids let a
   // query remember per container whether it matched, in a flat array.
   std::vector<uint32_t> containers{0};
-  // Symbols by container id (CSR, ascending symbol ids); container 0 (none) has no list.
-  std::vector<uint32_t> container_member_offsets;
-  std::vector<uint32_t> container_members;
+  // Symbols by container id, as posting lists (members are mostly neighbours: a bit or half a
+  // byte each); container 0 (none) has an empty list.
+  Postings container_members;
   // Container ids by lower-cased chain component ("http", "server" for "http::Server").
   KeyedLists container_parts;
   // File ranges by lower-cased path component: values are (first file, end file) pairs; files
@@ -143,19 +116,41 @@ struct IndexData {
   KeyedLists path_parts;
 
   // Names: ids 0..n-1 in case-insensitive order (then byte order), text in names_blob at
-  // name_offsets[id] .. name_offsets[id+1].
+  // name_offsets[id] .. name_offsets[id+1]. Exact lookup is a binary search in that order.
   std::vector<char> names_blob;
   std::vector<uint32_t> name_offsets;
-  std::vector<uint32_t> name_hash;           // open addressing, name id + 1, 0 = empty
   std::vector<uint32_t> name_symbol_offsets; // CSR: symbols of name id in name_symbols[off[id]..off[id+1]]
   std::vector<uint32_t> name_symbols;
 
-  // Name ids per trigram token and per lower-cased segment, as posting lists (see Postings).
+  // Name ids per trigram token and per lower-cased segment, as posting lists (posting_list.h).
   std::vector<Token> token_keys;          // sorted
   Postings token_postings;                // entry i belongs to token_keys[i]
   std::vector<uint32_t> segment_offsets;  // into segments_blob, sorted by segment text; n+1 entries
   std::vector<char> segments_blob;
   Postings segment_postings;              // entry i belongs to segment(i)
+
+  // The file of every kFileStep-th symbol, so file_of() searches a few files, not all of them.
+  // Derived from `files` (build_file_lookup()), never stored.
+  static constexpr uint32_t kFileStep = 64;
+  std::vector<uint32_t> file_of_step;
+  void build_file_lookup();
+  uint32_t file_of(uint32_t symbol) const {
+    // The last file that starts at or before the symbol: empty files before it start there too.
+    size_t step = symbol / kFileStep;
+    uint32_t lo = file_of_step[step], hi = step + 1 < file_of_step.size() ? file_of_step[step + 1] + 1 : uint32_t(files.size());
+    while (hi - lo > 1) {
+      uint32_t mid = lo + (hi - lo) / 2;
+      if (files[mid].first_symbol <= symbol) lo = mid;
+      else hi = mid;
+    }
+    return lo;
+  }
+  uint32_t end_line(uint32_t symbol) const {
+    const SymbolRecord& r = symbols[symbol];
+    if (r.end_line_delta != SymbolRecord::kFarEndLine) return r.line + r.end_line_delta;
+    auto it = std::lower_bound(far_end_lines.begin(), far_end_lines.end(), std::pair<uint32_t, uint32_t>(symbol, 0));
+    return it != far_end_lines.end() && it->first == symbol ? it->second : r.line;
+  }
 
   std::string_view name(uint32_t id) const {
     return {names_blob.data() + name_offsets[id], name_offsets[id + 1] - name_offsets[id]};
@@ -164,10 +159,8 @@ struct IndexData {
     return {segments_blob.data() + segment_offsets[i], segment_offsets[i + 1] - segment_offsets[i]};
   }
   // The posting list of a token; empty when no name has it.
-  PostingRef token(Token t) const;
+  PostingList token(Token t) const;
 };
-
-uint64_t hash_bytes(std::string_view s);
 
 // What separates the parts of a container chain or a qualified query: "::", ".", "#", "\\", "/".
 inline bool is_qualifier_sep(char c) { return c == '.' || c == ':' || c == '#' || c == '\\' || c == '/'; }

@@ -99,7 +99,7 @@ class LiveView final : public Index, public LiveLayers {
   std::vector<uint32_t> find_exact(std::string_view name) const override {
     std::vector<uint32_t> out;
     for (uint32_t id : base_->find_exact(name))
-      if (!bit(tables_->hidden, LiveLayers::base->symbols[id].file)) out.push_back(view_symbol(false, id));
+      if (!bit(tables_->hidden, LiveLayers::base->file_of(id))) out.push_back(view_symbol(false, id));
     if (overlay_)
       for (uint32_t id : overlay_->find_exact(name)) out.push_back(view_symbol(true, id));
     // (path, line) order: the two layers' files interleave by path.
@@ -123,10 +123,10 @@ class LiveView final : public Index, public LiveLayers {
 
   uint32_t view_symbol(bool in_overlay, uint32_t layer_symbol) const override {
     if (in_overlay) return layer_symbol + tables_->symbol_count();
-    const SymbolRecord& r = LiveLayers::base->symbols[layer_symbol];
-    uint32_t view_file = tables_->view_of[r.file];
+    uint32_t base_file = LiveLayers::base->file_of(layer_symbol);
+    uint32_t view_file = tables_->view_of[base_file];
     assert(view_file != UINT32_MAX && "a masked base symbol has no id in the view");
-    return tables_->first_symbol[view_file] + (layer_symbol - LiveLayers::base->files[r.file].first_symbol);
+    return tables_->first_symbol[view_file] + (layer_symbol - LiveLayers::base->files[base_file].first_symbol);
   }
 
  private:

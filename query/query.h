@@ -2,11 +2,11 @@
 //
 // An Index is immutable once built: symbol records, strings and postings sit in a few flat arrays,
 // so a query takes no lock and allocates only its result. Names are interned, so fuzzy scoring runs
-// once per distinct name, not per symbol, and the trigram and segment postings (CRoaring bitmaps)
-// are over distinct names too. Live updates (a later layer) build small indexes and stack them;
-// nothing here is mutated after IndexBuilder::finish().
+// once per distinct name, not per symbol, and the trigram and segment postings (block-encoded
+// lists in one buffer, query/posting_list.h) are over distinct names too. Live updates (a later
+// layer) build small indexes and stack them; nothing here is mutated after IndexBuilder::finish().
 //
-// Cost: a 32-byte record per symbol, plus names, postings and signatures; see
+// Cost: a 24-byte record per symbol, plus names, postings and signatures; see
 // Index::memory() for the measured split.
 #pragma once
 
@@ -103,8 +103,8 @@ struct FileInfo {
 
 struct MemoryStats {
   size_t records = 0;     // symbol and file records
-  size_t names = 0;       // distinct names, their offsets, the exact-name hash and sorted order
-  size_t postings = 0;    // name->symbols, trigram and segment bitmaps, container and path parts
+  size_t names = 0;       // distinct names and their offsets (sorted, so exact lookup is a binary search)
+  size_t postings = 0;    // name->symbols, trigram and segment lists, container members, container and path parts
   size_t strings = 0;     // containers, paths, import specifiers
   size_t signatures = 0;  // one-line signatures
   size_t total() const { return records + names + postings + strings + signatures; }

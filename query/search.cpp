@@ -181,7 +181,7 @@ class Collector {
     for (uint32_t i = begin; i < end; ++i) {
       uint32_t id = d_.name_symbols[i];
       const SymbolRecord& r = d_.symbols[id];
-      if (!accept(r)) continue;
+      if (!accept(id, r)) continue;
       if (!scored) {
         std::optional<int32_t> s = score_of();
         if (!s) return;  // the scorer found no match after all
@@ -191,15 +191,15 @@ class Collector {
       // Every symbol of a name shares its tier, score and length; if even the best of the rest
       // (best kind, this id) cannot enter a full heap, none can.
       if (heap_.size() == req_.limit && !better(Entry{tier, score, 0, len, id}, heap_.front())) return;
-      push({tier, score, uint8_t(kind_rank(r.kind)), len, id});
+      push({tier, score, uint8_t(kind_rank(r.kind())), len, id});
     }
   }
 
   // Offers one symbol whose name matched with `tier` and `score`; it must still pass the filters.
   void add_symbol(uint32_t id, MatchTier tier, int32_t score) {
     const SymbolRecord& r = d_.symbols[id];
-    if (!accept(r)) return;
-    push({tier, score, uint8_t(kind_rank(r.kind)), d_.name_offsets[r.name + 1] - d_.name_offsets[r.name], id});
+    if (!accept(id, r)) return;
+    push({tier, score, uint8_t(kind_rank(r.kind())), d_.name_offsets[r.name() + 1] - d_.name_offsets[r.name()], id});
   }
 
   bool full() const { return accepted_ >= req_.limit; }
@@ -223,17 +223,19 @@ class Collector {
   }
 
  private:
-  bool accept(const SymbolRecord& r) {
-    if (!hidden_.empty() && (hidden_[r.file / 64] >> (r.file % 64) & 1)) return false;
-    if (req_.kinds && !(req_.kinds & kind_bit(r.kind))) return false;
-    const auto& f = d_.files[r.file];
-    if (req_.languages && !(req_.languages & (1u << uint32_t(f.language)))) return false;
-    if (!req_.path_glob.empty() && !file_passes_glob(r.file)) return false;
+  // The file is looked up (file_of) only when a filter needs it.
+  bool accept(uint32_t id, const SymbolRecord& r) {
+    if (req_.kinds && !(req_.kinds & kind_bit(r.kind()))) return false;
+    uint32_t file = UINT32_MAX;
+    auto file_id = [&] { return file != UINT32_MAX ? file : (file = d_.file_of(id)); };
+    if (!hidden_.empty() && (hidden_[file_id() / 64] >> (file_id() % 64) & 1)) return false;
+    if (req_.languages && !(req_.languages & (1u << uint32_t(d_.files[file_id()].language)))) return false;
+    if (!req_.path_glob.empty() && !file_passes_glob(file_id())) return false;
     if (!pattern_.qualifier.empty()) {
-      if (pattern_.path_qualifier) return file_path_matches(r.file);
-      if (container_passes(r.container)) return true;
+      if (pattern_.path_qualifier) return file_path_matches(file_id());
+      if (container_passes(r.container())) return true;
       // "module.fn" also finds fn in module.py; but "Client." lists Client's members only.
-      return !pattern_.name.empty() && file_path_matches(r.file);
+      return !pattern_.name.empty() && file_path_matches(file_id());
     }
     return true;
   }
@@ -310,9 +312,9 @@ bool qualifier_candidates(const IndexData& d, const Pattern& p, Collector& colle
     for (uint32_t container : d.container_parts.list(k)) {
       if (++visited > budget) return false;
       if (!collector.container_passes(container)) continue;
-      uint32_t b = d.container_member_offsets[container], e = d.container_member_offsets[container + 1];
-      if ((visited += e - b) > budget) return false;
-      out.insert(out.end(), d.container_members.begin() + b, d.container_members.begin() + e);
+      detail::PostingList members = d.container_members.get(container);
+      if ((visited += members.size()) > budget) return false;
+      members.decode(out);
     }
   }
   if (!p.name.empty()) {
@@ -352,7 +354,10 @@ std::vector<Hit> search_words(const IndexData& d, const SearchRequest& req, std:
       words.push_back(std::move(w));
   }
   if (words.empty()) return {};
-  detail::Bitmap acc;
+  // The union of a word's segment lists and the running AND, as bitsets over name ids: a short
+  // word ("s") prefixes thousands of segments, and bit operations beat merging that many lists.
+  const size_t words64 = (d.name_offsets.size() - 1 + 63) / 64;
+  std::vector<uint64_t> acc(words64), any(words64);
   for (size_t w = 0; w < words.size(); ++w) {
     const std::string& word = words[w];
     size_t n = d.segment_offsets.size() - 1;
@@ -362,26 +367,26 @@ std::vector<Hit> search_words(const IndexData& d, const SearchRequest& req, std:
       if (d.segment(uint32_t(mid)) < word) lo = mid + 1;
       else hi = mid;
     }
-    detail::Bitmap any;
-    for (size_t i = lo; i < n && d.segment(uint32_t(i)).starts_with(word); ++i) {
-      detail::PostingRef p = d.segment_postings.get(i);
-      if (p.bitmap) any |= *p.bitmap;
-      else any.addMany(p.ids.size(), p.ids.data());
-    }
-    if (w == 0) acc = std::move(any);
-    else acc &= any;
-    if (acc.isEmpty()) return {};
+    std::vector<uint64_t>& into = w == 0 ? acc : any;
+    if (w) std::fill(any.begin(), any.end(), 0);
+    for (size_t i = lo; i < n && d.segment(uint32_t(i)).starts_with(word); ++i)
+      d.segment_postings.get(i).for_each([&](uint32_t id) { into[id >> 6] |= uint64_t(1) << (id & 63); });
+    uint64_t some = 0;
+    for (size_t k = 0; k < words64; ++k) some |= w ? (acc[k] &= any[k]) : acc[k];
+    if (!some) return {};
   }
   std::vector<FuzzyMatcher> matchers(words.begin(), words.end());
-  for (uint32_t id : acc) {
-    std::string_view n = d.name(id);
-    MatchTier tier = istarts_with(n, words[0]) ? MatchTier::Prefix : MatchTier::Substring;
-    out.add_name(id, tier, [&] {
-      int32_t total = 0;
-      for (auto& m : matchers) total += m.match(n).value_or(0);
-      return std::optional<int32_t>(total);
-    });
-  }
+  for (size_t k = 0; k < words64; ++k)
+    for (uint64_t bits = acc[k]; bits; bits &= bits - 1) {
+      const uint32_t id = uint32_t(k * 64 + size_t(__builtin_ctzll(bits)));
+      std::string_view n = d.name(id);
+      MatchTier tier = istarts_with(n, words[0]) ? MatchTier::Prefix : MatchTier::Substring;
+      out.add_name(id, tier, [&] {
+        int32_t total = 0;
+        for (auto& m : matchers) total += m.match(n).value_or(0);
+        return std::optional<int32_t>(total);
+      });
+    }
   return out.take();
 }
 
@@ -440,14 +445,14 @@ std::vector<Hit> search_layer(const IndexData& d, const SearchRequest& req, std:
   // The trigram postings of tiers 3 and 4, smallest first, looked up only when a plan needs them
   // (a prefix run that fills the limit never does). A trigram no name has means nothing beyond
   // the prefix tier can match.
-  detail::PostingRef lists[FuzzyMatcher::kMaxWord];
+  detail::PostingList lists[FuzzyMatcher::kMaxWord];
   size_t count = 0;
   bool some_token_absent = false;
   auto load_lists = [&] {
     std::vector<Token> tokens;
     query_tokens(name.substr(0, FuzzyMatcher::kMaxWord), tokens);
     for (Token t : tokens) {
-      detail::PostingRef r = d.token(t);
+      detail::PostingList r = d.token(t);
       if (r.size() == 0) some_token_absent = true;
       if (count < std::size(lists)) lists[count++] = r;
     }
@@ -468,19 +473,33 @@ std::vector<Hit> search_layer(const IndexData& d, const SearchRequest& req, std:
     }
     std::vector<uint32_t> candidates;
     if (qualifier_candidates(d, pattern, out, by_name, candidates)) {
+      // Tiers 3 and 4 see only what the trigram postings admit, as in the other plan. Those
+      // candidates are taken in name order, so a forward cursor reads each list once and each
+      // name is checked and scored once for all its symbols (the heap's order is total, so the
+      // order of offers does not change the hits).
+      std::vector<std::pair<uint32_t, uint32_t>> rest;  // (name id, symbol)
+      const bool fuzzy_tiers = !some_token_absent && !lower.empty();
       for (uint32_t id : candidates) {
-        uint32_t name_id = d.symbols[id].name;
+        uint32_t name_id = d.symbols[id].name();
         std::string_view n = d.name(name_id);
-        if (istarts_with(n, lower)) {
-          out.add_symbol(id, n.size() == lower.size() ? MatchTier::Exact : MatchTier::Prefix, case_score(n));
-          continue;
-        }
-        // Tiers 3 and 4 see only what the trigram postings admit, as in the other plan.
-        bool admitted = !some_token_absent && !lower.empty();
-        for (size_t i = 0; i < count && admitted; ++i) admitted = lists[i].contains(name_id);
+        if (istarts_with(n, lower)) out.add_symbol(id, n.size() == lower.size() ? MatchTier::Exact : MatchTier::Prefix, case_score(n));
+        else if (fuzzy_tiers) rest.emplace_back(name_id, id);
+      }
+      std::sort(rest.begin(), rest.end());
+      std::vector<detail::PostingList::Cursor> cursors(lists, lists + count);
+      for (size_t k = 0, end; k < rest.size(); k = end) {
+        const uint32_t name_id = rest[k].first;
+        for (end = k + 1; end < rest.size() && rest[end].first == name_id;) ++end;
+        bool admitted = true;
+        for (size_t i = 0; i < count && admitted; ++i) admitted = cursors[i].has(name_id);
         if (!admitted) continue;
-        if (icontains(n, lower)) out.add_symbol(id, MatchTier::Substring, matcher.match(n).value_or(0));
-        else if (std::optional<int32_t> score = matcher.match(n)) out.add_symbol(id, MatchTier::Fuzzy, *score);
+        std::string_view n = d.name(name_id);
+        MatchTier tier = MatchTier::Substring;
+        std::optional<int32_t> score = matcher.match(n);
+        if (icontains(n, lower)) score = score.value_or(0);
+        else tier = MatchTier::Fuzzy;
+        if (score)
+          for (size_t j = k; j < end; ++j) out.add_symbol(rest[j].second, tier, *score);
       }
       return out.take();
     }
@@ -495,43 +514,36 @@ std::vector<Hit> search_layer(const IndexData& d, const SearchRequest& req, std:
   if (!by_qualifier) load_lists();
   if (some_token_absent) return out.take();
 
-  // Tiers 3 and 4: candidates from the trigram postings, driven by the smallest list. When it is
-  // a short array, each of its ids is probed in the others; when all are bitmaps, CRoaring ANDs.
+  // Tiers 3 and 4: candidates from the trigram postings, driven by the smallest list: its ids
+  // are decoded, then kept only if each longer list has them too (a forward cursor per list,
+  // which skips to the block of each id and decodes only the blocks it lands in).
   std::vector<uint32_t> probed;
-  detail::Bitmap scratch;
-  enum class Source { All, Probed, Bitmap } source = Source::All;
-  const detail::Bitmap* bitmap = nullptr;
   if (count) {
-    if (!lists[0].bitmap) {
-      for (uint32_t id : lists[0].ids) {
-        bool all = true;
-        for (size_t i = 1; i < count && all; ++i) all = lists[i].contains(id);
-        if (all) probed.push_back(id);
+    lists[0].decode(probed);
+    for (size_t i = 1; i < count && !probed.empty(); ++i) {
+      size_t kept = 0;
+      if (probed.size() * 8 >= lists[i].size()) {
+        // Candidates about as dense as the list: one merge over all of it beats a cursor call
+        // per candidate.
+        size_t k = 0;
+        lists[i].for_each([&](uint32_t id) {
+          while (k < probed.size() && probed[k] < id) ++k;
+          if (k < probed.size() && probed[k] == id) probed[kept++] = probed[k++];
+        });
+      } else {
+        detail::PostingList::Cursor cursor(lists[i]);
+        for (uint32_t id : probed)
+          if (cursor.has(id)) probed[kept++] = id;
       }
-      source = Source::Probed;
-    } else if (count == 1) {
-      bitmap = lists[0].bitmap;
-      source = Source::Bitmap;
-    } else {
-      scratch = *lists[0].bitmap & *lists[1].bitmap;
-      for (size_t i = 2; i < count && !scratch.isEmpty(); ++i) scratch &= *lists[i].bitmap;
-      bitmap = &scratch;
-      source = Source::Bitmap;
+      probed.resize(kept);
     }
   }
-
   auto for_each_candidate = [&](auto&& f) {
-    switch (source) {
-      case Source::Probed:
-        for (uint32_t id : probed) f(id);
-        break;
-      case Source::Bitmap:
-        for (uint32_t id : *bitmap) f(id);
-        break;
-      case Source::All:
-        for (uint32_t id = 0; id + 1 < d.name_offsets.size(); ++id) f(id);
-        break;
+    if (count) {
+      for (uint32_t id : probed) f(id);
+      return;
     }
+    for (uint32_t id = 0; id + 1 < d.name_offsets.size(); ++id) f(id);
   };
   // One pass sorts candidates: substrings are offered now; the rest wait for the fuzzy tier,
   // which runs only if the substrings leave room.
@@ -559,11 +571,11 @@ std::vector<Hit> search_layer(const IndexData& d, const SearchRequest& req, std:
 bool better_across(const IndexData& da, const Hit& a, const IndexData& db, const Hit& b) {
   const SymbolRecord& ra = da.symbols[a.symbol];
   const SymbolRecord& rb = db.symbols[b.symbol];
-  Entry x{a.tier, a.score, uint8_t(kind_rank(ra.kind)), da.name_offsets[ra.name + 1] - da.name_offsets[ra.name], 0};
-  Entry y{b.tier, b.score, uint8_t(kind_rank(rb.kind)), db.name_offsets[rb.name + 1] - db.name_offsets[rb.name], 0};
+  Entry x{a.tier, a.score, uint8_t(kind_rank(ra.kind())), da.name_offsets[ra.name() + 1] - da.name_offsets[ra.name()], 0};
+  Entry y{b.tier, b.score, uint8_t(kind_rank(rb.kind())), db.name_offsets[rb.name() + 1] - db.name_offsets[rb.name()], 0};
   if (better(x, y)) return true;
   if (better(y, x)) return false;
-  std::string_view pa = da.strings.get(da.files[ra.file].path), pb = db.strings.get(db.files[rb.file].path);
+  std::string_view pa = da.strings.get(da.files[da.file_of(a.symbol)].path), pb = db.strings.get(db.files[db.file_of(b.symbol)].path);
   if (pa != pb) return pa < pb;
   return ra.line != rb.line ? ra.line < rb.line : ra.column < rb.column;
 }

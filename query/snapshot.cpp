@@ -56,43 +56,64 @@ class Writer {
   std::string out;
 };
 
-// Bounds-checked reads: any overrun makes ok() false and every later read a no-op.
+// Reads a section by decompressing its zstd frame as it goes: arrays are filled from a small
+// buffer that stays in cache, so a load allocates the index's arrays and nothing of their size
+// besides (no whole-section buffer for the kernel to zero and the reader to copy out of). Any
+// overrun or zstd error makes ok() false and every later read a no-op.
 class Reader {
  public:
-  explicit Reader(std::string_view in) : in_(in) {}
-  // `in` must be 8-byte aligned. assign() copies in one pass; resize() would zero the pages first.
+  Reader(std::string_view frame, uint64_t raw_size)
+      : ctx_(ZSTD_createDCtx()), in_{frame.data(), frame.size(), 0}, raw_size_(raw_size), chunk_(new char[kChunk]) {
+    ok_ = ctx_ != nullptr;
+  }
+  ~Reader() { ZSTD_freeDCtx(ctx_); }
+  Reader(const Reader&) = delete;
+  Reader& operator=(const Reader&) = delete;
+
+  // Arrays start 8-byte aligned within a section (Writer::vec).
   template <typename T>
   void vec(std::vector<T>& v) {
-    static_assert(alignof(T) <= 8);
+    static_assert(alignof(T) <= 8 && kChunk % sizeof(T) == 0);
     uint64_t n = u64();
-    size_t pad = (8 - pos_ % 8) % 8;
-    if (!ok_ || pad > in_.size() - pos_) return fail();
-    pos_ += pad;
-    if (n > (in_.size() - pos_) / sizeof(T)) return fail();
-    const T* first = reinterpret_cast<const T*>(in_.data() + pos_);
-    v.assign(first, first + n);
-    pos_ += n * sizeof(T);
+    char pad[8];
+    if (!pull(pad, (8 - pos_ % 8) % 8) || n > (raw_size_ - pos_) / sizeof(T)) return fail();
+    v.clear();
+    v.reserve(n);
+    for (uint64_t left = n; left;) {
+      size_t k = std::min<uint64_t>(left, kChunk / sizeof(T));
+      if (!pull(chunk_.get(), k * sizeof(T))) return fail();
+      const T* first = reinterpret_cast<const T*>(chunk_.get());
+      v.insert(v.end(), first, first + k);
+      left -= k;
+    }
   }
   uint64_t u64() {
     uint64_t v = 0;
-    if (!ok_ || in_.size() - pos_ < 8) return fail(), 0;
-    std::memcpy(&v, in_.data() + pos_, 8);
-    pos_ += 8;
+    if (!pull(&v, 8)) fail();
     return v;
   }
-  std::string_view bytes() {
-    uint64_t n = u64();
-    if (!ok_ || n > in_.size() - pos_) return fail(), std::string_view();
-    std::string_view s = in_.substr(pos_, n);
+  // Exactly n more bytes of the section into dst.
+  bool pull(void* dst, size_t n) {
+    if (!ok_ || n > raw_size_ - pos_) return ok_ = false;
+    ZSTD_outBuffer out{dst, n, 0};
+    while (out.pos < out.size) {
+      size_t in_before = in_.pos, out_before = out.pos;
+      size_t r = ZSTD_decompressStream(ctx_, &out, &in_);
+      if (ZSTD_isError(r) || (in_.pos == in_before && out.pos == out_before)) return ok_ = false;
+    }
     pos_ += n;
-    return s;
+    return true;
   }
   void fail() { ok_ = false; }
-  bool ok() const { return ok_ && pos_ == in_.size(); }
+  bool ok() const { return ok_ && pos_ == raw_size_; }
 
  private:
-  std::string_view in_;
-  size_t pos_ = 0;
+  static constexpr size_t kChunk = 96 << 10;  // a multiple of every record size; fits in L2
+  ZSTD_DCtx* ctx_;
+  ZSTD_inBuffer in_;
+  uint64_t raw_size_;
+  uint64_t pos_ = 0;
+  std::unique_ptr<char[]> chunk_;
   bool ok_ = true;
 };
 
@@ -107,37 +128,12 @@ struct SnapshotCodec {
   }
   static void put(Writer& w, const Postings& p) {
     w.vec(p.offsets_);
-    w.vec(p.ids_);
-    w.vec(p.big_);
-    w.u64(p.bitmaps_.size());
-    std::string buf;
-    for (const Bitmap& b : p.bitmaps_) {
-      buf.resize(b.getSizeInBytes(true));
-      b.write(buf.data(), true);
-      w.bytes(buf);
-    }
+    w.vec(p.bytes_);
   }
   static void get(Reader& r, Postings& p) {
     r.vec(p.offsets_);
-    r.vec(p.ids_);
-    r.vec(p.big_);
-    uint64_t n = r.u64();
-    if (n > p.big_.size()) return r.fail();
-    p.bitmaps_.clear();
-    p.bitmaps_.reserve(n);
-    for (uint64_t i = 0; i < n; ++i) {
-      std::string_view s = r.bytes();
-      if (s.empty()) return r.fail();
-      try {
-        p.bitmaps_.push_back(Bitmap::readSafe(s.data(), s.size()));
-      } catch (const std::exception&) {
-        return r.fail();
-      }
-    }
-    // Each list is an array slice or a bitmap; slices ascend within ids_.
-    if (p.offsets_.size() != p.big_.size() + 1 || p.offsets_.front() != 0 || p.offsets_.back() != p.ids_.size()) return r.fail();
-    for (size_t i = 0; i < p.big_.size(); ++i)
-      if (p.offsets_[i] > p.offsets_[i + 1] || (p.big_[i] != UINT32_MAX && p.big_[i] >= p.bitmaps_.size())) return r.fail();
+    r.vec(p.bytes_);
+    if (!p.offsets_ok()) r.fail();  // validate() reads lists by these in parallel
   }
   static void put(Writer& w, const KeyedLists& k) {
     w.vec(k.blob);
@@ -154,6 +150,9 @@ struct SnapshotCodec {
         !ascending_within(k.list_offsets, k.values.size()))
       r.fail();
   }
+  static bool known_kind(Kind k) {
+    return (uint8_t(k) >= uint8_t(Kind::File) && uint8_t(k) <= uint8_t(Kind::TypeParameter)) || k == Kind::Macro || k == Kind::TypeAlias;
+  }
   // Offsets start at 0, never decrease and end at `end`.
   static bool ascending_within(const std::vector<uint32_t>& offsets, size_t end) {
     if (offsets.empty() || offsets.front() != 0 || offsets.back() != end) return false;
@@ -167,11 +166,11 @@ struct SnapshotCodec {
   static void fields(IO& io, Data& d, Section s) {
     switch (s) {
       case kRecords:
-        io(d.symbols), io(d.files), io(d.files_by_path), io(d.imports), io(d.containers);
-        io(d.container_member_offsets), io(d.container_members);
+        io(d.symbols), io(d.far_end_lines), io(d.files), io(d.files_by_path), io(d.imports), io(d.containers);
+        io(d.container_members);
         break;
       case kStrings: io(d.strings), io(d.signatures); break;
-      case kNames: io(d.names_blob), io(d.name_offsets), io(d.name_hash), io(d.name_symbol_offsets), io(d.name_symbols); break;
+      case kNames: io(d.names_blob), io(d.name_offsets), io(d.name_symbol_offsets), io(d.name_symbols); break;
       case kTokens: io(d.token_keys), io(d.token_postings); break;
       case kSegments:
         io(d.segment_offsets), io(d.segments_blob), io(d.segment_postings), io(d.container_parts), io(d.path_parts);
@@ -202,41 +201,51 @@ struct SnapshotCodec {
     return std::move(w.out);
   }
 
-  static bool decode(std::string_view bytes, Section s, IndexData& d, std::string& extra) {
+  static bool decode(std::string_view frame, uint64_t raw_size, Section s, IndexData& d, std::string& extra) {
+    Reader r(frame, raw_size);
     if (s == kExtra) {
-      extra.assign(bytes);
-      return true;
+      extra.resize(raw_size);
+      return r.pull(extra.data(), raw_size) && r.ok();
     }
-    Reader r(bytes);
     Get get_fields{r};
     fields(get_fields, d, s);
     return r.ok();
   }
 
-  // The cross-array invariants search and symbol() index by, checked once per load (a few ms
-  // for a million symbols), so even a consistent-looking file cannot send a read out of bounds.
-  static std::string validate(const IndexData& d) {
+  // Every trigram list decodes within its bytes to ascending ids; returns the largest, which
+  // validate() holds to the name count. The heaviest check of a load (it reads every id), so it
+  // runs in the trigram section's task, beside the other sections' decompression.
+  static std::string check_tokens(const IndexData& d, uint32_t& max_id) {
+    for (size_t i = 0; i < d.token_postings.size(); ++i)
+      if (const char* bad = d.token_postings.check(i, PostingList::kBitmapFlag, max_id)) return std::string("trigram postings (") + bad + ")";
+    return {};
+  }
+
+  // The cross-array invariants search and symbol() index by, checked once per load, so even a
+  // consistent-looking file cannot send a read out of bounds.
+  static std::string validate(const IndexData& d, uint32_t token_max_id) {
     const size_t names = d.name_offsets.empty() ? 0 : d.name_offsets.size() - 1;
+    const uint32_t name_count = uint32_t(names);
+    if (d.token_postings.size() && token_max_id >= name_count) return "trigram postings (ids)";
     const size_t strings = d.strings.bytes_.size(), signatures = d.signatures.bytes_.size();
     if (!ascending_within(d.name_offsets, d.names_blob.size())) return "name offsets";
     if (d.name_symbol_offsets.size() != names + 1 || !ascending_within(d.name_symbol_offsets, d.name_symbols.size()) ||
         d.name_symbols.size() != d.symbols.size())
       return "name -> symbol lists";
-    if (d.name_hash.empty() || (d.name_hash.size() & (d.name_hash.size() - 1))) return "name hash";
-    for (uint32_t h : d.name_hash)
-      if (h > names) return "name hash";
     for (uint32_t id : d.name_symbols)
       if (id >= d.symbols.size()) return "name -> symbol lists";
-    if (d.containers.empty() || d.container_member_offsets.size() != d.containers.size() + 1 ||
-        !ascending_within(d.container_member_offsets, d.container_members.size()))
-      return "containers";
+    if (d.containers.empty() || d.container_members.size() != d.containers.size()) return "containers";
     for (uint32_t c : d.containers)
       if (c >= strings) return "containers";
-    for (uint32_t id : d.container_members)
-      if (id >= d.symbols.size()) return "container members";
+    if (std::string bad = d.container_members.validate(uint32_t(d.symbols.size())); !bad.empty()) return "container members (" + bad + ")";
     for (const SymbolRecord& r : d.symbols)
-      if (r.name >= names || r.container >= d.containers.size() || r.file >= d.files.size() || r.signature >= signatures)
+      if (r.name() >= names || r.container() >= d.containers.size() || r.signature >= signatures || !known_kind(r.kind()))
         return "symbol records";
+    for (size_t i = 0; i < d.far_end_lines.size(); ++i) {
+      uint32_t id = d.far_end_lines[i].first;
+      if (id >= d.symbols.size() || (i && id <= d.far_end_lines[i - 1].first) || d.symbols[id].end_line_delta != SymbolRecord::kFarEndLine)
+        return "far end lines";
+    }
     uint64_t next_symbol = 0, next_import = 0;
     for (const FileRecord& f : d.files) {
       if (f.path >= strings || f.first_symbol != next_symbol || f.first_import != next_import ||
@@ -255,12 +264,7 @@ struct SnapshotCodec {
     if (d.segment_offsets.empty() || d.segment_postings.size() != d.segment_offsets.size() - 1 ||
         !ascending_within(d.segment_offsets, d.segments_blob.size()))
       return "segment postings";
-    for (const Postings* p : {&d.token_postings, &d.segment_postings}) {
-      for (uint32_t id : p->ids_)
-        if (id >= names) return "postings";
-      for (const Bitmap& b : p->bitmaps_)
-        if (!b.isEmpty() && b.maximum() >= names) return "postings";
-    }
+    if (std::string bad = d.segment_postings.validate(name_count); !bad.empty()) return "segment postings (" + bad + ")";
     for (uint32_t c : d.container_parts.values)
       if (c >= d.containers.size()) return "container parts";
     if (d.path_parts.values.size() % 2) return "path parts";
@@ -318,7 +322,7 @@ std::string save_snapshot(const Index& index, std::string_view extra, const std:
       return;
     }
     frames[i].resize(n);
-    table[i] = {uint32_t(i), 0, n, raw.size(), content_hash(raw)};
+    table[i] = {uint32_t(i), 0, n, raw.size(), content_hash(frames[i])};
   });
   for (const auto& e : errors)
     if (!e.empty()) return e;
@@ -415,7 +419,11 @@ SnapshotLoad load_snapshot(const std::filesystem::path& path) {
 
   IndexData d;
   std::array<std::string, kSectionCount> errors;
-  parallel_for(kSectionCount, [&](size_t i) {
+  uint32_t token_max_id = 0;
+  // The trigram section first: its task also checks every id, the longest of the tasks.
+  constexpr std::array<Section, kSectionCount> kOrder = {kTokens, kStrings, kRecords, kNames, kSegments, kExtra};
+  parallel_for(kSectionCount, [&](size_t k) {
+    const size_t i = kOrder[k];
     const SectionEntry& e = table[i];
     std::string_view frame = file.substr(offsets[i], e.compressed_size);
     unsigned long long size = ZSTD_getFrameContentSize(frame.data(), frame.size());
@@ -423,18 +431,17 @@ SnapshotLoad load_snapshot(const std::filesystem::path& path) {
       errors[i] = "section " + std::to_string(i) + " is corrupt";
       return;
     }
-    std::unique_ptr<char[]> buffer(new char[std::max<size_t>(e.raw_size, 1)]);  // not zeroed: zstd fills it
-    size_t n = ZSTD_decompress(buffer.get(), e.raw_size, frame.data(), frame.size());
-    std::string_view raw(buffer.get(), e.raw_size);
-    if (ZSTD_isError(n) || n != raw.size() || content_hash(raw) != e.checksum) {
+    // The checksum covers the stored bytes, so damage is named before anything is decoded.
+    if (content_hash(frame) != e.checksum) {
       errors[i] = "section " + std::to_string(i) + " checksum mismatch";
       return;
     }
-    if (!SnapshotCodec::decode(raw, Section(i), d, out.extra)) errors[i] = "section " + std::to_string(i) + " is malformed";
+    if (!SnapshotCodec::decode(frame, e.raw_size, Section(i), d, out.extra)) errors[i] = "section " + std::to_string(i) + " is malformed";
+    else if (i == kTokens) errors[i] = SnapshotCodec::check_tokens(d, token_max_id);
   });
   for (const auto& e : errors)
-    if (!e.empty()) return fail(e);
-  if (std::string bad = SnapshotCodec::validate(d); !bad.empty()) return fail("inconsistent " + bad);
+    if (!e.empty()) return fail(e.starts_with("section") ? e : "inconsistent " + e);
+  if (std::string bad = SnapshotCodec::validate(d, token_max_id); !bad.empty()) return fail("inconsistent " + bad);
   out.index = make_index(std::move(d));
   return out;
 }

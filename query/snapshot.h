@@ -1,10 +1,11 @@
 // Snapshots: an Index saved to one file and loaded back, so a restart costs a read, not a re-index.
 //
 // Format: a fixed header (magic, format version, section table with sizes and an XXH3 checksum of
-// each section's bytes, and a checksum of the table itself), then the sections, each one zstd
-// frame. Sections hold the Index's flat arrays as they are in memory (little-endian only), so
-// loading is decompression plus a few checks of the invariants search relies on; sections
-// decompress in parallel. The caller may store bytes of its own in the `extra` section (indexer/
+// each section's stored bytes, and a checksum of the table itself), then the sections, each one
+// zstd frame. Sections hold the Index's flat arrays as they are in memory (little-endian only),
+// posting lists included (one byte buffer each), so loading is streaming decompression straight
+// into the final arrays plus checks of the invariants search relies on; sections decompress in
+// parallel. The caller may store bytes of its own in the `extra` section (indexer/
 // keeps the tree's file states there).
 //
 // Writing goes to a temporary file in the same directory, fsynced, then renamed over the old one:
@@ -12,9 +13,10 @@
 // truncated, corrupt, foreign or of another format version fails to load with a one-line reason;
 // it is never half-loaded.
 //
-// Format versions (bump kSnapshotVersion on any change to the bytes; keep the old file under
-// tests/fixtures/snapshots/ to prove it is rejected cleanly):
+// Format versions (bump kSnapshotVersion on any change to the bytes, and add the new version's
+// tests/fixtures/snapshots/vN.snapshot beside the old ones, which prove old files are rejected cleanly):
 //   1  first format: records, strings, names, trigram and segment postings, qualifier lists
+//   2  flat block-encoded postings (posting_list.h), 24-byte records, checksums of stored bytes
 #pragma once
 
 #include <cstdint>
@@ -27,7 +29,7 @@
 
 namespace query {
 
-inline constexpr uint32_t kSnapshotVersion = 1;
+inline constexpr uint32_t kSnapshotVersion = 2;
 
 struct SnapshotLoad {
   std::unique_ptr<Index> index;  // null when error is set

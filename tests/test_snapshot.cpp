@@ -107,19 +107,26 @@ TEST_CASE("snapshot: damaged, foreign and other-version files are refused with a
   CHECK(query::load_snapshot(t / "missing").error.find("No such file") != std::string::npos);
 }
 
-TEST_CASE("snapshot: the v1 file kept under tests loads while v1 is current, and is refused after", "[snapshot]") {
-  // tests/fixtures/snapshots/v1.snapshot is the fixture tree tests/fixtures/snapshots/tree as
-  // format v1 wrote it. When the format changes, this test proves the old file gets a clean refusal.
-  query::SnapshotLoad r = query::load_snapshot(FIXTURES_DIR "/snapshots/v1.snapshot");
-  if (query::kSnapshotVersion == 1) {
-    INFO(r.error);
-    REQUIRE(r.index);
-    auto fresh = indexer::index_tree(FIXTURES_DIR "/snapshots/tree", {});
-    REQUIRE(fresh.index);
-    CHECK(dump(*r.index) == dump(*fresh.index));
-  } else {
-    CHECK(!r.index);
-    CHECK(r.error.find("format v1, this build reads") != std::string::npos);
+TEST_CASE("snapshot: each version's file kept under tests loads while it is current, and is refused after", "[snapshot]") {
+  // tests/fixtures/snapshots/vN.snapshot is the fixture tree tests/fixtures/snapshots/tree as
+  // format vN wrote it (`indexer index tests/fixtures/snapshots/tree --snapshot ...`). The current
+  // version's file proves the bytes did not change without a version bump; older ones prove an
+  // old file gets a clean refusal.
+  for (uint32_t version = 1; version <= query::kSnapshotVersion; ++version) {
+    std::string file = FIXTURES_DIR "/snapshots/v" + std::to_string(version) + ".snapshot";
+    INFO(file);
+    query::SnapshotLoad r = query::load_snapshot(file);
+    if (version == query::kSnapshotVersion) {
+      INFO(r.error);
+      REQUIRE(r.index);
+      auto fresh = indexer::index_tree(FIXTURES_DIR "/snapshots/tree", {});
+      REQUIRE(fresh.index);
+      CHECK(dump(*r.index) == dump(*fresh.index));
+    } else {
+      CHECK(!r.index);
+      CHECK(r.error.find("format v" + std::to_string(version) + ", this build reads v" + std::to_string(query::kSnapshotVersion)) !=
+            std::string::npos);
+    }
   }
 }
 
