@@ -1,0 +1,188 @@
+// The methods of `indexer serve` (server/service.h and server/ws_server.h), their params and
+// results, as the server sends them. Lines and columns are 1-based; columns count UTF-8 bytes.
+// Paths are relative to the served root.
+
+/** LSP SymbolKind names in lower case, plus `macro` and `typealias`. */
+export type SymbolKind =
+  | 'file' | 'module' | 'namespace' | 'package' | 'class' | 'method' | 'property' | 'field'
+  | 'constructor' | 'enum' | 'interface' | 'function' | 'variable' | 'constant' | 'string'
+  | 'number' | 'boolean' | 'array' | 'object' | 'key' | 'null' | 'enummember' | 'struct' | 'event'
+  | 'operator' | 'typeparameter' | 'macro' | 'typealias';
+
+/** Language names; the server also takes aliases (`py`, `ts`, `c++`, `sh`, ...). */
+export type Language =
+  | 'python' | 'javascript' | 'typescript' | 'tsx' | 'go' | 'rust' | 'c' | 'cpp' | 'java'
+  | 'csharp' | 'ruby' | 'php' | 'bash';
+
+export interface SymbolInfo {
+  name: string;
+  kind: SymbolKind;
+  /** The container chain, `pkg.Class` or `ns::Type`; empty at the top level. */
+  container: string;
+  language: Language;
+  path: string;
+  line: number;
+  column: number;
+  end_line: number;
+  end_column: number;
+  /** Where the name itself starts. */
+  selection_line: number;
+  selection_column: number;
+  /** The definition up to its body, whitespace collapsed. */
+  signature: string;
+}
+
+export type MatchTier = 'exact' | 'prefix' | 'substring' | 'fuzzy';
+
+export interface SearchHit extends SymbolInfo {
+  score: number;
+  match: MatchTier;
+}
+
+export interface OutlineNode extends SymbolInfo {
+  children: OutlineNode[];
+}
+
+export interface IndexStatus {
+  root: string;
+  files: number;
+  symbols: number;
+  memory_bytes: number;
+  unsaved_changes: boolean;
+}
+
+export interface InitializeResult {
+  server: string;
+  version: string;
+  methods: string[];
+  /** `{status: "indexing"}` while the first index is being built. */
+  index: IndexStatus | { status: 'indexing' };
+}
+
+export interface RefreshParams {
+  /** Paths relative to the root; without them, a rescan of the whole tree. */
+  paths?: string[];
+}
+export interface RefreshResult {
+  changes: number;
+  milliseconds: number;
+}
+export interface SnapshotResult {
+  milliseconds: number;
+}
+
+export interface SearchParams {
+  /** A name, maybe qualified (`Class.method`, `ns::fn`, `dir/file.py:name`) or several words. */
+  pattern: string;
+  /** One kind, a comma-separated list, or an array. */
+  kind?: SymbolKind | SymbolKind[] | string;
+  lang?: Language | Language[] | string;
+  /** A glob over paths, `.gitignore` syntax. */
+  path?: string;
+  /** Default 50, at most 10,000. */
+  limit?: number;
+}
+
+export interface OutlineParams {
+  path: string;
+}
+
+/** By name, or the identifier at a position of a file (1-based, UTF-8 byte column). */
+export type DefinitionParams = { name: string } | { path: string; line: number; column: number };
+
+export interface GraphNodeParams {
+  /** A file of the tree, or an external module (`react`, `external:net/http`). */
+  path: string;
+}
+export interface GraphDepthParams extends GraphNodeParams {
+  /** 1: direct only; unlimited by default. */
+  depth?: number;
+}
+export interface GraphPathParams {
+  from: string;
+  to: string;
+}
+
+export interface ImportEdge {
+  path: string;
+  external: boolean;
+  /** The line of the first import. */
+  line: number;
+}
+export interface DependencyNode {
+  path: string;
+  external: boolean;
+  depth: number;
+}
+export interface ImportCycle {
+  files: string[];
+  /** One loop through the first file, ending where it starts. */
+  example: string[];
+}
+
+export interface AuthenticateParams {
+  token: string;
+}
+
+/** Every request method: its params and its result. */
+export interface Methods {
+  initialize: { params: Record<string, never>; result: InitializeResult };
+  'index/status': { params: Record<string, never>; result: IndexStatus };
+  'index/refresh': { params: RefreshParams; result: RefreshResult };
+  'index/snapshot': { params: Record<string, never>; result: SnapshotResult };
+  'symbols/search': { params: SearchParams; result: SearchHit[] };
+  'symbols/outline': { params: OutlineParams; result: OutlineNode[] };
+  'symbols/definition': { params: DefinitionParams; result: SymbolInfo[] };
+  'graph/imports': { params: GraphNodeParams; result: ImportEdge[] };
+  'graph/importers': { params: GraphNodeParams; result: ImportEdge[] };
+  'graph/deps': { params: GraphDepthParams; result: DependencyNode[] };
+  'graph/dependents': { params: GraphDepthParams; result: DependencyNode[] };
+  /** Node names, externals prefixed `external:`; null when there is no chain. */
+  'graph/path': { params: GraphPathParams; result: string[] | null };
+  'graph/cycles': { params: Record<string, never>; result: ImportCycle[] };
+  'index/subscribe': { params: Record<string, never>; result: true };
+  'index/unsubscribe': { params: Record<string, never>; result: true };
+  authenticate: { params: AuthenticateParams; result: true };
+}
+export type MethodName = keyof Methods;
+
+export interface FileChange {
+  path: string;
+  change: 'indexed' | 'removed' | 'skipped';
+  /** For `indexed`. */
+  symbols?: number;
+  /** For `skipped`: binary, too-large, minified, unreadable, vanished, symlink, special, ... */
+  reason?: string;
+}
+
+/** The params of `index/didChange`, sent to subscribed connections after each re-index. */
+export interface DidChangeEvent {
+  changes: FileChange[];
+  milliseconds: number;
+}
+
+/** The value of `$/progress` {token: "indexing"} while the first index is built. */
+export interface ProgressValue {
+  kind: 'report' | 'end';
+  percentage?: number;
+  message?: string;
+}
+export interface ProgressEvent {
+  token: string;
+  value: ProgressValue;
+}
+
+/** JSON-RPC and server error codes. */
+export const ErrorCodes = {
+  ParseError: -32700,
+  InvalidRequest: -32600,
+  MethodNotFound: -32601,
+  InvalidParams: -32602,
+  InternalError: -32603,
+  /** Not authenticated: `authenticate {token}` first (the server then closes the connection). */
+  Unauthenticated: -32000,
+  /** More than 256 requests pending on one connection. */
+  TooManyPending: -32001,
+  ServerNotReady: -32002,
+  RequestCancelled: -32800,
+} as const;
