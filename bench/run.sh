@@ -16,7 +16,7 @@ if [ ! -d "$cache/node_modules/typescript/lib" ]; then
   mkdir -p "$cache" && (cd "$cache" && npm install --silent --no-save typescript@5.6.3 >/dev/null)
 fi
 cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
-cmake --build build --target indexer_bench indexer_live_bench
+cmake --build build --target indexer_bench indexer_live_bench indexer_serve_bench
 py=$(python3 -c 'import sysconfig; print(sysconfig.get_paths()["stdlib"])')
 corpora=("$py" /usr/include/boost "$cache/node_modules/typescript/lib")
 for go in /usr/lib/go/src /usr/lib/go-*/src; do [ -d "$go" ] && corpora+=("$go") && break; done
@@ -24,3 +24,5 @@ echo "corpora: ${corpora[*]}"
 build/indexer_bench "$@" "${corpora[@]}"
 echo
 build/indexer_live_bench "${corpora[@]}"
+echo
+build/indexer_serve_bench /usr/include/boost

@@ -96,6 +96,7 @@ struct RpcConnection::State : std::enable_shared_from_this<RpcConnection::State>
   Handler handler;
   Send send;
   size_t max_pending;
+  std::function<bool(const std::string&)> run_inline;
 
   struct Pending {
     CancelFlag cancelled{false};
@@ -108,26 +109,25 @@ struct RpcConnection::State : std::enable_shared_from_this<RpcConnection::State>
   std::mutex send_mu;
   std::atomic<uint64_t> next_id{1};
 
-  void out(const json& message) {
-    std::string text = dump(message);
+  void out(const std::string& text) {
     std::lock_guard lock(send_mu);
     send(text);
   }
+  void out(const json& message) { out(dump(message)); }
 
-  // The response to one call, or null for a notification.
-  json run(const Call& call, const std::shared_ptr<Pending>& p) {
-    auto answer = [&](json r) -> json {
-      if (call.notification) return nullptr;
-      if (p && p->cancelled) return error_object(call.id, kRequestCancelled, "request cancelled");
-      return json{{"jsonrpc", "2.0"}, {"id", call.id}, {"result", std::move(r)}};
-    };
-    auto fail = [&](int code, const std::string& message) -> json {
-      return call.notification ? json(nullptr) : error_object(call.id, p && p->cancelled ? kRequestCancelled : code, message);
+  // The response to one call, serialized; "" for a notification.
+  std::string run(const Call& call, const std::shared_ptr<Pending>& p) {
+    auto fail = [&](int code, const std::string& message) -> std::string {
+      return call.notification ? std::string() : dump(error_object(call.id, p && p->cancelled ? kRequestCancelled : code, message));
     };
     if (p && p->cancelled) return fail(kRequestCancelled, "request cancelled");
     static const CancelFlag never{false};
     try {
-      return answer(handler(call.method, call.params, p ? p->cancelled : never));
+      Result r = handler(call.method, call.params, p ? p->cancelled : never);
+      if (call.notification) return {};
+      if (p && p->cancelled) return fail(kRequestCancelled, "request cancelled");
+      if (auto* raw = std::get_if<RawJson>(&r)) return "{\"id\":" + dump(call.id) + ",\"jsonrpc\":\"2.0\",\"result\":" + raw->text + "}";
+      return dump(json{{"jsonrpc", "2.0"}, {"id", call.id}, {"result", std::move(std::get<json>(r))}});
     } catch (const RpcError& e) {
       return fail(e.code, e.message);
     } catch (const std::exception& e) {
@@ -176,10 +176,12 @@ struct RpcConnection::State : std::enable_shared_from_this<RpcConnection::State>
   }
 };
 
-RpcConnection::RpcConnection(Handler handler, Send send, size_t max_pending) : state_(std::make_shared<State>()) {
+RpcConnection::RpcConnection(Handler handler, Send send, size_t max_pending, std::function<bool(const std::string&)> run_inline)
+    : state_(std::make_shared<State>()) {
   state_->handler = std::move(handler);
   state_->send = std::move(send);
   state_->max_pending = max_pending;
+  state_->run_inline = std::move(run_inline);
 }
 
 RpcConnection::~RpcConnection() {
@@ -221,20 +223,24 @@ void RpcConnection::receive(std::string_view text) {
       refused[i] = r;
     }
     s.post([members = std::move(members), tracked = std::move(tracked), refused](State& st) {
-      json out = json::array();
+      std::string out;
+      auto add = [&](const std::string& r) {
+        if (r.empty()) return;
+        out += out.empty() ? '[' : ',';
+        out += r;
+      };
       for (size_t i = 0; i < members.size(); ++i) {
-        if (const auto* bad = std::get_if<Invalid>(&members[i])) out.push_back(error_object(bad->id, kInvalidRequest, bad->why));
+        if (const auto* bad = std::get_if<Invalid>(&members[i])) add(dump(error_object(bad->id, kInvalidRequest, bad->why)));
         else if (const auto* call = std::get_if<Call>(&members[i])) {
           if (call->method == "$/cancelRequest") {
             st.cancel(call->params);
             continue;
           }
-          json r = refused[i] ? error_object(call->id, kTooManyPending, "too many pending requests") : st.run(*call, tracked[i]);
+          add(refused[i] ? dump(error_object(call->id, kTooManyPending, "too many pending requests")) : st.run(*call, tracked[i]));
           st.untrack(*call, tracked[i]);
-          if (!r.is_null()) out.push_back(std::move(r));
         }
       }
-      if (!out.empty()) st.out(out);
+      if (!out.empty()) st.out(out + "]");
     });
     return;
   }
@@ -256,6 +262,10 @@ void RpcConnection::receive(std::string_view text) {
     s.run(call, nullptr);
     return;
   }
+  if (s.run_inline && s.run_inline(call.method)) {  // cheap: not worth two thread hops
+    s.out(s.run(call, nullptr));
+    return;
+  }
   bool refused = false;
   auto tracked = s.track(call, refused);
   if (refused) {
@@ -263,9 +273,9 @@ void RpcConnection::receive(std::string_view text) {
     return;
   }
   s.post([call = std::move(call), tracked](State& st) {
-    json r = st.run(call, tracked);
+    std::string r = st.run(call, tracked);
     st.untrack(call, tracked);
-    if (!r.is_null()) st.out(r);
+    if (!r.empty()) st.out(r);
   });
 }
 

@@ -33,10 +33,12 @@ namespace server {
 class RpcConnection {
  public:
   // Throws RpcError; the transport's own methods (LSP's, MCP's) come through here too.
-  using Handler = std::function<json(const std::string& method, const json& params, const CancelFlag& cancelled)>;
+  using Handler = std::function<Result(const std::string& method, const json& params, const CancelFlag& cancelled)>;
   using Send = std::function<void(const std::string& message)>;
 
-  RpcConnection(Handler handler, Send send, size_t max_pending = 256);
+  // `run_inline(method)`: answer it on the reader's thread, for methods known to take microseconds
+  // (two thread hops would cost more than the call; it cannot be cancelled then).
+  RpcConnection(Handler handler, Send send, size_t max_pending = 256, std::function<bool(const std::string&)> run_inline = {});
   ~RpcConnection();
   RpcConnection(const RpcConnection&) = delete;
   RpcConnection& operator=(const RpcConnection&) = delete;

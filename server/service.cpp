@@ -205,17 +205,9 @@ json Service::call(std::string_view method, const json& params, const CancelFlag
     return json{{"milliseconds", std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t).count()}};
   }
   if (method == "symbols/search") {
-    std::string pattern = text_param(params, "pattern");
-    std::string glob = text_param(params, "path", false);
-    query::SearchRequest req;
-    req.pattern = pattern;
-    req.path_glob = glob;
-    req.limit = number_param(params, "limit", 50, 1, kMaxLimit);
-    req.kinds = kinds_from(field(params, "kind"));
-    req.languages = languages_from(field(params, "lang"));
-    auto view = tree_.index();
+    auto [view, hits] = search(params);
     json out = json::array();
-    for (const auto& h : query::search(*view, req)) {
+    for (const auto& h : hits) {
       json j = symbol_json(view->symbol(h.symbol));
       j["score"] = h.score;
       j["match"] = query::tier_name(h.tier);
@@ -236,6 +228,92 @@ json Service::call(std::string_view method, const json& params, const CancelFlag
     return graph_call(method, params);
   }
   throw RpcError{kMethodNotFound, "no method '" + std::string(method) + "'"};
+}
+
+std::pair<std::shared_ptr<const query::Index>, std::vector<query::Hit>> Service::search(const json& params) {
+  std::string pattern = text_param(params, "pattern");
+  std::string glob = text_param(params, "path", false);
+  query::SearchRequest req;
+  req.pattern = pattern;
+  req.path_glob = glob;
+  req.limit = number_param(params, "limit", 50, 1, kMaxLimit);
+  req.kinds = kinds_from(field(params, "kind"));
+  req.languages = languages_from(field(params, "lang"));
+  auto view = tree_.index();
+  auto hits = query::search(*view, req);
+  return {std::move(view), std::move(hits)};
+}
+
+Result Service::call_fast(std::string_view method, const json& params, const CancelFlag* cancelled) {
+  if (method != "symbols/search") return call(method, params, cancelled);
+  if (!params.is_null() && !params.is_object()) throw RpcError{kInvalidParams, "params must be an object"};
+  auto [view, hits] = search(params);
+  // The keys in the order nlohmann writes them (sorted), so both paths give the same bytes.
+  std::string out = "[";
+  for (size_t i = 0; i < hits.size(); ++i) {
+    query::Symbol s = view->symbol(hits[i].symbol);
+    if (i) out += ',';
+    out += "{\"column\":" + std::to_string(s.range.start.column + 1) + ",\"container\":";
+    append_json_string(out, s.container);
+    out += ",\"end_column\":" + std::to_string(s.range.end.column + 1) + ",\"end_line\":" + std::to_string(s.range.end.line + 1) +
+           ",\"kind\":";
+    append_json_string(out, query::kind_name(s.kind));
+    out += ",\"language\":";
+    append_json_string(out, grammars::spec(s.language).name);
+    out += ",\"line\":" + std::to_string(s.range.start.line + 1) + ",\"match\":";
+    append_json_string(out, query::tier_name(hits[i].tier));
+    out += ",\"name\":";
+    append_json_string(out, s.name);
+    out += ",\"path\":";
+    append_json_string(out, s.path);
+    out += ",\"score\":" + std::to_string(hits[i].score) + ",\"selection_column\":" + std::to_string(s.selection.start.column + 1) +
+           ",\"selection_line\":" + std::to_string(s.selection.start.line + 1) + ",\"signature\":";
+    append_json_string(out, s.signature);
+    out += '}';
+  }
+  out += ']';
+  return RawJson{std::move(out)};
+}
+
+void append_json_string(std::string& out, std::string_view s) {
+  static const char* hex = "0123456789abcdef";
+  out += '"';
+  for (size_t i = 0; i < s.size();) {
+    unsigned char c = static_cast<unsigned char>(s[i]);
+    if (c < 0x80) {
+      if (c == '"' || c == '\\') out += '\\', out += char(c);
+      else if (c == '\b') out += "\\b";
+      else if (c == '\f') out += "\\f";
+      else if (c == '\n') out += "\\n";
+      else if (c == '\r') out += "\\r";
+      else if (c == '\t') out += "\\t";
+      else if (c < 0x20) out += "\\u00", out += hex[c >> 4], out += hex[c & 15];
+      else out += char(c);
+      ++i;
+      continue;
+    }
+    // A well-formed UTF-8 sequence is copied; anything else becomes U+FFFD, one per bad byte, as
+    // nlohmann's error_handler_t::replace does.
+    size_t len = c >= 0xF0 && c <= 0xF4 ? 4 : c >= 0xE0 ? 3 : c >= 0xC2 && c <= 0xDF ? 2 : 0;
+    bool ok = len && i + len <= s.size();
+    for (size_t k = 1; ok && k < len; ++k) ok = (static_cast<unsigned char>(s[i + k]) & 0xC0) == 0x80;
+    if (ok && len == 3) {
+      unsigned char d = static_cast<unsigned char>(s[i + 1]);
+      ok = !(c == 0xE0 && d < 0xA0) && !(c == 0xED && d >= 0xA0);  // overlong, surrogates
+    }
+    if (ok && len == 4) {
+      unsigned char d = static_cast<unsigned char>(s[i + 1]);
+      ok = !(c == 0xF0 && d < 0x90) && !(c == 0xF4 && d >= 0x90);  // overlong, past U+10FFFF
+    }
+    if (ok) {
+      out.append(s.data() + i, len);
+      i += len;
+    } else {
+      out += "\xef\xbf\xbd";
+      ++i;
+    }
+  }
+  out += '"';
 }
 
 json Service::definition(const json& params) {

@@ -26,6 +26,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <variant>
 #include <vector>
 
 #include "indexer/live_tree.h"
@@ -51,6 +52,13 @@ struct RpcError {
   std::string message;
 };
 
+// A result already serialized: the hot methods write their JSON directly, since building it as
+// nlohmann objects costs more than the search itself.
+struct RawJson {
+  std::string text;
+};
+using Result = std::variant<json, RawJson>;
+
 // Set by the transport when the client cancels; long methods look at it between steps.
 using CancelFlag = std::atomic<bool>;
 
@@ -61,6 +69,9 @@ class Service {
 
   // Throws RpcError.
   json call(std::string_view method, const json& params, const CancelFlag* cancelled = nullptr);
+  // The same answers; symbols/search comes back serialized (RawJson), byte for byte what
+  // call()'s result would dump to.
+  Result call_fast(std::string_view method, const json& params, const CancelFlag* cancelled = nullptr);
   static const std::vector<std::string>& methods();
   json status() const;
   indexer::LiveTree& tree() { return tree_; }
@@ -69,12 +80,16 @@ class Service {
   struct Graph;
   std::shared_ptr<const Graph> graph();
   json definition(const json& params);
+  std::pair<std::shared_ptr<const query::Index>, std::vector<query::Hit>> search(const json& params);
   json graph_call(std::string_view method, const json& params);
 
   indexer::LiveTree& tree_;
   struct State;
   std::unique_ptr<State> state_;
 };
+
+// Appends `s` as a JSON string; invalid UTF-8 becomes U+FFFD, as nlohmann's replace handler does.
+void append_json_string(std::string& out, std::string_view s);
 
 // Shared with the CLI, so every surface prints a symbol the same way.
 json symbol_json(const query::Symbol& s);

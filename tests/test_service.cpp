@@ -1,0 +1,38 @@
+// The method table (server/service.h) over a real live tree.
+#include <catch2/catch.hpp>
+
+#include <nlohmann/json.hpp>
+
+#include "helpers.h"
+#include "server/service.h"
+
+namespace {
+
+std::unique_ptr<indexer::LiveTree> open(const test::TempDir& t) {
+  std::string warning, error;
+  auto tree = indexer::LiveTree::open(t.path(), {}, indexer::default_snapshot_path(t.path()), {}, warning, error);
+  REQUIRE(tree);
+  return tree;
+}
+
+}  // namespace
+
+TEST_CASE("service: symbols/search written directly gives the bytes nlohmann would", "[service]") {
+  test::TempDir t;
+  // Names and signatures with every kind of character a JSON writer must escape or replace.
+  t.write("odd.py", "def quote(a='\"', b='\\\\', c='\t'):\n    pass\n\ndef caf\xc3\xa9():\n    pass\n\n"
+                    "def bad(x='\xff\xfe', y='\xed\xa0\x80', z='\xc0\xaf'):\n    pass\n\ndef ctl(x='\x01\x1f'):\n    pass\n");
+  for (int i = 0; i < 30; ++i) t.write("m/f" + std::to_string(i) + ".py", "class K" + std::to_string(i) + ":\n    def run(self):\n        pass\n");
+  auto tree = open(t);
+  server::Service service(*tree);
+  for (const char* pattern : {"quote", "caf", "bad", "ctl", "run", "K.run", "", "zzz"}) {
+    for (nlohmann::json params : {nlohmann::json{{"pattern", pattern}}, nlohmann::json{{"pattern", pattern}, {"limit", 3}, {"kind", "method"}}}) {
+      INFO(params.dump());
+      std::string slow = service.call("symbols/search", params).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+      server::Result fast = service.call_fast("symbols/search", params);
+      REQUIRE(std::holds_alternative<server::RawJson>(fast));
+      CHECK(std::get<server::RawJson>(fast).text == slow);
+    }
+  }
+  CHECK_THROWS_AS(service.call_fast("symbols/search", nlohmann::json::object()), server::RpcError);
+}
