@@ -202,10 +202,13 @@ export class IndexerClient {
     return this.request('authenticate', params, options);
   }
 
-  /** Any method by name, typed by the Methods table. */
-  request<M extends MethodName>(method: M, params: Methods[M]['params'], options?: CallOptions): Promise<Methods[M]['result']>;
-  request(method: string, params?: unknown, options?: CallOptions): Promise<unknown>;
-  request(method: string, params: unknown = {}, options: CallOptions = {}): Promise<unknown> {
+  /** Any method of the Methods table by name, with its params and result types. */
+  request<M extends MethodName>(method: M, params: Methods[M]['params'], options?: CallOptions): Promise<Methods[M]['result']> {
+    return this.rawRequest(method, params, options) as Promise<Methods[M]['result']>;
+  }
+
+  /** Any method at all, untyped: for methods newer than this client. */
+  rawRequest(method: string, params: unknown = {}, options: CallOptions = {}): Promise<unknown> {
     return new Promise((resolve, reject) => {
       if (this.closedError) return reject(new ConnectionError(`${method}: the client is closed`, { cause: this.closedError }));
       const signal = options.signal;

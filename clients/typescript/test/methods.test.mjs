@@ -131,7 +131,7 @@ test('index/refresh and index/snapshot', async () => {
 
 test('server errors are RpcError with code and message', async () => {
   const cases = [
-    [() => client.request('no/such', {}), ErrorCodes.MethodNotFound, /no\/such/],
+    [() => client.rawRequest('no/such', {}), ErrorCodes.MethodNotFound, /no\/such/],
     [() => client.request('symbols/search', {}), ErrorCodes.InvalidParams, /pattern/],
     [() => client.search({ pattern: 'a', limit: '9' }), ErrorCodes.InvalidParams, /limit/],
     [() => client.search({ pattern: 'a', kind: 'gadget' }), ErrorCodes.InvalidParams, /gadget/],
