@@ -14,6 +14,7 @@
 import WebSocket from 'ws';
 
 import { AbortError, ConnectionError, RpcError, TimeoutError } from './errors.js';
+import { ErrorCodes } from './protocol.js';
 import type {
   AuthenticateParams,
   DefinitionParams,
@@ -329,7 +330,13 @@ export class IndexerClient {
   }
 
   private async handshake(ws: WebSocket): Promise<InitializeResult> {
-    if (this.options.token && this.options.tokenVia === 'message') await this.direct(ws, 'authenticate', { token: this.options.token });
+    if (this.options.token && this.options.tokenVia === 'message') {
+      // A connection that needs no token (a server without one, or the header sufficed) takes
+      // `authenticate` as an unknown method: that is no failure.
+      await this.direct(ws, 'authenticate', { token: this.options.token }).catch((e: unknown) => {
+        if (!(e instanceof RpcError && e.code === ErrorCodes.MethodNotFound)) throw e;
+      });
+    }
     const info = (await this.direct(ws, 'initialize', {})) as InitializeResult;
     if (this.changeListeners.size > 0) await this.direct(ws, 'index/subscribe', {});
     return info;
