@@ -43,7 +43,7 @@ using nlohmann::json;
 using server::symbol_json;
 namespace fs = std::filesystem;
 
-constexpr const char* kVersion = "0.1.0";
+using server::kVersion;
 
 constexpr const char* kUsage = R"(usage: indexer <command> [options]
 

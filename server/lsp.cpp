@@ -171,7 +171,7 @@ class LspServer {
                   {"workspaceSymbolProvider", true},
                   {"documentSymbolProvider", true},
                   {"definitionProvider", true}}},
-                {"serverInfo", {{"name", "indexer"}, {"version", "0.1.0"}}}};
+                {"serverInfo", {{"name", "indexer"}, {"version", kVersion}}}};
   }
 
   // window/workDoneProgress while the first index is built: begin, reports, end.

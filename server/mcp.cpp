@@ -144,7 +144,7 @@ class McpServer {
       std::string version = std::find(known.begin(), known.end(), asked) != known.end() ? asked : kLatestProtocol;
       return {{"protocolVersion", version},
               {"capabilities", {{"tools", {{"listChanged", false}}}}},
-              {"serverInfo", {{"name", "indexer"}, {"version", "0.1.0"}}},
+              {"serverInfo", {{"name", "indexer"}, {"version", kVersion}}},
               {"instructions", "Code search over the indexed repository: find_symbols first, then outline or definition."}};
     }
     if (method == "ping") return json::object();

@@ -15,7 +15,6 @@ namespace server {
 
 namespace {
 
-constexpr const char* kVersion = "0.1.0";
 constexpr size_t kMaxLimit = 10000;
 
 [[noreturn]] void bad_param(const std::string& message) { throw RpcError{kInvalidParams, message}; }

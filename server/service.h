@@ -36,6 +36,8 @@ namespace server {
 
 using json = nlohmann::json;
 
+inline constexpr const char* kVersion = "0.1.0";  // what every surface reports
+
 // JSON-RPC error codes, as the spec and LSP number them.
 enum ErrorCode : int {
   kParseError = -32700,

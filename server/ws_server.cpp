@@ -88,7 +88,7 @@ struct Hub {
     } count{*this, method, t, error};
     Result out;
     if (method == "initialize" && !workspace.service()) {
-      out = json{{"server", "indexer"}, {"version", "0.1.0"}, {"methods", Service::methods()}, {"index", {{"status", "indexing"}}}};
+      out = json{{"server", "indexer"}, {"version", kVersion}, {"methods", Service::methods()}, {"index", {{"status", "indexing"}}}};
     } else {
       out = workspace.ready(cancelled).call_fast(method, params, &cancelled);
     }
@@ -172,7 +172,12 @@ class WsSession : public std::enable_shared_from_this<WsSession> {
   Result handle(const std::string& method, const json& params, const CancelFlag& cancelled) {
     if (method == "index/subscribe") return json(subscribed_ = true);
     if (method == "index/unsubscribe") return json((subscribed_ = false, true));
-    return hub_.call(method, params, cancelled);
+    if (method == "authenticate") return json(true);  // already: by header, or no token needed
+    Result r = hub_.call(method, params, cancelled);
+    if (method == "initialize")
+      if (auto* j = std::get_if<json>(&r); j && j->contains("methods"))
+        for (const char* m : {"index/subscribe", "index/unsubscribe", "authenticate"}) (*j)["methods"].push_back(m);
+    return r;
   }
 
   void on_accept(beast::error_code ec) {
@@ -212,7 +217,8 @@ class WsSession : public std::enable_shared_from_this<WsSession> {
       if (m.contains("id")) send(json{{"jsonrpc", "2.0"}, {"id", m["id"]}, {"result", true}}.dump());
       return;
     }
-    send(error_response(-32000, "authenticate {token} first"));
+    json id = m.is_object() && m.contains("id") && (m["id"].is_string() || m["id"].is_number_integer()) ? m["id"] : json(nullptr);
+    send(json{{"jsonrpc", "2.0"}, {"id", id}, {"error", {{"code", -32000}, {"message", "authenticate {token} first"}}}}.dump());
     closing_ = true;
   }
 
@@ -300,7 +306,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
     res.set(http::field::server, "indexer");
     res.set(http::field::content_type, "application/json");
     if (req.method() == http::verb::get && path == "/health") {
-      res.body() = json{{"status", hub_.workspace.service() ? "ok" : "indexing"}, {"version", "0.1.0"}}.dump();
+      res.body() = json{{"status", hub_.workspace.service() ? "ok" : "indexing"}, {"version", kVersion}}.dump();
     } else if (!authorized) {
       return error(http::status::unauthorized, "send Authorization: Bearer TOKEN", req.version());
     } else if (req.method() == http::verb::get && path == "/stats") {
@@ -367,7 +373,7 @@ void write_discovery(const ServeOptions& o, uint16_t port) {
   std::filesystem::path tmp = path.string() + ".tmp";
   {
     std::ofstream out(tmp);
-    out << json{{"pid", ::getpid()}, {"address", o.address}, {"port", port}, {"token", o.token}, {"version", "0.1.0"}}.dump() << '\n';
+    out << json{{"pid", ::getpid()}, {"address", o.address}, {"port", port}, {"token", o.token}, {"version", kVersion}}.dump() << '\n';
   }
   ::chmod(tmp.c_str(), 0600);
   std::filesystem::rename(tmp, path, ec);
