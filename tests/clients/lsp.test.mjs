@@ -5,22 +5,14 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import lsp from 'vscode-languageserver-protocol/node';
+import { tree } from './tree.mjs';
 
 const binary = process.env.INDEXER_BINARY;
 assert.ok(binary, 'INDEXER_BINARY names the indexer binary');
 
-function tree(files) {
-  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'indexer-lsp-'));
-  for (const [rel, text] of Object.entries(files)) {
-    fs.mkdirSync(path.dirname(path.join(root, rel)), { recursive: true });
-    fs.writeFileSync(path.join(root, rel), text);
-  }
-  return root;
-}
 
 function start(root) {
   const child = spawn(binary, ['lsp', root], { stdio: ['pipe', 'pipe', 'inherit'] });

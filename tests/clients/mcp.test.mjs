@@ -3,22 +3,14 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
+import { tree } from './tree.mjs';
 
 const binary = process.env.INDEXER_BINARY;
 assert.ok(binary, 'INDEXER_BINARY names the indexer binary');
 
-function tree(files) {
-  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'indexer-mcp-'));
-  for (const [rel, text] of Object.entries(files)) {
-    fs.mkdirSync(path.dirname(path.join(root, rel)), { recursive: true });
-    fs.writeFileSync(path.join(root, rel), text);
-  }
-  return root;
-}
 
 async function connect(root) {
   const client = new Client({ name: 'indexer-test', version: '1.0.0' });

@@ -10,18 +10,11 @@ import os from 'node:os';
 import path from 'node:path';
 import rpc from 'vscode-jsonrpc/node';
 import WebSocket from 'ws';
+import { tree } from './tree.mjs';
 
 const binary = process.env.INDEXER_BINARY;
 assert.ok(binary, 'INDEXER_BINARY names the indexer binary');
 
-function tree(files) {
-  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'indexer-vsjsonrpc-'));
-  for (const [rel, text] of Object.entries(files)) {
-    fs.mkdirSync(path.dirname(path.join(root, rel)), { recursive: true });
-    fs.writeFileSync(path.join(root, rel), text);
-  }
-  return root;
-}
 
 async function serve(root, ...args) {
   const child = spawn(binary, ['serve', root, '--listen', '127.0.0.1:0', ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
