@@ -17,7 +17,9 @@ if [ ! -d "$cache/node_modules/typescript/lib" ]; then
 fi
 cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build build --target indexer_bench indexer_live_bench indexer_serve_bench
-py=$(python3 -c 'import sysconfig; print(sysconfig.get_paths()["stdlib"])')
+# Debian's standard library, not a python3 on PATH that may carry hundreds of MB of site-packages.
+py=$(ls -d /usr/lib/python3.[0-9]* 2>/dev/null | sort -V | tail -1)
+[ -n "$py" ] || py=$(/usr/bin/python3 -c 'import sysconfig; print(sysconfig.get_paths()["stdlib"])')
 corpora=("$py" /usr/include/boost "$cache/node_modules/typescript/lib")
 for go in /usr/lib/go/src /usr/lib/go-*/src; do [ -d "$go" ] && corpora+=("$go") && break; done
 echo "corpora: ${corpora[*]}"
