@@ -4,6 +4,7 @@
 #include <strings.h>
 
 #include <iostream>
+#include <map>
 #include <unordered_map>
 
 #include "query/query.h"
@@ -216,23 +217,30 @@ class LspServer {
             {"end", {{"line", r.end.line}, {"character", out_column(lines, r.end.line, r.end.column)}}}};
   }
 
-  // The texts of the files a result touches, read once per request.
+  // The texts of files results point into, for their UTF-16 columns: kept across requests while
+  // the index holds the same bytes of the file (its content hash), so repeated searches read nothing.
   class Texts {
    public:
-    explicit Texts(indexer::LiveTree& t) : tree_(t) {}
-    const Lines& of(std::string_view path) {
-      auto it = cache_.find(std::string(path));
-      if (it == cache_.end()) it = cache_.emplace(std::string(path), Lines(tree_.text_of(std::string(path)))).first;
-      return it->second;
+    std::shared_ptr<const Lines> of(indexer::LiveTree& tree, const query::Index& view, std::string_view path) {
+      uint64_t hash = 0;
+      if (auto f = view.find_file(path)) hash = view.file(*f).content_hash;
+      std::lock_guard lock(mu_);
+      auto it = cache_.find(path);
+      if (it != cache_.end() && hash && it->second.first == hash) return it->second.second;
+      if (cache_.size() > 1024) cache_.clear();
+      auto lines = std::make_shared<const Lines>(tree.text_of(std::string(path)));
+      cache_[std::string(path)] = {hash, lines};
+      return lines;
     }
 
    private:
-    indexer::LiveTree& tree_;
-    std::unordered_map<std::string, Lines> cache_;
+    std::mutex mu_;
+    std::map<std::string, std::pair<uint64_t, std::shared_ptr<const Lines>>, std::less<>> cache_;
   };
 
-  json location(Texts& texts, const query::Symbol& s) const {
-    return {{"uri", detail::uri_from_path(workspace_.root() / std::string(s.path))}, {"range", range_json(texts.of(s.path), s.selection)}};
+  json location(indexer::LiveTree& tree, const query::Index& view, const query::Symbol& s) {
+    return {{"uri", detail::uri_from_path(workspace_.root() / std::string(s.path))},
+            {"range", range_json(*texts_.of(tree, view, s.path), s.selection)}};
   }
 
   json workspace_symbol(const json& params, const CancelFlag& cancelled) {
@@ -242,12 +250,12 @@ class LspServer {
     req.pattern = pattern;
     req.limit = kWorkspaceSymbolCap;
     auto view = service.tree().index();
-    Texts texts(service.tree());
     json out = json::array();
     for (const auto& h : query::search(*view, req)) {
       if (cancelled) throw RpcError{kRequestCancelled, "request cancelled"};
       query::Symbol s = view->symbol(h.symbol);
-      out.push_back({{"name", s.name}, {"kind", query::lsp_kind(s.kind)}, {"containerName", s.container}, {"location", location(texts, s)}});
+      out.push_back({{"name", s.name}, {"kind", query::lsp_kind(s.kind)}, {"containerName", s.container},
+                     {"location", location(service.tree(), *view, s)}});
     }
     return out;
   }
@@ -289,15 +297,14 @@ class LspServer {
     uint32_t column = in_column(lines, line, at(pos, "character").get<uint32_t>());
     json found = service.call("symbols/definition", {{"path", *rel}, {"line", line + 1}, {"column", column + 1}}, &cancelled);
     auto view = service.tree().index();
-    Texts texts(service.tree());
     json out = json::array();
     for (const auto& f : found) {
       // The service's answer names each symbol by path and position; find it again for its range.
       query::Range sel{{f["selection_line"].get<uint32_t>() - 1, f["selection_column"].get<uint32_t>() - 1}, {}};
       std::string path = f["path"];
       sel.end = {sel.start.line, sel.start.column + uint32_t(f["name"].get<std::string>().size())};
-      const Lines& l = texts.of(path);
-      out.push_back({{"uri", detail::uri_from_path(workspace_.root() / path)}, {"range", range_json(l, sel)}});
+      auto l = texts_.of(service.tree(), *view, path);
+      out.push_back({{"uri", detail::uri_from_path(workspace_.root() / path)}, {"range", range_json(*l, sel)}});
     }
     return out;
   }
@@ -331,6 +338,7 @@ class LspServer {
   std::mutex progress_mu_;
   indexer::Progress progress_;
   size_t skipping_ = 0;  // bytes of an oversized message still to drop
+  Texts texts_;
 };
 
 }  // namespace
