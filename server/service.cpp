@@ -249,6 +249,7 @@ Result Service::call_fast(std::string_view method, const json& params, const Can
   auto [view, hits] = search(params);
   // The keys in the order nlohmann writes them (sorted), so both paths give the same bytes.
   std::string out = "[";
+  out.reserve(hits.size() * 320);
   for (size_t i = 0; i < hits.size(); ++i) {
     query::Symbol s = view->symbol(hits[i].symbol);
     if (i) out += ',';
@@ -278,6 +279,16 @@ void append_json_string(std::string& out, std::string_view s) {
   static const char* hex = "0123456789abcdef";
   out += '"';
   for (size_t i = 0; i < s.size();) {
+    // The common case first: a run of printable ASCII goes in at once.
+    size_t run = i;
+    while (run < s.size() && static_cast<unsigned char>(s[run]) >= 0x20 && static_cast<unsigned char>(s[run]) < 0x80 &&
+           s[run] != '"' && s[run] != '\\')
+      ++run;
+    if (run > i) {
+      out.append(s.data() + i, run - i);
+      i = run;
+      continue;
+    }
     unsigned char c = static_cast<unsigned char>(s[i]);
     if (c < 0x80) {
       if (c == '"' || c == '\\') out += '\\', out += char(c);
