@@ -163,8 +163,11 @@ class WsSession : public std::enable_shared_from_this<WsSession> {
     });
   }
 
+  // Any thread: rpc_ belongs to the strand (on_read resets it), so the notification goes there.
   void notify(const std::string& method, const json& params) {
-    if (rpc_) rpc_->notify(method, params);
+    net::post(ws_.get_executor(), [self = shared_from_this(), method, params] {
+      if (self->rpc_) self->rpc_->notify(method, params);
+    });
   }
   bool subscribed() const { return subscribed_; }
 
