@@ -405,7 +405,9 @@ LiveTree::Report LiveTree::close_buffer(const std::string& raw) {
   {
     std::lock_guard lock(state_->mu);
     if (!state_->buffers.erase(*path)) return {};
-    state_->disk.erase(*path);  // whatever the disk holds now is news
+    // Whatever the disk holds now is news; and if it holds nothing, the buffer's symbols must go,
+    // which refresh() does for a path the tree knows.
+    state_->disk[*path] = {UINT64_MAX, -1, std::nullopt};
   }
   return refresh({*path});
 }
@@ -423,7 +425,10 @@ std::string LiveTree::text_of(const std::string& raw) const {
   return text;
 }
 
-bool LiveTree::ignored_dir(const std::string& rel) { return state_->ignore.ignored(rel, true); }
+bool LiveTree::ignored_dir(const std::string& rel) {
+  std::lock_guard turn(state_->writer);  // the rules' cache is filled and cleared by refresh() too
+  return state_->ignore.ignored(rel, true);
+}
 
 void LiveTree::compact_if_needed() {
   if (live_.wants_compaction()) live_.compact();

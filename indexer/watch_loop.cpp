@@ -91,7 +91,10 @@ size_t WatchLoop::watch_count() const { return state_->watcher.watch_count(); }
 void WatchLoop::stop() {
   State& s = *state_;
   if (s.stopped.exchange(true)) return;
-  s.stop_flag = true;
+  {
+    std::lock_guard lock(s.mu);  // the saver checks the flag under mu: it cannot miss the wakeup
+    s.stop_flag = true;
+  }
   s.wake.notify_all();
   s.loop.join();
   s.saver.join();

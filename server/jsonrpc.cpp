@@ -17,6 +17,7 @@ namespace server {
 namespace {
 
 constexpr size_t kMaxDepth = 128;
+constexpr size_t kMaxBatch = 1000;
 constexpr int kTooManyPending = -32001;
 
 // Requests of every connection run here: enough threads that a few slow requests (a rescan, a
@@ -97,6 +98,7 @@ struct RpcConnection::State : std::enable_shared_from_this<RpcConnection::State>
   Send send;
   size_t max_pending;
   std::function<bool(const std::string&)> run_inline;
+  bool inline_notifications = true;
 
   struct Pending {
     CancelFlag cancelled{false};
@@ -163,9 +165,17 @@ struct RpcConnection::State : std::enable_shared_from_this<RpcConnection::State>
       ++running;
     }
     boost::asio::post(pool(), [self = shared_from_this(), job = std::move(job)]() mutable {
-      job(*self);
-      std::lock_guard lock(self->mu);
-      if (--self->running == 0) self->idle.notify_all();
+      struct Done {  // counted down even if the job throws
+        State& s;
+        ~Done() {
+          std::lock_guard lock(s.mu);
+          if (--s.running == 0) s.idle.notify_all();
+        }
+      } done{*self};
+      try {
+        job(*self);
+      } catch (...) {  // a transport that throws from send: the answer is lost, not the pool
+      }
     });
   }
 
@@ -208,8 +218,8 @@ void RpcConnection::receive(std::string_view text) {
   }
 
   if (message.is_array()) {
-    if (message.empty()) {
-      s.out(error_object(nullptr, kInvalidRequest, "an empty batch"));
+    if (message.empty() || message.size() > kMaxBatch) {
+      s.out(error_object(nullptr, kInvalidRequest, message.empty() ? "an empty batch" : "a batch of more than 1000"));
       return;
     }
     // One job answers the batch with one array, in the order of its members.
@@ -256,7 +266,7 @@ void RpcConnection::receive(std::string_view text) {
     s.cancel(call.params);
     return;
   }
-  if (call.notification) {
+  if (call.notification && s.inline_notifications) {
     // In order, before anything that comes after: a didChange must land before the request that
     // follows it reads the buffer.
     s.run(call, nullptr);
@@ -278,6 +288,9 @@ void RpcConnection::receive(std::string_view text) {
     if (!r.empty()) st.out(r);
   });
 }
+
+void RpcConnection::send_raw(const std::string& message) { state_->out(message); }
+void RpcConnection::inline_notifications(bool on) { state_->inline_notifications = on; }
 
 void RpcConnection::notify(const std::string& method, const json& params) {
   state_->out(json{{"jsonrpc", "2.0"}, {"method", method}, {"params", params}});

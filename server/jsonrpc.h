@@ -45,6 +45,11 @@ class RpcConnection {
 
   // Takes one whole incoming message.
   void receive(std::string_view message);
+  // A message of the transport's own (an error for a frame it could not read), in turn with the rest.
+  void send_raw(const std::string& message);
+  // Off: notifications run on the pool like requests, unordered (a server whose notifications
+  // change nothing a later request reads, and must not hold its reader).
+  void inline_notifications(bool on);
   // A notification from the server (progress, index changes).
   void notify(const std::string& method, const json& params);
   // A request to the client (LSP's window/workDoneProgress/create); its answer is ignored.

@@ -49,7 +49,13 @@ class LspServer {
       for (;;) {
         // Headers end with an empty line; Content-Length is the one that matters.
         size_t end = buf.find("\r\n\r\n");
-        if (end == std::string::npos) break;
+        if (end == std::string::npos) {
+          if (buf.size() > 64 * 1024) {  // headers do not run that long: not LSP, drop it
+            std::cerr << "indexer: lsp: 64 KiB without the end of a header were skipped\n";
+            buf.clear();
+          }
+          break;
+        }
         std::optional<size_t> length;
         for (size_t start = 0; start < end;) {
           size_t eol = std::min(buf.find("\r\n", start), end);
@@ -71,7 +77,7 @@ class LspServer {
           } else {
             buf.erase(0, body + *length);
           }
-          detail::write_all(frame(error_response(kInvalidRequest, "message of " + std::to_string(*length) + " bytes is over the limit")));
+          rpc.send_raw(error_response(kInvalidRequest, "message of " + std::to_string(*length) + " bytes is over the limit"));
           if (skipping_) break;
           continue;
         }
@@ -85,8 +91,9 @@ class LspServer {
         skipping_ -= n;
       }
     }
+    workspace_.stop();  // ends the opening, so the progress reporter ends too
+    if (progress_thread_.joinable()) progress_thread_.join();
     rpc.close();
-    workspace_.stop();
     return shutdown_ ? 0 : 1;
   }
 
@@ -98,7 +105,8 @@ class LspServer {
   json handle(const std::string& method, const json& params, const CancelFlag& cancelled) {
     if (method == "initialize") return initialize(params);
     if (method == "initialized") {
-      if (work_done_progress_) report_progress();
+      // On a thread of its own: the reader must go on (cancellations, shutdown) while it reports.
+      if (work_done_progress_ && !progress_thread_.joinable()) progress_thread_ = std::thread([this] { report_progress(); });
       return nullptr;
     }
     if (method == "shutdown") {
@@ -338,6 +346,7 @@ class LspServer {
   std::mutex progress_mu_;
   indexer::Progress progress_;
   size_t skipping_ = 0;  // bytes of an oversized message still to drop
+  std::thread progress_thread_;
   Texts texts_;
 };
 

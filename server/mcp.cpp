@@ -115,6 +115,15 @@ class McpServer {
     workspace_.open(std::filesystem::absolute(options_.root.value_or(".")).lexically_normal(), options_, {});
     std::string buf;
     while (input_.read(buf)) {
+      if (dropping_) {  // the rest of an oversized line, up to its newline
+        size_t nl = buf.find('\n');
+        if (nl == std::string::npos) {
+          buf.clear();
+          continue;
+        }
+        buf.erase(0, nl + 1);
+        dropping_ = false;
+      }
       for (size_t nl; (nl = buf.find('\n')) != std::string::npos;) {
         std::string_view line(buf.data(), nl);
         if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
@@ -122,13 +131,9 @@ class McpServer {
         buf.erase(0, nl + 1);
       }
       if (buf.size() > options_.max_message) {
-        detail::write_all(error_response(kInvalidRequest, "message over " + std::to_string(options_.max_message) + " bytes") + "\n");
-        buf.clear();  // and the rest of that line, up to its newline, is dropped too
+        rpc.send_raw(error_response(kInvalidRequest, "message over " + std::to_string(options_.max_message) + " bytes"));
+        buf.clear();
         dropping_ = true;
-      }
-      if (dropping_) {
-        if (size_t nl = buf.find('\n'); nl != std::string::npos) buf.erase(0, nl + 1), dropping_ = false;
-        else buf.clear();
       }
     }
     rpc.close();

@@ -57,6 +57,7 @@ void Workspace::open(const std::filesystem::path& root, const StdioOptions& opti
     started_ = true;
     root_ = root;
   }
+  std::lock_guard lock(mu_);
   opener_ = std::thread([this, options, progress = std::move(progress), changed = std::move(changed)] {
     std::string warning, error;
     auto snapshot = options.snapshot.value_or(indexer::default_snapshot_path(root_));
@@ -108,7 +109,14 @@ Service* Workspace::service() {
 }
 
 void Workspace::stop() {
-  if (opener_.joinable()) opener_.join();
+  std::call_once(joined_, [&] {
+    std::thread opener;
+    {
+      std::lock_guard lock(mu_);
+      opener = std::move(opener_);
+    }
+    if (opener.joinable()) opener.join();
+  });
   std::lock_guard lock(mu_);
   if (loop_) loop_->stop();
 }

@@ -68,6 +68,7 @@ class Workspace {
   std::unique_ptr<Service> service_;
   std::unique_ptr<indexer::WatchLoop> loop_;
   std::thread opener_;
+  std::once_flag joined_;
 };
 
 std::string uri_from_path(const std::filesystem::path& absolute);

@@ -136,10 +136,6 @@ class WsSession : public std::enable_shared_from_this<WsSession> {
     ws_.set_option(websocket::stream_base::timeout::suggested(beast::role_type::server));
     ws_.read_message_max(hub_.options.max_message);
     std::weak_ptr<WsSession> weak = weak_from_this();
-    {
-      std::lock_guard lock(hub_.mu);
-      hub_.sessions.push_back(weak);
-    }
     // Requests may still run after the client has gone: they hold the session weakly.
     rpc_ = std::make_shared<RpcConnection>(
         [weak](const std::string& m, const json& p, const CancelFlag& c) {
@@ -151,24 +147,29 @@ class WsSession : public std::enable_shared_from_this<WsSession> {
           if (auto self = weak.lock()) self->send(message);
         },
         hub_.options.max_pending, [&hub = hub_](const std::string& m) { return hub.quick(m); });
+    rpc_->inline_notifications(false);  // none of ours changes what a later request reads
     ws_.async_accept(req, beast::bind_front_handler(&WsSession::on_accept, shared_from_this()));
   }
 
-  // Any thread: queued on the session's strand, written in order.
+  // Any thread: queued on the session's strand, written in order once the handshake is done.
   void send(std::string message) {
     net::post(ws_.get_executor(), [self = shared_from_this(), m = std::move(message)]() mutable {
       self->unsent_ += m.size();
       self->queue_.push_back(std::move(m));
-      if (!self->writing_) self->write_next();
+      if (self->open_ && !self->writing_) self->write_next();
     });
   }
 
   // Any thread: rpc_ belongs to the strand (on_read resets it), so the notification goes there.
+  // A client far behind on reading loses notifications rather than growing our memory.
   void notify(const std::string& method, const json& params) {
     net::post(ws_.get_executor(), [self = shared_from_this(), method, params] {
-      if (self->rpc_) self->rpc_->notify(method, params);
+      if (self->rpc_ && self->unsent_ <= 2 * self->hub_.options.max_unsent) self->rpc_->notify(method, params);
     });
   }
+
+  // At shutdown, after the network threads stopped: waits for the requests still running.
+  std::shared_ptr<RpcConnection> connection() const { return rpc_; }
   bool subscribed() const { return subscribed_; }
 
  private:
@@ -185,7 +186,16 @@ class WsSession : public std::enable_shared_from_this<WsSession> {
 
   void on_accept(beast::error_code ec) {
     if (ec) return;
+    open_ = true;
+    if (authenticated_) join_hub();
+    if (!queue_.empty() && !writing_) write_next();
     read();
+  }
+
+  // Broadcasts reach a session once it is open and authenticated.
+  void join_hub() {
+    std::lock_guard lock(hub_.mu);
+    hub_.sessions.push_back(weak_from_this());
   }
 
   void read() {
@@ -206,6 +216,7 @@ class WsSession : public std::enable_shared_from_this<WsSession> {
     } else {
       rpc_->receive(message);
     }
+    if (closing_) return;  // refused: nothing more is read
     // Backpressure: a client that does not read its answers is not read from either.
     if (unsent_ > hub_.options.max_unsent) paused_ = true;
     else read();
@@ -217,6 +228,7 @@ class WsSession : public std::enable_shared_from_this<WsSession> {
     if (m.is_object() && m.value("method", "") == "authenticate" && m.contains("params") && m["params"].is_object() &&
         m["params"].value("token", "") == hub_.options.token) {
       authenticated_ = true;
+      join_hub();
       if (m.contains("id")) send(json{{"jsonrpc", "2.0"}, {"id", m["id"]}, {"result", true}}.dump());
       return;
     }
@@ -242,7 +254,10 @@ class WsSession : public std::enable_shared_from_this<WsSession> {
     if (!queue_.empty()) return write_next();
     writing_ = false;
     if (closing_) {
-      ws_.async_close(websocket::close_code::policy_error, [self = shared_from_this()](beast::error_code) {});
+      if (!close_sent_) {
+        close_sent_ = true;
+        ws_.async_close(websocket::close_code::policy_error, [self = shared_from_this()](beast::error_code) {});
+      }
       return;
     }
     if (paused_ && unsent_ <= hub_.options.max_unsent / 2) {
@@ -257,7 +272,7 @@ class WsSession : public std::enable_shared_from_this<WsSession> {
   std::shared_ptr<RpcConnection> rpc_;
   std::deque<std::string> queue_;
   size_t unsent_ = 0;
-  bool writing_ = false, paused_ = false, authenticated_ = false, closing_ = false;
+  bool open_ = false, writing_ = false, paused_ = false, authenticated_ = false, closing_ = false, close_sent_ = false;
   std::atomic<bool> subscribed_{false};
 };
 
@@ -320,6 +335,9 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
       res.body() = hub_.metrics.prometheus(hub_.gauges());
     } else if (req.method() == http::verb::post && path == "/rpc") {
       if (origin_refused(hub_.options, req)) return error(http::status::forbidden, "this Origin may not post", req.version());
+      // Answered on this network thread: while the first index is built, not at all (over
+      // WebSocket, requests wait for it instead).
+      if (!hub_.workspace.service()) return error(http::status::service_unavailable, "indexing; try again, or use the WebSocket", req.version());
       std::string out;
       {
         RpcConnection rpc([this](const std::string& m, const json& p, const CancelFlag& c) { return hub_.call(m, p, c); },
@@ -389,6 +407,7 @@ int serve(const ServeOptions& o, const std::atomic<bool>& stop) {
     std::cerr << "indexer: " << o.address << " is not a loopback address: set --token (or INDEXER_TOKEN) so others cannot read the index\n";
     return 2;
   }
+  Hub hub(o);  // before the io_context: its handlers hold sessions, which point at the hub
   net::io_context ioc;
   tcp::acceptor acceptor(ioc);
   boost::system::error_code ec;
@@ -402,7 +421,6 @@ int serve(const ServeOptions& o, const std::atomic<bool>& stop) {
     return 1;
   }
   const uint16_t port = acceptor.local_endpoint().port();
-  Hub hub(o);
 
   // Listening before the index is built: clients connect at once and see its progress.
   StdioOptions open_options;
@@ -455,6 +473,10 @@ int serve(const ServeOptions& o, const std::atomic<bool>& stop) {
   acceptor.close(ec);
   ioc.stop();
   for (auto& t : threads) t.join();
+  // Requests still running on the pool use the hub: wait for them before it goes.
+  hub.each_session([](WsSession& s) {
+    if (auto rpc = s.connection()) rpc->close();
+  });
   hub.workspace.stop();
   return 0;
 }
