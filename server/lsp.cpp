@@ -17,16 +17,8 @@ namespace {
 
 using detail::Lines;
 
-// A member of a client's object, or null: a missing or mistyped field must not crash the server.
-const json& at(const json& j, const char* key) {
-  static const json null;
-  if (!j.is_object()) return null;
-  auto it = j.find(key);
-  return it == j.end() ? null : *it;
-}
-
 std::string text_at(const json& j, const char* key) {
-  const json& v = at(j, key);
+  const json& v = member(j, key);
   if (!v.is_string()) throw RpcError{kInvalidParams, std::string("'") + key + "' must be a string"};
   return v.get<std::string>();
 }
@@ -123,30 +115,30 @@ class LspServer {
     if (method == "textDocument/documentSymbol") return document_symbol(params, cancelled);
     if (method == "textDocument/definition") return definition(params, cancelled);
     if (method == "textDocument/didOpen") {
-      if (auto rel = relative(at(at(params, "textDocument"), "uri"))) tree(cancelled).set_buffer(*rel, text_at(at(params, "textDocument"), "text"));
+      if (auto rel = relative(member(member(params, "textDocument"), "uri"))) tree(cancelled).set_buffer(*rel, text_at(member(params, "textDocument"), "text"));
       return nullptr;
     }
     if (method == "textDocument/didChange") {
-      auto rel = relative(at(at(params, "textDocument"), "uri"));
+      auto rel = relative(member(member(params, "textDocument"), "uri"));
       if (!rel) return nullptr;
       indexer::LiveTree& t = tree(cancelled);
       std::string text = t.text_of(*rel);
-      const json& changes = at(params, "contentChanges");
+      const json& changes = member(params, "contentChanges");
       if (!changes.is_array()) throw RpcError{kInvalidParams, "contentChanges must be an array"};
       for (const auto& change : changes) text = apply_change(std::move(text), change);
       t.set_buffer(*rel, std::move(text));
       return nullptr;
     }
     if (method == "textDocument/didClose") {
-      if (auto rel = relative(at(at(params, "textDocument"), "uri"))) tree(cancelled).close_buffer(*rel);
+      if (auto rel = relative(member(member(params, "textDocument"), "uri"))) tree(cancelled).close_buffer(*rel);
       return nullptr;
     }
     if (method == "workspace/didChangeWatchedFiles") {
       std::vector<std::string> paths;
-      const json& changes = at(params, "changes");
+      const json& changes = member(params, "changes");
       if (changes.is_array())
         for (const auto& c : changes)
-          if (auto rel = relative(at(c, "uri"))) paths.push_back(*rel);
+          if (auto rel = relative(member(c, "uri"))) paths.push_back(*rel);
       if (!paths.empty()) tree(cancelled).refresh(paths);
       return nullptr;
     }
@@ -156,18 +148,18 @@ class LspServer {
   json initialize(const json& params) {
     std::filesystem::path root;
     if (options_.root) root = std::filesystem::absolute(*options_.root);
-    else if (path_ok(at(params, "rootUri"))) root = *detail::path_from_uri(at(params, "rootUri").get<std::string>());
-    else if (const json& folders = at(params, "workspaceFolders"); folders.is_array() && !folders.empty() && path_ok(at(folders[0], "uri")))
-      root = *detail::path_from_uri(at(folders[0], "uri").get<std::string>());
-    else if (at(params, "rootPath").is_string()) root = at(params, "rootPath").get<std::string>();
+    else if (path_ok(member(params, "rootUri"))) root = *detail::path_from_uri(member(params, "rootUri").get<std::string>());
+    else if (const json& folders = member(params, "workspaceFolders"); folders.is_array() && !folders.empty() && path_ok(member(folders[0], "uri")))
+      root = *detail::path_from_uri(member(folders[0], "uri").get<std::string>());
+    else if (member(params, "rootPath").is_string()) root = member(params, "rootPath").get<std::string>();
     else root = std::filesystem::current_path();
     root = root.lexically_normal();
     if (root.has_filename() == false && root.string().size() > 1) root = root.parent_path();
 
-    const json& caps = at(params, "capabilities");
-    work_done_progress_ = at(at(caps, "window"), "workDoneProgress") == true;
+    const json& caps = member(params, "capabilities");
+    work_done_progress_ = member(member(caps, "window"), "workDoneProgress") == true;
     utf8_ = false;
-    if (const json& encodings = at(at(caps, "general"), "positionEncodings"); encodings.is_array())
+    if (const json& encodings = member(member(caps, "general"), "positionEncodings"); encodings.is_array())
       for (const auto& e : encodings) utf8_ |= e == "utf-8";
 
     workspace_.open(root, options_, [this](const indexer::Progress& p) {
@@ -253,7 +245,7 @@ class LspServer {
 
   json workspace_symbol(const json& params, const CancelFlag& cancelled) {
     Service& service = workspace_.ready(cancelled);
-    std::string pattern = at(params, "query").is_string() ? at(params, "query").get<std::string>() : "";
+    std::string pattern = member(params, "query").is_string() ? member(params, "query").get<std::string>() : "";
     query::SearchRequest req;
     req.pattern = pattern;
     req.limit = kWorkspaceSymbolCap;
@@ -284,7 +276,7 @@ class LspServer {
 
   json document_symbol(const json& params, const CancelFlag& cancelled) {
     Service& service = workspace_.ready(cancelled);
-    auto rel = relative(at(at(params, "textDocument"), "uri"));
+    auto rel = relative(member(member(params, "textDocument"), "uri"));
     if (!rel) return json::array();
     auto view = service.tree().index();
     auto file = view->find_file(*rel);
@@ -295,14 +287,14 @@ class LspServer {
 
   json definition(const json& params, const CancelFlag& cancelled) {
     Service& service = workspace_.ready(cancelled);
-    auto rel = relative(at(at(params, "textDocument"), "uri"));
+    auto rel = relative(member(member(params, "textDocument"), "uri"));
     if (!rel) return json::array();
-    const json& pos = at(params, "position");
-    if (!at(pos, "line").is_number_unsigned() || !at(pos, "character").is_number_unsigned())
+    const json& pos = member(params, "position");
+    if (!member(pos, "line").is_number_unsigned() || !member(pos, "character").is_number_unsigned())
       throw RpcError{kInvalidParams, "position must have line and character"};
     Lines lines(service.tree().text_of(*rel));
-    uint32_t line = at(pos, "line").get<uint32_t>();
-    uint32_t column = in_column(lines, line, at(pos, "character").get<uint32_t>());
+    uint32_t line = member(pos, "line").get<uint32_t>();
+    uint32_t column = in_column(lines, line, member(pos, "character").get<uint32_t>());
     json found = service.call("symbols/definition", {{"path", *rel}, {"line", line + 1}, {"column", column + 1}}, &cancelled);
     auto view = service.tree().index();
     json out = json::array();
@@ -320,15 +312,15 @@ class LspServer {
   // One contentChanges entry: a whole text, or a range replaced.
   std::string apply_change(std::string text, const json& change) const {
     std::string replacement = text_at(change, "text");
-    const json& r = at(change, "range");
+    const json& r = member(change, "range");
     if (r.is_null()) return replacement;
     auto number = [](const json& pos, const char* key) {
-      const json& v = at(pos, key);
+      const json& v = member(pos, key);
       if (!v.is_number_unsigned()) throw RpcError{kInvalidParams, "a range needs line and character"};
       return v.get<uint32_t>();
     };
     Lines lines(std::move(text));
-    const json &start = at(r, "start"), &end = at(r, "end");
+    const json &start = member(r, "start"), &end = member(r, "end");
     uint32_t sl = number(start, "line"), el = number(end, "line");
     size_t from = lines.offset(sl, in_column(lines, sl, number(start, "character")));
     size_t to = lines.offset(el, in_column(lines, el, number(end, "character")));

@@ -18,13 +18,6 @@ constexpr const char* kLatestProtocol = "2025-06-18";
 constexpr size_t kMaxChars = 12000;
 constexpr size_t kBodyLines = 60;
 
-const json& at(const json& j, const char* key) {
-  static const json null;
-  if (!j.is_object()) return null;
-  auto it = j.find(key);
-  return it == j.end() ? null : *it;
-}
-
 json tool(const char* name, const char* description, json properties, std::vector<std::string> required = {}) {
   return {{"name", name},
           {"description", description},
@@ -144,7 +137,7 @@ class McpServer {
  private:
   json handle(const std::string& method, const json& params, const CancelFlag& cancelled) {
     if (method == "initialize") {
-      std::string asked = at(params, "protocolVersion").is_string() ? at(params, "protocolVersion").get<std::string>() : "";
+      std::string asked = member(params, "protocolVersion").is_string() ? member(params, "protocolVersion").get<std::string>() : "";
       static const std::vector<std::string> known = {"2024-11-05", "2025-03-26", "2025-06-18", "2025-11-25"};
       std::string version = std::find(known.begin(), known.end(), asked) != known.end() ? asked : kLatestProtocol;
       return {{"protocolVersion", version},
@@ -156,9 +149,9 @@ class McpServer {
     if (method.starts_with("notifications/")) return nullptr;
     if (method == "tools/list") return {{"tools", tools()}};
     if (method == "tools/call") {
-      const json& name = at(params, "name");
+      const json& name = member(params, "name");
       if (!name.is_string()) throw RpcError{kInvalidParams, "tools/call needs a tool name"};
-      const json& args = at(params, "arguments");
+      const json& args = member(params, "arguments");
       const json& list = tools();
       if (std::none_of(list.begin(), list.end(), [&](const json& t) { return t["name"] == name; }))
         throw RpcError{kInvalidParams, "no tool '" + name.get<std::string>() + "'"};
@@ -180,11 +173,11 @@ class McpServer {
     if (name == "find_symbols") {
       json params = args;
       params.erase("include_body");
-      uint64_t limit = at(args, "limit").is_number_unsigned() ? at(args, "limit").get<uint64_t>() : 20;
+      uint64_t limit = member(args, "limit").is_number_unsigned() ? member(args, "limit").get<uint64_t>() : 20;
       if (limit == 0 || limit > 200) throw RpcError{kInvalidParams, "limit must be from 1 to 200"};
       params["limit"] = limit + 1;  // one more tells whether there are more
       json hits = service.call("symbols/search", params, &cancelled);
-      bool body = at(args, "include_body") == true;
+      bool body = member(args, "include_body") == true;
       size_t shown = 0;
       for (const auto& h : hits) {
         if (shown == limit || !out.line(symbol_line(h))) break;
@@ -200,7 +193,7 @@ class McpServer {
           if (size_t end_line = h["end_line"].get<size_t>(); end_line > last) out.line("  ... (" + std::to_string(end_line - last) + " more lines)");
         }
       }
-      if (hits.empty()) return "no symbol matches '" + at(args, "pattern").get<std::string>() + "'";
+      if (hits.empty()) return "no symbol matches '" + member(args, "pattern").get<std::string>() + "'";
       return out.take(hits.size() > shown ? hits.size() - shown : 0);
     }
     if (name == "outline") {
@@ -213,7 +206,7 @@ class McpServer {
         }
       };
       print(tree, 0);
-      return tree.empty() ? "no definitions in " + at(args, "path").get<std::string>() : out.take();
+      return tree.empty() ? "no definitions in " + member(args, "path").get<std::string>() : out.take();
     }
     if (name == "definition") {
       json found = service.call("symbols/definition", args, &cancelled);
@@ -223,11 +216,11 @@ class McpServer {
     if (name == "importers") {
       json list = service.call("graph/importers", args, &cancelled);
       for (const auto& e : list) out.line(e["path"].get<std::string>() + ":" + std::to_string(e["line"].get<unsigned>()));
-      return list.empty() ? at(args, "path").get<std::string>() + " is imported by no file" : out.take();
+      return list.empty() ? member(args, "path").get<std::string>() + " is imported by no file" : out.take();
     }
     if (name == "dependencies") {
       json params = args;
-      std::string direction = at(args, "direction").is_string() ? at(args, "direction").get<std::string>() : "imports";
+      std::string direction = member(args, "direction").is_string() ? member(args, "direction").get<std::string>() : "imports";
       if (direction != "imports" && direction != "dependents") throw RpcError{kInvalidParams, "direction is 'imports' or 'dependents'"};
       params.erase("direction");
       json list = service.call(direction == "imports" ? "graph/deps" : "graph/dependents", params, &cancelled);

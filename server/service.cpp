@@ -19,15 +19,8 @@ constexpr size_t kMaxLimit = 10000;
 
 [[noreturn]] void bad_param(const std::string& message) { throw RpcError{kInvalidParams, message}; }
 
-const json& field(const json& params, const char* name) {
-  static const json null;
-  if (!params.is_object()) return null;
-  auto it = params.find(name);
-  return it == params.end() ? null : *it;
-}
-
 std::string text_param(const json& params, const char* name, bool required = true) {
-  const json& v = field(params, name);
+  const json& v = member(params, name);
   if (v.is_null()) {
     if (required) bad_param(std::string("missing param '") + name + "'");
     return {};
@@ -37,7 +30,7 @@ std::string text_param(const json& params, const char* name, bool required = tru
 }
 
 uint64_t number_param(const json& params, const char* name, uint64_t fallback, uint64_t min, uint64_t max) {
-  const json& v = field(params, name);
+  const json& v = member(params, name);
   if (v.is_null()) return fallback;
   if (!v.is_number_integer() || v.get<int64_t>() < int64_t(min) || v.get<uint64_t>() > max)
     bad_param(std::string("param '") + name + "' must be an integer from " + std::to_string(min) + " to " + std::to_string(max));
@@ -98,6 +91,13 @@ json outline_nodes_json(const std::vector<OutlineNode>& nodes) {
 bool is_word(char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '$' || static_cast<unsigned char>(c) >= 0x80; }
 
 }  // namespace
+
+const json& member(const json& object, const char* key) {
+  static const json null;
+  if (!object.is_object()) return null;
+  auto it = object.find(key);
+  return it == object.end() ? null : *it;
+}
 
 json symbol_json(const query::Symbol& s) {
   return json{{"name", s.name},
@@ -192,7 +192,7 @@ json Service::call(std::string_view method, const json& params, const CancelFlag
   if (method == "initialize") return json{{"server", "indexer"}, {"version", kVersion}, {"methods", methods()}, {"index", status()}};
   if (method == "index/status") return status();
   if (method == "index/refresh") {
-    const json& paths = field(params, "paths");
+    const json& paths = member(params, "paths");
     indexer::LiveTree::Report r;
     if (paths.is_null()) r = tree_.rescan();
     else r = tree_.refresh(names_of(paths, "paths"));
@@ -236,8 +236,8 @@ std::pair<std::shared_ptr<const query::Index>, std::vector<query::Hit>> Service:
   req.pattern = pattern;
   req.path_glob = glob;
   req.limit = number_param(params, "limit", 50, 1, kMaxLimit);
-  req.kinds = kinds_from(field(params, "kind"));
-  req.languages = languages_from(field(params, "lang"));
+  req.kinds = kinds_from(member(params, "kind"));
+  req.languages = languages_from(member(params, "lang"));
   auto view = tree_.index();
   auto hits = query::search(*view, req);
   return {std::move(view), std::move(hits)};

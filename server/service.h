@@ -90,6 +90,10 @@ class Service {
   std::unique_ptr<State> state_;
 };
 
+// A member of a client's object, or null when it is missing or the value is no object: clients'
+// fields are read through this, so a missing or mistyped one cannot crash the server.
+const json& member(const json& object, const char* key);
+
 // Appends `s` as a JSON string; invalid UTF-8 becomes U+FFFD, as nlohmann's replace handler does.
 void append_json_string(std::string& out, std::string_view s);
 
