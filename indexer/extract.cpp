@@ -41,6 +41,7 @@ struct CompiledQuery {
   std::vector<CaptureInfo> captures;
   std::vector<std::vector<Predicate>> predicates;  // per pattern
   PatternRoots roots;  // where the patterns can match
+  std::vector<uint8_t> opaque;  // by symbol: 1 when no definition can be inside (pattern_roots.h)
   std::string error;
 };
 
@@ -154,6 +155,13 @@ void compile(Language lang, CompiledQuery& cq) {
     }
   }
   cq.roots = pattern_roots(spec.grammar(), cq.query, source);
+  std::string error;
+  cq.opaque = opaque_types(spec.grammar(), source, error);
+  if (!error.empty()) {
+    cq.error = std::string(spec.name) + ".scm: " + error;
+    ts_query_delete(cq.query);
+    cq.query = nullptr;
+  }
 }
 
 const CompiledQuery& compiled(Language lang) {
@@ -410,7 +418,8 @@ struct Level {
 // node where a pattern can be rooted, in preorder, and for the wildcard roots (depth 1, their
 // matches only) at a node once all of its children are seen and they have what one needs. The
 // matches are those of a whole-tree run, in another order, with some definitions repeated (the
-// caller drops repeats). `levels` is scratch space kept by the caller: nothing is allocated per node.
+// caller drops repeats). The walk does not enter a node of an opaque type without errors inside.
+// `levels` is scratch space kept by the caller: nothing is allocated per node.
 void match_at_roots(TSQueryCursor* qc, const CompiledQuery& cq, TSNode root, std::string_view src,
                     std::vector<Level>& levels, Collected& c) {
   const PatternRoots& roots = cq.roots;
@@ -421,7 +430,8 @@ void match_at_roots(TSQueryCursor* qc, const CompiledQuery& cq, TSNode root, std
     TSSymbol sym = ts_node_symbol(n);
     if (!levels.empty()) levels.back().seen |= roots.child_bit(sym);
     if (roots.roots_at(sym)) run_query(qc, cq, n, 0, nullptr, src, c);
-    if (ts_tree_cursor_goto_first_child(&walk)) {
+    const bool opaque = sym < cq.opaque.size() && cq.opaque[sym] && !ts_node_has_error(n);
+    if (!opaque && ts_tree_cursor_goto_first_child(&walk)) {
       levels.push_back({n, 0});
       continue;
     }

@@ -287,4 +287,33 @@ PatternRoots pattern_roots(const TSLanguage* language, const TSQuery* query, std
   return out;
 }
 
+std::vector<uint8_t> opaque_types(const TSLanguage* language, std::string_view source, std::string& error) {
+  std::vector<uint8_t> out;
+  constexpr std::string_view kDirective = "; opaque:";
+  for (size_t at = 0; at < source.size();) {
+    size_t eol = source.find('\n', at);
+    if (eol == std::string_view::npos) eol = source.size();
+    std::string_view line = source.substr(at, eol - at);
+    at = eol + 1;
+    if (!line.starts_with(kDirective)) continue;
+    line.remove_prefix(kDirective.size());
+    if (out.empty()) out.assign(ts_language_symbol_count(language), 0);
+    for (size_t i = 0; i < line.size();) {
+      while (i < line.size() && std::isspace(static_cast<unsigned char>(line[i]))) ++i;
+      size_t j = i;
+      while (j < line.size() && !std::isspace(static_cast<unsigned char>(line[j]))) ++j;
+      if (j == i) break;
+      std::string_view name = line.substr(i, j - i);
+      i = j;
+      TSSymbol s = ts_language_symbol_for_name(language, name.data(), uint32_t(name.size()), true);
+      if (!s) {
+        error = "opaque: unknown node type " + std::string(name);
+        return {};
+      }
+      out[s] = 1;
+    }
+  }
+  return out;
+}
+
 }  // namespace indexer::detail

@@ -54,4 +54,12 @@ struct PatternRoots {
 // query's text, once per language.
 PatternRoots pattern_roots(const TSLanguage* language, const TSQuery* query, std::string_view source);
 
+// The node types a query's author declares free of definitions, by symbol (1: do not walk into
+// one). They are named on comment lines of the query, `; opaque: argument_list string_literal`,
+// since which subtrees can hold a definition is a fact about the patterns. Extraction still walks
+// into such a node when tree-sitter marked an error inside it: recovered code there may hold
+// definitions the patterns find. Why: in C++ most nodes are inside expressions, and the walk and
+// the cursor runs there cost about half of extraction. An unknown type name sets `error`.
+std::vector<uint8_t> opaque_types(const TSLanguage* language, std::string_view source, std::string& error);
+
 }  // namespace indexer::detail

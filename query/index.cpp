@@ -128,6 +128,51 @@ class Interner {
 
 uint16_t clamp16(uint32_t v) { return v > 0xffff ? 0xffff : uint16_t(v); }
 
+// Token -> dense slot (0, 1, 2 ... in order of first sight), open addressing. No token is 0
+// (its top byte holds its length), so 0 marks an empty cell.
+class TokenSlots {
+ public:
+  uint32_t find_or_add(Token t) {
+    if ((size_ + 1) * 2 > keys_.size()) grow();
+    size_t i = cell(t);
+    if (keys_[i] == 0) {
+      keys_[i] = t;
+      slots_[i] = uint32_t(size_++);
+    }
+    return slots_[i];
+  }
+  uint32_t find(Token t) const { return slots_[cell(t)]; }  // t must have been added
+  template <typename F>
+  void for_each(F&& f) const {
+    for (size_t i = 0; i < keys_.size(); ++i)
+      if (keys_[i]) f(keys_[i], slots_[i]);
+  }
+
+ private:
+  size_t cell(Token t) const {
+    const size_t mask = keys_.size() - 1;
+    size_t i = (uint64_t(t) * 0x9E3779B97F4A7C15ull) >> 40 & mask;
+    while (keys_[i] != 0 && keys_[i] != t) i = (i + 1) & mask;
+    return i;
+  }
+  void grow() {
+    std::vector<Token> keys = std::move(keys_);
+    std::vector<uint32_t> slots = std::move(slots_);
+    keys_.assign(std::max<size_t>(1024, keys.size() * 2), 0);
+    slots_.assign(keys_.size(), 0);
+    for (size_t i = 0; i < keys.size(); ++i)
+      if (keys[i]) {
+        size_t c = cell(keys[i]);
+        keys_[c] = keys[i];
+        slots_[c] = slots[i];
+      }
+  }
+  std::vector<Token> keys_;
+  std::vector<uint32_t> slots_;
+  size_t size_ = 0;
+};
+
+
 class IndexImpl final : public Index {
  public:
   explicit IndexImpl(IndexData data) : d_(std::move(data)) { d_.build_file_lookup(); }
@@ -504,11 +549,13 @@ std::unique_ptr<Index> IndexBuilder::finish() {
 
   // Trigram postings are built in partitions by token hash, one thread each, while this thread
   // builds the segment postings: the build is the serial tail of indexing. Every partition
-  // visits names in ascending id order, so each list comes out sorted for one addMany.
+  // visits names in ascending id order, so each list comes out sorted, and encodes its lists
+  // itself; this thread only joins the encoded bytes in token order.
   {
     struct Partition {
-      std::unordered_map<Token, uint32_t> slot_of;
-      std::vector<std::vector<uint32_t>> lists;
+      TokenSlots slot_of;
+      std::vector<std::vector<uint32_t>> lists;  // by slot
+      Postings postings;                         // by slot
     };
     const unsigned parts = std::clamp(std::thread::hardware_concurrency(), 1u, 8u);
     auto partition_of = [parts](Token t) { return ((t * 2654435761u) >> 16) % parts; };
@@ -521,10 +568,14 @@ std::unique_ptr<Index> IndexBuilder::finish() {
         identifier_tokens(s.names[id], tokens);
         for (Token t : tokens) {
           if (partition_of(t) != p) continue;
-          auto [it, added] = part.slot_of.emplace(t, uint32_t(part.lists.size()));
-          if (added) part.lists.emplace_back();
-          part.lists[it->second].push_back(id);
+          uint32_t slot = part.slot_of.find_or_add(t);
+          if (slot == part.lists.size()) part.lists.emplace_back();
+          part.lists[slot].push_back(id);
         }
+      }
+      for (auto& list : part.lists) {
+        part.postings.add(list);
+        std::vector<uint32_t>().swap(list);
       }
     };
     std::vector<std::thread> threads;
@@ -566,14 +617,12 @@ std::unique_ptr<Index> IndexBuilder::finish() {
     };
     std::vector<Keyed> keyed;
     for (unsigned p = 0; p < parts; ++p)
-      for (auto [token, slot] : partitions[p].slot_of) keyed.push_back({token, p, slot});
+      partitions[p].slot_of.for_each([&](Token token, uint32_t slot) { keyed.push_back({token, p, slot}); });
     std::sort(keyed.begin(), keyed.end(), [](const Keyed& a, const Keyed& b) { return a.token < b.token; });
     d.token_keys.reserve(keyed.size());
     for (const Keyed& k : keyed) {
       d.token_keys.push_back(k.token);
-      auto& list = partitions[k.part].lists[k.slot];
-      d.token_postings.add(list);
-      std::vector<uint32_t>().swap(list);
+      d.token_postings.append(partitions[k.part].postings, k.slot);
     }
     d.token_postings.shrink();
   }

@@ -151,6 +151,11 @@ class Postings {
  public:
   // Appends a list of strictly ascending ids.
   void add(std::span<const uint32_t> sorted_ids);
+  // Appends list i of `other` as it is encoded: lists built apart (on other threads) join here.
+  void append(const Postings& other, size_t i) {
+    bytes_.insert(bytes_.end(), other.bytes_.begin() + other.offsets_[i], other.bytes_.begin() + other.offsets_[i + 1]);
+    offsets_.push_back(uint32_t(bytes_.size()));
+  }
   PostingList get(size_t i) const { return {bytes_.data() + offsets_[i], bytes_.data() + offsets_[i + 1]}; }
   size_t size() const { return offsets_.size() - 1; }
   size_t ids_bytes() const { return bytes_.capacity(); }

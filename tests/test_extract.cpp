@@ -68,6 +68,7 @@ TEST_CASE("every language's tags query compiles against its grammar", "[extract]
   CHECK(indexer::detail::check_queries() == "");
 }
 
+// The fixtures hold no definitions inside opaque nodes, which only the whole-tree run would find.
 TEST_CASE("running the query only where patterns can be rooted finds what a whole-tree run finds", "[extract]") {
   for (const auto& dir : test::fs::directory_iterator(test::fs::path(FIXTURES_DIR) / "symbols")) {
     for (const auto& e : test::fs::directory_iterator(dir.path())) {
@@ -138,6 +139,17 @@ TEST_CASE("a wildcard-rooted pattern matches where the walk sees its children", 
         std::vector<std::string>{"function f 1", "variable f::a 3", "variable f::b 5", "variable c 9"});
 }
 
+TEST_CASE("extraction does not walk into opaque nodes (a lambda), unless they hold a parse error", "[extract]") {
+  // cpp.scm names expressions opaque: a lambda's locals are not definitions a user looks for; a
+  // function's own are. Inside a call with a syntax error, what tree-sitter recovered is kept.
+  auto ex = indexer::extract(query::Language::Cpp,
+                             "auto f = [] { struct InF {}; return 0; };\n"
+                             "int g() {\n  int v = call([] { struct InLambda {}; return 1; });\n  struct InBody {};\n  return v;\n}\n"
+                             "int h() {\n  return call(x, [] { struct Broken { int y; }; return 1 +; });\n}\n");
+  CHECK(render(ex, query::Language::Cpp) == std::vector<std::string>{"function f 1", "function g 2", "struct g::InBody 4",
+                                                                     "function h 7", "struct h::Broken 8", "field h::Broken::y 8"});
+}
+
 TEST_CASE("a query that does not compile is an error, not an empty result", "[extract][cli]") {
   test::TempDir t;
   t.write("bash.scm", "(no_such_node) @name\n");
@@ -150,6 +162,14 @@ TEST_CASE("a query that does not compile is an error, not an empty result", "[ex
   CHECK(r.err.find("bash.scm: unknown node type at line 1") != std::string::npos);
   CHECK(idx.exit_code == 0);  // the rest of the tree is still indexed, with a warning
   CHECK(idx.err.find("warning: bash.scm: unknown node type") != std::string::npos);
+
+  // So is an opaque node type the grammar does not have.
+  t.write("bash.scm", "; opaque: no_such_node\n(function_definition name: (word) @name) @definition.function\n");
+  ::setenv("INDEXER_QUERIES_DIR", t.path().c_str(), 1);
+  auto opaque = test::run_indexer({"outline", (t / "f.sh").string()});
+  ::unsetenv("INDEXER_QUERIES_DIR");
+  CHECK(opaque.exit_code == 1);
+  CHECK(opaque.err.find("bash.scm: opaque: unknown node type no_such_node") != std::string::npos);
 }
 
 TEST_CASE("extraction moves keep their views valid, even for short text", "[extract]") {

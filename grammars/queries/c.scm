@@ -1,6 +1,13 @@
 ; C definitions and includes. Conventions: see indexer/extract.h.
 ; Prototypes and `extern` declarations are declarations, not definitions: not captured (as ctags).
 
+; Expressions, argument and parameter lists and literals hold no definition a user looks for
+; (a lambda's locals, say): extraction does not walk into them unless they hold a parse error.
+; opaque: argument_list parameter_list initializer_list string_literal char_literal concatenated_string number_literal
+; opaque: binary_expression call_expression parenthesized_expression assignment_expression field_expression
+; opaque: subscript_expression unary_expression pointer_expression cast_expression conditional_expression
+; opaque: sizeof_expression update_expression comma_expression compound_literal_expression
+
 ; Macros, object-like and function-like.
 (preproc_def name: (identifier) @name) @definition.macro
 (preproc_function_def name: (identifier) @name) @definition.macro

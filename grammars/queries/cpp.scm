@@ -4,6 +4,16 @@
 ; are constructors (as clangd reports them). A template's definition is the class or function
 ; it wraps. `void ns::f() {}` cannot be told from `void Class::f() {}`: both are methods.
 
+; Expressions, argument and parameter lists and literals hold no definition a user looks for
+; (a lambda's locals, say): extraction does not walk into them unless they hold a parse error.
+; opaque: argument_list parameter_list initializer_list string_literal char_literal concatenated_string number_literal
+; opaque: binary_expression call_expression parenthesized_expression assignment_expression field_expression
+; opaque: subscript_expression unary_expression pointer_expression cast_expression conditional_expression
+; opaque: sizeof_expression update_expression comma_expression compound_literal_expression
+; opaque: template_argument_list template_parameter_list raw_string_literal condition_clause new_expression
+; opaque: delete_expression lambda_expression fold_expression qualified_identifier requires_clause noexcept
+; opaque: attribute_declaration user_defined_literal
+
 ; Macros, object-like and function-like.
 (preproc_def name: (identifier) @name) @definition.macro
 (preproc_function_def name: (identifier) @name) @definition.macro

@@ -1,5 +1,12 @@
 ; Python definitions and imports. Conventions: see indexer/extract.h.
 
+; Expressions, argument and parameter lists and strings hold no definitions: extraction does not
+; walk into them unless they hold a parse error.
+; opaque: argument_list parameters lambda_parameters string concatenated_string binary_operator
+; opaque: comparison_operator boolean_operator not_operator unary_operator list dictionary set tuple
+; opaque: subscript parenthesized_expression lambda list_comprehension dictionary_comprehension
+; opaque: set_comprehension generator_expression conditional_expression call attribute await
+
 ; @property-decorated methods are properties; listed before the general function pattern.
 (decorated_definition
   (decorator [(identifier) @_d (attribute attribute: (identifier) @_d)])
