@@ -111,9 +111,9 @@ struct RpcConnection::State : std::enable_shared_from_this<RpcConnection::State>
   std::mutex send_mu;
   std::atomic<uint64_t> next_id{1};
 
-  void out(const std::string& text) {
+  void out(std::string text) {
     std::lock_guard lock(send_mu);
-    send(text);
+    send(std::move(text));
   }
   void out(const json& message) { out(dump(message)); }
 
@@ -128,7 +128,11 @@ struct RpcConnection::State : std::enable_shared_from_this<RpcConnection::State>
       Result r = handler(call.method, call.params, p ? p->cancelled : never);
       if (call.notification) return {};
       if (p && p->cancelled) return fail(kRequestCancelled, "request cancelled");
-      if (auto* raw = std::get_if<RawJson>(&r)) return "{\"id\":" + dump(call.id) + ",\"jsonrpc\":\"2.0\",\"result\":" + raw->text + "}";
+      if (auto* raw = std::get_if<RawJson>(&r)) {  // the envelope around it, in place: no copy of a large answer
+        raw->text.insert(0, "{\"id\":" + dump(call.id) + ",\"jsonrpc\":\"2.0\",\"result\":");
+        raw->text += '}';
+        return std::move(raw->text);
+      }
       return dump(json{{"jsonrpc", "2.0"}, {"id", call.id}, {"result", std::move(std::get<json>(r))}});
     } catch (const RpcError& e) {
       return fail(e.code, e.message);
@@ -285,7 +289,7 @@ void RpcConnection::receive(std::string_view text) {
   s.post([call = std::move(call), tracked](State& st) {
     std::string r = st.run(call, tracked);
     st.untrack(call, tracked);
-    if (!r.empty()) st.out(r);
+    if (!r.empty()) st.out(std::move(r));
   });
 }
 

@@ -34,7 +34,7 @@ class RpcConnection {
  public:
   // Throws RpcError; the transport's own methods (LSP's, MCP's) come through here too.
   using Handler = std::function<Result(const std::string& method, const json& params, const CancelFlag& cancelled)>;
-  using Send = std::function<void(const std::string& message)>;
+  using Send = std::function<void(std::string message)>;  // moved in: answers can be large
 
   // `run_inline(method)`: answer it on the reader's thread, for methods known to take microseconds
   // (two thread hops would cost more than the call; it cannot be cancelled then).

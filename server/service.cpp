@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <charconv>
 #include <chrono>
 #include <fstream>
 #include <mutex>
@@ -250,24 +251,40 @@ Result Service::call_fast(std::string_view method, const json& params, const Can
   // The keys in the order nlohmann writes them (sorted), so both paths give the same bytes.
   std::string out = "[";
   out.reserve(hits.size() * 320);
+  auto number = [&out](int64_t v) {
+    char buf[24];
+    out.append(buf, size_t(std::to_chars(buf, buf + sizeof buf, v).ptr - buf));
+  };
   for (size_t i = 0; i < hits.size(); ++i) {
     query::Symbol s = view->symbol(hits[i].symbol);
     if (i) out += ',';
-    out += "{\"column\":" + std::to_string(s.range.start.column + 1) + ",\"container\":";
+    out += "{\"column\":";
+    number(s.range.start.column + 1);
+    out += ",\"container\":";
     append_json_string(out, s.container);
-    out += ",\"end_column\":" + std::to_string(s.range.end.column + 1) + ",\"end_line\":" + std::to_string(s.range.end.line + 1) +
-           ",\"kind\":";
+    out += ",\"end_column\":";
+    number(s.range.end.column + 1);
+    out += ",\"end_line\":";
+    number(s.range.end.line + 1);
+    out += ",\"kind\":";
     append_json_string(out, query::kind_name(s.kind));
     out += ",\"language\":";
     append_json_string(out, grammars::spec(s.language).name);
-    out += ",\"line\":" + std::to_string(s.range.start.line + 1) + ",\"match\":";
+    out += ",\"line\":";
+    number(s.range.start.line + 1);
+    out += ",\"match\":";
     append_json_string(out, query::tier_name(hits[i].tier));
     out += ",\"name\":";
     append_json_string(out, s.name);
     out += ",\"path\":";
     append_json_string(out, s.path);
-    out += ",\"score\":" + std::to_string(hits[i].score) + ",\"selection_column\":" + std::to_string(s.selection.start.column + 1) +
-           ",\"selection_line\":" + std::to_string(s.selection.start.line + 1) + ",\"signature\":";
+    out += ",\"score\":";
+    number(hits[i].score);
+    out += ",\"selection_column\":";
+    number(s.selection.start.column + 1);
+    out += ",\"selection_line\":";
+    number(s.selection.start.line + 1);
+    out += ",\"signature\":";
     append_json_string(out, s.signature);
     out += '}';
   }

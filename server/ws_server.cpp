@@ -4,7 +4,6 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <boost/asio/strand.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/websocket.hpp>
@@ -135,6 +134,9 @@ class WsSession : public std::enable_shared_from_this<WsSession> {
     hub_.metrics.connections(+1);
     ws_.set_option(websocket::stream_base::timeout::suggested(beast::role_type::server));
     ws_.read_message_max(hub_.options.max_message);
+    // One frame a message: Beast's default cuts a message into 4 KB frames, each its own send
+    // (a 10 KB answer was three syscalls, three segments and as many wakeups of the client).
+    ws_.auto_fragment(false);
     std::weak_ptr<WsSession> weak = weak_from_this();
     // Requests may still run after the client has gone: they hold the session weakly.
     rpc_ = std::make_shared<RpcConnection>(
@@ -143,15 +145,15 @@ class WsSession : public std::enable_shared_from_this<WsSession> {
           if (!self) throw RpcError{kRequestCancelled, "the connection has closed"};
           return self->handle(m, p, c);
         },
-        [weak](const std::string& message) {
-          if (auto self = weak.lock()) self->send(message);
+        [weak](std::string message) {
+          if (auto self = weak.lock()) self->send(std::move(message));
         },
         hub_.options.max_pending, [&hub = hub_](const std::string& m) { return hub.quick(m); });
     rpc_->inline_notifications(false);  // none of ours changes what a later request reads
     ws_.async_accept(req, beast::bind_front_handler(&WsSession::on_accept, shared_from_this()));
   }
 
-  // Any thread: queued on the session's strand, written in order once the handshake is done.
+  // Any thread: queued on the session's network thread, written in order once the handshake is done.
   void send(std::string message) {
     net::post(ws_.get_executor(), [self = shared_from_this(), m = std::move(message)]() mutable {
       self->unsent_ += m.size();
@@ -160,7 +162,7 @@ class WsSession : public std::enable_shared_from_this<WsSession> {
     });
   }
 
-  // Any thread: rpc_ belongs to the strand (on_read resets it), so the notification goes there.
+  // Any thread: rpc_ belongs to the session's network thread (on_read resets it), so the notification goes there.
   // A client far behind on reading loses notifications rather than growing our memory.
   void notify(const std::string& method, const json& params) {
     net::post(ws_.get_executor(), [self = shared_from_this(), method, params] {
@@ -376,14 +378,40 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   std::optional<http::request_parser<http::string_body>> parser_;
 };
 
-void accept(tcp::acceptor& acceptor, net::io_context& ioc, Hub& hub) {
-  acceptor.async_accept(net::make_strand(ioc), [&acceptor, &ioc, &hub](beast::error_code ec, tcp::socket socket) {
+// One io_context a network thread, each connection on one of them: a connection's handlers run
+// on its context's only thread, so they need no strand, and the threads share no queue or lock
+// (a shared io_context has them waking each other for every handler).
+class ContextPool {
+ public:
+  explicit ContextPool(unsigned n) {
+    for (unsigned i = 0; i < std::max(1u, n); ++i) contexts_.push_back(std::make_unique<net::io_context>(1));
+  }
+  net::io_context& first() { return *contexts_.front(); }
+  net::io_context& next() { return *contexts_[next_++ % contexts_.size()]; }
+  void run(std::vector<std::thread>& threads) {
+    for (auto& c : contexts_) {
+      guards_.push_back(net::make_work_guard(*c));  // a context with no connection yet keeps running
+      threads.emplace_back([&c = *c] { c.run(); });
+    }
+  }
+  void stop() {
+    for (auto& c : contexts_) c->stop();
+  }
+
+ private:
+  std::vector<std::unique_ptr<net::io_context>> contexts_;
+  std::vector<net::executor_work_guard<net::io_context::executor_type>> guards_;
+  size_t next_ = 0;  // the acceptor's thread only
+};
+
+void accept(tcp::acceptor& acceptor, ContextPool& pool, Hub& hub) {
+  acceptor.async_accept(pool.next(), [&acceptor, &pool, &hub](beast::error_code ec, tcp::socket socket) {
     if (!ec) {
       // Small answers, each awaited: Nagle's algorithm with delayed ACKs would add 40 ms to each.
       socket.set_option(tcp::no_delay(true), ec);
       std::make_shared<HttpSession>(std::move(socket), hub)->run();
     }
-    if (acceptor.is_open()) accept(acceptor, ioc, hub);
+    if (acceptor.is_open()) accept(acceptor, pool, hub);
   });
 }
 
@@ -408,8 +436,8 @@ int serve(const ServeOptions& o, const std::atomic<bool>& stop) {
     return 2;
   }
   Hub hub(o);  // before the io_context: its handlers hold sessions, which point at the hub
-  net::io_context ioc;
-  tcp::acceptor acceptor(ioc);
+  ContextPool pool(o.threads);
+  tcp::acceptor acceptor(pool.first());
   boost::system::error_code ec;
   tcp::endpoint endpoint(net::ip::make_address(o.address, ec), o.port);
   if (!ec) acceptor.open(endpoint.protocol(), ec);
@@ -449,10 +477,10 @@ int serve(const ServeOptions& o, const std::atomic<bool>& stop) {
           if (s.subscribed()) s.notify("index/didChange", params);
         });
       });
-  accept(acceptor, ioc, hub);
+  accept(acceptor, pool, hub);
 
   std::vector<std::thread> threads;
-  for (unsigned i = 0; i < std::max(1u, o.threads); ++i) threads.emplace_back([&ioc] { ioc.run(); });
+  pool.run(threads);
   write_discovery(o, port);
   if (o.announce) {
     std::string where = o.address + ":" + std::to_string(port);
@@ -471,7 +499,7 @@ int serve(const ServeOptions& o, const std::atomic<bool>& stop) {
   std::error_code fs_ec;
   std::filesystem::remove(discovery_path(o.root), fs_ec);
   acceptor.close(ec);
-  ioc.stop();
+  pool.stop();
   for (auto& t : threads) t.join();
   // Requests still running on the pool use the hub: wait for them before it goes.
   hub.each_session([](WsSession& s) {
