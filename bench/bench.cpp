@@ -1,11 +1,13 @@
 // indexer_bench: index throughput, query latency and memory, next to the tools a user would pick
 // instead, measured in one run on the same files. Not a test: it prints numbers and ratios.
 //
-//   indexer_bench [--threads N] [--queries-per-size R] [--no-index] [--no-queries] [--no-fzf]
-//                 [--cache FILE] DIR...
+//   indexer_bench [--threads N] [--repeat K] [--queries-per-size R] [--no-index] [--no-queries]
+//                 [--no-fzf] [--cache FILE] DIR...
 //
 // 1. Index: tree-sitter parse-only (the floor), our full index, and universal-ctags -R, each in a
-//    child process so wall time and peak RSS are the child's own.
+//    child process so wall time and peak RSS are the child's own. The floor and ours run K times
+//    (default 3) in alternating pairs; each line shows the median run, and the ratio is the median
+//    of the pairs' ratios: on a shared machine one run can be 15% off, and its neighbour with it.
 // 2. Query: the index of DIR... is replicated under renamed paths to reach 100k and 1M+ symbols;
 //    a fixed query set runs R times at each size (in-process, top 50), next to `fzf --filter`
 //    over the same qualified names, one process per query as a user would run it.
@@ -260,7 +262,7 @@ SnapshotRun measure_snapshot(const query::Index& index) {
 int main(int argc, char** argv) {
   if (argc == 3 && std::string(argv[1]) == "--warm-start") return warm_start(argv[2]);
   unsigned threads = 0;
-  int rounds = 20;
+  int rounds = 20, repeat = 3;
   bool index_section = true, fzf_section = true, query_section = true;
   std::vector<std::string> dirs;
   std::string cache;
@@ -268,6 +270,7 @@ int main(int argc, char** argv) {
     std::string a = argv[i];
     if (a == "--threads" && i + 1 < argc) threads = unsigned(std::stoul(argv[++i]));
     else if (a == "--queries-per-size" && i + 1 < argc) rounds = std::stoi(argv[++i]);
+    else if (a == "--repeat" && i + 1 < argc) repeat = std::max(1, std::stoi(argv[++i]));
     else if (a == "--no-index") index_section = false;  // only queries and memory
     else if (a == "--no-fzf") fzf_section = false;
     else if (a == "--no-queries") query_section = false;  // only the index section
@@ -275,7 +278,7 @@ int main(int argc, char** argv) {
     else dirs.push_back(a);
   }
   if (dirs.empty()) {
-    std::fprintf(stderr, "usage: indexer_bench [--threads N] [--queries-per-size R] [--no-index] [--no-queries] [--no-fzf] [--cache FILE] DIR...\n");
+    std::fprintf(stderr, "usage: indexer_bench [--threads N] [--repeat K] [--queries-per-size R] [--no-index] [--no-queries] [--no-fzf] [--cache FILE] DIR...\n");
     return 2;
   }
   indexer::Options opt;
@@ -313,9 +316,24 @@ int main(int argc, char** argv) {
   };
   size_t files = 0;
   double mb = 0;
-  ChildRun floor = index_all(true, &files, &mb);
+  std::vector<ChildRun> floors, ourss;
+  std::vector<double> wall_ratios, cpu_ratios;
+  for (int k = 0; k < repeat; ++k) {
+    floors.push_back(index_all(true, &files, &mb));
+    ourss.push_back(index_all(false, &files, &mb));
+    wall_ratios.push_back(ourss.back().seconds / floors.back().seconds);
+    cpu_ratios.push_back(ourss.back().cpu_seconds / floors.back().cpu_seconds);
+  }
+  auto median_run = [](std::vector<ChildRun> runs) {
+    std::sort(runs.begin(), runs.end(), [](const ChildRun& a, const ChildRun& b) { return a.seconds < b.seconds; });
+    return runs[runs.size() / 2];
+  };
+  auto median = [](std::vector<double> v) {
+    std::sort(v.begin(), v.end());
+    return v[v.size() / 2];
+  };
+  ChildRun floor = median_run(floors), ours = median_run(ourss);
   std::printf("%-34s %9zu %9.1f %9.2f %10.1f %9.0f %9.2f\n", "tree-sitter parse only (floor)", files, mb, floor.seconds, mb / floor.seconds, floor.peak_mb, floor.cpu_seconds);
-  ChildRun ours = index_all(false, &files, &mb);
   std::printf("%-34s %9zu %9.1f %9.2f %10.1f %9.0f %9.2f\n", "indexer (parse+extract+index)", files, mb, ours.seconds, mb / ours.seconds, ours.peak_mb, ours.cpu_seconds);
   ChildRun ctags{};
   if (have("ctags")) {
@@ -334,7 +352,9 @@ int main(int argc, char** argv) {
     std::printf("%-34s %9s %9s %9.2f %10s %9.0f %9.2f  (%zu tags)\n", "universal-ctags -R (1 thread)", "", "", ctags.seconds, "",
                 ctags.peak_mb, ctags.cpu_seconds, tag_lines);
   }
-  std::printf("ratios: indexer / parse-only = %.2fx wall, %.2fx CPU", ours.seconds / floor.seconds, ours.cpu_seconds / floor.cpu_seconds);
+  std::printf("ratios: indexer / parse-only = %.2fx wall, %.2fx CPU (median of %d pairs; wall", median(wall_ratios), median(cpu_ratios), repeat);
+  for (double r : wall_ratios) std::printf(" %.2f", r);
+  std::printf(")");
   if (ctags.seconds > 0) std::printf("; ctags / indexer = %.2fx wall, %.2fx peak memory", ctags.seconds / ours.seconds, ctags.peak_mb / ours.peak_mb);
   std::printf("; files/s %.0f\n\n", double(files) / ours.seconds);
   }
