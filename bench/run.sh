@@ -1,20 +1,30 @@
 #!/usr/bin/env bash
 # Installs the peers and the corpora (all from the registries), builds Release and runs the
 # benchmark over: the Python standard library, the Boost headers, TypeScript's lib, and the Go
-# source when installed; then the live index (edit-to-queryable, churn) over a copy of them.
+# source when installed; then the live index (edit-to-queryable, churn) over a copy of them;
+# then the service, with the LSP peers: clangd (Debian's) on Boost's asio and beast, pyright
+# (npm, pinned) on the Python standard library.
 # Usage: bench/run.sh [extra indexer_bench flags]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./setup.sh
 need=()
-for p in fzf universal-ctags libboost-dev python3; do
+# libssl-dev: asio's and beast's ssl headers include OpenSSL's, or clangd's TUs for them stop.
+for p in fzf universal-ctags libboost-dev python3 clangd libssl-dev; do
   dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q "ok installed" || need+=("$p")
 done
 if ((${#need[@]})); then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null; fi
-cache=${INDEXER_BENCH_CACHE:-$HOME/.cache/indexer/bench}
-if [ ! -d "$cache/node_modules/typescript/lib" ]; then
-  mkdir -p "$cache" && (cd "$cache" && npm install --silent --no-save typescript@5.6.3 >/dev/null)
-fi
+export INDEXER_BENCH_CACHE=${INDEXER_BENCH_CACHE:-$HOME/.cache/indexer/bench}
+cache=$INDEXER_BENCH_CACHE
+# TypeScript's lib is a corpus, pyright an LSP peer. One install for both: `npm install --no-save`
+# removes what an earlier one put in node_modules.
+npm_pins=(typescript@5.6.3 pyright@1.1.414)
+for pin in "${npm_pins[@]}"; do
+  if [ "$(node -p "require('$cache/node_modules/${pin%@*}/package.json').version" 2>/dev/null)" != "${pin#*@}" ]; then
+    mkdir -p "$cache" && (cd "$cache" && npm install --silent --no-save "${npm_pins[@]}" >/dev/null)
+    break
+  fi
+done
 cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build build --target indexer_bench indexer_live_bench indexer_serve_bench
 # Debian's standard library, not a python3 on PATH that may carry hundreds of MB of site-packages.
@@ -27,4 +37,4 @@ build/indexer_bench "$@" "${corpora[@]}"
 echo
 build/indexer_live_bench "${corpora[@]}"
 echo
-build/indexer_serve_bench /usr/include/boost
+build/indexer_serve_bench --seconds 4 --clangd /usr/include/boost/asio --clangd /usr/include/boost/beast --pyright "$py" /usr/include/boost

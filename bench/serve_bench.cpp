@@ -1,13 +1,19 @@
 // indexer_serve_bench: the service as its clients see it, over loopback. Not a test.
 //
-//   indexer_serve_bench [--seconds S] DIR
+//   indexer_serve_bench [--seconds S] [--no-peers] [--clangd DIR]... [--pyright DIR] DIR
 //
 // Starts `indexer serve DIR` (a child process, on a free port) and measures, in one run:
 // 1. symbols/search over WebSocket, one client, one request at a time: p50/p99 latency;
 // 2. 64 clients at once, each waiting for its answer before the next request: requests per
 //    second, p50/p99;
 // 3. `indexer query` as a whole process answered by the running server: p50/p99 wall time;
-// 4. workspace/symbol over `indexer lsp` (stdio), one request at a time: p50/p99.
+// 4. workspace/symbol over `indexer lsp DIR` (stdio), one request at a time: p50/p99;
+// 5. the LSP peers (lsp_peers.h), each next to `indexer lsp` on the same tree, both cold:
+//    clangd on Boost's headers (--clangd DIR, repeatable, sibling directories; by default
+//    /usr/include/boost/asio and beast) and pyright on the Python standard library (--pyright
+//    DIR; by default Debian's newest /usr/lib/python3.N). pyright is the npm package that
+//    bench/run.sh installs under $INDEXER_BENCH_CACHE (~/.cache/indexer/bench). --no-peers
+//    leaves this section out; it takes a few minutes, most of them clangd's background index.
 // Asio and Beast first: their traits call an unqualified query(), which our namespace would hide.
 #include <boost/asio/connect.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -23,15 +29,20 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <algorithm>
 #include <atomic>
-#include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <random>
+#include <cstdlib>
+#include <filesystem>
+#include <regex>
 #include <string>
 #include <thread>
 #include <vector>
+
+#include "child_process.h"
+#include "lsp_peers.h"
+#include "stats.h"
 
 namespace {
 
@@ -39,52 +50,18 @@ namespace net = boost::asio;
 namespace beast = boost::beast;
 namespace websocket = beast::websocket;
 using tcp = net::ip::tcp;
-using Clock = std::chrono::steady_clock;
+using bench::Child;
+using bench::Clock;
+using bench::ms_since;
+using bench::percentile;
+using bench::spawn;
 
 const std::vector<std::string> kQueries = {"get", "parse", "Iterator", "gRS", "shared_ptr", "read", "http", "Node",
                                            "os.path", "make_shared", "visit", "handle", "str", "x", "config", "lower_bound"};
 
-double ms_since(Clock::time_point t) { return std::chrono::duration<double, std::milli>(Clock::now() - t).count(); }
-
-double percentile(std::vector<double> v, double p) {
-  if (v.empty()) return 0;
-  std::sort(v.begin(), v.end());
-  return v[std::min(v.size() - 1, size_t(p * double(v.size() - 1) + 0.5))];
-}
-
 std::string request(int id, const std::string& pattern) {
   return "{\"jsonrpc\":\"2.0\",\"id\":" + std::to_string(id) + ",\"method\":\"symbols/search\",\"params\":{\"pattern\":\"" + pattern +
          "\",\"limit\":50}}";
-}
-
-struct Child {
-  pid_t pid = -1;
-  int out = -1;  // its stdout
-};
-
-Child spawn(const std::vector<std::string>& args, bool pipe_stdin = false, int* in_fd = nullptr) {
-  int out[2], in[2];
-  if (::pipe(out) != 0 || (pipe_stdin && ::pipe(in) != 0)) std::exit(1);
-  Child c;
-  c.pid = fork();
-  if (c.pid == 0) {
-    dup2(out[1], 1);
-    if (pipe_stdin) dup2(in[0], 0);
-    int null = ::open("/dev/null", O_WRONLY);
-    dup2(null, 2);
-    std::vector<char*> argv;
-    for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-    argv.push_back(nullptr);
-    execv(argv[0], argv.data());
-    _exit(127);
-  }
-  ::close(out[1]);
-  if (pipe_stdin) {
-    ::close(in[0]);
-    *in_fd = in[1];
-  }
-  c.out = out[0];
-  return c;
 }
 
 // A process's CPU time (user + system), from /proc: what a request costs the server, whatever
@@ -257,62 +234,51 @@ class LoadThread {
   std::mt19937 rng_{12345};
 };
 
-// LSP over a pipe: Content-Length framing, by hand.
-struct Lsp {
-  Child child;
-  int in = -1;
-  std::string buf;
-
-  explicit Lsp(const std::string& binary, const std::string& dir) { child = spawn({binary, "lsp", dir}, true, &in); }
-  void send(const std::string& body) {
-    std::string m = "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
-    if (::write(in, m.data(), m.size()) < 0) std::exit(1);
-  }
-  std::string receive() {
-    for (;;) {
-      size_t end = buf.find("\r\n\r\n");
-      if (end != std::string::npos) {
-        size_t len = std::strtoull(buf.c_str() + buf.find(':') + 1, nullptr, 10);
-        if (buf.size() >= end + 4 + len) {
-          std::string body = buf.substr(end + 4, len);
-          buf.erase(0, end + 4 + len);
-          return body;
-        }
-      }
-      char chunk[65536];
-      ssize_t n = ::read(child.out, chunk, sizeof chunk);
-      if (n <= 0) std::exit(1);
-      buf.append(chunk, size_t(n));
+// Debian's newest standard library (/usr/lib/python3.N), not a python in PATH that may carry
+// hundreds of MB of site-packages; "" when there is none.
+std::string debian_stdlib() {
+  std::string best;
+  int best_minor = -1;
+  std::error_code ec;
+  static const std::regex name(R"(python3\.(\d+))");
+  for (const auto& e : std::filesystem::directory_iterator("/usr/lib", ec)) {
+    std::smatch m;
+    std::string file = e.path().filename().string();
+    if (e.is_directory() && std::regex_match(file, m, name) && std::stoi(m[1]) > best_minor) {
+      best_minor = std::stoi(m[1]);
+      best = e.path().string();
     }
   }
-  // The answer to request `id` (skipping notifications and server requests).
-  std::string call(int id, const std::string& body) {
-    send(body);
-    std::string tag = "\"id\":" + std::to_string(id);
-    for (;;) {
-      std::string r = receive();
-      if (r.find(tag) != std::string::npos && r.find("\"method\"") == std::string::npos) return r;
-    }
-  }
-};
+  return best;
+}
 
 }  // namespace
 
 int main(int argc, char** argv) {
   double seconds = 5;
   std::string dir;
-  for (int i = 1; i < argc; ++i) {
+  bool peers = true;
+  std::vector<std::string> boost_dirs;
+  std::string python_dir = debian_stdlib();
+  bool usage = false;
+  for (int i = 1; i < argc && !usage; ++i) {
     std::string a = argv[i];
     if (a == "--seconds" && i + 1 < argc) seconds = std::atof(argv[++i]);
+    else if (a == "--no-peers") peers = false;
+    else if (a == "--clangd" && i + 1 < argc) boost_dirs.push_back(argv[++i]);
+    else if (a == "--pyright" && i + 1 < argc) python_dir = argv[++i];
+    else if (a.starts_with("-") || !dir.empty()) usage = true;
     else dir = a;
   }
-  if (dir.empty()) {
-    std::fprintf(stderr, "usage: indexer_serve_bench [--seconds S] DIR\n");
+  if (usage || dir.empty()) {
+    std::fprintf(stderr, "usage: indexer_serve_bench [--seconds S] [--no-peers] [--clangd DIR]... [--pyright DIR] DIR\n");
     return 2;
   }
+  if (boost_dirs.empty()) boost_dirs = {"/usr/include/boost/asio", "/usr/include/boost/beast"};
   std::string self = argv[0];
   std::string binary = self.substr(0, self.rfind('/') + 1) + "indexer";
   signal(SIGPIPE, SIG_IGN);
+  setvbuf(stdout, nullptr, _IOLBF, 0);  // a long run, often piped to tee: each line as it comes
 
   auto t_start = Clock::now();
   Child server = spawn({binary, "serve", dir, "--listen", "127.0.0.1:0"});
@@ -384,28 +350,23 @@ int main(int argc, char** argv) {
   waitpid(server.pid, nullptr, 0);
 
   {
-    Lsp lsp(binary, dir);
-    lsp.call(1, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"initialize\",\"params\":{\"capabilities\":{}}}");
-    lsp.send("{\"jsonrpc\":\"2.0\",\"method\":\"initialized\",\"params\":{}}");
-    int id = 1;
-    // The first request waits for the index; it is not counted.
-    ++id;
-    lsp.call(id, "{\"jsonrpc\":\"2.0\",\"id\":" + std::to_string(id) + ",\"method\":\"workspace/symbol\",\"params\":{\"query\":\"get\"}}");
-    std::vector<double> ms;
-    auto t0 = Clock::now();
-    while (ms_since(t0) < seconds * 1000) {
-      ++id;
-      auto t = Clock::now();
-      lsp.call(id, "{\"jsonrpc\":\"2.0\",\"id\":" + std::to_string(id) + ",\"method\":\"workspace/symbol\",\"params\":{\"query\":\"" +
-                       kQueries[size_t(id) % kQueries.size()] + "\"}}");
-      ms.push_back(ms_since(t));
-    }
-    std::printf("%-46s %10.3f %10.3f %12.0f\n", "LSP workspace/symbol (top 200, UTF-16 ranges)", percentile(ms, 0.5),
-                percentile(ms, 0.99), double(ms.size()) / (ms_since(t0) / 1e3));
-    ++id;
-    lsp.call(id, "{\"jsonrpc\":\"2.0\",\"id\":" + std::to_string(id) + ",\"method\":\"shutdown\"}");
-    lsp.send("{\"jsonrpc\":\"2.0\",\"method\":\"exit\"}");
-    waitpid(lsp.child.pid, nullptr, 0);
+    bench::LspTiming t = bench::time_indexer_lsp(binary, dir, {}, kQueries, seconds);
+    std::printf("%-46s %10.3f %10.3f %12.0f\n", "LSP workspace/symbol (top 200, UTF-16 ranges)", percentile(t.ms, 0.5),
+                percentile(t.ms, 0.99), double(t.ms.size()) / t.elapsed_s);
+  }
+  if (peers) {
+    bench::LspPeerOptions o;
+    o.indexer = binary;
+    o.queries = kQueries;
+    o.seconds = seconds;
+    o.boost_dirs = boost_dirs;
+    o.python_dir = python_dir;
+    const char* cache = std::getenv("INDEXER_BENCH_CACHE");
+    const char* home = std::getenv("HOME");
+    std::string root = cache ? cache : std::string(home ? home : "") + "/.cache/indexer/bench";
+    o.pyright = root + "/node_modules/pyright/langserver.index.js";
+    std::printf("\n");
+    bench::print_lsp_peers(o);
   }
   return 0;
 }
