@@ -23,18 +23,19 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <signal.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
-#include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <cstdio>
-#include <cstring>
-#include <random>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
+#include <memory>
+#include <random>
 #include <regex>
 #include <string>
 #include <thread>
