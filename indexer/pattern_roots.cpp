@@ -305,8 +305,10 @@ std::vector<uint8_t> opaque_types(const TSLanguage* language, std::string_view s
       if (j == i) break;
       std::string_view name = line.substr(i, j - i);
       i = j;
+      // (tree-sitter answers ERROR's builtin symbol, past the table, for prefixes of "ERROR";
+      // a supertype is never a node's own symbol.)
       TSSymbol s = ts_language_symbol_for_name(language, name.data(), uint32_t(name.size()), true);
-      if (!s) {
+      if (!s || s >= out.size() || ts_language_symbol_type(language, s) != TSSymbolTypeRegular) {
         error = "opaque: unknown node type " + std::string(name);
         return {};
       }

@@ -2,6 +2,7 @@
 #include <algorithm>
 #include <cassert>
 #include <cstring>
+#include <exception>
 #include <memory>
 #include <numeric>
 #include <stdexcept>
@@ -560,22 +561,27 @@ std::unique_ptr<Index> IndexBuilder::finish() {
     const unsigned parts = std::clamp(std::thread::hardware_concurrency(), 1u, 8u);
     auto partition_of = [parts](Token t) { return ((t * 2654435761u) >> 16) % parts; };
     std::vector<Partition> partitions(parts);
+    std::vector<std::exception_ptr> failed(parts);  // rethrown here: a throw on a thread would end the process
     auto build_partition = [&](unsigned p) {
-      Partition& part = partitions[p];
-      std::vector<Token> tokens;
-      for (uint32_t id = 0; id < n; ++id) {
-        tokens.clear();
-        identifier_tokens(s.names[id], tokens);
-        for (Token t : tokens) {
-          if (partition_of(t) != p) continue;
-          uint32_t slot = part.slot_of.find_or_add(t);
-          if (slot == part.lists.size()) part.lists.emplace_back();
-          part.lists[slot].push_back(id);
+      try {
+        Partition& part = partitions[p];
+        std::vector<Token> tokens;
+        for (uint32_t id = 0; id < n; ++id) {
+          tokens.clear();
+          identifier_tokens(s.names[id], tokens);
+          for (Token t : tokens) {
+            if (partition_of(t) != p) continue;
+            uint32_t slot = part.slot_of.find_or_add(t);
+            if (slot == part.lists.size()) part.lists.emplace_back();
+            part.lists[slot].push_back(id);
+          }
         }
-      }
-      for (auto& list : part.lists) {
-        part.postings.add(list);
-        std::vector<uint32_t>().swap(list);
+        for (auto& list : part.lists) {
+          part.postings.add(list);
+          std::vector<uint32_t>().swap(list);
+        }
+      } catch (...) {
+        failed[p] = std::current_exception();
       }
     };
     std::vector<std::thread> threads;
@@ -611,6 +617,8 @@ std::unique_ptr<Index> IndexBuilder::finish() {
     d.segment_postings.shrink();
 
     for (auto& t : threads) t.join();
+    for (auto& e : failed)
+      if (e) std::rethrow_exception(e);
     struct Keyed {
       Token token;
       uint32_t part, slot;

@@ -23,6 +23,7 @@
 #include <cstdint>
 #include <cstring>
 #include <span>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -153,6 +154,7 @@ class Postings {
   void add(std::span<const uint32_t> sorted_ids);
   // Appends list i of `other` as it is encoded: lists built apart (on other threads) join here.
   void append(const Postings& other, size_t i) {
+    if (bytes_.size() + (other.offsets_[i + 1] - other.offsets_[i]) >= UINT32_MAX / 2) throw std::length_error("postings exceed 2 GiB");
     bytes_.insert(bytes_.end(), other.bytes_.begin() + other.offsets_[i], other.bytes_.begin() + other.offsets_[i + 1]);
     offsets_.push_back(uint32_t(bytes_.size()));
   }

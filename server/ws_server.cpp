@@ -4,6 +4,8 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/asio/thread_pool.hpp>
+#include <boost/asio/dispatch.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/websocket.hpp>
@@ -45,6 +47,8 @@ struct Hub {
   std::atomic<size_t> connections{0};
   std::mutex mu;  // sessions
   std::vector<std::weak_ptr<WsSession>> sessions;
+  // POST /rpc runs here: it waits for its request, and a network thread serves many connections.
+  net::thread_pool http_rpc{2};
 
   explicit Hub(const ServeOptions& o) : options(o) {}
 
@@ -282,7 +286,8 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
  public:
   HttpSession(tcp::socket socket, Hub& hub) : stream_(std::move(socket)), hub_(hub) {}
 
-  void run() { read(); }
+  // On the socket's own network thread, where all of its handlers run.
+  void run() { net::dispatch(stream_.get_executor(), beast::bind_front_handler(&HttpSession::read, shared_from_this())); }
 
  private:
   void read() {
@@ -307,7 +312,39 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
       std::make_shared<WsSession>(stream_.release_socket(), hub_)->run(std::move(req), authorized);
       return;
     }
+    if (rpc_ready(req, authorized)) return answer_rpc(std::move(req));
     respond(handle(req, authorized), req.keep_alive());
+  }
+
+  // A POST /rpc that will be answered (else handle() says why not).
+  bool rpc_ready(const http::request<http::string_body>& req, bool authorized) {
+    std::string_view target(req.target().data(), req.target().size());
+    return req.method() == http::verb::post && target.substr(0, target.find('?')) == "/rpc" && authorized &&
+           !origin_refused(hub_.options, req) && hub_.workspace.service();
+  }
+
+  // On the pool, since the request may take long (a refresh); the answer comes back to this
+  // connection's network thread. The next request on the connection is read after it.
+  void answer_rpc(http::request<http::string_body> req) {
+    net::post(hub_.http_rpc, [self = shared_from_this(), req = std::move(req)] {
+      std::string out;
+      {
+        Hub& hub = self->hub_;
+        RpcConnection rpc([&hub](const std::string& m, const json& p, const CancelFlag& c) { return hub.call(m, p, c); },
+                          [&out](std::string message) { out = std::move(message); }, hub.options.max_pending,
+                          [&hub](const std::string& m) { return hub.quick(m); });
+        rpc.receive(req.body());
+        rpc.close();
+      }
+      http::response<http::string_body> res{out.empty() ? http::status::no_content : http::status::ok, req.version()};
+      res.set(http::field::server, "indexer");
+      res.set(http::field::content_type, "application/json");
+      res.body() = std::move(out);
+      res.prepare_payload();
+      net::post(self->stream_.get_executor(), [self, res = std::move(res), keep_alive = req.keep_alive()]() mutable {
+        self->respond(std::move(res), keep_alive);
+      });
+    });
   }
 
   http::response<http::string_body> error(http::status status, const std::string& message, unsigned version) {
@@ -336,20 +373,10 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
       res.set(http::field::content_type, "text/plain; version=0.0.4");
       res.body() = hub_.metrics.prometheus(hub_.gauges());
     } else if (req.method() == http::verb::post && path == "/rpc") {
+      // Answered by answer_rpc() when it can be: here only the refusals. While the first index is
+      // built, not at all (over WebSocket, requests wait for it instead).
       if (origin_refused(hub_.options, req)) return error(http::status::forbidden, "this Origin may not post", req.version());
-      // Answered on this network thread: while the first index is built, not at all (over
-      // WebSocket, requests wait for it instead).
-      if (!hub_.workspace.service()) return error(http::status::service_unavailable, "indexing; try again, or use the WebSocket", req.version());
-      std::string out;
-      {
-        RpcConnection rpc([this](const std::string& m, const json& p, const CancelFlag& c) { return hub_.call(m, p, c); },
-                          [&out](const std::string& message) { out = message; }, hub_.options.max_pending,
-                          [this](const std::string& m) { return hub_.quick(m); });
-        rpc.receive(req.body());
-        rpc.close();
-      }
-      if (out.empty()) res.result(http::status::no_content);
-      res.body() = std::move(out);
+      return error(http::status::service_unavailable, "indexing; try again, or use the WebSocket", req.version());
     } else {
       return error(http::status::not_found, "GET /health, /stats, /metrics; POST /rpc; or a WebSocket upgrade", req.version());
     }
@@ -501,6 +528,7 @@ int serve(const ServeOptions& o, const std::atomic<bool>& stop) {
   acceptor.close(ec);
   pool.stop();
   for (auto& t : threads) t.join();
+  hub.http_rpc.join();  // its answers are posted to the stopped contexts, and dropped with them
   // Requests still running on the pool use the hub: wait for them before it goes.
   hub.each_session([](WsSession& s) {
     if (auto rpc = s.connection()) rpc->close();
