@@ -134,7 +134,7 @@ LspTiming run(const Server& s, const std::vector<std::string>& queries, double s
 // include (the rest of Boost, the standard library), which ours does not index. .ipp files are
 // not listed: in a header-only build each .hpp includes its own. One TU per header would index
 // the same symbols with many more parses (beast/websocket: 31 TUs took 26 s, 3 TUs 8 s, for the
-// same shards); all of Boost would be 1,171 TUs (roughly 20-30 minutes at asio + beast's 1.0-1.5
+// same shards); all of Boost would be 1,171 TUs (roughly 15-25 minutes at asio + beast's 0.7-1.2
 // s a TU on 2 cores), and many of its directories need headers that are not installed (MPI,
 // OpenCL) or not on the default include path (Python's), or are variants that exclude each other
 // (mpl's preprocessed/), where a fatal error ends the TU and drops its remaining includes.
