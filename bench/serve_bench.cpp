@@ -180,7 +180,8 @@ class LoadThread {
 
   // A client's text frame: masked, as RFC 6455 requires of clients.
   void send_next(Conn& c, int n) {
-    std::string body = request(++c.id, kQueries[size_t(c.id + n + offset_) % kQueries.size()]);
+    const int id = ++c.id;
+    std::string body = request(id, kQueries[size_t(id + n + offset_) % kQueries.size()]);
     std::string frame;
     frame.push_back(char(0x81));
     if (body.size() < 126) {
