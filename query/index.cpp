@@ -152,7 +152,7 @@ class TokenSlots {
  private:
   size_t cell(Token t) const {
     const size_t mask = keys_.size() - 1;
-    size_t i = (uint64_t(t) * 0x9E3779B97F4A7C15ull) >> 40 & mask;
+    size_t i = size_t((uint64_t(t) * 0x9E3779B97F4A7C15ull) >> 32) & mask;  // the product's high half: its best-mixed bits
     while (keys_[i] != 0 && keys_[i] != t) i = (i + 1) & mask;
     return i;
   }

@@ -27,6 +27,15 @@ function start(root) {
 
 const uri = (root, rel) => pathToFileURL(path.join(root, rel)).href;
 
+// shutdown, exit with 0, and the tree removed.
+async function shutdown(connection, exited, root) {
+  await connection.sendRequest(lsp.ShutdownRequest.type);
+  await connection.sendNotification(lsp.ExitNotification.type);
+  assert.equal(await exited, 0);
+  connection.dispose();
+  fs.rmSync(root, { recursive: true, force: true });
+}
+
 async function initialize(connection, root) {
   return connection.sendRequest(lsp.InitializeRequest.type, {
     processId: process.pid,
@@ -107,11 +116,7 @@ test('handshake, symbols, definitions, buffers, UTF-16, shutdown', async () => {
   for (let i = 0; i < 100 && progress.at(-1) !== 'end'; ++i) await new Promise((r) => setTimeout(r, 50));
   assert.deepEqual([progress[0], progress.at(-1)], ['begin', 'end'], `progress: ${progress}`);
 
-  await connection.sendRequest(lsp.ShutdownRequest.type);
-  await connection.sendNotification(lsp.ExitNotification.type);
-  assert.equal(await exited, 0);
-  connection.dispose();
-  fs.rmSync(root, { recursive: true, force: true });
+  await shutdown(connection, exited, root);
 });
 
 test('a request cancelled while the first index is built gets RequestCancelled', async () => {
@@ -127,11 +132,7 @@ test('a request cancelled while the first index is built gets RequestCancelled',
   // And a request that is not cancelled is answered once the index is there.
   const found = await connection.sendRequest(lsp.WorkspaceSymbolRequest.type, { query: 'C2999' });
   assert.equal(found[0].name, 'C2999');
-  await connection.sendRequest(lsp.ShutdownRequest.type);
-  await connection.sendNotification(lsp.ExitNotification.type);
-  assert.equal(await exited, 0);
-  connection.dispose();
-  fs.rmSync(root, { recursive: true, force: true });
+  await shutdown(connection, exited, root);
 });
 
 test('exit without shutdown exits with 1', async () => {
