@@ -2,14 +2,15 @@
 // whole Extractor::run (parse + cursor + predicates + captures), IndexBuilder::add and finish;
 // also a bare TSTreeCursor walk of every node, for scale.
 //
-//   indexer_phases [--patterns LANG] [--reps N] [--roots] [--whole-tree] [--dump FILE] DIR...
+//   indexer_phases [--patterns LANG] [--reps N] [--roots] [--whole-tree] [--cursor] [--dump FILE] DIR...
 //
 // --patterns LANG also times the cursor with one pattern enabled at a time (others disabled with
 // ts_query_disable_pattern) over that language's files, and prints the patterns by cost. Sums of
 // per-pattern times exceed the whole query: each run pays the cursor's walk of the tree.
 // --roots prints, per language, the node types where extraction runs the query; --whole-tree
-// makes extraction run it over the whole tree instead (the slower way, for comparison); --dump
-// FILE writes every file's symbols and imports as extracted.
+// makes extraction run it over the whole tree instead (the slower way, for comparison); --cursor
+// makes it run tree-sitter's query cursor at the roots instead of our matcher (indexer/matcher.h);
+// --dump FILE writes every file's symbols and imports as extracted: two dumps must be equal.
 // Honours INDEXER_QUERIES_DIR like the indexer does.
 #include <tree_sitter/api.h>
 
@@ -25,6 +26,7 @@
 
 #include "grammars/grammars.h"
 #include "indexer/extract.h"
+#include "indexer/matcher.h"
 #include "indexer/pattern_roots.h"
 #include "query/query.h"
 
@@ -113,7 +115,7 @@ void print_roots(const TSLanguage* lang, const indexer::detail::PatternRoots& r)
 int main(int argc, char** argv) {
   std::string pattern_lang;
   int reps = 1;
-  bool show_roots = false, whole_tree = false;
+  bool show_roots = false, whole_tree = false, cursor_only = false;
   std::string dump_path;
   std::vector<std::string> dirs;
   for (int i = 1; i < argc; ++i) {
@@ -122,6 +124,7 @@ int main(int argc, char** argv) {
     else if (a == "--reps" && i + 1 < argc) reps = std::atoi(argv[++i]);
     else if (a == "--roots") show_roots = true;
     else if (a == "--whole-tree") whole_tree = true;
+    else if (a == "--cursor") cursor_only = true;
     else if (a == "--dump" && i + 1 < argc) dump_path = argv[++i];
     else dirs.push_back(a);
   }
@@ -150,7 +153,16 @@ int main(int argc, char** argv) {
     queries[f.lang] = ts_query_new(spec.grammar(), src.data(), uint32_t(src.size()), &off, &err);
     std::fprintf(stderr, "%s query: %.3f s to compile%s\n", std::string(spec.name).c_str(), since(t),
                  queries[f.lang] ? "" : " FAILED");
-    if (queries[f.lang] && show_roots) print_roots(spec.grammar(), indexer::detail::pattern_roots(spec.grammar(), queries[f.lang], src));
+    if (queries[f.lang] && show_roots) {
+      print_roots(spec.grammar(), indexer::detail::pattern_roots(spec.grammar(), queries[f.lang], src));
+      // Which patterns the matcher takes (indexer/matcher.h); the others run in tree-sitter's cursor.
+      indexer::detail::Matcher m(spec.grammar(), queries[f.lang], src);
+      for (uint32_t p = 0; p < m.handled().size(); ++p)
+        if (!m.handled()[p]) {
+          uint32_t a = ts_query_start_byte_for_pattern(queries[f.lang], p);
+          std::fprintf(stderr, "  left to the cursor: pattern %u: %.70s\n", p, src.c_str() + a);
+        }
+    }
   }
 
   TSParser* parser = ts_parser_new();
@@ -158,6 +170,7 @@ int main(int argc, char** argv) {
   ts_query_cursor_set_match_limit(qc, 2048);
   indexer::detail::Extractor ex;
   ex.match_whole_tree(whole_tree);
+  ex.match_with_cursor(cursor_only);
   indexer::Extraction out;
   std::FILE* dump = dump_path.empty() ? nullptr : std::fopen(dump_path.c_str(), "w");
   query::IndexBuilder builder;

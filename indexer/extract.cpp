@@ -1,4 +1,5 @@
 #include "indexer/extract.h"
+#include "indexer/matcher.h"
 #include "indexer/pattern_roots.h"
 
 #include <tree_sitter/api.h>
@@ -40,7 +41,11 @@ struct CompiledQuery {
   TSQuery* query = nullptr;
   std::vector<CaptureInfo> captures;
   std::vector<std::vector<Predicate>> predicates;  // per pattern
-  PatternRoots roots;  // where the patterns can match
+  Matcher matcher;     // finds the matches of the patterns it handles (matcher.h)
+  PatternRoots roots;  // where those patterns can match
+  PatternRoots cursor_roots;  // where the others, left to tree-sitter's cursor, can
+  PatternRoots all_roots;     // where any pattern can (for Extractor::match_with_cursor)
+  std::vector<uint8_t> cursor_patterns;  // by pattern: 1 when left to the cursor
   std::vector<uint8_t> opaque;  // by symbol: 1 when no definition can be inside (pattern_roots.h)
   std::string error;
 };
@@ -154,7 +159,11 @@ void compile(Language lang, CompiledQuery& cq) {
       i = end + 1;
     }
   }
-  cq.roots = pattern_roots(spec.grammar(), cq.query, source);
+  cq.matcher = Matcher(spec.grammar(), cq.query, source);
+  cq.roots = pattern_roots(spec.grammar(), cq.query, source, &cq.matcher.handled());
+  for (uint8_t h : cq.matcher.handled()) cq.cursor_patterns.push_back(!h);
+  cq.cursor_roots = pattern_roots(spec.grammar(), cq.query, source, &cq.cursor_patterns);
+  cq.all_roots = pattern_roots(spec.grammar(), cq.query, source);
   std::string error;
   cq.opaque = opaque_types(spec.grammar(), source, error);
   if (!error.empty()) {
@@ -410,29 +419,42 @@ void run_query(TSQueryCursor* qc, const CompiledQuery& cq, TSNode node, uint32_t
 // A node on the path from the root to the walk's current node.
 struct Level {
   TSNode node;
-  uint64_t seen;  // child_bit of the children visited so far
+  uint64_t seen;         // child_bit of the children visited so far, for the matcher's roots
+  uint64_t cursor_seen;  // and for the cursor's
 };
 
 // The matches of a query cursor run over the whole tree, at a fraction of its cost (see
-// pattern_roots.h): a TSTreeCursor walks every node; the query runs (max start depth 0) at each
-// node where a pattern can be rooted, in preorder, and for the wildcard roots (depth 1, their
-// matches only) at a node once all of its children are seen and they have what one needs. The
-// matches are those of a whole-tree run, in another order, with some definitions repeated (the
-// caller drops repeats). The walk does not enter a node of an opaque type without errors inside.
-// `levels` is scratch space kept by the caller: nothing is allocated per node.
-void match_at_roots(TSQueryCursor* qc, const CompiledQuery& cq, TSNode root, std::string_view src,
-                    std::vector<Level>& levels, Collected& c) {
-  const PatternRoots& roots = cq.roots;
+// pattern_roots.h and matcher.h): a TSTreeCursor walks every node; at each node where a pattern
+// can be rooted, in preorder, the matcher runs its patterns, and the query cursor (max start
+// depth 0) the patterns left to it; the wildcard roots are tried at a node once all of its
+// children are seen and they have what one needs (the cursor at depth 1, its wildcard patterns'
+// matches only). The matches are those of a whole-tree run, in another order, with some
+// definitions repeated (the caller drops repeats). The walk does not enter a node of an opaque
+// type without errors inside. `levels` is scratch space kept by the caller: nothing is allocated
+// per node.
+// With `cursor_only`, tree-sitter's cursor runs every pattern (to compare the matcher against).
+void match_at_roots(TSQueryCursor* qc, Matcher::Scratch& scratch, const CompiledQuery& cq, bool cursor_only, TSNode root,
+                    std::string_view src, std::vector<Level>& levels, Collected& c) {
+  static const PatternRoots kNowhere;
+  const PatternRoots& roots = cursor_only ? kNowhere : cq.roots;
+  const PatternRoots& cursor_roots = cursor_only ? cq.all_roots : cq.cursor_roots;
+  const std::vector<uint8_t>* cursor_patterns = cursor_only ? nullptr : &cq.cursor_patterns;
+  const bool cursor = cursor_only || !cq.matcher.handles_all();
+  auto take = [&](const TSQueryMatch& m) { collect(cq, m, src, c); };
   levels.clear();
   TSTreeCursor walk = ts_tree_cursor_new(root);
   for (;;) {
     TSNode n = ts_tree_cursor_current_node(&walk);
     TSSymbol sym = ts_node_symbol(n);
-    if (!levels.empty()) levels.back().seen |= roots.child_bit(sym);
-    if (roots.roots_at(sym)) run_query(qc, cq, n, 0, nullptr, src, c);
+    if (!levels.empty()) {
+      levels.back().seen |= roots.child_bit(sym);
+      levels.back().cursor_seen |= cursor_roots.child_bit(sym);
+    }
+    if (roots.roots_at(sym) && !cq.matcher.run(n, false, scratch, take)) c.dropped = true;
+    if (cursor && cursor_roots.roots_at(sym)) run_query(qc, cq, n, 0, cursor_patterns, src, c);
     const bool opaque = sym < cq.opaque.size() && cq.opaque[sym] && !ts_node_has_error(n);
     if (!opaque && ts_tree_cursor_goto_first_child(&walk)) {
-      levels.push_back({n, 0});
+      levels.push_back({n, 0, 0});
       continue;
     }
     while (!ts_tree_cursor_goto_next_sibling(&walk)) {
@@ -442,7 +464,10 @@ void match_at_roots(TSQueryCursor* qc, const CompiledQuery& cq, TSNode root, std
       }
       const Level left = levels.back();
       levels.pop_back();
-      if (roots.wildcard_roots_at(left.seen)) run_query(qc, cq, left.node, 1, &roots.wildcard_pattern, src, c);
+      if (roots.wildcard_roots_at(left.seen) && !cq.matcher.run(left.node, true, scratch, take)) c.dropped = true;
+      if (cursor && cursor_roots.wildcard_roots_at(left.cursor_seen)) {
+        run_query(qc, cq, left.node, 1, &cursor_roots.wildcard_pattern, src, c);
+      }
     }
   }
 }
@@ -478,6 +503,7 @@ struct Extractor::Cursor {
   TSQueryCursor* cursor = ts_query_cursor_new();
   std::vector<RawDef> defs;
   std::vector<Level> levels;
+  Matcher::Scratch scratch;
   ~Cursor() { ts_query_cursor_delete(cursor); }
 };
 
@@ -525,7 +551,8 @@ void Extractor::run(Language lang, std::string_view src, Extraction& out, TSTree
   Collected collected{defs, imports, out.text, {}};
   TSQueryCursor* qc = cursor_->cursor;
   ts_query_cursor_set_match_limit(qc, 2048);
-  if (cq.roots.pinned && !whole_tree_) match_at_roots(qc, cq, root, src, cursor_->levels, collected);
+  if (cq.roots.pinned && cq.cursor_roots.pinned && !whole_tree_)
+    match_at_roots(qc, cursor_->scratch, cq, cursor_only_, root, src, cursor_->levels, collected);
   else run_query(qc, cq, root, UINT32_MAX, nullptr, src, collected);
   const std::string_view package = collected.package;
 

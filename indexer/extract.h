@@ -17,8 +17,9 @@
 // since tree-sitter's C API leaves them to the caller. When several patterns capture the same
 // definition node, the first pattern in the file wins: put specific patterns before general ones.
 //
-// Cost: the query cursor runs only at nodes where some pattern can be rooted (pattern_roots.h),
-// reached by a plain TSTreeCursor walk; on Boost that halves what extraction adds to the parse.
+// Cost: patterns are matched only at nodes where some pattern can be rooted (pattern_roots.h),
+// reached by a plain TSTreeCursor walk, and by our own matcher (matcher.h) rather than
+// tree-sitter's query cursor, which costs several times as much per root.
 // Keep pattern roots pinned: a pattern whose root is a bare `_` makes its language's query run
 // over every node again (indexer_phases --roots tells).
 #pragma once
@@ -63,10 +64,14 @@ class Extractor {
   // Runs the query cursor over the whole tree, as if no pattern's root were pinned (see
   // pattern_roots.h): slower, the same result. For tests and benchmarks to compare against.
   void match_whole_tree(bool on) { whole_tree_ = on; }
+  // Runs tree-sitter's query cursor at the pattern roots for every pattern, not the matcher
+  // (matcher.h): slower, the same result. For tests and benchmarks to compare against.
+  void match_with_cursor(bool on) { cursor_only_ = on; }
 
  private:
   TSParser* parser_;
   bool whole_tree_ = false;
+  bool cursor_only_ = false;
   struct Cursor;
   Cursor* cursor_;
 };

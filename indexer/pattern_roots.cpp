@@ -1,4 +1,5 @@
 #include "indexer/pattern_roots.h"
+#include "indexer/query_syntax.h"
 
 #include <tree_sitter/api.h>
 
@@ -6,162 +7,6 @@
 
 namespace indexer::detail {
 namespace {
-
-// A pattern element, as far as root types need it.
-struct Elem {
-  enum Type : uint8_t { Named, Anonymous, Wildcard, Group, Alternation, Predicate, Skip, Unknown };
-  Type type = Unknown;
-  std::string name;  // Named, Anonymous
-  std::vector<Elem> children;  // Named, Wildcard: child patterns; Group, Alternation: members
-  bool quantified = false;     // ?, * or + after it
-  bool optional = false;       // ? or *
-};
-
-// A recursive-descent reader of tree-sitter's query syntax. Tolerant: the query already compiled,
-// so what it cannot classify becomes Unknown, which only ever unpins.
-class Reader {
- public:
-  explicit Reader(std::string_view s) : s_(s) {}
-
-  bool at_end() {
-    skip_space();
-    return i_ >= s_.size();
-  }
-
-  Elem element() {
-    skip_space();
-    Elem e;
-    if (i_ >= s_.size()) return e;
-    char c = s_[i_];
-    if (c == '.') {  // anchor
-      ++i_;
-      e.type = Elem::Skip;
-      return e;
-    }
-    if (c == '!') {  // negated field
-      ++i_;
-      identifier();
-      e.type = Elem::Skip;
-      return e;
-    }
-    if (c == '"') {
-      e.type = Elem::Anonymous;
-      e.name = string_literal();
-    } else if (c == '[') {
-      ++i_;
-      e.type = Elem::Alternation;
-      members(']', e.children);
-    } else if (c == '(') {
-      ++i_;
-      skip_space();
-      char d = i_ < s_.size() ? s_[i_] : ')';
-      if (d == '#') {
-        e.type = Elem::Predicate;
-        skip_balanced();
-        return e;
-      }
-      if (d == '(' || d == '[' || d == '"' || d == '.') {
-        e.type = Elem::Group;
-      } else {
-        std::string id = identifier();
-        if (id == "_") e.type = Elem::Wildcard;
-        else if (id.empty() || id == "ERROR" || id == "MISSING" || id.find('/') != std::string::npos) e.type = Elem::Unknown;
-        else e.type = Elem::Named, e.name = std::move(id);
-      }
-      members(')', e.children);
-    } else {
-      std::string id = identifier();
-      skip_space();
-      if (!id.empty() && i_ < s_.size() && s_[i_] == ':') {  // field: the element follows
-        ++i_;
-        return element();
-      }
-      e.type = Elem::Unknown;  // a bare `_` or something we do not read
-      if (id.empty()) ++i_;
-    }
-    suffixes(e);
-    return e;
-  }
-
- private:
-  void members(char close, std::vector<Elem>& out) {
-    for (;;) {
-      skip_space();
-      if (i_ >= s_.size()) return;
-      if (s_[i_] == close) {
-        ++i_;
-        return;
-      }
-      out.push_back(element());
-    }
-  }
-
-  void suffixes(Elem& e) {
-    for (;;) {
-      skip_space();
-      if (i_ >= s_.size()) return;
-      char c = s_[i_];
-      if (c == '?' || c == '*' || c == '+') {
-        e.quantified = true;
-        e.optional = e.optional || c != '+';
-        ++i_;
-      } else if (c == '@') {
-        ++i_;
-        identifier();
-      } else {
-        return;
-      }
-    }
-  }
-
-  std::string identifier() {
-    size_t a = i_;
-    while (i_ < s_.size() && (std::isalnum(static_cast<unsigned char>(s_[i_])) || s_[i_] == '_' || s_[i_] == '-' ||
-                              s_[i_] == '.' || s_[i_] == '/'))
-      ++i_;
-    return std::string(s_.substr(a, i_ - a));
-  }
-
-  std::string string_literal() {
-    std::string out;
-    ++i_;
-    while (i_ < s_.size() && s_[i_] != '"') {
-      char c = s_[i_++];
-      if (c == '\\' && i_ < s_.size()) {
-        char n = s_[i_++];
-        c = n == 'n' ? '\n' : n == 't' ? '\t' : n == 'r' ? '\r' : n == '0' ? '\0' : n;
-      }
-      out.push_back(c);
-    }
-    ++i_;
-    return out;
-  }
-
-  void skip_balanced() {  // after "(": to the matching ")"
-    int depth = 1;
-    while (i_ < s_.size() && depth > 0) {
-      char c = s_[i_];
-      if (c == '"') {
-        string_literal();
-        continue;
-      }
-      depth += c == '(' ? 1 : c == ')' ? -1 : 0;
-      ++i_;
-    }
-  }
-
-  void skip_space() {
-    while (i_ < s_.size()) {
-      if (std::isspace(static_cast<unsigned char>(s_[i_]))) ++i_;
-      else if (s_[i_] == ';')
-        while (i_ < s_.size() && s_[i_] != '\n') ++i_;
-      else return;
-    }
-  }
-
-  std::string_view s_;
-  size_t i_ = 0;
-};
 
 class Collector {
  public:
@@ -237,7 +82,7 @@ class Collector {
   static const Elem* single_member(const Elem& group) {
     const Elem* only = nullptr;
     for (const Elem& m : group.children) {
-      if (m.type == Elem::Predicate || m.type == Elem::Skip) continue;
+      if (m.type == Elem::Predicate || m.type == Elem::Anchor || m.type == Elem::Negated) continue;
       if (only) return nullptr;  // siblings: not rooted at one node
       only = &m;
     }
@@ -260,7 +105,8 @@ class Collector {
 
 }  // namespace
 
-PatternRoots pattern_roots(const TSLanguage* language, const TSQuery* query, std::string_view source) {
+PatternRoots pattern_roots(const TSLanguage* language, const TSQuery* query, std::string_view source,
+                           const std::vector<uint8_t>* only) {
   PatternRoots out;
   const uint32_t nsym = ts_language_symbol_count(language);
   out.self.assign(nsym, 0);
@@ -268,9 +114,13 @@ PatternRoots pattern_roots(const TSLanguage* language, const TSQuery* query, std
   Collector collect(language, out);
   const uint32_t npat = ts_query_pattern_count(query);
   for (uint32_t p = 0; p < npat; ++p) {
+    if (only && !(*only)[p]) {
+      out.wildcard_pattern.push_back(0);
+      continue;
+    }
     uint32_t a = ts_query_start_byte_for_pattern(query, p), b = ts_query_end_byte_for_pattern(query, p);
     std::string_view text = a < b && b <= source.size() ? source.substr(a, b - a) : std::string_view{};
-    Reader reader(text);
+    QueryReader reader(text);
     Elem top = reader.element();
     const size_t wildcards_before = out.wildcards.size();
     bool ok = collect.root(top) && reader.at_end();

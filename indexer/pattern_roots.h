@@ -50,9 +50,10 @@ struct PatternRoots {
   }
 };
 
-// Reads every pattern of `query` (compiled from `source` for `language`). Cost: one pass over the
-// query's text, once per language.
-PatternRoots pattern_roots(const TSLanguage* language, const TSQuery* query, std::string_view source);
+// Reads every pattern of `query` (compiled from `source` for `language`), or those `only` marks
+// (by pattern index). Cost: one pass over the query's text, once per language.
+PatternRoots pattern_roots(const TSLanguage* language, const TSQuery* query, std::string_view source,
+                           const std::vector<uint8_t>* only = nullptr);
 
 // The node types a query's author declares free of definitions, by symbol (1: do not walk into
 // one). They are named on comment lines of the query, `; opaque: argument_list string_literal`,

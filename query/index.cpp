@@ -10,6 +10,8 @@
 #include <thread>
 #include <unordered_map>
 
+#include <xxhash.h>
+
 #include "query/fuzzy_match.h"
 #include "query/index_impl.h"
 
@@ -109,22 +111,62 @@ class Arena {
   size_t used_ = 0;
 };
 
-// Interns strings into a StringBlob, returning the offset of the one stored copy.
-class Interner {
+// String -> 32-bit value (a blob offset, a name id), open addressing. A cell holds the key's hash
+// and its value, never the key: `key_of(value)` reads it back from where it is stored anyway, so
+// no string is copied for the table and a probe compares 32-bit hashes before any bytes.
+class StringTable {
  public:
-  explicit Interner(Arena& arena) : arena_(arena) {}
-  uint32_t intern(StringBlob& blob, std::string_view s) {
-    if (s.empty()) return 0;
-    auto it = map_.find(s);
-    if (it != map_.end()) return it->second;
-    uint32_t offset = blob.append(s);
-    map_.emplace(arena_.store(s), offset);
-    return offset;
+  static constexpr uint32_t kEmpty = UINT32_MAX;
+
+  // The value stored for `s`, or else the one `add()` returns, now stored for it.
+  template <typename KeyOf, typename Add>
+  uint32_t find_or_add(std::string_view s, KeyOf&& key_of, Add&& add) {
+    if ((size_ + 1) * 2 > cells_.size()) grow();
+    const uint64_t h = XXH3_64bits(s.data(), s.size());
+    const uint32_t tag = uint32_t(h >> 32);
+    const size_t mask = cells_.size() - 1;
+    for (size_t i = size_t(h) & mask;; i = (i + 1) & mask) {
+      Cell& c = cells_[i];
+      if (c.value == kEmpty) {
+        const uint32_t value = add();
+        cells_[i] = {tag, uint32_t(h), value};
+        ++size_;
+        return value;
+      }
+      if (c.tag == tag && key_of(c.value) == s) return c.value;
+    }
   }
 
  private:
-  Arena& arena_;
-  std::unordered_map<std::string_view, uint32_t> map_;
+  struct Cell {
+    uint32_t tag, low;  // the hash's high and low halves: a rehash needs no key
+    uint32_t value = kEmpty;
+  };
+  void grow() {
+    std::vector<Cell> old = std::move(cells_);
+    cells_.assign(std::max<size_t>(1024, old.size() * 2), Cell{});
+    const size_t mask = cells_.size() - 1;
+    for (const Cell& c : old) {
+      if (c.value == kEmpty) continue;
+      size_t i = c.low & mask;
+      while (cells_[i].value != kEmpty) i = (i + 1) & mask;
+      cells_[i] = c;
+    }
+  }
+  std::vector<Cell> cells_;
+  size_t size_ = 0;
+};
+
+// Interns strings into a StringBlob, returning the offset of the one stored copy.
+class Interner {
+ public:
+  uint32_t intern(StringBlob& blob, std::string_view s) {
+    if (s.empty()) return 0;
+    return table_.find_or_add(s, [&](uint32_t offset) { return blob.get(offset); }, [&] { return blob.append(s); });
+  }
+
+ private:
+  StringTable table_;
 };
 
 uint16_t clamp16(uint32_t v) { return v > 0xffff ? 0xffff : uint16_t(v); }
@@ -289,9 +331,9 @@ struct IndexBuilder::State {
   };
   Arena arena;
   IndexData data;
-  Interner strings{arena};
-  Interner signatures{arena};
-  std::unordered_map<std::string_view, uint32_t> name_ids;
+  Interner strings;
+  Interner signatures;
+  StringTable name_ids;
   std::vector<std::string_view> names;
   std::vector<PendingFile> files;
   std::vector<SymbolRecord> symbols;
@@ -312,14 +354,12 @@ struct IndexBuilder::State {
   }
 
   uint32_t name_id(std::string_view name) {
-    auto it = name_ids.find(name);
-    if (it != name_ids.end()) return it->second;
-    uint32_t id = uint32_t(names.size());
-    if (id >= SymbolRecord::kMaxId) throw std::length_error("index has over 2^24 distinct names");
-    std::string_view stored = arena.store(name);
-    names.push_back(stored);
-    name_ids.emplace(stored, id);
-    return id;
+    return name_ids.find_or_add(name, [&](uint32_t id) { return names[id]; }, [&] {
+      const uint32_t id = uint32_t(names.size());
+      if (id >= SymbolRecord::kMaxId) throw std::length_error("index has over 2^24 distinct names");
+      names.push_back(arena.store(name));
+      return id;
+    });
   }
 };
 

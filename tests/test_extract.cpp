@@ -7,6 +7,7 @@
 #include "helpers.h"
 #include "indexer/extract.h"
 #include "indexer/indexer.h"
+#include "indexer/matcher.h"
 #include "indexer/pattern_roots.h"
 
 #include <tree_sitter/api.h>
@@ -69,7 +70,9 @@ TEST_CASE("every language's tags query compiles against its grammar", "[extract]
 }
 
 // The fixtures hold no definitions inside opaque nodes, which only the whole-tree run would find.
-TEST_CASE("running the query only where patterns can be rooted finds what a whole-tree run finds", "[extract]") {
+// Extraction's own matcher (indexer/matcher.h) takes every pattern of ours, so this also checks it
+// against tree-sitter's cursor, which the whole-tree run uses.
+TEST_CASE("the matcher at pattern roots finds what tree-sitter's cursor finds over the whole tree", "[extract]") {
   for (const auto& dir : test::fs::directory_iterator(test::fs::path(FIXTURES_DIR) / "symbols")) {
     for (const auto& e : test::fs::directory_iterator(dir.path())) {
       if (e.path().extension() == ".expected") continue;
@@ -116,6 +119,133 @@ std::string python_roots(const std::string& text) {
 }
 
 }  // namespace
+
+namespace {
+
+// Every match of `text` (a query for `lang`) in `source`, one line each ("pattern: cap=text@byte
+// ..."), sorted: found by tree-sitter's cursor over the whole tree, or by the matcher at every
+// node (rooted and wildcard patterns both). Also what the matcher does not handle.
+struct Both {
+  std::vector<std::string> cursor, matcher;
+  std::vector<uint8_t> handled;
+};
+
+Both match_both(query::Language lang, const std::string& text, const std::string& source) {
+  const TSLanguage* language = grammars::spec(lang).grammar();
+  uint32_t offset = 0;
+  TSQueryError err{};
+  TSQuery* q = ts_query_new(language, text.data(), uint32_t(text.size()), &offset, &err);
+  REQUIRE(q);
+  TSParser* parser = ts_parser_new();
+  ts_parser_set_language(parser, language);
+  TSTree* tree = ts_parser_parse_string(parser, nullptr, source.data(), uint32_t(source.size()));
+  auto line = [&](const TSQueryMatch& m) {
+    std::vector<std::string> caps;
+    for (uint16_t i = 0; i < m.capture_count; ++i) {
+      uint32_t len = 0;
+      const char* name = ts_query_capture_name_for_id(q, m.captures[i].index, &len);
+      uint32_t a = ts_node_start_byte(m.captures[i].node), b = ts_node_end_byte(m.captures[i].node);
+      caps.push_back(std::string(name, len) + "=" + source.substr(a, b - a) + "@" + std::to_string(a));
+    }
+    std::sort(caps.begin(), caps.end());
+    std::string out = std::to_string(m.pattern_index) + ":";
+    for (const auto& c : caps) out += " " + c;
+    return out;
+  };
+  Both both;
+  TSQueryCursor* qc = ts_query_cursor_new();
+  ts_query_cursor_exec(qc, q, ts_tree_root_node(tree));
+  TSQueryMatch m;
+  while (ts_query_cursor_next_match(qc, &m)) both.cursor.push_back(line(m));
+  ts_query_cursor_delete(qc);
+
+  indexer::detail::Matcher matcher(language, q, text);
+  both.handled = matcher.handled();
+  indexer::detail::Matcher::Scratch scratch;
+  TSTreeCursor walk = ts_tree_cursor_new(ts_tree_root_node(tree));
+  for (bool more = true; more;) {
+    TSNode n = ts_tree_cursor_current_node(&walk);
+    for (bool wildcard : {false, true})
+      matcher.run(n, wildcard, scratch, [&](const TSQueryMatch& found) { both.matcher.push_back(line(found)); });
+    if (ts_tree_cursor_goto_first_child(&walk)) continue;
+    while (!ts_tree_cursor_goto_next_sibling(&walk))
+      if (!ts_tree_cursor_goto_parent(&walk)) {
+        more = false;
+        break;
+      }
+  }
+  ts_tree_cursor_delete(&walk);
+  std::sort(both.cursor.begin(), both.cursor.end());
+  std::sort(both.matcher.begin(), both.matcher.end());
+  ts_tree_delete(tree);
+  ts_parser_delete(parser);
+  ts_query_delete(q);
+  return both;
+}
+
+}  // namespace
+
+TEST_CASE("the matcher reports the matches tree-sitter's cursor reports", "[extract][matcher]") {
+  struct Case {
+    query::Language lang;
+    const char* query;
+    const char* source;
+  };
+  const Case cases[] = {
+      // `?` is greedy: the match without the optional capture is dropped when one with it exists.
+      {query::Language::Cpp,
+       "(translation_unit (declaration (storage_class_specifier)? @sc (type_qualifier) @q "
+       "declarator: (init_declarator declarator: (identifier) @name)))",
+       "extern const int a = 1;\nstatic const volatile int b = 2;\nconst int c = 3;\nint d = 4;\n"},
+      // Anchors: first named child, last named child, adjacent named siblings (a comment breaks it).
+      {query::Language::Python, "(block . (expression_statement (string) @doc))",
+       "def f():\n    \"doc\"\n    x = 1\ndef g():\n    x = 1\n    \"not doc\"\n"},
+      {query::Language::Python, "(block (_) @last .)", "def f():\n    a = 1\n    b = 2\n    # c\n"},
+      {query::Language::Python, "(module (comment) @c . (function_definition name: (identifier) @f))",
+       "# one\ndef a(): pass\n# two\nx = 1\ndef b(): pass\n# three\n# four\ndef c(): pass\n"},
+      // Negated fields, and a field that repeats.
+      {query::Language::Python, "(function_definition !return_type name: (identifier) @n)",
+       "def a() -> int: pass\ndef b(): pass\n"},
+      // Every pair of unanchored children, in order.
+      {query::Language::Python, "(argument_list (identifier) @a (identifier) @b)", "f(x, y, z)\n"},
+      // Captures on an alternation and inside its members; a wildcard root; a bare `_`.
+      {query::Language::Python,
+       "(function_definition name: [(identifier) @n] body: (block [(pass_statement) (return_statement)] @stmt))",
+       "def f():\n    pass\n    return 1\n"},
+      {query::Language::Python, "(_ name: (identifier) @n body: (block)) @def", "class A:\n    def m(self): pass\n"},
+      {query::Language::Python, "(call function: _ @fn arguments: (argument_list \",\" @comma))", "f(a, b)\ng.h(1)\n"},
+      // A step with no captures and no children takes the first child it matches, as the cursor
+      // does (it does not split its state there): only `f` follows the first statement.
+      {query::Language::Python, "(module (expression_statement) . (function_definition name: (identifier) @f))",
+       "x = 1\ndef f(): pass\ny = 2\ndef g(): pass\n"},
+      // Nested optional with a predicate's helper capture; anonymous nodes in an alternation.
+      {query::Language::Cpp, "(_ [\"#ifdef\" \"#ifndef\"] (declaration declarator: (init_declarator declarator: (identifier) @n)))",
+       "#ifdef X\nint a = 1;\nint b = 2;\n#endif\n"},
+      // A tree with errors.
+      {query::Language::Python, "(function_definition name: (identifier) @n parameters: (parameters (identifier)? @p))",
+       "def g(x, y): pass\ndef h(): pass\nclass (:\n    def k(z): pass\n"},
+  };
+  for (const Case& c : cases) {
+    INFO("query " << c.query);
+    Both both = match_both(c.lang, c.query, c.source);
+    REQUIRE(std::all_of(both.handled.begin(), both.handled.end(), [](uint8_t h) { return h == 1; }));
+    INFO("cursor:\n" << test::indented(both.cursor) << "matcher:\n" << test::indented(both.matcher));
+    CHECK(!both.cursor.empty());
+    CHECK(both.matcher == both.cursor);
+  }
+}
+
+TEST_CASE("the matcher leaves patterns outside its subset to tree-sitter's cursor", "[extract][matcher]") {
+  auto handled = [](const std::string& text) {
+    std::string out;
+    for (uint8_t h : match_both(query::Language::Python, text, "x = 1\n").handled) out += h ? '1' : '0';
+    return out;
+  };
+  CHECK(handled("(module (expression_statement)* @s)") == "0");
+  CHECK(handled("((comment) . (function_definition))") == "0");  // siblings at the top
+  CHECK(handled("(expression) @e\n(module) @m") == "01");      // a supertype; then a plain pattern
+  CHECK(handled("_ @any") == "0");
+}
 
 TEST_CASE("pattern roots: the node types where a query can match", "[extract]") {
   CHECK(python_roots("(class_definition name: (identifier) @name) @definition.class") == "pinned: class_definition");

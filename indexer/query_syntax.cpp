@@ -1,0 +1,145 @@
+#include "indexer/query_syntax.h"
+
+#include <cctype>
+
+namespace indexer::detail {
+
+bool QueryReader::at_end() {
+  skip_space();
+  return i_ >= s_.size();
+}
+
+Elem QueryReader::element() {
+  skip_space();
+  Elem e;
+  if (i_ >= s_.size()) return e;
+  char c = s_[i_];
+  if (c == '.') {
+    ++i_;
+    e.type = Elem::Anchor;
+    return e;
+  }
+  if (c == '!') {
+    ++i_;
+    e.type = Elem::Negated;
+    e.name = identifier();
+    return e;
+  }
+  if (c == '"') {
+    e.type = Elem::Anonymous;
+    e.name = string_literal();
+  } else if (c == '[') {
+    ++i_;
+    e.type = Elem::Alternation;
+    members(']', e.children);
+  } else if (c == '(') {
+    ++i_;
+    skip_space();
+    char d = i_ < s_.size() ? s_[i_] : ')';
+    if (d == '#') {
+      e.type = Elem::Predicate;
+      skip_balanced();
+      return e;
+    }
+    if (d == '(' || d == '[' || d == '"' || d == '.') {
+      e.type = Elem::Group;
+    } else {
+      std::string id = identifier();
+      if (id == "_") e.type = Elem::Wildcard;
+      else if (id.empty() || id == "ERROR" || id == "MISSING" || id.find('/') != std::string::npos) e.type = Elem::Unknown;
+      else e.type = Elem::Named, e.name = std::move(id);
+    }
+    members(')', e.children);
+  } else {
+    std::string id = identifier();
+    skip_space();
+    if (!id.empty() && i_ < s_.size() && s_[i_] == ':') {  // a field: its element follows
+      ++i_;
+      Elem inner = element();
+      inner.field = std::move(id);
+      return inner;
+    }
+    e.type = id == "_" ? Elem::Any : Elem::Unknown;
+    if (id.empty()) ++i_;
+  }
+  suffixes(e);
+  return e;
+}
+
+void QueryReader::members(char close, std::vector<Elem>& out) {
+  for (;;) {
+    skip_space();
+    if (i_ >= s_.size()) return;
+    if (s_[i_] == close) {
+      ++i_;
+      return;
+    }
+    out.push_back(element());
+  }
+}
+
+void QueryReader::suffixes(Elem& e) {
+  for (;;) {
+    skip_space();
+    if (i_ >= s_.size()) return;
+    char c = s_[i_];
+    if (c == '?' || c == '*' || c == '+') {
+      e.quantified = true;
+      e.optional = e.optional || c != '+';
+      e.repeated = e.repeated || c != '?';
+      ++i_;
+    } else if (c == '@') {
+      ++i_;
+      e.captures.push_back(identifier());
+    } else {
+      return;
+    }
+  }
+}
+
+std::string QueryReader::identifier() {
+  size_t a = i_;
+  while (i_ < s_.size() && (std::isalnum(static_cast<unsigned char>(s_[i_])) || s_[i_] == '_' || s_[i_] == '-' ||
+                            s_[i_] == '.' || s_[i_] == '/'))
+    ++i_;
+  return std::string(s_.substr(a, i_ - a));
+}
+
+std::string QueryReader::string_literal() {
+  std::string out;
+  ++i_;
+  while (i_ < s_.size() && s_[i_] != '"') {
+    char c = s_[i_++];
+    if (c == '\\' && i_ < s_.size()) {
+      char n = s_[i_++];
+      c = n == 'n' ? '\n' : n == 't' ? '\t' : n == 'r' ? '\r' : n == '0' ? '\0' : n;
+    }
+    out.push_back(c);
+  }
+  ++i_;
+  return out;
+}
+
+void QueryReader::skip_balanced() {  // after "(": to the matching ")"
+  int depth = 1;
+  while (i_ < s_.size() && depth > 0) {
+    char c = s_[i_];
+    if (c == '"') {
+      string_literal();
+      continue;
+    }
+    depth += c == '(' ? 1 : c == ')' ? -1 : 0;
+    ++i_;
+  }
+}
+
+void QueryReader::skip_space() {
+  while (i_ < s_.size()) {
+    if (std::isspace(static_cast<unsigned char>(s_[i_]))) ++i_;
+    else if (s_[i_] == ';')
+      while (i_ < s_.size() && s_[i_] != '\n') ++i_;
+    else return;
+  }
+}
+
+}  // namespace indexer::detail
