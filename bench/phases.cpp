@@ -28,6 +28,7 @@
 #include "indexer/extract.h"
 #include "indexer/matcher.h"
 #include "indexer/pattern_roots.h"
+#include "indexer/query_syntax.h"
 #include "query/query.h"
 
 namespace fs = std::filesystem;
@@ -154,9 +155,10 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "%s query: %.3f s to compile%s\n", std::string(spec.name).c_str(), since(t),
                  queries[f.lang] ? "" : " FAILED");
     if (queries[f.lang] && show_roots) {
-      print_roots(spec.grammar(), indexer::detail::pattern_roots(spec.grammar(), queries[f.lang], src));
+      const indexer::detail::ParsedQuery parsed = indexer::detail::read_query(src);
+      print_roots(spec.grammar(), indexer::detail::pattern_roots(spec.grammar(), parsed));
       // Which patterns the matcher takes (indexer/matcher.h); the others run in tree-sitter's cursor.
-      indexer::detail::Matcher m(spec.grammar(), queries[f.lang], src);
+      indexer::detail::Matcher m(spec.grammar(), parsed);
       for (uint32_t p = 0; p < m.handled().size(); ++p)
         if (!m.handled()[p]) {
           uint32_t a = ts_query_start_byte_for_pattern(queries[f.lang], p);

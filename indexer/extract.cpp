@@ -1,6 +1,7 @@
 #include "indexer/extract.h"
 #include "indexer/matcher.h"
 #include "indexer/pattern_roots.h"
+#include "indexer/query_syntax.h"
 
 #include <tree_sitter/api.h>
 
@@ -37,8 +38,18 @@ struct Predicate {
   std::regex re;
 };
 
+// A language's tags query, read and compiled. The matcher works from our reading of the text;
+// tree-sitter's compiled TSQuery (ts_query_new analyses each pattern against the grammar: 0.5-0.8 s
+// for C++) is made only when something needs it: the cursor for patterns the matcher leaves, an
+// edited query (INDEXER_QUERIES_DIR, whose errors are tree-sitter's to report), check_queries(),
+// and the whole-tree and cursor-only runs that tests and benchmarks compare against.
 struct CompiledQuery {
-  TSQuery* query = nullptr;
+  const grammars::LanguageSpec* spec = nullptr;
+  std::string source;
+  ParsedQuery parsed;
+  TSQuery* query = nullptr;  // see ts_query()
+  std::once_flag query_once;
+  std::string query_error;   // from ts_query_new
   std::vector<CaptureInfo> captures;
   std::vector<std::vector<Predicate>> predicates;  // per pattern
   Matcher matcher;     // finds the matches of the patterns it handles (matcher.h)
@@ -65,29 +76,105 @@ std::string_view error_kind(TSQueryError e) {
   }
 }
 
-void compile(Language lang, CompiledQuery& cq) {
-  const auto& spec = grammars::spec(lang);
-  if (!spec.grammar) return;
-  const std::string source = query_source(spec);
-  if (source.empty()) {
-    cq.error = std::string(spec.name) + ": no query under grammars/queries/";
-    return;
-  }
+// tree-sitter's compile of cq's query; sets cq.query_error when it fails, or when tree-sitter
+// reads the text otherwise than read_query() (which would make pattern or capture ids differ).
+void compile_with_tree_sitter(const grammars::LanguageSpec& spec, CompiledQuery& cq) {
+  const std::string& source = cq.source;
   uint32_t offset = 0;
   TSQueryError err = TSQueryErrorNone;
   cq.query = ts_query_new(spec.grammar(), source.data(), uint32_t(source.size()), &offset, &err);
   if (!cq.query) {
     size_t line = 1 + std::count(source.begin(), source.begin() + std::min<size_t>(offset, source.size()), '\n');
-    cq.error = std::string(spec.name) + ".scm: " + std::string(error_kind(err)) + " at line " + std::to_string(line) +
-               " (offset " + std::to_string(offset) + ")";
+    cq.query_error = std::string(spec.name) + ".scm: " + std::string(error_kind(err)) + " at line " + std::to_string(line) +
+                     " (offset " + std::to_string(offset) + ")";
     return;
   }
-  uint32_t ncap = ts_query_capture_count(cq.query);
-  cq.captures.resize(ncap);
-  for (uint32_t i = 0; i < ncap; ++i) {
+  bool same = ts_query_pattern_count(cq.query) == cq.parsed.patterns.size() &&
+              ts_query_capture_count(cq.query) == cq.parsed.captures.size();
+  for (uint32_t i = 0; same && i < cq.parsed.captures.size(); ++i) {
     uint32_t len = 0;
-    const char* text = ts_query_capture_name_for_id(cq.query, i, &len);
-    std::string_view name(text, len);
+    const char* name = ts_query_capture_name_for_id(cq.query, i, &len);
+    same = std::string_view(name, len) == cq.parsed.captures[i];
+  }
+  if (!same) {
+    cq.query_error = std::string(spec.name) + ".scm: tree-sitter reads " + std::to_string(ts_query_pattern_count(cq.query)) +
+                     " patterns and " + std::to_string(ts_query_capture_count(cq.query)) + " captures, our reader " +
+                     std::to_string(cq.parsed.patterns.size()) + " and " + std::to_string(cq.parsed.captures.size());
+    ts_query_delete(cq.query);
+    cq.query = nullptr;
+  }
+}
+
+// The query's predicates, in text order, into `out`; false (with `error` set) on a bad regex or
+// an unknown capture.
+bool collect_predicates(const Elem& e, const ParsedQuery& q, std::vector<Predicate>& out, std::string& error) {
+  if (e.type == Elem::Predicate) {
+    // "#op? @capture arg...": the others (#set! and friends) carry no condition.
+    if (e.args.size() < 2 || !e.args[0].capture) return true;
+    Predicate pr{};
+    if (e.name == "eq?") pr.op = Op::Eq;
+    else if (e.name == "not-eq?") pr.op = Op::NotEq;
+    else if (e.name == "match?") pr.op = Op::Match;
+    else if (e.name == "not-match?") pr.op = Op::NotMatch;
+    else if (e.name == "any-of?") pr.op = Op::AnyOf;
+    else if (e.name == "not-any-of?") pr.op = Op::NotAnyOf;
+    else return true;
+    for (size_t k = 0; k < e.args.size(); ++k) {
+      const Elem::Arg& arg = e.args[k];
+      if (!arg.capture) {
+        pr.values.push_back(arg.text);
+        continue;
+      }
+      int id = capture_id(q, arg.text);
+      if (id < 0) {
+        error = "unknown capture @" + arg.text + " in #" + e.name;
+        return false;
+      }
+      if (k == 0) pr.capture = uint32_t(id);
+      else pr.other_capture = uint32_t(id);
+    }
+    if ((pr.op == Op::Match || pr.op == Op::NotMatch) && !pr.values.empty()) {
+      try {
+        pr.re = std::regex(pr.values[0]);
+      } catch (const std::regex_error& ex) {
+        error = "bad #match? regex \"" + pr.values[0] + "\": " + ex.what();
+        return false;
+      }
+    }
+    out.push_back(std::move(pr));
+    return true;
+  }
+  for (const Elem& c : e.children)
+    if (!collect_predicates(c, q, out, error)) return false;
+  return true;
+}
+
+void compile(Language lang, CompiledQuery& cq) {
+  const auto& spec = grammars::spec(lang);
+  if (!spec.grammar) return;
+  cq.spec = &spec;
+  cq.source = query_source(spec);
+  if (cq.source.empty()) {
+    cq.error = std::string(spec.name) + ": no query under grammars/queries/";
+    return;
+  }
+  cq.parsed = read_query(cq.source);
+  const char* edited = std::getenv("INDEXER_QUERIES_DIR");
+  if (cq.parsed.error != std::string_view::npos || (edited && *edited)) {
+    // Not our reading of the syntax, or a query being edited: tree-sitter's message, if any.
+    compile_with_tree_sitter(spec, cq);
+    if (cq.parsed.error != std::string_view::npos && cq.query_error.empty()) {
+      size_t line = 1 + std::count(cq.source.begin(), cq.source.begin() + std::min(cq.parsed.error, cq.source.size()), '\n');
+      cq.query_error = std::string(spec.name) + ".scm: syntax error at line " + std::to_string(line);
+    }
+    if (!cq.query_error.empty()) {
+      cq.error = cq.query_error;
+      return;
+    }
+  }
+  cq.captures.resize(cq.parsed.captures.size());
+  for (size_t i = 0; i < cq.parsed.captures.size(); ++i) {
+    std::string_view name = cq.parsed.captures[i];
     CaptureInfo& c = cq.captures[i];
     if (name.starts_with("definition.")) {
       auto kind = query::kind_from_name(name.substr(11));
@@ -110,73 +197,44 @@ void compile(Language lang, CompiledQuery& cq) {
       return;
     }
   }
-  uint32_t npat = ts_query_pattern_count(cq.query);
-  cq.predicates.resize(npat);
-  for (uint32_t p = 0; p < npat; ++p) {
-    uint32_t nsteps;
-    const TSQueryPredicateStep* steps = ts_query_predicates_for_pattern(cq.query, p, &nsteps);
-    for (uint32_t i = 0; i < nsteps;) {
-      // One predicate: a string (the operator), arguments, then Done.
-      uint32_t end = i;
-      while (end < nsteps && steps[end].type != TSQueryPredicateStepTypeDone) ++end;
-      if (steps[i].type == TSQueryPredicateStepTypeString && end - i >= 3 &&
-          steps[i + 1].type == TSQueryPredicateStepTypeCapture) {
-        // (The length is an out-parameter: call first, then read it.)
-        auto string_value = [&](uint32_t id) {
-          uint32_t len = 0;
-          const char* text = ts_query_string_value_for_id(cq.query, id, &len);
-          return std::string(text, len);
-        };
-        std::string op = string_value(steps[i].value_id);
-        Predicate pr{};
-        pr.capture = steps[i + 1].value_id;
-        for (uint32_t k = i + 2; k < end; ++k) {
-          if (steps[k].type == TSQueryPredicateStepTypeCapture) pr.other_capture = steps[k].value_id;
-          else pr.values.push_back(string_value(steps[k].value_id));
-        }
-        bool known = true;
-        if (op == "eq?") pr.op = Op::Eq;
-        else if (op == "not-eq?") pr.op = Op::NotEq;
-        else if (op == "match?") pr.op = Op::Match;
-        else if (op == "not-match?") pr.op = Op::NotMatch;
-        else if (op == "any-of?") pr.op = Op::AnyOf;
-        else if (op == "not-any-of?") pr.op = Op::NotAnyOf;
-        else known = false;  // #set! and friends carry no condition
-        if (known) {
-          if ((pr.op == Op::Match || pr.op == Op::NotMatch) && !pr.values.empty()) {
-            try {
-              pr.re = std::regex(pr.values[0]);
-            } catch (const std::regex_error& e) {
-              cq.error = std::string(spec.name) + ".scm: bad #match? regex \"" + pr.values[0] + "\": " + e.what();
-              ts_query_delete(cq.query);
-              cq.query = nullptr;
-              return;
-            }
-          }
-          cq.predicates[p].push_back(std::move(pr));
-        }
-      }
-      i = end + 1;
+  cq.predicates.resize(cq.parsed.patterns.size());
+  for (size_t p = 0; p < cq.parsed.patterns.size(); ++p) {
+    std::string error;
+    if (!collect_predicates(cq.parsed.patterns[p].top, cq.parsed, cq.predicates[p], error)) {
+      cq.error = std::string(spec.name) + ".scm: " + error;
+      return;
     }
   }
-  cq.matcher = Matcher(spec.grammar(), cq.query, source);
-  cq.roots = pattern_roots(spec.grammar(), cq.query, source, &cq.matcher.handled());
+  cq.matcher = Matcher(spec.grammar(), cq.parsed);
+  cq.roots = pattern_roots(spec.grammar(), cq.parsed, &cq.matcher.handled());
   for (uint8_t h : cq.matcher.handled()) cq.cursor_patterns.push_back(!h);
-  cq.cursor_roots = pattern_roots(spec.grammar(), cq.query, source, &cq.cursor_patterns);
-  cq.all_roots = pattern_roots(spec.grammar(), cq.query, source);
+  cq.cursor_roots = pattern_roots(spec.grammar(), cq.parsed, &cq.cursor_patterns);
+  cq.all_roots = pattern_roots(spec.grammar(), cq.parsed);
   std::string error;
-  cq.opaque = opaque_types(spec.grammar(), source, error);
+  cq.opaque = opaque_types(spec.grammar(), cq.source, error);
   if (!error.empty()) {
     cq.error = std::string(spec.name) + ".scm: " + error;
-    ts_query_delete(cq.query);
-    cq.query = nullptr;
+    return;
   }
+  // The cursor runs what the matcher leaves: it needs tree-sitter's compile now.
+  if (!cq.matcher.handles_all() && !cq.query && !edited) compile_with_tree_sitter(spec, cq);
+  if (!cq.query_error.empty()) cq.error = cq.query_error;
 }
 
-const CompiledQuery& compiled(Language lang) {
+CompiledQuery& compiled(Language lang) {
   size_t i = size_t(lang);
   std::call_once(g_query_once[i], [&] { compile(lang, g_queries[i]); });
   return g_queries[i];
+}
+
+// tree-sitter's compile of the language's query, made on first use; null when it failed
+// (cq.query_error says why).
+TSQuery* ts_query(const CompiledQuery& query) {
+  CompiledQuery& cq = const_cast<CompiledQuery&>(query);
+  std::call_once(cq.query_once, [&] {
+    if (!cq.query && cq.query_error.empty() && cq.spec) compile_with_tree_sitter(*cq.spec, cq);
+  });
+  return cq.query;
 }
 
 std::string_view node_text(TSNode n, std::string_view src) {
@@ -408,8 +466,10 @@ void collect(const CompiledQuery& cq, const TSQueryMatch& m, std::string_view sr
 // every match, or only those of the patterns `only` marks.
 void run_query(TSQueryCursor* qc, const CompiledQuery& cq, TSNode node, uint32_t max_start_depth,
                const std::vector<uint8_t>* only, std::string_view src, Collected& c) {
+  TSQuery* query = ts_query(cq);
+  if (!query) return;
   ts_query_cursor_set_max_start_depth(qc, max_start_depth);
-  ts_query_cursor_exec(qc, cq.query, node);
+  ts_query_cursor_exec(qc, query, node);
   TSQueryMatch m;
   while (ts_query_cursor_next_match(qc, &m))
     if (!only || (*only)[m.pattern_index]) collect(cq, m, src, c);
@@ -485,16 +545,13 @@ std::string query_source(const grammars::LanguageSpec& spec) {
   return std::string(spec.query);
 }
 
-void compile_query(Language lang) {
-  if (grammars::spec(lang).grammar) compiled(lang);
-}
-
 std::string check_queries() {
   std::string errors;
   for (const auto& spec : grammars::all_languages()) {
     if (!spec.grammar) continue;
     const CompiledQuery& cq = compiled(spec.id);
     if (!cq.error.empty()) errors += cq.error + "\n";
+    else if (!ts_query(cq)) errors += cq.query_error + "\n";  // tree-sitter's check of what the matcher took
   }
   return errors;
 }
@@ -535,9 +592,8 @@ void Extractor::run(Language lang, std::string_view src, Extraction& out, TSTree
   TSTree* old_tree = keep ? *keep : nullptr;
   TSTree* tree = ts_parser_parse_string(parser_, old_tree, src.data(), uint32_t(src.size()));
   if (!tree) return;
-  // After the parse: while another thread compiles this query (~0.5 s for C++), we parsed.
   const CompiledQuery& cq = compiled(lang);
-  if (!cq.query) {
+  if (!cq.error.empty()) {
     ts_tree_delete(tree);
     out.error = cq.error;
     return;

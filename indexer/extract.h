@@ -38,13 +38,10 @@ namespace indexer::detail {
 // names a directory (to try an edited query without a rebuild).
 std::string query_source(const grammars::LanguageSpec& spec);
 
-// Compiles the language's query now, unless some thread did (or is doing) it. index_tree calls it on
-// a thread of its own for the languages it will meet, so that workers parse while C++'s query
-// compiles (~0.5 s) instead of waiting for it.
-void compile_query(query::Language language);
-
-// Checks that every language's query compiles against its grammar; returns "" or a message that
-// names the language, the offset and the error kind.
+// Checks that every language's query compiles against its grammar with tree-sitter (which an
+// index run does not need: see CompiledQuery in extract.cpp), and that tree-sitter reads the same
+// patterns and captures in it as our reader; returns "" or a message that names the language, the
+// offset and the error kind.
 std::string check_queries();
 
 // A parser and query cursors for one thread.

@@ -50,14 +50,6 @@ bool unchanged_since(const std::string& root, const std::vector<Candidate>& file
   return true;  // as many files as before and each matched one: none is gone
 }
 
-// The languages known by file name among `files`, in the order the workers first meet them.
-std::vector<Language> languages_of(const std::vector<Candidate>& files) {
-  std::vector<Language> out;
-  for (const Candidate& c : files)
-    if (c.language != Language::Unknown && std::find(out.begin(), out.end(), c.language) == out.end()) out.push_back(c.language);
-  return out;
-}
-
 }  // namespace
 
 std::string_view skip_reason_name(SkipReason reason) {
@@ -151,13 +143,6 @@ IndexResult index_tree(const std::filesystem::path& root_path, const Options& op
     return result;
   }
 
-  // A full index compiles the queries of the languages it will meet on a thread of its own, so
-  // workers parse meanwhile; a refresh may parse few files or none, and compiles on demand.
-  std::thread compiler;
-  if (!options.parse_only && !previous_index) compiler = std::thread([langs = languages_of(files)] {
-    for (Language lang : langs) detail::compile_query(lang);
-  });
-
   query::IndexBuilder builder;
   std::mutex builder_mu;
   std::mutex summary_mu;
@@ -240,8 +225,8 @@ IndexResult index_tree(const std::filesystem::path& root_path, const Options& op
         done();
         continue;
       }
-      // Queries compile on first use (tens of milliseconds each, ~0.5 s for C++), so a run pays
-      // only for the languages it meets.
+      // A language's query is read on first use (about a millisecond), so a run pays only for the
+      // languages it meets.
       try {
         extractor.run(lang, text, ex);
       } catch (const std::exception& e) {  // out of memory on a pathological file, say
@@ -316,7 +301,6 @@ IndexResult index_tree(const std::filesystem::path& root_path, const Options& op
     while (!done_cv.wait_for(lock, std::chrono::milliseconds(100), [&] { return running.load() == 0; })) report();
   }
   for (auto& t : threads) t.join();
-  if (compiler.joinable()) compiler.join();
   report();
 
   auto build_started = std::chrono::steady_clock::now();

@@ -111,26 +111,14 @@ uint32_t Matcher::compile(const Elem& e, bool& has_optional) {
   return uint32_t(steps_.size() - 1);
 }
 
-Matcher::Matcher(const TSLanguage* language, const TSQuery* query, std::string_view source) : language_(language) {
-  const uint32_t ncap = ts_query_capture_count(query);
-  for (uint32_t i = 0; i < ncap; ++i) {
-    uint32_t len = 0;
-    const char* name = ts_query_capture_name_for_id(query, i, &len);
-    capture_names_.emplace_back(name, len);
-  }
+Matcher::Matcher(const TSLanguage* language, const ParsedQuery& query) : language_(language) {
+  capture_names_ = query.captures;
   by_symbol_.resize(ts_language_symbol_count(language));
-  const uint32_t npat = ts_query_pattern_count(query);
+  const uint32_t npat = uint32_t(query.patterns.size());
   handled_.assign(npat, 0);
-  handles_all_ = true;
+  handles_all_ = query.error == std::string_view::npos;
   for (uint32_t p = 0; p < npat; ++p) {
-    uint32_t a = ts_query_start_byte_for_pattern(query, p), b = ts_query_end_byte_for_pattern(query, p);
-    std::string_view text = a < b && b <= source.size() ? source.substr(a, b - a) : std::string_view{};
-    QueryReader reader(text);
-    Elem top = reader.element();
-    if (!reader.at_end()) {
-      handles_all_ = false;
-      continue;
-    }
+    Elem top = query.patterns[p].top;
     // `([...] (#pred ...))`: one member with predicates.
     if (top.type == Elem::Group && top.captures.empty() && !top.quantified) {
       const Elem* only = nullptr;
@@ -214,34 +202,66 @@ class Matcher::Run {
     } else if (sym != st.symbols[0]) {
       return false;
     }
+    if (st.children.empty() && st.negated.empty()) {
+      const size_t caps = s_.caps.size();
+      for (uint16_t c : st.captures) s_.caps.push_back({n, c});
+      proceed(next);
+      s_.caps.resize(caps);
+      return true;
+    }
+    const Scratch::Kids kids = kids_of(n);
     for (TSFieldId f : st.negated)
-      if (!ts_node_is_null(ts_node_child_by_field_id(n, f))) return false;
+      for (uint32_t k = kids.begin; k < kids.end; ++k)
+        if (s_.kids[k].field == f) return false;
     const size_t caps = s_.caps.size();
     for (uint16_t c : st.captures) s_.caps.push_back({n, c});
-    if (st.children.empty()) {
-      proceed(next);
-    } else {
-      const uint32_t begin = uint32_t(s_.kids.size());
-      uint32_t last_named = UINT32_MAX;
-      TSTreeCursor& cur = s_.cursor;
-      ts_tree_cursor_reset(&cur, n);
-      if (ts_tree_cursor_goto_first_child(&cur)) {
-        do {
-          TSNode k = ts_tree_cursor_current_node(&cur);
-          const bool named = ts_node_is_named(k);
-          if (named) last_named = uint32_t(s_.kids.size());
-          s_.kids.push_back({k, ts_tree_cursor_current_field_id(&cur), named});
-        } while (ts_tree_cursor_goto_next_sibling(&cur));
-      }
-      const Cont inner{id, begin, uint32_t(s_.kids.size()), last_named, 0, begin, next};
-      seq(inner);
-      s_.kids.resize(begin);
-    }
+    if (st.children.empty()) proceed(next);
+    else seq({id, kids.begin, kids.end, kids.last_named, 0, kids.begin, next});
     s_.caps.resize(caps);
     return true;
   }
 
  private:
+  // n's children, read at the first look in this generation (one root's run).
+  Scratch::Kids kids_of(TSNode n) {
+    auto& table = s_.kids_of;
+    if ((s_.kids_count + 1) * 2 > table.size()) grow();
+    const size_t mask = table.size() - 1;
+    size_t i = (reinterpret_cast<uintptr_t>(n.id) >> 4) * 0x9E3779B97F4A7C15ull >> 32 & mask;
+    for (; table[i].generation == s_.generation; i = (i + 1) & mask)
+      if (table[i].id == n.id) return table[i];
+    Scratch::Kids k;
+    k.id = n.id;
+    k.generation = s_.generation;
+    k.begin = uint32_t(s_.kids.size());
+    TSTreeCursor& cur = s_.cursor;
+    ts_tree_cursor_reset(&cur, n);
+    if (ts_tree_cursor_goto_first_child(&cur)) {
+      do {
+        TSNode kid = ts_tree_cursor_current_node(&cur);
+        const bool named = ts_node_is_named(kid);
+        if (named) k.last_named = uint32_t(s_.kids.size());
+        s_.kids.push_back({kid, ts_tree_cursor_current_field_id(&cur), named});
+      } while (ts_tree_cursor_goto_next_sibling(&cur));
+    }
+    k.end = uint32_t(s_.kids.size());
+    table[i] = k;
+    ++s_.kids_count;
+    return k;
+  }
+
+  void grow() {
+    std::vector<Scratch::Kids> old = std::move(s_.kids_of);
+    s_.kids_of.assign(std::max<size_t>(64, old.size() * 2), Scratch::Kids{});
+    const size_t mask = s_.kids_of.size() - 1;
+    for (const Scratch::Kids& k : old) {
+      if (k.generation != s_.generation) continue;
+      size_t i = (reinterpret_cast<uintptr_t>(k.id) >> 4) * 0x9E3779B97F4A7C15ull >> 32 & mask;
+      while (s_.kids_of[i].generation == s_.generation) i = (i + 1) & mask;
+      s_.kids_of[i] = k;
+    }
+  }
+
   void proceed(const Cont* next) {
     if (next) seq(*next);
     else emit();
@@ -329,6 +349,11 @@ bool Matcher::find(TSNode node, bool wildcard, Scratch& s) const {
   s.matches.clear();
   s.caps.clear();
   s.kids.clear();
+  s.kids_count = 0;
+  if (++s.generation == 0) {  // after 2^32 roots: no cell may look live
+    for (Scratch::Kids& k : s.kids_of) k.generation = 0;
+    s.generation = 1;
+  }
   s.budget = 0;
   if (!s.has_cursor) {
     s.cursor = ts_tree_cursor_new(node);

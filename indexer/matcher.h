@@ -30,6 +30,9 @@
 
 namespace indexer::detail {
 
+struct Elem;
+struct ParsedQuery;
+
 class Matcher {
  public:
   // Scratch space for one thread's runs; nothing is allocated per node once it has grown.
@@ -39,9 +42,18 @@ class Matcher {
       TSFieldId field;
       bool named;
     };
-    std::vector<Kid> kids;                // child lists of the nodes being matched, as a stack
-    std::vector<TSQueryCapture> caps;     // the match in progress
-    std::vector<TSQueryCapture> found;    // finished matches' captures, back to back
+    // The children of each node the current root's patterns look into, read once per root: the
+    // patterns at a root (about 20 at a C++ function_definition) look at the same few nodes.
+    struct Kids {
+      const void* id = nullptr;
+      uint32_t generation = 0;
+      uint32_t begin = 0, end = 0, last_named = UINT32_MAX;
+    };
+    std::vector<Kid> kids;
+    std::vector<Kids> kids_of;  // open addressing by node id; a cell is live in this generation only
+    uint32_t generation = 0, kids_count = 0;
+    std::vector<TSQueryCapture> caps;   // the match in progress
+    std::vector<TSQueryCapture> found;  // finished matches' captures, back to back
     struct Found {
       uint32_t pattern, first, count;
       bool dropped;
@@ -62,7 +74,7 @@ class Matcher {
   };
 
   Matcher() = default;
-  Matcher(const TSLanguage* language, const TSQuery* query, std::string_view source);
+  explicit Matcher(const TSLanguage* language, const ParsedQuery& query);
 
   // By pattern index: 1 when this matcher finds the pattern's matches.
   const std::vector<uint8_t>& handled() const { return handled_; }
@@ -109,7 +121,7 @@ class Matcher {
   bool find(TSNode node, bool wildcard, Scratch& s) const;
   static void drop_covered(Scratch& s, uint32_t first);
   // Compiles `e` into steps_; returns its index or UINT32_MAX when outside the subset.
-  uint32_t compile(const struct Elem& e, bool& has_optional);
+  uint32_t compile(const Elem& e, bool& has_optional);
 
   const TSLanguage* language_ = nullptr;
   std::vector<std::string> capture_names_;

@@ -105,30 +105,37 @@ class Collector {
 
 }  // namespace
 
-PatternRoots pattern_roots(const TSLanguage* language, const TSQuery* query, std::string_view source,
-                           const std::vector<uint8_t>* only) {
+namespace {
+
+bool captures_with_prefix(const Elem& e, std::string_view prefix) {
+  for (const std::string& c : e.captures)
+    if (std::string_view(c).starts_with(prefix)) return true;
+  for (const Elem& c : e.children)
+    if (captures_with_prefix(c, prefix)) return true;
+  return false;
+}
+
+}  // namespace
+
+PatternRoots pattern_roots(const TSLanguage* language, const ParsedQuery& query, const std::vector<uint8_t>* only) {
   PatternRoots out;
   const uint32_t nsym = ts_language_symbol_count(language);
   out.self.assign(nsym, 0);
   out.child_bits.assign(nsym, 0);
   Collector collect(language, out);
-  const uint32_t npat = ts_query_pattern_count(query);
-  for (uint32_t p = 0; p < npat; ++p) {
+  for (size_t p = 0; p < query.patterns.size(); ++p) {
     if (only && !(*only)[p]) {
       out.wildcard_pattern.push_back(0);
       continue;
     }
-    uint32_t a = ts_query_start_byte_for_pattern(query, p), b = ts_query_end_byte_for_pattern(query, p);
-    std::string_view text = a < b && b <= source.size() ? source.substr(a, b - a) : std::string_view{};
-    QueryReader reader(text);
-    Elem top = reader.element();
+    const Elem& top = query.patterns[p].top;
     const size_t wildcards_before = out.wildcards.size();
-    bool ok = collect.root(top) && reader.at_end();
+    bool ok = collect.root(top);
     out.wildcard_pattern.push_back(out.wildcards.size() > wildcards_before);
     if (ok && out.wildcard_pattern.back())
-      ok = text.find("@import") == std::string_view::npos && text.find("@package") == std::string_view::npos;
+      ok = !captures_with_prefix(top, "import") && !captures_with_prefix(top, "package");
     if (!ok) {
-      out.why = "pattern " + std::to_string(p) + ": " + std::string(text.substr(0, 60));
+      out.why = "pattern " + std::to_string(p) + ": " + std::string(query.patterns[p].text.substr(0, 60));
       out.pinned = false;
       return out;
     }

@@ -27,9 +27,10 @@
 #include <vector>
 
 struct TSLanguage;
-struct TSQuery;
 
 namespace indexer::detail {
+
+struct ParsedQuery;
 
 struct PatternRoots {
   bool pinned = false;
@@ -50,10 +51,9 @@ struct PatternRoots {
   }
 };
 
-// Reads every pattern of `query` (compiled from `source` for `language`), or those `only` marks
-// (by pattern index). Cost: one pass over the query's text, once per language.
-PatternRoots pattern_roots(const TSLanguage* language, const TSQuery* query, std::string_view source,
-                           const std::vector<uint8_t>* only = nullptr);
+// Reads every pattern of `query` (read for `language`: query_syntax.h), or those `only` marks
+// (by pattern index).
+PatternRoots pattern_roots(const TSLanguage* language, const ParsedQuery& query, const std::vector<uint8_t>* only = nullptr);
 
 // The node types a query's author declares free of definitions, by symbol (1: do not walk into
 // one). They are named on comment lines of the query, `; opaque: argument_list string_literal`,

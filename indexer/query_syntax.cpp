@@ -38,7 +38,7 @@ Elem QueryReader::element() {
     char d = i_ < s_.size() ? s_[i_] : ')';
     if (d == '#') {
       e.type = Elem::Predicate;
-      skip_balanced();
+      predicate(e);
       return e;
     }
     if (d == '(' || d == '[' || d == '"' || d == '.') {
@@ -60,7 +60,10 @@ Elem QueryReader::element() {
       return inner;
     }
     e.type = id == "_" ? Elem::Any : Elem::Unknown;
-    if (id.empty()) ++i_;
+    if (id.empty()) {
+      fail();
+      ++i_;
+    }
   }
   suffixes(e);
   return e;
@@ -69,7 +72,10 @@ Elem QueryReader::element() {
 void QueryReader::members(char close, std::vector<Elem>& out) {
   for (;;) {
     skip_space();
-    if (i_ >= s_.size()) return;
+    if (i_ >= s_.size()) {
+      fail();  // not closed
+      return;
+    }
     if (s_[i_] == close) {
       ++i_;
       return;
@@ -120,16 +126,35 @@ std::string QueryReader::string_literal() {
   return out;
 }
 
-void QueryReader::skip_balanced() {  // after "(": to the matching ")"
-  int depth = 1;
-  while (i_ < s_.size() && depth > 0) {
-    char c = s_[i_];
-    if (c == '"') {
-      string_literal();
-      continue;
+void QueryReader::predicate(Elem& e) {  // after "(", at "#": (#name? arg ...)
+  ++i_;
+  e.name = identifier();
+  while (i_ < s_.size() && (s_[i_] == '?' || s_[i_] == '!')) e.name.push_back(s_[i_++]);  // eq?, set!
+  for (;;) {
+    skip_space();
+    if (i_ >= s_.size()) {
+      fail();
+      return;
     }
-    depth += c == '(' ? 1 : c == ')' ? -1 : 0;
-    ++i_;
+    char c = s_[i_];
+    if (c == ')') {
+      ++i_;
+      return;
+    }
+    if (c == '@') {
+      ++i_;
+      e.args.push_back({true, identifier()});
+    } else if (c == '"') {
+      e.args.push_back({false, string_literal()});
+    } else {
+      std::string word = identifier();
+      if (word.empty()) {
+        fail();
+        ++i_;
+        continue;
+      }
+      e.args.push_back({false, std::move(word)});
+    }
   }
 }
 
@@ -140,6 +165,40 @@ void QueryReader::skip_space() {
       while (i_ < s_.size() && s_[i_] != '\n') ++i_;
     else return;
   }
+}
+
+namespace {
+
+// Numbers captures by first use in text order, as tree-sitter does: a node's own captures follow
+// its children in the text. A predicate's captures must be known by then.
+void number_captures(const Elem& e, ParsedQuery& q) {
+  for (const Elem& c : e.children) number_captures(c, q);
+  for (const std::string& name : e.captures)
+    if (capture_id(q, name) < 0) q.captures.push_back(name);
+}
+
+}  // namespace
+
+int capture_id(const ParsedQuery& q, std::string_view name) {
+  for (size_t i = 0; i < q.captures.size(); ++i)
+    if (q.captures[i] == name) return int(i);
+  return -1;
+}
+
+ParsedQuery read_query(std::string_view source) {
+  ParsedQuery q;
+  QueryReader reader(source);
+  while (!reader.at_end()) {
+    const size_t start = reader.offset();
+    Elem top = reader.element();
+    if (reader.error() != std::string_view::npos) {
+      q.error = reader.error();
+      return q;
+    }
+    number_captures(top, q);
+    q.patterns.push_back({source.substr(start, reader.offset() - start), std::move(top)});
+  }
+  return q;
 }
 
 }  // namespace indexer::detail

@@ -9,6 +9,7 @@
 #include "indexer/indexer.h"
 #include "indexer/matcher.h"
 #include "indexer/pattern_roots.h"
+#include "indexer/query_syntax.h"
 
 #include <tree_sitter/api.h>
 
@@ -99,7 +100,7 @@ std::string python_roots(const std::string& text) {
   TSQueryError err{};
   TSQuery* q = ts_query_new(lang, text.data(), uint32_t(text.size()), &offset, &err);
   REQUIRE(q);
-  auto r = indexer::detail::pattern_roots(lang, q, text);
+  auto r = indexer::detail::pattern_roots(lang, indexer::detail::read_query(text));
   ts_query_delete(q);
   if (!r.pinned) return "not pinned";
   std::string out = "pinned:";
@@ -159,7 +160,7 @@ Both match_both(query::Language lang, const std::string& text, const std::string
   while (ts_query_cursor_next_match(qc, &m)) both.cursor.push_back(line(m));
   ts_query_cursor_delete(qc);
 
-  indexer::detail::Matcher matcher(language, q, text);
+  indexer::detail::Matcher matcher(language, indexer::detail::read_query(text));
   both.handled = matcher.handled();
   indexer::detail::Matcher::Scratch scratch;
   TSTreeCursor walk = ts_tree_cursor_new(ts_tree_root_node(tree));
