@@ -6,8 +6,9 @@
 //
 // 1. Index: tree-sitter parse-only (the floor), our full index, and universal-ctags -R, each in a
 //    child process so wall time and peak RSS are the child's own. The floor and ours run K times
-//    (default 3) in alternating pairs; each line shows the median run, and the ratio is the median
+//    (default 5) in alternating pairs; each line shows the median run, and the ratio is the median
 //    of the pairs' ratios: on a shared machine one run can be 15% off, and its neighbour with it.
+//    The fastest run of each is printed too (noise only adds time).
 // 2. Query: the index of DIR... is replicated under renamed paths to reach 100k and 1M+ symbols;
 //    a fixed query set runs R times at each size (in-process, top 50), next to `fzf --filter`
 //    over the same qualified names, one process per query as a user would run it.
@@ -262,7 +263,7 @@ SnapshotRun measure_snapshot(const query::Index& index) {
 int main(int argc, char** argv) {
   if (argc == 3 && std::string(argv[1]) == "--warm-start") return warm_start(argv[2]);
   unsigned threads = 0;
-  int rounds = 20, repeat = 3;
+  int rounds = 20, repeat = 5;
   bool index_section = true, fzf_section = true, query_section = true;
   std::vector<std::string> dirs;
   std::string cache;

@@ -501,6 +501,8 @@ void match_at_roots(TSQueryCursor* qc, Matcher::Scratch& scratch, const Compiled
   const std::vector<uint8_t>* cursor_patterns = cursor_only ? nullptr : &cq.cursor_patterns;
   const bool cursor = cursor_only || !cq.matcher.handles_all();
   auto take = [&](const TSQueryMatch& m) { collect(cq, m, src, c); };
+  // Our queries take a few steps a byte; far more is a query whose matches multiply.
+  scratch.budget = (uint64_t(1) << 20) + 64 * uint64_t(src.size());
   levels.clear();
   TSTreeCursor walk = ts_tree_cursor_new(root);
   for (;;) {

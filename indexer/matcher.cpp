@@ -8,8 +8,6 @@ namespace {
 
 constexpr uint32_t kNone = UINT32_MAX;
 constexpr TSSymbol kErrorSymbol = TSSymbol(-1);  // tree-sitter's ts_builtin_sym_error, not in its public header
-// Steps one root may take before its search stops (a pathological file, not a real definition).
-constexpr uint64_t kBudget = uint64_t(1) << 20;
 
 bool has_captures(const Elem& e) {
   if (!e.captures.empty()) return true;
@@ -186,7 +184,8 @@ class Matcher::Run {
   // Whether `node` matches step `id` on its own (type, negated fields); if so, every way its
   // children match is followed into `next`.
   bool node(uint32_t id, TSNode n, const Cont* next) {
-    if (++s_.budget > kBudget) return false;
+    if (s_.budget == 0) return false;
+    --s_.budget;
     const Step& st = m_.steps_[id];
     if (st.kind == Step::Alternation) {
       bool any = false;
@@ -290,7 +289,7 @@ class Matcher::Run {
         if (node(id, kid.node, &next) && st.simple) break;
       }
       if (st.immediate && kid.named) break;
-      if (s_.budget > kBudget) return;
+      if (s_.budget == 0) return;
     }
   }
 
@@ -354,7 +353,6 @@ bool Matcher::find(TSNode node, bool wildcard, Scratch& s) const {
     for (Scratch::Kids& k : s.kids_of) k.generation = 0;
     s.generation = 1;
   }
-  s.budget = 0;
   if (!s.has_cursor) {
     s.cursor = ts_tree_cursor_new(node);
     s.has_cursor = true;
@@ -376,7 +374,7 @@ bool Matcher::find(TSNode node, bool wildcard, Scratch& s) const {
     }
     if (prune && s.matches.size() - first > 1) drop_covered(s, first);
   }
-  return s.budget <= kBudget;
+  return s.budget > 0;
 }
 
 }  // namespace indexer::detail

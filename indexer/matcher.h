@@ -67,6 +67,9 @@ class Matcher {
     std::vector<Key> keys;  // (capture, match) pairs, for the longest-match rule
     TSTreeCursor cursor{};
     bool has_cursor = false;
+    // Steps (node checks) left; the caller sets it per file. A pattern with several unanchored
+    // captured siblings has a number of matches that grows as a power of the children's count:
+    // the budget keeps such a query on such a file from taking hours.
     uint64_t budget = 0;
     ~Scratch() {
       if (has_cursor) ts_tree_cursor_delete(&cursor);
@@ -82,7 +85,7 @@ class Matcher {
 
   // Calls f(const TSQueryMatch&) for each match of a handled pattern rooted at `node`: those of
   // the patterns rooted at its type, or with `wildcard`, of those rooted at `(_ ...)`. Returns
-  // false when a root took more than its budget of steps (the matches found are reported).
+  // false when the scratch's budget of steps ran out (the matches found are reported).
   template <typename F>
   bool run(TSNode node, bool wildcard, Scratch& s, F&& f) const {
     bool complete = find(node, wildcard, s);

@@ -265,7 +265,7 @@ int cmd_index(const Args& a) {
   if (s.parse_error_files) std::printf("%zu files had syntax errors; indexed what the parser recovered\n", s.parse_error_files);
   if (s.generated_files) std::printf("%zu files are marked as generated\n", s.generated_files);
   if (s.dropped_match_files)
-    std::printf("%zu files hit tree-sitter's match limit; some of their definitions may be missing\n", s.dropped_match_files);
+    std::printf("%zu files hit the matcher's step limit or tree-sitter's match limit; some of their definitions may be missing\n", s.dropped_match_files);
   if (size_t total = s.skipped_total()) {
     std::string parts;
     for (size_t r = 0; r < s.skipped.size(); ++r) {

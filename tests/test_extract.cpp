@@ -163,6 +163,7 @@ Both match_both(query::Language lang, const std::string& text, const std::string
   indexer::detail::Matcher matcher(language, indexer::detail::read_query(text));
   both.handled = matcher.handled();
   indexer::detail::Matcher::Scratch scratch;
+  scratch.budget = uint64_t(1) << 30;
   TSTreeCursor walk = ts_tree_cursor_new(ts_tree_root_node(tree));
   for (bool more = true; more;) {
     TSNode n = ts_tree_cursor_current_node(&walk);
@@ -304,6 +305,21 @@ TEST_CASE("a query that does not compile is an error, not an empty result", "[ex
     CHECK(opaque.exit_code == 1);
     CHECK(opaque.err.find("bash.scm: opaque: unknown node type " + type) != std::string::npos);
   }
+}
+
+TEST_CASE("a query whose matches multiply stops at the step limit, and says so", "[extract][cli]") {
+  // Four unanchored captured siblings: C(400, 4) ~ 1e9 ways to match one argument list.
+  test::TempDir t;
+  t.write("python.scm", "(call function: (identifier) @name arguments: (argument_list (identifier) @_a (identifier) @_b "
+                        "(identifier) @_c (identifier) @_d)) @definition.function\n");
+  std::string args;
+  for (int i = 0; i < 400; ++i) args += (i ? ", x" : "x") + std::to_string(i);
+  t.write("big.py", "f(" + args + ")\ng(a, b, c, d)\n");
+  ::setenv("INDEXER_QUERIES_DIR", t.path().c_str(), 1);  // inherited by the child only
+  auto r = test::run_indexer({"index", t.path().string()});
+  ::unsetenv("INDEXER_QUERIES_DIR");
+  CHECK(r.exit_code == 0);
+  CHECK(r.out.find("1 files hit the matcher's step limit") != std::string::npos);
 }
 
 TEST_CASE("extraction moves keep their views valid, even for short text", "[extract]") {
