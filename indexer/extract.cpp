@@ -609,8 +609,13 @@ void Extractor::run(Language lang, std::string_view src, Extraction& out, TSTree
   Collected collected{defs, imports, out.text, {}};
   TSQueryCursor* qc = cursor_->cursor;
   ts_query_cursor_set_match_limit(qc, 2048);
-  if (cq.roots.pinned && cq.cursor_roots.pinned && !whole_tree_)
-    match_at_roots(qc, cursor_->scratch, cq, cursor_only_, root, src, cursor_->levels, collected);
+  const bool at_roots = cq.roots.pinned && cq.cursor_roots.pinned && !whole_tree_;
+  if ((!at_roots || cursor_only_ || !cq.matcher.handles_all()) && !ts_query(cq)) {
+    ts_tree_delete(tree);  // tree-sitter's cursor is needed, and its compile failed
+    out.error = cq.query_error;
+    return;
+  }
+  if (at_roots) match_at_roots(qc, cursor_->scratch, cq, cursor_only_, root, src, cursor_->levels, collected);
   else run_query(qc, cq, root, UINT32_MAX, nullptr, src, collected);
   const std::string_view package = collected.package;
 

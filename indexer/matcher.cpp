@@ -3,32 +3,29 @@
 
 #include <algorithm>
 
+// tree-sitter's own view of the cursor's node, which its query cursor matches against (internal to
+// lib/src/tree_cursor.c, which we compile in): the field, and whether a later sibling is named,
+// taken at the innermost hidden level that has any later sibling (so a child followed only by
+// `,` in a hidden repetition counts as last, and the cursor's trailing anchor agrees).
+extern "C" void ts_tree_cursor_current_status(const TSTreeCursor* self, TSFieldId* field_id, bool* has_later_siblings,
+                                              bool* has_later_named_siblings,
+                                              bool* can_have_later_siblings_with_this_field, TSSymbol* supertypes,
+                                              unsigned* supertype_count);
+
 namespace indexer::detail {
 namespace {
 
 constexpr uint32_t kNone = UINT32_MAX;
 constexpr TSSymbol kErrorSymbol = TSSymbol(-1);  // tree-sitter's ts_builtin_sym_error, not in its public header
 
-bool has_captures(const Elem& e) {
-  if (!e.captures.empty()) return true;
-  for (const Elem& c : e.children)
-    if (has_captures(c)) return true;
-  return false;
-}
-
-bool has_node_children(const Elem& e) {
-  for (const Elem& c : e.children)
-    if (c.type != Elem::Predicate && c.type != Elem::Anchor && c.type != Elem::Negated) return true;
-  return false;
-}
-
 }  // namespace
 
-uint32_t Matcher::compile(const Elem& e, bool& has_optional) {
+uint32_t Matcher::compile(const Elem& e) {
   if (e.repeated) return kNone;
+  // tree-sitter keeps at most 3 captures a step (an alternation's own go to each member).
+  if (e.captures.size() > 3) return kNone;
   Step step;
   step.optional = e.optional;
-  has_optional = has_optional || e.optional;
   if (!e.field.empty()) {
     step.field = ts_language_field_id_for_name(language_, e.field.data(), uint32_t(e.field.size()));
     if (!step.field) return kNone;
@@ -59,14 +56,14 @@ uint32_t Matcher::compile(const Elem& e, bool& has_optional) {
     case Elem::Alternation: {
       step.kind = Step::Alternation;
       for (const Elem& m : e.children) {
-        if (m.type == Elem::Predicate) continue;
-        if (!m.field.empty() || m.quantified) return kNone;
-        uint32_t id = compile(m, has_optional);
+        // A predicate in an alternation is an empty alternative to tree-sitter: not in the subset.
+        if (m.type == Elem::Predicate || !m.field.empty() || m.quantified) return kNone;
+        if (m.captures.size() + e.captures.size() > 3) return kNone;
+        uint32_t id = compile(m);
         if (id == kNone || steps_[id].kind == Step::Alternation) return kNone;
         step.children.push_back(id);
       }
-      if (step.children.empty()) return kNone;
-      step.simple = !has_captures(e) && !std::any_of(e.children.begin(), e.children.end(), has_node_children);
+      if (step.children.empty() || step.children.size() > 64) return kNone;
       steps_.push_back(std::move(step));
       return uint32_t(steps_.size() - 1);
     }
@@ -91,7 +88,7 @@ uint32_t Matcher::compile(const Elem& e, bool& has_optional) {
         continue;
       }
       default: {
-        uint32_t id = compile(c, has_optional);
+        uint32_t id = compile(c);
         if (id == kNone) return kNone;
         if (anchor && steps_[id].optional) return kNone;  // `. (a)?`: not in the subset
         steps_[id].immediate = anchor;
@@ -138,16 +135,15 @@ Matcher::Matcher(const TSLanguage* language, const ParsedQuery& query) : languag
     const size_t steps_before = steps_.size();
     std::vector<Root> roots;
     bool ok = !alternatives.empty();
-    bool has_optional = false;
     for (const Elem* alt : alternatives) {
       if (!ok) break;
       if (alt->quantified || !alt->field.empty() || (alt->type != Elem::Named && alt->type != Elem::Wildcard)) {
         ok = false;
         break;
       }
-      uint32_t id = compile(*alt, has_optional);
+      uint32_t id = compile(*alt);
       ok = id != kNone;
-      if (ok) roots.push_back({p, id, false});
+      if (ok) roots.push_back({p, id});
     }
     if (!ok) {
       steps_.resize(steps_before);
@@ -156,7 +152,6 @@ Matcher::Matcher(const TSLanguage* language, const ParsedQuery& query) : languag
     }
     handled_[p] = 1;
     for (Root r : roots) {
-      r.prune = has_optional;
       const Step& s = steps_[r.step];
       const uint32_t index = uint32_t(roots_.size());
       roots_.push_back(r);
@@ -171,7 +166,7 @@ Matcher::Matcher(const TSLanguage* language, const ParsedQuery& query) : languag
 // continuation of the parent's own list once this one is done (none: the match is complete).
 struct Matcher::Cont {
   uint32_t step;
-  uint32_t kids_begin, kids_end, last_named;
+  uint32_t kids_begin, kids_end;
   uint32_t item;
   uint32_t from;
   const Cont* up;
@@ -181,29 +176,27 @@ class Matcher::Run {
  public:
   Run(const Matcher& m, Scratch& s, uint32_t pattern) : m_(m), s_(s), pattern_(pattern) {}
 
-  // Whether `node` matches step `id` on its own (type, negated fields); if so, every way its
-  // children match is followed into `next`.
-  bool node(uint32_t id, TSNode n, const Cont* next) {
+  // Whether `n` matches step `id` (not an alternation) on its own: type and negated fields. If so,
+  // every way its children match is followed into `next`. `outer`: an enclosing alternation's
+  // captures, which tree-sitter records after the member's own.
+  bool node(uint32_t id, TSNode n, const Cont* next, const std::vector<uint16_t>* outer = nullptr) {
     if (s_.budget == 0) return false;
     --s_.budget;
     const Step& st = m_.steps_[id];
-    if (st.kind == Step::Alternation) {
-      bool any = false;
-      const size_t caps = s_.caps.size();
-      for (uint16_t c : st.captures) s_.caps.push_back({n, c});
-      for (uint32_t member : st.children) any = node(member, n, next) || any;
-      s_.caps.resize(caps);
-      return any;
-    }
     const TSSymbol sym = ts_node_symbol(n);
     if (st.kind == Step::AnyNamed || st.kind == Step::AnyNode) {
       if (sym == kErrorSymbol || (st.kind == Step::AnyNamed && !ts_node_is_named(n))) return false;
     } else if (sym != st.symbols[0]) {
       return false;
     }
-    if (st.children.empty() && st.negated.empty()) {
-      const size_t caps = s_.caps.size();
+    const size_t caps = s_.caps.size();
+    auto capture = [&] {
       for (uint16_t c : st.captures) s_.caps.push_back({n, c});
+      if (outer)
+        for (uint16_t c : *outer) s_.caps.push_back({n, c});
+    };
+    if (st.children.empty() && st.negated.empty()) {
+      capture();
       proceed(next);
       s_.caps.resize(caps);
       return true;
@@ -212,10 +205,9 @@ class Matcher::Run {
     for (TSFieldId f : st.negated)
       for (uint32_t k = kids.begin; k < kids.end; ++k)
         if (s_.kids[k].field == f) return false;
-    const size_t caps = s_.caps.size();
-    for (uint16_t c : st.captures) s_.caps.push_back({n, c});
+    capture();
     if (st.children.empty()) proceed(next);
-    else seq({id, kids.begin, kids.end, kids.last_named, 0, kids.begin, next});
+    else seq({id, kids.begin, kids.end, 0, kids.begin, next});
     s_.caps.resize(caps);
     return true;
   }
@@ -238,9 +230,12 @@ class Matcher::Run {
     if (ts_tree_cursor_goto_first_child(&cur)) {
       do {
         TSNode kid = ts_tree_cursor_current_node(&cur);
-        const bool named = ts_node_is_named(kid);
-        if (named) k.last_named = uint32_t(s_.kids.size());
-        s_.kids.push_back({kid, ts_tree_cursor_current_field_id(&cur), named});
+        TSFieldId field = 0;
+        bool later = false, later_named = false, later_field = false;
+        TSSymbol supertypes[8];
+        unsigned supertype_count = 8;
+        ts_tree_cursor_current_status(&cur, &field, &later, &later_named, &later_field, supertypes, &supertype_count);
+        s_.kids.push_back({kid, field, ts_node_is_named(kid), !later_named});
       } while (ts_tree_cursor_goto_next_sibling(&cur));
     }
     k.end = uint32_t(s_.kids.size());
@@ -282,11 +277,30 @@ class Matcher::Run {
     }
     Cont next = c;
     ++next.item;
-    for (uint32_t k = c.from; k < c.kids_end; ++k) {
+    const bool alternation = st.kind == Step::Alternation;
+    // The cursor starts a wildcard-rooted pattern at each child matching its first child step,
+    // when that step names a type and is not anchored (tree-sitter's wildcard-root shortcut).
+    const Step& lead = alternation ? m_.steps_[st.children[0]] : st;
+    const bool every = c.up == nullptr && c.item == 0 && parent.kind == Step::AnyNamed && !st.immediate &&
+                       lead.kind == Step::Symbols;
+    const uint32_t* members = alternation ? st.children.data() : &id;
+    const size_t count = alternation ? st.children.size() : 1;
+    const std::vector<uint16_t>* outer = alternation ? &st.captures : nullptr;
+    // A step with no captures and no children takes the first child it matches, as the cursor
+    // does: it splits a state only where the step could capture something or fail below. Each
+    // member of an alternation is a state of its own. Children in order, so are the matches.
+    uint64_t taken = 0;  // members done with their first match
+    const uint64_t all = count == 64 ? ~uint64_t(0) : (uint64_t(1) << count) - 1;
+    for (uint32_t k = c.from; k < c.kids_end && taken != all; ++k) {
       const Scratch::Kid kid = s_.kids[k];
-      if ((!st.field || kid.field == st.field) && (!st.last || c.last_named == UINT32_MAX || k >= c.last_named)) {
+      if ((!st.field || kid.field == st.field) && (!st.last || kid.last_named)) {
         next.from = k + 1;
-        if (node(id, kid.node, &next) && st.simple) break;
+        for (size_t i = 0; i < count; ++i) {
+          if (taken >> i & 1) continue;
+          const Step& m = m_.steps_[members[i]];
+          if (node(members[i], kid.node, &next, outer) && !every && m.simple && (!outer || outer->empty()))
+            taken |= uint64_t(1) << i;
+        }
       }
       if (st.immediate && kid.named) break;
       if (s_.budget == 0) return;
@@ -325,19 +339,30 @@ void Matcher::drop_covered(Scratch& s, uint32_t first) {
   };
   for (uint32_t i = first; i < s.matches.size(); ++i) {
     Scratch::Found& a = s.matches[i];
-    if (a.count == 0) {  // covered by any other match
-      a.dropped = i + 1 < s.matches.size() || i > first;
-      continue;
+    if (a.count == 0) {  // covered by any other match: by one with captures, or an earlier empty one
+      for (uint32_t j = first; j < s.matches.size() && !a.dropped; ++j)
+        a.dropped = j != i && !s.matches[j].dropped && (s.matches[j].count > 0 || j < i);
+      continue;  // (one pass at most: the first other match decides)
     }
-    const TSQueryCapture& c0 = s.found[a.first];
-    const Scratch::Key lo{reinterpret_cast<uintptr_t>(c0.node.id), c0.index, 0};
-    for (auto it = std::lower_bound(keys.begin(), keys.end(), lo);
-         it != keys.end() && it->node == lo.node && it->index == lo.index && !a.dropped; ++it) {
+    // A covering match holds every capture of a: look among the holders of a's rarest capture.
+    auto holders = [&](const TSQueryCapture& c) {
+      const Scratch::Key lo{reinterpret_cast<uintptr_t>(c.node.id), c.index, 0};
+      const Scratch::Key hi{lo.node, lo.index, UINT32_MAX};
+      return std::pair(std::lower_bound(keys.begin(), keys.end(), lo), std::upper_bound(keys.begin(), keys.end(), hi));
+    };
+    auto range = holders(s.found[a.first]);
+    for (uint32_t x = 1; x < a.count; ++x) {
+      auto r = holders(s.found[a.first + x]);
+      if (r.second - r.first < range.second - range.first) range = r;
+    }
+    for (auto it = range.first; it != range.second && !a.dropped; ++it) {
+      if (s.budget == 0) return;  // (a pathological query: the file is reported as cut short)
+      --s.budget;
       const uint32_t j = it->match;
       const Scratch::Found& b = s.matches[j];
       if (j == i || b.dropped || a.count > b.count || (a.count == b.count && j > i)) continue;
       bool covered = true;
-      for (uint32_t x = 1; x < a.count && covered; ++x) covered = contains(b, s.found[a.first + x]);
+      for (uint32_t x = 0; x < a.count && covered; ++x) covered = contains(b, s.found[a.first + x]);
       a.dropped = covered;
     }
   }
@@ -366,13 +391,12 @@ bool Matcher::find(TSNode node, bool wildcard, Scratch& s) const {
   for (size_t i = 0; i < list->size();) {
     // The roots of one pattern (a top-level alternation's members) are next to each other.
     const uint32_t pattern = roots_[(*list)[i]].pattern;
-    const bool prune = roots_[(*list)[i]].prune;
     const uint32_t first = uint32_t(s.matches.size());
     for (; i < list->size() && roots_[(*list)[i]].pattern == pattern; ++i) {
       Run run(*this, s, pattern);
       run.node(roots_[(*list)[i]].step, node, nullptr);
     }
-    if (prune && s.matches.size() - first > 1) drop_covered(s, first);
+    if (s.matches.size() - first > 1) drop_covered(s, first);
   }
   return s.budget > 0;
 }

@@ -9,16 +9,24 @@
 //
 // The subset: node patterns `(type ...)`, `(_ ...)`, `_` and `"text"`, fields, negated fields `!f`,
 // anchors `.` (first/last named child, adjacent named siblings), alternations `[...]`, the `?`
-// quantifier, captures, and one root (or a top-level alternation of roots) per pattern, with
-// predicates left to the caller as before. A pattern outside it (`*`, `+`, sibling groups,
-// supertypes, ERROR, MISSING) is not handled: `handled()` says which are, and the caller
-// runs tree-sitter's cursor for the rest.
+// quantifier, up to 3 captures a step, and one root (or a top-level alternation of roots) per
+// pattern, with predicates left to the caller as before. A pattern outside it (`*`, `+`, sibling
+// groups, supertypes, ERROR, MISSING, a predicate inside an alternation, an anchor after a bare
+// `_`) is not handled: `handled()` says which are, and the caller runs tree-sitter's cursor there.
 //
-// Semantics are tree-sitter's, which tests check against its cursor on every fixture and the bench
-// corpora (`indexer_phases --dump`): every way a pattern matches under a root is reported, except
-// that (1) a step with no captures and no children takes the first child it matches (the cursor
-// does not split its state there), and (2) of a pattern's matches at one root, one whose captures
-// are a subset of another's is dropped (the cursor's longest-match rule, which makes `?` greedy).
+// The matches are the cursor's: every way a pattern matches under a root, except where the cursor
+// does not split its state: (1) a step (or alternation member) with no captures and no children
+// takes the first child it matches, but a wildcard root's first child step takes each (when it
+// names a type and is not anchored: tree-sitter then starts the pattern at that child); (2) of a
+// pattern's matches at one root, one whose captures another's cover is dropped (the longest-match
+// rule, which makes `?` greedy; of equal ones, the later); (3) fields, and whether a named sibling
+// follows (for a trailing anchor), are what the cursor sees (ts_tree_cursor_current_status), so a
+// child followed only by `,` in a hidden repetition counts as last. One difference is left: the
+// cursor also takes only the first child for a capture-less step with children when tree-sitter's
+// grammar analysis (in ts_query_new, which index runs skip) proves those children always match;
+// we try every child. That shows only when an anchor follows such a step and two children match
+// it. Tests check all of this against the cursor, and `indexer_phases --cursor --dump` against
+// `indexer_phases --dump` on real trees.
 #pragma once
 
 #include <tree_sitter/api.h>
@@ -41,13 +49,14 @@ class Matcher {
       TSNode node;
       TSFieldId field;
       bool named;
+      bool last_named;  // no named sibling follows, as tree-sitter's cursor sees it
     };
     // The children of each node the current root's patterns look into, read once per root: the
     // patterns at a root (about 20 at a C++ function_definition) look at the same few nodes.
     struct Kids {
       const void* id = nullptr;
       uint32_t generation = 0;
-      uint32_t begin = 0, end = 0, last_named = UINT32_MAX;
+      uint32_t begin = 0, end = 0;
     };
     std::vector<Kid> kids;
     std::vector<Kids> kids_of;  // open addressing by node id; a cell is live in this generation only
@@ -116,7 +125,6 @@ class Matcher {
   struct Root {
     uint32_t pattern;
     uint32_t step;
-    bool prune;  // some step is optional: drop matches whose captures another match covers
   };
   struct Cont;
   class Run;
@@ -124,7 +132,7 @@ class Matcher {
   bool find(TSNode node, bool wildcard, Scratch& s) const;
   static void drop_covered(Scratch& s, uint32_t first);
   // Compiles `e` into steps_; returns its index or UINT32_MAX when outside the subset.
-  uint32_t compile(const Elem& e, bool& has_optional);
+  uint32_t compile(const Elem& e);
 
   const TSLanguage* language_ = nullptr;
   std::vector<std::string> capture_names_;

@@ -104,10 +104,14 @@ void QueryReader::suffixes(Elem& e) {
 }
 
 std::string QueryReader::identifier() {
+  // tree-sitter's identifier characters: letters and digits (any non-ASCII byte here), _ - . ? !
+  // (so `@name?` is the capture "name?"), and / for supertype paths.
   size_t a = i_;
-  while (i_ < s_.size() && (std::isalnum(static_cast<unsigned char>(s_[i_])) || s_[i_] == '_' || s_[i_] == '-' ||
-                            s_[i_] == '.' || s_[i_] == '/'))
+  while (i_ < s_.size()) {
+    const unsigned char c = static_cast<unsigned char>(s_[i_]);
+    if (!(std::isalnum(c) || c >= 0x80 || c == '_' || c == '-' || c == '.' || c == '?' || c == '!' || c == '/')) break;
     ++i_;
+  }
   return std::string(s_.substr(a, i_ - a));
 }
 
@@ -115,6 +119,7 @@ std::string QueryReader::string_literal() {
   std::string out;
   ++i_;
   while (i_ < s_.size() && s_[i_] != '"') {
+    if (s_[i_] == '\n') fail();  // tree-sitter's strings end on their line
     char c = s_[i_++];
     if (c == '\\' && i_ < s_.size()) {
       char n = s_[i_++];
@@ -122,14 +127,14 @@ std::string QueryReader::string_literal() {
     }
     out.push_back(c);
   }
+  if (i_ >= s_.size()) fail();  // not closed
   ++i_;
   return out;
 }
 
 void QueryReader::predicate(Elem& e) {  // after "(", at "#": (#name? arg ...)
   ++i_;
-  e.name = identifier();
-  while (i_ < s_.size() && (s_[i_] == '?' || s_[i_] == '!')) e.name.push_back(s_[i_++]);  // eq?, set!
+  e.name = identifier();  // eq?, set!
   for (;;) {
     skip_space();
     if (i_ >= s_.size()) {

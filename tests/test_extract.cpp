@@ -223,6 +223,23 @@ TEST_CASE("the matcher reports the matches tree-sitter's cursor reports", "[extr
       // Nested optional with a predicate's helper capture; anonymous nodes in an alternation.
       {query::Language::Cpp, "(_ [\"#ifdef\" \"#ifndef\"] (declaration declarator: (init_declarator declarator: (identifier) @n)))",
        "#ifdef X\nint a = 1;\nint b = 2;\n#endif\n"},
+      // Each alternative is a state of its own: a capture-less leaf member takes the first child it
+      // matches, another member every child; of two matches where one's captures cover the
+      // other's, only the larger is reported, with or without `?`.
+      {query::Language::Python, "(module [(expression_statement) (pass_statement)] . (function_definition name: (identifier) @f))",
+       "pass\nx = 1\ndef f(): pass\n"},
+      {query::Language::Python, "(module [(expression_statement) (if_statement (block))] . (function_definition name: (identifier) @f))",
+       "x = 1\nx = 2\ndef f(): pass\nif a:\n    pass\ndef g(): pass\n"},
+      {query::Language::Python,
+       "(decorated_definition [(decorator) @dec (comment)] definition: (function_definition name: (identifier) @n))",
+       "@x\n# c\ndef f(): pass\n"},
+      {query::Language::Python, "(module (expression_statement)? (function_definition))", "x = 1\ndef f(): pass\n"},
+      // A wildcard root starts at every child matching its first child step.
+      {query::Language::Python, "(_ (expression_statement) . (function_definition name: (identifier) @f))",
+       "x = 1\ndef f(): pass\ny = 2\ndef g(): pass\n"},
+      // A trailing anchor as the cursor reads it: a child followed only by anonymous nodes inside a
+      // hidden repetition is last.
+      {query::Language::C, "(enumerator_list (enumerator name: (identifier) @e) .)", "enum E { A, B, C };\n"},
       // A tree with errors.
       {query::Language::Python, "(function_definition name: (identifier) @n parameters: (parameters (identifier)? @p))",
        "def g(x, y): pass\ndef h(): pass\nclass (:\n    def k(z): pass\n"},
@@ -247,6 +264,9 @@ TEST_CASE("the matcher leaves patterns outside its subset to tree-sitter's curso
   CHECK(handled("((comment) . (function_definition))") == "0");  // siblings at the top
   CHECK(handled("(expression) @e\n(module) @m") == "01");      // a supertype; then a plain pattern
   CHECK(handled("_ @any") == "0");
+  // A predicate inside an alternation (an empty alternative to tree-sitter); over 3 captures a step.
+  CHECK(handled("(function_definition [(parameters (identifier) @p) (#eq? @p \"x\")])") == "0");
+  CHECK(handled("(function_definition name: (identifier) @a @b @c @d)") == "0");
 }
 
 TEST_CASE("pattern roots: the node types where a query can match", "[extract]") {
