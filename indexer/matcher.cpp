@@ -100,6 +100,8 @@ uint32_t Matcher::compile(const Elem& e) {
   if (anchor) {  // a trailing anchor: the last child step matches the last named child
     if (step.children.empty() || steps_[step.children.back()].optional) return kNone;
     steps_[step.children.back()].last = true;
+    if (step.kind == Step::AnyNamed) last_anywhere_ = true;
+    else if (step.kind == Step::Symbols) last_under_[step.symbols[0]] = 1;
   }
   step.simple = step.children.empty() && step.captures.empty();
   steps_.push_back(std::move(step));
@@ -109,6 +111,7 @@ uint32_t Matcher::compile(const Elem& e) {
 Matcher::Matcher(const TSLanguage* language, const ParsedQuery& query) : language_(language) {
   capture_names_ = query.captures;
   by_symbol_.resize(ts_language_symbol_count(language));
+  last_under_.assign(ts_language_symbol_count(language), 0);
   const uint32_t npat = uint32_t(query.patterns.size());
   handled_.assign(npat, 0);
   handles_all_ = query.error == std::string_view::npos;
@@ -227,9 +230,17 @@ class Matcher::Run {
     k.begin = uint32_t(s_.kids.size());
     TSTreeCursor& cur = s_.cursor;
     ts_tree_cursor_reset(&cur, n);
+    // Where a trailing anchor may look, "last" as the cursor sees it (it costs more to ask);
+    // elsewhere no child needs it.
+    const TSSymbol sym = ts_node_symbol(n);
+    const bool status = m_.last_anywhere_ || (sym < m_.last_under_.size() && m_.last_under_[sym]);
     if (ts_tree_cursor_goto_first_child(&cur)) {
       do {
         TSNode kid = ts_tree_cursor_current_node(&cur);
+        if (!status) {
+          s_.kids.push_back({kid, ts_tree_cursor_current_field_id(&cur), ts_node_is_named(kid), false});
+          continue;
+        }
         TSFieldId field = 0;
         bool later = false, later_named = false, later_field = false;
         TSSymbol supertypes[8];

@@ -49,7 +49,8 @@ class Matcher {
       TSNode node;
       TSFieldId field;
       bool named;
-      bool last_named;  // no named sibling follows, as tree-sitter's cursor sees it
+      bool last_named;  // no named sibling follows, as tree-sitter's cursor sees it (where a
+                        // trailing anchor may ask: see last_under_)
     };
     // The children of each node the current root's patterns look into, read once per root: the
     // patterns at a root (about 20 at a C++ function_definition) look at the same few nodes.
@@ -142,6 +143,8 @@ class Matcher {
   std::vector<uint32_t> wildcard_;                // roots at (_ ...)
   std::vector<uint8_t> handled_;
   bool handles_all_ = false;
+  std::vector<uint8_t> last_under_;  // by symbol: some step of that type has a trailing anchor
+  bool last_anywhere_ = false;       // some wildcard step has one
 };
 
 }  // namespace indexer::detail
