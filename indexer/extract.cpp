@@ -78,7 +78,8 @@ std::string_view error_kind(TSQueryError e) {
 
 // tree-sitter's compile of cq's query; sets cq.query_error when it fails, or when tree-sitter
 // reads the text otherwise than read_query() (which would make pattern or capture ids differ).
-void compile_with_tree_sitter(const grammars::LanguageSpec& spec, CompiledQuery& cq) {
+// Returns whether tree-sitter compiled the text at all.
+bool compile_with_tree_sitter(const grammars::LanguageSpec& spec, CompiledQuery& cq) {
   const std::string& source = cq.source;
   uint32_t offset = 0;
   TSQueryError err = TSQueryErrorNone;
@@ -87,7 +88,7 @@ void compile_with_tree_sitter(const grammars::LanguageSpec& spec, CompiledQuery&
     size_t line = 1 + std::count(source.begin(), source.begin() + std::min<size_t>(offset, source.size()), '\n');
     cq.query_error = std::string(spec.name) + ".scm: " + std::string(error_kind(err)) + " at line " + std::to_string(line) +
                      " (offset " + std::to_string(offset) + ")";
-    return;
+    return false;
   }
   bool same = ts_query_pattern_count(cq.query) == cq.parsed.patterns.size() &&
               ts_query_capture_count(cq.query) == cq.parsed.captures.size();
@@ -103,6 +104,7 @@ void compile_with_tree_sitter(const grammars::LanguageSpec& spec, CompiledQuery&
     ts_query_delete(cq.query);
     cq.query = nullptr;
   }
+  return true;
 }
 
 // The query's predicates, in text order, into `out`; false (with `error` set) on a bad regex or
@@ -162,10 +164,11 @@ void compile(Language lang, CompiledQuery& cq) {
   const char* edited = std::getenv("INDEXER_QUERIES_DIR");
   if (cq.parsed.error != std::string_view::npos || (edited && *edited)) {
     // Not our reading of the syntax, or a query being edited: tree-sitter's message, if any.
-    compile_with_tree_sitter(spec, cq);
-    if (cq.parsed.error != std::string_view::npos && cq.query_error.empty()) {
+    const bool compiled = compile_with_tree_sitter(spec, cq);
+    if (cq.parsed.error != std::string_view::npos && compiled) {  // tree-sitter reads what ours cannot
       size_t line = 1 + std::count(cq.source.begin(), cq.source.begin() + std::min(cq.parsed.error, cq.source.size()), '\n');
-      cq.query_error = std::string(spec.name) + ".scm: syntax error at line " + std::to_string(line);
+      cq.query_error = std::string(spec.name) + ".scm: line " + std::to_string(line) +
+                       ": tree-sitter reads this query, but indexer's query reader (indexer/query_syntax.h) cannot";
     }
     if (!cq.query_error.empty()) {
       cq.error = cq.query_error;
@@ -217,7 +220,7 @@ void compile(Language lang, CompiledQuery& cq) {
     return;
   }
   // The cursor runs what the matcher leaves: it needs tree-sitter's compile now.
-  if (!cq.matcher.handles_all() && !cq.query && !edited) compile_with_tree_sitter(spec, cq);
+  if (!cq.matcher.handles_all() && !cq.query && !edited) (void)compile_with_tree_sitter(spec, cq);
   if (!cq.query_error.empty()) cq.error = cq.query_error;
 }
 
@@ -232,7 +235,7 @@ CompiledQuery& compiled(Language lang) {
 TSQuery* ts_query(const CompiledQuery& query) {
   CompiledQuery& cq = const_cast<CompiledQuery&>(query);
   std::call_once(cq.query_once, [&] {
-    if (!cq.query && cq.query_error.empty() && cq.spec) compile_with_tree_sitter(*cq.spec, cq);
+    if (!cq.query && cq.query_error.empty() && cq.spec) (void)compile_with_tree_sitter(*cq.spec, cq);
   });
   return cq.query;
 }
