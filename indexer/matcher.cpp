@@ -221,7 +221,7 @@ class Matcher::Run {
     auto& table = s_.kids_of;
     if ((s_.kids_count + 1) * 2 > table.size()) grow();
     const size_t mask = table.size() - 1;
-    size_t i = (reinterpret_cast<uintptr_t>(n.id) >> 4) * 0x9E3779B97F4A7C15ull >> 32 & mask;
+    size_t i = cell(n.id, mask);
     for (; table[i].generation == s_.generation; i = (i + 1) & mask)
       if (table[i].id == n.id) return table[i];
     Scratch::Kids k;
@@ -255,13 +255,18 @@ class Matcher::Run {
     return k;
   }
 
+  // A node's first cell in the kids_of table: its id's bits above the allocator's alignment, mixed.
+  static size_t cell(const void* id, size_t mask) {
+    return size_t((uint64_t(reinterpret_cast<uintptr_t>(id) >> 4) * 0x9E3779B97F4A7C15ull) >> 32) & mask;
+  }
+
   void grow() {
     std::vector<Scratch::Kids> old = std::move(s_.kids_of);
     s_.kids_of.assign(std::max<size_t>(64, old.size() * 2), Scratch::Kids{});
     const size_t mask = s_.kids_of.size() - 1;
     for (const Scratch::Kids& k : old) {
       if (k.generation != s_.generation) continue;
-      size_t i = (reinterpret_cast<uintptr_t>(k.id) >> 4) * 0x9E3779B97F4A7C15ull >> 32 & mask;
+      size_t i = cell(k.id, mask);
       while (s_.kids_of[i].generation == s_.generation) i = (i + 1) & mask;
       s_.kids_of[i] = k;
     }
