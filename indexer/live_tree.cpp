@@ -262,7 +262,7 @@ LiveTree::Report LiveTree::apply(std::vector<std::string> to_read, std::vector<s
   // Read and extract, on every core when there is more than a little to do.
   std::vector<Read> reads(to_read.size());
   confine::Opened root_dir = confine::open_root(root_.string());
-  const int root_fd = root_dir.fd.get();  // -1 when the root is gone: every read says Unreadable
+  const int root_fd = root_dir.fd.get();  // -1 when the root is gone: every read says Vanished
   auto read_one = [&](size_t i, detail::Extractor& extractor, std::string& buf, TreeCache* trees) {
     Read& r = reads[i];
     r.path = to_read[i];

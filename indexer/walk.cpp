@@ -188,6 +188,7 @@ class Walker {
 }  // namespace
 
 std::optional<SkipReason> read_file(int root_fd, std::string_view rel, uint64_t max, std::string& buf, int64_t& mtime_ns) {
+  if (root_fd < 0) return SkipReason::Vanished;  // the root went with it
   confine::Opened opened = confine::open_beneath(root_fd, rel, O_RDONLY | O_NONBLOCK);
   switch (opened.refusal) {
     case confine::Refusal::None: break;
