@@ -51,6 +51,15 @@ Opened classify(int dir, const char* name, int e) {
   return refuse(Refusal::Unreadable, e);
 }
 
+// Whether openat2 opens the root itself: false when a filter refuses the syscall outright.
+bool opens_root(int root_fd, open_how how) {
+  how.flags = O_PATH | O_DIRECTORY | O_CLOEXEC;
+  long fd = ::syscall(SYS_openat2, root_fd, ".", &how, sizeof how);
+  if (fd < 0) return false;
+  ::close(int(fd));
+  return true;
+}
+
 Opened walk(int root_fd, const char* path, int flags) {
   Fd held;
   int at = root_fd;
@@ -135,7 +144,10 @@ Opened open_beneath(int root_fd, std::string_view rel, int flags) {
       }
       int e = errno;
       if (e == EAGAIN && attempt < 16) continue;  // a rename raced the lookup: the kernel asks to retry
-      if (e == ENOSYS) {
+      // Old kernels say ENOSYS; some container seccomp filters say EPERM for any syscall they do
+      // not know, which the root itself then gets too.
+      if (e == ENOSYS || (e == EPERM && have_openat2.load(std::memory_order_relaxed) == Have::Unknown &&
+                          !opens_root(root_fd, how))) {
         have_openat2.store(Have::No, std::memory_order_relaxed);
         break;
       }
