@@ -17,6 +17,7 @@
 #include <unordered_map>
 #include <optional>
 
+#include "indexer/confine.h"
 #include "indexer/extract.h"
 #include "indexer/walk.h"
 
@@ -29,7 +30,7 @@ using query::Language;
 // Whether every file the walk found is one the previous run indexed or skipped, with the same
 // size and mtime (or, when racy, the same content), and none of those is gone. The cheap check
 // that lets an unchanged tree skip the rebuild.
-bool unchanged_since(const std::string& root, const std::vector<Candidate>& files, const query::Index& previous,
+bool unchanged_since(int root_fd, const std::vector<Candidate>& files, const query::Index& previous,
                      const std::unordered_map<std::string_view, const SkippedFile*>& previous_skips, int64_t racy_after) {
   if (files.size() != previous.file_count() + previous_skips.size()) return false;
   std::string buf;
@@ -40,7 +41,7 @@ bool unchanged_since(const std::string& root, const std::vector<Candidate>& file
       if (info.size != c.size) return false;
       if (info.mtime_ns == c.mtime_ns && !racy) continue;
       int64_t mtime = 0;
-      if (detail::read_file(root + "/" + c.rel, UINT64_MAX, buf, mtime) || query::content_hash(buf) != info.content_hash)
+      if (detail::read_file(root_fd, c.rel, UINT64_MAX, buf, mtime) || query::content_hash(buf) != info.content_hash)
         return false;
       continue;
     }
@@ -111,6 +112,13 @@ IndexResult index_tree(const std::filesystem::path& root_path, const Options& op
     result.error = root + ": cannot read the directory: " + std::strerror(errno);
     return result;
   }
+  // Every file is opened relative to this, as confine.h says.
+  confine::Opened root_dir = confine::open_root(root);
+  if (!root_dir) {
+    result.error = root + ": " + std::strerror(root_dir.error);
+    return result;
+  }
+  const int root_fd = root_dir.fd.get();
 
   Summary& summary = result.summary;
   std::vector<Candidate> files = detail::walk_tree(root, options, summary);
@@ -132,7 +140,7 @@ IndexResult index_tree(const std::filesystem::path& root_path, const Options& op
   // within the same mtime tick after it was read.
   const int64_t racy_after = previous ? previous->started_ns - 1000000000 : 0;
 
-  if (previous_index && unchanged_since(root, files, *previous_index, previous_skips, racy_after)) {
+  if (previous_index && unchanged_since(root_fd, files, *previous_index, previous_skips, racy_after)) {
     result.unchanged = true;
     result.started_ns = previous->started_ns;
     summary.files_indexed = summary.files_reused = previous_index->file_count();
@@ -199,7 +207,7 @@ IndexResult index_tree(const std::filesystem::path& root_path, const Options& op
           continue;
         }
       }
-      if (std::optional<SkipReason> why = detail::read_file(root + "/" + c.rel, options.max_file_size, buf, mtime)) {
+      if (std::optional<SkipReason> why = detail::read_file(root_fd, c.rel, options.max_file_size, buf, mtime)) {
         skip(*why, c.size, c.mtime_ns);
         continue;
       }

@@ -11,6 +11,7 @@
 #include <thread>
 #include <unordered_set>
 
+#include "indexer/confine.h"
 #include "indexer/extract.h"
 #include "indexer/walk.h"
 #include "query/snapshot.h"
@@ -187,6 +188,7 @@ LiveTree::Report LiveTree::refresh(const std::vector<std::string>& paths) {
       if (auto it = s.disk.find(dir); it != s.disk.end()) f(it->first);
     for (auto it = s.disk.lower_bound(prefix); it != s.disk.end() && it->first.starts_with(prefix); ++it) f(it->first);
   };
+  confine::Opened root_dir = confine::open_root(root);
   for (const std::string& raw : paths) {
     std::optional<std::string> path = normalize(raw);
     if (!path || !seen.insert(*path).second) continue;
@@ -194,8 +196,10 @@ LiveTree::Report LiveTree::refresh(const std::vector<std::string>& paths) {
       s.ignore.forget();
       return rescan();
     }
+    // A path with a link on its way names nothing in the tree (confine.h): like a missing one,
+    // it takes along what the tree held there.
     struct stat st;
-    bool exists = ::lstat((path->empty() ? root : root + "/" + *path).c_str(), &st) == 0;
+    bool exists = root_dir && confine::stat_beneath(root_dir.fd.get(), *path, st) == confine::Refusal::None;
     if (exists && S_ISDIR(st.st_mode) && !(path->empty() ? false : s.ignore.ignored(*path, true))) {
       // A directory (created, moved in, or a file replaced by one): what is under it now, against
       // what the tree held there.
@@ -257,11 +261,12 @@ LiveTree::Report LiveTree::apply(std::vector<std::string> to_read, std::vector<s
 
   // Read and extract, on every core when there is more than a little to do.
   std::vector<Read> reads(to_read.size());
-  const std::string root = root_.string();
+  confine::Opened root_dir = confine::open_root(root_.string());
+  const int root_fd = root_dir.fd.get();  // -1 when the root is gone: every read says Vanished
   auto read_one = [&](size_t i, detail::Extractor& extractor, std::string& buf, TreeCache* trees) {
     Read& r = reads[i];
     r.path = to_read[i];
-    if ((r.skipped = detail::read_file(root + "/" + r.path, options_.max_file_size, buf, r.mtime_ns))) return;
+    if ((r.skipped = detail::read_file(root_fd, r.path, options_.max_file_size, buf, r.mtime_ns))) return;
     r.size = buf.size();
     r.hash = query::content_hash(buf);
     if (std::optional<uint32_t> f = view->find_file(r.path)) {
@@ -335,8 +340,7 @@ LiveTree::Report LiveTree::apply(std::vector<std::string> to_read, std::vector<s
       // As a full run does: unreadable and vanished files are tried again next time.
       if (*r.skipped != SkipReason::Unreadable && *r.skipped != SkipReason::Vanished) {
         struct stat st;
-        std::string full = root + "/" + r.path;
-        if (::lstat(full.c_str(), &st) == 0)
+        if (confine::stat_beneath(root_fd, r.path, st) == confine::Refusal::None)
           s.disk[r.path] = {uint64_t(st.st_size), int64_t(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec, r.skipped};
       }
       if (!known) report.changes.push_back({r.path, Change::What::Skipped, *r.skipped, 0});
@@ -363,6 +367,15 @@ LiveTree::Report LiveTree::set_buffer(const std::string& raw, std::string text) 
   Report report;
   std::optional<std::string> path = normalize(raw);
   if (!path || path->empty()) return report;
+  {
+    // A buffer is indexed under its path only where a file of the tree could be: not through a
+    // link (a new file, not on disk yet, is fine).
+    confine::Opened root_dir = confine::open_root(root_.string());
+    struct stat st;
+    confine::Refusal r = root_dir ? confine::stat_beneath(root_dir.fd.get(), *path, st) : confine::Refusal::NotFound;
+    if ((r != confine::Refusal::None && r != confine::Refusal::NotFound) || (r == confine::Refusal::None && S_ISLNK(st.st_mode)))
+      return report;
+  }
   query::Language lang = grammars::detect_language(*path, {});
   Extraction ex;
   if (detail::check_text(*path, text, options_, lang)) {
@@ -421,7 +434,8 @@ std::string LiveTree::text_of(const std::string& raw) const {
   }
   std::string text;
   int64_t mtime = 0;
-  if (detail::read_file(root_.string() + "/" + *path, options_.max_file_size, text, mtime)) return {};
+  confine::Opened root_dir = confine::open_root(root_.string());
+  if (!root_dir || detail::read_file(root_dir.fd.get(), *path, options_.max_file_size, text, mtime)) return {};
   return text;
 }
 

@@ -1,11 +1,12 @@
 #include "indexer/resolve_imports.h"
 
 #include <algorithm>
-#include <fstream>
 #include <map>
 #include <unordered_map>
 
+#include "indexer/confine.h"
 #include "indexer/config_json.h"
+#include "indexer/walk.h"
 
 namespace indexer {
 
@@ -82,10 +83,22 @@ bool is_relative(std::string_view spec) {
   return spec == "." || spec == ".." || spec.starts_with("./") || spec.starts_with("../");
 }
 
-std::optional<std::string> read_text(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  if (!in) return std::nullopt;
-  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+// A configuration file of the tree, read under confine.h's rule as every file is: a
+// tsconfig.json that links to /etc/passwd is not read.
+std::optional<std::string> read_text(const fs::path& root, const std::string& rel) {
+  confine::Opened dir = confine::open_root(root.string());
+  std::string text;
+  int64_t mtime = 0;
+  if (!dir || detail::read_file(dir.fd.get(), rel, UINT64_MAX, text, mtime)) return std::nullopt;
+  return text;
+}
+
+// Whether `rel` is a regular file (or a directory) of the tree, under the same rule.
+bool is_beneath(const fs::path& root, const std::string& rel, bool directory) {
+  confine::Opened dir = confine::open_root(root.string());
+  struct stat st;
+  if (!dir || confine::stat_beneath(dir.fd.get(), rel, st) != confine::Refusal::None) return false;
+  return directory ? S_ISDIR(st.st_mode) : S_ISREG(st.st_mode);
 }
 
 // ---- Configuration ------------------------------------------------------------------------------
@@ -354,11 +367,10 @@ struct ImportResolver::State {
         break;
       }
       pending.push_back(d);
-      std::error_code ec;
       bool hit = false;
       for (const char* name : names) {
         std::string rel = join(d, name);
-        if (fs::is_regular_file(root / rel, ec)) {
+        if (is_beneath(root, rel, false)) {
           found = load(rel, d);
           hit = true;
           break;
@@ -371,7 +383,7 @@ struct ImportResolver::State {
   }
 
   std::optional<detail::JsonValue> read_json(const std::string& rel) {
-    auto text = read_text(root / rel);
+    auto text = read_text(root, rel);
     if (!text) {
       warnings.push_back(rel + ": cannot read the file");
       return std::nullopt;
@@ -403,7 +415,7 @@ struct ImportResolver::State {
       switch (info.language) {
         case Language::Go:
           find_nearest(dir, go_of, {"go.mod"}, [&](const std::string& rel, const std::string& d) {
-            auto text = read_text(root / rel);
+            auto text = read_text(root, rel);
             if (!text) return -1;
             go_modules.push_back(read_go_mod(*text, d));
             return int(go_modules.size() - 1);
@@ -434,16 +446,15 @@ struct ImportResolver::State {
   }
 
   void load_include_dirs() {
-    std::error_code ec;
     for (const char* rel : {"compile_commands.json", "build/compile_commands.json"}) {
-      if (!fs::is_regular_file(root / rel, ec)) continue;
+      if (!is_beneath(root, rel, false)) continue;
       if (auto j = read_json(rel)) {
         include_dirs = read_include_dirs(*j, abs_root, (abs_root / rel).parent_path());
         return;
       }
     }
     include_dirs = {""};
-    if (fs::is_directory(root / "include", ec)) include_dirs.push_back("include");
+    if (is_beneath(root, "include", true)) include_dirs.push_back("include");
   }
 
   // Namespaces declared in C# files: namespace symbols, and the containers of types (which also

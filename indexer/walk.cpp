@@ -1,5 +1,7 @@
 #include "indexer/walk.h"
 
+#include "indexer/confine.h"
+
 #include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -16,9 +18,8 @@ namespace {
 using query::Language;
 
 // Reads a small file fully; "" when it cannot be read. For .gitignore and friends.
-std::string slurp_small(const std::string& path) {
+std::string slurp_small(int fd) {
   std::string out;
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOFOLLOW);
   if (fd < 0) return out;
   struct stat st;
   if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size < (1 << 20)) {
@@ -26,8 +27,19 @@ std::string slurp_small(const std::string& path) {
     ssize_t n = ::read(fd, out.data(), out.size());
     out.resize(n > 0 ? size_t(n) : 0);
   }
-  ::close(fd);
   return out;
+}
+
+// Above the root (trusted: the user chose the root), by name.
+std::string slurp_small(const std::string& path) {
+  confine::Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOFOLLOW));
+  return slurp_small(fd.get());
+}
+
+// A directory's .gitignore inside the tree ("" for the root's), confined as every file is.
+std::string gitignore_of(int root_fd, const std::string& dir) {
+  confine::Opened f = confine::open_beneath(root_fd, dir.empty() ? ".gitignore" : dir + "/.gitignore", O_RDONLY | O_NONBLOCK);
+  return slurp_small(f.fd.get());
 }
 
 // Inside a git work tree, the .gitignore files between the repository's top and the root apply
@@ -77,9 +89,15 @@ class Walker {
   // Walks `under` (a directory relative to the root, "" for all); the .gitignore files of the
   // directories above it apply as they would in a walk from the root.
   std::vector<Candidate> run(const std::string& under) {
+    confine::Opened root = confine::open_root(root_);
+    if (!root) {
+      skip(SkipReason::Unreadable);
+      return {};
+    }
+    root_fd_ = root.fd.get();
     for (size_t slash = 0; !under.empty();) {
       std::string dir = under.substr(0, slash);  // "", then each ancestor of `under`
-      std::string gi = slurp_small(dir.empty() ? root_ + "/.gitignore" : root_ + "/" + dir + "/.gitignore");
+      std::string gi = gitignore_of(root_fd_, dir);
       if (!gi.empty()) ignores_.push(parse_ignore(dir, gi));
       slash = under.find('/', slash + 1);
       if (slash == std::string::npos) break;
@@ -92,20 +110,24 @@ class Walker {
   void skip(SkipReason r) { ++summary_.skipped[size_t(r)]; }
 
   void walk(const std::string& rel_dir) {
-    std::string dir_path = rel_dir.empty() ? root_ : root_ + "/" + rel_dir;
-    DIR* dir = ::opendir(dir_path.c_str());
+    // Entered by descriptor, every component checked: a directory swapped for a link since it
+    // was listed is not followed out of the tree.
+    confine::Opened opened = confine::open_beneath(root_fd_, rel_dir, O_RDONLY | O_DIRECTORY);
+    DIR* dir = opened ? ::fdopendir(opened.fd.get()) : nullptr;
     if (!dir) {
-      skip(SkipReason::Unreadable);
+      skip(opened.refusal == confine::Refusal::Symlink ? SkipReason::Symlink
+           : opened.refusal == confine::Refusal::NotFound ? SkipReason::Vanished : SkipReason::Unreadable);
       return;
     }
+    opened.fd.release();  // closedir() closes it
     bool pushed = false;
-    std::string gi = slurp_small(dir_path + "/.gitignore");
+    int dfd = ::dirfd(dir);
+    std::string gi = slurp_small(confine::Fd(::openat(dfd, ".gitignore", O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOFOLLOW)).get());
     if (!gi.empty()) {
       ignores_.push(parse_ignore(rel_dir, gi));
       pushed = true;
     }
     std::vector<std::string> subdirs;
-    int dfd = ::dirfd(dir);
     while (struct dirent* e = ::readdir(dir)) {
       std::string_view name = e->d_name;
       if (name == "." || name == ".." || name == ".git" || name == ".indexer") continue;
@@ -156,6 +178,7 @@ class Walker {
   }
 
   std::string root_;
+  int root_fd_ = -1;  // while run() runs
   Summary& summary_;
   IgnoreStack ignores_;
   IgnoreStack excludes_;
@@ -164,11 +187,17 @@ class Walker {
 
 }  // namespace
 
-std::optional<SkipReason> read_file(const std::string& path, uint64_t max, std::string& buf, int64_t& mtime_ns) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOFOLLOW);
-  if (fd < 0) {
-    return errno == ENOENT ? SkipReason::Vanished : errno == ELOOP ? SkipReason::Symlink : SkipReason::Unreadable;
+std::optional<SkipReason> read_file(int root_fd, std::string_view rel, uint64_t max, std::string& buf, int64_t& mtime_ns) {
+  if (root_fd < 0) return SkipReason::Vanished;  // the root went with it
+  confine::Opened opened = confine::open_beneath(root_fd, rel, O_RDONLY | O_NONBLOCK);
+  switch (opened.refusal) {
+    case confine::Refusal::None: break;
+    case confine::Refusal::NotFound: return SkipReason::Vanished;
+    case confine::Refusal::Symlink: return SkipReason::Symlink;
+    case confine::Refusal::Outside:
+    case confine::Refusal::Unreadable: return SkipReason::Unreadable;
   }
+  int fd = opened.fd.release();
   struct stat st;
   if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
     ::close(fd);
@@ -246,7 +275,8 @@ TreeIgnore::TreeIgnore(std::string root, const Options& options) : root_(std::mo
 const IgnoreFile* TreeIgnore::rules_of(const std::string& dir) {
   auto it = dirs_.find(dir);
   if (it == dirs_.end()) {
-    std::string text = slurp_small(dir.empty() ? root_ + "/.gitignore" : root_ + "/" + dir + "/.gitignore");
+    confine::Opened root = confine::open_root(root_);
+    std::string text = root ? gitignore_of(root.fd.get(), dir) : std::string();
     std::optional<IgnoreFile> file;
     if (!text.empty()) file = parse_ignore(dir, text);
     it = dirs_.emplace(dir, std::move(file)).first;

@@ -32,8 +32,9 @@ std::vector<Candidate> walk_tree(const std::string& root, const Options& options
 // ("Makefile", "run") may still have a #! line.
 bool unsupported_name(std::string_view rel);
 
-// Reads `path` into `buf` if it is a regular file no larger than `max`; else says why not.
-std::optional<SkipReason> read_file(const std::string& path, uint64_t max, std::string& buf, int64_t& mtime_ns);
+// Reads `rel` (relative to the root's descriptor, confine.h's rule) into `buf` if it is a regular
+// file no larger than `max`; else says why not (a link anywhere on its way: Symlink).
+std::optional<SkipReason> read_file(int root_fd, std::string_view rel, uint64_t max, std::string& buf, int64_t& mtime_ns);
 
 // Why `text`, read from `rel`, is not parsed (binary, no grammar by name or #! line, minified);
 // else nullopt, with its language in `lang`.

@@ -13,6 +13,8 @@
 #include <set>
 #include <unordered_map>
 
+#include "indexer/confine.h"
+
 namespace indexer {
 namespace {
 
@@ -47,8 +49,14 @@ struct Watcher::State {
   void watch_tree(const std::string& rel) {
     if (polling || fd < 0) return;
     std::string full = rel.empty() ? root : root + "/" + rel;
+    // Only a directory beneath the root is watched (confine.h). The watch names it again, where
+    // IN_DONT_FOLLOW keeps a link swapped in since from being followed at its end; whatever its
+    // events name is confined again when the tree refreshes it.
+    confine::Opened root_dir = confine::open_root(root);
+    confine::Opened opened = root_dir ? confine::open_beneath(root_dir.fd.get(), rel, O_RDONLY | O_DIRECTORY) : confine::Opened{};
+    if (!opened) return;
     bool over = max_watches && wd_of.size() >= max_watches && !wd_of.count(rel);
-    int wd = over ? -1 : inotify_add_watch(fd, full.c_str(), kMask);
+    int wd = over ? -1 : inotify_add_watch(fd, full.c_str(), kMask | (rel.empty() ? 0 : IN_DONT_FOLLOW));
     if (wd < 0) {
       if (over || errno == ENOSPC) {
         polling = true;
@@ -62,8 +70,9 @@ struct Watcher::State {
     dir_of[wd] = rel;
     wd_of[rel] = wd;
     watched = wd_of.size();
-    DIR* dir = ::opendir(full.c_str());
+    DIR* dir = ::fdopendir(opened.fd.get());
     if (!dir) return;
+    opened.fd.release();  // closedir() closes it
     std::vector<std::string> subdirs;
     while (struct dirent* e = ::readdir(dir)) {
       std::string_view name = e->d_name;

@@ -3,6 +3,7 @@
 // Every command indexes PATH (default: the current directory) in-process; later layers add
 // snapshots and a running server to answer from. Output is a table for people and JSON for
 // programs (--json), with nlohmann/json confined to this file.
+#include <fcntl.h>
 #include <unistd.h>
 #ifdef INDEXER_HAVE_MIMALLOC
 #include <mimalloc.h>
@@ -27,6 +28,7 @@
 #include <thread>
 #include <vector>
 
+#include "indexer/confine.h"
 #include "indexer/indexer.h"
 #include "indexer/live_tree.h"
 #include "indexer/resolve_imports.h"
@@ -506,11 +508,20 @@ int cmd_export(const Args& a) {
   // Tags need each symbol's source line; read each file once, in path order.
   std::vector<std::string> lines;
   std::vector<std::string> tags;
+  indexer::confine::Opened root_dir = indexer::confine::open_root(root);
   for (uint32_t f = 0; f < index.file_count(); ++f) {
     auto info = index.file(f);
-    std::ifstream in(fs::path(root) / std::string(info.path), std::ios::binary);
     lines.clear();
-    for (std::string l; std::getline(in, l);) lines.push_back(std::move(l));
+    // Under the one rule for paths (indexer/confine.h), whatever the snapshot says.
+    indexer::confine::Opened opened = indexer::confine::open_beneath(root_dir.fd.get(), info.path, O_RDONLY | O_NONBLOCK);
+    if (FILE* in = opened ? ::fdopen(opened.fd.get(), "rb") : nullptr) {
+      opened.fd.release();  // fclose() closes it
+      char* l = nullptr;
+      size_t cap = 0;
+      for (ssize_t n; (n = ::getline(&l, &cap, in)) >= 0;) lines.emplace_back(l, size_t(n) - (n > 0 && l[n - 1] == '\n'));
+      std::free(l);
+      std::fclose(in);
+    }
     if (info.path.find_first_of("\t\r\n") != std::string_view::npos) continue;  // would break the line format
     std::string tag_path = (abs_root / std::string(info.path)).lexically_relative(tags_dir).string();
     if (tag_path.empty()) tag_path = (abs_root / std::string(info.path)).string();

@@ -198,13 +198,18 @@ class LspServer {
 
   static bool path_ok(const json& uri) { return uri.is_string() && detail::path_from_uri(uri.get<std::string>()).has_value(); }
 
-  // The path of a URI relative to the root; nullopt outside the tree.
+  // The path of a URI relative to the root; nullopt outside the tree. Lexical only: the tree
+  // opens it under confine.h's rule, so a link on its way is refused there.
   std::optional<std::string> relative(const json& uri) const {
     if (!uri.is_string()) throw RpcError{kInvalidParams, "a document uri must be a string"};
     auto path = detail::path_from_uri(uri.get<std::string>());
     if (!path) return std::nullopt;
-    auto rel = path->lexically_relative(workspace_.root());
-    if (rel.empty() || rel.native().starts_with("..")) return std::nullopt;
+    auto root = workspace_.root().lexically_normal();
+    if (!root.has_filename()) root = root.parent_path();  // "/src/" -> "/src"
+    auto rel = path->lexically_normal().lexically_relative(root);
+    if (rel.empty() || rel == ".") return std::nullopt;
+    for (const auto& part : rel)
+      if (part == "..") return std::nullopt;
     return rel.generic_string();
   }
 

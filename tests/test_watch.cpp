@@ -364,3 +364,27 @@ TEST_CASE("watch: incremental reparses of an edited file give what a full parse 
     if (step % 7 == 0) live.tree->close_buffer("f.py");
   }
 }
+
+TEST_CASE("watch: links to a directory outside the root are neither watched nor read through", "[watch][confine]") {
+  test::TempDir outside;
+  outside.write("secret.py", def("outside_secret"));
+  Live live([](test::TempDir& t) {
+    t.write("a.py", def("alpha"));
+    t.write("dir/d.py", def("delta"));
+  });
+  const auto root = live.dir.path();
+  test::fs::create_directory_symlink(outside.path(), root / "out");
+  test::fs::create_directory_symlink("../out", root / "dir/up");
+  live.settle();
+  // Changes outside, seen through nothing; a watched directory replaced by a link out.
+  outside.write("secret.py", def("outside_secret") + def("outside_more"));
+  outside.write("new.py", def("outside_new"));
+  test::fs::rename(root / "dir", outside.path() / "dir_moved");
+  test::fs::create_directory_symlink(outside.path(), root / "dir");
+  outside.write("d.py", def("outside_d"));
+  live.check();  // what a fresh index holds: nothing through a link
+  for (const auto& line : live.now()) CHECK(line.find("outside") == std::string::npos);
+  live.dir.write("b.py", def("beta"));
+  live.check();
+  CHECK(live.now() == std::vector<std::string>{"a.py alpha@1", "b.py beta@1"});
+}
