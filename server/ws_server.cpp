@@ -135,8 +135,11 @@ bool authorized(const ServeOptions& o, const http::request<http::string_body>& r
   return o.token.empty() || same_token(bearer(req), o.token);
 }
 
+// Never throws: a path or token that is not UTF-8 (a root's name, a file's) comes out with U+FFFD.
+std::string json_text(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
+
 std::string error_text(const json& id, int code, const std::string& message) {
-  return json{{"jsonrpc", "2.0"}, {"id", id}, {"error", {{"code", code}, {"message", message}}}}.dump();
+  return json_text(json{{"jsonrpc", "2.0"}, {"id", id}, {"error", {{"code", code}, {"message", message}}}});
 }
 
 // One accepted TCP connection, counted toward max_connections from accept() until it closes,
@@ -301,7 +304,7 @@ class WsSession : public std::enable_shared_from_this<WsSession> {
     deadline_.cancel();
     ws_.read_message_max(hub_.options.max_message);
     join_hub();
-    if (!id.is_null()) send(json{{"jsonrpc", "2.0"}, {"id", id}, {"result", true}}.dump());
+    if (!id.is_null()) send(json_text(json{{"jsonrpc", "2.0"}, {"id", id}, {"result", true}}));
   }
 
   void write_next() {
@@ -429,7 +432,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   http::response<http::string_body> error(http::status status, const std::string& message, unsigned version) {
     http::response<http::string_body> res{status, version};
     res.set(http::field::content_type, "application/json");
-    res.body() = json{{"error", message}}.dump();
+    res.body() = json_text(json{{"error", message}});
     res.prepare_payload();
     return res;
   }
@@ -442,12 +445,12 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
     res.set(http::field::server, "indexer");
     res.set(http::field::content_type, "application/json");
     if (req.method() == http::verb::get && path == "/health") {
-      res.body() = json{{"status", hub_.workspace.service() ? "ok" : "indexing"}, {"version", kVersion}}.dump();
+      res.body() = json_text(json{{"status", hub_.workspace.service() ? "ok" : "indexing"}, {"version", kVersion}});
     } else if (!authorized) {
       return error(http::status::unauthorized, "send Authorization: Bearer TOKEN", req.version());
     } else if (req.method() == http::verb::get && path == "/stats") {
       Service* s = hub_.workspace.service();
-      res.body() = (s ? s->status() : json{{"status", "indexing"}}).dump();
+      res.body() = json_text(s ? s->status() : json{{"status", "indexing"}});
     } else if (req.method() == http::verb::get && path == "/metrics") {
       res.set(http::field::content_type, "text/plain; version=0.0.4");
       res.body() = hub_.metrics.prometheus(hub_.gauges());
@@ -558,7 +561,7 @@ void write_discovery(const ServeOptions& o, uint16_t port) {
   std::filesystem::path tmp = path.string() + ".tmp";
   {
     std::ofstream out(tmp);
-    out << json{{"pid", ::getpid()}, {"address", o.address}, {"port", port}, {"token", o.token}, {"version", kVersion}}.dump() << '\n';
+    out << json_text(json{{"pid", ::getpid()}, {"address", o.address}, {"port", port}, {"token", o.token}, {"version", kVersion}}) << '\n';
   }
   ::chmod(tmp.c_str(), 0600);
   std::filesystem::rename(tmp, path, ec);

@@ -6,7 +6,7 @@ floods of requests sharing an id, a batch whose answer would be huge, plain TCP 
 the limit and past the process's descriptors, notifications of the quick methods, the
 Authorization scheme's case, and the discovery file coming back with its root.
 Peak memory is printed (not asserted tightly: only bounds far above what the fix costs).
-Usage: ws_hostile.py INDEXER_BINARY"""
+Usage: ws_hostile.py INDEXER_BINARY [STEP...] (all steps by default)"""
 import asyncio
 import base64
 import json
@@ -25,6 +25,7 @@ import urllib.request
 import websockets
 
 BINARY = sys.argv[1]
+ONLY = set(sys.argv[2:])
 TOKEN = "T0ken"
 DEADLINE = 10  # the server's login deadline, in seconds
 
@@ -471,6 +472,31 @@ async def still_serves_symbol(srv, name):
             await asyncio.sleep(0.2)
 
 
+# Names the server did not choose: a root that is not UTF-8 (/stats reports it), method names made
+# to break the Prometheus text or to be kept forever as labels.
+async def odd_names():
+    root = tempfile.mkdtemp(prefix="indexer-\udcff-")  # the byte 0xff in the name
+    with open(os.path.join(root, "a.py"), "w") as f:
+        f.write("def helper():\n    pass\n")
+    srv = Server(root)
+    try:
+        status, body = get(srv.http + "/stats")
+        assert status == 200 and json.loads(body)["files"] == 1, body
+        async with websockets.connect(srv.ws, max_size=None) as ws:
+            for i, method in enumerate(['a"} 1\nfake_metric 2\n', "x" * (1 << 20), "\\"]):
+                r = await call(ws, method, id=i)
+                assert r["error"]["code"] == -32601, str(r)[:200]
+        metrics = get(srv.http + "/metrics")[1]
+        assert "fake_metric" not in metrics and len(metrics) < 64 << 10, metrics[:2000]
+        for line in metrics.splitlines():
+            assert re.fullmatch(r'# .*|[a-z_]+(\{method="[^"\\\n]*"(,le="[^"]*")?\})? [-+.\deInf]+', line), line
+        assert re.search(r'^indexer_requests_total\{method="\(other\)"\} 3$', metrics, re.M), metrics
+        await still_serves(srv)
+    finally:
+        srv.stop()
+        shutil.rmtree(root)
+
+
 # A discovery file a repository could carry (or someone edited) cannot crash the CLI.
 def hostile_discovery():
     root = tempfile.mkdtemp(prefix="indexer-disc-")
@@ -492,28 +518,30 @@ def hostile_discovery():
 async def main():
     root = make_tree()
     steps = []
+
+    async def run(step, *args):
+        if ONLY and step.__name__ not in ONLY:
+            return
+        t = time.time()
+        await step(*args)
+        steps.append(f"{step.__name__} {time.time() - t:.1f} s")
+
     try:
-        srv = Server(root, "--token", TOKEN)
-        try:
-            for step in (login_types, login_size, deadlines, bearer_case):
-                t = time.time()
-                await step(srv)
-                steps.append(f"{step.__name__} {time.time() - t:.1f} s")
-        finally:
-            srv.stop()
-        srv = Server(root)
-        try:
-            for step in (quiet_notifications, pending_by_call, huge_batch, tcp_counts):
-                t = time.time()
-                await step(srv)
-                steps.append(f"{step.__name__} {time.time() - t:.1f} s")
-        finally:
-            srv.stop()
-        for step in (out_of_descriptors(root), root_returns()):
-            t = time.time()
-            await step
-            steps.append(f"{step.__name__} {time.time() - t:.1f} s")
-        hostile_discovery()
+        for token_steps, args in (((login_types, login_size, deadlines, bearer_case), ("--token", TOKEN)),
+                                  ((quiet_notifications, pending_by_call, huge_batch, tcp_counts), ())):
+            if ONLY and not ONLY & {s.__name__ for s in token_steps}:
+                continue
+            srv = Server(root, *args)
+            try:
+                for step in token_steps:
+                    await run(step, srv)
+            finally:
+                srv.stop()
+        await run(out_of_descriptors, root)
+        await run(root_returns)
+        await run(odd_names)
+        if not ONLY or "hostile_discovery" in ONLY:
+            hostile_discovery()
     finally:
         shutil.rmtree(root, ignore_errors=True)
     print(", ".join(steps))
