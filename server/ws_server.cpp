@@ -293,7 +293,7 @@ class WsSession : public std::enable_shared_from_this<WsSession> {
       const json& token = member(params, "token");
       if (method != "authenticate") refused = error_text(id, -32000, "authenticate {token} first");
       else if (!token.is_string()) refused = error_text(id, kInvalidParams, "param 'token' must be a string");
-      else if (!same_token(token.get_ref<const std::string&>(), hub_.options.token)) refused = error_text(id, -32000, "wrong token");
+      else if (!same_token(token.get_ref<const std::string&>(), hub_.options.token)) refused = error_text(id, -32000, "authenticate {token}: wrong token");
     }
     if (!refused.empty()) {
       send(std::move(refused));
