@@ -146,6 +146,27 @@ def frame_header(n, opcode=1):
     return bytes([0x80 | opcode, 0x80 | 127]) + n.to_bytes(8, "big") + b"\0\0\0\0"
 
 
+def recv_exact(s, n):
+    out = bytearray()
+    while len(out) < n:
+        chunk = s.recv(min(n - len(out), 1 << 20))
+        assert chunk, "closed mid-frame"
+        out += chunk
+    return bytes(out)
+
+
+def read_message(s):
+    """One whole message from the server (it sends one frame a message, unmasked)."""
+    head = recv_exact(s, 2)
+    n = head[1] & 0x7F
+    if n == 126:
+        n = int.from_bytes(recv_exact(s, 2), "big")
+    elif n == 127:
+        n = int.from_bytes(recv_exact(s, 8), "big")
+    assert head[0] & 0x80 and head[0] & 0x0F == 1, head
+    return recv_exact(s, n)
+
+
 def wait_closed(s, timeout):
     """True when the server closed the socket (EOF or reset) within `timeout`; what it sent is read and dropped."""
     s.settimeout(timeout)
@@ -353,9 +374,44 @@ async def huge_batch(srv):
         print(f"batch of 1000 searches for everything: {len(text) >> 20} MiB answer, {len(results)} answered, "
               f"{len(over)} over the limit, {len(pending)} refused as pending, {took:.1f} s; peak RSS {before} -> {peak} MiB")
         assert peak - before < 512, (before, peak)
+        # The same batch over POST /rpc: the same limits.
+        status, body = await asyncio.to_thread(get, srv.http + "/rpc", json.dumps(batch).encode())
+        r = json.loads(body)
+        assert status == 200 and len(r) == 1000 and any("16 MiB limit" in m.get("error", {}).get("message", "") for m in r), str(r)[:300]
+        assert len(body) < (16 << 20) + 1000 * 300, len(body)
         # A single search for everything is not cut: it is under the limit.
         r = await call(ws, "symbols/search", {"pattern": "", "limit": 10000}, id="one")
         assert len(r["result"]) == 10000, str(r)[:200]
+    await still_serves(srv)
+
+
+# 6: a client that asks and does not read: answers past 32 MiB unread become -32001, memory stays bounded.
+async def unread_cap(srv):
+    srv.reset_peak()
+    before = srv.status("VmHWM")
+    s = raw_upgrade(srv.port)
+    # One-member batches run on the request threads, so the reader does not pause before they are all read.
+    for i in range(200):
+        message = json.dumps([{"jsonrpc": "2.0", "id": i, "method": "symbols/search", "params": {"pattern": "", "limit": 10000}}]).encode()
+        s.sendall(frame_header(len(message)) + message)
+    s.settimeout(60)
+    answered, unread, total = 0, 0, 0
+    time.sleep(2)  # every answer made (or refused) while nothing is read
+    peak = srv.status("VmHWM")
+    for _ in range(200):
+        text = read_message(s)
+        total += len(text)
+        m = json.loads(text)[0]
+        if "result" in m:
+            answered += 1
+        else:
+            assert m["error"]["code"] == -32001 and "32 MiB" in m["error"]["message"] and "unread" in m["error"]["message"], m
+            unread += 1
+    s.close()
+    print(f"200 searches for everything, unread: {answered} answered, {unread} refused, {total >> 20} MiB sent; "
+          f"peak RSS {before} -> {peak} MiB")
+    assert answered and unread, (answered, unread)
+    assert peak - before < 256, (before, peak)
     await still_serves(srv)
 
 
@@ -372,6 +428,9 @@ async def quiet_notifications(srv):
 
 # 7: plain TCP connections count toward the limit (1024).
 async def tcp_counts(srv):
+    if resource.getrlimit(resource.RLIMIT_NOFILE)[0] < 1200:
+        print("tcp_counts: skipped, fewer than 1200 descriptors allowed here")
+        return
     held = []
     try:
         for _ in range(1024):
@@ -516,6 +575,10 @@ def hostile_discovery():
 
 
 async def main():
+    # 1024 sockets of ours, and as many for the server (which inherits the limit).
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < 4096 and (hard == resource.RLIM_INFINITY or hard > soft):
+        resource.setrlimit(resource.RLIMIT_NOFILE, (4096 if hard == resource.RLIM_INFINITY else min(4096, hard), hard))
     root = make_tree()
     steps = []
 
@@ -528,7 +591,7 @@ async def main():
 
     try:
         for token_steps, args in (((login_types, login_size, deadlines, bearer_case), ("--token", TOKEN)),
-                                  ((quiet_notifications, pending_by_call, huge_batch, tcp_counts), ())):
+                                  ((quiet_notifications, pending_by_call, huge_batch, unread_cap, tcp_counts), ())):
             if ONLY and not ONLY & {s.__name__ for s in token_steps}:
                 continue
             srv = Server(root, *args)
