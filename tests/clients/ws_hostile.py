@@ -19,10 +19,11 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.error
-import urllib.request
 
 import websockets
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import ws_python as base  # noqa: E402  (its main() runs only as a script)
 
 BINARY = sys.argv[1]
 ONLY = set(sys.argv[2:])
@@ -31,32 +32,19 @@ DEADLINE = 10  # the server's login deadline, in seconds
 
 
 def make_tree():
-    root = tempfile.mkdtemp(prefix="indexer-hostile-")
     files = {"app/server.py": "from app import util\n\nclass Server:\n    def start(self):\n        return util.helper()\n",
              "app/util.py": "def helper():\n    return 42\n", "app/__init__.py": ""}
     # Enough symbols that a search for everything makes a large answer.
     for i in range(300):
         files[f"gen/g{i}.py"] = "".join(f"def handler_{i}_{k}(a, b, c):\n    return {k}\n\n" for k in range(40))
-    for rel, text in files.items():
-        os.makedirs(os.path.dirname(os.path.join(root, rel)), exist_ok=True)
-        with open(os.path.join(root, rel), "w") as f:
-            f.write(text)
-    return root
+    return base.make_tree(files)
 
 
-class Server:
-    def __init__(self, root, *args, nofile=None):
-        def limit():
-            if nofile:
-                resource.setrlimit(resource.RLIMIT_NOFILE, (nofile, nofile))
-        self.proc = subprocess.Popen([BINARY, "serve", root, "--listen", "127.0.0.1:0", *args], stdout=subprocess.PIPE,
-                                     stderr=subprocess.PIPE, text=True, preexec_fn=limit)
-        line = self.proc.stdout.readline()
-        m = re.search(r"ws://([\d.]+):(\d+)", line)
-        assert m, f"no address in {line!r}: {self.proc.stderr.read()}"
-        self.port = int(m.group(2))
-        self.ws = f"ws://127.0.0.1:{self.port}"
-        self.http = f"http://127.0.0.1:{self.port}"
+class Server(base.Server):
+    """ws_python's server, waited for until its index is built, and watched from /proc."""
+
+    def __init__(self, root, *args):
+        super().__init__(root, *args)
         deadline = time.time() + 60
         while json.loads(get(self.http + "/health")[1])["status"] != "ok":
             assert time.time() < deadline, "no index after 60 s"
@@ -78,18 +66,8 @@ class Server:
             fields = f.read().rsplit(")", 1)[1].split()
         return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
-    def stop(self):
-        self.proc.terminate()
-        assert self.proc.wait(20) == 0, self.proc.stderr.read()
 
-
-def get(url, data=None, headers=None):
-    req = urllib.request.Request(url, data=data, headers=headers or {})
-    try:
-        with urllib.request.urlopen(req, timeout=20) as r:
-            return r.status, r.read().decode()
-    except urllib.error.HTTPError as e:
-        return e.code, e.read().decode()
+get = base.get
 
 
 def auth_header():
@@ -446,20 +424,26 @@ async def tcp_counts(srv):
     finally:
         for s in held:
             s.close()
+    await served_again(srv, "not served after the plain connections closed")
+
+
+async def served_again(srv, why):
+    """Served within 30 s: the server notices closed connections as it reads them."""
     deadline = time.time() + 30
-    while True:  # the server notices the closes as it reads them
+    while True:
         try:
             await still_serves(srv)
-            break
+            return
         except (OSError, websockets.InvalidStatusCode, websockets.InvalidMessage, EOFError):
-            assert time.time() < deadline, "not served after the plain connections closed"
+            assert time.time() < deadline, why
             await asyncio.sleep(0.2)
 
 
 # 7: out of descriptors, accepting pauses instead of spinning, and resumes once they are freed.
 async def out_of_descriptors(root):
-    srv = Server(root, nofile=200)
+    srv = Server(root)
     try:
+        subprocess.run(["prlimit", f"--pid={srv.proc.pid}", "--nofile=200:200"], check=True)
         held = []
         for _ in range(260):
             held.append(socket.create_connection(("127.0.0.1", srv.port), timeout=30))
@@ -471,14 +455,7 @@ async def out_of_descriptors(root):
         assert used < 1.5, f"the server spun: {used:.2f} s of CPU in 3 s"
         for s in held:
             s.close()
-        deadline = time.time() + 30
-        while True:
-            try:
-                await still_serves(srv)
-                break
-            except (OSError, websockets.InvalidStatusCode, websockets.InvalidMessage, EOFError):
-                assert time.time() < deadline, "/health did not answer once descriptors were freed"
-                await asyncio.sleep(0.2)
+        await served_again(srv, "/health did not answer once descriptors were freed")
     finally:
         srv.stop()
 
