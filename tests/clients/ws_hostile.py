@@ -452,7 +452,7 @@ async def out_of_descriptors(root):
         time.sleep(3)
         used = srv.cpu_seconds() - cpu
         print(f"260 sockets against 200 descriptors: {used:.2f} s of CPU in 3 s")
-        assert used < 1.5, f"the server spun: {used:.2f} s of CPU in 3 s"
+        assert used < 0.5, f"the server spun: {used:.2f} s of CPU in 3 s"  # spinning costs 1-3 s
         for s in held:
             s.close()
         await served_again(srv, "/health did not answer once descriptors were freed")
