@@ -140,6 +140,7 @@ struct RpcConnection::State : std::enable_shared_from_this<RpcConnection::State>
   size_t accepted = 0;  // calls admitted and not finished: what max_pending bounds
   size_t running = 0;   // jobs posted or queued and not finished: what close() waits for
   size_t on_pool = 0;   // jobs on the pool now
+  size_t held = 0;      // bytes of the messages whose calls are accepted and not finished
   std::deque<Job> queued;  // jobs waiting for their share of the pool
   bool closed = false;
   std::mutex send_mu;
@@ -152,6 +153,23 @@ struct RpcConnection::State : std::enable_shared_from_this<RpcConnection::State>
   void out(const json& message) { out(dump(message)); }
 
   std::string too_many() const { return "too many pending requests (at most " + std::to_string(max_pending) + " a connection)"; }
+  std::string too_much() const {
+    return "too much pending: over " + bytes_text(limits.max_held) + " of requests waiting on this connection";
+  }
+
+  // What a waiting call holds is its parsed params, a few times the message's size: the messages
+  // of a connection's accepted calls are bounded in bytes as well as in number. One message is
+  // always taken when nothing else is held.
+  bool hold(size_t bytes) {
+    std::lock_guard lock(mu);
+    if (held && held + bytes > limits.max_held) return false;
+    held += bytes;
+    return true;
+  }
+  void unhold(size_t bytes) {
+    std::lock_guard lock(mu);
+    held -= bytes;
+  }
 
   // Sends an answer within the limits: one over max_answer (a batch's is cut to it as it is
   // built), or one that would leave more than max_unread bytes unread, becomes -32001 for each of
@@ -307,10 +325,11 @@ void RpcConnection::receive(std::string_view text) {
     message = nullptr;  // the members hold their own copies
     std::vector<std::shared_ptr<State::Pending>> tracked(members.size());
     std::vector<char> admitted(members.size());
+    const size_t bytes = s.hold(text.size()) ? text.size() : 0;
     for (size_t i = 0; i < members.size(); ++i)
-      if (const auto* call = std::get_if<Call>(&members[i]); call && call->method != "$/cancelRequest")
+      if (const auto* call = std::get_if<Call>(&members[i]); bytes && call && call->method != "$/cancelRequest")
         admitted[i] = s.admit(*call, tracked[i]);
-    s.post([members = std::move(members), tracked = std::move(tracked), admitted = std::move(admitted)](State& st) {
+    s.post([members = std::move(members), tracked = std::move(tracked), admitted = std::move(admitted), bytes](State& st) {
       std::string out;
       std::vector<json> ids;  // of every answer in `out`
       auto add = [&](const json& id, const std::string& r) {
@@ -333,7 +352,7 @@ void RpcConnection::receive(std::string_view text) {
           continue;
         }
         if (!admitted[i]) {
-          if (!call->notification) add(call->id, dump(error_object(call->id, kOverLimit, st.too_many())));
+          if (!call->notification) add(call->id, dump(error_object(call->id, kOverLimit, bytes ? st.too_many() : st.too_much())));
           continue;
         }
         if (!full) {
@@ -344,6 +363,7 @@ void RpcConnection::receive(std::string_view text) {
         if (full && !call->notification) add(call->id, dump(error_object(call->id, kOverLimit, over)));
         st.release(*call, tracked[i]);
       }
+      st.unhold(bytes);
       if (out.empty()) return;
       out += ']';
       st.answer(std::move(out), ids, true);
@@ -373,14 +393,20 @@ void RpcConnection::receive(std::string_view text) {
     if (!r.empty()) s.answer(std::move(r), {call.id}, false);  // a notification: nothing, not even an empty frame
     return;
   }
+  if (!s.hold(text.size())) {
+    if (!call.notification) s.out(error_object(call.id, kOverLimit, s.too_much()));
+    return;
+  }
   std::shared_ptr<State::Pending> tracked;
   if (!s.admit(call, tracked)) {
+    s.unhold(text.size());
     if (!call.notification) s.out(error_object(call.id, kOverLimit, s.too_many()));
     return;
   }
-  s.post([call = std::move(call), tracked](State& st) {
+  s.post([call = std::move(call), tracked, bytes = text.size()](State& st) {
     std::string r = st.run(call, tracked);
     st.release(call, tracked);
+    st.unhold(bytes);
     if (!r.empty()) st.answer(std::move(r), {call.id}, false);
   });
 }

@@ -22,8 +22,10 @@
 // of the shared pool's threads (the rest of its calls wait in its own queue, so other
 // connections' requests are not queued behind them), an answer (a batch's as a whole) over
 // `max_answer` bytes is replaced by -32001 naming the limit (the members of a batch past it are
-// not run), and an answer that would leave more than `max_unread` bytes unread on the transport
-// is replaced the same way.
+// not run), an answer that would leave more than `max_unread` bytes unread on the transport is
+// replaced the same way, and a message is refused with -32001 while the messages of the calls
+// still waiting or running hold more than `max_held` bytes (their parsed params cost a few times
+// that; one message is always taken when nothing else is held).
 //
 // Thread-safety: receive() from one reader thread; send() is called from pool threads, one
 // message at a time per connection. close() waits for the requests still running; destroying the
@@ -61,6 +63,7 @@ class RpcConnection {
     bool fair_share = false;            // at most half of the pool's threads for this connection
     size_t max_answer = SIZE_MAX;       // bytes of one answer (a batch's, whole)
     size_t max_unread = SIZE_MAX;       // bytes the transport may hold unsent, as `unread` says
+    size_t max_held = SIZE_MAX;         // bytes of the messages whose calls wait or run
     std::function<size_t()> unread;     // called under the send lock, before each answer
   };
   void limit(Limits limits);

@@ -200,7 +200,7 @@ class WsSession : public std::enable_shared_from_this<WsSession> {
         },
         o.max_pending, [&hub = hub_](const std::string& m) { return hub.quick(m); });
     rpc_->inline_notifications(false);  // none of ours changes what a later request reads
-    rpc_->limit({.fair_share = true, .max_answer = o.max_answer, .max_unread = o.max_unread, .unread = [weak] {
+    rpc_->limit({.fair_share = true, .max_answer = o.max_answer, .max_unread = o.max_unread, .max_held = o.max_held, .unread = [weak] {
                    auto self = weak.lock();
                    return self ? self->unsent_.load() : size_t(0);
                  }});

@@ -48,6 +48,7 @@ struct ServeOptions {
   size_t max_unsent = 8 << 20;        // unread answers past which a connection is not read from
   size_t max_unread = 32 << 20;       // unread answers past which answers become -32001
   size_t max_answer = 16 << 20;       // one answer (a batch's, whole); past it, -32001
+  size_t max_held = 32 << 20;         // messages of calls waiting or running; past it, -32001
   size_t max_unauthenticated = 4 << 10;      // the message that authenticates; a body before login
   std::chrono::seconds login_deadline{10};  // to authenticate; to send a request's headers
   unsigned threads = 2;               // network threads; requests run on the JSON-RPC pool

@@ -363,6 +363,35 @@ async def huge_batch(srv):
     await still_serves(srv)
 
 
+# 6: requests waiting (here behind 250 rescans of their connection) hold their parsed params: at
+# most 32 MiB of messages a connection, then -32001.
+async def held_bytes():
+    root = base.make_tree({f"pkg/m{i}.py": f"def f{i}():\n    return {i}\n" for i in range(3000)})
+    srv = Server(root)
+    try:
+        s = raw_upgrade(srv.port)  # unmasked: 33 MiB go at once
+        rescan = json.dumps({"jsonrpc": "2.0", "id": "rescan", "method": "index/refresh"}).encode()
+        for _ in range(250):  # seconds of work: the requests after them wait
+            s.sendall(frame_header(len(rescan)) + rescan)
+        pad = "x" * (11 << 20)
+        for i in range(3):  # 11 MiB each: the third would make 33
+            message = json.dumps({"jsonrpc": "2.0", "id": i, "method": "graph/cycles", "params": {"pad": pad}}).encode()
+            s.sendall(frame_header(len(message)) + message)
+        answers = []
+        while len(answers) < 3:
+            m = json.loads(read_message(s))
+            if m.get("id", "rescan") != "rescan":  # not $/progress either
+                answers.append(m)
+        assert answers[0]["id"] == 2 and answers[0]["error"]["code"] == -32001 and "32 MiB" in answers[0]["error"]["message"], answers[0]
+        assert sorted(m["id"] for m in answers[1:]) == [0, 1] and all("result" in m for m in answers[1:]), answers
+        s.close()
+        async with websockets.connect(srv.ws, max_size=None) as ws:
+            assert "result" in await call(ws, "graph/cycles", {"pad": pad}, id="after")
+    finally:
+        srv.stop()
+        shutil.rmtree(root)
+
+
 # 6: a client that asks and does not read: answers past 32 MiB unread become -32001, memory stays bounded.
 async def unread_cap(srv):
     srv.reset_peak()
@@ -579,6 +608,7 @@ async def main():
                 srv.stop()
         await run(out_of_descriptors, root)
         await run(root_returns)
+        await run(held_bytes)
         await run(odd_names)
         if not ONLY or "hostile_discovery" in ONLY:
             hostile_discovery()
