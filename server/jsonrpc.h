@@ -3,7 +3,7 @@
 // and cancellation, with the methods supplied by a handler.
 //
 // Exactly the spec: -32700 with a null id for input that is not JSON (or nests deeper than 128, or
-// is not UTF-8); -32600 for a request that is not one (no "jsonrpc": "2.0", a method that is no
+// is not UTF-8: both checked in one pass before anything is parsed); -32600 for a request that is not one (no "jsonrpc": "2.0", a method that is no
 // string, an id that is neither a string nor an integer, params that are neither an object nor an
 // array), answered with its id when the id is usable; a batch answered by one array in which
 // notifications have no entry (nothing at all when every member was a notification; an empty
@@ -13,7 +13,8 @@
 // before the request that follows it). Requests run on a shared pool of threads, so a slow one
 // does not hold back the connection and a
 // `$/cancelRequest` (params {id}) can reach it: a cancelled request is answered with -32800,
-// whether it was still waiting or had started (its result, if any, is dropped).
+// whether it was still waiting or had started (its result, if any, is dropped); ids may repeat,
+// and every pending request with that id is cancelled.
 //
 // Budgets, so one client cannot take what others need: a connection holds at most `max_pending`
 // calls accepted and not finished, counted one by one (a batch's members, requests sharing an id
