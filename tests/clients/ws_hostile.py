@@ -403,7 +403,7 @@ async def unread_cap(srv):
         s.sendall(frame_header(len(message)) + message)
     s.settimeout(60)
     answered, unread, total = 0, 0, 0
-    time.sleep(2)  # every answer made (or refused) while nothing is read
+    time.sleep(4)  # answers made (or refused) while nothing is read: over 32 MiB of them
     peak = srv.status("VmHWM")
     for _ in range(200):
         text = read_message(s)
