@@ -2,6 +2,7 @@
 
 #include <atomic>
 #include <condition_variable>
+#include <filesystem>
 #include <mutex>
 #include <thread>
 
@@ -33,6 +34,8 @@ struct WatchLoop::State {
   }
 
   void save() {
+    // Not while the root is gone: saving into it would make it again (and an emptied index is not worth keeping).
+    if (std::error_code ec; !std::filesystem::is_directory(tree.root(), ec)) return;
     auto t = Clock::now();
     tree.compact_if_needed();
     std::string err = tree.save();

@@ -6,6 +6,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <nlohmann/json.hpp>
@@ -48,11 +49,27 @@ size_t content_length(std::string_view response, size_t head_end) {
 std::filesystem::path discovery_path(const std::filesystem::path& root) { return root / ".indexer" / "server.json"; }
 
 std::optional<Discovered> discover(const std::filesystem::path& root) {
-  std::ifstream in(discovery_path(root));
+  // Ours only: a server writes the file 0600, which a clone or checkout never makes (git keeps
+  // 0644 and 0755), so a repository cannot send our queries to an address of its choosing.
+  struct stat st;
+  std::string path = discovery_path(root).string();
+  if (::stat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode) || (st.st_mode & 077) || st.st_uid != ::geteuid() || st.st_size > 4096)
+    return std::nullopt;
+  std::ifstream in(path);
   if (!in) return std::nullopt;
   nlohmann::json j = nlohmann::json::parse(in, nullptr, false);
-  if (!j.is_object() || !j["port"].is_number_unsigned() || !j["address"].is_string() || !j["pid"].is_number_integer()) return std::nullopt;
-  Discovered d{j["address"], j["port"].get<uint16_t>(), j.value("token", ""), j["pid"].get<int>()};
+  // Every field typed before it is read: a file someone edited cannot make us throw.
+  auto field = [&](const char* key) -> const nlohmann::json& {
+    static const nlohmann::json none;
+    auto it = j.is_object() ? j.find(key) : j.end();
+    return j.is_object() && it != j.end() ? *it : none;
+  };
+  const auto &port = field("port"), &address = field("address"), &pid = field("pid"), &token = field("token");
+  if (!port.is_number_unsigned() || port.get<uint64_t>() == 0 || port.get<uint64_t>() > 65535 || !address.is_string() ||
+      !pid.is_number_unsigned() || pid.get<uint64_t>() == 0 || pid.get<uint64_t>() > INT32_MAX || !(token.is_null() || token.is_string()))
+    return std::nullopt;
+  Discovered d{address.get<std::string>(), uint16_t(port.get<uint64_t>()), token.is_string() ? token.get<std::string>() : "",
+               int(pid.get<uint64_t>())};
   if (::kill(d.pid, 0) != 0 && errno == ESRCH) return std::nullopt;  // a server that died without cleaning up
   return d;
 }

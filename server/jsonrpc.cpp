@@ -8,6 +8,8 @@
 
 #include <atomic>
 #include <condition_variable>
+#include <deque>
+#include <functional>
 #include <mutex>
 #include <thread>
 #include <unordered_map>
@@ -18,12 +20,13 @@ namespace {
 
 constexpr size_t kMaxDepth = 128;
 constexpr size_t kMaxBatch = 1000;
-constexpr int kTooManyPending = -32001;
+constexpr int kOverLimit = -32001;
 
 // Requests of every connection run here: enough threads that a few slow requests (a rescan, a
 // snapshot) leave room for the fast ones.
+size_t pool_threads() { return std::max(4u, 2 * std::thread::hardware_concurrency()); }
 boost::asio::thread_pool& pool() {
-  static boost::asio::thread_pool p(std::max(4u, 2 * std::thread::hardware_concurrency()));
+  static boost::asio::thread_pool p(pool_threads());
   return p;
 }
 
@@ -33,25 +36,34 @@ json error_object(const json& id, int code, const std::string& message) {
   return json{{"jsonrpc", "2.0"}, {"id", id}, {"error", {{"code", code}, {"message", message}}}};
 }
 
-// Nesting depth outside strings, stopping early once past the limit: cheap, and it keeps a hostile
-// message from costing a deep recursion anywhere.
-bool too_deep(std::string_view text) {
+std::string bytes_text(size_t n) {
+  return n % (1 << 20) == 0 ? std::to_string(n >> 20) + " MiB" : n % 1024 == 0 ? std::to_string(n >> 10) + " KiB" : std::to_string(n) + " bytes";
+}
+
+// What parsing would find too late, found before anything is built: nesting deeper than the
+// limit (outside strings; a hostile message cannot cost a deep recursion anywhere) and bytes that
+// are not UTF-8. Null when the text may be parsed. One pass, stopping at the first fault.
+const char* precheck(std::string_view text) {
   size_t depth = 0;
   bool in_string = false;
   for (size_t i = 0; i < text.size(); ++i) {
-    char c = text[i];
-    if (in_string) {
-      if (c == '\\') ++i;
+    unsigned char c = static_cast<unsigned char>(text[i]);
+    if (c >= 0x80) {
+      size_t n = utf8_sequence(text, i);
+      if (!n) return "parse error: not UTF-8";
+      i += n - 1;
+    } else if (in_string) {
+      if (c == '\\' && i + 1 < text.size() && static_cast<unsigned char>(text[i + 1]) < 0x80) ++i;
       else if (c == '"') in_string = false;
     } else if (c == '"') {
       in_string = true;
     } else if (c == '[' || c == '{') {
-      if (++depth > kMaxDepth) return true;
+      if (++depth > kMaxDepth) return "parse error: nested deeper than 128";
     } else if (c == ']' || c == '}') {
       if (depth) --depth;
     }
   }
-  return false;
+  return nullptr;
 }
 
 struct Invalid {
@@ -93,20 +105,43 @@ Message classify(const json& m) {
 
 std::string error_response(int code, const std::string& message) { return dump(error_object(nullptr, code, message)); }
 
+std::string read_request(std::string_view text, std::string& method, json& id, json& params) {
+  if (const char* why = precheck(text)) return error_response(kParseError, why);
+  json message = json::parse(text.begin(), text.end(), nullptr, false);
+  if (message.is_discarded()) return error_response(kParseError, "parse error: not JSON");
+  if (message.is_array()) return error_response(kInvalidRequest, "a batch is not accepted here: send one request");
+  Message m = classify(message);
+  if (const auto* bad = std::get_if<Invalid>(&m)) return dump(error_object(bad->id, kInvalidRequest, bad->why));
+  if (std::holds_alternative<Reply>(m)) return error_response(kInvalidRequest, "a response, not a request");
+  Call& call = std::get<Call>(m);
+  method = std::move(call.method);
+  id = std::move(call.id);
+  params = std::move(call.params);
+  return {};
+}
+
 struct RpcConnection::State : std::enable_shared_from_this<RpcConnection::State> {
+  using Job = std::function<void(State&)>;
+
   Handler handler;
   Send send;
   size_t max_pending;
   std::function<bool(const std::string&)> run_inline;
   bool inline_notifications = true;
+  Limits limits;
 
   struct Pending {
     CancelFlag cancelled{false};
   };
-  std::mutex mu;  // pending, running, closed
+  std::mutex mu;  // everything down to `closed`
   std::condition_variable idle;
-  std::unordered_map<std::string, std::shared_ptr<Pending>> pending;  // by the id's JSON text
-  size_t running = 0;  // jobs posted and not finished
+  // Requests by their id's JSON text, for $/cancelRequest: ids may repeat, so a multimap.
+  std::unordered_multimap<std::string, std::shared_ptr<Pending>> by_id;
+  size_t accepted = 0;  // calls admitted and not finished: what max_pending bounds
+  size_t running = 0;   // jobs posted or queued and not finished: what close() waits for
+  size_t on_pool = 0;   // jobs on the pool now
+  size_t held = 0;      // bytes of the messages whose calls are accepted and not finished
+  std::deque<Job> queued;  // jobs waiting for their share of the pool
   bool closed = false;
   std::mutex send_mu;
   std::atomic<uint64_t> next_id{1};
@@ -116,6 +151,45 @@ struct RpcConnection::State : std::enable_shared_from_this<RpcConnection::State>
     send(std::move(text));
   }
   void out(const json& message) { out(dump(message)); }
+
+  std::string too_many() const { return "too many pending requests (at most " + std::to_string(max_pending) + " a connection)"; }
+  std::string too_much() const {
+    return "too much pending: over " + bytes_text(limits.max_held) + " of requests waiting on this connection";
+  }
+
+  // What a waiting call holds is its parsed params, a few times the message's size: the messages
+  // of a connection's accepted calls are bounded in bytes as well as in number. One message is
+  // always taken when nothing else is held.
+  bool hold(size_t bytes) {
+    std::lock_guard lock(mu);
+    if (held && held + bytes > limits.max_held) return false;
+    held += bytes;
+    return true;
+  }
+  void unhold(size_t bytes) {
+    std::lock_guard lock(mu);
+    held -= bytes;
+  }
+
+  // Sends an answer within the limits: one over max_answer (a batch's is cut to it as it is
+  // built), or one that would leave more than max_unread bytes unread, becomes -32001 for each of
+  // the requests it answers. Under the send lock, so answers sent at once cannot all pass.
+  void answer(std::string text, const std::vector<json>& ids, bool batch) {
+    auto refuse = [&](const std::string& why) {
+      std::string out = batch ? "[" : "";
+      for (const json& id : ids) {
+        if (out.size() > 1) out += ',';
+        out += dump(error_object(id, kOverLimit, why));
+      }
+      return batch ? out + "]" : out;
+    };
+    if (!batch && text.size() > limits.max_answer)
+      text = refuse("the answer is over the " + bytes_text(limits.max_answer) + " limit: ask for less (a lower limit, fewer paths)");
+    std::lock_guard lock(send_mu);
+    if (limits.unread && limits.unread() + text.size() > limits.max_unread)
+      text = refuse("over " + bytes_text(limits.max_unread) + " of answers unread on this connection: read them first");
+    send(std::move(text));
+  }
 
   // The response to one call, serialized; "" for a notification.
   std::string run(const Call& call, const std::shared_ptr<Pending>& p) {
@@ -141,52 +215,70 @@ struct RpcConnection::State : std::enable_shared_from_this<RpcConnection::State>
     }
   }
 
-  std::shared_ptr<Pending> track(const Call& call, bool& refused) {
-    refused = false;
-    if (call.notification) return nullptr;
+  // Counts a call toward max_pending: false when the connection is at the limit. A request also
+  // gets the flag that cancels it.
+  bool admit(const Call& call, std::shared_ptr<Pending>& p) {
     std::lock_guard lock(mu);
-    if (pending.size() >= max_pending) {
-      refused = true;
-      return nullptr;
-    }
-    auto p = std::make_shared<Pending>();
-    pending[call.id.dump()] = p;
-    return p;
+    if (accepted >= max_pending) return false;
+    ++accepted;
+    if (!call.notification) by_id.emplace(call.id.dump(), p = std::make_shared<Pending>());
+    return true;
   }
 
-  void untrack(const Call& call, const std::shared_ptr<Pending>& p) {
+  void release(const Call& call, const std::shared_ptr<Pending>& p) {
+    std::lock_guard lock(mu);
+    --accepted;
     if (!p) return;
-    std::lock_guard lock(mu);
-    auto it = pending.find(call.id.dump());
-    if (it != pending.end() && it->second == p) pending.erase(it);
+    auto [it, end] = by_id.equal_range(call.id.dump());
+    for (; it != end; ++it)
+      if (it->second == p) {
+        by_id.erase(it);
+        break;
+      }
   }
 
-  // Runs `job` on the pool, counted, so close() can wait for it.
-  template <typename Job>
+  // Runs `job` on the pool, counted, so close() can wait for it. With a fair share, a connection
+  // with half the pool's threads busy queues the rest here, not in the pool's own queue, where
+  // they would sit ahead of every other connection's requests.
   void post(Job job) {
     {
       std::lock_guard lock(mu);
       ++running;
+      if (limits.fair_share && on_pool >= std::max<size_t>(1, pool_threads() / 2)) {
+        queued.push_back(std::move(job));
+        return;
+      }
+      ++on_pool;
     }
+    dispatch(std::move(job));
+  }
+
+  void dispatch(Job job) {
     boost::asio::post(pool(), [self = shared_from_this(), job = std::move(job)]() mutable {
-      struct Done {  // counted down even if the job throws
-        State& s;
-        ~Done() {
-          std::lock_guard lock(s.mu);
-          if (--s.running == 0) s.idle.notify_all();
-        }
-      } done{*self};
       try {
         job(*self);
       } catch (...) {  // a transport that throws from send: the answer is lost, not the pool
       }
+      Job next;
+      {
+        std::lock_guard lock(self->mu);
+        if (--self->running == 0) self->idle.notify_all();
+        if (!self->queued.empty()) {
+          next = std::move(self->queued.front());
+          self->queued.pop_front();
+        } else {
+          --self->on_pool;
+        }
+      }
+      if (next) self->dispatch(std::move(next));
     });
   }
 
   void cancel(const json& params) {
     if (!params.is_object() || !params.contains("id")) return;
     std::lock_guard lock(mu);
-    if (auto it = pending.find(params["id"].dump()); it != pending.end()) it->second->cancelled = true;
+    auto [it, end] = by_id.equal_range(params["id"].dump());
+    for (; it != end; ++it) it->second->cancelled = true;
   }
 };
 
@@ -211,13 +303,13 @@ void RpcConnection::receive(std::string_view text) {
     std::lock_guard lock(s.mu);
     if (s.closed) return;
   }
-  if (too_deep(text)) {
-    s.out(error_object(nullptr, kParseError, "parse error: nested deeper than " + std::to_string(kMaxDepth)));
+  if (const char* why = precheck(text)) {
+    s.out(error_object(nullptr, kParseError, why));
     return;
   }
   json message = json::parse(text.begin(), text.end(), nullptr, false);
   if (message.is_discarded()) {
-    s.out(error_object(nullptr, kParseError, "parse error: not JSON (or not UTF-8)"));
+    s.out(error_object(nullptr, kParseError, "parse error: not JSON"));
     return;
   }
 
@@ -226,35 +318,55 @@ void RpcConnection::receive(std::string_view text) {
       s.out(error_object(nullptr, kInvalidRequest, message.empty() ? "an empty batch" : "a batch of more than 1000"));
       return;
     }
-    // One job answers the batch with one array, in the order of its members.
+    // One job answers the batch with one array, in the order of its members. Each member counts
+    // toward max_pending; those past it are refused at once.
     std::vector<Message> members;
     for (const auto& m : message) members.push_back(classify(m));
-    std::vector<std::shared_ptr<State::Pending>> tracked;
-    std::vector<bool> refused(members.size());
-    for (size_t i = 0; i < members.size(); ++i) {
-      bool r = false;
-      tracked.push_back(std::holds_alternative<Call>(members[i]) ? s.track(std::get<Call>(members[i]), r) : nullptr);
-      refused[i] = r;
-    }
-    s.post([members = std::move(members), tracked = std::move(tracked), refused](State& st) {
+    message = nullptr;  // the members hold their own copies
+    std::vector<std::shared_ptr<State::Pending>> tracked(members.size());
+    std::vector<char> admitted(members.size());
+    const size_t bytes = s.hold(text.size()) ? text.size() : 0;
+    for (size_t i = 0; i < members.size(); ++i)
+      if (const auto* call = std::get_if<Call>(&members[i]); bytes && call && call->method != "$/cancelRequest")
+        admitted[i] = s.admit(*call, tracked[i]);
+    s.post([members = std::move(members), tracked = std::move(tracked), admitted = std::move(admitted), bytes](State& st) {
       std::string out;
-      auto add = [&](const std::string& r) {
-        if (r.empty()) return;
+      std::vector<json> ids;  // of every answer in `out`
+      auto add = [&](const json& id, const std::string& r) {
         out += out.empty() ? '[' : ',';
         out += r;
+        ids.push_back(id);
       };
+      // Once the answer is full, the members left are not run: they are answered with the limit.
+      bool full = false;
+      const std::string over = "the batch's answer is over the " + bytes_text(st.limits.max_answer) + " limit: ask for less (a smaller batch, a lower limit)";
       for (size_t i = 0; i < members.size(); ++i) {
-        if (const auto* bad = std::get_if<Invalid>(&members[i])) add(dump(error_object(bad->id, kInvalidRequest, bad->why)));
-        else if (const auto* call = std::get_if<Call>(&members[i])) {
-          if (call->method == "$/cancelRequest") {
-            st.cancel(call->params);
-            continue;
-          }
-          add(refused[i] ? dump(error_object(call->id, kTooManyPending, "too many pending requests")) : st.run(*call, tracked[i]));
-          st.untrack(*call, tracked[i]);
+        if (const auto* bad = std::get_if<Invalid>(&members[i])) {
+          add(bad->id, dump(error_object(bad->id, kInvalidRequest, bad->why)));
+          continue;
         }
+        const auto* call = std::get_if<Call>(&members[i]);
+        if (!call) continue;
+        if (call->method == "$/cancelRequest") {
+          st.cancel(call->params);
+          continue;
+        }
+        if (!admitted[i]) {
+          if (!call->notification) add(call->id, dump(error_object(call->id, kOverLimit, bytes ? st.too_many() : st.too_much())));
+          continue;
+        }
+        if (!full) {
+          std::string r = st.run(*call, tracked[i]);
+          if (out.size() + r.size() + 2 > st.limits.max_answer) full = true;
+          else if (!r.empty()) add(call->id, r);
+        }
+        if (full && !call->notification) add(call->id, dump(error_object(call->id, kOverLimit, over)));
+        st.release(*call, tracked[i]);
       }
-      if (!out.empty()) st.out(out + "]");
+      st.unhold(bytes);
+      if (out.empty()) return;
+      out += ']';
+      st.answer(std::move(out), ids, true);
     });
     return;
   }
@@ -277,24 +389,31 @@ void RpcConnection::receive(std::string_view text) {
     return;
   }
   if (s.run_inline && s.run_inline(call.method)) {  // cheap: not worth two thread hops
-    s.out(s.run(call, nullptr));
+    std::string r = s.run(call, nullptr);
+    if (!r.empty()) s.answer(std::move(r), {call.id}, false);  // a notification: nothing, not even an empty frame
     return;
   }
-  bool refused = false;
-  auto tracked = s.track(call, refused);
-  if (refused) {
-    s.out(error_object(call.id, kTooManyPending, "too many pending requests"));
+  if (!s.hold(text.size())) {
+    if (!call.notification) s.out(error_object(call.id, kOverLimit, s.too_much()));
     return;
   }
-  s.post([call = std::move(call), tracked](State& st) {
+  std::shared_ptr<State::Pending> tracked;
+  if (!s.admit(call, tracked)) {
+    s.unhold(text.size());
+    if (!call.notification) s.out(error_object(call.id, kOverLimit, s.too_many()));
+    return;
+  }
+  s.post([call = std::move(call), tracked, bytes = text.size()](State& st) {
     std::string r = st.run(call, tracked);
-    st.untrack(call, tracked);
-    if (!r.empty()) st.out(std::move(r));
+    st.release(call, tracked);
+    st.unhold(bytes);
+    if (!r.empty()) st.answer(std::move(r), {call.id}, false);
   });
 }
 
 void RpcConnection::send_raw(const std::string& message) { state_->out(message); }
 void RpcConnection::inline_notifications(bool on) { state_->inline_notifications = on; }
+void RpcConnection::limit(Limits limits) { state_->limits = std::move(limits); }
 
 void RpcConnection::notify(const std::string& method, const json& params) {
   state_->out(json{{"jsonrpc", "2.0"}, {"method", method}, {"params", params}});
@@ -306,7 +425,7 @@ void RpcConnection::request(const std::string& method, const json& params) {
 
 size_t RpcConnection::pending() const {
   std::lock_guard lock(state_->mu);
-  return state_->pending.size();
+  return state_->accepted;
 }
 
 void RpcConnection::close() {

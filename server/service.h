@@ -94,6 +94,9 @@ class Service {
 // fields are read through this, so a missing or mistyped one cannot crash the server.
 const json& member(const json& object, const char* key);
 
+// The length of the well-formed UTF-8 sequence at s[i] (1 for ASCII), 0 when it is malformed
+// (overlong, a surrogate, past U+10FFFF, cut short).
+size_t utf8_sequence(std::string_view s, size_t i);
 // Appends `s` as a JSON string; invalid UTF-8 becomes U+FFFD, as nlohmann's replace handler does.
 void append_json_string(std::string& out, std::string_view s);
 

@@ -13,6 +13,7 @@
 #include "server/ws_server.h"
 
 #include <nlohmann/json.hpp>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -44,7 +45,8 @@ struct Hub {
   const ServeOptions& options;
   detail::Workspace workspace;
   Metrics metrics;
-  std::atomic<size_t> connections{0};
+  std::atomic<size_t> connections{0};  // every accepted TCP connection still open
+  std::atomic<bool> out_of_descriptors{false};  // said once an episode
   std::mutex mu;  // sessions
   std::vector<std::weak_ptr<WsSession>> sessions;
   // POST /rpc runs here: it waits for its request, and a network thread serves many connections.
@@ -106,13 +108,49 @@ bool loopback(const std::string& address) {
   return !ec && a.is_loopback();
 }
 
-// The token of a request, from "Authorization: Bearer T".
+// The token of a request, from "Authorization: Bearer T" (the scheme is case-insensitive, RFC
+// 9110 11.1, and may be followed by more than one space).
 std::string bearer(const http::request<http::string_body>& req) {
   auto it = req.find(http::field::authorization);
   if (it == req.end()) return {};
   std::string_view v(it->value().data(), it->value().size());
-  return v.starts_with("Bearer ") ? std::string(v.substr(7)) : std::string();
+  auto blank = [](char c) { return c == ' ' || c == '\t'; };
+  if (v.size() < 7 || ::strncasecmp(v.data(), "bearer", 6) != 0 || !blank(v[6])) return {};
+  v.remove_prefix(6);
+  while (!v.empty() && blank(v.front())) v.remove_prefix(1);
+  while (!v.empty() && blank(v.back())) v.remove_suffix(1);
+  return std::string(v);
 }
+
+// In time that does not depend on where they differ: the comparison does not tell a guesser how
+// much of the token was right.
+bool same_token(std::string_view given, std::string_view token) {
+  if (token.empty()) return given.empty();
+  unsigned char diff = given.size() != token.size();
+  for (size_t i = 0; i < given.size(); ++i) diff |= static_cast<unsigned char>(given[i] ^ token[i % token.size()]);
+  return diff == 0;
+}
+
+bool authorized(const ServeOptions& o, const http::request<http::string_body>& req) {
+  return o.token.empty() || same_token(bearer(req), o.token);
+}
+
+// Never throws: a path or token that is not UTF-8 (a root's name, a file's) comes out with U+FFFD.
+std::string json_text(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
+
+std::string error_text(const json& id, int code, const std::string& message) {
+  return json_text(json{{"jsonrpc", "2.0"}, {"id", id}, {"error", {{"code", code}, {"message", message}}}});
+}
+
+// One accepted TCP connection, counted toward max_connections from accept() until it closes,
+// whatever it turns out to be (a WebSocket takes it over from the HTTP session that upgraded).
+struct Slot {
+  Hub& hub;
+  explicit Slot(Hub& h) : hub(h) { ++hub.connections; }
+  ~Slot() { --hub.connections; }
+  Slot(const Slot&) = delete;
+  Slot& operator=(const Slot&) = delete;
+};
 
 // A browser's cross-site request: an Origin that is not allowed. Requests without one are from
 // programs, not pages.
@@ -125,19 +163,27 @@ bool origin_refused(const ServeOptions& o, const http::request<http::string_body
 
 class WsSession : public std::enable_shared_from_this<WsSession> {
  public:
-  WsSession(tcp::socket socket, Hub& hub) : ws_(std::move(socket)), hub_(hub) {}
+  WsSession(tcp::socket socket, Hub& hub, std::unique_ptr<Slot> slot)
+      : ws_(std::move(socket)), hub_(hub), slot_(std::move(slot)), deadline_(ws_.get_executor()) {}
 
-  ~WsSession() {
-    hub_.connections--;
-    hub_.metrics.connections(-1);
-  }
+  ~WsSession() { hub_.metrics.connections(-1); }
 
   void run(http::request<http::string_body> req, bool authenticated) {
+    const ServeOptions& o = hub_.options;
     authenticated_ = authenticated;
-    hub_.connections++;
     hub_.metrics.connections(+1);
     ws_.set_option(websocket::stream_base::timeout::suggested(beast::role_type::server));
-    ws_.read_message_max(hub_.options.max_message);
+    // Before login, one small message (Beast refuses a longer one from its frame header, before
+    // reading it) within a deadline: a client without the token cannot make us hold much, or long.
+    ws_.read_message_max(authenticated ? o.max_message : o.max_unauthenticated);
+    if (!authenticated) {
+      deadline_.expires_after(o.login_deadline);
+      deadline_.async_wait([weak = weak_from_this()](beast::error_code ec) {
+        auto self = weak.lock();
+        if (ec || !self || self->authenticated_) return;
+        beast::get_lowest_layer(self->ws_).socket().close(ec);  // the pending read fails: the session ends
+      });
+    }
     // One frame a message: Beast's default cuts a message into 4 KB frames, each its own send
     // (a 10 KB answer was three syscalls, three segments and as many wakeups of the client).
     ws_.auto_fragment(false);
@@ -152,15 +198,19 @@ class WsSession : public std::enable_shared_from_this<WsSession> {
         [weak](std::string message) {
           if (auto self = weak.lock()) self->send(std::move(message));
         },
-        hub_.options.max_pending, [&hub = hub_](const std::string& m) { return hub.quick(m); });
+        o.max_pending, [&hub = hub_](const std::string& m) { return hub.quick(m); });
     rpc_->inline_notifications(false);  // none of ours changes what a later request reads
+    rpc_->limit({.fair_share = true, .max_answer = o.max_answer, .max_unread = o.max_unread, .max_held = o.max_held, .unread = [weak] {
+                   auto self = weak.lock();
+                   return self ? self->unsent_.load() : size_t(0);
+                 }});
     ws_.async_accept(req, beast::bind_front_handler(&WsSession::on_accept, shared_from_this()));
   }
 
   // Any thread: queued on the session's network thread, written in order once the handshake is done.
   void send(std::string message) {
+    unsent_ += message.size();  // at once, so answers ready on other threads see it
     net::post(ws_.get_executor(), [self = shared_from_this(), m = std::move(message)]() mutable {
-      self->unsent_ += m.size();
       self->queue_.push_back(std::move(m));
       if (self->open_ && !self->writing_) self->write_next();
     });
@@ -213,34 +263,48 @@ class WsSession : public std::enable_shared_from_this<WsSession> {
       rpc_.reset();
       return;
     }
-    std::string message = beast::buffers_to_string(buffer_.data());
-    buffer_.consume(buffer_.size());
-    if (!ws_.got_text()) {
+    // Read in place (the buffer holds the whole message, contiguous); a buffer grown by a large
+    // message is given back rather than kept for the life of the connection.
+    std::string_view message(static_cast<const char*>(buffer_.data().data()), buffer_.size());
+    if (!authenticated_) {
+      authenticate(message, ws_.got_text());
+    } else if (!ws_.got_text()) {
       send(error_response(kInvalidRequest, "binary frames are not JSON-RPC: send text frames"));
-    } else if (!authenticated_) {
-      authenticate(message);
     } else {
       rpc_->receive(message);
     }
+    buffer_.consume(buffer_.size());
+    if (buffer_.capacity() > 64 * 1024) buffer_.shrink_to_fit();
     if (closing_) return;  // refused: nothing more is read
     // Backpressure: a client that does not read its answers is not read from either.
     if (unsent_ > hub_.options.max_unsent) paused_ = true;
     else read();
   }
 
-  // The first message when a token is needed and none came with the upgrade.
-  void authenticate(const std::string& message) {
-    json m = json::parse(message, nullptr, false);
-    if (m.is_object() && m.value("method", "") == "authenticate" && m.contains("params") && m["params"].is_object() &&
-        m["params"].value("token", "") == hub_.options.token) {
-      authenticated_ = true;
-      join_hub();
-      if (m.contains("id")) send(json{{"jsonrpc", "2.0"}, {"id", m["id"]}, {"result", true}}.dump());
+  // The first message when a token is needed and none came with the upgrade: read with every
+  // check a request gets (a client's JSON is typed by the client); anything but the right token
+  // is answered and closes the connection.
+  void authenticate(std::string_view message, bool text) {
+    std::string method;
+    json id, params;
+    std::string refused = text ? read_request(message, method, id, params)
+                               : error_response(kInvalidRequest, "binary frames are not JSON-RPC: send text frames");
+    if (refused.empty()) {
+      const json& token = member(params, "token");
+      if (method != "authenticate") refused = error_text(id, -32000, "authenticate {token} first");
+      else if (!token.is_string()) refused = error_text(id, kInvalidParams, "param 'token' must be a string");
+      else if (!same_token(token.get_ref<const std::string&>(), hub_.options.token)) refused = error_text(id, -32000, "authenticate {token}: wrong token");
+    }
+    if (!refused.empty()) {
+      send(std::move(refused));
+      closing_ = true;
       return;
     }
-    json id = m.is_object() && m.contains("id") && (m["id"].is_string() || m["id"].is_number_integer()) ? m["id"] : json(nullptr);
-    send(json{{"jsonrpc", "2.0"}, {"id", id}, {"error", {{"code", -32000}, {"message", "authenticate {token} first"}}}}.dump());
-    closing_ = true;
+    authenticated_ = true;
+    deadline_.cancel();
+    ws_.read_message_max(hub_.options.max_message);
+    join_hub();
+    if (!id.is_null()) send(json_text(json{{"jsonrpc", "2.0"}, {"id", id}, {"result", true}}));
   }
 
   void write_next() {
@@ -251,6 +315,7 @@ class WsSession : public std::enable_shared_from_this<WsSession> {
 
   void on_write(beast::error_code ec, size_t) {
     if (ec) {
+      for (const auto& m : queue_) unsent_ -= m.size();
       queue_.clear();
       writing_ = false;
       return;
@@ -274,26 +339,42 @@ class WsSession : public std::enable_shared_from_this<WsSession> {
 
   websocket::stream<beast::tcp_stream> ws_;
   Hub& hub_;
+  std::unique_ptr<Slot> slot_;
+  net::steady_timer deadline_;  // to authenticate
   beast::flat_buffer buffer_;
   std::shared_ptr<RpcConnection> rpc_;
   std::deque<std::string> queue_;
-  size_t unsent_ = 0;
+  std::atomic<size_t> unsent_{0};  // queued and not yet written; any thread adds, the network thread subtracts
   bool open_ = false, writing_ = false, paused_ = false, authenticated_ = false, closing_ = false, close_sent_ = false;
   std::atomic<bool> subscribed_{false};
 };
 
 class HttpSession : public std::enable_shared_from_this<HttpSession> {
  public:
-  HttpSession(tcp::socket socket, Hub& hub) : stream_(std::move(socket)), hub_(hub) {}
+  HttpSession(tcp::socket socket, Hub& hub, std::unique_ptr<Slot> slot) : stream_(std::move(socket)), hub_(hub), slot_(std::move(slot)) {}
 
   // On the socket's own network thread, where all of its handlers run.
   void run() { net::dispatch(stream_.get_executor(), beast::bind_front_handler(&HttpSession::read, shared_from_this())); }
 
  private:
+  // The headers first, within the login deadline (a client that never finishes them is dropped
+  // then); the body after them, with a limit that depends on whether they carried the token.
   void read() {
     parser_.emplace();
-    parser_->body_limit(hub_.options.max_message);
-    stream_.expires_after(std::chrono::seconds(30));
+    parser_->header_limit(8 * 1024);
+    stream_.expires_after(hub_.options.login_deadline);
+    http::async_read_header(stream_, buffer_, *parser_, beast::bind_front_handler(&HttpSession::on_header, shared_from_this()));
+  }
+
+  void on_header(beast::error_code ec, size_t) {
+    if (ec == http::error::end_of_stream) return close();
+    if (ec) return;  // timed out, headers over the limit, not HTTP: dropped
+    const ServeOptions& o = hub_.options;
+    authorized_ = authorized(o, parser_->get());
+    // Without the token a request is refused whatever its body says: a few KB of it are read, no more.
+    parser_->body_limit(authorized_ ? o.max_message : o.max_unauthenticated);
+    if (parser_->is_done()) return on_read({}, 0);
+    stream_.expires_after(authorized_ ? std::chrono::seconds(30) : o.login_deadline);
     http::async_read(stream_, buffer_, *parser_, beast::bind_front_handler(&HttpSession::on_read, shared_from_this()));
   }
 
@@ -303,17 +384,15 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
     if (ec) return;
     http::request<http::string_body> req = parser_->release();
     const ServeOptions& o = hub_.options;
-    bool authorized = o.token.empty() || bearer(req) == o.token;
     if (websocket::is_upgrade(req)) {
       if (origin_refused(o, req)) return respond(error(http::status::forbidden, "this Origin may not connect", req.version()), false);
-      if (hub_.connections >= o.max_connections)
-        return respond(error(http::status::service_unavailable, "too many connections", req.version()), false);
       stream_.expires_never();
-      std::make_shared<WsSession>(stream_.release_socket(), hub_)->run(std::move(req), authorized);
+      std::make_shared<WsSession>(stream_.release_socket(), hub_, std::move(slot_))->run(std::move(req), authorized_);
       return;
     }
-    if (rpc_ready(req, authorized)) return answer_rpc(std::move(req));
-    respond(handle(req, authorized), req.keep_alive());
+    if (rpc_ready(req, authorized_)) return answer_rpc(std::move(req));
+    // A client without the token gets its answer (401, or /health) and the connection is closed.
+    respond(handle(req, authorized_), req.keep_alive() && authorized_);
   }
 
   // A POST /rpc that will be answered (else handle() says why not).
@@ -333,6 +412,9 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
         RpcConnection rpc([&hub](const std::string& m, const json& p, const CancelFlag& c) { return hub.call(m, p, c); },
                           [&out](std::string message) { out = std::move(message); }, hub.options.max_pending,
                           [&hub](const std::string& m) { return hub.quick(m); });
+        RpcConnection::Limits limits;
+        limits.max_answer = hub.options.max_answer;
+        rpc.limit(std::move(limits));
         rpc.receive(req.body());
         rpc.close();
       }
@@ -350,7 +432,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   http::response<http::string_body> error(http::status status, const std::string& message, unsigned version) {
     http::response<http::string_body> res{status, version};
     res.set(http::field::content_type, "application/json");
-    res.body() = json{{"error", message}}.dump();
+    res.body() = json_text(json{{"error", message}});
     res.prepare_payload();
     return res;
   }
@@ -363,12 +445,12 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
     res.set(http::field::server, "indexer");
     res.set(http::field::content_type, "application/json");
     if (req.method() == http::verb::get && path == "/health") {
-      res.body() = json{{"status", hub_.workspace.service() ? "ok" : "indexing"}, {"version", kVersion}}.dump();
+      res.body() = json_text(json{{"status", hub_.workspace.service() ? "ok" : "indexing"}, {"version", kVersion}});
     } else if (!authorized) {
       return error(http::status::unauthorized, "send Authorization: Bearer TOKEN", req.version());
     } else if (req.method() == http::verb::get && path == "/stats") {
       Service* s = hub_.workspace.service();
-      res.body() = (s ? s->status() : json{{"status", "indexing"}}).dump();
+      res.body() = json_text(s ? s->status() : json{{"status", "indexing"}});
     } else if (req.method() == http::verb::get && path == "/metrics") {
       res.set(http::field::content_type, "text/plain; version=0.0.4");
       res.body() = hub_.metrics.prometheus(hub_.gauges());
@@ -401,6 +483,8 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
 
   beast::tcp_stream stream_;
   Hub& hub_;
+  std::unique_ptr<Slot> slot_;
+  bool authorized_ = false;
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
 };
@@ -431,25 +515,53 @@ class ContextPool {
   size_t next_ = 0;  // the acceptor's thread only
 };
 
-void accept(tcp::acceptor& acceptor, ContextPool& pool, Hub& hub) {
-  acceptor.async_accept(pool.next(), [&acceptor, &pool, &hub](beast::error_code ec, tcp::socket socket) {
-    if (!ec) {
-      // Small answers, each awaited: Nagle's algorithm with delayed ACKs would add 40 ms to each.
-      socket.set_option(tcp::no_delay(true), ec);
-      std::make_shared<HttpSession>(std::move(socket), hub)->run();
+// Every accepted connection counts toward max_connections; one past it is told so and closed.
+// Out of descriptors, the call fails at once for as long as none is freed: accepting pauses
+// (the connections wait in the listen backlog) instead of spinning.
+void accept(tcp::acceptor& acceptor, ContextPool& pool, Hub& hub, net::steady_timer& pause) {
+  acceptor.async_accept(pool.next(), [&acceptor, &pool, &hub, &pause](beast::error_code ec, tcp::socket socket) {
+    if (!acceptor.is_open()) return;
+    if (ec == net::error::no_descriptors || ec == boost::system::errc::too_many_files_open_in_system || ec == net::error::no_buffer_space ||
+        ec == net::error::no_memory) {
+      if (!hub.out_of_descriptors.exchange(true)) std::cerr << "indexer: cannot accept: " << ec.message() << "; pausing\n";
+      pause.expires_after(std::chrono::milliseconds(100));
+      pause.async_wait([&acceptor, &pool, &hub, &pause](beast::error_code e) {
+        if (!e && acceptor.is_open()) accept(acceptor, pool, hub, pause);
+      });
+      return;
     }
-    if (acceptor.is_open()) accept(acceptor, pool, hub);
+    if (!ec) {
+      hub.out_of_descriptors = false;
+      if (hub.connections >= hub.options.max_connections) {
+        // Best effort, without waiting: a fresh socket's send buffer takes it.
+        static const std::string busy = [] {
+          std::string body = R"({"error":"too many connections"})";
+          return "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nConnection: close\r\nContent-Length: " +
+                 std::to_string(body.size()) + "\r\n\r\n" + body;
+        }();
+        socket.non_blocking(true, ec);
+        socket.send(net::buffer(busy), 0, ec);
+        socket.shutdown(tcp::socket::shutdown_both, ec);
+        socket.close(ec);
+      } else {
+        // Small answers, each awaited: Nagle's algorithm with delayed ACKs would add 40 ms to each.
+        socket.set_option(tcp::no_delay(true), ec);
+        std::make_shared<HttpSession>(std::move(socket), hub, std::make_unique<Slot>(hub))->run();
+      }
+    }
+    accept(acceptor, pool, hub, pause);
   });
 }
 
 void write_discovery(const ServeOptions& o, uint16_t port) {
   std::error_code ec;
   std::filesystem::path path = discovery_path(o.root);
-  std::filesystem::create_directories(path.parent_path(), ec);
+  // Not create_directories: a root deleted meanwhile must not be made again by us.
+  std::filesystem::create_directory(path.parent_path(), ec);
   std::filesystem::path tmp = path.string() + ".tmp";
   {
     std::ofstream out(tmp);
-    out << json{{"pid", ::getpid()}, {"address", o.address}, {"port", port}, {"token", o.token}, {"version", kVersion}}.dump() << '\n';
+    out << json_text(json{{"pid", ::getpid()}, {"address", o.address}, {"port", port}, {"token", o.token}, {"version", kVersion}}) << '\n';
   }
   ::chmod(tmp.c_str(), 0600);
   std::filesystem::rename(tmp, path, ec);
@@ -504,7 +616,8 @@ int serve(const ServeOptions& o, const std::atomic<bool>& stop) {
           if (s.subscribed()) s.notify("index/didChange", params);
         });
       });
-  accept(acceptor, pool, hub);
+  net::steady_timer pause(pool.first());
+  accept(acceptor, pool, hub, pause);
 
   std::vector<std::thread> threads;
   pool.run(threads);
@@ -514,8 +627,14 @@ int serve(const ServeOptions& o, const std::atomic<bool>& stop) {
     o.announce("listening on ws://" + where + " (JSON-RPC 2.0), http://" + where + "/health /stats /metrics, POST /rpc");
   }
   bool announced_ready = false;
-  while (!stop) {
+  for (unsigned tick = 1; !stop; ++tick) {
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    // The discovery file goes when the root is deleted (or .indexer is cleaned): written again
+    // once the root is back, so clients find this server again. A stat a second.
+    if (tick % 20 == 0) {
+      std::error_code fs_ec;
+      if (!std::filesystem::exists(discovery_path(o.root), fs_ec) && std::filesystem::is_directory(o.root, fs_ec)) write_discovery(o, port);
+    }
     if (!announced_ready && hub.workspace.service()) {
       announced_ready = true;
       hub.each_session([](WsSession& s) { s.notify("$/progress", {{"token", "indexing"}, {"value", {{"kind", "end"}}}}); });

@@ -11,14 +11,18 @@
 // Security: loopback unless a token is set (Authorization: Bearer TOKEN, or the first WebSocket
 // message authenticate {token}); a browser Origin that is not allowed is refused before the
 // upgrade or the POST (cross-site WebSocket hijacking). Limits: message size, connections, pending
-// requests per connection; a slow reader gets backpressure (its requests are not read while its
-// unsent answers exceed a limit), not unbounded buffering.
+// calls per connection (each member of a batch counts), bytes per answer, connections (every
+// accepted TCP connection counts); a slow reader gets backpressure (its requests are not read
+// while its unsent answers exceed a limit), then -32001 instead of answers, not unbounded
+// buffering. Before login a client may send only a few KB, within a deadline. Out of file
+// descriptors, accepting pauses (the connections wait in the listen backlog) instead of spinning.
 //
 // A discovery file (<root>/.indexer/server.json, mode 0600) tells local clients where the server
 // of a root listens; it is removed on exit.
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <filesystem>
 #include <functional>
@@ -40,8 +44,13 @@ struct ServeOptions {
   std::vector<std::string> allowed_origins;
   size_t max_connections = 1024;
   size_t max_message = 16 << 20;
-  size_t max_pending = 256;           // per connection
-  size_t max_unsent = 8 << 20;        // bytes of answers a connection may leave unread
+  size_t max_pending = 256;           // calls per connection (a batch's members each count)
+  size_t max_unsent = 8 << 20;        // unread answers past which a connection is not read from
+  size_t max_unread = 32 << 20;       // unread answers past which answers become -32001
+  size_t max_answer = 16 << 20;       // one answer (a batch's, whole); past it, -32001
+  size_t max_held = 32 << 20;         // messages of calls waiting or running; past it, -32001
+  size_t max_unauthenticated = 4 << 10;      // the message that authenticates; a body before login
+  std::chrono::seconds login_deadline{10};  // to authenticate; to send a request's headers
   unsigned threads = 2;               // network threads; requests run on the JSON-RPC pool
   std::function<void(const std::string&)> announce;  // "listening on ...", "ready: ..."
   std::function<void(const indexer::Progress&)> progress;  // the first index, for a terminal

@@ -289,4 +289,5 @@ async def main():
     print("python websockets: all checks passed")
 
 
-asyncio.run(main())
+if __name__ == "__main__":  # ws_hostile.py borrows its server and helpers
+    asyncio.run(main())
