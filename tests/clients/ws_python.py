@@ -30,6 +30,7 @@ def make_tree(files):
 
 class Server:
     def __init__(self, root, *args):
+        self.root = root
         self.proc = subprocess.Popen([BINARY, "serve", root, "--listen", "127.0.0.1:0", *args],
                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         line = self.proc.stdout.readline()
@@ -259,6 +260,23 @@ def http_checks(srv):
     assert get(srv.http + "/rpc", data=b'{"jsonrpc":"2.0","method":"index/status"}')[0] == 204
     assert get(srv.http + "/rpc", data=b"{}", headers={"Origin": "http://evil.example"})[0] == 403
     assert get(srv.http + "/nowhere")[0] == 404
+    cli_through_server(srv)
+
+
+def searches_served(srv):
+    m = re.search(r'^indexer_requests_total\{method="symbols/search"\} (\d+)$', get(srv.http + "/metrics")[1], re.M)
+    return int(m.group(1)) if m else 0
+
+
+def cli_through_server(srv):
+    """indexer query in the served root is answered by the server (its count of searches moves by one),
+    with the same hits a local run gives."""
+    before = searches_served(srv)
+    served = subprocess.run([BINARY, "query", "helper", srv.root, "--json"], capture_output=True, text=True, timeout=30)
+    assert served.returncode == 0, served.stderr
+    assert searches_served(srv) == before + 1, "indexer query did not ask the running server"
+    local = subprocess.run([BINARY, "query", "helper", srv.root, "--json", "--no-server", "--no-snapshot"], capture_output=True, text=True, timeout=60)
+    assert json.loads(served.stdout) == json.loads(local.stdout) and json.loads(served.stdout)[0]["name"] == "helper", served.stdout
 
 
 async def main():
