@@ -8,6 +8,7 @@
 #include <unordered_map>
 
 #include "query/query.h"
+#include "server/framing.h"
 #include "server/jsonrpc.h"
 #include "server/stdio.h"
 #include "server/stdio_io.h"

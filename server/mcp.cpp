@@ -7,6 +7,7 @@
 #include <functional>
 #include <iostream>
 
+#include "server/framing.h"
 #include "server/jsonrpc.h"
 #include "server/stdio.h"
 #include "server/stdio_io.h"

@@ -71,39 +71,6 @@ class Workspace {
   std::once_flag joined_;
 };
 
-// The two framings of a byte stream fed in pieces as they arrive: LSP's Content-Length headers
-// and MCP's lines. Whole messages go to `message`; a frame over `max_message` is skipped as it
-// arrives (never held) and answered through `reject`; what is no frame at all (headers without a
-// usable Content-Length, 64 KiB without the end of a header) is dropped with a line to `log`.
-// Memory: at most one frame's headers or one message, plus the last piece fed.
-struct FrameSink {
-  std::function<void(std::string_view message)> message;
-  std::function<void(const std::string& why)> reject;
-  std::function<void(const std::string& line)> log;
-};
-
-class LspFramer {
- public:
-  explicit LspFramer(size_t max_message) : max_(max_message) {}
-  void feed(std::string_view bytes, const FrameSink& sink);
-
- private:
-  size_t max_;
-  std::string buf_;
-  uint64_t skipping_ = 0;  // bytes still to drop of an oversized message
-};
-
-class LineFramer {
- public:
-  explicit LineFramer(size_t max_message) : max_(max_message) {}
-  void feed(std::string_view bytes, const FrameSink& sink);
-
- private:
-  size_t max_;
-  std::string buf_;
-  bool dropping_ = false;  // inside an oversized line, up to its newline
-};
-
 std::string uri_from_path(const std::filesystem::path& absolute);
 std::optional<std::filesystem::path> path_from_uri(std::string_view uri);  // nullopt unless file://
 
