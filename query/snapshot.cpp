@@ -259,6 +259,9 @@ struct SnapshotCodec {
     if (d.files_by_path.size() != d.files.size()) return "file order";
     for (uint32_t f : d.files_by_path)
       if (f >= d.files.size()) return "file order";
+    // find_file() searches by this order: it must be strictly ascending paths.
+    for (size_t i = 1; i < d.files_by_path.size(); ++i)
+      if (!(d.strings.get(d.files[d.files_by_path[i - 1]].path) < d.strings.get(d.files[d.files_by_path[i]].path))) return "file order";
     for (const ImportRecord& i : d.imports)
       if (!string_at(i.specifier) || !string_at(i.kind)) return "import records";
     if (d.token_postings.size() != d.token_keys.size()) return "trigram postings";
