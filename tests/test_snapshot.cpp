@@ -55,6 +55,24 @@ void set_mtime(const fs::path& p, int64_t seconds_ago) {
   REQUIRE(::utimensat(AT_FDCWD, p.c_str(), times, 0) == 0);
 }
 
+// The bytes of a snapshot of the symbols fixture, saved in `t`.
+std::string symbols_snapshot(const test::TempDir& t) {
+  auto built = indexer::index_tree(FIXTURES_DIR "/symbols", {});
+  REQUIRE(built.index);
+  REQUIRE(query::save_snapshot(*built.index, "", t / "good") == "");
+  return test::read_file(t / "good");
+}
+
+// `bytes` as a snapshot file must be refused, with `why` in its one-line reason.
+void check_refused(const test::TempDir& t, const std::string& bytes, const std::string& why) {
+  std::ofstream(t / "bad", std::ios::binary | std::ios::trunc) << bytes;
+  query::SnapshotLoad r = query::load_snapshot(t / "bad");
+  INFO("expected: " << why << ", got: " << r.error);
+  CHECK(!r.index);
+  CHECK(r.error.find(why) != std::string::npos);
+  CHECK(r.error.find('\n') == std::string::npos);
+}
+
 }  // namespace
 
 TEST_CASE("snapshot: an index loads back identical and answers the same", "[snapshot]") {
@@ -74,24 +92,9 @@ TEST_CASE("snapshot: an index loads back identical and answers the same", "[snap
 }
 
 TEST_CASE("snapshot: damaged, foreign and other-version files are refused with a reason", "[snapshot]") {
-  auto built = indexer::index_tree(FIXTURES_DIR "/symbols", {});
-  REQUIRE(built.index);
   test::TempDir t;
-  fs::path good = t / "good";
-  REQUIRE(query::save_snapshot(*built.index, "", good) == "");
-  const std::string bytes = test::read_file(good);
-  auto load_bytes = [&](const std::string& b) {
-    fs::path p = t / "bad";
-    std::ofstream(p, std::ios::binary | std::ios::trunc) << b;
-    return query::load_snapshot(p);
-  };
-  auto refused = [&](const std::string& b, const std::string& why) {
-    query::SnapshotLoad r = load_bytes(b);
-    INFO("expected: " << why << ", got: " << r.error);
-    CHECK(!r.index);
-    CHECK(r.error.find(why) != std::string::npos);
-    CHECK(r.error.find('\n') == std::string::npos);
-  };
+  const std::string bytes = symbols_snapshot(t);
+  auto refused = [&](const std::string& b, const std::string& why) { check_refused(t, b, why); };
   refused("", "not an indexer snapshot");
   refused("#!/bin/sh\necho hi\n", "not an indexer snapshot");
   refused(bytes.substr(0, 20), "truncated header");
@@ -285,20 +288,9 @@ struct StringsSection {
 }  // namespace
 
 TEST_CASE("snapshot: a string whose stored length runs past its buffer is refused, checksums or not", "[snapshot]") {
-  auto built = indexer::index_tree(FIXTURES_DIR "/symbols", {});
-  REQUIRE(built.index);
   test::TempDir t;
-  fs::path good = t / "good";
-  REQUIRE(query::save_snapshot(*built.index, "", good) == "");
-  const std::string bytes = test::read_file(good);
-  auto refused = [&](const std::string& b, const std::string& why) {
-    fs::path p = t / "bad";
-    std::ofstream(p, std::ios::binary | std::ios::trunc) << b;
-    query::SnapshotLoad r = query::load_snapshot(p);
-    INFO("expected: " << why << ", got: " << r.error);
-    CHECK(!r.index);
-    CHECK(r.error.find(why) != std::string::npos);
-  };
+  const std::string bytes = symbols_snapshot(t);
+  auto refused = [&](const std::string& b, const std::string& why) { check_refused(t, b, why); };
   constexpr uint32_t kRecords = 0, kStrings = 1;
   StringsSection strings;
   rewrite_section(bytes, kStrings, [&](std::string& raw) { strings = StringsSection(raw); });
