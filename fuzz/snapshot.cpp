@@ -47,7 +47,13 @@ std::string file_of_sections(std::string_view in) {
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  static const std::string path = "/tmp/indexer-fuzz-snapshot-" + std::to_string(::getpid());
+  // The loader maps a file: in memory where there is a tmpfs for it.
+  static const struct Scratch {
+    std::string path = std::string(::access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp") + "/indexer-fuzz-snapshot-" +
+                       std::to_string(::getpid());
+    ~Scratch() { ::unlink(path.c_str()); }
+  } scratch;
+  const std::string& path = scratch.path;
   std::string_view in(reinterpret_cast<const char*>(data), size);
   std::string bytes = in.starts_with("IDXSNAP\n") ? std::string(in) : file_of_sections(in);
   std::ofstream(path, std::ios::binary | std::ios::trunc) << bytes;
