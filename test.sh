@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Every test: install what is missing, build Release and run the suite, then the same suite built
-# with AddressSanitizer and UndefinedBehaviorSanitizer (mimalloc off there).
+# with AddressSanitizer and UndefinedBehaviorSanitizer (mimalloc off there), then the fuzz targets
+# (fuzz/: clang, libFuzzer and ASan; each runs its corpus, then fuzzes for a few seconds).
 set -euo pipefail
 cd "$(dirname "$0")"
 ./setup.sh
@@ -14,3 +15,8 @@ cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DINDEXER_SA
 cmake --build build-asan
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
   ctest --test-dir build-asan --output-on-failure -j "$jobs"
+
+cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DINDEXER_FUZZ=ON \
+  -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ >/dev/null
+cmake --build build-fuzz
+ctest --test-dir build-fuzz --output-on-failure -j "$jobs"

@@ -10,6 +10,17 @@ bool QueryReader::at_end() {
 }
 
 Elem QueryReader::element() {
+  // Bounded, so a query file cannot exhaust the stack here or in Elem's destructor.
+  if (depth_ >= kMaxDepth) {
+    fail();
+    i_ = s_.size();
+    return {};
+  }
+  ++depth_;
+  struct Leave {
+    size_t& depth;
+    ~Leave() { --depth; }
+  } leave{depth_};
   skip_space();
   Elem e;
   if (i_ >= s_.size()) return e;

@@ -3,8 +3,9 @@
 //
 // What the reader cannot classify (ERROR, MISSING, supertypes) becomes Unknown, which each user
 // treats as "not for me" (an unpinned root, a pattern left to tree-sitter's cursor). What is not
-// the query syntax at all (an unclosed parenthesis, a stray character) is an error: the caller
-// then has tree-sitter compile the query, whose message names the offset and the kind.
+// the query syntax at all (an unclosed parenthesis, a stray character, nesting deeper than 200) is
+// an error: the caller then has tree-sitter compile the query, whose message names the offset and
+// the kind.
 #pragma once
 
 #include <string>
@@ -63,8 +64,10 @@ class QueryReader {
   void predicate(Elem& e);
   void skip_space();
 
+  static constexpr size_t kMaxDepth = 200;
   std::string_view s_;
   size_t i_ = 0;
+  size_t depth_ = 0;
   size_t error_ = std::string_view::npos;
 };
 

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <map>
 #include <unordered_map>
+#include <unordered_set>
 
 #include "indexer/confine.h"
 #include "indexer/config_json.h"
@@ -109,15 +110,31 @@ struct GoModule {
   std::vector<std::string> required;  // required module paths
 };
 
+// A repository's configuration is not trusted to be small. Include directories and psr-4
+// directories are found from the files an import could name (first_in()), not tried one by one;
+// what is still tried in turn per import (tsconfig paths patterns and their substitutions, psr-4
+// prefixes, include directories for a spec that climbs with "..") is capped, far above what a
+// real project lists, with a warning naming what was left out.
+constexpr size_t kMaxTsPaths = 2000, kMaxPsr4 = 10000, kMaxIncludeDirs = 10000;
+
+// Directories in a list, each with its place (the first occurrence's), for first_in().
+using DirRank = std::unordered_map<std::string, size_t>;
+
 struct TsConfig {
   std::string base;  // baseUrl's directory, or the config's own directory when it has none
   bool has_base_url = false;
   std::vector<std::pair<std::string, std::vector<std::string>>> paths;  // longest prefix first
+  std::string warning;  // what was left out
 };
 
 struct Composer {
-  std::vector<std::pair<std::string, std::vector<std::string>>> psr4;  // "App\\" -> dirs; longest first
+  std::vector<std::pair<std::string, DirRank>> psr4;  // "App\\" -> dirs; longest first
+  std::string warning;
 };
+
+std::string over_cap(size_t n, size_t cap, std::string_view what) {
+  return std::to_string(n) + " " + std::string(what) + "; only the first " + std::to_string(cap) + " are used";
+}
 
 // go.mod: the module line and the required modules, in both the one-line and the block form.
 GoModule read_go_mod(std::string_view text, std::string dir) {
@@ -145,19 +162,23 @@ GoModule read_go_mod(std::string_view text, std::string dir) {
 }
 
 TsConfig read_tsconfig(const detail::JsonValue& j, const std::string& dir) {
-  TsConfig c{dir, false, {}};
+  TsConfig c{dir, false, {}, {}};
   const detail::JsonValue* opts = j.get("compilerOptions");
   if (!opts) return c;
   if (const auto* base = opts->get("baseUrl"); base && base->is_string()) {
     if (auto b = normalize(join(dir, base->text))) c.base = *b, c.has_base_url = true;
   }
-  if (const auto* paths = opts->get("paths"))
+  if (const auto* paths = opts->get("paths")) {
+    size_t listed = 0;  // patterns and their substitutions, against kMaxTsPaths
     for (size_t i = 0; i < paths->keys.size(); ++i) {
+      bool keep = ++listed <= kMaxTsPaths;
       std::vector<std::string> subs;
       for (const auto& s : paths->items[i].items)
-        if (s.is_string()) subs.push_back(s.text);
-      c.paths.emplace_back(paths->keys[i], std::move(subs));
+        if (s.is_string() && ++listed <= kMaxTsPaths) subs.push_back(s.text);
+      if (keep) c.paths.emplace_back(paths->keys[i], std::move(subs));
     }
+    if (listed > kMaxTsPaths) c.warning = over_cap(listed, kMaxTsPaths, "compilerOptions.paths patterns and substitutions");
+  }
   std::stable_sort(c.paths.begin(), c.paths.end(), [](const auto& a, const auto& b) {
     return a.first.substr(0, a.first.find('*')).size() > b.first.substr(0, b.first.find('*')).size();
   });
@@ -166,22 +187,32 @@ TsConfig read_tsconfig(const detail::JsonValue& j, const std::string& dir) {
 
 Composer read_composer(const detail::JsonValue& j, const std::string& dir) {
   Composer c;
+  // A prefix listed again (in autoload-dev, or as a duplicate key) adds its directories after the
+  // ones before: one entry per prefix, so an import tries each prefix once.
+  std::unordered_map<std::string, size_t> entry;
+  size_t listed = 0;
   for (const char* section : {"autoload", "autoload-dev"}) {
     const auto* s = j.get(section);
     const auto* psr4 = s ? s->get("psr-4") : nullptr;
     if (!psr4) continue;
     for (size_t i = 0; i < psr4->keys.size(); ++i) {
-      std::vector<std::string> dirs;
+      auto at = entry.find(psr4->keys[i]);
+      if (at == entry.end()) {
+        if (++listed > kMaxPsr4) continue;
+        at = entry.emplace(psr4->keys[i], c.psr4.size()).first;
+        c.psr4.emplace_back(psr4->keys[i], DirRank{});
+      }
+      DirRank& dirs = c.psr4[at->second].second;
       const auto& v = psr4->items[i];
       auto add = [&](const std::string& d) {
-        if (auto n = normalize(join(dir, d))) dirs.push_back(*n);
+        if (auto n = normalize(join(dir, d))) dirs.emplace(*n, dirs.size());
       };
       if (v.is_string()) add(v.text);
       for (const auto& item : v.items)
         if (item.is_string()) add(item.text);
-      c.psr4.emplace_back(psr4->keys[i], std::move(dirs));
     }
   }
+  if (listed > kMaxPsr4) c.warning = over_cap(listed, kMaxPsr4, "autoload psr-4 prefixes");
   std::stable_sort(c.psr4.begin(), c.psr4.end(), [](const auto& a, const auto& b) { return a.first.size() > b.first.size(); });
   return c;
 }
@@ -216,6 +247,7 @@ std::vector<std::string> shell_words(std::string_view s) {
 // order; directories outside the tree are left out.
 std::vector<std::string> read_include_dirs(const detail::JsonValue& j, const fs::path& abs_root, const fs::path& db_dir) {
   std::vector<std::string> dirs;
+  std::unordered_set<std::string> seen;  // a build of 100k entries repeats its -I on each
   for (const auto& entry : j.items) {
     std::vector<std::string> args;
     if (const auto* a = entry.get("arguments"))
@@ -236,7 +268,7 @@ std::vector<std::string> read_include_dirs(const detail::JsonValue& j, const fs:
       if (rel.empty() || rel.starts_with("..")) continue;
       if (rel == ".") rel.clear();
       if (rel.ends_with('/')) rel.pop_back();
-      if (std::find(dirs.begin(), dirs.end(), rel) == dirs.end()) dirs.push_back(rel);
+      if (seen.insert(rel).second) dirs.push_back(std::move(rel));
     }
   }
   return dirs;
@@ -328,6 +360,7 @@ struct ImportResolver::State {
   // Nearest configuration per directory of indexed files: an index into the vectors above, or -1.
   std::unordered_map<std::string, int> go_of, ts_of, composer_of, cargo_of;
   std::vector<std::string> include_dirs;
+  DirRank include_rank;
 
   State(const fs::path& r, const query::Index& ix) : root(r), index(ix) {
     std::error_code ec;
@@ -400,6 +433,7 @@ struct ImportResolver::State {
       auto j = read_json(rel);
       if (!j) return -1;
       into.push_back(read(*j, dir));
+      if (!into.back().warning.empty()) warnings.push_back(rel + ": " + into.back().warning);
       return int(into.size() - 1);
     };
   }
@@ -450,11 +484,17 @@ struct ImportResolver::State {
       if (!is_beneath(root, rel, false)) continue;
       if (auto j = read_json(rel)) {
         include_dirs = read_include_dirs(*j, abs_root, (abs_root / rel).parent_path());
+        if (include_dirs.size() > kMaxIncludeDirs)
+          warnings.push_back(std::string(rel) + ": " + std::to_string(include_dirs.size()) +
+                             " include directories; an include that climbs with \"..\" is looked up in the first " +
+                             std::to_string(kMaxIncludeDirs));
+        for (size_t i = 0; i < include_dirs.size(); ++i) include_rank.emplace(include_dirs[i], i);
         return;
       }
     }
     include_dirs = {""};
     if (is_beneath(root, "include", true)) include_dirs.push_back("include");
+    for (size_t i = 0; i < include_dirs.size(); ++i) include_rank.emplace(include_dirs[i], i);
   }
 
   // Namespaces declared in C# files: namespace symbols, and the containers of types (which also
@@ -715,9 +755,35 @@ struct ImportResolver::State {
   void resolve_c(Out& out, std::string_view dir, std::string_view spec, std::string_view kind) const {
     if (kind == "include")
       if (auto p = normalize(join(dir, spec)); p && exists(*p)) return out.file(*p);
-    for (const auto& inc : include_dirs)
-      if (auto p = normalize(join(inc, spec)); p && exists(*p)) return out.file(*p);
+    if (auto f = in_include_dirs(spec)) return out.file(*f);
     out.external(std::string(spec));
+  }
+
+  // The file `spec` names in the first include directory that has it.
+  std::optional<std::string> in_include_dirs(std::string_view spec) const {
+    if (auto rel = normalize(spec); rel && !rel->empty()) return first_in(include_rank, *rel);
+    // "../x.h": tried in each directory in turn, as many as kMaxIncludeDirs.
+    for (size_t i = 0; i < std::min(include_dirs.size(), kMaxIncludeDirs); ++i)
+      if (auto p = normalize(join(include_dirs[i], spec)); p && exists(*p)) return p;
+    return std::nullopt;
+  }
+
+  // The path dir/rel of an indexed file, for the first `dir` in `dirs`. The directory is found
+  // from the files named like `rel`, so the cost does not grow with the list; `rel` is relative
+  // and normal (a path of the index never holds "." or ".." either).
+  std::optional<std::string> first_in(const DirRank& dirs, std::string_view rel) const {
+    auto named = name_files.find(std::string(base_of(rel)));
+    if (named == name_files.end()) return std::nullopt;
+    size_t best = SIZE_MAX;
+    std::string_view found;
+    for (uint32_t f : named->second) {
+      std::string_view p = path_of(f), dir;
+      if (p.size() > rel.size() && p.ends_with(rel) && p[p.size() - rel.size() - 1] == '/') dir = p.substr(0, p.size() - rel.size() - 1);
+      else if (p != rel) continue;
+      if (auto r = dirs.find(std::string(dir)); r != dirs.end() && r->second < best) best = r->second, found = p;
+    }
+    if (best == SIZE_MAX) return std::nullopt;
+    return std::string(found);
   }
 
   // ---- Java ----
@@ -797,8 +863,14 @@ struct ImportResolver::State {
         if (!spec.starts_with(prefix)) continue;
         std::string rest;
         for (auto p : split(spec.substr(prefix.size()), "\\")) rest = join(rest, p);
-        for (const auto& d : dirs)
-          if (exists(join(d, rest) + ".php")) return out.file(join(d, rest) + ".php");
+        if (rest.empty()) {  // "use App\\;": a file beside the directory, dir.php
+          const std::string* first = nullptr;
+          for (const auto& [d, rank] : dirs)
+            if (exists(d + ".php") && (!first || rank < dirs.at(*first))) first = &d;
+          if (first) return out.file(*first + ".php");
+        } else if (auto f = first_in(dirs, rest + ".php")) {
+          return out.file(*f);
+        }
       }
     for (size_t k = parts.size(); k >= 2; --k) {
       Files files = by_suffix(joined(std::span(parts).last(k), "/") + ".php");

@@ -54,6 +54,18 @@ std::string_view StringBlob::get(uint32_t offset) const {
   return {p, n};
 }
 
+bool StringBlob::holds(uint32_t offset) const {
+  const size_t end = bytes_.size();
+  size_t at = offset, n = 0;
+  // append() writes a 32-bit length in at most 5 bytes; a longer prefix is not one of ours.
+  for (int shift = 0; shift < 35 && at < end; shift += 7) {
+    unsigned char b = static_cast<unsigned char>(bytes_[at++]);
+    n |= size_t(b & 0x7f) << shift;
+    if (!(b & 0x80)) return n <= end - at;
+  }
+  return false;
+}
+
 PostingList IndexData::token(Token t) const {
   auto it = std::lower_bound(token_keys.begin(), token_keys.end(), t);
   if (it == token_keys.end() || *it != t) return {};

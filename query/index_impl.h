@@ -67,7 +67,10 @@ class StringBlob {
  public:
   StringBlob() { bytes_.push_back(0); }
   uint32_t append(std::string_view s);
+  // get() trusts its offset; a loaded snapshot's offsets are checked with holds() first.
   std::string_view get(uint32_t offset) const;
+  // Whether a string starts at `offset` and ends within the blob (its length prefix included).
+  bool holds(uint32_t offset) const;
   size_t bytes() const { return bytes_.capacity(); }
   void shrink() { bytes_.shrink_to_fit(); }
 

@@ -227,7 +227,8 @@ struct SnapshotCodec {
     const size_t names = d.name_offsets.empty() ? 0 : d.name_offsets.size() - 1;
     const uint32_t name_count = uint32_t(names);
     if (d.token_postings.size() && token_max_id >= name_count) return "trigram postings (ids)";
-    const size_t strings = d.strings.bytes_.size(), signatures = d.signatures.bytes_.size();
+    // Strings are read by offset and stored length: both are checked, so get() never runs past.
+    auto string_at = [&](uint32_t offset) { return d.strings.holds(offset); };
     if (!ascending_within(d.name_offsets, d.names_blob.size())) return "name offsets";
     if (d.name_symbol_offsets.size() != names + 1 || !ascending_within(d.name_symbol_offsets, d.name_symbols.size()) ||
         d.name_symbols.size() != d.symbols.size())
@@ -236,10 +237,10 @@ struct SnapshotCodec {
       if (id >= d.symbols.size()) return "name -> symbol lists";
     if (d.containers.empty() || d.container_members.size() != d.containers.size()) return "containers";
     for (uint32_t c : d.containers)
-      if (c >= strings) return "containers";
+      if (!string_at(c)) return "containers";
     if (std::string bad = d.container_members.validate(uint32_t(d.symbols.size())); !bad.empty()) return "container members (" + bad + ")";
     for (const SymbolRecord& r : d.symbols)
-      if (r.name() >= names || r.container() >= d.containers.size() || r.signature >= signatures || !known_kind(r.kind()))
+      if (r.name() >= names || r.container() >= d.containers.size() || !d.signatures.holds(r.signature) || !known_kind(r.kind()))
         return "symbol records";
     for (size_t i = 0; i < d.far_end_lines.size(); ++i) {
       uint32_t id = d.far_end_lines[i].first;
@@ -248,7 +249,7 @@ struct SnapshotCodec {
     }
     uint64_t next_symbol = 0, next_import = 0;
     for (const FileRecord& f : d.files) {
-      if (f.path >= strings || f.first_symbol != next_symbol || f.first_import != next_import ||
+      if (!string_at(f.path) || f.first_symbol != next_symbol || f.first_import != next_import ||
           uint8_t(f.language) >= uint8_t(Language::Count))
         return "file records";
       next_symbol += f.symbol_count;
@@ -258,8 +259,11 @@ struct SnapshotCodec {
     if (d.files_by_path.size() != d.files.size()) return "file order";
     for (uint32_t f : d.files_by_path)
       if (f >= d.files.size()) return "file order";
+    // find_file() searches by this order: it must be strictly ascending paths.
+    for (size_t i = 1; i < d.files_by_path.size(); ++i)
+      if (!(d.strings.get(d.files[d.files_by_path[i - 1]].path) < d.strings.get(d.files[d.files_by_path[i]].path))) return "file order";
     for (const ImportRecord& i : d.imports)
-      if (i.specifier >= strings || i.kind >= strings) return "import records";
+      if (!string_at(i.specifier) || !string_at(i.kind)) return "import records";
     if (d.token_postings.size() != d.token_keys.size()) return "trigram postings";
     if (d.segment_offsets.empty() || d.segment_postings.size() != d.segment_offsets.size() - 1 ||
         !ascending_within(d.segment_offsets, d.segments_blob.size()))

@@ -8,6 +8,7 @@
 #include <unordered_map>
 
 #include "query/query.h"
+#include "server/framing.h"
 #include "server/jsonrpc.h"
 #include "server/stdio.h"
 #include "server/stdio_io.h"
@@ -36,53 +37,11 @@ class LspServer {
                         detail::write_all("Content-Length: " + std::to_string(message.size()) + "\r\n\r\n" + message);
                       });
     rpc_ = &rpc;
-    std::string buf;
-    while (!exiting_ && input_.read(buf)) {
-      for (;;) {
-        // Headers end with an empty line; Content-Length is the one that matters.
-        size_t end = buf.find("\r\n\r\n");
-        if (end == std::string::npos) {
-          if (buf.size() > 64 * 1024) {  // headers do not run that long: not LSP, drop it
-            std::cerr << "indexer: lsp: 64 KiB without the end of a header were skipped\n";
-            buf.clear();
-          }
-          break;
-        }
-        std::optional<size_t> length;
-        for (size_t start = 0; start < end;) {
-          size_t eol = std::min(buf.find("\r\n", start), end);
-          std::string_view header(buf.data() + start, eol - start);
-          if (header.size() > 15 && strncasecmp(header.data(), "content-length:", 15) == 0)
-            length = std::strtoull(std::string(header.substr(15)).c_str(), nullptr, 10);
-          start = eol + 2;
-        }
-        size_t body = end + 4;
-        if (!length) {  // no length: the frame cannot be found; drop the headers
-          std::cerr << "indexer: lsp: a message without Content-Length was skipped\n";
-          buf.erase(0, body);
-          continue;
-        }
-        if (*length > options_.max_message) {
-          if (buf.size() < body + *length) {  // skip it as it arrives, never holding it
-            skipping_ = body + *length - buf.size();
-            buf.clear();
-          } else {
-            buf.erase(0, body + *length);
-          }
-          rpc.send_raw(error_response(kInvalidRequest, "message of " + std::to_string(*length) + " bytes is over the limit"));
-          if (skipping_) break;
-          continue;
-        }
-        if (buf.size() < body + *length) break;
-        rpc.receive(std::string_view(buf).substr(body, *length));
-        buf.erase(0, body + *length);
-      }
-      if (skipping_) {
-        size_t n = std::min(skipping_, buf.size());
-        buf.erase(0, n);
-        skipping_ -= n;
-      }
-    }
+    detail::LspFramer framer(options_.max_message);
+    detail::FrameSink sink{[&](std::string_view m) { rpc.receive(m); },
+                           [&](const std::string& why) { rpc.send_raw(error_response(kInvalidRequest, why)); },
+                           [](const std::string& line) { std::cerr << "indexer: lsp: " << line << '\n'; }};
+    for (std::string chunk; !exiting_ && input_.read(chunk); chunk.clear()) framer.feed(chunk, sink);
     workspace_.stop();  // ends the opening, so the progress reporter ends too
     if (progress_thread_.joinable()) progress_thread_.join();
     rpc.close();
@@ -342,7 +301,6 @@ class LspServer {
   bool work_done_progress_ = false, utf8_ = false;
   std::mutex progress_mu_;
   indexer::Progress progress_;
-  size_t skipping_ = 0;  // bytes of an oversized message still to drop
   std::thread progress_thread_;
   Texts texts_;
 };

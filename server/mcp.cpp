@@ -7,6 +7,7 @@
 #include <functional>
 #include <iostream>
 
+#include "server/framing.h"
 #include "server/jsonrpc.h"
 #include "server/stdio.h"
 #include "server/stdio_io.h"
@@ -106,29 +107,11 @@ class McpServer {
     RpcConnection rpc([this](const std::string& m, const json& p, const CancelFlag& c) { return handle(m, p, c); },
                       [](const std::string& message) { detail::write_all(message + "\n"); });
     workspace_.open(std::filesystem::absolute(options_.root.value_or(".")).lexically_normal(), options_, {});
-    std::string buf;
-    while (input_.read(buf)) {
-      if (dropping_) {  // the rest of an oversized line, up to its newline
-        size_t nl = buf.find('\n');
-        if (nl == std::string::npos) {
-          buf.clear();
-          continue;
-        }
-        buf.erase(0, nl + 1);
-        dropping_ = false;
-      }
-      for (size_t nl; (nl = buf.find('\n')) != std::string::npos;) {
-        std::string_view line(buf.data(), nl);
-        if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-        if (!line.empty()) rpc.receive(line);
-        buf.erase(0, nl + 1);
-      }
-      if (buf.size() > options_.max_message) {
-        rpc.send_raw(error_response(kInvalidRequest, "message over " + std::to_string(options_.max_message) + " bytes"));
-        buf.clear();
-        dropping_ = true;
-      }
-    }
+    detail::LineFramer framer(options_.max_message);
+    detail::FrameSink sink{[&](std::string_view line) { rpc.receive(line); },
+                           [&](const std::string& why) { rpc.send_raw(error_response(kInvalidRequest, why)); },
+                           [](const std::string&) {}};
+    for (std::string chunk; input_.read(chunk); chunk.clear()) framer.feed(chunk, sink);
     rpc.close();
     workspace_.stop();
     return 0;
@@ -236,7 +219,6 @@ class McpServer {
   StdioOptions options_;
   detail::Input input_;
   detail::Workspace workspace_;
-  bool dropping_ = false;  // inside an oversized line
 };
 
 }  // namespace

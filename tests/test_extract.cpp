@@ -361,3 +361,17 @@ TEST_CASE("signatures keep a complete last UTF-8 character", "[extract]") {
   CHECK(ex.symbols[0].signature == "A = \"\xc3\xa9\"");
   CHECK(ex.symbols[1].signature == "B = \xc3\xa9");
 }
+
+TEST_CASE("query reader: nesting past its bound is an error at that offset, not a stack overflow", "[extract]") {
+  // 10,000 open parentheses overflowed the stack of the recursive reader (found by fuzz/query_syntax).
+  auto deep = indexer::detail::read_query(std::string(10000, '('));
+  CHECK(deep.error == 200);
+  auto deep_brackets = indexer::detail::read_query(std::string(10000, '[') + std::string(10000, ']'));
+  CHECK(deep_brackets.error == 200);
+  // Within the bound, as before.
+  std::string nested = std::string(150, '[') + "(identifier) @name" + std::string(150, ']');
+  auto ok = indexer::detail::read_query(nested);
+  CHECK(ok.error == std::string_view::npos);
+  REQUIRE(ok.patterns.size() == 1);
+  CHECK(ok.captures == std::vector<std::string>{"name"});
+}

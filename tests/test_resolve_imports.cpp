@@ -93,3 +93,77 @@ TEST_CASE("imports: one file resolves alone, in import order", "[imports]") {
   CHECK(!imports.targets[1].external);
   CHECK(imports.targets[1].line == 1);
 }
+
+// A cloned repository writes its own configuration: sizes that made resolution quadratic (over
+// 30 s) or slow answer the same, and what is capped is named in a warning.
+TEST_CASE("imports: compile_commands.json with 100k entries or 100k -I arguments resolves the same", "[imports]") {
+  auto tree = [](test::TempDir& t) {
+    t.write("src/a.c", "#include \"b.h\"\n#include <lib/api.h>\n#include <none.h>\n#include <../src/a.h>\n");
+    t.write("src/b.h", "#include \"a.h\"\n");
+    t.write("src/a.h", "#include \"b.h\"\n");
+    t.write("zz/lib/api.h", "int api(void);\n");
+  };
+  const std::vector<std::string> want{"src/a.c -> external:none.h", "src/a.c -> src/a.h", "src/a.c -> src/b.h",
+                                      "src/a.c -> zz/lib/api.h", "src/a.h -> src/b.h", "src/b.h -> src/a.h"};
+  {
+    test::TempDir t;
+    tree(t);
+    std::string db = "[";
+    for (int i = 0; i < 100000; ++i)
+      db += "{\"directory\": \".\", \"file\": \"src/f" + std::to_string(i) + ".c\", \"command\": \"cc -Igen/d" + std::to_string(i) +
+            " -Izz -c src/f" + std::to_string(i) + ".c\"},";
+    db.back() = ']';
+    t.write("compile_commands.json", db);
+    auto got = resolve_tree(t.path());
+    INFO(test::indented(got.edges));
+    CHECK(got.edges == want);
+    REQUIRE(got.warnings.size() == 1);
+    CHECK(got.warnings[0] == "compile_commands.json: 100001 include directories; an include that climbs with \"..\" is looked up in the first 10000");
+  }
+  {
+    test::TempDir t;
+    tree(t);
+    std::string args;
+    for (int i = 0; i < 100000; ++i) args += "\"-Idir" + std::to_string(i) + "\", ";
+    t.write("compile_commands.json", "[{\"directory\": \".\", \"file\": \"src/a.c\", \"arguments\": [\"cc\", \"-Isrc/..\", " + args +
+                                         "\"-I\", \"zz\", \"-c\", \"src/a.c\"]}]");
+    auto got = resolve_tree(t.path());
+    INFO(test::indented(got.edges));
+    CHECK(got.edges == want);  // the root (-Isrc/..) comes first: ../src/a.h climbs from it
+    CHECK(got.warnings.size() == 1);
+  }
+}
+
+TEST_CASE("imports: a tsconfig.json with 20k paths patterns is capped with a warning; the first ones still apply", "[imports]") {
+  test::TempDir t;
+  std::string paths = "\"@app/*\": [\"src/app/*\"]";
+  for (int i = 0; i < 20000; ++i) paths += ", \"@p" + std::to_string(i) + "/*\": [\"lib" + std::to_string(i) + "/*\"]";
+  t.write("tsconfig.json", "{\"compilerOptions\": {\"baseUrl\": \".\", \"paths\": {" + paths + "}}}");
+  t.write("src/app/util.ts", "export const u = 1;\n");
+  t.write("lib7/x.ts", "export const x = 1;\n");
+  t.write("lib19999/y.ts", "export const y = 1;\n");
+  t.write("src/main.ts", "import { u } from \"@app/util\";\nimport { x } from \"@p7/x\";\nimport { y } from \"@p19999/y\";\nimport r from \"react\";\n");
+  auto got = resolve_tree(t.path());
+  INFO(test::indented(got.edges));
+  // @p19999 is past the cap: as if it were not listed, a bare import of the npm package "@p19999/y".
+  CHECK(got.edges == std::vector<std::string>{"src/main.ts -> external:@p19999/y", "src/main.ts -> external:react",
+                                              "src/main.ts -> lib7/x.ts", "src/main.ts -> src/app/util.ts"});
+  REQUIRE(got.warnings.size() == 1);
+  CHECK(got.warnings[0] == "tsconfig.json: 40002 compilerOptions.paths patterns and substitutions; only the first 2000 are used");
+}
+
+TEST_CASE("imports: composer.json with 3k psr-4 directories for one prefix finds the file in the first that has it", "[imports]") {
+  test::TempDir t;
+  std::string psr4;
+  for (int i = 0; i < 3000; ++i) psr4 += "\"App\\\\\": \"lib" + std::to_string(i) + "/\", ";  // a duplicate key each time
+  t.write("composer.json", "{\"autoload\": {\"psr-4\": {" + psr4 + "\"App\\\\\": [\"src/\", \"lib2999/\"]}}}");
+  t.write("src/Models/User.php", "<?php\nnamespace App\\Models;\nclass User {}\n");
+  t.write("lib2999/Models/User.php", "<?php\nnamespace App\\Models;\nclass User {}\n");
+  t.write("lib1500/Http/Kernel.php", "<?php\nnamespace App\\Http;\nclass Kernel {}\n");
+  t.write("src/C.php", "<?php\nnamespace App;\nuse App\\Models\\User;\nuse App\\Http\\Kernel;\nuse Other\\Thing;\n");
+  auto got = resolve_tree(t.path());
+  INFO(test::indented(got.edges));
+  CHECK(got.warnings.empty());
+  CHECK(got.edges == std::vector<std::string>{"src/C.php -> external:Other", "src/C.php -> lib1500/Http/Kernel.php",
+                                              "src/C.php -> lib2999/Models/User.php"});
+}

@@ -5,10 +5,14 @@
 #include <fcntl.h>
 #include <sys/stat.h>
 
+#include <zstd.h>
+
 #include <cstring>
+#include <functional>
 
 #include "helpers.h"
 #include "indexer/indexer.h"
+#include "query/index_impl.h"
 #include "query/snapshot.h"
 
 namespace fs = std::filesystem;
@@ -51,6 +55,24 @@ void set_mtime(const fs::path& p, int64_t seconds_ago) {
   REQUIRE(::utimensat(AT_FDCWD, p.c_str(), times, 0) == 0);
 }
 
+// The bytes of a snapshot of the symbols fixture, saved in `t`.
+std::string symbols_snapshot(const test::TempDir& t) {
+  auto built = indexer::index_tree(FIXTURES_DIR "/symbols", {});
+  REQUIRE(built.index);
+  REQUIRE(query::save_snapshot(*built.index, "", t / "good") == "");
+  return test::read_file(t / "good");
+}
+
+// `bytes` as a snapshot file must be refused, with `why` in its one-line reason.
+void check_refused(const test::TempDir& t, const std::string& bytes, const std::string& why) {
+  std::ofstream(t / "bad", std::ios::binary | std::ios::trunc) << bytes;
+  query::SnapshotLoad r = query::load_snapshot(t / "bad");
+  INFO("expected: " << why << ", got: " << r.error);
+  CHECK(!r.index);
+  CHECK(r.error.find(why) != std::string::npos);
+  CHECK(r.error.find('\n') == std::string::npos);
+}
+
 }  // namespace
 
 TEST_CASE("snapshot: an index loads back identical and answers the same", "[snapshot]") {
@@ -70,24 +92,9 @@ TEST_CASE("snapshot: an index loads back identical and answers the same", "[snap
 }
 
 TEST_CASE("snapshot: damaged, foreign and other-version files are refused with a reason", "[snapshot]") {
-  auto built = indexer::index_tree(FIXTURES_DIR "/symbols", {});
-  REQUIRE(built.index);
   test::TempDir t;
-  fs::path good = t / "good";
-  REQUIRE(query::save_snapshot(*built.index, "", good) == "");
-  const std::string bytes = test::read_file(good);
-  auto load_bytes = [&](const std::string& b) {
-    fs::path p = t / "bad";
-    std::ofstream(p, std::ios::binary | std::ios::trunc) << b;
-    return query::load_snapshot(p);
-  };
-  auto refused = [&](const std::string& b, const std::string& why) {
-    query::SnapshotLoad r = load_bytes(b);
-    INFO("expected: " << why << ", got: " << r.error);
-    CHECK(!r.index);
-    CHECK(r.error.find(why) != std::string::npos);
-    CHECK(r.error.find('\n') == std::string::npos);
-  };
+  const std::string bytes = symbols_snapshot(t);
+  auto refused = [&](const std::string& b, const std::string& why) { check_refused(t, b, why); };
   refused("", "not an indexer snapshot");
   refused("#!/bin/sh\necho hi\n", "not an indexer snapshot");
   refused(bytes.substr(0, 20), "truncated header");
@@ -223,4 +230,145 @@ TEST_CASE("snapshot: a corrupt snapshot means a warning and a full index, never 
   warning.clear();
   CHECK(indexer::open_tree(t.path(), {}, snap, {}, warning).unchanged);
   CHECK(warning == "");
+}
+
+namespace {
+
+// A snapshot's file with one section decoded, changed by `edit` and stored again with its size and
+// checksums recomputed, as anyone can: the checksums catch damage, not intent.
+std::string rewrite_section(const std::string& file, uint32_t section, const std::function<void(std::string&)>& edit) {
+  constexpr size_t kTable = 16, kEntry = 32, kSections = 6, kHeader = kTable + kSections * kEntry + 8;
+  REQUIRE(file.size() >= kHeader);
+  std::vector<size_t> at{kHeader};
+  for (size_t i = 0; i < kSections; ++i) {
+    uint64_t compressed;
+    std::memcpy(&compressed, file.data() + kTable + i * kEntry + 8, 8);
+    at.push_back(at.back() + compressed);
+  }
+  std::string frame = file.substr(at[section], at[section + 1] - at[section]);
+  std::string raw(ZSTD_getFrameContentSize(frame.data(), frame.size()), '\0');
+  REQUIRE(ZSTD_decompress(raw.data(), raw.size(), frame.data(), frame.size()) == raw.size());
+  edit(raw);
+  std::string packed(ZSTD_compressBound(raw.size()), '\0');
+  packed.resize(ZSTD_compress(packed.data(), packed.size(), raw.data(), raw.size(), 1));
+  std::string out = file.substr(0, kHeader) + file.substr(kHeader, at[section] - kHeader) + packed + file.substr(at[section + 1]);
+  uint64_t entry[3] = {packed.size(), raw.size(), query::content_hash(packed)};
+  std::memcpy(out.data() + kTable + section * kEntry + 8, entry, sizeof entry);
+  uint64_t table_checksum = query::content_hash(std::string_view(out).substr(0, kHeader - 8));
+  std::memcpy(out.data() + kHeader - 8, &table_checksum, 8);
+  return out;
+}
+
+// The strings section holds two arrays: the strings blob, then the signatures blob, each a count
+// then its bytes from the next multiple of 8 (query/snapshot.cpp's Writer::vec).
+struct StringsSection {
+  std::string strings, signatures;
+  StringsSection() = default;
+  explicit StringsSection(const std::string& raw) {
+    size_t at = 0;
+    for (std::string* blob : {&strings, &signatures}) {
+      uint64_t n;
+      std::memcpy(&n, raw.data() + at, 8);
+      at += 8 + (8 - (at + 8) % 8) % 8;
+      *blob = raw.substr(at, n);
+      at += n;
+    }
+  }
+  std::string encode() const {
+    std::string out;
+    for (const std::string* blob : {&strings, &signatures}) {
+      uint64_t n = blob->size();
+      out.append(reinterpret_cast<const char*>(&n), 8);
+      out.append((8 - out.size() % 8) % 8, '\0').append(*blob);
+    }
+    return out;
+  }
+};
+
+}  // namespace
+
+TEST_CASE("snapshot: a string whose stored length runs past its buffer is refused, checksums or not", "[snapshot]") {
+  test::TempDir t;
+  const std::string bytes = symbols_snapshot(t);
+  auto refused = [&](const std::string& b, const std::string& why) { check_refused(t, b, why); };
+  constexpr uint32_t kRecords = 0, kStrings = 1;
+  StringsSection strings;
+  rewrite_section(bytes, kStrings, [&](std::string& raw) { strings = StringsSection(raw); });
+  REQUIRE(strings.strings.size() > 1);
+  // The rewrite itself changes nothing the loader cares about.
+  {
+    std::ofstream(t / "same", std::ios::binary) << rewrite_section(bytes, kStrings, [](std::string&) {});
+    CHECK(query::load_snapshot(t / "same").index);
+  }
+  // files[0].path set to the last byte of the strings: a path character read as a length.
+  refused(rewrite_section(bytes, kRecords,
+                          [&](std::string& raw) {
+                            uint64_t symbols, far_ends;
+                            std::memcpy(&symbols, raw.data(), 8);
+                            size_t at = 8 + symbols * sizeof(query::detail::SymbolRecord);
+                            std::memcpy(&far_ends, raw.data() + at, 8);
+                            at += 8 + far_ends * 8 + 8;  // past far_end_lines and the files' count
+                            uint32_t last = uint32_t(strings.strings.size() - 1);
+                            std::memcpy(raw.data() + at, &last, 4);
+                          }),
+          "inconsistent file records");
+  // One byte dropped from the end of the strings: the last string's length runs past it.
+  refused(rewrite_section(bytes, kStrings,
+                          [&](std::string& raw) {
+                            StringsSection s(raw);
+                            s.strings.pop_back();
+                            raw = s.encode();
+                          }),
+          "inconsistent");
+  // The same for signatures, which export prints.
+  REQUIRE(strings.signatures.size() > 1);
+  refused(rewrite_section(bytes, kStrings,
+                          [&](std::string& raw) {
+                            StringsSection s(raw);
+                            s.signatures.pop_back();
+                            raw = s.encode();
+                          }),
+          "inconsistent symbol records");
+  // A length prefix that never ends (every byte has its continuation bit).
+  refused(rewrite_section(bytes, kStrings,
+                          [&](std::string& raw) {
+                            StringsSection s(raw);
+                            std::fill(s.strings.begin() + 1, s.strings.end(), '\xff');
+                            raw = s.encode();
+                          }),
+          "inconsistent");
+}
+
+TEST_CASE("cli: a snapshot with a string past its buffer means a warning, a full index and right answers", "[cli][snapshot]") {
+  test::TempDir t;
+  t.write("src/shapes.py", "class Shape:\n    def area(self):\n        return 0\n");
+  t.write("src/zeta.py", "def zeta_function():\n    pass\n");
+  REQUIRE(test::run_indexer({"index", t.path().string()}).exit_code == 0);
+  fs::path snap = t / ".indexer/snapshot";
+  std::string bytes = test::read_file(snap);
+  // Drop the last byte of the strings: the last path ("src/zeta.py") now ends past the buffer.
+  bytes = rewrite_section(bytes, 1, [](std::string& raw) {
+    StringsSection s(raw);
+    s.strings.pop_back();
+    raw = s.encode();
+  });
+  std::ofstream(snap, std::ios::binary | std::ios::trunc) << bytes;
+  for (const char* command : {"query", "stats"}) {
+    INFO(command);
+    std::vector<std::string> args{command};
+    if (std::string(command) == "query") args.push_back("zeta_function");
+    args.push_back(t.path().string());
+    auto r = test::run_indexer(args);
+    INFO(r.err);
+    CHECK(r.exit_code == 0);
+    if (std::string(command) == "query") {
+      CHECK(r.err.find("warning") != std::string::npos);
+      CHECK(r.err.find("inconsistent") != std::string::npos);
+      CHECK(r.err.find("indexing from scratch") != std::string::npos);
+      CHECK(std::count(r.err.begin(), r.err.end(), '\n') == 1);
+      CHECK(r.out.find("src/zeta.py:1") != std::string::npos);
+    } else {
+      CHECK(r.err.empty());  // the snapshot was written anew by the query before
+    }
+  }
 }
