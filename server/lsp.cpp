@@ -1,8 +1,7 @@
 // indexer lsp: LSP 3.17 over stdio, answered from the live index.
 #include <nlohmann/json.hpp>
 
-#include <strings.h>
-
+#include <algorithm>
 #include <iostream>
 #include <map>
 #include <unordered_map>
@@ -31,56 +30,29 @@ class LspServer {
   explicit LspServer(const StdioOptions& options) : options_(options) {}
 
   int run() {
+    // shutdown is answered on the reader's thread, and after it everything is: so a request that
+    // follows shutdown is refused (handle()), while one read before it and still running is not.
     RpcConnection rpc([this](const std::string& m, const json& p, const CancelFlag& c) { return handle(m, p, c); },
                       [](const std::string& message) {
                         detail::write_all("Content-Length: " + std::to_string(message.size()) + "\r\n\r\n" + message);
-                      });
+                      },
+                      256, [this](const std::string& m) { return m == "shutdown" || shutdown_; });
     rpc_ = &rpc;
-    std::string buf;
-    while (!exiting_ && input_.read(buf)) {
-      for (;;) {
-        // Headers end with an empty line; Content-Length is the one that matters.
-        size_t end = buf.find("\r\n\r\n");
-        if (end == std::string::npos) {
-          if (buf.size() > 64 * 1024) {  // headers do not run that long: not LSP, drop it
-            std::cerr << "indexer: lsp: 64 KiB without the end of a header were skipped\n";
-            buf.clear();
-          }
-          break;
-        }
-        std::optional<size_t> length;
-        for (size_t start = 0; start < end;) {
-          size_t eol = std::min(buf.find("\r\n", start), end);
-          std::string_view header(buf.data() + start, eol - start);
-          if (header.size() > 15 && strncasecmp(header.data(), "content-length:", 15) == 0)
-            length = std::strtoull(std::string(header.substr(15)).c_str(), nullptr, 10);
-          start = eol + 2;
-        }
-        size_t body = end + 4;
-        if (!length) {  // no length: the frame cannot be found; drop the headers
-          std::cerr << "indexer: lsp: a message without Content-Length was skipped\n";
-          buf.erase(0, body);
+    reader_ = std::this_thread::get_id();
+    detail::LspFramer framer(options_.max_message);
+    std::string chunk;
+    while (!exiting_ && input_.read(chunk)) {
+      framer.append(chunk);
+      chunk.clear();
+      while (auto f = framer.next()) {
+        if (f->kind == detail::LspFramer::Frame::Body) {
+          rpc.receive(f->body);
           continue;
         }
-        if (*length > options_.max_message) {
-          if (buf.size() < body + *length) {  // skip it as it arrives, never holding it
-            skipping_ = body + *length - buf.size();
-            buf.clear();
-          } else {
-            buf.erase(0, body + *length);
-          }
-          rpc.send_raw(error_response(kInvalidRequest, "message of " + std::to_string(*length) + " bytes is over the limit"));
-          if (skipping_) break;
-          continue;
-        }
-        if (buf.size() < body + *length) break;
-        rpc.receive(std::string_view(buf).substr(body, *length));
-        buf.erase(0, body + *length);
-      }
-      if (skipping_) {
-        size_t n = std::min(skipping_, buf.size());
-        buf.erase(0, n);
-        skipping_ -= n;
+        // A frame that cannot be read: said to the client (with no id: there is none to name)
+        // and to the log; the framer has moved on to the next header.
+        std::cerr << "indexer: lsp: " << f->why << '\n';
+        rpc.send_raw(error_response(f->kind == detail::LspFramer::Frame::TooLarge ? kInvalidRequest : kParseError, f->why));
       }
     }
     workspace_.stop();  // ends the opening, so the progress reporter ends too
@@ -95,6 +67,8 @@ class LspServer {
   }
 
   json handle(const std::string& method, const json& params, const CancelFlag& cancelled) {
+    if (shutdown_ && method != "exit" && std::this_thread::get_id() == reader_)
+      throw RpcError{kInvalidRequest, "the server is shut down: only 'exit' is accepted"};
     if (method == "initialize") return initialize(params);
     if (method == "initialized") {
       // On a thread of its own: the reader must go on (cancellations, shutdown) while it reports.
@@ -115,22 +89,25 @@ class LspServer {
     if (method == "textDocument/documentSymbol") return document_symbol(params, cancelled);
     if (method == "textDocument/definition") return definition(params, cancelled);
     if (method == "textDocument/didOpen") {
-      if (auto rel = relative(member(member(params, "textDocument"), "uri"))) tree(cancelled).set_buffer(*rel, text_at(member(params, "textDocument"), "text"));
+      if (auto rel = relative(member(member(params, "textDocument"), "uri"))) set_buffer(*rel, text_at(member(params, "textDocument"), "text"), cancelled);
       return nullptr;
     }
     if (method == "textDocument/didChange") {
       auto rel = relative(member(member(params, "textDocument"), "uri"));
       if (!rel) return nullptr;
-      indexer::LiveTree& t = tree(cancelled);
-      std::string text = t.text_of(*rel);
+      auto big = oversized_.find(*rel);
+      std::string text = big != oversized_.end() ? big->second : tree(cancelled).text_of(*rel);
       const json& changes = member(params, "contentChanges");
       if (!changes.is_array()) throw RpcError{kInvalidParams, "contentChanges must be an array"};
       for (const auto& change : changes) text = apply_change(std::move(text), change);
-      t.set_buffer(*rel, std::move(text));
+      set_buffer(*rel, std::move(text), cancelled);
       return nullptr;
     }
     if (method == "textDocument/didClose") {
-      if (auto rel = relative(member(member(params, "textDocument"), "uri"))) tree(cancelled).close_buffer(*rel);
+      if (auto rel = relative(member(member(params, "textDocument"), "uri"))) {
+        oversized_.erase(*rel);
+        tree(cancelled).close_buffer(*rel);
+      }
       return nullptr;
     }
     if (method == "workspace/didChangeWatchedFiles") {
@@ -143,6 +120,30 @@ class LspServer {
       return nullptr;
     }
     throw RpcError{kMethodNotFound, "no method '" + method + "'"};
+  }
+
+  // An editor's buffer, indexed unless it is over --max-file-size (as a file on disk would be).
+  // Then the editor is told once, and its text is kept here only so later edits apply to it.
+  void set_buffer(const std::string& rel, std::string text, const CancelFlag& cancelled) {
+    const uint64_t limit = options_.index.max_file_size;
+    std::optional<std::string> kept;
+    if (text.size() > limit) kept = text;
+    size_t size = text.size();
+    indexer::LiveTree::Report r = tree(cancelled).set_buffer(rel, std::move(text));
+    bool refused = std::any_of(r.changes.begin(), r.changes.end(), [&](const indexer::LiveTree::Change& c) {
+      return c.path == rel && c.what == indexer::LiveTree::Change::What::Skipped && c.reason == indexer::SkipReason::TooLarge;
+    });
+    if (!refused || !kept) {
+      oversized_.erase(rel);
+      return;
+    }
+    bool news = oversized_.insert_or_assign(rel, std::move(*kept)).second;
+    if (news)
+      rpc_->notify("window/showMessage",
+                   {{"type", 2},  // Warning
+                    {"message", "indexer: " + rel + " is " + std::to_string(size) + " bytes, over the limit of " + std::to_string(limit) +
+                                    " (--max-file-size): it is not indexed while it is this large; its symbols are those of the file on "
+                                    "disk, if that is within the limit"}});
   }
 
   json initialize(const json& params) {
@@ -334,10 +335,11 @@ class LspServer {
   detail::Workspace workspace_;
   RpcConnection* rpc_ = nullptr;
   std::atomic<bool> exiting_{false}, shutdown_{false};
+  std::thread::id reader_;
+  std::map<std::string, std::string> oversized_;  // open buffers over the limit (reader's thread only)
   bool work_done_progress_ = false, utf8_ = false;
   std::mutex progress_mu_;
   indexer::Progress progress_;
-  size_t skipping_ = 0;  // bytes of an oversized message still to drop
   std::thread progress_thread_;
   Texts texts_;
 };

@@ -38,6 +38,34 @@ class Input {
 // Writes all of `data` to standard output; false when the reader has gone.
 bool write_all(std::string_view data);
 
+// LSP's base protocol read from a byte stream: header lines ("Name: value\r\n"), an empty line,
+// then Content-Length bytes of body. Bytes go in as they arrive (any split); whole bodies and
+// complaints come out. Content-Length must be decimal digits only, one of them, and at most
+// `max_body`; anything else (a sign, 2^64-1, 20 nines, a header block past 64 KiB, no length at
+// all) is a Problem, and the framer then skips to the next "Content-Length:" it sees, so the
+// stream goes on with the next good frame. Memory: at most one header block plus one body of
+// `max_body`; a refused body is dropped as it arrives, never held.
+class LspFramer {
+ public:
+  explicit LspFramer(size_t max_body) : max_body_(max_body) {}
+  void append(std::string_view bytes);
+  struct Frame {
+    enum Kind : uint8_t { Body, Problem, TooLarge } kind;
+    std::string_view body;  // Body: valid until the next call
+    std::string why;        // Problem, TooLarge: for the client and the log
+  };
+  // The next frame, or nullopt until more bytes arrive.
+  std::optional<Frame> next();
+
+ private:
+  static constexpr size_t kMaxHeader = 64 * 1024;
+  bool resync();  // drops bytes up to the next "Content-Length:"; false when none is there yet
+  std::string buf_;
+  size_t pos_ = 0;             // bytes of buf_ already handed out
+  bool resyncing_ = false;     // after a bad frame: looking for the next header
+  size_t max_body_;
+};
+
 // The tree a stdio server serves: opened on a thread of its own (so the handshake is answered at
 // once), then watched. Requests wait for it with ready().
 class Workspace {
