@@ -1,9 +1,9 @@
 // indexer lsp: LSP 3.17 over stdio, answered from the live index.
 #include <nlohmann/json.hpp>
 
-#include <algorithm>
 #include <iostream>
 #include <map>
+#include <set>
 #include <unordered_map>
 
 #include "query/query.h"
@@ -95,8 +95,7 @@ class LspServer {
     if (method == "textDocument/didChange") {
       auto rel = relative(member(member(params, "textDocument"), "uri"));
       if (!rel) return nullptr;
-      auto big = oversized_.find(*rel);
-      std::string text = big != oversized_.end() ? big->second : tree(cancelled).text_of(*rel);
+      std::string text = tree(cancelled).text_of(*rel);
       const json& changes = member(params, "contentChanges");
       if (!changes.is_array()) throw RpcError{kInvalidParams, "contentChanges must be an array"};
       for (const auto& change : changes) text = apply_change(std::move(text), change);
@@ -105,7 +104,7 @@ class LspServer {
     }
     if (method == "textDocument/didClose") {
       if (auto rel = relative(member(member(params, "textDocument"), "uri"))) {
-        oversized_.erase(*rel);
+        told_.erase(*rel);
         tree(cancelled).close_buffer(*rel);
       }
       return nullptr;
@@ -122,28 +121,26 @@ class LspServer {
     throw RpcError{kMethodNotFound, "no method '" + method + "'"};
   }
 
-  // An editor's buffer, indexed unless it is over --max-file-size (as a file on disk would be).
-  // Then the editor is told once, and its text is kept here only so later edits apply to it.
+  // An editor's buffer, indexed unless it is judged as a file would be (too large for
+  // --max-file-size, or too dense: its parse tree past the budget). The editor is told once.
   void set_buffer(const std::string& rel, std::string text, const CancelFlag& cancelled) {
-    const uint64_t limit = options_.index.max_file_size;
-    std::optional<std::string> kept;
-    if (text.size() > limit) kept = text;
     size_t size = text.size();
     indexer::LiveTree::Report r = tree(cancelled).set_buffer(rel, std::move(text));
-    bool refused = std::any_of(r.changes.begin(), r.changes.end(), [&](const indexer::LiveTree::Change& c) {
-      return c.path == rel && c.what == indexer::LiveTree::Change::What::Skipped && c.reason == indexer::SkipReason::TooLarge;
-    });
-    if (!refused || !kept) {
-      oversized_.erase(rel);
+    std::optional<indexer::SkipReason> why;
+    for (const auto& c : r.changes)
+      if (c.path == rel && c.what == indexer::LiveTree::Change::What::Skipped) why = c.reason;
+    if (why != indexer::SkipReason::TooLarge && why != indexer::SkipReason::TooDense) {
+      told_.erase(rel);
       return;
     }
-    bool news = oversized_.insert_or_assign(rel, std::move(*kept)).second;
-    if (news)
-      rpc_->notify("window/showMessage",
-                   {{"type", 2},  // Warning
-                    {"message", "indexer: " + rel + " is " + std::to_string(size) + " bytes, over the limit of " + std::to_string(limit) +
-                                    " (--max-file-size): it is not indexed while it is this large; its symbols are those of the file on "
-                                    "disk, if that is within the limit"}});
+    if (!told_.insert(rel).second) return;
+    const indexer::Options& o = options_.index;
+    std::string message = why == indexer::SkipReason::TooLarge
+                              ? "is " + std::to_string(size) + " bytes, over the limit of " + std::to_string(o.max_file_size) + " (--max-file-size)"
+                              : "is too dense to index: its parse tree passed " + std::to_string(o.max_tree_bytes >> 20) + " MiB";
+    rpc_->notify("window/showMessage",
+                 {{"type", 2},  // Warning
+                  {"message", "indexer: " + rel + " " + message + "; it has no symbols while it is open like this"}});
   }
 
   json initialize(const json& params) {
@@ -336,7 +333,7 @@ class LspServer {
   RpcConnection* rpc_ = nullptr;
   std::atomic<bool> exiting_{false}, shutdown_{false};
   std::thread::id reader_;
-  std::map<std::string, std::string> oversized_;  // open buffers over the limit (reader's thread only)
+  std::set<std::string> told_;  // buffers the editor was told are not indexed (reader's thread only)
   bool work_done_progress_ = false, utf8_ = false;
   std::mutex progress_mu_;
   indexer::Progress progress_;
