@@ -40,11 +40,12 @@ bool write_all(std::string_view data);
 
 // LSP's base protocol read from a byte stream: header lines ("Name: value\r\n"), an empty line,
 // then Content-Length bytes of body. Bytes go in as they arrive (any split); whole bodies and
-// complaints come out. Content-Length must be decimal digits only, one of them, and at most
-// `max_body`; anything else (a sign, 2^64-1, 20 nines, a header block past 64 KiB, no length at
-// all) is a Problem, and the framer then skips to the next "Content-Length:" it sees, so the
-// stream goes on with the next good frame. Memory: at most one header block plus one body of
-// `max_body`; a refused body is dropped as it arrives, never held.
+// complaints come out. Content-Length must be decimal digits only (at most 20, and no overflow),
+// in one header; anything else (a sign, hex, twenty nines, two lengths, none, a header block past
+// 64 KiB) is a Problem, and a length over `max_body` (2^64-1) is TooLarge. Either way the body's
+// end is not trusted: the framer skips to the next "Content-Length:" it sees, so the stream goes
+// on with the next good frame. Memory: at most one header block plus one body of `max_body`; a
+// refused body is dropped as it arrives, never held.
 class LspFramer {
  public:
   explicit LspFramer(size_t max_body) : max_body_(max_body) {}
