@@ -3,11 +3,13 @@
 #include "indexer/pattern_roots.h"
 #include "indexer/query_syntax.h"
 
+#include <malloc.h>
 #include <tree_sitter/api.h>
 
 #include <algorithm>
 #include <array>
 #include <cassert>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
@@ -561,6 +563,72 @@ std::string check_queries() {
   return errors;
 }
 
+namespace {
+
+// tree-sitter's heap as this thread's tree-sitter calls grew it: allocated minus freed. A parse is
+// measured by how much its own thread's count grows; a tree freed on another thread only makes
+// that thread's count drift, which no parse's difference sees. malloc_usable_size is what the
+// allocator really holds (mimalloc's when it is the process's allocator).
+thread_local int64_t t_tree_bytes = 0;
+
+void* checked(void* p, size_t n) {
+  if (!p && n) {  // as tree-sitter's own allocator does: its callers do not check
+    std::fprintf(stderr, "indexer: tree-sitter could not allocate %zu bytes\n", n);
+    std::abort();
+  }
+  if (p) t_tree_bytes += int64_t(malloc_usable_size(p));
+  return p;
+}
+void* counted_malloc(size_t n) { return checked(std::malloc(n), n); }
+void* counted_calloc(size_t n, size_t size) { return checked(std::calloc(n, size), n * size); }
+void* counted_realloc(void* p, size_t n) {
+  const int64_t before = p ? int64_t(malloc_usable_size(p)) : 0;
+  void* q = std::realloc(p, n);
+  if (q || n == 0) t_tree_bytes -= before;  // moved, or freed by realloc(p, 0)
+  return checked(q, n);
+}
+void counted_free(void* p) {
+  if (p) t_tree_bytes -= int64_t(malloc_usable_size(p));
+  std::free(p);
+}
+
+struct ParseBudget {
+  int64_t start, limit, peak = 0;
+  bool over = false;
+};
+
+// Called by tree-sitter every hundred or so steps of a parse; true stops it.
+bool over_budget(TSParseState* state) {
+  auto& b = *static_cast<ParseBudget*>(state->payload);
+  b.peak = std::max(b.peak, t_tree_bytes - b.start);
+  return b.over = b.peak > b.limit;
+}
+
+const char* read_string(void* payload, uint32_t byte, TSPoint, uint32_t* bytes_read) {
+  auto* src = static_cast<std::string_view*>(payload);
+  if (byte >= src->size()) {
+    *bytes_read = 0;
+    return "";
+  }
+  *bytes_read = uint32_t(src->size() - byte);
+  return src->data() + byte;
+}
+
+}  // namespace
+
+TSTree* Extractor::parse_bounded(const TSTree* old_tree, std::string_view src, Extraction* out) {
+  ParseBudget budget{t_tree_bytes, int64_t(std::min<uint64_t>(max_tree_bytes_, INT64_MAX))};
+  TSInput input{&src, read_string, TSInputEncodingUTF8, nullptr};
+  TSTree* tree = ts_parser_parse_with_options(parser_, old_tree, input, TSParseOptions{&budget, over_budget});
+  if (tree) budget.peak = std::max(budget.peak, t_tree_bytes - budget.start);  // the finished tree
+  if (out) out->tree_bytes = uint64_t(std::max<int64_t>(budget.peak, 0));
+  if (!tree && budget.over) {
+    ts_parser_reset(parser_);  // else the next parse would resume this one
+    if (out) out->too_dense = true;
+  }
+  return tree;
+}
+
 struct Extractor::Cursor {
   TSQueryCursor* cursor = ts_query_cursor_new();
   std::vector<RawDef> defs;
@@ -569,7 +637,12 @@ struct Extractor::Cursor {
   ~Cursor() { ts_query_cursor_delete(cursor); }
 };
 
-Extractor::Extractor() : parser_(ts_parser_new()), cursor_(new Cursor) {}
+Extractor::Extractor(uint64_t max_tree_bytes) : max_tree_bytes_(max_tree_bytes) {
+  static std::once_flag counting;
+  std::call_once(counting, [] { ts_set_allocator(counted_malloc, counted_calloc, counted_realloc, counted_free); });
+  parser_ = ts_parser_new();
+  cursor_ = new Cursor;
+}
 Extractor::~Extractor() {
   ts_parser_delete(parser_);
   delete cursor_;
@@ -578,7 +651,7 @@ Extractor::~Extractor() {
 void Extractor::parse(Language lang, std::string_view src) {
   const auto& spec = grammars::spec(lang);
   if (!spec.grammar || src.size() > UINT32_MAX || !ts_parser_set_language(parser_, spec.grammar())) return;
-  if (TSTree* tree = ts_parser_parse_string(parser_, nullptr, src.data(), uint32_t(src.size()))) ts_tree_delete(tree);
+  if (TSTree* tree = parse_bounded(nullptr, src, nullptr)) ts_tree_delete(tree);
 }
 
 void Extractor::run(Language lang, std::string_view src, Extraction& out, TSTree** keep) {
@@ -588,6 +661,8 @@ void Extractor::run(Language lang, std::string_view src, Extraction& out, TSTree
   out.error.clear();
   out.parse_errors = false;
   out.dropped_matches = false;
+  out.too_dense = false;
+  out.tree_bytes = 0;
   const auto& spec = grammars::spec(lang);
   if (!spec.grammar || src.size() > UINT32_MAX) return;
   if (!ts_parser_set_language(parser_, spec.grammar())) {
@@ -595,8 +670,12 @@ void Extractor::run(Language lang, std::string_view src, Extraction& out, TSTree
     return;
   }
   TSTree* old_tree = keep ? *keep : nullptr;
-  TSTree* tree = ts_parser_parse_string(parser_, old_tree, src.data(), uint32_t(src.size()));
-  if (!tree) return;
+  TSTree* tree = parse_bounded(old_tree, src, &out);
+  if (!tree) {
+    if (old_tree) ts_tree_delete(old_tree);
+    if (keep) *keep = nullptr;
+    return;
+  }
   const CompiledQuery& cq = compiled(lang);
   if (!cq.error.empty()) {
     ts_tree_delete(tree);

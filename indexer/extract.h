@@ -44,10 +44,13 @@ std::string query_source(const grammars::LanguageSpec& spec);
 // offset and the error kind.
 std::string check_queries();
 
-// A parser and query cursors for one thread.
+// A parser and query cursors for one thread. A parse is bounded by `max_tree_bytes` of
+// tree-sitter's heap, counted per thread (every tree-sitter allocation goes through a counting
+// allocator, installed by the first Extractor): past it the parse stops and the Extraction says
+// too_dense, since the tree, not what we extract from it, is what a dense file costs.
 class Extractor {
  public:
-  Extractor();
+  explicit Extractor(uint64_t max_tree_bytes = Options{}.max_tree_bytes);
   ~Extractor();
   Extractor(const Extractor&) = delete;
   Extractor& operator=(const Extractor&) = delete;
@@ -66,7 +69,11 @@ class Extractor {
   void match_with_cursor(bool on) { cursor_only_ = on; }
 
  private:
+  // Parses `src` within the budget; null when the parse stopped (out.too_dense then says why).
+  TSTree* parse_bounded(const TSTree* old_tree, std::string_view src, Extraction* out);
+
   TSParser* parser_;
+  uint64_t max_tree_bytes_;
   bool whole_tree_ = false;
   bool cursor_only_ = false;
   struct Cursor;

@@ -63,6 +63,7 @@ std::string_view skip_reason_name(SkipReason reason) {
     case SkipReason::Vanished: return "vanished";
     case SkipReason::Symlink: return "symlink";
     case SkipReason::Special: return "special";
+    case SkipReason::TooDense: return "too-dense";
     case SkipReason::Count: break;
   }
   return "?";
@@ -76,6 +77,8 @@ Extraction& Extraction::operator=(Extraction&& other) noexcept {
   imports = std::move(other.imports);
   parse_errors = other.parse_errors;
   dropped_matches = other.dropped_matches;
+  too_dense = other.too_dense;
+  tree_bytes = other.tree_bytes;
   error = std::move(other.error);
   auto rebase = [&](std::string_view& v) {
     if (!v.empty()) v = std::string_view(text.data() + (v.data() - old_base), v.size());
@@ -158,7 +161,7 @@ IndexResult index_tree(const std::filesystem::path& root_path, const Options& op
   std::atomic<uint64_t> bytes_done{0};
 
   auto worker = [&] {
-    detail::Extractor extractor;
+    detail::Extractor extractor(options.max_tree_bytes);
     Extraction ex;
     std::string buf;
     Summary local;
@@ -247,6 +250,10 @@ IndexResult index_tree(const std::filesystem::path& root_path, const Options& op
       if (!ex.error.empty()) {
         std::lock_guard lock(summary_mu);
         if (summary.query_error.empty()) summary.query_error = ex.error;
+      }
+      if (ex.too_dense) {
+        skip(SkipReason::TooDense, text.size(), mtime);
+        continue;
       }
       query::FileInput in;
       in.path = c.rel;

@@ -21,6 +21,10 @@ namespace indexer {
 
 struct Options {
   uint64_t max_file_size = 4 << 20;  // larger files are skipped as TooLarge
+  // tree-sitter's heap for one parse; a file whose tree grows past it is skipped as TooDense.
+  // Ordinary code costs 10-40 bytes of tree per byte of source; a file of nothing but `x = 1`
+  // lines about 250 (README.md, "Memory per indexed byte"). Each parsing thread can hold this much.
+  uint64_t max_tree_bytes = 256 << 20;
   unsigned threads = 0;              // 0: one per core
   bool index_minified = false;       // minified bundles are skipped by default
   std::vector<std::string> excludes; // extra .gitignore-style patterns, relative to the root
@@ -36,6 +40,7 @@ enum class SkipReason : uint8_t {
   Vanished,     // deleted between listing and reading
   Symlink,      // links are not followed
   Special,      // FIFO, socket, device
+  TooDense,     // its parse tree grew past Options::max_tree_bytes
   Count,
 };
 std::string_view skip_reason_name(SkipReason reason);
@@ -126,6 +131,8 @@ struct Extraction {
   std::vector<query::ImportInput> imports;  // views into `text`
   bool parse_errors = false;
   bool dropped_matches = false;  // tree-sitter's match limit was hit: some definitions may be missing
+  bool too_dense = false;        // the parse stopped at Options::max_tree_bytes: nothing extracted
+  uint64_t tree_bytes = 0;       // the most tree-sitter's heap grew while parsing (to within ~100 steps)
   std::string text;
   std::string error;  // set when the language's query does not compile (our bug, not the file's)
 

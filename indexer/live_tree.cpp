@@ -142,7 +142,7 @@ struct LiveTree::State {
   std::atomic<bool> dirty{false};
   std::mutex save_mu;  // one save at a time
 
-  State(const std::string& root, const Options& options) : ignore(root, options) {}
+  State(const std::string& root, const Options& options) : ignore(root, options), extractor(options.max_tree_bytes) {}
 };
 
 LiveTree::LiveTree(std::filesystem::path root, const Options& options, std::filesystem::path snapshot, IndexResult opened)
@@ -284,6 +284,7 @@ LiveTree::Report LiveTree::apply(std::vector<std::string> to_read, std::vector<s
     TSTree* tree = trees ? trees->take(r.path, r.language, buf) : nullptr;
     extractor.run(r.language, buf, r.extraction, trees ? &tree : nullptr);  // copies what the symbols point at
     if (tree) trees->put(r.path, r.language, buf, tree);
+    if (r.extraction.too_dense) r.skipped = SkipReason::TooDense;
   };
   unsigned threads = std::min<size_t>(std::max(1u, std::thread::hardware_concurrency()), reads.size() / 8 + 1);
   if (threads <= 1) {
@@ -294,7 +295,7 @@ LiveTree::Report LiveTree::apply(std::vector<std::string> to_read, std::vector<s
     std::vector<std::thread> pool;
     for (unsigned t = 0; t < threads; ++t)
       pool.emplace_back([&] {
-        detail::Extractor extractor;
+        detail::Extractor extractor(options_.max_tree_bytes);
         std::string buf;
         for (size_t i; (i = next.fetch_add(1)) < reads.size();) read_one(i, extractor, buf, nullptr);
       });
@@ -378,20 +379,29 @@ LiveTree::Report LiveTree::set_buffer(const std::string& raw, std::string text) 
   }
   query::Language lang = grammars::detect_language(*path, {});
   Extraction ex;
-  if (detail::check_text(*path, text, options_, lang)) {
-    // Not a file we index (no grammar, binary): it has no symbols while it is open.
+  // Judged as a file on disk is: too large, no grammar, binary, minified, or too dense to parse.
+  std::optional<SkipReason> why =
+      text.size() > options_.max_file_size ? std::optional(SkipReason::TooLarge) : detail::check_text(*path, text, options_, lang);
+  if (!why) {
+    TSTree* tree = s.trees.take(*path, lang, text);
+    s.extractor.run(lang, text, ex, &tree);
+    if (tree) s.trees.put(*path, lang, text, tree);
+    if (ex.too_dense) why = SkipReason::TooDense;
+  }
+  if (why) {
+    // Not indexed: no symbols while it is open. Its text is kept, for the edits that follow.
+    s.trees.drop(*path);
     std::lock_guard lock(s.mu);
     s.buffers[*path] = std::move(text);
     if (s.disk.count(*path)) {
       std::vector<std::string> gone{*path};
       live_.update({}, gone);
-      report.changes.push_back({*path, Change::What::Removed, {}, 0});
+      s.dirty = true;
     }
+    report.changes.push_back({*path, Change::What::Skipped, *why, 0});
+    report.milliseconds = std::chrono::duration<double, std::milli>(Clock::now() - started).count();
     return report;
   }
-  TSTree* tree = s.trees.take(*path, lang, text);
-  s.extractor.run(lang, text, ex, &tree);
-  if (tree) s.trees.put(*path, lang, text, tree);
   query::FileInput in;
   in.path = *path;
   in.language = lang;

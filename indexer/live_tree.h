@@ -11,7 +11,8 @@
 // the tree (a walk and a stat of every file; only files whose size or mtime differ are read).
 //
 // An unsaved buffer replaces its file's contents until it is closed; disk events for that path
-// wait until then. A snapshot stores a buffer's symbols with mtime 0, so the next start reads the
+// wait until then. A buffer is judged as a file would be (too large, binary, too dense...): one
+// that is not indexed has no symbols while it is open, and the report says Skipped, and why. A snapshot stores a buffer's symbols with mtime 0, so the next start reads the
 // file from disk again (and keeps the symbols if the bytes turn out to be the same).
 //
 // Threads: any. refresh(), rescan() and the buffer calls take turns (the watcher's loop and an

@@ -18,6 +18,7 @@ uint64_t fingerprint(const Options& o) {
   for (const auto& lang : grammars::all_languages()) s.append(lang.name).append(lang.query);
   if (const char* dir = std::getenv("INDEXER_QUERIES_DIR")) s.append("queries:").append(dir);
   s.append("|max=").append(std::to_string(o.max_file_size));
+  s.append("|tree=").append(std::to_string(o.max_tree_bytes));
   s.append("|minified=").append(o.index_minified ? "1" : "0");
   for (const auto& e : o.excludes) s.append("|x=").append(e);
   return query::content_hash(s);

@@ -76,8 +76,8 @@ commands:
                             serve the live index over WebSocket JSON-RPC and HTTP (/health,
                             /stats, /metrics, POST /rpc); loopback and a free port by default;
                             query and other local clients find it through PATH/.indexer/server.json
-  lsp     [PATH]            a language server on stdin/stdout (LSP 3.17; PATH: else the
-                            client's workspace root)
+  lsp     [PATH] [--stdio]  a language server on stdin/stdout (LSP 3.17; PATH: else the
+                            client's workspace root; --stdio, as editors pass it, changes nothing)
   mcp     [PATH]            a Model Context Protocol server on stdin/stdout, with tools for agents
   watch   [PATH] [--max-watches N]
                             keep the index of PATH live (inotify) and its snapshot current,
@@ -113,7 +113,8 @@ struct UsageError {
 const std::vector<std::string> kValued = {"--kind", "--lang", "--path", "--limit", "--format", "-o",
                                           "--max-file-size", "--exclude", "--threads", "--snapshot", "--depth",
                                           "--max-watches", "--listen", "--token", "--allow-origin"};
-const std::vector<std::string> kSwitches = {"--json", "--imports", "--index-minified", "--no-snapshot", "--no-server", "--help", "-h", "--version"};
+const std::vector<std::string> kSwitches = {"--json", "--imports", "--index-minified", "--no-snapshot", "--no-server", "--help", "-h", "--version",
+                                            "--stdio"};
 
 Args parse_args(int argc, char** argv) {
   Args a;
@@ -794,6 +795,7 @@ int cmd_serve(const Args& a) {
 }
 
 int cmd_stdio(const Args& a, bool lsp) {
+  // --stdio (which VS Code's client appends) names the only transport there is.
   server::StdioOptions o;
   if (!a.positional.empty()) {
     std::error_code ec;
@@ -822,6 +824,7 @@ int main(int argc, char** argv) {
       std::cout << "indexer " << kVersion << '\n';
       return 0;
     }
+    if (a.has("--stdio") && a.command != "lsp" && a.command != "mcp") throw UsageError{"--stdio is for lsp and mcp"};
     int rc;
     if (a.command == "index") rc = cmd_index(a);
     else if (a.command == "query") rc = cmd_query(a);

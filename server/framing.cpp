@@ -3,76 +3,94 @@
 #include <strings.h>
 
 #include <algorithm>
+#include <charconv>
 #include <optional>
 
 namespace server::detail {
 
 namespace {
 
-// The value of a Content-Length header: digits only (surrounding blanks allowed), at most 18 of
-// them, so a sum with it never wraps; nullopt for anything else ("-1", "1e3", 20 digits).
-std::optional<uint64_t> content_length(std::string_view v) {
-  while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) v.remove_prefix(1);
-  while (!v.empty() && (v.back() == ' ' || v.back() == '\t')) v.remove_suffix(1);
-  if (v.empty() || v.size() > 18) return std::nullopt;
-  uint64_t n = 0;
-  for (char c : v) {
-    if (c < '0' || c > '9') return std::nullopt;
-    n = n * 10 + uint64_t(c - '0');
-  }
-  return n;
+constexpr std::string_view kLengthName = "content-length:";
+
+size_t find_length_header(std::string_view text) {
+  for (size_t i = 0; i + kLengthName.size() <= text.size(); ++i)
+    if ((text[i] | 0x20) == 'c' && strncasecmp(text.data() + i, kLengthName.data(), kLengthName.size()) == 0) return i;
+  return std::string_view::npos;
+}
+
+std::string quoted(std::string_view v) {
+  return "'" + std::string(v.substr(0, 40)) + (v.size() > 40 ? "...'" : "'");
 }
 
 }  // namespace
 
-void LspFramer::feed(std::string_view bytes, const FrameSink& sink) {
-  if (skipping_) {
-    size_t n = size_t(std::min<uint64_t>(skipping_, bytes.size()));
-    bytes.remove_prefix(n);
-    skipping_ -= n;
+void LspFramer::append(std::string_view bytes) {
+  if (pos_) {
+    buf_.erase(0, pos_);
+    pos_ = 0;
   }
   buf_.append(bytes);
-  for (;;) {
-    // Headers end with an empty line; Content-Length is the one that matters.
-    size_t end = buf_.find("\r\n\r\n");
-    if (end == std::string::npos) {
-      if (buf_.size() > 64 * 1024) {  // headers do not run that long: not LSP, drop it
-        sink.log("64 KiB without the end of a header were skipped");
-        buf_.clear();
-      }
-      return;
-    }
-    std::optional<uint64_t> length;
-    bool unusable = false;
-    for (size_t start = 0; start < end;) {
-      size_t eol = std::min(buf_.find("\r\n", start), end);
-      std::string_view header(buf_.data() + start, eol - start);
-      if (header.size() >= 15 && strncasecmp(header.data(), "content-length:", 15) == 0) {
-        length = content_length(header.substr(15));
-        unusable = !length;
-      }
-      start = eol + 2;
-    }
-    size_t body = end + 4;
-    if (!length) {  // no length: the frame cannot be found; drop the headers
-      sink.log(unusable ? "a message with an unusable Content-Length was skipped" : "a message without Content-Length was skipped");
-      buf_.erase(0, body);
-      continue;
-    }
-    if (*length > max_) {
-      sink.reject("message of " + std::to_string(*length) + " bytes is over the limit");
-      if (buf_.size() - body < *length) {  // skip it as it arrives, never holding it
-        skipping_ = *length - (buf_.size() - body);
-        buf_.clear();
-        return;
-      }
-      buf_.erase(0, body + *length);
-      continue;
-    }
-    if (buf_.size() - body < *length) return;
-    sink.message(std::string_view(buf_).substr(body, *length));
-    buf_.erase(0, body + *length);
+}
+
+bool LspFramer::resync() {
+  std::string_view rest = std::string_view(buf_).substr(pos_);
+  size_t at = find_length_header(rest);
+  if (at == std::string_view::npos) {  // keep what could be the start of one
+    pos_ = buf_.size() - std::min(rest.size(), kLengthName.size() - 1);
+    return false;
   }
+  pos_ += at;
+  resyncing_ = false;
+  return true;
+}
+
+std::optional<LspFramer::Frame> LspFramer::next() {
+  if (resyncing_ && !resync()) return std::nullopt;
+  std::string_view rest = std::string_view(buf_).substr(pos_);
+  size_t end = rest.find("\r\n\r\n");
+  if (end == std::string_view::npos ? rest.size() > kMaxHeader : end > kMaxHeader) {
+    pos_ += 1;
+    resyncing_ = true;
+    return Frame{Frame::Problem, {}, "no end of the header within 64 KiB"};
+  }
+  if (end == std::string_view::npos) return std::nullopt;
+  std::optional<uint64_t> length;
+  for (size_t start = 0; start < end;) {
+    size_t eol = std::min(rest.find("\r\n", start), end);
+    std::string_view line = rest.substr(start, eol - start);
+    size_t line_at = start;
+    start = eol + 2;
+    if (line.size() < kLengthName.size() || strncasecmp(line.data(), kLengthName.data(), kLengthName.size()) != 0) continue;
+    std::string_view v = line.substr(kLengthName.size());
+    while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) v.remove_prefix(1);
+    while (!v.empty() && (v.back() == ' ' || v.back() == '\t')) v.remove_suffix(1);
+    uint64_t n = 0;
+    bool digits = !v.empty() && v.size() <= 20 && std::all_of(v.begin(), v.end(), [](char c) { return c >= '0' && c <= '9'; });
+    auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), n);  // 20 digits can still overflow
+    if (length || !digits || ec != std::errc() || p != v.data() + v.size()) {
+      // The body's length is unknown: skip to the next header, past this one.
+      pos_ += line_at + 1;
+      resyncing_ = true;
+      return Frame{Frame::Problem, {},
+                   length ? "a second Content-Length header" : "invalid Content-Length " + quoted(v) + " (decimal digits, at most " +
+                                                                       std::to_string(max_body_) + ")"};
+    }
+    if (n > max_body_) {
+      pos_ += line_at + 1;
+      resyncing_ = true;
+      return Frame{Frame::TooLarge, {}, "message of " + std::to_string(n) + " bytes is over the limit of " + std::to_string(max_body_)};
+    }
+    length = n;
+  }
+  if (!length) {
+    pos_ += end + 4;
+    resyncing_ = true;
+    return Frame{Frame::Problem, {}, "a message without Content-Length"};
+  }
+  size_t body = end + 4;
+  if (rest.size() - body < *length) return std::nullopt;
+  pos_ += body + *length;
+  return Frame{Frame::Body, rest.substr(body, *length), {}};
 }
 
 void LineFramer::feed(std::string_view bytes, const FrameSink& sink) {

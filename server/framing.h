@@ -2,14 +2,14 @@
 // targets do). Private to server/.
 //
 // The two framings of a byte stream fed in pieces as they arrive: LSP's Content-Length headers
-// and MCP's lines. Whole messages go to `message`; a frame over `max_message` is skipped as it
-// arrives (never held) and answered through `reject`; what is no frame at all (headers without a
-// usable Content-Length, 64 KiB without the end of a header) is dropped with a line to `log`.
-// Memory: at most one frame's headers or one message, plus the last piece fed.
+// (LspFramer: frames and complaints are pulled with next()) and MCP's lines (LineFramer: whole
+// lines go to the sink's `message`; a line over `max_message` is skipped as it arrives, never
+// held, and answered through `reject`).
 #pragma once
 
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -21,15 +21,33 @@ struct FrameSink {
   std::function<void(const std::string& line)> log;
 };
 
+// LSP's base protocol read from a byte stream: header lines ("Name: value\r\n"), an empty line,
+// then Content-Length bytes of body. Bytes go in as they arrive (any split); whole bodies and
+// complaints come out. Content-Length must be decimal digits only (at most 20, and no overflow),
+// in one header; anything else (a sign, hex, twenty nines, two lengths, none, a header block past
+// 64 KiB) is a Problem, and a length over `max_body` (2^64-1) is TooLarge. Either way the body's
+// end is not trusted: the framer skips to the next "Content-Length:" it sees, so the stream goes
+// on with the next good frame. Memory: at most one header block plus one body of `max_body`; a
+// refused body is dropped as it arrives, never held.
 class LspFramer {
  public:
-  explicit LspFramer(size_t max_message) : max_(max_message) {}
-  void feed(std::string_view bytes, const FrameSink& sink);
+  explicit LspFramer(size_t max_body) : max_body_(max_body) {}
+  void append(std::string_view bytes);
+  struct Frame {
+    enum Kind : uint8_t { Body, Problem, TooLarge } kind;
+    std::string_view body;  // Body: valid until the next call
+    std::string why;        // Problem, TooLarge: for the client and the log
+  };
+  // The next frame, or nullopt until more bytes arrive.
+  std::optional<Frame> next();
 
  private:
-  size_t max_;
+  static constexpr size_t kMaxHeader = 64 * 1024;
+  bool resync();  // drops bytes up to the next "Content-Length:"; false when none is there yet
   std::string buf_;
-  uint64_t skipping_ = 0;  // bytes still to drop of an oversized message
+  size_t pos_ = 0;             // bytes of buf_ already handed out
+  bool resyncing_ = false;     // after a bad frame: looking for the next header
+  size_t max_body_;
 };
 
 class LineFramer {

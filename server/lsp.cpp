@@ -1,10 +1,9 @@
 // indexer lsp: LSP 3.17 over stdio, answered from the live index.
 #include <nlohmann/json.hpp>
 
-#include <strings.h>
-
 #include <iostream>
 #include <map>
+#include <set>
 #include <unordered_map>
 
 #include "query/query.h"
@@ -32,16 +31,31 @@ class LspServer {
   explicit LspServer(const StdioOptions& options) : options_(options) {}
 
   int run() {
+    // shutdown is answered on the reader's thread, and after it everything is: so a request that
+    // follows shutdown is refused (handle()), while one read before it and still running is not.
     RpcConnection rpc([this](const std::string& m, const json& p, const CancelFlag& c) { return handle(m, p, c); },
                       [](const std::string& message) {
                         detail::write_all("Content-Length: " + std::to_string(message.size()) + "\r\n\r\n" + message);
-                      });
+                      },
+                      256, [this](const std::string& m) { return m == "shutdown" || shutdown_; });
     rpc_ = &rpc;
+    reader_ = std::this_thread::get_id();
     detail::LspFramer framer(options_.max_message);
-    detail::FrameSink sink{[&](std::string_view m) { rpc.receive(m); },
-                           [&](const std::string& why) { rpc.send_raw(error_response(kInvalidRequest, why)); },
-                           [](const std::string& line) { std::cerr << "indexer: lsp: " << line << '\n'; }};
-    for (std::string chunk; !exiting_ && input_.read(chunk); chunk.clear()) framer.feed(chunk, sink);
+    std::string chunk;
+    while (!exiting_ && input_.read(chunk)) {
+      framer.append(chunk);
+      chunk.clear();
+      while (auto f = framer.next()) {
+        if (f->kind == detail::LspFramer::Frame::Body) {
+          rpc.receive(f->body);
+          continue;
+        }
+        // A frame that cannot be read: said to the client (with no id: there is none to name)
+        // and to the log; the framer has moved on to the next header.
+        std::cerr << "indexer: lsp: " << f->why << '\n';
+        rpc.send_raw(error_response(f->kind == detail::LspFramer::Frame::TooLarge ? kInvalidRequest : kParseError, f->why));
+      }
+    }
     workspace_.stop();  // ends the opening, so the progress reporter ends too
     if (progress_thread_.joinable()) progress_thread_.join();
     rpc.close();
@@ -54,6 +68,8 @@ class LspServer {
   }
 
   json handle(const std::string& method, const json& params, const CancelFlag& cancelled) {
+    if (shutdown_ && method != "exit" && std::this_thread::get_id() == reader_)
+      throw RpcError{kInvalidRequest, "the server is shut down: only 'exit' is accepted"};
     if (method == "initialize") return initialize(params);
     if (method == "initialized") {
       // On a thread of its own: the reader must go on (cancellations, shutdown) while it reports.
@@ -74,22 +90,24 @@ class LspServer {
     if (method == "textDocument/documentSymbol") return document_symbol(params, cancelled);
     if (method == "textDocument/definition") return definition(params, cancelled);
     if (method == "textDocument/didOpen") {
-      if (auto rel = relative(member(member(params, "textDocument"), "uri"))) tree(cancelled).set_buffer(*rel, text_at(member(params, "textDocument"), "text"));
+      if (auto rel = relative(member(member(params, "textDocument"), "uri"))) set_buffer(*rel, text_at(member(params, "textDocument"), "text"), cancelled);
       return nullptr;
     }
     if (method == "textDocument/didChange") {
       auto rel = relative(member(member(params, "textDocument"), "uri"));
       if (!rel) return nullptr;
-      indexer::LiveTree& t = tree(cancelled);
-      std::string text = t.text_of(*rel);
+      std::string text = tree(cancelled).text_of(*rel);
       const json& changes = member(params, "contentChanges");
       if (!changes.is_array()) throw RpcError{kInvalidParams, "contentChanges must be an array"};
       for (const auto& change : changes) text = apply_change(std::move(text), change);
-      t.set_buffer(*rel, std::move(text));
+      set_buffer(*rel, std::move(text), cancelled);
       return nullptr;
     }
     if (method == "textDocument/didClose") {
-      if (auto rel = relative(member(member(params, "textDocument"), "uri"))) tree(cancelled).close_buffer(*rel);
+      if (auto rel = relative(member(member(params, "textDocument"), "uri"))) {
+        told_.erase(*rel);
+        tree(cancelled).close_buffer(*rel);
+      }
       return nullptr;
     }
     if (method == "workspace/didChangeWatchedFiles") {
@@ -102,6 +120,28 @@ class LspServer {
       return nullptr;
     }
     throw RpcError{kMethodNotFound, "no method '" + method + "'"};
+  }
+
+  // An editor's buffer, indexed unless it is judged as a file would be (too large for
+  // --max-file-size, or too dense: its parse tree past the budget). The editor is told once.
+  void set_buffer(const std::string& rel, std::string text, const CancelFlag& cancelled) {
+    size_t size = text.size();
+    indexer::LiveTree::Report r = tree(cancelled).set_buffer(rel, std::move(text));
+    std::optional<indexer::SkipReason> why;
+    for (const auto& c : r.changes)
+      if (c.path == rel && c.what == indexer::LiveTree::Change::What::Skipped) why = c.reason;
+    if (why != indexer::SkipReason::TooLarge && why != indexer::SkipReason::TooDense) {
+      told_.erase(rel);
+      return;
+    }
+    if (!told_.insert(rel).second) return;
+    const indexer::Options& o = options_.index;
+    std::string message = why == indexer::SkipReason::TooLarge
+                              ? "is " + std::to_string(size) + " bytes, over the limit of " + std::to_string(o.max_file_size) + " (--max-file-size)"
+                              : "is too dense to index: its parse tree passed " + std::to_string(o.max_tree_bytes >> 20) + " MiB";
+    rpc_->notify("window/showMessage",
+                 {{"type", 2},  // Warning
+                  {"message", "indexer: " + rel + " " + message + "; it has no symbols while it is open like this"}});
   }
 
   json initialize(const json& params) {
@@ -298,6 +338,8 @@ class LspServer {
   detail::Workspace workspace_;
   RpcConnection* rpc_ = nullptr;
   std::atomic<bool> exiting_{false}, shutdown_{false};
+  std::thread::id reader_;
+  std::set<std::string> told_;  // buffers the editor was told are not indexed (reader's thread only)
   bool work_done_progress_ = false, utf8_ = false;
   std::mutex progress_mu_;
   indexer::Progress progress_;

@@ -18,6 +18,7 @@ namespace {
 constexpr const char* kLatestProtocol = "2025-06-18";
 constexpr size_t kMaxChars = 12000;
 constexpr size_t kBodyLines = 60;
+constexpr size_t kCounted = 1000;  // matches counted past find_symbols' limit, for "N more"
 
 json tool(const char* name, const char* description, json properties, std::vector<std::string> required = {}) {
   return {{"name", name},
@@ -62,32 +63,50 @@ const json& tools() {
   return list;
 }
 
-// Text that stops at the character cap and says how much it left out.
+// Text that stops before the character cap and says what it left out; the whole answer, that
+// note included, stays within the cap.
 class Capped {
  public:
-  explicit Capped(size_t cap) : cap_(cap) {}
-  // False once the cap is reached (the line is not added).
+  explicit Capped(size_t cap) : cap_(cap), room_(cap - kNoteRoom) {}
+  // False once the cap is reached (the line is not added, and counted as left out).
   bool line(const std::string& l) {
-    if (full_ || text_.size() + l.size() + 1 > cap_) {
+    if (full_ || text_.size() + l.size() + 1 > room_) {
       full_ = true;
       ++left_;
       return false;
     }
-    text_ += l + "\n";
+    text_ += l;
+    text_ += '\n';
     return true;
   }
-  std::string take(size_t more_results = 0) {
-    if (left_ || more_results)
-      text_ += "(output cut: " + std::to_string(left_ + more_results) + " more; narrow the query or raise limit)\n";
+  // For lists of one line per result: says how many lines the cap left out.
+  std::string take() { return take(left_, false); }
+  // `not_shown` results were left out (by the cap or a limit); `at_least`: there may be more.
+  std::string take(size_t not_shown, bool at_least) {
+    if (not_shown)
+      text_ += "(output cut: " + std::string(at_least ? "over " : "") + std::to_string(not_shown) + " more; narrow the query or raise limit)\n";
+    else if (full_)
+      text_ += "(output cut at " + std::to_string(cap_) + " characters; narrow the query)\n";
     return std::move(text_);
   }
 
  private:
-  size_t cap_;
+  static constexpr size_t kNoteRoom = 100;  // the longest note, with a 20-digit count
+  size_t cap_, room_;
   std::string text_;
   size_t left_ = 0;
   bool full_ = false;
 };
+
+// The cap for any text, cut at a character boundary (a tool error can quote what it was given).
+std::string clipped(std::string text) {
+  if (text.size() <= kMaxChars) return text;
+  const std::string note = "... (cut at " + std::to_string(kMaxChars) + " characters)";
+  size_t end = kMaxChars - note.size();
+  while (end > 0 && (static_cast<unsigned char>(text[end]) & 0xC0) == 0x80) --end;
+  text.resize(end);
+  return text + note;
+}
 
 std::string symbol_line(const json& s) {
   std::string q = s["container"].get<std::string>();
@@ -139,11 +158,11 @@ class McpServer {
       if (std::none_of(list.begin(), list.end(), [&](const json& t) { return t["name"] == name; }))
         throw RpcError{kInvalidParams, "no tool '" + name.get<std::string>() + "'"};
       try {
-        return {{"content", json::array({{{"type", "text"}, {"text", call_tool(name.get<std::string>(), args.is_null() ? json::object() : args, cancelled)}}})}};
+        return {{"content", json::array({{{"type", "text"}, {"text", clipped(call_tool(name.get<std::string>(), args.is_null() ? json::object() : args, cancelled))}}})}};
       } catch (const RpcError& e) {
         if (e.code == kMethodNotFound || e.code == kRequestCancelled) throw;
         // Tool errors go back to the model as a result it can read and act on.
-        return {{"content", json::array({{{"type", "text"}, {"text", e.message}}})}, {"isError", true}};
+        return {{"content", json::array({{{"type", "text"}, {"text", clipped(e.message)}}})}, {"isError", true}};
       }
     }
     throw RpcError{kMethodNotFound, "no method '" + method + "'"};
@@ -156,9 +175,11 @@ class McpServer {
     if (name == "find_symbols") {
       json params = args;
       params.erase("include_body");
-      uint64_t limit = member(args, "limit").is_number_unsigned() ? member(args, "limit").get<uint64_t>() : 20;
-      if (limit == 0 || limit > 200) throw RpcError{kInvalidParams, "limit must be from 1 to 200"};
-      params["limit"] = limit + 1;  // one more tells whether there are more
+      const json& asked = member(args, "limit");
+      if (!asked.is_null() && (!asked.is_number_integer() || asked.get<int64_t>() < 1 || asked.get<int64_t>() > 200))
+        throw RpcError{kInvalidParams, "invalid 'limit': " + asked.dump() + " (an integer from 1 to 200)"};
+      uint64_t limit = asked.is_null() ? 20 : asked.get<uint64_t>();
+      params["limit"] = limit + kCounted;  // past the limit, only counted
       json hits = service.call("symbols/search", params, &cancelled);
       bool body = member(args, "include_body") == true;
       size_t shown = 0;
@@ -177,7 +198,7 @@ class McpServer {
         }
       }
       if (hits.empty()) return "no symbol matches '" + member(args, "pattern").get<std::string>() + "'";
-      return out.take(hits.size() > shown ? hits.size() - shown : 0);
+      return out.take(hits.size() - shown, hits.size() == limit + kCounted);
     }
     if (name == "outline") {
       json tree = service.call("symbols/outline", args, &cancelled);

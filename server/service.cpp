@@ -195,6 +195,10 @@ json Service::call(std::string_view method, const json& params, const CancelFlag
   if (method == "index/refresh") {
     const json& paths = member(params, "paths");
     indexer::LiveTree::Report r;
+    // An empty path would name nothing (and refresh nothing): refused rather than ignored.
+    auto empty = [](const json& p) { return p.is_string() && p.get_ref<const std::string&>().empty(); };
+    if (empty(paths) || (paths.is_array() && std::any_of(paths.begin(), paths.end(), empty)))
+      bad_param("param 'paths' holds an empty path (leave 'paths' out to refresh everything)");
     if (paths.is_null()) r = tree_.rescan();
     else r = tree_.refresh(names_of(paths, "paths"));
     return json{{"changes", r.changes.size()}, {"milliseconds", r.milliseconds}};

@@ -296,3 +296,28 @@ TEST_CASE("cli: kill -9 while writing the snapshot leaves the old one or the new
   for (const auto& e : fs::directory_iterator(t / ".indexer")) leftovers += e.path().filename() != "snapshot";
   CHECK(leftovers == 0);
 }
+
+TEST_CASE("cli: a file too dense to parse within the tree budget is skipped; the run goes on", "[cli][budget]") {
+  // The worst legal file: 4 MiB of `x = 1` (its parse tree alone would be 600 MB), beside a
+  // smaller dense file that fits the budget and an ordinary one.
+  test::TempDir t;
+  std::string line = "x = 1\n", dense, fits;
+  while (dense.size() + line.size() <= (4u << 20)) dense += line;
+  while (fits.size() + line.size() <= (256u << 10)) fits += line;
+  t.write("dense.py", dense);
+  t.write("fits.py", fits);
+  t.write("ok.py", "def still_indexed():\n    pass\n");
+  auto r = run_indexer({"index", t.path().string()});
+  INFO(r.out << r.err);
+  REQUIRE(r.exit_code == 0);
+  CHECK(r.out.find("indexed 2 files") != std::string::npos);
+  CHECK(r.out.find("1 too-dense") != std::string::npos);
+  // The snapshot keeps the verdict, and queries answer.
+  auto q = run_indexer({"query", "still_indexed", t.path().string(), "--json"});
+  INFO(q.err);
+  REQUIRE(q.exit_code == 0);
+  CHECK(json::parse(q.out).size() == 1);
+  auto s = run_indexer({"index", t.path().string()});
+  REQUIRE(s.exit_code == 0);
+  CHECK(s.out.find("1 too-dense") != std::string::npos);
+}

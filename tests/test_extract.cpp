@@ -375,3 +375,25 @@ TEST_CASE("query reader: nesting past its bound is an error at that offset, not 
   REQUIRE(ok.patterns.size() == 1);
   CHECK(ok.captures == std::vector<std::string>{"name"});
 }
+
+TEST_CASE("a parse whose tree grows past the budget stops: too dense, nothing extracted", "[extract][budget]") {
+  std::string dense;  // 120 KB of `x = 1`: tens of MB of parse tree
+  for (int i = 0; i < 20000; ++i) dense += "x = 1\n";
+  indexer::Extraction ex;
+  indexer::detail::Extractor small(1 << 20);
+  small.run(query::Language::Python, dense, ex);
+  CHECK(ex.too_dense);
+  CHECK(ex.symbols.empty());
+  CHECK(ex.tree_bytes > (1u << 20));
+  // The parser starts the next file afresh (a stopped parse would otherwise resume).
+  small.run(query::Language::Python, "def fits():\n    pass\n", ex);
+  CHECK_FALSE(ex.too_dense);
+  REQUIRE(ex.symbols.size() == 1);
+  CHECK(ex.symbols[0].name == "fits");
+  // Within the default budget the same text is indexed, and what its tree cost is told.
+  indexer::detail::Extractor ample;
+  ample.run(query::Language::Python, dense, ex);
+  CHECK_FALSE(ex.too_dense);
+  CHECK(ex.symbols.size() == 20000);
+  CHECK(ex.tree_bytes > dense.size());
+}

@@ -36,3 +36,23 @@ TEST_CASE("service: symbols/search written directly gives the bytes nlohmann wou
   }
   CHECK_THROWS_AS(service.call_fast("symbols/search", nlohmann::json::object()), server::RpcError);
 }
+
+TEST_CASE("service: index/refresh refuses an empty path with -32602, and goes on", "[service]") {
+  test::TempDir t;
+  t.write("a.py", "def alpha():\n    pass\n");
+  auto tree = open(t);
+  server::Service service(*tree);
+  for (nlohmann::json paths : {nlohmann::json::array({""}), nlohmann::json::array({"a.py", ""}), nlohmann::json("")}) {
+    INFO(paths.dump());
+    try {
+      service.call("index/refresh", {{"paths", paths}});
+      FAIL("an empty path was taken");
+    } catch (const server::RpcError& e) {
+      CHECK(e.code == server::kInvalidParams);
+      CHECK(e.message.find("empty path") != std::string::npos);
+    }
+  }
+  t.write("b.py", "def beta():\n    pass\n");
+  CHECK(service.call("index/refresh", {{"paths", {"b.py"}}})["changes"] == 1);
+  CHECK(service.call("symbols/search", {{"pattern", "beta"}}).size() == 1);
+}

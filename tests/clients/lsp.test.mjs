@@ -1,6 +1,7 @@
 // indexer lsp, driven by Microsoft's own LSP client library (vscode-languageserver-protocol) over
 // stdio: the handshake with work-done progress, workspace and document symbols, definitions,
-// unsaved buffers with incremental edits, UTF-16 columns, cancellation, shutdown and exit.
+// unsaved buffers with incremental edits, UTF-16 columns, cancellation, shutdown and exit; buffers
+// too large or too dense to index. The server is started as VS Code starts it, with --stdio.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -15,7 +16,7 @@ assert.ok(binary, 'INDEXER_BINARY names the indexer binary');
 
 
 function start(root) {
-  const child = spawn(binary, ['lsp', root], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const child = spawn(binary, ['lsp', root, '--stdio'], { stdio: ['pipe', 'pipe', 'inherit'] });
   const connection = lsp.createProtocolConnection(new lsp.StreamMessageReader(child.stdout), new lsp.StreamMessageWriter(child.stdin));
   const progress = [];
   connection.onRequest(lsp.WorkDoneProgressCreateRequest.type, () => null);
@@ -143,4 +144,44 @@ test('exit without shutdown exits with 1', async () => {
   assert.equal(await exited, 1);
   connection.dispose();
   fs.rmSync(root, { recursive: true, force: true });
+});
+
+test('buffers over --max-file-size or too dense are not indexed, the editor is told, and the server answers', async () => {
+  const root = tree({ 'big.py': 'def big_on_disk():\n    pass\n', 'dense.py': 'def dense_file_on_disk():\n    pass\n' });
+  const { connection, exited } = start(root);
+  const shown = [];
+  connection.onNotification(lsp.ShowMessageNotification.type, (m) => shown.push(m));
+  await initialize(connection, root);
+  await connection.sendNotification(lsp.InitializedNotification.type, {});
+  const search = (query) => connection.sendRequest(lsp.WorkspaceSymbolRequest.type, { query });
+  assert.equal((await search('big_on_disk')).length, 1);
+
+  // 5.4 MB: over the 4 MiB default. Not parsed; the file has no symbols while it is open so.
+  const head = 'def typed_in_big():\n    pass\n';
+  const lines = 900000;
+  const open = (rel, text) => connection.sendNotification(lsp.DidOpenTextDocumentNotification.type, {
+    textDocument: { uri: uri(root, rel), languageId: 'python', version: 1, text },
+  });
+  await open('big.py', head + 'x = 1\n'.repeat(lines));
+  // The message goes out while the didOpen is handled, before this request is read.
+  assert.deepEqual(await search('typed_in_big'), []);
+  assert.deepEqual(await search('big_on_disk'), []);
+  assert.equal(shown.length, 1, JSON.stringify(shown));
+  assert.equal(shown[0].type, lsp.MessageType.Warning);
+  assert.match(shown[0].message, /big\.py is 5400029 bytes, over the limit of 4194304 \(--max-file-size\)/);
+  // An edit by range to the text kept for it brings it under the limit: indexed again.
+  await connection.sendNotification(lsp.DidChangeTextDocumentNotification.type, {
+    textDocument: { uri: uri(root, 'big.py'), version: 2 },
+    contentChanges: [{ range: { start: { line: 2, character: 0 }, end: { line: 2 + lines, character: 0 } }, text: '' }],
+  });
+  assert.deepEqual((await search('typed_in_big')).map((s) => s.location.range.start), [{ line: 0, character: 4 }]);
+
+  // 4.1 MB of `x = 1`, within the size limit: its parse tree passes the budget (256 MiB) and stops.
+  await open('dense.py', 'x = 1\n'.repeat(690000));
+  assert.equal((await search('typed_in_big')).length, 1);
+  assert.equal(shown.length, 2, JSON.stringify(shown));
+  assert.match(shown[1].message, /dense\.py is too dense to index: its parse tree passed 256 MiB/);
+  await connection.sendNotification(lsp.DidCloseTextDocumentNotification.type, { textDocument: { uri: uri(root, 'dense.py') } });
+  assert.equal((await search('dense_file_on_disk')).length, 1);
+  await shutdown(connection, exited, root);
 });

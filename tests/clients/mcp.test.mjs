@@ -48,10 +48,22 @@ test('tools over the official SDK client', async () => {
   assert.match(text(await client.callTool({ name: 'dependencies', arguments: { path: 'app/util.py', direction: 'dependents' } })), /^1 app\/server\.py/);
   assert.match(text(await client.callTool({ name: 'index_status', arguments: {} })), /"files": 403/);
 
-  // Bounded: a limit, and a note saying how much more there was.
+  // Bounded: a limit, and a note saying how much more there was (400 handlers match).
   const many = text(await client.callTool({ name: 'find_symbols', arguments: { pattern: 'handler', limit: 5 } }));
   assert.equal(many.split('\n').filter((l) => l.startsWith('function handler_')).length, 5);
-  assert.match(many, /output cut: 1 more/);
+  assert.match(many, /\(output cut: 395 more; /);
+  // A limit that is no limit is said to be one, by name; the server goes on.
+  for (const limit of [-1, 0, 201, 1e300, 2.5, '5', 2 ** 64]) {
+    const bad = await client.callTool({ name: 'find_symbols', arguments: { pattern: 'handler', limit } });
+    assert.equal(bad.isError, true, `limit ${limit}`);
+    assert.match(text(bad), /invalid 'limit': .* \(an integer from 1 to 200\)/);
+  }
+  assert.match(text(await client.callTool({ name: 'find_symbols', arguments: { pattern: 'handler_7', limit: 1 } })), /^function handler_7 /);
+  // An empty path to refresh names nothing: refused, not silently ignored.
+  const empty = await client.callTool({ name: 'refresh', arguments: { paths: [''] } });
+  assert.equal(empty.isError, true);
+  assert.match(text(empty), /empty path/);
+  assert.match(text(await client.callTool({ name: 'index_status', arguments: {} })), /"files": 403/);
   // Tool errors come back as results the model can read.
   const missing = await client.callTool({ name: 'outline', arguments: { path: 'nope.py' } });
   assert.equal(missing.isError, true);
@@ -63,6 +75,27 @@ test('tools over the official SDK client', async () => {
   await client.callTool({ name: 'refresh', arguments: { paths: ['app/late.py'] } });
   assert.match(text(await client.callTool({ name: 'find_symbols', arguments: { pattern: 'arrived_late' } })), /app\/late\.py:1/);
 
+  await client.close();
+  fs.rmSync(root, { recursive: true, force: true });
+});
+
+test('answers stay within the 12,000-character cap, the note included', async () => {
+  const body = Array.from({ length: 58 }, (_, i) => `    value_${i} = "${'x'.repeat(90)}"`).join('\n');
+  const files = {};
+  for (let i = 0; i < 60; ++i) files[`long/l${i}.py`] = `def long_function_${i}():\n${body}\n    return 0\n`;
+  const root = tree(files);
+  const client = await connect(root);
+  const found = text(await client.callTool({ name: 'find_symbols', arguments: { pattern: 'long_function', limit: 200, include_body: true } }));
+  assert.ok(found.length <= 12000, `${found.length} characters`);
+  // Each function is 60 lines of about 100 characters: a handful fit, the note counts the rest.
+  const shown = found.split('\n').filter((l) => l.startsWith('function long_function_')).length;
+  assert.ok(shown > 0 && shown < 60, `${shown} shown`);
+  assert.match(found, new RegExp(`\\(output cut: ${60 - shown} more; `));
+  // A tool error that quotes its input is capped too.
+  const quoted = await client.callTool({ name: 'outline', arguments: { path: 'q'.repeat(50000) } });
+  assert.equal(quoted.isError, true);
+  assert.ok(text(quoted).length <= 12000, `${text(quoted).length} characters`);
+  assert.match(text(await client.callTool({ name: 'find_symbols', arguments: { pattern: 'long_function_1', limit: 1 } })), /^function long_function_1 /);
   await client.close();
   fs.rmSync(root, { recursive: true, force: true });
 });
