@@ -4,7 +4,8 @@ input, then checks that the server still answers a normal request. Wrong JSON ty
 16 MiB of '[' before login, clients that never finish logging in or never finish their headers,
 floods of requests sharing an id, a batch whose answer would be huge, plain TCP connections up to
 the limit and past the process's descriptors, notifications of the quick methods, the
-Authorization scheme's case, and the discovery file coming back with its root.
+Authorization scheme's case, the discovery file coming back with its root, and paths through links
+out of the root.
 Peak memory is printed (not asserted tightly: only bounds far above what the fix costs).
 Usage: ws_hostile.py INDEXER_BINARY [STEP...] (all steps by default)"""
 import asyncio
@@ -562,6 +563,46 @@ async def odd_names():
         shutil.rmtree(root)
 
 
+# Confinement over WebSocket and POST /rpc: links to a directory and a file outside the root, and a
+# link inside pointing out, named in refresh lists and by definition and outline paths. Nothing of
+# the outside file is ever indexed or answered, and a missing file's answers are what come back.
+async def links_out():
+    outside = tempfile.mkdtemp(prefix="indexer-outside-")
+    with open(os.path.join(outside, "secret.py"), "w") as f:
+        f.write("def outside_secret_fn():\n    return 'outside'\n" * 3)
+    root = base.make_tree({"app/util.py": "def helper():\n    return 42\n"})
+    os.symlink(outside, os.path.join(root, "out"))                                   # a directory outside
+    os.symlink(os.path.join(outside, "secret.py"), os.path.join(root, "secret.py"))  # a file outside
+    os.symlink("../out/secret.py", os.path.join(root, "app", "inner.py"))            # inside, through the link out
+    srv = Server(root)
+    try:
+        async with websockets.connect(srv.ws, max_size=None) as ws:
+            paths = ["out/secret.py", "secret.py", "app/inner.py", "out", "app/../out/secret.py", outside + "/secret.py"]
+            for path in paths:  # one at a time, each checked: a later refresh may drop what an earlier one took in
+                await base.call(ws, "index/refresh", {"paths": [path]}, id="refresh")
+                hits = await base.call(ws, "symbols/search", {"pattern": "outside_secret_fn"}, id="search")
+                assert hits["result"] == [], (path, hits)
+                status, body = base.get(srv.http + "/rpc", data=json.dumps(
+                    {"jsonrpc": "2.0", "id": 1, "method": "index/refresh", "params": {"paths": [path]}}).encode())
+                assert status == 200, body
+                hits = await base.call(ws, "symbols/search", {"pattern": "outside_secret_fn"}, id="search")
+                assert hits["result"] == [], (path, "POST /rpc", hits)
+            for path in ("out/secret.py", "secret.py", "app/inner.py"):
+                for line in (1, 2, 500):
+                    missing = await base.call(ws, "symbols/definition", {"path": "app/nowhere.py", "line": line, "column": 5}, id="d")
+                    d = await base.call(ws, "symbols/definition", {"path": path, "line": line, "column": 5}, id="d")
+                    assert "outside" not in json.dumps(d), d
+                    assert d.get("error", {}).get("code") == missing.get("error", {}).get("code") and \
+                        d.get("result") == missing.get("result"), (path, line, d, missing)
+                o = await base.call(ws, "symbols/outline", {"path": path}, id="o")
+                assert "error" in o and "outside" not in json.dumps(o.get("error")), o
+            assert (await base.call(ws, "symbols/search", {"pattern": "helper"}, id="after"))["result"][0]["name"] == "helper"
+    finally:
+        srv.stop()
+        shutil.rmtree(root)
+        shutil.rmtree(outside)
+
+
 # A discovery file a repository could carry (or someone edited) cannot crash the CLI.
 def hostile_discovery():
     root = tempfile.mkdtemp(prefix="indexer-disc-")
@@ -610,6 +651,7 @@ async def main():
         await run(root_returns)
         await run(held_bytes)
         await run(odd_names)
+        await run(links_out)
         if not ONLY or "hostile_discovery" in ONLY:
             hostile_discovery()
     finally:
