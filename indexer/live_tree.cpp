@@ -286,7 +286,9 @@ LiveTree::Report LiveTree::apply(std::vector<std::string> to_read, std::vector<s
     if (tree) trees->put(r.path, r.language, buf, tree);
     if (r.extraction.too_dense) r.skipped = SkipReason::TooDense;
   };
-  unsigned threads = std::min<size_t>(std::max(1u, std::thread::hardware_concurrency()), reads.size() / 8 + 1);
+  // As many threads as a full run would use (--threads), fewer for a small batch.
+  unsigned cores = options_.threads ? options_.threads : std::max(1u, std::thread::hardware_concurrency());
+  unsigned threads = std::min<size_t>(cores, reads.size() / 8 + 1);
   if (threads <= 1) {
     std::string buf;
     for (size_t i = 0; i < reads.size(); ++i) read_one(i, s.extractor, buf, &s.trees);

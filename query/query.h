@@ -3,8 +3,8 @@
 // An Index is immutable once built: symbol records, strings and postings sit in a few flat arrays,
 // so a query takes no lock and allocates only its result. Names are interned, so fuzzy scoring runs
 // once per distinct name, not per symbol, and the trigram and segment postings (block-encoded
-// lists in one buffer, query/posting_list.h) are over distinct names too. Live updates (a later
-// layer) build small indexes and stack them; nothing here is mutated after IndexBuilder::finish().
+// lists in one buffer, query/posting_list.h) are over distinct names too. Live updates build small
+// indexes and stack them (live_index.h); nothing here is mutated after IndexBuilder::finish().
 //
 // Cost: a 24-byte record per symbol, plus names, postings and signatures; see
 // Index::memory() for the measured split.

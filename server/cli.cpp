@@ -1,8 +1,9 @@
-// The `indexer` command line: index, query, outline, stats, export.
+// The `indexer` command line: index, query, outline, stats, export, graph, and the long-running
+// watch, serve, lsp and mcp.
 //
-// Every command indexes PATH (default: the current directory) in-process; later layers add
-// snapshots and a running server to answer from. Output is a table for people and JSON for
-// programs (--json), with nlohmann/json confined to this file.
+// A one-shot command answers from PATH's running server when one is there (query), else from the
+// snapshot brought up to date with the tree, else from a fresh index. Output is a table for people
+// and JSON for programs (--json).
 #include <fcntl.h>
 #include <unistd.h>
 #ifdef INDEXER_HAVE_MIMALLOC
