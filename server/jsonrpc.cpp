@@ -105,6 +105,24 @@ Message classify(const json& m) {
 
 std::string error_response(int code, const std::string& message) { return dump(error_object(nullptr, code, message)); }
 
+// Here rather than in service.cpp, which uses it too: the fuzz target of this file links nothing else.
+size_t utf8_sequence(std::string_view s, size_t i) {
+  unsigned char c = static_cast<unsigned char>(s[i]);
+  if (c < 0x80) return 1;
+  size_t len = c >= 0xF0 && c <= 0xF4 ? 4 : c >= 0xE0 && c <= 0xEF ? 3 : c >= 0xC2 && c <= 0xDF ? 2 : 0;
+  bool ok = len && i + len <= s.size();
+  for (size_t k = 1; ok && k < len; ++k) ok = (static_cast<unsigned char>(s[i + k]) & 0xC0) == 0x80;
+  if (ok && len == 3) {
+    unsigned char d = static_cast<unsigned char>(s[i + 1]);
+    ok = !(c == 0xE0 && d < 0xA0) && !(c == 0xED && d >= 0xA0);  // overlong, surrogates
+  }
+  if (ok && len == 4) {
+    unsigned char d = static_cast<unsigned char>(s[i + 1]);
+    ok = !(c == 0xF0 && d < 0x90) && !(c == 0xF4 && d >= 0x90);  // overlong, past U+10FFFF
+  }
+  return ok ? len : 0;
+}
+
 std::string read_request(std::string_view text, std::string& method, json& id, json& params) {
   if (const char* why = precheck(text)) return error_response(kParseError, why);
   json message = json::parse(text.begin(), text.end(), nullptr, false);

@@ -21,7 +21,7 @@ TEST_CASE("service: symbols/search written directly gives the bytes nlohmann wou
   test::TempDir t;
   // Names and signatures with every kind of character a JSON writer must escape or replace.
   t.write("odd.py", "def quote(a='\"', b='\\\\', c='\t'):\n    pass\n\ndef caf\xc3\xa9():\n    pass\n\n"
-                    "def bad(x='\xff\xfe', y='\xed\xa0\x80', z='\xc0\xaf'):\n    pass\n\ndef ctl(x='\x01\x1f'):\n    pass\n");
+                    "def bad(x='\xff\xfe', y='\xed\xa0\x80', z='\xc0\xaf', w='\xf8\x80\x80', v='\xff\x80\x80'):\n    pass\n\ndef ctl(x='\x01\x1f'):\n    pass\n");
   for (int i = 0; i < 30; ++i) t.write("m/f" + std::to_string(i) + ".py", "class K" + std::to_string(i) + ":\n    def run(self):\n        pass\n");
   auto tree = open(t);
   server::Service service(*tree);
