@@ -84,14 +84,20 @@ bool is_relative(std::string_view spec) {
   return spec == "." || spec == ".." || spec.starts_with("./") || spec.starts_with("../");
 }
 
+// The largest configuration file read: far past real ones (LLVM's compile_commands.json is about
+// 30 MB), short of what a cloned repository could make us allocate (a sparse 6 GB tsconfig.json).
+constexpr uint64_t kMaxConfigBytes = 256 << 20;
+
 // A configuration file of the tree, read under confine.h's rule as every file is: a
-// tsconfig.json that links to /etc/passwd is not read.
-std::optional<std::string> read_text(const fs::path& root, const std::string& rel) {
+// tsconfig.json that links to /etc/passwd is not read. `why` says why not.
+std::optional<std::string> read_text(const fs::path& root, const std::string& rel, std::string& why) {
   confine::Opened dir = confine::open_root(root.string());
   std::string text;
   int64_t mtime = 0;
-  if (!dir || detail::read_file(dir.fd.get(), rel, UINT64_MAX, text, mtime)) return std::nullopt;
-  return text;
+  std::optional<SkipReason> skipped = dir ? detail::read_file(dir.fd.get(), rel, kMaxConfigBytes, text, mtime) : SkipReason::Unreadable;
+  if (!skipped) return text;
+  why = *skipped == SkipReason::TooLarge ? "over " + std::to_string(kMaxConfigBytes >> 20) + " MiB, not read" : "cannot read the file";
+  return std::nullopt;
 }
 
 // Whether `rel` is a regular file (or a directory) of the tree, under the same rule.
@@ -416,9 +422,10 @@ struct ImportResolver::State {
   }
 
   std::optional<detail::JsonValue> read_json(const std::string& rel) {
-    auto text = read_text(root, rel);
+    std::string why;
+    auto text = read_text(root, rel, why);
     if (!text) {
-      warnings.push_back(rel + ": cannot read the file");
+      warnings.push_back(rel + ": " + why);
       return std::nullopt;
     }
     auto parsed = detail::parse_json(*text);
@@ -449,8 +456,12 @@ struct ImportResolver::State {
       switch (info.language) {
         case Language::Go:
           find_nearest(dir, go_of, {"go.mod"}, [&](const std::string& rel, const std::string& d) {
-            auto text = read_text(root, rel);
-            if (!text) return -1;
+            std::string why;
+            auto text = read_text(root, rel, why);
+            if (!text) {
+              warnings.push_back(rel + ": " + why);
+              return -1;
+            }
             go_modules.push_back(read_go_mod(*text, d));
             return int(go_modules.size() - 1);
           });

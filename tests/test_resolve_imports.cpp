@@ -167,3 +167,21 @@ TEST_CASE("imports: composer.json with 3k psr-4 directories for one prefix finds
   CHECK(got.edges == std::vector<std::string>{"src/C.php -> external:Other", "src/C.php -> lib1500/Http/Kernel.php",
                                               "src/C.php -> lib2999/Models/User.php"});
 }
+
+TEST_CASE("imports: a configuration file over 256 MiB is not read: a warning, and the rest resolves", "[imports]") {
+  test::TempDir t;
+  t.write("a.ts", "import { b } from \"./b\";\nimport r from \"react\";\n");
+  t.write("b.ts", "export const b = 1;\n");
+  t.write("go/main.go", "package main\n\nimport \"fmt\"\n");
+  // Sparse: a repository can carry such files at no cost to itself; reading them would take all memory.
+  for (const char* rel : {"tsconfig.json", "go/go.mod"}) {
+    FILE* f = std::fopen((t.path() / rel).c_str(), "w");
+    REQUIRE(f);
+    REQUIRE(::ftruncate(::fileno(f), off_t(300) << 20) == 0);
+    std::fclose(f);
+  }
+  auto got = resolve_tree(t.path());
+  CHECK(got.edges == std::vector<std::string>{"a.ts -> b.ts", "a.ts -> external:react", "go/main.go -> external:fmt"});
+  std::sort(got.warnings.begin(), got.warnings.end());
+  CHECK(got.warnings == std::vector<std::string>{"go/go.mod: over 256 MiB, not read", "tsconfig.json: over 256 MiB, not read"});
+}
