@@ -3,6 +3,7 @@
 
 #include <iostream>
 #include <map>
+#include <mutex>
 #include <set>
 #include <unordered_map>
 
@@ -105,7 +106,10 @@ class LspServer {
     }
     if (method == "textDocument/didClose") {
       if (auto rel = relative(member(member(params, "textDocument"), "uri"))) {
-        told_.erase(*rel);
+        {
+          std::lock_guard lock(told_mu_);
+          told_.erase(*rel);
+        }
         tree(cancelled).close_buffer(*rel);
       }
       return nullptr;
@@ -130,11 +134,14 @@ class LspServer {
     std::optional<indexer::SkipReason> why;
     for (const auto& c : r.changes)
       if (c.path == rel && c.what == indexer::LiveTree::Change::What::Skipped) why = c.reason;
-    if (why != indexer::SkipReason::TooLarge && why != indexer::SkipReason::TooDense) {
-      told_.erase(rel);
-      return;
+    {
+      std::lock_guard lock(told_mu_);
+      if (why != indexer::SkipReason::TooLarge && why != indexer::SkipReason::TooDense) {
+        told_.erase(rel);
+        return;
+      }
+      if (!told_.insert(rel).second) return;
     }
-    if (!told_.insert(rel).second) return;
     const indexer::Options& o = options_.index;
     std::string message = why == indexer::SkipReason::TooLarge
                               ? "is " + std::to_string(size) + " bytes, over the limit of " + std::to_string(o.max_file_size) + " (--max-file-size)"
@@ -339,7 +346,10 @@ class LspServer {
   RpcConnection* rpc_ = nullptr;
   std::atomic<bool> exiting_{false}, shutdown_{false};
   std::thread::id reader_;
-  std::set<std::string> told_;  // buffers the editor was told are not indexed (reader's thread only)
+  // Buffers the editor was told are not indexed. Notifications come on the reader's thread, but a
+  // client may send didOpen/didChange with an id, which runs on the pool.
+  std::mutex told_mu_;
+  std::set<std::string> told_;
   bool work_done_progress_ = false, utf8_ = false;
   std::mutex progress_mu_;
   indexer::Progress progress_;
