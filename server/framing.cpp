@@ -45,11 +45,28 @@ bool LspFramer::resync() {
 }
 
 std::optional<LspFramer::Frame> LspFramer::next() {
+  for (;;) {
+    std::optional<Frame> f = parse();
+    // One complaint per run of bad input: junk that keeps resyncing gets one answer, not one per header.
+    if (!f || f->kind == Frame::Body) {
+      if (f) complained_ = false;
+      return f;
+    }
+    if (!complained_) {
+      complained_ = true;
+      return f;
+    }
+  }
+}
+
+std::optional<LspFramer::Frame> LspFramer::parse() {
   if (resyncing_ && !resync()) return std::nullopt;
   std::string_view rest = std::string_view(buf_).substr(pos_);
   size_t end = rest.find("\r\n\r\n");
   if (end == std::string_view::npos ? rest.size() > kMaxHeader : end > kMaxHeader) {
-    pos_ += 1;
+    // No header that starts in what was scanned can end within 64 KiB, except one in its last
+    // 64 KiB: skip to there, so the block is not scanned again for every header in it.
+    pos_ += (end == std::string_view::npos ? rest.size() : end) - kMaxHeader;
     resyncing_ = true;
     return Frame{Frame::Problem, {}, "no end of the header within 64 KiB"};
   }

@@ -27,7 +27,9 @@ struct FrameSink {
 // in one header; anything else (a sign, hex, twenty nines, two lengths, none, a header block past
 // 64 KiB) is a Problem, and a length over `max_body` (2^64-1) is TooLarge. Either way the body's
 // end is not trusted: the framer skips to the next "Content-Length:" it sees, so the stream goes
-// on with the next good frame. Memory: at most one header block plus one body of `max_body`; a
+// on with the next good frame. A run of bad frames yields one complaint, not one each (junk full
+// of "Content-Length:" would otherwise be answered many times over): the next is said only after
+// a good frame. Memory: at most one header block plus one body of `max_body`; a
 // refused body is dropped as it arrives, never held.
 class LspFramer {
  public:
@@ -44,9 +46,11 @@ class LspFramer {
  private:
   static constexpr size_t kMaxHeader = 64 * 1024;
   bool resync();  // drops bytes up to the next "Content-Length:"; false when none is there yet
+  std::optional<Frame> parse();  // next() without the quieting of repeated complaints
   std::string buf_;
   size_t pos_ = 0;             // bytes of buf_ already handed out
   bool resyncing_ = false;     // after a bad frame: looking for the next header
+  bool complained_ = false;    // a complaint since the last good frame: the next ones are dropped
   size_t max_body_;
 };
 

@@ -6,6 +6,7 @@
 #include "server/jsonrpc.h"
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <atomic>
 #include <condition_variable>
 #include <deque>
@@ -347,7 +348,12 @@ void RpcConnection::receive(std::string_view text) {
     for (size_t i = 0; i < members.size(); ++i)
       if (const auto* call = std::get_if<Call>(&members[i]); bytes && call && call->method != "$/cancelRequest")
         admitted[i] = s.admit(*call, tracked[i]);
-    s.post([members = std::move(members), tracked = std::move(tracked), admitted = std::move(admitted), bytes](State& st) {
+    // A member refused keeps only what its answer needs: its params, the bulk of a large batch,
+    // would otherwise wait in the queue behind slow calls outside the max_held budget.
+    for (size_t i = 0; i < members.size(); ++i)
+      if (auto* call = std::get_if<Call>(&members[i]); call && !admitted[i] && call->method != "$/cancelRequest") call->params = nullptr;
+    const bool none = std::find(admitted.begin(), admitted.end(), 1) == admitted.end();
+    auto job = [members = std::move(members), tracked = std::move(tracked), admitted = std::move(admitted), bytes](State& st) {
       std::string out;
       std::vector<json> ids;  // of every answer in `out`
       auto add = [&](const json& id, const std::string& r) {
@@ -385,7 +391,10 @@ void RpcConnection::receive(std::string_view text) {
       if (out.empty()) return;
       out += ']';
       st.answer(std::move(out), ids, true);
-    });
+    };
+    // With nothing admitted the job runs no call: its refusals go now, not after the slow calls.
+    if (none) job(s);
+    else s.post(std::move(job));
     return;
   }
 

@@ -393,6 +393,64 @@ async def held_bytes():
         shutil.rmtree(root)
 
 
+# 6: batches refused by that budget are answered at once, from the reader, and hold nothing: 40
+# batches of 4 MiB behind 30 MiB of held requests and 250 rescans (before: queued with their params,
+# 227 MB of RSS, their refusals after the rescans).
+async def held_batches():
+    root = base.make_tree({f"pkg/m{i}.py": f"def f{i}():\n    return {i}\n" for i in range(10000)})
+    # Under AddressSanitizer freed memory waits in a quarantine (256 MiB), which the peak would count.
+    saved = os.environ.get("ASAN_OPTIONS")
+    os.environ["ASAN_OPTIONS"] = ((saved + ":") if saved else "") + "quarantine_size_mb=8"
+    try:
+        srv = Server(root)
+    finally:
+        if saved is None:
+            del os.environ["ASAN_OPTIONS"]
+        else:
+            os.environ["ASAN_OPTIONS"] = saved
+    try:
+        srv.reset_peak()
+        before = srv.status("VmHWM")
+        s = raw_upgrade(srv.port)
+        RESCANS = 250  # of 10000 files: seconds of work, past the time to send the batches (and under max_pending)
+        rescan = json.dumps({"jsonrpc": "2.0", "id": "rescan", "method": "index/refresh"}).encode()
+        for _ in range(RESCANS):
+            s.sendall(frame_header(len(rescan)) + rescan)
+        for i in range(3):  # 30 MiB held: each batch would make more than 32
+            big = json.dumps({"jsonrpc": "2.0", "id": f"big{i}", "method": "graph/cycles", "params": {"pad": "x" * (10 << 20)}}).encode()
+            s.sendall(frame_header(len(big)) + big)
+        pad = "x" * (1 << 20)
+        for b in range(40):
+            batch = [{"jsonrpc": "2.0", "id": f"{b}-{k}", "method": "graph/cycles", "params": {"pad": pad}} for k in range(3)]
+            batch.append({"jsonrpc": "2.0", "method": "graph/cycles", "params": {"pad": pad}})  # a notification: no answer
+            message = json.dumps(batch).encode()
+            s.sendall(frame_header(len(message)) + message)
+        refused, rescans, held = 0, 0, {}
+        while refused < 40 or len(held) < 3:  # the held requests are answered too, after the refusals
+            m = json.loads(read_message(s))
+            if isinstance(m, list):
+                assert not held, f"a refusal came after held requests were answered: {m}"
+                assert all("error" in a for a in m), (refused, rescans, m)
+                assert [a["id"] for a in m] == [f"{refused}-{k}" for k in range(3)], m
+                assert all(a["error"]["code"] == -32001 and "too much pending" in a["error"]["message"] for a in m), m
+                refused += 1
+                at_last_refusal = rescans
+            elif m.get("id") == "rescan":
+                rescans += 1
+            elif str(m.get("id")).startswith("big"):
+                assert "result" in m, m
+                held[m["id"]] = rescans
+        peak = srv.status("VmHWM")
+        print(f"held_batches: 40 refusals before the held requests ({at_last_refusal} of {RESCANS} rescans answered by then); VmHWM {before} -> {peak} MB")
+        assert peak - before < 150, f"peak RSS grew {peak - before} MB"
+        s.close()
+        async with websockets.connect(srv.ws, max_size=None) as ws:
+            assert "result" in await call(ws, "graph/cycles", {}, id="after")
+    finally:
+        srv.stop()
+        shutil.rmtree(root)
+
+
 # 6: a client that asks and does not read: answers past 32 MiB unread become -32001, memory stays bounded.
 async def unread_cap(srv):
     srv.reset_peak()
@@ -650,6 +708,7 @@ async def main():
         await run(out_of_descriptors, root)
         await run(root_returns)
         await run(held_bytes)
+        await run(held_batches)
         await run(odd_names)
         await run(links_out)
         if not ONLY or "hostile_discovery" in ONLY:
