@@ -185,4 +185,11 @@ Refusal stat_beneath(int root_fd, std::string_view rel, struct stat& st) {
   return Refusal::None;
 }
 
+Opened open_state_dir(const std::string& root) {
+  Opened r = open_root(root);
+  if (!r) return r;
+  if (::mkdirat(r.fd.get(), ".indexer", 0700) != 0 && errno != EEXIST) return refuse(Refusal::Unreadable, errno);
+  return open_beneath(r.fd.get(), ".indexer", O_RDONLY | O_DIRECTORY);
+}
+
 }  // namespace indexer::confine

@@ -74,4 +74,10 @@ Opened open_by_walk(int root_fd, std::string_view rel, int flags);
 // a trailing link is reported as a link (S_ISLNK), a link on the way is refused.
 Refusal stat_beneath(int root_fd, std::string_view rel, struct stat& st);
 
+// <root>/.indexer, where indexer keeps its own files (the snapshot, server.json), opened
+// O_RDONLY | O_DIRECTORY and made (mode 0700) when missing; the root itself is not made. The
+// repository controls this name like any other: a link there is refused, so nothing is written
+// through it. Files in it are then made with openat(O_EXCL | O_NOFOLLOW) and renamed with renameat.
+Opened open_state_dir(const std::string& root);
+
 }  // namespace indexer::confine

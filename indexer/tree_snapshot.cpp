@@ -4,6 +4,7 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "indexer/confine.h"
 #include "indexer/indexer.h"
 #include "query/snapshot.h"
 
@@ -78,7 +79,16 @@ std::filesystem::path default_snapshot_path(const std::filesystem::path& root) {
 
 std::string save_tree(const query::Index& index, const std::vector<SkippedFile>& skipped, int64_t started_ns,
                       const Options& options, const std::filesystem::path& snapshot) {
-  return query::save_snapshot(index, encode_state(skipped, started_ns, options), snapshot);
+  if (snapshot.parent_path().filename() != ".indexer")
+    return query::save_snapshot(index, encode_state(skipped, started_ns, options), snapshot);
+  // In a tree's .indexer (the default place): the repository controls that directory, so it is
+  // opened under confine.h's rule and written without following links.
+  std::filesystem::path root = snapshot.parent_path().parent_path();
+  confine::Opened dir = confine::open_state_dir(root.empty() ? "." : root.string());
+  if (!dir) return snapshot.parent_path().string() + ": not written, " + std::string(confine::refusal_name(dir.refusal)) + ": " + std::strerror(dir.error);
+  std::string name = snapshot.filename().string();
+  std::string error = query::save_snapshot_at(index, encode_state(skipped, started_ns, options), dir.fd.get(), name);
+  return error.starts_with(name) ? (snapshot.parent_path() / error).string() : error;
 }
 
 std::string save_tree(const IndexResult& result, const Options& options, const std::filesystem::path& snapshot) {

@@ -1,5 +1,6 @@
 #include "query/snapshot.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/mman.h>
@@ -308,10 +309,50 @@ void parallel_for(size_t n, F&& fn) {
   for (auto& t : pool) t.join();
 }
 
+// Writes header and frames to `name` in `dir_fd` atomically. Nothing here follows a link: the
+// temporary is made with O_EXCL | O_NOFOLLOW (a stale one is unlinked first, and unlinkat never
+// follows), the rename and the cleanup are relative to the descriptor. Errors name `name`.
+std::string write_at(int dir_fd, const std::string& name, const std::string& header,
+                     const std::array<std::string, kSectionCount>& frames) {
+  std::string tmp = name + ".tmp." + std::to_string(::getpid());
+  ::unlinkat(dir_fd, tmp.c_str(), 0);
+  int fd = ::openat(dir_fd, tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+  if (fd < 0) return errno_text(tmp);
+  bool ok = write_all(fd, header.data(), header.size());
+  for (const auto& f : frames) ok = ok && write_all(fd, f.data(), f.size());
+  ok = ok && ::fsync(fd) == 0;
+  std::string error = ok ? "" : errno_text(tmp);
+  if (::close(fd) != 0 && error.empty()) error = errno_text(tmp);
+  if (error.empty() && ::renameat(dir_fd, tmp.c_str(), dir_fd, name.c_str()) != 0) error = errno_text(name);
+  if (!error.empty()) {
+    ::unlinkat(dir_fd, tmp.c_str(), 0);
+    return error;
+  }
+  // Writers killed mid-write leave their temporary files; remove those whose process is gone.
+  const std::string prefix = name + ".tmp.";
+  if (int dup = ::fcntl(dir_fd, F_DUPFD_CLOEXEC, 0); dup >= 0) {
+    if (DIR* d = ::fdopendir(dup)) {
+      ::rewinddir(d);
+      while (const dirent* e = ::readdir(d)) {
+        std::string_view entry = e->d_name;
+        if (!entry.starts_with(prefix)) continue;
+        long pid = std::strtol(e->d_name + prefix.size(), nullptr, 10);
+        if (pid > 0 && ::kill(pid_t(pid), 0) != 0 && errno == ESRCH) ::unlinkat(dir_fd, e->d_name, 0);
+      }
+      ::closedir(d);
+    } else {
+      ::close(dup);
+    }
+  }
+  // The rename itself is durable once the directory is synced.
+  ::fsync(dir_fd);
+  return {};
+}
+
 }  // namespace
 }  // namespace detail
 
-std::string save_snapshot(const Index& index, std::string_view extra, const std::filesystem::path& path) {
+std::string save_snapshot_at(const Index& index, std::string_view extra, int dir_fd, const std::string& name) {
   using namespace detail;
   const IndexData& d = data_of(index);
   std::array<std::string, kSectionCount> frames;
@@ -338,37 +379,20 @@ std::string save_snapshot(const Index& index, std::string_view extra, const std:
   uint64_t table_checksum = content_hash(header);
   header.append(reinterpret_cast<const char*>(&table_checksum), 8);
 
+  return write_at(dir_fd, name, header, frames);
+}
+
+std::string save_snapshot(const Index& index, std::string_view extra, const std::filesystem::path& path) {
+  // A path the user chose: it and the links on the way to it are followed.
   std::error_code ec;
-  std::filesystem::create_directories(path.parent_path(), ec);
-  std::string tmp = path.string() + ".tmp." + std::to_string(::getpid());
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) return errno_text(tmp);
-  bool ok = write_all(fd, header.data(), header.size());
-  for (const auto& f : frames) ok = ok && write_all(fd, f.data(), f.size());
-  ok = ok && ::fsync(fd) == 0;
-  std::string error = ok ? "" : errno_text(tmp);
-  if (::close(fd) != 0 && error.empty()) error = errno_text(tmp);
-  if (error.empty() && ::rename(tmp.c_str(), path.c_str()) != 0) error = errno_text(path.string());
-  if (!error.empty()) {
-    ::unlink(tmp.c_str());
-    return error;
-  }
-  // Writers killed mid-write leave their temporary files; remove those whose process is gone.
-  std::error_code ec2;
-  const std::string prefix = path.filename().string() + ".tmp.";
-  for (const auto& e : std::filesystem::directory_iterator(path.parent_path().empty() ? "." : path.parent_path(), ec2)) {
-    std::string name = e.path().filename().string();
-    if (!name.starts_with(prefix)) continue;
-    long pid = std::strtol(name.c_str() + prefix.size(), nullptr, 10);
-    if (pid > 0 && ::kill(pid_t(pid), 0) != 0 && errno == ESRCH) std::filesystem::remove(e.path(), ec2);
-  }
-  // The rename itself is durable once the directory is synced.
-  int dir = ::open(path.parent_path().empty() ? "." : path.parent_path().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dir >= 0) {
-    ::fsync(dir);
-    ::close(dir);
-  }
-  return {};
+  std::filesystem::path dir = path.parent_path().empty() ? "." : path.parent_path();
+  std::filesystem::create_directories(dir, ec);
+  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return detail::errno_text(dir.string());
+  std::string name = path.filename().string();
+  std::string error = save_snapshot_at(index, extra, fd, name);
+  ::close(fd);
+  return error.starts_with(name) ? (dir / error).string() : error;
 }
 
 SnapshotLoad load_snapshot(const std::filesystem::path& path) {

@@ -13,17 +13,19 @@
 #include "server/ws_server.h"
 
 #include <nlohmann/json.hpp>
+#include <fcntl.h>
 #include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <chrono>
 #include <deque>
-#include <fstream>
+#include <cstring>
 #include <iostream>
 #include <mutex>
 #include <thread>
 
+#include "indexer/confine.h"
 #include "server/jsonrpc.h"
 #include "server/metrics.h"
 #include "server/stdio_io.h"
@@ -553,18 +555,23 @@ void accept(tcp::acceptor& acceptor, ContextPool& pool, Hub& hub, net::steady_ti
   });
 }
 
-void write_discovery(const ServeOptions& o, uint16_t port) {
-  std::error_code ec;
-  std::filesystem::path path = discovery_path(o.root);
-  // Not create_directories: a root deleted meanwhile must not be made again by us.
-  std::filesystem::create_directory(path.parent_path(), ec);
-  std::filesystem::path tmp = path.string() + ".tmp";
-  {
-    std::ofstream out(tmp);
-    out << json_text(json{{"pid", ::getpid()}, {"address", o.address}, {"port", port}, {"token", o.token}, {"version", kVersion}}) << '\n';
-  }
-  ::chmod(tmp.c_str(), 0600);
-  std::filesystem::rename(tmp, path, ec);
+// Under confine.h's rule: <root>/.indexer is opened beneath the root (a link there is refused),
+// the temporary made O_EXCL | O_NOFOLLOW with mode 0600 and renamed within it, so a link the
+// repository planted is never written through. Not written when refused: returns why.
+std::string write_discovery(const ServeOptions& o, uint16_t port) {
+  // open_state_dir does not make the root: a root deleted meanwhile must not be made again by us.
+  indexer::confine::Opened dir = indexer::confine::open_state_dir(o.root);
+  if (!dir) return std::string(indexer::confine::refusal_name(dir.refusal)) + ": " + std::strerror(dir.error);
+  std::string text = json_text(json{{"pid", ::getpid()}, {"address", o.address}, {"port", port}, {"token", o.token}, {"version", kVersion}}) + '\n';
+  const char* tmp = "server.json.tmp";
+  ::unlinkat(dir.fd.get(), tmp, 0);
+  indexer::confine::Fd fd(::openat(dir.fd.get(), tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
+  if (!fd) return std::string(tmp) + ": " + std::strerror(errno);
+  bool ok = ::write(fd.get(), text.data(), text.size()) == ssize_t(text.size());
+  if (ok && ::renameat(dir.fd.get(), tmp, dir.fd.get(), "server.json") == 0) return {};
+  std::string error = std::string(tmp) + ": " + std::strerror(errno);
+  ::unlinkat(dir.fd.get(), tmp, 0);
+  return error;
 }
 
 }  // namespace
@@ -621,7 +628,14 @@ int serve(const ServeOptions& o, const std::atomic<bool>& stop) {
 
   std::vector<std::thread> threads;
   pool.run(threads);
-  write_discovery(o, port);
+  // Said once, not each second it is tried again.
+  bool discovery_warned = false;
+  auto discover = [&] {
+    std::string why = write_discovery(o, port);
+    if (!why.empty() && !discovery_warned) std::cerr << "indexer: warning: " << discovery_path(o.root).string() << " not written: " << why << '\n';
+    discovery_warned = discovery_warned || !why.empty();
+  };
+  discover();
   if (o.announce) {
     std::string where = o.address + ":" + std::to_string(port);
     o.announce("listening on ws://" + where + " (JSON-RPC 2.0), http://" + where + "/health /stats /metrics, POST /rpc");
@@ -633,7 +647,7 @@ int serve(const ServeOptions& o, const std::atomic<bool>& stop) {
     // once the root is back, so clients find this server again. A stat a second.
     if (tick % 20 == 0) {
       std::error_code fs_ec;
-      if (!std::filesystem::exists(discovery_path(o.root), fs_ec) && std::filesystem::is_directory(o.root, fs_ec)) write_discovery(o, port);
+      if (!std::filesystem::exists(discovery_path(o.root), fs_ec) && std::filesystem::is_directory(o.root, fs_ec)) discover();
     }
     if (!announced_ready && hub.workspace.service()) {
       announced_ready = true;
@@ -642,8 +656,10 @@ int serve(const ServeOptions& o, const std::atomic<bool>& stop) {
       if (o.announce) o.announce("ready: " + std::to_string(view->file_count()) + " files, " + std::to_string(view->symbol_count()) + " symbols");
     }
   }
-  std::error_code fs_ec;
-  std::filesystem::remove(discovery_path(o.root), fs_ec);
+  // unlinkat within .indexer opened beneath the root: neither it nor a link planted there is followed.
+  if (indexer::confine::Opened dir = indexer::confine::open_root(o.root))
+    if (indexer::confine::Opened state = indexer::confine::open_beneath(dir.fd.get(), ".indexer", O_PATH | O_DIRECTORY))
+      ::unlinkat(state.fd.get(), "server.json", 0);
   acceptor.close(ec);
   pool.stop();
   for (auto& t : threads) t.join();

@@ -7,6 +7,7 @@
 
 #include <zstd.h>
 
+#include <algorithm>
 #include <cstring>
 #include <functional>
 
@@ -371,4 +372,67 @@ TEST_CASE("cli: a snapshot with a string past its buffer means a warning, a full
       CHECK(r.err.empty());  // the snapshot was written anew by the query before
     }
   }
+}
+
+namespace {
+
+// Every entry of `dir` (not followed) with its mode and, for files, its bytes.
+std::vector<std::string> listing(const fs::path& dir) {
+  std::vector<std::string> out;
+  for (const auto& e : fs::directory_iterator(dir)) {
+    struct stat st;
+    REQUIRE(::lstat(e.path().c_str(), &st) == 0);
+    std::string line = e.path().filename().string() + " " + std::to_string(st.st_mode);
+    if (S_ISREG(st.st_mode)) line += " " + test::read_file(e.path());
+    out.push_back(line);
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("cli: a .indexer that links out of the tree is not written through; the query still answers", "[cli][snapshot]") {
+  test::TempDir t, outside;
+  t.write("src/zeta.py", "def zeta_function():\n    pass\n");
+  // What a writer that followed the link would overwrite, create or clean up as stale.
+  outside.write("snapshot", "victim snapshot\n");
+  outside.write("snapshot.tmp.999999999", "victim stale tmp\n");
+  REQUIRE(::chmod((outside / "snapshot").c_str(), 0644) == 0);
+  fs::create_directory_symlink(outside.path(), t / ".indexer");
+  const auto before = listing(outside.path());
+  // Both warn and go on: `index` saves only, `query` loads (nothing) and saves after indexing.
+  test::RunResult index = test::run_indexer({"index", t.path().string()});
+  test::RunResult query = test::run_indexer({"query", "zeta_function", t.path().string()});
+  for (const test::RunResult* r : {&index, &query}) {
+    INFO(r->err);
+    CHECK(r->exit_code == 0);
+    CHECK(r->err.find("could not save the snapshot") != std::string::npos);
+    CHECK(r->err.find("through a symlink") != std::string::npos);
+  }
+  CHECK(query.out.find("src/zeta.py:1") != std::string::npos);
+  CHECK(listing(outside.path()) == before);
+  CHECK(fs::is_symlink(t / ".indexer"));
+}
+
+TEST_CASE("snapshot: links planted at the temporary and final names in .indexer are replaced, never written through", "[snapshot]") {
+  test::TempDir t, outside;
+  t.write("src/zeta.py", "def zeta_function():\n    pass\n");
+  outside.write("victim", "victim\n");
+  REQUIRE(::chmod((outside / "victim").c_str(), 0640) == 0);
+  fs::create_directory(t / ".indexer");
+  // The exact name this process writes to first, a dead writer's leftover, and the snapshot itself.
+  for (std::string name : {"snapshot.tmp." + std::to_string(::getpid()), std::string("snapshot.tmp.999999999"), std::string("snapshot")})
+    fs::create_symlink(outside / "victim", t / ".indexer" / name);
+  const auto before = listing(outside.path());
+  auto built = indexer::index_tree(t.path(), {});
+  REQUIRE(built.index);
+  CHECK(indexer::save_tree(built, {}, indexer::default_snapshot_path(t.path())) == "");
+  CHECK(listing(outside.path()) == before);
+  // The snapshot is a file of its own now, and the leftovers are gone.
+  CHECK(fs::is_regular_file(fs::symlink_status(t / ".indexer/snapshot")));
+  CHECK(listing(t / ".indexer").size() == 1);
+  query::SnapshotLoad loaded = query::load_snapshot(t / ".indexer/snapshot");
+  REQUIRE(loaded.index);
+  CHECK(hits(*loaded.index, "zeta_function").size() == 1);
 }

@@ -16,6 +16,7 @@ import re
 import resource
 import shutil
 import socket
+import stat
 import subprocess
 import sys
 import tempfile
@@ -661,6 +662,54 @@ async def links_out():
         shutil.rmtree(outside)
 
 
+# Links a repository plants in .indexer: the discovery file is written (and removed on exit) without
+# following them. A link at the temporary name is replaced, not written through; .indexer itself a
+# link out of the tree means no discovery file and a warning, and the server serves all the same.
+async def discovery_links():
+    def state(path):
+        st = os.lstat(path)
+        return st.st_mode, open(path).read()
+
+    outside = tempfile.mkdtemp(prefix="indexer-outside-")
+    victim = os.path.join(outside, "victim")
+    with open(victim, "w") as f:
+        f.write("victim\n")
+    os.chmod(victim, 0o644)
+    # The outside directory as a .indexer: what following it would overwrite, and remove on exit.
+    for name in ("server.json", "server.json.tmp"):
+        with open(os.path.join(outside, name), "w") as f:
+            f.write(name + "\n")
+    before = {n: state(os.path.join(outside, n)) for n in os.listdir(outside)}
+    for case in ("tmp link", "dir link"):
+        root = tempfile.mkdtemp(prefix="indexer-root-")
+        with open(os.path.join(root, "a.py"), "w") as f:
+            f.write("def alpha():\n    pass\n")
+        if case == "tmp link":
+            os.makedirs(os.path.join(root, ".indexer"))
+            os.symlink(victim, os.path.join(root, ".indexer", "server.json.tmp"))
+        else:
+            os.symlink(outside, os.path.join(root, ".indexer"))
+        srv = Server(root)
+        try:
+            await still_serves_symbol(srv, "alpha")
+            discovery = os.path.join(root, ".indexer", "server.json")
+            if case == "tmp link":
+                st = os.lstat(discovery)
+                assert stat.S_ISREG(st.st_mode) and st.st_mode & 0o777 == 0o600, oct(st.st_mode)
+                assert json.load(open(discovery))["port"] == srv.port
+            assert {n: state(os.path.join(outside, n)) for n in os.listdir(outside)} == before, case
+        finally:
+            srv.stop()
+        err = srv.proc.stderr.read()
+        assert {n: state(os.path.join(outside, n)) for n in os.listdir(outside)} == before, case
+        if case == "tmp link":
+            assert not os.path.lexists(os.path.join(root, ".indexer", "server.json")), "server.json left behind"
+        else:
+            assert "server.json not written: through a symlink" in err, err
+        shutil.rmtree(root)
+    shutil.rmtree(outside)
+
+
 # A discovery file a repository could carry (or someone edited) cannot crash the CLI.
 def hostile_discovery():
     root = tempfile.mkdtemp(prefix="indexer-disc-")
@@ -711,6 +760,7 @@ async def main():
         await run(held_batches)
         await run(odd_names)
         await run(links_out)
+        await run(discovery_links)
         if not ONLY or "hostile_discovery" in ONLY:
             hostile_discovery()
     finally:
