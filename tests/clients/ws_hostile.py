@@ -4,8 +4,9 @@ input, then checks that the server still answers a normal request. Wrong JSON ty
 16 MiB of '[' before login, clients that never finish logging in or never finish their headers,
 floods of requests sharing an id, a batch whose answer would be huge, plain TCP connections up to
 the limit and past the process's descriptors, notifications of the quick methods, the
-Authorization scheme's case, the discovery file coming back with its root, and paths through links
-out of the root.
+Authorization scheme's case, the discovery file coming back with its root, messages and batches
+past the held-bytes budget while the connection's calls are slow, paths through links out of the
+root, and links planted in .indexer/ where the server writes its discovery file.
 Peak memory is printed (not asserted tightly: only bounds far above what the fix costs).
 Usage: ws_hostile.py INDEXER_BINARY [STEP...] (all steps by default)"""
 import asyncio
