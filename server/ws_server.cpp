@@ -49,6 +49,9 @@ struct Hub {
   Metrics metrics;
   std::atomic<size_t> connections{0};  // every accepted TCP connection still open
   std::atomic<bool> out_of_descriptors{false};  // said once an episode
+  // Set once the index is ready and every session then open was sent the end of its progress:
+  // /health says "ok" only after it, so a client that waited for it gets no stale "end".
+  std::atomic<bool> ready{false};
   std::mutex mu;  // sessions
   std::vector<std::weak_ptr<WsSession>> sessions;
   // POST /rpc runs here: it waits for its request, and a network thread serves many connections.
@@ -447,7 +450,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
     res.set(http::field::server, "indexer");
     res.set(http::field::content_type, "application/json");
     if (req.method() == http::verb::get && path == "/health") {
-      res.body() = json_text(json{{"status", hub_.workspace.service() ? "ok" : "indexing"}, {"version", kVersion}});
+      res.body() = json_text(json{{"status", hub_.ready ? "ok" : "indexing"}, {"version", kVersion}});
     } else if (!authorized) {
       return error(http::status::unauthorized, "send Authorization: Bearer TOKEN", req.version());
     } else if (req.method() == http::verb::get && path == "/stats") {
@@ -652,6 +655,7 @@ int serve(const ServeOptions& o, const std::atomic<bool>& stop) {
     if (!announced_ready && hub.workspace.service()) {
       announced_ready = true;
       hub.each_session([](WsSession& s) { s.notify("$/progress", {{"token", "indexing"}, {"value", {{"kind", "end"}}}}); });
+      hub.ready = true;
       auto view = hub.workspace.service()->tree().index();
       if (o.announce) o.announce("ready: " + std::to_string(view->file_count()) + " files, " + std::to_string(view->symbol_count()) + " symbols");
     }
