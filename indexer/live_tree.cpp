@@ -174,6 +174,11 @@ std::unique_ptr<LiveTree> LiveTree::open(const std::filesystem::path& root, cons
   return std::unique_ptr<LiveTree>(new LiveTree(root, options, snapshot, std::move(r)));
 }
 
+std::unique_ptr<LiveTree> LiveTree::adopt(const std::filesystem::path& root, const Options& options,
+                                          const std::filesystem::path& snapshot, IndexResult indexed) {
+  return std::unique_ptr<LiveTree>(new LiveTree(root, options, snapshot, std::move(indexed)));
+}
+
 LiveTree::Report LiveTree::refresh(const std::vector<std::string>& paths) {
   const auto started = Clock::now();
   State& s = *state_;

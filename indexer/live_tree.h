@@ -39,6 +39,9 @@ class LiveTree {
                                         const std::filesystem::path& snapshot,
                                         const std::function<void(const Progress&)>& progress, std::string& warning,
                                         std::string& error);
+  // A tree indexed already (index_tree()'s or open_tree()'s result), kept live from here.
+  static std::unique_ptr<LiveTree> adopt(const std::filesystem::path& root, const Options& options,
+                                         const std::filesystem::path& snapshot, IndexResult indexed);
   ~LiveTree();
 
   // The current index; a consistent view for as long as the caller holds it.

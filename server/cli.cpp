@@ -36,6 +36,8 @@
 #include "indexer/watch_loop.h"
 #include "query/import_graph.h"
 #include "query/query.h"
+#include "server/index_methods.h"
+#include "server/registry.h"
 #include "server/service.h"
 #include "server/stdio.h"
 #include "server/ws_server.h"
@@ -43,7 +45,6 @@
 namespace {
 
 using nlohmann::json;
-using server::symbol_json;
 namespace fs = std::filesystem;
 
 using server::kVersion;
@@ -73,6 +74,12 @@ commands:
                             a shortest chain of imports from FROM to TO
   graph   cycles [PATH] [--json]
                             import cycles (files that reach each other through imports)
+  methods [--json|--markdown]
+                            every JSON-RPC method the server answers: params, where it runs,
+                            whether it waits for the index, its MCP tool
+  call    METHOD [PARAMS] [PATH]
+                            any method by name with JSON params ('{"pattern":"Foo"}'): asked of
+                            PATH's running server when one runs, else answered here
   serve   [PATH] [--listen ADDRESS:PORT] [--token T] [--allow-origin ORIGIN]
                             serve the live index over WebSocket JSON-RPC and HTTP (/health,
                             /stats, /metrics, POST /rpc); loopback and a free port by default;
@@ -115,7 +122,7 @@ const std::vector<std::string> kValued = {"--kind", "--lang", "--path", "--limit
                                           "--max-file-size", "--exclude", "--threads", "--snapshot", "--depth",
                                           "--max-watches", "--listen", "--token", "--allow-origin"};
 const std::vector<std::string> kSwitches = {"--json", "--imports", "--index-minified", "--no-snapshot", "--no-server", "--help", "-h", "--version",
-                                            "--stdio"};
+                                            "--stdio", "--markdown"};
 
 Args parse_args(int argc, char** argv) {
   Args a;
@@ -211,7 +218,7 @@ fs::path snapshot_path(const Args& a, const std::string& root) {
 
 // `fresh`: index everything and write the snapshot (`indexer index`); otherwise load the snapshot
 // and refresh what changed. --no-snapshot neither reads nor writes one.
-Indexed build_index(const Args& a, const std::string& root, bool fresh = false) {
+indexer::IndexResult index_here(const Args& a, const std::string& root, bool fresh = false) {
   ProgressBar bar;
   indexer::Options options = index_options(a);
   indexer::IndexResult r;
@@ -229,7 +236,30 @@ Indexed build_index(const Args& a, const std::string& root, bool fresh = false) 
   if (!r.index) throw std::runtime_error(r.error);
   if (!warning.empty()) std::cerr << "indexer: warning: " << warning << '\n';
   if (!r.summary.query_error.empty()) std::cerr << "indexer: warning: " << r.summary.query_error << '\n';
+  return r;
+}
+
+Indexed build_index(const Args& a, const std::string& root, bool fresh = false) {
+  indexer::IndexResult r = index_here(a, root, fresh);
   return {std::move(r.index), r.summary};
+}
+
+// The service `indexer serve` runs, over the tree indexed here: a command answers what the server
+// would, through the same typed calls (index_methods.h).
+struct Local {
+  std::unique_ptr<indexer::LiveTree> tree;
+  std::unique_ptr<server::Service> service;
+  std::unique_ptr<server::ReadyHost> host;
+  server::CancelFlag never{false};
+  server::Context context() { return {*host, service.get(), never}; }
+};
+
+std::unique_ptr<Local> open_local(const Args& a, const std::string& root) {
+  auto local = std::make_unique<Local>();
+  local->tree = indexer::LiveTree::adopt(root, index_options(a), a.has("--no-snapshot") ? fs::path() : snapshot_path(a, root), index_here(a, root));
+  local->service = std::make_unique<server::Service>(*local->tree);
+  local->host = std::make_unique<server::ReadyHost>(*local->service);
+  return local;
 }
 
 // Invalid UTF-8 in names or signatures becomes U+FFFD rather than an exception.
@@ -282,87 +312,92 @@ int cmd_index(const Args& a) {
   return 0;
 }
 
-query::SearchRequest search_request(const Args& a, const std::string& pattern) {
-  query::SearchRequest req;
-  req.pattern = pattern;
+// "--kind function,class --kind enum": the names, as the server reads "function,class,enum".
+std::vector<std::string> comma_separated(const std::vector<std::string>& values) {
+  std::vector<std::string> out;
+  for (const auto& v : values)
+    for (size_t start = 0; start <= v.size();) {
+      size_t comma = std::min(v.find(',', start), v.size());
+      if (comma > start) out.push_back(v.substr(start, comma - start));
+      start = comma + 1;
+    }
+  return out;
+}
+
+server::index::SearchParams search_params(const Args& a, const std::string& pattern) {
+  server::index::SearchParams p;
+  p.pattern = pattern;
+  p.path = a.get("--path").value_or("");
   if (auto v = a.get("--limit")) {
-    req.limit = parse_number("--limit", *v);
-    if (req.limit == 0) throw UsageError{"--limit takes a number from 1 up"};
+    p.limit = parse_number("--limit", *v);
+    if (p.limit == 0) throw UsageError{"--limit takes a number from 1 up"};
   }
-  try {  // the service reads the same names
-    if (a.has("--kind")) req.kinds = server::kinds_from(json(a.options.at("--kind")));
-    if (a.has("--lang")) req.languages = server::languages_from(json(a.options.at("--lang")));
+  try {  // the server reads the same names
+    if (a.has("--kind")) p.kinds = server::index::kinds_from(comma_separated(a.options.at("--kind")));
+    if (a.has("--lang")) p.languages = server::index::languages_from(comma_separated(a.options.at("--lang")));
   } catch (const server::RpcError& e) {
     throw UsageError{e.message};
   }
-  return req;
+  return p;
 }
 
-// Hits as the service gives them (symbol_json plus score and match): a table, or --json.
-int print_hits(const Args& a, const json& hits, const std::string& pattern) {
-  if (a.has("--json")) {
-    std::cout << dump(hits) << '\n';
-    return 0;
-  }
-  if (hits.empty()) {
-    std::cerr << "no symbol matches '" << pattern << "'\n";
-    return 1;
-  }
-  std::vector<std::vector<std::string>> rows;
-  for (const auto& h : hits) {
-    std::string name = h["name"], container = h["container"];
-    std::string_view sep = grammars::spec(grammars::language_from_name(h["language"].get<std::string>())).separator;
-    rows.push_back({h["kind"].get<std::string>(), container.empty() ? name : container + std::string(sep) + name,
-                    h["path"].get<std::string>() + ":" + std::to_string(h["line"].get<unsigned>())});
-  }
-  print_table(rows);
-  return 0;
+// One row of `indexer query`'s table: kind, qualified name, path:line.
+std::vector<std::string> hit_row(std::string_view kind, std::string_view name, std::string_view container, query::Language language,
+                                 std::string_view path, uint32_t line) {
+  std::string qualified = container.empty() ? std::string(name) : std::string(container) + std::string(grammars::spec(language).separator) + std::string(name);
+  return {std::string(kind), std::move(qualified), std::string(path) + ":" + std::to_string(line)};
+}
+
+int no_hits(const std::string& pattern) {
+  std::cerr << "no symbol matches '" << pattern << "'\n";
+  return 1;
 }
 
 // The answer of the server running for this root, if there is one and the query asks nothing of
-// indexing that the server might do otherwise.
-std::optional<json> query_server(const Args& a, const std::string& root, const query::SearchRequest& req) {
+// indexing that the server might do otherwise: the `result` of its symbols/search answer.
+std::optional<json> query_server(const Args& a, const std::string& root, const server::index::SearchParams& p) {
   for (const char* own : {"--no-server", "--no-snapshot", "--snapshot", "--exclude", "--max-file-size", "--index-minified"})
     if (a.has(own)) return std::nullopt;
   std::error_code ec;
   auto found = server::discover(fs::absolute(root, ec).lexically_normal());
   if (!found) return std::nullopt;
-  json params = {{"pattern", req.pattern}, {"limit", req.limit}};
+  json params = {{"pattern", p.pattern}, {"limit", p.limit}};
   if (a.has("--kind")) params["kind"] = a.options.at("--kind");
   if (a.has("--lang")) params["lang"] = a.options.at("--lang");
-  if (!req.path_glob.empty()) params["path"] = req.path_glob;
+  if (!p.path.empty()) params["path"] = p.path;
   auto body = server::post_rpc(*found, json{{"jsonrpc", "2.0"}, {"id", 1}, {"method", "symbols/search"}, {"params", params}}.dump());
   if (!body) return std::nullopt;
   json response = json::parse(*body, nullptr, false);
-  if (!response.is_object() || !response.contains("result")) return std::nullopt;
+  if (!response.is_object() || !response.contains("result") || !response["result"].is_array()) return std::nullopt;
   return response["result"];
 }
 
 int cmd_query(const Args& a) {
   if (a.positional.empty()) throw UsageError{"query needs a PATTERN"};
   std::string pattern = a.positional[0];
-  std::string path_glob = a.get("--path").value_or("");
-  query::SearchRequest req = search_request(a, pattern);
-  req.path_glob = path_glob;
+  server::index::SearchParams params = search_params(a, pattern);
   std::string root = root_arg(a, 1);
-  if (auto served = query_server(a, root, req)) return print_hits(a, *served, pattern);
-  Indexed ix = build_index(a, root);
-  json hits = json::array();
-  for (const auto& h : query::search(*ix.index, req)) {
-    json j = symbol_json(ix.index->symbol(h.symbol));
-    j["score"] = h.score;
-    j["match"] = query::tier_name(h.tier);
-    hits.push_back(std::move(j));
+  std::vector<std::vector<std::string>> rows;
+  if (auto served = query_server(a, root, params)) {  // the server's JSON, as any client reads it
+    if (a.has("--json")) return std::cout << dump(*served) << '\n', 0;
+    for (const auto& h : *served) {
+      auto text = [&](const char* k) { return h.value(k, std::string()); };
+      rows.push_back(hit_row(text("kind"), text("name"), text("container"), grammars::language_from_name(text("language")), text("path"),
+                             h.value("line", 0u)));
+    }
+  } else {
+    auto local = open_local(a, root);
+    server::Context c = local->context();
+    server::index::Hits r = server::index::search(c, params);
+    if (a.has("--json")) return std::cout << server::index::write_hits(r) << '\n', 0;
+    for (const auto& h : r.hits) {
+      query::Symbol s = r.view->symbol(h.symbol);
+      rows.push_back(hit_row(query::kind_name(s.kind), s.name, s.container, s.language, s.path, s.range.start.line + 1));
+    }
   }
-  return print_hits(a, hits, pattern);
-}
-
-void print_outline(const json& nodes, int depth) {
-  for (const auto& n : nodes) {
-    std::printf("%*s%s %s  :%u\n", depth * 2, "", n["kind"].get<std::string>().c_str(), n["name"].get<std::string>().c_str(),
-                n["line"].get<unsigned>());
-    print_outline(n["children"], depth + 1);
-  }
+  if (rows.empty()) return no_hits(pattern);
+  print_table(rows);
+  return 0;
 }
 
 int cmd_outline(const Args& a) {
@@ -387,20 +422,18 @@ int cmd_outline(const Args& a) {
   fi.symbols = ex.symbols;
   fi.imports = ex.imports;
   builder.add(fi);
-  auto index = builder.finish();
-  json tree = server::outline_json(*index, 0);
+  std::shared_ptr<const query::Index> index = builder.finish();
+  server::index::Outline tree{index, server::index::outline_of(*index, 0)};
   auto imports = index->file_imports(0);
   if (a.has("--json")) {
-    json out = tree;
-    if (a.has("--imports")) {
-      json list = json::array();
-      for (const auto& i : imports) list.push_back({{"specifier", i.specifier}, {"kind", i.kind}, {"line", i.line + 1}});
-      out = json{{"symbols", std::move(out)}, {"imports", std::move(list)}};
-    }
-    std::cout << dump(out) << '\n';
+    std::string symbols = server::index::write_outline(tree);
+    if (!a.has("--imports")) return std::cout << symbols << '\n', 0;
+    json list = json::array();
+    for (const auto& i : imports) list.push_back({{"specifier", i.specifier}, {"kind", i.kind}, {"line", i.line + 1}});
+    std::cout << "{\"symbols\":" << symbols << ",\"imports\":" << dump(list) << "}\n";
     return 0;
   }
-  print_outline(tree, 0);
+  server::index::outline_lines(tree.nodes, [](const std::string& line) { return std::printf("%s\n", line.c_str()) >= 0; });
   if (a.has("--imports"))
     for (const auto& i : imports)
       std::printf("import %s %s  :%u\n", std::string(i.kind).c_str(), std::string(i.specifier).c_str(), i.line + 1);
@@ -499,7 +532,7 @@ int cmd_export(const Args& a) {
   }
   const std::string where = a.get("-o").value_or("standard output");
   if (format == "jsonl") {
-    for (uint32_t id = 0; id < index.symbol_count(); ++id) *out << dump(symbol_json(index.symbol(id))) << '\n';
+    for (uint32_t id = 0; id < index.symbol_count(); ++id) *out << server::index::write_symbol(index.symbol(id)) << '\n';
     return finish_output(*out, where);
   }
   // Tag paths are relative to the tags file's directory (the current one for standard output),
@@ -549,46 +582,28 @@ int cmd_export(const Args& a) {
   return finish_output(*out, where);
 }
 
-// ---- graph: the import graph --------------------------------------------------------------------
-
-struct Graph {
-  Indexed ix;
-  query::ImportGraph graph;
-  std::string root;
-};
-
-Graph build_graph(const Args& a, const std::string& root) {
-  Indexed ix = build_index(a, root);
-  indexer::ImportResolver resolver(root, *ix.index);
-  for (const auto& w : resolver.warnings()) std::cerr << "indexer: warning: " << w << '\n';
-  auto graph = indexer::build_import_graph(resolver, *ix.index);
-  return {std::move(ix), std::move(graph), root};
-}
+// ---- graph: the import graph, through the graph/* methods ----------------------------------------
 
 // A node named on the command line: a file as a path from here or from the root, or an external
-// module by name ("react", "external:react").
-query::ImportGraph::NodeId graph_node(const Graph& g, const std::string& arg) {
+// module by name ("react", "external:react"); the method resolves it as the server would.
+std::string graph_arg(const std::string& root, const std::string& arg) {
   std::error_code ec;
-  if (arg.starts_with("external:"))
-    if (auto n = g.graph.find_external(arg.substr(9))) return *n;
+  if (arg.starts_with("external:")) return arg;
   if (fs::is_regular_file(arg, ec)) {
-    fs::path rel = fs::absolute(arg, ec).lexically_normal().lexically_relative(fs::absolute(g.root, ec).lexically_normal());
-    if (auto n = g.graph.find_file(rel.generic_string())) return *n;
+    fs::path rel = fs::absolute(arg, ec).lexically_normal().lexically_relative(fs::absolute(root, ec).lexically_normal());
+    if (!rel.empty() && *rel.begin() != "..") return rel.generic_string();
   }
-  if (auto n = g.graph.find_file(fs::path(arg).lexically_normal().generic_string())) return *n;
-  if (auto n = g.graph.find_external(arg)) return *n;
-  throw std::runtime_error(arg + ": not a file of the indexed tree (" + g.root + ") nor an imported module");
+  return fs::path(arg).lexically_normal().generic_string();
 }
 
-std::string node_label(const query::ImportGraph& g, query::ImportGraph::NodeId n) {
-  return (g.is_external(n) ? "external:" : "") + std::string(g.name(n));
-}
-
-json node_json(const query::ImportGraph& g, query::ImportGraph::NodeId n) {
-  return json{{"path", g.name(n)}, {"external", g.is_external(n)}};
+std::vector<std::string> node_names(const query::ImportGraph& g, const std::vector<query::ImportGraph::NodeId>& nodes) {
+  std::vector<std::string> out;
+  for (auto n : nodes) out.emplace_back(g.name(n));
+  return out;
 }
 
 int cmd_graph(const Args& a) {
+  namespace ix = server::index;
   const std::string sub = a.positional.empty() ? "" : a.positional[0];
   const bool as_json = a.has("--json");
   auto need = [&](size_t n, const char* what) {
@@ -600,86 +615,125 @@ int cmd_graph(const Args& a) {
     if (v == 0) throw UsageError{"--depth takes a number from 1 up"};
     depth = uint32_t(std::min<uint64_t>(v, depth));
   }
-  if (sub == "imports" || sub == "importers") {
-    need(1, "a FILE");
-    Graph g = build_graph(a, root_arg(a, 2));
-    auto node = graph_node(g, a.positional[1]);
-    bool out = sub == "imports";
-    json list = json::array();
-    std::vector<std::vector<std::string>> rows;
-    for (const auto& e : out ? g.graph.imports(node) : g.graph.importers(node)) {
-      auto other = out ? e.to : e.from;
-      json j = node_json(g.graph, other);
-      j["line"] = e.line + 1;
-      list.push_back(std::move(j));
-      if (out) rows.push_back({node_label(g.graph, other), "line " + std::to_string(e.line + 1)});
-      else rows.push_back({std::string(g.graph.name(other)) + ":" + std::to_string(e.line + 1)});
-    }
-    if (as_json) std::cout << dump(list) << '\n';
-    else if (rows.empty()) std::cerr << node_label(g.graph, node) << (out ? " imports nothing\n" : " is imported by no file\n");
-    else print_table(rows);
-    return 0;
-  }
-  if (sub == "deps" || sub == "dependents") {
-    need(1, "a FILE");
-    Graph g = build_graph(a, root_arg(a, 2));
-    auto node = graph_node(g, a.positional[1]);
-    auto reached = sub == "deps" ? g.graph.dependencies(node, depth) : g.graph.dependents(node, depth);
-    json list = json::array();
-    std::vector<std::vector<std::string>> rows;
-    for (const auto& r : reached) {
-      json j = node_json(g.graph, r.node);
-      j["depth"] = r.depth;
-      list.push_back(std::move(j));
-      rows.push_back({std::to_string(r.depth), node_label(g.graph, r.node)});
-    }
-    if (as_json) std::cout << dump(list) << '\n';
-    else if (rows.empty()) std::cerr << node_label(g.graph, node) << (sub == "deps" ? " depends on nothing\n" : " affects no other file\n");
-    else print_table(rows);
-    return 0;
-  }
-  if (sub == "path") {
-    need(2, "FROM and TO");
-    Graph g = build_graph(a, root_arg(a, 3));
-    auto from = graph_node(g, a.positional[1]), to = graph_node(g, a.positional[2]);
-    auto path = g.graph.shortest_path(from, to);
-    if (as_json) {
-      json list = path ? json::array() : json(nullptr);
-      if (path)
-        for (auto n : *path) list.push_back(node_label(g.graph, n));
-      std::cout << dump(list) << '\n';
-    } else if (path) {
-      for (size_t i = 0; i < path->size(); ++i) std::cout << (i ? "  -> " : "") << node_label(g.graph, (*path)[i]) << '\n';
-    } else {
-      std::cerr << "no import path from " << node_label(g.graph, from) << " to " << node_label(g.graph, to) << '\n';
-    }
-    return path ? 0 : 1;
-  }
-  if (sub == "cycles") {
-    Graph g = build_graph(a, root_arg(a, 1));
-    auto cycles = g.graph.cycles();
-    auto names = [&](const std::vector<query::ImportGraph::NodeId>& nodes) {
-      std::vector<std::string> out;
-      for (auto n : nodes) out.emplace_back(g.graph.name(n));
-      return out;
-    };
-    if (as_json) {
-      json list = json::array();
-      for (const auto& c : cycles) list.push_back({{"files", names(c)}, {"example", names(server::example_loop(g.graph, c))}});
-      std::cout << dump(list) << '\n';
+  size_t root_at = sub == "path" ? 3 : sub == "cycles" ? 1 : 2;
+  if (sub == "imports" || sub == "importers" || sub == "deps" || sub == "dependents") need(1, "a FILE");
+  else if (sub == "path") need(2, "FROM and TO");
+  else if (sub != "cycles")
+    throw UsageError{sub.empty() ? "graph needs imports, importers, deps, dependents, path or cycles"
+                                 : "unknown graph command '" + sub + "' (imports, importers, deps, dependents, path, cycles)"};
+  std::string root = root_arg(a, root_at);
+  auto local = open_local(a, root);
+  server::Context c = local->context();
+  for (const auto& w : local->service->graph_warnings()) std::cerr << "indexer: warning: " << w << '\n';
+  auto arg = [&](size_t i) { return graph_arg(root, a.positional[i]); };
+  try {
+    if (sub == "imports" || sub == "importers") {
+      bool out = sub == "imports";
+      ix::Edges r = out ? ix::imports(c, {arg(1)}) : ix::importers(c, {arg(1)});
+      if (as_json) return std::cout << ix::write_edges(r) << '\n', 0;
+      std::vector<std::vector<std::string>> rows;
+      for (const auto& e : r.edges) {
+        if (out) rows.push_back({ix::node_label(*r.graph, e.to), "line " + std::to_string(e.line + 1)});
+        else rows.push_back({std::string(r.graph->name(e.from)) + ":" + std::to_string(e.line + 1)});
+      }
+      if (rows.empty()) std::cerr << ix::node_label(*r.graph, r.node) << (out ? " imports nothing\n" : " is imported by no file\n");
+      else print_table(rows);
       return 0;
     }
-    if (cycles.empty()) std::cout << "no import cycles\n";
-    for (size_t i = 0; i < cycles.size(); ++i) {
+    if (sub == "deps" || sub == "dependents") {
+      ix::Reach r = sub == "deps" ? ix::deps(c, {arg(1), depth}) : ix::dependents(c, {arg(1), depth});
+      if (as_json) return std::cout << ix::write_reach(r) << '\n', 0;
+      std::vector<std::vector<std::string>> rows;
+      for (const auto& n : r.nodes) rows.push_back({std::to_string(n.depth), ix::node_label(*r.graph, n.node)});
+      if (rows.empty()) std::cerr << ix::node_label(*r.graph, r.node) << (r.forward ? " depends on nothing\n" : " affects no other file\n");
+      else print_table(rows);
+      return 0;
+    }
+    if (sub == "path") {
+      ix::Chain r = ix::path(c, {arg(1), arg(2)});
+      if (as_json) std::cout << ix::write_chain(r) << '\n';
+      else if (r.nodes)
+        for (size_t i = 0; i < r.nodes->size(); ++i) std::cout << (i ? "  -> " : "") << ix::node_label(*r.graph, (*r.nodes)[i]) << '\n';
+      else
+        std::cerr << "no import path from " << ix::node_label(*r.graph, r.from) << " to " << ix::node_label(*r.graph, r.to) << '\n';
+      return r.nodes ? 0 : 1;
+    }
+    ix::Cycles r = ix::cycles(c, {});
+    if (as_json) return std::cout << ix::write_cycles(r) << '\n', 0;
+    if (r.cycles.empty()) std::cout << "no import cycles\n";
+    for (size_t i = 0; i < r.cycles.size(); ++i) {
       std::string loop;
-      for (const auto& n : names(server::example_loop(g.graph, cycles[i]))) loop += (loop.empty() ? "" : " -> ") + n;
-      std::cout << "cycle " << i + 1 << ": " << cycles[i].size() << (cycles[i].size() == 1 ? " file" : " files") << ", e.g. " << loop << '\n';
-      for (const auto& n : names(cycles[i])) std::cout << "  " << n << '\n';
+      for (const auto& n : node_names(*r.graph, r.examples[i])) loop += (loop.empty() ? "" : " -> ") + n;
+      std::cout << "cycle " << i + 1 << ": " << r.cycles[i].size() << (r.cycles[i].size() == 1 ? " file" : " files") << ", e.g. " << loop << '\n';
+      for (const auto& n : node_names(*r.graph, r.cycles[i])) std::cout << "  " << n << '\n';
     }
     return 0;
+  } catch (const server::RpcError& e) {
+    throw std::runtime_error(e.message + " (root " + root + ")");
   }
-  throw UsageError{sub.empty() ? "graph needs imports, importers, deps, dependents, path or cycles"
-                               : "unknown graph command '" + sub + "' (imports, importers, deps, dependents, path, cycles)"};
+}
+
+// ---- methods and call: the registry (server/registry.h) as it is ----------------------------------
+
+const char* runs_name(server::Runs r) { return r == server::Runs::Inline ? "inline" : r == server::Runs::Pool ? "pool" : "executor"; }
+
+int cmd_methods(const Args& a) {
+  const auto& r = server::registry();
+  if (a.has("--markdown")) return std::cout << r.markdown(), 0;
+  if (a.has("--json")) {
+    json list = json::array();
+    for (const auto& m : r.methods()) {
+      json j = {{"name", m.name}, {"params", m.params}, {"summary", m.summary}, {"runs", runs_name(m.runs)},
+                {"needs_index", m.needs_index}, {"websocket_only", m.websocket_only}};
+      if (m.tool) j["tool"] = {{"name", m.tool->name}, {"description", m.tool->description}, {"inputSchema", json::parse(m.tool->input_schema)}};
+      list.push_back(std::move(j));
+    }
+    return std::cout << dump(list) << '\n', 0;
+  }
+  std::vector<std::vector<std::string>> rows;
+  for (const auto& m : r.methods())
+    rows.push_back({m.name, m.params, runs_name(m.runs), m.needs_index ? "" : "no index needed",
+                    m.websocket_only ? "websocket" : m.tool ? "mcp: " + m.tool->name : ""});
+  print_table(rows);
+  return 0;
+}
+
+int cmd_call(const Args& a) {
+  if (a.positional.empty()) throw UsageError{"call needs a METHOD (see indexer methods)"};
+  const std::string& method = a.positional[0];
+  const server::Method* m = server::registry().find(method);
+  if (!m) throw UsageError{"no method '" + method + "' (see indexer methods)"};
+  if (m->websocket_only) throw UsageError{method + " is served over a WebSocket only"};
+  json params = json::object();
+  if (a.positional.size() > 1) {
+    params = json::parse(a.positional[1], nullptr, false);
+    if (params.is_discarded() || !params.is_object()) throw UsageError{"PARAMS is a JSON object, such as '{\"pattern\": \"Foo\"}'"};
+  }
+  std::string root = root_arg(a, 2);
+  auto fail = [](int code, const std::string& message) {
+    std::cerr << "indexer: " << message << " (" << code << ")\n";
+    return 1;
+  };
+  bool own = a.has("--no-server") || a.has("--no-snapshot") || a.has("--snapshot") || a.has("--exclude") || a.has("--max-file-size") ||
+             a.has("--index-minified");
+  std::error_code ec;
+  if (auto found = own ? std::nullopt : server::discover(fs::absolute(root, ec).lexically_normal())) {
+    if (auto body = server::post_rpc(*found, json{{"jsonrpc", "2.0"}, {"id", 1}, {"method", method}, {"params", params}}.dump(), 60000)) {
+      json response = json::parse(*body, nullptr, false);
+      if (response.contains("error")) return fail(response["error"].value("code", 0), response["error"].value("message", std::string()));
+      if (response.contains("result")) return std::cout << dump(response["result"]) << '\n', 0;
+    }
+  }
+  auto local = open_local(a, root);
+  server::ReadyHost host(*local->service);
+  try {
+    server::Result r = server::registry().call(method, params, host, local->never);
+    if (const auto* raw = std::get_if<server::RawJson>(&r)) std::cout << raw->text << '\n';
+    else std::cout << dump(std::get<json>(r)) << '\n';
+    return 0;
+  } catch (const server::RpcError& e) {
+    return fail(e.code, e.message);
+  }
 }
 
 }  // namespace
@@ -833,6 +887,8 @@ int main(int argc, char** argv) {
     else if (a.command == "stats") rc = cmd_stats(a);
     else if (a.command == "export") rc = cmd_export(a);
     else if (a.command == "graph") rc = cmd_graph(a);
+    else if (a.command == "methods") rc = cmd_methods(a);
+    else if (a.command == "call") rc = cmd_call(a);
     else if (a.command == "watch") rc = cmd_watch(a);
     else if (a.command == "serve") rc = cmd_serve(a);
     else if (a.command == "lsp") rc = cmd_stdio(a, true);

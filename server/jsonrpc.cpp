@@ -145,7 +145,7 @@ struct RpcConnection::State : std::enable_shared_from_this<RpcConnection::State>
   Handler handler;
   Send send;
   size_t max_pending;
-  std::function<bool(const std::string&)> run_inline;
+  Where where;
   bool inline_notifications = true;
   Limits limits;
 
@@ -272,6 +272,23 @@ struct RpcConnection::State : std::enable_shared_from_this<RpcConnection::State>
     dispatch(std::move(job));
   }
 
+  // Runs `job` on a module's executor, counted like the pool's jobs; the pool's share is not
+  // touched (the executor has threads of its own).
+  void post_to(const Executor& executor, Job job) {
+    {
+      std::lock_guard lock(mu);
+      ++running;
+    }
+    executor([self = shared_from_this(), job = std::move(job)]() mutable {
+      try {
+        job(*self);
+      } catch (...) {  // a transport that throws from send: the answer is lost, not the executor
+      }
+      std::lock_guard lock(self->mu);
+      if (--self->running == 0) self->idle.notify_all();
+    });
+  }
+
   void dispatch(Job job) {
     boost::asio::post(pool(), [self = shared_from_this(), job = std::move(job)]() mutable {
       try {
@@ -301,12 +318,12 @@ struct RpcConnection::State : std::enable_shared_from_this<RpcConnection::State>
   }
 };
 
-RpcConnection::RpcConnection(Handler handler, Send send, size_t max_pending, std::function<bool(const std::string&)> run_inline)
+RpcConnection::RpcConnection(Handler handler, Send send, size_t max_pending, Where where)
     : state_(std::make_shared<State>()) {
   state_->handler = std::move(handler);
   state_->send = std::move(send);
   state_->max_pending = max_pending;
-  state_->run_inline = std::move(run_inline);
+  state_->where = std::move(where);
 }
 
 RpcConnection::~RpcConnection() {
@@ -415,7 +432,8 @@ void RpcConnection::receive(std::string_view text) {
     s.run(call, nullptr);
     return;
   }
-  if (s.run_inline && s.run_inline(call.method)) {  // cheap: not worth two thread hops
+  Placement at = s.where ? s.where(call.method) : Placement{};
+  if (at.inline_call) {  // cheap: not worth two thread hops
     std::string r = s.run(call, nullptr);
     if (!r.empty()) s.answer(std::move(r), {call.id}, false);  // a notification: nothing, not even an empty frame
     return;
@@ -430,12 +448,14 @@ void RpcConnection::receive(std::string_view text) {
     if (!call.notification) s.out(error_object(call.id, kOverLimit, s.too_many()));
     return;
   }
-  s.post([call = std::move(call), tracked, bytes = text.size()](State& st) {
+  State::Job job = [call = std::move(call), tracked, bytes = text.size()](State& st) {
     std::string r = st.run(call, tracked);
     st.release(call, tracked);
     st.unhold(bytes);
     if (!r.empty()) st.answer(std::move(r), {call.id}, false);
-  });
+  };
+  if (at.executor) s.post_to(*at.executor, std::move(job));
+  else s.post(std::move(job));
 }
 
 void RpcConnection::send_raw(const std::string& message) { state_->out(message); }

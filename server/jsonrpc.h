@@ -49,9 +49,16 @@ class RpcConnection {
   using Handler = std::function<Result(const std::string& method, const json& params, const CancelFlag& cancelled)>;
   using Send = std::function<void(std::string message)>;  // moved in: answers can be large
 
-  // `run_inline(method)`: answer it on the reader's thread, for methods known to take microseconds
-  // (two thread hops would cost more than the call; it cannot be cancelled then).
-  RpcConnection(Handler handler, Send send, size_t max_pending = 256, std::function<bool(const std::string&)> run_inline = {});
+  // Where a call runs. Inline: on the reader's thread, for methods known to take microseconds
+  // (two thread hops would cost more than the call; it cannot be cancelled then). An executor:
+  // on a module's own threads, for long jobs that must not hold the pool. Else the pool. A
+  // batch's members run in turn on the pool, whatever they are.
+  struct Placement {
+    bool inline_call = false;
+    const Executor* executor = nullptr;
+  };
+  using Where = std::function<Placement(const std::string& method)>;
+  RpcConnection(Handler handler, Send send, size_t max_pending = 256, Where where = {});
   ~RpcConnection();
   RpcConnection(const RpcConnection&) = delete;
   RpcConnection& operator=(const RpcConnection&) = delete;

@@ -9,6 +9,7 @@
 
 #include "query/query.h"
 #include "server/framing.h"
+#include "server/index_methods.h"
 #include "server/jsonrpc.h"
 #include "server/stdio.h"
 #include "server/stdio_io.h"
@@ -38,7 +39,7 @@ class LspServer {
                       [](const std::string& message) {
                         detail::write_all("Content-Length: " + std::to_string(message.size()) + "\r\n\r\n" + message);
                       },
-                      256, [this](const std::string& m) { return m == "shutdown" || shutdown_; });
+                      256, [this](const std::string& m) { return RpcConnection::Placement{.inline_call = m == "shutdown" || shutdown_}; });
     rpc_ = &rpc;
     reader_ = std::this_thread::get_id();
     detail::LspFramer framer(options_.max_message);
@@ -254,24 +255,26 @@ class LspServer {
             {"range", range_json(*texts_.of(tree, view, s.path), s.selection)}};
   }
 
+  // Through the registered methods' typed calls: what the editor sees is what every surface answers.
+  Context context(const CancelFlag& cancelled) { return {workspace_, &workspace_.ready(cancelled), cancelled}; }
+
   json workspace_symbol(const json& params, const CancelFlag& cancelled) {
-    Service& service = workspace_.ready(cancelled);
-    std::string pattern = member(params, "query").is_string() ? member(params, "query").get<std::string>() : "";
-    query::SearchRequest req;
-    req.pattern = pattern;
-    req.limit = kWorkspaceSymbolCap;
-    auto view = service.tree().index();
+    Context c = context(cancelled);
+    index::SearchParams p;
+    p.pattern = member(params, "query").is_string() ? member(params, "query").get<std::string>() : "";
+    p.limit = kWorkspaceSymbolCap;
+    index::Hits r = index::search(c, p);
     json out = json::array();
-    for (const auto& h : query::search(*view, req)) {
+    for (const auto& h : r.hits) {
       if (cancelled) throw RpcError{kRequestCancelled, "request cancelled"};
-      query::Symbol s = view->symbol(h.symbol);
+      query::Symbol s = r.view->symbol(h.symbol);
       out.push_back({{"name", s.name}, {"kind", query::lsp_kind(s.kind)}, {"containerName", s.container},
-                     {"location", location(service.tree(), *view, s)}});
+                     {"location", location(c.service().tree(), *r.view, s)}});
     }
     return out;
   }
 
-  json document_symbols(const Lines& lines, const std::vector<OutlineNode>& nodes) const {
+  json document_symbols(const Lines& lines, const std::vector<index::OutlineNode>& nodes) const {
     json out = json::array();
     for (const auto& n : nodes) {
       const query::Symbol& s = n.symbol;
@@ -286,37 +289,30 @@ class LspServer {
   }
 
   json document_symbol(const json& params, const CancelFlag& cancelled) {
-    Service& service = workspace_.ready(cancelled);
+    Context c = context(cancelled);
     auto rel = relative(member(member(params, "textDocument"), "uri"));
     if (!rel) return json::array();
-    auto view = service.tree().index();
+    auto view = c.service().tree().index();
     auto file = view->find_file(*rel);
     if (!file) return json::array();
-    Lines lines(service.tree().text_of(*rel));
-    return document_symbols(lines, outline(*view, *file));
+    Lines lines(c.service().tree().text_of(*rel));
+    return document_symbols(lines, index::outline_of(*view, *file));
   }
 
   json definition(const json& params, const CancelFlag& cancelled) {
-    Service& service = workspace_.ready(cancelled);
+    Context c = context(cancelled);
     auto rel = relative(member(member(params, "textDocument"), "uri"));
     if (!rel) return json::array();
     const json& pos = member(params, "position");
     if (!member(pos, "line").is_number_unsigned() || !member(pos, "character").is_number_unsigned())
       throw RpcError{kInvalidParams, "position must have line and character"};
-    Lines lines(service.tree().text_of(*rel));
+    Lines lines(c.service().tree().text_of(*rel));
     uint32_t line = member(pos, "line").get<uint32_t>();
     uint32_t column = in_column(lines, line, member(pos, "character").get<uint32_t>());
-    json found = service.call("symbols/definition", {{"path", *rel}, {"line", line + 1}, {"column", column + 1}}, &cancelled);
-    auto view = service.tree().index();
+    if (line == UINT32_MAX || column == UINT32_MAX) return json::array();
+    index::Symbols found = index::definition(c, {.name = {}, .path = *rel, .line = line + 1, .column = column + 1});
     json out = json::array();
-    for (const auto& f : found) {
-      // The service's answer names each symbol by path and position; find it again for its range.
-      query::Range sel{{f["selection_line"].get<uint32_t>() - 1, f["selection_column"].get<uint32_t>() - 1}, {}};
-      std::string path = f["path"];
-      sel.end = {sel.start.line, sel.start.column + uint32_t(f["name"].get<std::string>().size())};
-      auto l = texts_.of(service.tree(), *view, path);
-      out.push_back({{"uri", detail::uri_from_path(workspace_.root() / path)}, {"range", range_json(*l, sel)}});
-    }
+    for (uint32_t id : found.ids) out.push_back(location(c.service().tree(), *found.view, found.view->symbol(id)));
     return out;
   }
 

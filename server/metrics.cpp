@@ -4,18 +4,15 @@
 
 namespace server {
 
+Metrics::Metrics(const std::vector<std::string>& methods) {
+  for (const auto& m : methods) methods_.emplace(m, PerMethod{});
+  methods_.emplace("(other)", PerMethod{});
+}
+
 void Metrics::request(std::string_view method, double seconds, bool error) {
   std::lock_guard lock(mu_);
-  // A client names the method: one that could not be ours (long, or with characters a label
-  // would have to escape) is counted as "(other)", like any past the 64th.
-  if (method.size() > 64 || method.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789/_$.-") != std::string_view::npos)
-    method = "(other)";
   auto it = methods_.find(method);
-  if (it == methods_.end()) {
-    // Unknown methods are one label, so a client cannot grow the table without bound.
-    if (methods_.size() > 64) method = "(other)";
-    it = methods_.emplace(std::string(method), PerMethod{}).first;
-  }
+  if (it == methods_.end()) it = methods_.find(std::string_view("(other)"));
   PerMethod& m = it->second;
   ++m.requests;
   m.errors += error;

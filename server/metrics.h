@@ -9,11 +9,15 @@
 #include <mutex>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace server {
 
 class Metrics {
  public:
+  // The labels: the registered methods, each listed from the start; any other name a client
+  // sends is counted as "(other)", so a client cannot grow the table.
+  explicit Metrics(const std::vector<std::string>& methods);
   void request(std::string_view method, double seconds, bool error);
   void connections(int delta);
   void reindexed(size_t files);

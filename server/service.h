@@ -1,28 +1,14 @@
-// The one method table every transport serves (WebSocket JSON-RPC, LSP, MCP, the CLI's client):
-// named methods taking and returning JSON, over a live tree. Transports own framing, ids,
-// batching and cancellation; the modules (indexer/, query/) know nothing of any of it.
+// The index a server serves: a live tree, and the import graph of its current view, built on
+// first use after each index generation. The methods over it are in index_methods.h; what every
+// surface shares of JSON-RPC (error codes, RpcError, results already written as JSON) is here.
 //
-// Methods and their params (README.md, "Service", lists the results):
-//   initialize            {}                                   server, version, methods, index status
-//   index/status          {}
-//   index/refresh         {paths?: [rel...]}                   a rescan, or just those paths
-//   index/snapshot        {}                                   save the snapshot now
-//   symbols/search        {pattern, kind?, lang?, path?, limit?}
-//   symbols/outline       {path}                               the file's symbols as a tree
-//   symbols/definition    {name} | {path, line, column}        1-based line and column (UTF-8 bytes)
-//   graph/imports         {path}          graph/importers {path}
-//   graph/deps            {path, depth?}  graph/dependents {path, depth?}
-//   graph/path            {from, to}      graph/cycles {}
-// A bad param is an RpcError with code -32602 and a message naming it; an unknown method -32601.
-// Results are bounded by `limit` (search: default 50, at most 10,000).
-//
-// Thread-safety: call() from any number of threads at once; each call reads one consistent view
-// of the index. The import graph is rebuilt at most once per index generation, on first use.
+// Thread-safety: any number of threads at once; each call reads one consistent view of the index.
 #pragma once
 
 #include <nlohmann/json_fwd.hpp>
 
 #include <atomic>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -64,27 +50,22 @@ using Result = std::variant<json, RawJson>;
 // Set by the transport when the client cancels; long methods look at it between steps.
 using CancelFlag = std::atomic<bool>;
 
+// Runs a job on a module's own threads (registry.h: Runs::Executor).
+using Executor = std::function<void(std::function<void()> job)>;
+
 class Service {
  public:
   explicit Service(indexer::LiveTree& tree);
   ~Service();
 
-  // Throws RpcError.
-  json call(std::string_view method, const json& params, const CancelFlag* cancelled = nullptr);
-  // The same answers; symbols/search comes back serialized (RawJson), byte for byte what
-  // call()'s result would dump to.
-  Result call_fast(std::string_view method, const json& params, const CancelFlag* cancelled = nullptr);
-  static const std::vector<std::string>& methods();
-  json status() const;
   indexer::LiveTree& tree() { return tree_; }
+  // The import graph of the current index view.
+  std::shared_ptr<const query::ImportGraph> graph();
+  // What the last graph's resolution could not read ("web/tsconfig.json: line 3: expected ':'").
+  std::vector<std::string> graph_warnings();
 
  private:
   struct Graph;
-  std::shared_ptr<const Graph> graph();
-  json definition(const json& params);
-  std::pair<std::shared_ptr<const query::Index>, std::vector<query::Hit>> search(const json& params);
-  json graph_call(std::string_view method, const json& params);
-
   indexer::LiveTree& tree_;
   struct State;
   std::unique_ptr<State> state_;
@@ -100,18 +81,6 @@ size_t utf8_sequence(std::string_view s, size_t i);
 // Appends `s` as a JSON string; invalid UTF-8 becomes U+FFFD, as nlohmann's replace handler does.
 void append_json_string(std::string& out, std::string_view s);
 
-// Shared with the CLI, so every surface prints a symbol the same way.
-json symbol_json(const query::Symbol& s);
-// A file's symbols as a tree: each is the child of the nearest earlier one that encloses it.
-struct OutlineNode {
-  query::Symbol symbol;
-  std::vector<OutlineNode> children;
-};
-std::vector<OutlineNode> outline(const query::Index& index, uint32_t file);
-json outline_json(const query::Index& index, uint32_t file);
-// kind and lang filters from names ("function,class" or ["function", "class"]); throws RpcError.
-uint64_t kinds_from(const json& names);
-uint32_t languages_from(const json& names);
 // The shortest loop through a cycle's first file: the loop people read first.
 std::vector<query::ImportGraph::NodeId> example_loop(const query::ImportGraph& g, const std::vector<query::ImportGraph::NodeId>& cycle);
 

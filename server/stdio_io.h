@@ -17,6 +17,7 @@
 
 #include "indexer/live_tree.h"
 #include "indexer/watch_loop.h"
+#include "server/registry.h"
 #include "server/service.h"
 #include "server/stdio.h"
 
@@ -40,9 +41,9 @@ bool write_all(std::string_view data);
 
 // The tree a stdio server serves: opened on a thread of its own (so the handshake is answered at
 // once), then watched. Requests wait for it with ready().
-class Workspace {
+class Workspace : public Host {
  public:
-  ~Workspace();
+  ~Workspace() override;
   // Starts opening `root`; `progress` is called on the opening thread, `changed` on the
   // watcher's after each re-index.
   void open(const std::filesystem::path& root, const StdioOptions& options,
@@ -55,6 +56,8 @@ class Workspace {
   Service& ready(const CancelFlag& cancelled);
   // Non-null once open.
   Service* service();
+  Service* index_now() override { return service(); }
+  Service& index_ready(const CancelFlag& cancelled) override { return ready(cancelled); }
   const std::filesystem::path& root() const { return root_; }
   void stop();  // stops watching; saves what is unsaved
 

@@ -27,7 +27,9 @@
 
 #include "indexer/confine.h"
 #include "server/jsonrpc.h"
+#include "server/index_methods.h"
 #include "server/metrics.h"
+#include "server/registry.h"
 #include "server/stdio_io.h"
 
 namespace server {
@@ -57,7 +59,7 @@ struct Hub {
   // POST /rpc runs here: it waits for its request, and a network thread serves many connections.
   net::thread_pool http_rpc{2};
 
-  explicit Hub(const ServeOptions& o) : options(o) {}
+  explicit Hub(const ServeOptions& o) : options(o), metrics(registry().names()) {}
 
   template <typename F>
   void each_session(F&& f) {
@@ -80,12 +82,16 @@ struct Hub {
     return g;
   }
 
-  // The methods of a connection: the service's, timed and counted, plus the transport's own.
-  // Methods that take microseconds once the index is there: answered on the network thread.
-  bool quick(const std::string& method) {
-    return (method == "symbols/search" || method == "symbols/outline" || method == "index/status") && workspace.service();
+  // Where a call runs, as its registration says; a method that needs the index runs inline only
+  // once the index is there (before, it waits, and must not hold the network thread).
+  RpcConnection::Placement where(const std::string& name) {
+    const Method* m = registry().find(name);
+    if (!m) return {.inline_call = true};  // answered at once: -32601
+    if (m->runs == Runs::Inline) return {.inline_call = !m->needs_index || workspace.service()};
+    return {.inline_call = false, .executor = m->runs == Runs::Executor ? m->executor : nullptr};
   }
 
+  // A registered method, timed and counted under its name.
   Result call(const std::string& method, const json& params, const CancelFlag& cancelled) {
     auto t = Clock::now();
     bool error = true;
@@ -96,12 +102,7 @@ struct Hub {
       bool& error;
       ~Count() { hub.metrics.request(method, std::chrono::duration<double>(Clock::now() - t).count(), error); }
     } count{*this, method, t, error};
-    Result out;
-    if (method == "initialize" && !workspace.service()) {
-      out = json{{"server", "indexer"}, {"version", kVersion}, {"methods", Service::methods()}, {"index", {{"status", "indexing"}}}};
-    } else {
-      out = workspace.ready(cancelled).call_fast(method, params, &cancelled);
-    }
+    Result out = registry().call(method, params, workspace, cancelled);
     error = false;
     return out;
   }
@@ -203,7 +204,7 @@ class WsSession : public std::enable_shared_from_this<WsSession> {
         [weak](std::string message) {
           if (auto self = weak.lock()) self->send(std::move(message));
         },
-        o.max_pending, [&hub = hub_](const std::string& m) { return hub.quick(m); });
+        o.max_pending, [&hub = hub_](const std::string& m) { return hub.where(m); });
     rpc_->inline_notifications(false);  // none of ours changes what a later request reads
     rpc_->limit({.fair_share = true, .max_answer = o.max_answer, .max_unread = o.max_unread, .max_held = o.max_held, .unread = [weak] {
                    auto self = weak.lock();
@@ -235,14 +236,11 @@ class WsSession : public std::enable_shared_from_this<WsSession> {
 
  private:
   Result handle(const std::string& method, const json& params, const CancelFlag& cancelled) {
+    // The session's own methods (registered in protocol_methods.cpp as WebSocket only).
     if (method == "index/subscribe") return json(subscribed_ = true);
     if (method == "index/unsubscribe") return json((subscribed_ = false, true));
     if (method == "authenticate") return json(true);  // already: by header, or no token needed
-    Result r = hub_.call(method, params, cancelled);
-    if (method == "initialize")
-      if (auto* j = std::get_if<json>(&r); j && j->contains("methods"))
-        for (const char* m : {"index/subscribe", "index/unsubscribe", "authenticate"}) (*j)["methods"].push_back(m);
-    return r;
+    return hub_.call(method, params, cancelled);
   }
 
   void on_accept(beast::error_code ec) {
@@ -416,7 +414,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
         Hub& hub = self->hub_;
         RpcConnection rpc([&hub](const std::string& m, const json& p, const CancelFlag& c) { return hub.call(m, p, c); },
                           [&out](std::string message) { out = std::move(message); }, hub.options.max_pending,
-                          [&hub](const std::string& m) { return hub.quick(m); });
+                          [&hub](const std::string& m) { return hub.where(m); });
         RpcConnection::Limits limits;
         limits.max_answer = hub.options.max_answer;
         rpc.limit(std::move(limits));
@@ -454,8 +452,9 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
     } else if (!authorized) {
       return error(http::status::unauthorized, "send Authorization: Bearer TOKEN", req.version());
     } else if (req.method() == http::verb::get && path == "/stats") {
-      Service* s = hub_.workspace.service();
-      res.body() = json_text(s ? s->status() : json{{"status", "indexing"}});
+      static const CancelFlag never{false};
+      Context c{hub_.workspace, hub_.workspace.service(), never};
+      res.body() = c.index ? index::write_status(index::status(c, {})) : json_text(json{{"status", "indexing"}});
     } else if (req.method() == http::verb::get && path == "/metrics") {
       res.set(http::field::content_type, "text/plain; version=0.0.4");
       res.body() = hub_.metrics.prometheus(hub_.gauges());

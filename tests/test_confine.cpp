@@ -14,6 +14,7 @@
 #include "helpers.h"
 #include "indexer/confine.h"
 #include "indexer/live_tree.h"
+#include "server/registry.h"
 #include "server/service.h"
 
 namespace {
@@ -151,17 +152,17 @@ TEST_CASE("confine: index/refresh and symbols/definition through links answer no
   auto tree = open_tree(l.root);
   server::Service service(*tree);
   using nlohmann::json;
-  auto outside_hits = [&] { return service.call("symbols/search", json{{"pattern", "outside_secret"}}).size(); };
+  auto outside_hits = [&] { return server::call_json(service, "symbols/search", json{{"pattern", "outside_secret"}}).size(); };
   for (const std::string& p : std::vector<std::string>{"out/secret.py", "etc_link/secret.py", "inside/up/secret.py", "file_link.py", (l.t / "outside/secret.py").string()}) {
     INFO(p);
-    service.call("index/refresh", json{{"paths", {p}}});
+    server::call_json(service, "index/refresh", json{{"paths", {p}}});
     CHECK(outside_hits() == 0);
   }
   // The word under the cursor, and a line past the end: a file through a link reads as no file,
   // so neither its words nor its length come back.
   auto ask = [&](const std::string& path, unsigned line, unsigned column) {
     try {
-      return service.call("symbols/definition", json{{"path", path}, {"line", line}, {"column", column}}).dump();
+      return server::call_json(service, "symbols/definition", json{{"path", path}, {"line", line}, {"column", column}}).dump();
     } catch (const server::RpcError& e) {
       std::string m = e.message;
       return "error: " + m.substr(m.find(':'));  // without the path, to compare with a missing file's
@@ -175,7 +176,7 @@ TEST_CASE("confine: index/refresh and symbols/definition through links answer no
       CHECK(got == ask("no-such-file.py", line, 5));
     }
   }
-  auto normal = service.call("symbols/definition", json{{"path", "a.py"}, {"line", 1}, {"column", 5}});
+  auto normal = server::call_json(service, "symbols/definition", json{{"path", "a.py"}, {"line", 1}, {"column", 5}});
   REQUIRE(normal.size() == 1);
   CHECK(normal[0]["name"] == "alpha");
 }
@@ -205,7 +206,7 @@ TEST_CASE("confine: a link swapped in and out while refreshes and reads run neve
   using nlohmann::json;
   auto definition = [&](const char* p) {
     try {
-      return service.call("symbols/definition", json{{"path", p}, {"line", 2}, {"column", 13}}).dump();
+      return server::call_json(service, "symbols/definition", json{{"path", p}, {"line", 2}, {"column", 13}}).dump();
     } catch (const server::RpcError& e) {
       return e.message;
     }

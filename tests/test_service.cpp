@@ -1,9 +1,11 @@
-// The method table (server/service.h) over a real live tree.
+// The registered methods (server/registry.h, index_methods.h) over a real live tree.
 #include <catch2/catch.hpp>
 
 #include <nlohmann/json.hpp>
 
 #include "helpers.h"
+#include "server/index_methods.h"
+#include "server/registry.h"
 #include "server/service.h"
 
 namespace {
@@ -17,7 +19,7 @@ std::unique_ptr<indexer::LiveTree> open(const test::TempDir& t) {
 
 }  // namespace
 
-TEST_CASE("service: symbols/search written directly gives the bytes nlohmann would", "[service]") {
+TEST_CASE("service: symbols/search's JSON holds what the index holds, escaped as nlohmann would", "[service]") {
   test::TempDir t;
   // Names and signatures with every kind of character a JSON writer must escape or replace.
   t.write("odd.py", "def quote(a='\"', b='\\\\', c='\t'):\n    pass\n\ndef caf\xc3\xa9():\n    pass\n\n"
@@ -25,16 +27,31 @@ TEST_CASE("service: symbols/search written directly gives the bytes nlohmann wou
   for (int i = 0; i < 30; ++i) t.write("m/f" + std::to_string(i) + ".py", "class K" + std::to_string(i) + ":\n    def run(self):\n        pass\n");
   auto tree = open(t);
   server::Service service(*tree);
+  server::ReadyHost host(service);
+  server::CancelFlag never{false};
+  server::Context c{host, &service, never};
+  using nlohmann::json;
   for (const char* pattern : {"quote", "caf", "bad", "ctl", "run", "K.run", "", "zzz"}) {
-    for (nlohmann::json params : {nlohmann::json{{"pattern", pattern}}, nlohmann::json{{"pattern", pattern}, {"limit", 3}, {"kind", "method"}}}) {
+    for (json params : {json{{"pattern", pattern}}, json{{"pattern", pattern}, {"limit", 3}, {"kind", "method"}}}) {
       INFO(params.dump());
-      std::string slow = service.call("symbols/search", params).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-      server::Result fast = service.call_fast("symbols/search", params);
-      REQUIRE(std::holds_alternative<server::RawJson>(fast));
-      CHECK(std::get<server::RawJson>(fast).text == slow);
+      json written = server::call_json(service, "symbols/search", params);  // parsed strictly: valid JSON
+      server::index::SearchParams p{pattern, "", params.contains("kind") ? server::index::kinds_from({"method"}) : 0, 0,
+                                    params.contains("limit") ? 3u : 50u};
+      server::index::Hits typed = server::index::search(c, p);
+      REQUIRE(written.size() == typed.hits.size());
+      for (size_t i = 0; i < typed.hits.size(); ++i) {
+        query::Symbol s = typed.view->symbol(typed.hits[i].symbol);
+        json expected = {{"name", s.name}, {"kind", query::kind_name(s.kind)}, {"container", s.container},
+                         {"language", grammars::spec(s.language).name}, {"path", s.path}, {"line", s.range.start.line + 1},
+                         {"column", s.range.start.column + 1}, {"end_line", s.range.end.line + 1}, {"end_column", s.range.end.column + 1},
+                         {"selection_line", s.selection.start.line + 1}, {"selection_column", s.selection.start.column + 1},
+                         {"signature", s.signature}, {"score", typed.hits[i].score}, {"match", query::tier_name(typed.hits[i].tier)}};
+        auto text = [](const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); };
+        CHECK(text(written[i]) == text(expected));
+      }
     }
   }
-  CHECK_THROWS_AS(service.call_fast("symbols/search", nlohmann::json::object()), server::RpcError);
+  CHECK_THROWS_AS(server::call_json(service, "symbols/search", json::object()), server::RpcError);
 }
 
 TEST_CASE("service: index/refresh refuses an empty path with -32602, and goes on", "[service]") {
@@ -45,7 +62,7 @@ TEST_CASE("service: index/refresh refuses an empty path with -32602, and goes on
   for (nlohmann::json paths : {nlohmann::json::array({""}), nlohmann::json::array({"a.py", ""}), nlohmann::json("")}) {
     INFO(paths.dump());
     try {
-      service.call("index/refresh", {{"paths", paths}});
+      server::call_json(service, "index/refresh", {{"paths", paths}});
       FAIL("an empty path was taken");
     } catch (const server::RpcError& e) {
       CHECK(e.code == server::kInvalidParams);
@@ -53,6 +70,6 @@ TEST_CASE("service: index/refresh refuses an empty path with -32602, and goes on
     }
   }
   t.write("b.py", "def beta():\n    pass\n");
-  CHECK(service.call("index/refresh", {{"paths", {"b.py"}}})["changes"] == 1);
-  CHECK(service.call("symbols/search", {{"pattern", "beta"}}).size() == 1);
+  CHECK(server::call_json(service, "index/refresh", {{"paths", {"b.py"}}})["changes"] == 1);
+  CHECK(server::call_json(service, "symbols/search", {{"pattern", "beta"}}).size() == 1);
 }

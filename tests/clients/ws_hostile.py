@@ -368,8 +368,8 @@ async def huge_batch(srv):
     await still_serves(srv)
 
 
-# 6: requests waiting (here behind 250 rescans of their connection) hold their parsed params: at
-# most 32 MiB of messages a connection, then -32001.
+# 6: requests waiting (here refreshes queued behind 250 rescans on the index's writer thread) hold
+# their parsed params: at most 32 MiB of messages a connection, then -32001.
 async def held_bytes():
     root = base.make_tree({f"pkg/m{i}.py": f"def f{i}():\n    return {i}\n" for i in range(3000)})
     srv = Server(root)
@@ -380,7 +380,7 @@ async def held_bytes():
             s.sendall(frame_header(len(rescan)) + rescan)
         pad = "x" * (11 << 20)
         for i in range(3):  # 11 MiB each: the third would make 33
-            message = json.dumps({"jsonrpc": "2.0", "id": i, "method": "graph/cycles", "params": {"pad": pad}}).encode()
+            message = json.dumps({"jsonrpc": "2.0", "id": i, "method": "index/refresh", "params": {"paths": ["pkg"], "pad": pad}}).encode()
             s.sendall(frame_header(len(message)) + message)
         answers = []
         while len(answers) < 3:
@@ -398,8 +398,8 @@ async def held_bytes():
 
 
 # 6: batches refused by that budget are answered at once, from the reader, and hold nothing: 40
-# batches of 4 MiB behind 30 MiB of held requests and 250 rescans (before: queued with their params,
-# 227 MB of RSS, their refusals after the rescans).
+# batches of 4 MiB behind 30 MiB of held refreshes queued behind 250 rescans (before: queued with
+# their params, 227 MB of RSS, their refusals after the rescans).
 async def held_batches():
     root = base.make_tree({f"pkg/m{i}.py": f"def f{i}():\n    return {i}\n" for i in range(10000)})
     # Under AddressSanitizer freed memory waits in a quarantine (256 MiB), which the peak would count.
@@ -421,7 +421,7 @@ async def held_batches():
         for _ in range(RESCANS):
             s.sendall(frame_header(len(rescan)) + rescan)
         for i in range(3):  # 30 MiB held: each batch would make more than 32
-            big = json.dumps({"jsonrpc": "2.0", "id": f"big{i}", "method": "graph/cycles", "params": {"pad": "x" * (10 << 20)}}).encode()
+            big = json.dumps({"jsonrpc": "2.0", "id": f"big{i}", "method": "index/refresh", "params": {"paths": ["pkg"], "pad": "x" * (10 << 20)}}).encode()
             s.sendall(frame_header(len(big)) + big)
         pad = "x" * (1 << 20)
         for b in range(40):

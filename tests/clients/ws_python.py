@@ -255,6 +255,14 @@ def http_checks(srv):
     assert re.search(r'^indexer_requests_total\{method="symbols/search"\} \d+$', metrics, re.M), metrics
     assert re.search(r'^indexer_request_seconds_bucket\{method="symbols/search",le="\+Inf"\} \d+$', metrics, re.M)
     assert re.search(r"^indexer_symbols \d+$", metrics, re.M)
+    # The labels are the registry's methods, every one listed from the start; any other name a
+    # client sends is counted as "(other)", so clients cannot grow the table.
+    registered = [m["name"] for m in json.loads(subprocess.run([BINARY, "methods", "--json"], capture_output=True, text=True, check=True).stdout)]
+    for i in range(100):
+        get(srv.http + "/rpc", data=json.dumps({"jsonrpc": "2.0", "id": i, "method": f"made/up{i}"}).encode())
+    labels = set(re.findall(r'^indexer_requests_total\{method="([^"]*)"\} \d+$', get(srv.http + "/metrics")[1], re.M))
+    assert labels == set(registered) | {"(other)"}, labels ^ (set(registered) | {"(other)"})
+    assert re.search(r'^indexer_requests_total\{method="\(other\)"\} (\d{3,})$', get(srv.http + "/metrics")[1], re.M)
     status, body = get(srv.http + "/rpc", data=b'{"jsonrpc":"2.0","id":5,"method":"symbols/search","params":{"pattern":"helper"}}')
     assert status == 200 and json.loads(body)["result"][0]["name"] == "helper", body
     assert get(srv.http + "/rpc", data=b'{"jsonrpc":"2.0","method":"index/status"}')[0] == 204

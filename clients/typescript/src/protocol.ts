@@ -1,4 +1,4 @@
-// The methods of `indexer serve` (server/service.h and server/ws_server.h), their params and
+// The methods of `indexer serve` (registered in server/*_methods.cpp; `indexer methods` lists them), their params and
 // results, as the server sends them. Lines and columns are 1-based; columns count UTF-8 bytes.
 // Paths are relative to the served root.
 
@@ -145,6 +145,19 @@ export interface Methods {
   authenticate: { params: AuthenticateParams; result: true };
 }
 export type MethodName = keyof Methods;
+
+/**
+ * Every method of the table, at run time. `tsc` fails when this list and `Methods` differ, and a
+ * test fails when the server registers a method this client lacks, or the other way round.
+ */
+export const methodNames = [
+  'initialize', 'index/status', 'index/refresh', 'index/snapshot', 'symbols/search', 'symbols/outline',
+  'symbols/definition', 'graph/imports', 'graph/importers', 'graph/deps', 'graph/dependents', 'graph/path',
+  'graph/cycles', 'index/subscribe', 'index/unsubscribe', 'authenticate',
+] as const satisfies readonly MethodName[];
+type Unlisted = Exclude<MethodName, (typeof methodNames)[number]>;
+const everyMethodListed: [Unlisted] extends [never] ? true : Unlisted = true;
+void everyMethodListed;
 
 export interface FileChange {
   path: string;
