@@ -8,6 +8,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <mutex>
+#include <thread>
 #include <stdexcept>
 #include <string_view>
 
@@ -33,7 +34,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
           std::lock_guard lock(mu);
           ++answers;
         },
-        8, [](const std::string& method) { return method == "echo"; });
+        8, [](const std::string& method) {
+          // A module's executor: a thread a job (close() waits for them as for the pool's).
+          static const server::Executor thread_a_job = [](std::function<void()> job) { std::thread(std::move(job)).detach(); };
+          return server::RpcConnection::Placement{.inline_call = method == "echo", .executor = method == "raw" ? &thread_a_job : nullptr};
+        });
     rpc.receive(text);
     rpc.close();
   }

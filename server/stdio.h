@@ -1,6 +1,6 @@
 // The stdio transports: LSP 3.17 for editors and MCP for agent hosts, each a JSON-RPC connection
 // (jsonrpc.h) over the process's standard input and output, serving a live tree (watched, with
-// its snapshot kept current) through the one method table (service.h). Logs go to stderr.
+// its snapshot kept current) through the registered methods (registry.h). Logs go to stderr.
 #pragma once
 
 #include <filesystem>

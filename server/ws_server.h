@@ -1,10 +1,11 @@
 // indexer serve: the index over WebSocket JSON-RPC 2.0 and HTTP on one port (Boost.Beast).
 //
-// WebSocket: one JSON-RPC message per text frame, served by jsonrpc.h over the method table of
-// service.h, plus index/subscribe and index/unsubscribe (index/didChange notifications after each
-// re-index) and authenticate {token} when a token is required and was not sent as a header.
-// While the first index is built, every connection gets $/progress notifications (token
-// "indexing"), and requests wait for the index. HTTP: GET /health, GET /stats (JSON), GET /metrics
+// WebSocket: one JSON-RPC message per text frame, served by jsonrpc.h over the registered methods
+// (registry.h), each run where its registration says; the session itself serves index/subscribe and
+// index/unsubscribe (index/didChange notifications after each re-index) and authenticate {token}
+// when a token is required and was not sent as a header. While the first index is built, every
+// connection gets $/progress notifications (token "indexing"), and methods that need the index wait
+// for it. HTTP: GET /health, GET /stats (JSON), GET /metrics
 // (Prometheus text), POST /rpc (one JSON-RPC message or batch per request, for scripts and the
 // CLI).
 //
