@@ -12,7 +12,7 @@
 // message authenticate {token}); a browser Origin that is not allowed is refused before the
 // upgrade or the POST (cross-site WebSocket hijacking). Limits: message size, connections, pending
 // calls per connection (each member of a batch counts), bytes per answer, connections (every
-// accepted TCP connection counts); a slow reader gets backpressure (its requests are not read
+// accepted connection counts); a slow reader gets backpressure (its requests are not read
 // while its unsent answers exceed a limit), then -32001 instead of answers, not unbounded
 // buffering. Before login a client may send only a few KB, within a deadline. Out of file
 // descriptors, accepting pauses (the connections wait in the listen backlog) instead of spinning.

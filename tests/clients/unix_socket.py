@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 """indexer serve --listen unix:PATH, driven by real processes over a real Unix socket: the socket
-is 0600 (whatever umask the server inherits), /health, POST /rpc and a WebSocket work over it
+is 0600 (whatever umask the server inherits, and at every moment it is seen), /health, POST /rpc and a WebSocket work over it
 without a token (the server has one) while a foreign Origin is still refused, server.json names
 it, `indexer query` is answered through it (the server's request count moves); a second server
 on the path is refused while the first lives, a stale socket (kill -9) is replaced, a regular
@@ -19,6 +19,7 @@ import stat
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 import websockets
@@ -124,7 +125,24 @@ def main():
     discovery = os.path.join(tree, ".indexer", "server.json")
     try:
         # Serving: a token is set, and the socket needs none; umask 0 would make a plain bind 0777.
-        proc, line = start(tree, sock, "--token", "s3cret", umask=0)
+        # Watched from its first moment: a chmod after bind would show as another mode, sometimes.
+        modes, watching = set(), [True]
+
+        def watch():
+            while watching[0]:
+                try:
+                    modes.add(stat.S_IMODE(os.lstat(sock).st_mode))
+                except FileNotFoundError:
+                    pass
+
+        watcher = threading.Thread(target=watch)
+        watcher.start()
+        try:
+            proc, line = start(tree, sock, "--token", "s3cret", umask=0)
+        finally:
+            watching[0] = False
+            watcher.join()
+        assert modes <= {0o600}, [oct(m) for m in modes]
         assert line.startswith(f"listening on unix:{sock} "), (line, proc.stderr.read() if proc.poll() is not None else "")
         st = os.lstat(sock)
         assert stat.S_ISSOCK(st.st_mode) and stat.S_IMODE(st.st_mode) == 0o600, oct(st.st_mode)
