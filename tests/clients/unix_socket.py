@@ -211,7 +211,11 @@ def main():
         with open(sock) as f:
             assert f.read() == "not a socket\n"
         os.unlink(sock)
-        for target in (victim, os.path.join(root, "nowhere")):  # a link to a file, and a dangling one
+        other = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)  # someone else's live socket
+        other.bind(os.path.join(root, "other.sock"))
+        other.listen()
+        # A link to a file, a dangling one, and one to a socket that refuses nothing.
+        for target in (victim, os.path.join(root, "nowhere"), os.path.join(root, "other.sock")):
             os.symlink(target, sock)
             code, err = refused(tree, sock)
             assert code == 1 and "is a symlink, not a socket: not replaced" in err, (code, err)
@@ -219,11 +223,13 @@ def main():
             os.unlink(sock)
         with open(victim) as f:
             assert f.read() == "keep me\n"
+        assert stat.S_ISSOCK(os.lstat(os.path.join(root, "other.sock")).st_mode)
+        other.close()
         os.mkdir(sock)
         code, err = refused(tree, sock)
         assert code == 1 and "is a directory, not a socket: not replaced" in err, (code, err)
         os.rmdir(sock)
-        print("a regular file, a symlink (to a file, dangling), a directory: refused, left as they were")
+        print("a regular file, a symlink (to a file, dangling, to a socket), a directory: refused, left as they were")
 
         # sun_path holds 107 bytes and a NUL: a path of 107 is served, one of 108 is refused clearly.
         deep = os.path.join(root, "d" * 40)
