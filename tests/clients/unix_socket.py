@@ -77,6 +77,7 @@ def refused(root, sock):
         proc.kill()
         raise AssertionError(f"a server started on {sock}: {line!r}")
     assert line == "", f"it said it listens: {line!r}"
+    assert "Sanitizer" not in err, err  # a refusal is a clean exit, under ASan too
     return proc.returncode, err
 
 
