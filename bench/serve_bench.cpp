@@ -8,8 +8,11 @@
 //    second, p50/p99;
 // 3. `indexer query` as a whole process answered by the running server: p50/p99 wall time,
 //    beside /bin/true and `indexer --version` run in turn with it;
-// 4. workspace/symbol over `indexer lsp DIR` (stdio), one request at a time: p50/p99;
-// 5. the LSP peers (lsp_peers.h), each next to `indexer lsp` on the same tree, both cold:
+// 4. a Unix socket next to TCP loopback: a second server on DIR with --listen unix:PATH, and
+//    requests sent in turn to each (one WebSocket client a server; POST /rpc on a new connection
+//    each, as `indexer query` sends it): p50/p99 of both, and `indexer query` through the socket;
+// 5. workspace/symbol over `indexer lsp DIR` (stdio), one request at a time: p50/p99;
+// 6. the LSP peers (lsp_peers.h), each next to `indexer lsp` on the same tree, both cold:
 //    clangd on Boost's headers (--clangd DIR, repeatable, sibling directories; by default
 //    /usr/include/boost/asio and beast) and pyright on the Python standard library (--pyright
 //    DIR; by default Debian's newest /usr/lib/python3.N). pyright is the npm package that
@@ -17,7 +20,9 @@
 //    leaves this section out; it takes a few minutes, most of them clangd's background index.
 // Asio and Beast first: their traits call an unqualified query(), which our namespace would hide.
 #include <boost/asio/connect.hpp>
+#include <boost/asio/generic/stream_protocol.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/local/stream_protocol.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/websocket.hpp>
 
@@ -44,6 +49,7 @@
 
 #include "child_process.h"
 #include "lsp_peers.h"
+#include "server/ws_server.h"  // post_rpc: the round trip of `indexer query`
 #include "stats.h"
 
 namespace {
@@ -52,6 +58,7 @@ namespace net = boost::asio;
 namespace beast = boost::beast;
 namespace websocket = beast::websocket;
 using tcp = net::ip::tcp;
+using stream_protocol = net::generic::stream_protocol;  // TCP or a Unix socket: one client type
 using bench::Child;
 using bench::Clock;
 using bench::ms_since;
@@ -90,13 +97,15 @@ std::string read_line(int fd) {
 
 struct Client {
   net::io_context ioc;
-  websocket::stream<tcp::socket> ws{ioc};
+  websocket::stream<stream_protocol::socket> ws{ioc};
   beast::flat_buffer buffer;
 
-  explicit Client(uint16_t port) {
-    ws.next_layer().connect(tcp::endpoint(net::ip::make_address("127.0.0.1"), port));
-    ws.next_layer().set_option(tcp::no_delay(true));
-    ws.handshake("127.0.0.1", "/");
+  explicit Client(uint16_t port) : Client(tcp::endpoint(net::ip::make_address("127.0.0.1"), port)) {}
+  explicit Client(const std::string& socket_path) : Client(net::local::stream_protocol::endpoint(socket_path)) {}
+  explicit Client(const stream_protocol::endpoint& to) {
+    ws.next_layer().connect(to);
+    if (to.protocol().family() != AF_UNIX) ws.next_layer().set_option(tcp::no_delay(true));
+    ws.handshake("localhost", "/");
     ws.text(true);
   }
   // One request and its answer; the answer's size.
@@ -237,6 +246,18 @@ class LoadThread {
   std::mt19937 rng_{12345};
 };
 
+// A whole process, started and waited for: its wall time in ms.
+double run(const std::vector<std::string>& args) {
+  auto t = Clock::now();
+  Child q = spawn(args);
+  char sink[65536];
+  while (::read(q.out, sink, sizeof sink) > 0) {}
+  int status = 0;
+  waitpid(q.pid, &status, 0);
+  ::close(q.out);
+  return ms_since(t);
+}
+
 // Debian's newest standard library (/usr/lib/python3.N), not a python in PATH that may carry
 // hundreds of MB of site-packages; "" when there is none.
 std::string debian_stdlib() {
@@ -337,16 +358,6 @@ int main(int argc, char** argv) {
   {
     // A whole process, started and waited for, beside the floor of any process here (/bin/true)
     // and the binary's own start (--version), interleaved so host noise falls on all three alike.
-    auto run = [](const std::vector<std::string>& args) {
-      auto t = Clock::now();
-      Child q = spawn(args);
-      char sink[65536];
-      while (::read(q.out, sink, sizeof sink) > 0) {}
-      int status = 0;
-      waitpid(q.pid, &status, 0);
-      ::close(q.out);
-      return ms_since(t);
-    };
     std::vector<double> query_ms, true_ms, version_ms;
     for (int i = 0; i < 60; ++i) {
       true_ms.push_back(run({"/bin/true"}));
@@ -359,6 +370,79 @@ int main(int argc, char** argv) {
     std::printf("%-46s %10.3f %10.3f %12s\n", "  beside it: /bin/true", percentile(true_ms, 0.5), percentile(true_ms, 0.99), "");
     std::printf("  indexer query over /bin/true, p50: +%.3f ms (target: 5 ms in all, within 3 ms of /bin/true)\n",
                 percentile(query_ms, 0.5) - percentile(true_ms, 0.5));
+  }
+  {
+    // A second server on the tree, on a Unix socket, beside the first on TCP: each request goes
+    // to one and then the other, so host noise falls on both alike. It names itself in
+    // server.json once started, so `indexer query` goes to it.
+    char tmp[] = "/tmp/indexer-bench-XXXXXX";
+    std::string socket_path = std::string(::mkdtemp(tmp) ? tmp : "/tmp") + "/indexer.sock";
+    Child local = spawn({binary, "serve", dir, "--listen", "unix:" + socket_path});
+    std::string line = read_line(local.out);
+    read_line(local.out);  // ready
+    auto found = server::discover(std::filesystem::absolute(dir).lexically_normal());
+    if (!line.starts_with("listening on unix:") || !found || found->socket_path != socket_path) {
+      std::fprintf(stderr, "the server on a Unix socket did not start, or server.json does not name it: %s\n", line.c_str());
+      return 1;
+    }
+    // Once it is quiet: a server just ready still checks the tree against its snapshot.
+    for (auto t0 = Clock::now(); ms_since(t0) < 30'000;) {
+      double cpu = cpu_seconds(local.pid);
+      std::this_thread::sleep_for(std::chrono::milliseconds(200));
+      if (cpu_seconds(local.pid) - cpu < 0.01) break;
+    }
+    Client over_tcp(port), over_unix(socket_path);
+    std::vector<double> tcp_ms, unix_ms, tcp_post_ms, unix_post_ms;
+    int id = 0;
+    auto timed = [](auto&& f) {
+      auto t = Clock::now();
+      f();
+      return ms_since(t);
+    };
+    for (int warm = 0; warm < 50; ++warm) {
+      over_tcp.call(request(++id, kQueries[size_t(warm) % kQueries.size()]));
+      over_unix.call(request(++id, kQueries[size_t(warm) % kQueries.size()]));
+    }
+    for (auto t0 = Clock::now(); ms_since(t0) < seconds * 1000;) {
+      ++id;
+      std::string r = request(id, kQueries[size_t(id) % kQueries.size()]);
+      // In turns, each first every other time: neither always follows the other's wake-up.
+      if (id % 2) tcp_ms.push_back(timed([&] { over_tcp.call(r); }));
+      unix_ms.push_back(timed([&] { over_unix.call(r); }));
+      if (id % 2 == 0) tcp_ms.push_back(timed([&] { over_tcp.call(r); }));
+    }
+    server::Discovered tcp_server;
+    tcp_server.address = "127.0.0.1", tcp_server.port = port;
+    for (auto t0 = Clock::now(); ms_since(t0) < seconds * 1000;) {
+      ++id;
+      std::string r = request(id, kQueries[size_t(id) % kQueries.size()]);
+      auto post = [&](const server::Discovered& to, std::vector<double>& ms) {
+        ms.push_back(timed([&] {
+          if (!server::post_rpc(to, r)) std::exit(1);
+        }));
+      };
+      if (id % 2) post(tcp_server, tcp_post_ms);
+      post(*found, unix_post_ms);
+      if (id % 2 == 0) post(tcp_server, tcp_post_ms);
+    }
+    std::vector<double> query_ms, true_ms;
+    for (int i = 0; i < 60; ++i) {
+      true_ms.push_back(run({"/bin/true"}));
+      query_ms.push_back(run({binary, "query", kQueries[size_t(i) % kQueries.size()], dir, "--limit", "20"}));
+    }
+    auto row = [](const char* name, const std::vector<double>& ms) {
+      std::printf("%-46s %10.3f %10.3f %12s\n", name, percentile(ms, 0.5), percentile(ms, 0.99), "");
+    };
+    std::printf("\nUnix socket beside TCP loopback (a server on each, requests in turn)\n");
+    row("WebSocket, 1 client: TCP loopback", tcp_ms);
+    row("WebSocket, 1 client: Unix socket", unix_ms);
+    row("POST /rpc, a connection each: TCP loopback", tcp_post_ms);
+    row("POST /rpc, a connection each: Unix socket", unix_post_ms);
+    row("indexer query, a whole process: Unix socket", query_ms);
+    row("  beside it: /bin/true", true_ms);
+    kill(local.pid, SIGTERM);
+    waitpid(local.pid, nullptr, 0);
+    ::rmdir(socket_path.substr(0, socket_path.rfind('/')).c_str());
   }
   kill(server.pid, SIGTERM);
   waitpid(server.pid, nullptr, 0);

@@ -80,9 +80,10 @@ commands:
   call    METHOD [PARAMS] [PATH]
                             any method by name with JSON params ('{"pattern":"Foo"}'): asked of
                             PATH's running server when one runs, else answered here
-  serve   [PATH] [--listen ADDRESS:PORT] [--token T] [--allow-origin ORIGIN]
+  serve   [PATH] [--listen ADDRESS:PORT|unix:SOCKET] [--token T] [--allow-origin ORIGIN]
                             serve the live index over WebSocket JSON-RPC and HTTP (/health,
                             /stats, /metrics, POST /rpc); loopback and a free port by default;
+                            unix:SOCKET, a Unix socket of mode 0600 (no token needed);
                             query and other local clients find it through PATH/.indexer/server.json
   lsp     [PATH] [--stdio]  a language server on stdin/stdout (LSP 3.17; PATH: else the
                             client's workspace root; --stdio, as editors pass it, changes nothing)
@@ -816,9 +817,14 @@ int cmd_serve(const Args& a) {
   if (!fs::is_directory(root, ec)) throw std::runtime_error(root + ": not a directory");
   o.root = fs::absolute(root, ec).lexically_normal();
   if (o.root.has_filename() == false && o.root.string().size() > 1) o.root = o.root.parent_path();
-  if (auto v = a.get("--listen")) {
+  if (auto v = a.get("--listen"); v && v->starts_with("unix:")) {
+    // Absolute, since server.json gives it to clients started elsewhere.
+    std::string path = v->substr(5);
+    if (path.empty()) throw UsageError{"--listen unix:PATH needs a PATH"};
+    o.socket_path = fs::absolute(path, ec).lexically_normal().string();
+  } else if (v) {
     size_t colon = v->rfind(':');
-    if (colon == std::string::npos) throw UsageError{"--listen takes ADDRESS:PORT (127.0.0.1:7345)"};
+    if (colon == std::string::npos) throw UsageError{"--listen takes ADDRESS:PORT (127.0.0.1:7345) or unix:PATH"};
     o.address = v->substr(0, colon);
     if (o.address.size() > 1 && o.address.front() == '[' && o.address.back() == ']') o.address = o.address.substr(1, o.address.size() - 2);
     uint64_t port = parse_number("--listen", v->substr(colon + 1));

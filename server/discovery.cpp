@@ -20,6 +20,7 @@
 #include <fstream>
 #include <string_view>
 
+#include "server/local_socket.h"
 #include "server/ws_server.h"
 
 namespace server {
@@ -64,35 +65,61 @@ std::optional<Discovered> discover(const std::filesystem::path& root) {
     auto it = j.is_object() ? j.find(key) : j.end();
     return j.is_object() && it != j.end() ? *it : none;
   };
-  const auto &port = field("port"), &address = field("address"), &pid = field("pid"), &token = field("token");
-  if (!port.is_number_unsigned() || port.get<uint64_t>() == 0 || port.get<uint64_t>() > 65535 || !address.is_string() ||
-      !pid.is_number_unsigned() || pid.get<uint64_t>() == 0 || pid.get<uint64_t>() > INT32_MAX || !(token.is_null() || token.is_string()))
-    return std::nullopt;
-  Discovered d{address.get<std::string>(), uint16_t(port.get<uint64_t>()), token.is_string() ? token.get<std::string>() : "",
-               int(pid.get<uint64_t>())};
+  const auto &port = field("port"), &address = field("address"), &pid = field("pid"), &token = field("token"), &local = field("unix");
+  if (!pid.is_number_unsigned() || pid.get<uint64_t>() == 0 || pid.get<uint64_t>() > INT32_MAX) return std::nullopt;
+  Discovered d;
+  d.pid = int(pid.get<uint64_t>());
+  if (local.is_string()) {
+    d.socket_path = local.get<std::string>();
+    if (d.socket_path.empty() || d.socket_path.front() != '/' || d.socket_path.size() > kMaxLocalPath) return std::nullopt;
+  } else {
+    if (!port.is_number_unsigned() || port.get<uint64_t>() == 0 || port.get<uint64_t>() > 65535 || !address.is_string() ||
+        !(token.is_null() || token.is_string()))
+      return std::nullopt;
+    d.address = address.get<std::string>();
+    d.port = uint16_t(port.get<uint64_t>());
+    d.token = token.is_string() ? token.get<std::string>() : "";
+  }
   if (::kill(d.pid, 0) != 0 && errno == ESRCH) return std::nullopt;  // a server that died without cleaning up
   return d;
 }
 
-std::optional<std::string> post_rpc(const Discovered& server, const std::string& body, int timeout_ms) {
+namespace {
+
+// A connected socket to the server, or -1.
+int connect_to(const Discovered& server, int timeout_ms) {
+  if (!server.socket_path.empty()) return connect_local(server.socket_path, timeout_ms);
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
   addr.sin_port = htons(server.port);
-  if (::inet_pton(AF_INET, server.address.c_str(), &addr.sin_addr) != 1) return std::nullopt;
+  if (::inet_pton(AF_INET, server.address.c_str(), &addr.sin_addr) != 1) return -1;
   int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return std::nullopt;
-  struct Closer {
-    int fd;
-    ~Closer() { ::close(fd); }
-  } closer{fd};
+  if (fd < 0) return -1;
   int one = 1;
   ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
   timeval tv{timeout_ms / 1000, (timeout_ms % 1000) * 1000};
   ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
   ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) return std::nullopt;
-  std::string request = "POST /rpc HTTP/1.1\r\nHost: " + server.address + "\r\nContent-Type: application/json\r\nConnection: close\r\n";
-  if (!server.token.empty()) request += "Authorization: Bearer " + server.token + "\r\n";
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+    ::close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+}  // namespace
+
+std::optional<std::string> post_rpc(const Discovered& server, const std::string& body, int timeout_ms) {
+  int fd = connect_to(server, timeout_ms);
+  if (fd < 0) return std::nullopt;
+  struct Closer {
+    int fd;
+    ~Closer() { ::close(fd); }
+  } closer{fd};
+  // No token over a Unix socket: its file's mode already decided who may connect.
+  std::string host = server.socket_path.empty() ? server.address : "localhost";
+  std::string request = "POST /rpc HTTP/1.1\r\nHost: " + host + "\r\nContent-Type: application/json\r\nConnection: close\r\n";
+  if (!server.token.empty() && server.socket_path.empty()) request += "Authorization: Bearer " + server.token + "\r\n";
   request += "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
   for (size_t sent = 0; sent < request.size();) {
     ssize_t n = ::send(fd, request.data() + sent, request.size() - sent, MSG_NOSIGNAL);

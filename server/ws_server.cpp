@@ -1,6 +1,7 @@
 // The one Beast translation unit (it costs ~35 s and 550 MB to compile): keep it to transport.
 // Asio and Beast come before our headers: their traits call an unqualified query(), which our
 // namespace query would hide.
+#include <boost/asio/generic/stream_protocol.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -28,6 +29,7 @@
 #include "indexer/confine.h"
 #include "server/jsonrpc.h"
 #include "server/index_methods.h"
+#include "server/local_socket.h"
 #include "server/metrics.h"
 #include "server/registry.h"
 #include "server/stdio_io.h"
@@ -40,6 +42,10 @@ namespace http = beast::http;
 namespace websocket = beast::websocket;
 namespace net = boost::asio;
 using tcp = net::ip::tcp;
+// TCP or a Unix socket, chosen at run time: one session type serves both, so the Beast code is
+// compiled once (a template over the socket type would compile it twice).
+using stream_protocol = net::generic::stream_protocol;
+using stream = beast::basic_stream<stream_protocol>;
 using Clock = std::chrono::steady_clock;
 
 class WsSession;
@@ -49,7 +55,7 @@ struct Hub {
   const ServeOptions& options;
   detail::Workspace workspace;
   Metrics metrics;
-  std::atomic<size_t> connections{0};  // every accepted TCP connection still open
+  std::atomic<size_t> connections{0};  // every accepted connection still open
   std::atomic<bool> out_of_descriptors{false};  // said once an episode
   // Set once the index is ready and every session then open was sent the end of its progress:
   // /health says "ok" only after it, so a client that waited for it gets no stale "end".
@@ -148,7 +154,7 @@ std::string error_text(const json& id, int code, const std::string& message) {
   return json_text(json{{"jsonrpc", "2.0"}, {"id", id}, {"error", {{"code", code}, {"message", message}}}});
 }
 
-// One accepted TCP connection, counted toward max_connections from accept() until it closes,
+// One accepted connection, counted toward max_connections from accept() until it closes,
 // whatever it turns out to be (a WebSocket takes it over from the HTTP session that upgraded).
 struct Slot {
   Hub& hub;
@@ -169,7 +175,7 @@ bool origin_refused(const ServeOptions& o, const http::request<http::string_body
 
 class WsSession : public std::enable_shared_from_this<WsSession> {
  public:
-  WsSession(tcp::socket socket, Hub& hub, std::unique_ptr<Slot> slot)
+  WsSession(stream_protocol::socket socket, Hub& hub, std::unique_ptr<Slot> slot)
       : ws_(std::move(socket)), hub_(hub), slot_(std::move(slot)), deadline_(ws_.get_executor()) {}
 
   ~WsSession() { hub_.metrics.connections(-1); }
@@ -340,7 +346,7 @@ class WsSession : public std::enable_shared_from_this<WsSession> {
     }
   }
 
-  websocket::stream<beast::tcp_stream> ws_;
+  websocket::stream<stream> ws_;
   Hub& hub_;
   std::unique_ptr<Slot> slot_;
   net::steady_timer deadline_;  // to authenticate
@@ -354,7 +360,7 @@ class WsSession : public std::enable_shared_from_this<WsSession> {
 
 class HttpSession : public std::enable_shared_from_this<HttpSession> {
  public:
-  HttpSession(tcp::socket socket, Hub& hub, std::unique_ptr<Slot> slot) : stream_(std::move(socket)), hub_(hub), slot_(std::move(slot)) {}
+  HttpSession(stream_protocol::socket socket, Hub& hub, std::unique_ptr<Slot> slot) : stream_(std::move(socket)), hub_(hub), slot_(std::move(slot)) {}
 
   // On the socket's own network thread, where all of its handlers run.
   void run() { net::dispatch(stream_.get_executor(), beast::bind_front_handler(&HttpSession::read, shared_from_this())); }
@@ -373,7 +379,8 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
     if (ec == http::error::end_of_stream) return close();
     if (ec) return;  // timed out, headers over the limit, not HTTP: dropped
     const ServeOptions& o = hub_.options;
-    authorized_ = authorized(o, parser_->get());
+    // On a Unix socket, its file's mode decides who connects: no token.
+    authorized_ = !o.socket_path.empty() || authorized(o, parser_->get());
     // Without the token a request is refused whatever its body says: a few KB of it are read, no more.
     parser_->body_limit(authorized_ ? o.max_message : o.max_unauthenticated);
     if (parser_->is_done()) return on_read({}, 0);
@@ -482,10 +489,10 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
 
   void close() {
     beast::error_code ec;
-    stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
+    stream_.socket().shutdown(net::socket_base::shutdown_send, ec);
   }
 
-  beast::tcp_stream stream_;
+  stream stream_;
   Hub& hub_;
   std::unique_ptr<Slot> slot_;
   bool authorized_ = false;
@@ -522,8 +529,9 @@ class ContextPool {
 // Every accepted connection counts toward max_connections; one past it is told so and closed.
 // Out of descriptors, the call fails at once for as long as none is freed: accepting pauses
 // (the connections wait in the listen backlog) instead of spinning.
-void accept(tcp::acceptor& acceptor, ContextPool& pool, Hub& hub, net::steady_timer& pause) {
-  acceptor.async_accept(pool.next(), [&acceptor, &pool, &hub, &pause](beast::error_code ec, tcp::socket socket) {
+using Acceptor = net::basic_socket_acceptor<stream_protocol>;
+void accept(Acceptor& acceptor, ContextPool& pool, Hub& hub, net::steady_timer& pause) {
+  acceptor.async_accept(pool.next(), [&acceptor, &pool, &hub, &pause](beast::error_code ec, stream_protocol::socket socket) {
     if (!acceptor.is_open()) return;
     if (ec == net::error::no_descriptors || ec == boost::system::errc::too_many_files_open_in_system || ec == net::error::no_buffer_space ||
         ec == net::error::no_memory) {
@@ -545,11 +553,11 @@ void accept(tcp::acceptor& acceptor, ContextPool& pool, Hub& hub, net::steady_ti
         }();
         socket.non_blocking(true, ec);
         socket.send(net::buffer(busy), 0, ec);
-        socket.shutdown(tcp::socket::shutdown_both, ec);
+        socket.shutdown(net::socket_base::shutdown_both, ec);
         socket.close(ec);
       } else {
         // Small answers, each awaited: Nagle's algorithm with delayed ACKs would add 40 ms to each.
-        socket.set_option(tcp::no_delay(true), ec);
+        if (hub.options.socket_path.empty()) socket.set_option(tcp::no_delay(true), ec);
         std::make_shared<HttpSession>(std::move(socket), hub, std::make_unique<Slot>(hub))->run();
       }
     }
@@ -564,7 +572,11 @@ std::string write_discovery(const ServeOptions& o, uint16_t port) {
   // open_state_dir does not make the root: a root deleted meanwhile must not be made again by us.
   indexer::confine::Opened dir = indexer::confine::open_state_dir(o.root);
   if (!dir) return std::string(indexer::confine::refusal_name(dir.refusal)) + ": " + std::strerror(dir.error);
-  std::string text = json_text(json{{"pid", ::getpid()}, {"address", o.address}, {"port", port}, {"token", o.token}, {"version", kVersion}}) + '\n';
+  // A Unix socket is named as "unix" alone: a client that reads only address and port (older than
+  // the field) finds no server and answers by itself, instead of connecting somewhere wrong.
+  json j = o.socket_path.empty() ? json{{"pid", ::getpid()}, {"address", o.address}, {"port", port}, {"token", o.token}, {"version", kVersion}}
+                                 : json{{"pid", ::getpid()}, {"unix", o.socket_path}, {"version", kVersion}};
+  std::string text = json_text(j) + '\n';
   const char* tmp = "server.json.tmp";
   ::unlinkat(dir.fd.get(), tmp, 0);
   indexer::confine::Fd fd(::openat(dir.fd.get(), tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
@@ -579,24 +591,51 @@ std::string write_discovery(const ServeOptions& o, uint16_t port) {
 }  // namespace
 
 int serve(const ServeOptions& o, const std::atomic<bool>& stop) {
-  if (!loopback(o.address) && o.token.empty()) {
+  const bool local = !o.socket_path.empty();
+  if (!local && !loopback(o.address) && o.token.empty()) {
     std::cerr << "indexer: " << o.address << " is not a loopback address: set --token (or INDEXER_TOKEN) so others cannot read the index\n";
     return 2;
   }
-  Hub hub(o);  // before the io_context: its handlers hold sessions, which point at the hub
-  ContextPool pool(o.threads);
-  tcp::acceptor acceptor(pool.first());
-  boost::system::error_code ec;
-  tcp::endpoint endpoint(net::ip::make_address(o.address, ec), o.port);
-  if (!ec) acceptor.open(endpoint.protocol(), ec);
-  if (!ec) acceptor.set_option(net::socket_base::reuse_address(true), ec);
-  if (!ec) acceptor.bind(endpoint, ec);
-  if (!ec) acceptor.listen(net::socket_base::max_listen_connections, ec);
-  if (ec) {
-    std::cerr << "indexer: cannot listen on " << o.address << ":" << o.port << ": " << ec.message() << '\n';
+  // Bound before the hub starts its threads: listen_local narrows the process's umask meanwhile.
+  LocalListener listener;
+  if (local && !(listener = listen_local(o.socket_path, net::socket_base::max_listen_connections))) {
+    std::cerr << "indexer: cannot listen on unix:" << listener.error << '\n';
     return 1;
   }
-  const uint16_t port = acceptor.local_endpoint().port();
+  // Last out, after the acceptor has closed, on every return: the socket file we bound goes too.
+  struct Unlink {
+    std::string path;
+    dev_t dev;
+    ino_t ino;
+    ~Unlink() {
+      if (!path.empty()) unlink_local(path, dev, ino);
+    }
+  } unlink_socket{o.socket_path, listener.dev, listener.ino};
+  Hub hub(o);  // before the io_context: its handlers hold sessions, which point at the hub
+  ContextPool pool(o.threads);
+  Acceptor acceptor(pool.first());
+  boost::system::error_code ec;
+  uint16_t port = 0;
+  if (local) {
+    acceptor.assign(stream_protocol(AF_UNIX, 0), listener.fd.get(), ec);
+    if (ec) {
+      std::cerr << "indexer: cannot listen on unix:" << o.socket_path << ": " << ec.message() << '\n';
+      return 1;
+    }
+    listener.fd.release();  // the acceptor's now
+  } else {
+    tcp::endpoint endpoint(net::ip::make_address(o.address, ec), o.port);
+    if (!ec) acceptor.open(stream_protocol::endpoint(endpoint).protocol(), ec);
+    if (!ec) acceptor.set_option(net::socket_base::reuse_address(true), ec);
+    if (!ec) acceptor.bind(endpoint, ec);
+    if (!ec) acceptor.listen(net::socket_base::max_listen_connections, ec);
+    if (ec) {
+      std::cerr << "indexer: cannot listen on " << o.address << ":" << o.port << ": " << ec.message() << '\n';
+      return 1;
+    }
+    // sin_port and sin6_port lie at the same offset.
+    port = ntohs(reinterpret_cast<const sockaddr_in*>(acceptor.local_endpoint().data())->sin_port);
+  }
 
   // Listening before the index is built: clients connect at once and see its progress.
   StdioOptions open_options;
@@ -638,7 +677,9 @@ int serve(const ServeOptions& o, const std::atomic<bool>& stop) {
     discovery_warned = discovery_warned || !why.empty();
   };
   discover();
-  if (o.announce) {
+  if (o.announce && local) {
+    o.announce("listening on unix:" + o.socket_path + " (WebSocket JSON-RPC 2.0; HTTP /health /stats /metrics, POST /rpc)");
+  } else if (o.announce) {
     std::string where = o.address + ":" + std::to_string(port);
     o.announce("listening on ws://" + where + " (JSON-RPC 2.0), http://" + where + "/health /stats /metrics, POST /rpc");
   }

@@ -13,13 +13,17 @@
 // message authenticate {token}); a browser Origin that is not allowed is refused before the
 // upgrade or the POST (cross-site WebSocket hijacking). Limits: message size, connections, pending
 // calls per connection (each member of a batch counts), bytes per answer, connections (every
-// accepted TCP connection counts); a slow reader gets backpressure (its requests are not read
+// accepted connection counts); a slow reader gets backpressure (its requests are not read
 // while its unsent answers exceed a limit), then -32001 instead of answers, not unbounded
 // buffering. Before login a client may send only a few KB, within a deadline. Out of file
 // descriptors, accepting pauses (the connections wait in the listen backlog) instead of spinning.
 //
 // A discovery file (<root>/.indexer/server.json, mode 0600) tells local clients where the server
 // of a root listens; it is removed on exit.
+//
+// On a Unix domain socket (socket_path; local_socket.h makes it, 0600) the same sessions are
+// served, every connection authorized: whoever may open the socket file is its owner. Origin
+// rules still hold, since a browser page could reach the socket through a local proxy.
 #pragma once
 
 #include <atomic>
@@ -41,6 +45,7 @@ struct ServeOptions {
   indexer::Options index;
   std::string address = "127.0.0.1";
   uint16_t port = 0;  // 0: one the system picks
+  std::string socket_path;  // absolute; when set, a Unix socket is served instead of address:port
   std::string token;  // required for any non-loopback address
   std::vector<std::string> allowed_origins;
   size_t max_connections = 1024;
@@ -59,15 +64,19 @@ struct ServeOptions {
 
 // The discovery file of a root, and what it says.
 std::filesystem::path discovery_path(const std::filesystem::path& root);
+// A server on a Unix socket names it as "unix" and writes no address or port: a client older
+// than this field finds no server rather than a wrong one.
 struct Discovered {
   std::string address;
   uint16_t port = 0;
   std::string token;
   int pid = 0;
+  std::string socket_path;  // set: connect here, not to address:port
 };
 std::optional<Discovered> discover(const std::filesystem::path& root);
 
-// Serves until `stop` is set; returns the exit code (1 when the address cannot be bound).
+// Serves until `stop` is set; returns the exit code (1 when the address cannot be bound, or the
+// socket path is taken).
 int serve(const ServeOptions& options, const std::atomic<bool>& stop);
 
 // One JSON-RPC message over HTTP POST /rpc to a running server: the response body, or nullopt

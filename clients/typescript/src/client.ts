@@ -1,4 +1,5 @@
-// A client of `indexer serve`: JSON-RPC 2.0 over one WebSocket, one message per text frame.
+// A client of `indexer serve`: JSON-RPC 2.0 over one WebSocket, one message per text frame, on
+// TCP (ws://HOST:PORT) or a Unix socket (unix:/path, a server started with --listen unix:PATH).
 //
 // Each connection starts with a handshake (authenticate when the token goes as a message, then
 // initialize, then index/subscribe when someone listens for changes), so a wrong token or a
@@ -11,6 +12,8 @@
 // sent when the connection dropped fails with ConnectionError, since its answer is lost (every
 // method is safe to call again). A timeout or an abort rejects the promise at once and, if the
 // request was sent, sends `$/cancelRequest`; the server's -32800 answer is then dropped.
+import { connect as netConnect } from 'node:net';
+
 import WebSocket from 'ws';
 
 import { AbortError, ConnectionError, RpcError, TimeoutError } from './errors.js';
@@ -310,7 +313,12 @@ export class IndexerClient {
     return new Promise((resolve, reject) => {
       const headers: Record<string, string> = { ...this.options.headers };
       if (this.options.token && this.options.tokenVia !== 'message') headers.Authorization = `Bearer ${this.options.token}`;
-      const ws = new WebSocket(this.url, { headers, handshakeTimeout: this.connectTimeoutMs, perMessageDeflate: false });
+      const options: WebSocket.ClientOptions = { headers, handshakeTimeout: this.connectTimeoutMs, perMessageDeflate: false };
+      // unix:PATH: the upgrade goes over a connection to the socket. Not ws's own ws+unix: URL,
+      // which reads the path back out of a URL (percent-encoded, and cut at its first ':').
+      const socketPath = this.url.startsWith('unix:') ? this.url.slice('unix:'.length) : undefined;
+      if (socketPath !== undefined) options.createConnection = () => netConnect({ path: socketPath });
+      const ws = new WebSocket(socketPath === undefined ? this.url : 'ws://localhost/', options);
       const fail = (err: Error) => {
         ws.removeAllListeners();
         ws.on('error', () => {});
@@ -476,7 +484,10 @@ export class IndexerClient {
   }
 }
 
-/** Connects to `indexer serve` (ws://127.0.0.1:PORT) and completes the handshake. */
+/**
+ * Connects to `indexer serve` and completes the handshake: `ws://127.0.0.1:PORT`, or `unix:/path`
+ * for a server started with `--listen unix:PATH` (no token needed: the socket's mode decides).
+ */
 export function connect(url: string, options: ConnectOptions = {}): Promise<IndexerClient> {
   return new IndexerClient(url, options).start();
 }

@@ -1,5 +1,6 @@
 // The real `indexer serve`, for the tests: a tree in a temporary directory, the server spawned on
-// it, the port read from its first stdout line ("listening on ws://127.0.0.1:PORT ...").
+// it, the port read from its first stdout line ("listening on ws://127.0.0.1:PORT ..."), or on a
+// Unix socket (`socket`: "listening on unix:PATH ...").
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
@@ -40,10 +41,11 @@ export function bigTree(count = 6000) {
 }
 
 export class Server {
-  static async start(root, { port = 0, args = [] } = {}) {
+  static async start(root, { port = 0, socket, args = [] } = {}) {
     const s = new Server();
     s.root = root;
-    s.child = spawn(binary, ['serve', root, '--listen', `127.0.0.1:${port}`, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const listen = socket === undefined ? `127.0.0.1:${port}` : `unix:${socket}`;
+    s.child = spawn(binary, ['serve', root, '--listen', listen, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
     s.stderr = '';
     s.child.stderr.on('data', (d) => (s.stderr += d));
     s.exited = new Promise((resolve) => s.child.on('exit', (code, signal) => resolve(code ?? signal)));
@@ -60,11 +62,16 @@ export class Server {
       s.child.stdout.on('data', onData);
       s.exited.then((code) => reject(new Error(`indexer serve exited (${code}) before listening: ${s.stderr}`)));
     });
+    s.child.stdout.resume();
+    if (socket !== undefined) {
+      assert.ok(line.startsWith(`listening on unix:${socket} `), `not on the socket: ${JSON.stringify(line)}`);
+      s.url = `unix:${socket}`;
+      return s;
+    }
     const m = /ws:\/\/([\d.]+):(\d+)/.exec(line);
     assert.ok(m, `no address in ${JSON.stringify(line)}`);
     s.port = Number(m[2]);
     s.url = `ws://127.0.0.1:${s.port}`;
-    s.child.stdout.resume();
     return s;
   }
 
