@@ -36,6 +36,7 @@
 #include "indexer/watch_loop.h"
 #include "query/import_graph.h"
 #include "query/query.h"
+#include "server/json_scan.h"
 #include "server/service.h"
 #include "server/stdio.h"
 #include "server/ws_server.h"
@@ -110,12 +111,13 @@ struct UsageError {
   std::string message;
 };
 
-// Flags that take a value; all others are switches.
-const std::vector<std::string> kValued = {"--kind", "--lang", "--path", "--limit", "--format", "-o",
-                                          "--max-file-size", "--exclude", "--threads", "--snapshot", "--depth",
-                                          "--max-watches", "--listen", "--token", "--allow-origin"};
-const std::vector<std::string> kSwitches = {"--json", "--imports", "--index-minified", "--no-snapshot", "--no-server", "--help", "-h", "--version",
-                                            "--stdio"};
+// Flags that take a value; all others are switches. Constants, not vectors of strings: every start
+// pays for what static initialisers build.
+constexpr std::string_view kValued[] = {"--kind", "--lang", "--path", "--limit", "--format", "-o",
+                                        "--max-file-size", "--exclude", "--threads", "--snapshot", "--depth",
+                                        "--max-watches", "--listen", "--token", "--allow-origin"};
+constexpr std::string_view kSwitches[] = {"--json", "--imports", "--index-minified", "--no-snapshot", "--no-server", "--help", "-h", "--version",
+                                          "--stdio"};
 
 Args parse_args(int argc, char** argv) {
   Args a;
@@ -133,13 +135,13 @@ Args parse_args(int argc, char** argv) {
         value = s.substr(eq + 1);
         inline_value = true;
       }
-      if (std::find(kValued.begin(), kValued.end(), key) != kValued.end()) {
+      if (std::find(std::begin(kValued), std::end(kValued), key) != std::end(kValued)) {
         if (!inline_value) {
           if (i + 1 >= argc) throw UsageError{key + " needs a value"};
           value = argv[++i];
         }
         a.options[key].push_back(value);
-      } else if (std::find(kSwitches.begin(), kSwitches.end(), key) != kSwitches.end() && !inline_value) {
+      } else if (std::find(std::begin(kSwitches), std::end(kSwitches), key) != std::end(kSwitches) && !inline_value) {
         a.options[key].push_back("");
       } else {
         throw UsageError{"unknown option " + s};
@@ -298,44 +300,86 @@ query::SearchRequest search_request(const Args& a, const std::string& pattern) {
   return req;
 }
 
+// A hit's row in the table: kind, qualified name, path:line.
+std::vector<std::string> hit_row(std::string kind, const std::string& name, const std::string& container,
+                                 std::string_view language, const std::string& path, uint64_t line) {
+  std::string_view sep = grammars::spec(grammars::language_from_name(language)).separator;
+  return {std::move(kind), container.empty() ? name : container + std::string(sep) + name, path + ":" + std::to_string(line)};
+}
+
+int print_rows(const std::vector<std::vector<std::string>>& rows, const std::string& pattern) {
+  if (rows.empty()) {
+    std::cerr << "no symbol matches '" << pattern << "'\n";
+    return 1;
+  }
+  print_table(rows);
+  return 0;
+}
+
 // Hits as the service gives them (symbol_json plus score and match): a table, or --json.
 int print_hits(const Args& a, const json& hits, const std::string& pattern) {
   if (a.has("--json")) {
     std::cout << dump(hits) << '\n';
     return 0;
   }
-  if (hits.empty()) {
-    std::cerr << "no symbol matches '" << pattern << "'\n";
-    return 1;
-  }
   std::vector<std::vector<std::string>> rows;
-  for (const auto& h : hits) {
-    std::string name = h["name"], container = h["container"];
-    std::string_view sep = grammars::spec(grammars::language_from_name(h["language"].get<std::string>())).separator;
-    rows.push_back({h["kind"].get<std::string>(), container.empty() ? name : container + std::string(sep) + name,
-                    h["path"].get<std::string>() + ":" + std::to_string(h["line"].get<unsigned>())});
-  }
-  print_table(rows);
-  return 0;
+  for (const auto& h : hits)
+    rows.push_back(hit_row(h["kind"], h["name"], h["container"], h["language"].get<std::string>(), h["path"], h["line"].get<unsigned>()));
+  return print_rows(rows, pattern);
 }
 
-// The answer of the server running for this root, if there is one and the query asks nothing of
-// indexing that the server might do otherwise.
-std::optional<json> query_server(const Args& a, const std::string& root, const query::SearchRequest& req) {
+// The same from the server's answer as it came (json_scan.h: no tree built); its bytes are what
+// print_hits writes for --json (the service's writer keeps nlohmann's order and escapes). False
+// when a hit lacks a field, which a server of this version always sends.
+bool print_served_hits(const Args& a, std::string_view hits, const std::string& pattern, int& rc) {
+  if (a.has("--json")) {
+    std::cout << hits << '\n';
+    return rc = 0, true;
+  }
+  namespace scan = server::json_scan;
+  std::vector<std::vector<std::string>> rows;
+  scan::Items items(hits);
+  for (std::string_view hit; items.next(hit);) {
+    auto text = [&](const char* key) { return scan::string_value(scan::member(hit, key)); };
+    auto kind = text("kind"), name = text("name"), container = text("container"), language = text("language"), path = text("path");
+    auto line = scan::unsigned_value(scan::member(hit, "line"));
+    if (!kind || !name || !container || !language || !path || !line) return false;
+    rows.push_back(hit_row(std::move(*kind), *name, *container, *language, *path, *line));
+  }
+  rc = print_rows(rows, pattern);
+  return true;
+}
+
+// The answer of the server running for this root (the text of its hits, a JSON array), if there
+// is one and the query asks nothing of indexing that the server might do otherwise. Read without
+// nlohmann: a process that starts for one request spends most of its time starting (README).
+std::optional<std::string> query_server(const Args& a, const std::string& root, const query::SearchRequest& req) {
   for (const char* own : {"--no-server", "--no-snapshot", "--snapshot", "--exclude", "--max-file-size", "--index-minified"})
     if (a.has(own)) return std::nullopt;
   std::error_code ec;
   auto found = server::discover(fs::absolute(root, ec).lexically_normal());
   if (!found) return std::nullopt;
-  json params = {{"pattern", req.pattern}, {"limit", req.limit}};
-  if (a.has("--kind")) params["kind"] = a.options.at("--kind");
-  if (a.has("--lang")) params["lang"] = a.options.at("--lang");
-  if (!req.path_glob.empty()) params["path"] = req.path_glob;
-  auto body = server::post_rpc(*found, json{{"jsonrpc", "2.0"}, {"id", 1}, {"method", "symbols/search"}, {"params", params}}.dump());
-  if (!body) return std::nullopt;
-  json response = json::parse(*body, nullptr, false);
-  if (!response.is_object() || !response.contains("result")) return std::nullopt;
-  return response["result"];
+  std::string request = R"({"jsonrpc":"2.0","id":1,"method":"symbols/search","params":{"pattern":)";
+  server::append_json_string(request, req.pattern);
+  request += ",\"limit\":" + std::to_string(req.limit);
+  auto names = [&](const char* flag, const char* param) {
+    if (!a.has(flag)) return;
+    request += std::string(",\"") + param + "\":[";
+    for (const auto& v : a.options.at(flag)) {
+      if (request.back() != '[') request += ',';
+      server::append_json_string(request, v);
+    }
+    request += ']';
+  };
+  names("--kind", "kind");
+  names("--lang", "lang");
+  if (!req.path_glob.empty()) request += ",\"path\":", server::append_json_string(request, req.path_glob);
+  request += "}}";
+  auto body = server::post_rpc(*found, request);
+  if (!body || !server::json_scan::whole(*body)) return std::nullopt;
+  std::string_view result = server::json_scan::member(*body, "result");
+  if (result.empty() || result[0] != '[') return std::nullopt;
+  return std::string(result);
 }
 
 int cmd_query(const Args& a) {
@@ -345,7 +389,8 @@ int cmd_query(const Args& a) {
   query::SearchRequest req = search_request(a, pattern);
   req.path_glob = path_glob;
   std::string root = root_arg(a, 1);
-  if (auto served = query_server(a, root, req)) return print_hits(a, *served, pattern);
+  if (auto served = query_server(a, root, req))
+    if (int rc; print_served_hits(a, *served, pattern, rc)) return rc;
   Indexed ix = build_index(a, root);
   json hits = json::array();
   for (const auto& h : query::search(*ix.index, req)) {
@@ -814,9 +859,11 @@ int main(int argc, char** argv) {
   // costs more than decompressing it (measured: 250 ms -> 100 ms for 450k symbols).
   mi_option_enable(mi_option_large_os_pages);
 #endif
-  std::ios::sync_with_stdio(false);
   try {
     Args a = parse_args(argc, argv);
+    // Streams apart from stdio allocate six buffers (120 KB, a page fault each): worth it for
+    // the commands that write much, not for a query (at most --limit lines) nor --version.
+    if (a.command != "query" && !a.has("--version")) std::ios::sync_with_stdio(false);
     if ((a.command.empty() && !a.has("--version")) || a.command == "help" || a.has("--help") || a.has("-h")) {
       std::cout << kUsage;
       return a.command.empty() && !a.has("--help") && !a.has("-h") ? 2 : 0;
