@@ -340,9 +340,14 @@ bool print_served_hits(const Args& a, std::string_view hits, const std::string& 
   std::vector<std::vector<std::string>> rows;
   scan::Items items(hits);
   for (std::string_view hit; items.next(hit);) {
-    auto text = [&](const char* key) { return scan::string_value(scan::member(hit, key)); };
-    auto kind = text("kind"), name = text("name"), container = text("container"), language = text("language"), path = text("path");
-    auto line = scan::unsigned_value(scan::member(hit, "line"));
+    std::optional<std::string> kind, name, container, language, path;
+    std::optional<uint64_t> line;
+    scan::Items fields(hit);
+    for (std::string_view key, value; fields.next(key, value);) {
+      if (key == "line") line = scan::unsigned_value(value);
+      else if (auto* field = key == "kind" ? &kind : key == "name" ? &name : key == "container" ? &container : key == "language" ? &language : key == "path" ? &path : nullptr)
+        *field = scan::string_value(value);
+    }
     if (!kind || !name || !container || !language || !path || !line) return false;
     rows.push_back(hit_row(std::move(*kind), *name, *container, *language, *path, *line));
   }
