@@ -3,6 +3,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <random>
 #include <string>
 #include <vector>
 
@@ -20,6 +21,44 @@ TEST_CASE("json_scan: accepts what nlohmann accepts, and only that", "[json_scan
   for (const auto& t : texts) {
     INFO(t);
     CHECK(scan::whole(t) == nlohmann::json::accept(t));
+  }
+}
+
+TEST_CASE("json_scan: agrees with nlohmann on an answer with bytes changed, dropped and repeated", "[json_scan]") {
+  const std::string answer =
+      R"j({"id":1,"jsonrpc":"2.0","result":[{"column":1,"container":"A\"b","end_line":51,"kind":"function",)j"
+      R"j("line":33,"name":"parse","path":"py/ast.py","score":-5.25e+2,"signature":"def parse(s='\u00e9\n')","x":[true,false,null,{}]}]})j";
+  const std::string alphabet = "{}[]:,\"\\ntu0123456789-+.eE abc\t";
+  std::mt19937 rng(12345);
+  for (int round = 0; round < 20000; ++round) {
+    std::string t = answer;
+    for (int edits = 1 + int(rng() % 3); edits > 0; --edits) {
+      size_t at = rng() % t.size();
+      switch (rng() % 3) {
+        case 0: t[at] = alphabet[rng() % alphabet.size()]; break;
+        case 1: t.erase(at, 1 + rng() % 3); break;
+        default: {
+          const std::string repeated = t.substr(at, 1 + rng() % 4);
+          t.insert(at, repeated);
+        }
+      }
+      if (t.empty()) t.push_back('x');
+    }
+    INFO(t);
+    REQUIRE(scan::whole(t) == nlohmann::json::accept(t));
+    if (!scan::whole(t)) continue;
+    // What the CLI reads of an answer that is well-formed: the same as nlohmann's tree.
+    auto tree = nlohmann::json::parse(t);
+    std::string_view result = scan::member(t, "result");
+    REQUIRE(result.empty() == !(tree.is_object() && tree.contains("result")));
+    if (result.empty() || !tree["result"].is_array()) continue;
+    scan::Items hits(result);
+    for (const auto& hit : tree["result"]) {
+      std::string_view h;
+      REQUIRE(hits.next(h));
+      if (!hit.is_object() || !hit.contains("name") || !hit["name"].is_string()) continue;
+      CHECK(scan::string_value(scan::member(h, "name")) == hit["name"].get<std::string>());
+    }
   }
 }
 
