@@ -38,6 +38,7 @@
 #include "query/query.h"
 #include "server/index_methods.h"
 #include "server/registry.h"
+#include "server/json_scan.h"
 #include "server/service.h"
 #include "server/stdio.h"
 #include "server/ws_server.h"
@@ -118,12 +119,13 @@ struct UsageError {
   std::string message;
 };
 
-// Flags that take a value; all others are switches.
-const std::vector<std::string> kValued = {"--kind", "--lang", "--path", "--limit", "--format", "-o",
-                                          "--max-file-size", "--exclude", "--threads", "--snapshot", "--depth",
-                                          "--max-watches", "--listen", "--token", "--allow-origin"};
-const std::vector<std::string> kSwitches = {"--json", "--imports", "--index-minified", "--no-snapshot", "--no-server", "--help", "-h", "--version",
-                                            "--stdio", "--markdown"};
+// Flags that take a value; all others are switches. Constants, not vectors of strings: every start
+// pays for what static initialisers build.
+constexpr std::string_view kValued[] = {"--kind", "--lang", "--path", "--limit", "--format", "-o",
+                                        "--max-file-size", "--exclude", "--threads", "--snapshot", "--depth",
+                                        "--max-watches", "--listen", "--token", "--allow-origin"};
+constexpr std::string_view kSwitches[] = {"--json", "--imports", "--index-minified", "--no-snapshot", "--no-server", "--help", "-h", "--version",
+                                          "--stdio", "--markdown"};
 
 Args parse_args(int argc, char** argv) {
   Args a;
@@ -141,13 +143,13 @@ Args parse_args(int argc, char** argv) {
         value = s.substr(eq + 1);
         inline_value = true;
       }
-      if (std::find(kValued.begin(), kValued.end(), key) != kValued.end()) {
+      if (std::find(std::begin(kValued), std::end(kValued), key) != std::end(kValued)) {
         if (!inline_value) {
           if (i + 1 >= argc) throw UsageError{key + " needs a value"};
           value = argv[++i];
         }
         a.options[key].push_back(value);
-      } else if (std::find(kSwitches.begin(), kSwitches.end(), key) != kSwitches.end() && !inline_value) {
+      } else if (std::find(std::begin(kSwitches), std::end(kSwitches), key) != std::end(kSwitches) && !inline_value) {
         a.options[key].push_back("");
       } else {
         throw UsageError{"unknown option " + s};
@@ -342,35 +344,79 @@ server::index::SearchParams search_params(const Args& a, const std::string& patt
   return p;
 }
 
-// One row of `indexer query`'s table: kind, qualified name, path:line.
-std::vector<std::string> hit_row(std::string_view kind, std::string_view name, std::string_view container, query::Language language,
-                                 std::string_view path, uint32_t line) {
-  std::string qualified = container.empty() ? std::string(name) : std::string(container) + std::string(grammars::spec(language).separator) + std::string(name);
-  return {std::string(kind), std::move(qualified), std::string(path) + ":" + std::to_string(line)};
+// A hit's row in the table: kind, qualified name, path:line.
+std::vector<std::string> hit_row(std::string kind, const std::string& name, const std::string& container,
+                                 std::string_view language, const std::string& path, uint64_t line) {
+  std::string_view sep = grammars::spec(grammars::language_from_name(language)).separator;
+  return {std::move(kind), container.empty() ? name : container + std::string(sep) + name, path + ":" + std::to_string(line)};
 }
 
-int no_hits(const std::string& pattern) {
-  std::cerr << "no symbol matches '" << pattern << "'\n";
-  return 1;
+int print_rows(const std::vector<std::vector<std::string>>& rows, const std::string& pattern) {
+  if (rows.empty()) {
+    std::cerr << "no symbol matches '" << pattern << "'\n";
+    return 1;
+  }
+  print_table(rows);
+  return 0;
 }
 
-// The answer of the server running for this root, if there is one and the query asks nothing of
-// indexing that the server might do otherwise: the `result` of its symbols/search answer.
-std::optional<json> query_server(const Args& a, const std::string& root, const server::index::SearchParams& p) {
+// The same from the server's answer as it came (json_scan.h: no tree built); its bytes are what
+// the local path writes for --json (the method's own writer, index_methods.h). False
+// when a hit lacks a field, which a server of this version always sends.
+bool print_served_hits(const Args& a, std::string_view hits, const std::string& pattern, int& rc) {
+  if (a.has("--json")) {
+    std::cout << hits << '\n';
+    return rc = 0, true;
+  }
+  namespace scan = server::json_scan;
+  std::vector<std::vector<std::string>> rows;
+  scan::Items items(hits);
+  for (std::string_view hit; items.next(hit);) {
+    std::optional<std::string> kind, name, container, language, path;
+    std::optional<uint64_t> line;
+    scan::Items fields(hit);
+    for (std::string_view key, value; fields.next(key, value);) {
+      if (key == "line") line = scan::unsigned_value(value);
+      else if (auto* field = key == "kind" ? &kind : key == "name" ? &name : key == "container" ? &container : key == "language" ? &language : key == "path" ? &path : nullptr)
+        *field = scan::string_value(value);
+    }
+    if (!kind || !name || !container || !language || !path || !line) return false;
+    rows.push_back(hit_row(std::move(*kind), *name, *container, *language, *path, *line));
+  }
+  rc = print_rows(rows, pattern);
+  return true;
+}
+
+// The answer of the server running for this root (the text of its hits, a JSON array), if there
+// is one and the query asks nothing of indexing that the server might do otherwise. Read without
+// nlohmann: a process that starts for one request spends most of its time starting (README).
+std::optional<std::string> query_server(const Args& a, const std::string& root, const server::index::SearchParams& req) {
   for (const char* own : {"--no-server", "--no-snapshot", "--snapshot", "--exclude", "--max-file-size", "--index-minified"})
     if (a.has(own)) return std::nullopt;
   std::error_code ec;
   auto found = server::discover(fs::absolute(root, ec).lexically_normal());
   if (!found) return std::nullopt;
-  json params = {{"pattern", p.pattern}, {"limit", p.limit}};
-  if (a.has("--kind")) params["kind"] = a.options.at("--kind");
-  if (a.has("--lang")) params["lang"] = a.options.at("--lang");
-  if (!p.path.empty()) params["path"] = p.path;
-  auto body = server::post_rpc(*found, json{{"jsonrpc", "2.0"}, {"id", 1}, {"method", "symbols/search"}, {"params", params}}.dump());
-  if (!body) return std::nullopt;
-  json response = json::parse(*body, nullptr, false);
-  if (!response.is_object() || !response.contains("result") || !response["result"].is_array()) return std::nullopt;
-  return response["result"];
+  std::string request = R"({"jsonrpc":"2.0","id":1,"method":"symbols/search","params":{"pattern":)";
+  server::append_json_string(request, req.pattern);
+  request += ",\"limit\":" + std::to_string(req.limit);
+  auto names = [&](const char* flag, const char* param) {
+    if (!a.has(flag)) return;
+    request += std::string(",\"") + param + "\":[";
+    for (const auto& v : a.options.at(flag)) {
+      if (request.back() != '[') request += ',';
+      server::append_json_string(request, v);
+    }
+    request += ']';
+  };
+  names("--kind", "kind");
+  names("--lang", "lang");
+  if (!req.path.empty()) request += ",\"path\":", server::append_json_string(request, req.path);
+  request += "}}";
+  auto body = server::post_rpc(*found, request);
+  if (!body || !server::json_scan::whole(*body)) return std::nullopt;
+  std::string_view result = server::json_scan::member(*body, "result");
+  if (result.empty() || result[0] != '[') return std::nullopt;
+  return std::string(result);
 }
 
 int cmd_query(const Args& a) {
@@ -378,27 +424,19 @@ int cmd_query(const Args& a) {
   std::string pattern = a.positional[0];
   server::index::SearchParams params = search_params(a, pattern);
   std::string root = root_arg(a, 1);
+  if (auto served = query_server(a, root, params))
+    if (int rc; print_served_hits(a, *served, pattern, rc)) return rc;
+  auto local = open_local(a, root);
+  server::Context c = local->context();
+  server::index::Hits r = server::index::search(c, params);
+  if (a.has("--json")) return std::cout << server::index::write_hits(r) << '\n', 0;
   std::vector<std::vector<std::string>> rows;
-  if (auto served = query_server(a, root, params)) {  // the server's JSON, as any client reads it
-    if (a.has("--json")) return std::cout << dump(*served) << '\n', 0;
-    for (const auto& h : *served) {
-      auto text = [&](const char* k) { return h.value(k, std::string()); };
-      rows.push_back(hit_row(text("kind"), text("name"), text("container"), grammars::language_from_name(text("language")), text("path"),
-                             h.value("line", 0u)));
-    }
-  } else {
-    auto local = open_local(a, root);
-    server::Context c = local->context();
-    server::index::Hits r = server::index::search(c, params);
-    if (a.has("--json")) return std::cout << server::index::write_hits(r) << '\n', 0;
-    for (const auto& h : r.hits) {
-      query::Symbol s = r.view->symbol(h.symbol);
-      rows.push_back(hit_row(query::kind_name(s.kind), s.name, s.container, s.language, s.path, s.range.start.line + 1));
-    }
+  for (const auto& h : r.hits) {
+    query::Symbol s = r.view->symbol(h.symbol);
+    rows.push_back(hit_row(std::string(query::kind_name(s.kind)), std::string(s.name), std::string(s.container), grammars::spec(s.language).name,
+                           std::string(s.path), s.range.start.line + 1));
   }
-  if (rows.empty()) return no_hits(pattern);
-  print_table(rows);
-  return 0;
+  return print_rows(rows, pattern);
 }
 
 int cmd_outline(const Args& a) {
@@ -874,9 +912,11 @@ int main(int argc, char** argv) {
   // costs more than decompressing it (measured: 250 ms -> 100 ms for 450k symbols).
   mi_option_enable(mi_option_large_os_pages);
 #endif
-  std::ios::sync_with_stdio(false);
   try {
     Args a = parse_args(argc, argv);
+    // Streams apart from stdio allocate six buffers (120 KB, a page fault each): worth it for
+    // the commands that write much, not for a query (at most --limit lines) nor --version.
+    if (a.command != "query" && !a.has("--version")) std::ios::sync_with_stdio(false);
     if ((a.command.empty() && !a.has("--version")) || a.command == "help" || a.has("--help") || a.has("-h")) {
       std::cout << kUsage;
       return a.command.empty() && !a.has("--help") && !a.has("-h") ? 2 : 0;

@@ -285,6 +285,16 @@ def cli_through_server(srv):
     assert searches_served(srv) == before + 1, "indexer query did not ask the running server"
     local = subprocess.run([BINARY, "query", "helper", srv.root, "--json", "--no-server", "--no-snapshot"], capture_output=True, text=True, timeout=60)
     assert json.loads(served.stdout) == json.loads(local.stdout) and json.loads(served.stdout)[0]["name"] == "helper", served.stdout
+    assert served.stdout == local.stdout, "the server's answer is printed as it came: the same bytes"
+    # The table too, read from the answer as it came (server/json_scan.h), with filters passed on.
+    for pattern, extra in (("helper", []), ("helper", ["--kind", "function,method", "--lang", "py", "--path", "app/**"]),
+                           ("Server.start", ["--limit", "3"])):
+        args = [BINARY, "query", pattern, srv.root, *extra]
+        before = searches_served(srv)
+        served = subprocess.run(args, capture_output=True, text=True, timeout=30)
+        assert searches_served(srv) == before + 1, f"{args}: not asked of the running server"
+        local = subprocess.run(args + ["--no-server", "--no-snapshot"], capture_output=True, text=True, timeout=60)
+        assert served.returncode == local.returncode == 0 and served.stdout == local.stdout and served.stdout, (served, local)
 
 
 async def main():
