@@ -246,8 +246,8 @@ SnapshotRun measure_snapshot(const query::Index& index) {
   const char* path = "/tmp/indexer-bench.snapshot";
   const char* report = "/tmp/indexer-bench-warm.txt";
   auto t = Clock::now();
-  if (std::string err = query::save_snapshot(index, "", path); !err.empty()) {
-    std::fprintf(stderr, "snapshot: %s\n", err.c_str());
+  if (query::Status saved = query::save_snapshot(index, "", path); !saved) {
+    std::fprintf(stderr, "snapshot: %s\n", saved.error().c_str());
     return out;
   }
   out.save_ms = seconds_since(t) * 1e3;
@@ -392,7 +392,7 @@ int main(int argc, char** argv) {
       parts.emplace_back("c" + std::to_string(parts.size()), indexes.back().get());
     }
     base = merge(parts);
-    if (!cache.empty()) query::save_snapshot(*base, "", cache);
+    if (!cache.empty()) (void)query::save_snapshot(*base, "", cache);
   }
   std::printf("corpus: %zu files, %zu symbols, %zu distinct names\n\n", base->file_count(), base->symbol_count(), base->name_count());
 

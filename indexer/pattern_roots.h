@@ -26,6 +26,8 @@
 #include <string_view>
 #include <vector>
 
+#include "query/result.h"
+
 struct TSLanguage;
 
 namespace indexer::detail {
@@ -60,8 +62,8 @@ PatternRoots pattern_roots(const TSLanguage* language, const ParsedQuery& query,
 // since which subtrees can hold a definition is a fact about the patterns. Extraction still walks
 // into such a node when tree-sitter marked an error inside it: recovered code there may hold
 // definitions the patterns find. Why: in C++ most nodes are inside expressions, and the walk and
-// the cursor runs there cost about half of extraction. An unknown type name sets `error`. No
+// the cursor runs there cost about half of extraction. An unknown type name is an error. No
 // wildcard root is looked for at an opaque node: no pattern of ours can be rooted at one.
-std::vector<uint8_t> opaque_types(const TSLanguage* language, std::string_view source, std::string& error);
+query::Result<std::vector<uint8_t>> opaque_types(const TSLanguage* language, std::string_view source);
 
 }  // namespace indexer::detail

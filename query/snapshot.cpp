@@ -312,12 +312,12 @@ void parallel_for(size_t n, F&& fn) {
 // Writes header and frames to `name` in `dir_fd` atomically. Nothing here follows a link: the
 // temporary is made with O_EXCL | O_NOFOLLOW (a stale one is unlinked first, and unlinkat never
 // follows), the rename and the cleanup are relative to the descriptor. Errors name `name`.
-std::string write_at(int dir_fd, const std::string& name, const std::string& header,
+Status write_at(int dir_fd, const std::string& name, const std::string& header,
                      const std::array<std::string, kSectionCount>& frames) {
   std::string tmp = name + ".tmp." + std::to_string(::getpid());
   ::unlinkat(dir_fd, tmp.c_str(), 0);
   int fd = ::openat(dir_fd, tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
-  if (fd < 0) return errno_text(tmp);
+  if (fd < 0) return Error{errno_text(tmp)};
   bool ok = write_all(fd, header.data(), header.size());
   for (const auto& f : frames) ok = ok && write_all(fd, f.data(), f.size());
   ok = ok && ::fsync(fd) == 0;
@@ -326,7 +326,7 @@ std::string write_at(int dir_fd, const std::string& name, const std::string& hea
   if (error.empty() && ::renameat(dir_fd, tmp.c_str(), dir_fd, name.c_str()) != 0) error = errno_text(name);
   if (!error.empty()) {
     ::unlinkat(dir_fd, tmp.c_str(), 0);
-    return error;
+    return Error{error};
   }
   // Writers killed mid-write leave their temporary files; remove those whose process is gone.
   const std::string prefix = name + ".tmp.";
@@ -352,7 +352,7 @@ std::string write_at(int dir_fd, const std::string& name, const std::string& hea
 }  // namespace
 }  // namespace detail
 
-std::string save_snapshot_at(const Index& index, std::string_view extra, int dir_fd, const std::string& name) {
+Status save_snapshot_at(const Index& index, std::string_view extra, int dir_fd, const std::string& name) {
   using namespace detail;
   const IndexData& d = data_of(index);
   std::array<std::string, kSectionCount> frames;
@@ -370,7 +370,7 @@ std::string save_snapshot_at(const Index& index, std::string_view extra, int dir
     table[i] = {uint32_t(i), 0, n, raw.size(), content_hash(frames[i])};
   });
   for (const auto& e : errors)
-    if (!e.empty()) return e;
+    if (!e.empty()) return Error{e};
 
   std::string header(kMagic, sizeof kMagic);
   uint32_t version_and_count[2] = {kSnapshotVersion, kSectionCount};
@@ -382,17 +382,18 @@ std::string save_snapshot_at(const Index& index, std::string_view extra, int dir
   return write_at(dir_fd, name, header, frames);
 }
 
-std::string save_snapshot(const Index& index, std::string_view extra, const std::filesystem::path& path) {
+Status save_snapshot(const Index& index, std::string_view extra, const std::filesystem::path& path) {
   // A path the user chose: it and the links on the way to it are followed.
   std::error_code ec;
   std::filesystem::path dir = path.parent_path().empty() ? "." : path.parent_path();
   std::filesystem::create_directories(dir, ec);
   int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) return detail::errno_text(dir.string());
+  if (fd < 0) return Error{detail::errno_text(dir.string())};
   std::string name = path.filename().string();
-  std::string error = save_snapshot_at(index, extra, fd, name);
+  Status saved = save_snapshot_at(index, extra, fd, name);
   ::close(fd);
-  return error.starts_with(name) ? (dir / error).string() : error;
+  if (saved || !saved.error().starts_with(name)) return saved;
+  return Error{(dir / saved.error()).string()};
 }
 
 SnapshotLoad load_snapshot(const std::filesystem::path& path) {

@@ -205,7 +205,7 @@ json Service::call(std::string_view method, const json& params, const CancelFlag
   }
   if (method == "index/snapshot") {
     auto t = std::chrono::steady_clock::now();
-    if (std::string err = tree_.save(); !err.empty()) throw RpcError{kInternalError, "could not save the snapshot: " + err};
+    if (indexer::Status saved = tree_.save(); !saved) throw RpcError{kInternalError, "could not save the snapshot: " + saved.error()};
     return json{{"milliseconds", std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t).count()}};
   }
   if (method == "symbols/search") {

@@ -60,7 +60,7 @@ void set_mtime(const fs::path& p, int64_t seconds_ago) {
 std::string symbols_snapshot(const test::TempDir& t) {
   auto built = indexer::index_tree(FIXTURES_DIR "/symbols", {});
   REQUIRE(built.index);
-  REQUIRE(query::save_snapshot(*built.index, "", t / "good") == "");
+  REQUIRE(query::save_snapshot(*built.index, "", t / "good").ok());
   return test::read_file(t / "good");
 }
 
@@ -81,7 +81,7 @@ TEST_CASE("snapshot: an index loads back identical and answers the same", "[snap
   REQUIRE(built.index);
   test::TempDir t;
   fs::path file = t / "snap";
-  REQUIRE(query::save_snapshot(*built.index, "extra bytes", file) == "");
+  REQUIRE(query::save_snapshot(*built.index, "extra bytes", file).ok());
   query::SnapshotLoad loaded = query::load_snapshot(file);
   INFO(loaded.error);
   REQUIRE(loaded.index);
@@ -427,7 +427,7 @@ TEST_CASE("snapshot: links planted at the temporary and final names in .indexer 
   const auto before = listing(outside.path());
   auto built = indexer::index_tree(t.path(), {});
   REQUIRE(built.index);
-  CHECK(indexer::save_tree(built, {}, indexer::default_snapshot_path(t.path())) == "");
+  CHECK(indexer::save_tree(built, {}, indexer::default_snapshot_path(t.path())).ok());
   CHECK(listing(outside.path()) == before);
   // The snapshot is a file of its own now, and the leftovers are gone.
   CHECK(fs::is_regular_file(fs::symlink_status(t / ".indexer/snapshot")));

@@ -56,9 +56,10 @@ struct Live {
 
   explicit Live(const std::function<void(test::TempDir&)>& setup = {}, size_t max_watches = 0) {
     if (setup) setup(dir);
-    std::string warning, error;
-    tree = indexer::LiveTree::open(dir.path(), {}, indexer::default_snapshot_path(dir.path()), {}, warning, error);
-    REQUIRE(tree);
+    std::string warning;
+    auto opened = indexer::LiveTree::open(dir.path(), {}, indexer::default_snapshot_path(dir.path()), {}, warning);
+    REQUIRE(opened.ok());
+    tree = std::move(*opened);
     watcher = std::make_unique<indexer::Watcher>(dir.path(), [this](const std::string& d) { return tree->ignored_dir(d); },
                                                  max_watches);
   }
