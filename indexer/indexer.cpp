@@ -338,7 +338,7 @@ void run_workers(TreeRun& run, size_t file_count, const Options& options, Progre
   std::optional<ParsePool> own;
   ParsePool* pool = options.pool.get();
   if (!pool) {
-    unsigned n = options.threads ? options.threads : std::max(1u, std::thread::hardware_concurrency());
+    const unsigned n = ParsePool::threads_for(options.threads);
     pool = &own.emplace(unsigned(std::min<size_t>(n, std::max<size_t>(file_count, 1))));
   }
   auto report = [&] {

@@ -259,7 +259,7 @@ LiveTree::Report LiveTree::apply(std::vector<std::string> to_read, std::vector<s
   std::sort(to_read.begin(), to_read.end());
   to_read.erase(std::unique(to_read.begin(), to_read.end()), to_read.end());
 
-  // Read and extract, on every core when there is more than a little to do.
+  // Read and extract, on the tree's parse pool when there is more than a little to do.
   std::vector<Read> reads(to_read.size());
   confine::Opened root_dir = confine::open_root(root_.string());
   const int root_fd = root_dir.fd.get();  // -1 when the root is gone: every read says Vanished

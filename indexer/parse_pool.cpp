@@ -8,7 +8,7 @@
 namespace indexer {
 
 ParsePool::ParsePool(unsigned threads) {
-  unsigned n = threads ? threads : std::max(1u, std::thread::hardware_concurrency());
+  const unsigned n = threads_for(threads);
   threads_.reserve(n);
   for (unsigned i = 0; i < n; ++i) {
     threads_.emplace_back([this, i] { loop(i); });

@@ -8,6 +8,7 @@
 // thread it uses and no thread creation, which matters for a refresh of a few dozen files.
 #pragma once
 
+#include <algorithm>
 #include <chrono>
 #include <condition_variable>
 #include <exception>
@@ -22,6 +23,7 @@ class ParsePool {
  public:
   // `threads` 0: one per core.
   explicit ParsePool(unsigned threads);
+  static unsigned threads_for(unsigned threads) { return threads ? threads : std::max(1u, std::thread::hardware_concurrency()); }
   ~ParsePool();
   ParsePool(const ParsePool&) = delete;
   ParsePool& operator=(const ParsePool&) = delete;

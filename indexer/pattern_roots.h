@@ -12,7 +12,7 @@
 // are necessary conditions, not sufficient: running the cursor at a node that does not match costs
 // time, never a result. When some pattern's root cannot be pinned this way (a bare `_`, a sibling
 // sequence at the top, a supertype, ERROR/MISSING), `pinned` is false and extraction must run the
-// cursor over the whole tree as before.
+// cursor over the whole tree.
 //
 // A wildcard root needs the cursor run at N with max start depth 1: tree-sitter starts such a
 // pattern at its first child, and at depth 0 it would not descend to it. At depth 1 the cursor
