@@ -101,24 +101,24 @@ Status save_tree(const IndexResult& result, const Options& options, const std::f
 IndexResult open_tree(const std::filesystem::path& root, const Options& options, const std::filesystem::path& snapshot,
                       const std::function<void(const Progress&)>& progress, std::string& warning) {
   std::error_code ec;
-  query::SnapshotLoad loaded;
+  std::unique_ptr<query::Index> loaded;
   Previous previous;
   std::vector<SkippedFile> skipped;
   if (std::filesystem::exists(snapshot, ec)) {
-    loaded = query::load_snapshot(snapshot);
-    if (!loaded.index) {
-      warning = loaded.error + "; indexing from scratch";
-    } else if (!decode_state(loaded.extra, options, previous.started_ns, skipped)) {
+    Result<query::Snapshot> read = query::load_snapshot(snapshot);
+    if (!read) {
+      warning = read.error() + "; indexing from scratch";
+    } else if (!decode_state(read->extra, options, previous.started_ns, skipped)) {
       warning = snapshot.string() + ": written by another build or with other options; indexing from scratch";
-      loaded.index.reset();
     } else {
-      previous.index = loaded.index.get();
+      loaded = std::move(read->index);
+      previous.index = loaded.get();
       previous.skipped = &skipped;
     }
   }
   IndexResult r = index_tree(root, options, progress, previous.index ? &previous : nullptr);
   if (r.unchanged) {
-    r.index = std::move(loaded.index);
+    r.index = std::move(loaded);
     r.skipped_files = std::move(skipped);
     return r;
   }

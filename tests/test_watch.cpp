@@ -319,9 +319,9 @@ TEST_CASE("watch: indexer watch prints each re-index and keeps the snapshot curr
   t.write("b.py", def("beta") + def("gamma"));
   CHECK(wait_for("indexed b.py: 2 symbols"));
   CHECK(wait_for("snapshot saved"));
-  query::SnapshotLoad snap = query::load_snapshot(indexer::default_snapshot_path(t.path()));
-  REQUIRE(snap.index);
-  CHECK(contents(*snap.index) == std::vector<std::string>{"a.py alpha@1", "b.py beta@1 gamma@3"});
+  query::Result<query::Snapshot> snap = query::load_snapshot(indexer::default_snapshot_path(t.path()));
+  REQUIRE(snap.ok());
+  CHECK(contents(*snap->index) == std::vector<std::string>{"a.py alpha@1", "b.py beta@1 gamma@3"});
   ::kill(pid, SIGINT);
   CHECK(wait_for("stopped"));
   int status = 0;
