@@ -219,23 +219,23 @@ int warm_start(const char* path) {
 #endif
   size_t before = rss_bytes();
   auto t = Clock::now();
-  query::SnapshotLoad loaded = query::load_snapshot(path);
-  if (!loaded.index) {
-    std::fprintf(stderr, "%s\n", loaded.error.c_str());
+  query::Result<query::Snapshot> loaded = query::load_snapshot(path);
+  if (!loaded) {
+    std::fprintf(stderr, "%s\n", loaded.error().c_str());
     return 1;
   }
   double load_ms = seconds_since(t) * 1e3;
   t = Clock::now();
   query::SearchRequest req;
   req.pattern = "getResponse";
-  bool found = !query::search(*loaded.index, req).empty();
+  bool found = !query::search(*loaded->index, req).empty();
   double query_ms = seconds_since(t) * 1e3;
   mi_collect(true);
   struct rusage ru {};
   getrusage(RUSAGE_SELF, &ru);
   auto ms = [](const timeval& t) { return double(t.tv_sec) * 1e3 + double(t.tv_usec) / 1e3; };
   std::printf("%.1f %.2f %.1f %.1f %.1f\n", load_ms, query_ms, double(rss_bytes() - before) / 1e6, ms(ru.ru_utime) + ms(ru.ru_stime),
-              double(loaded.index->memory().total()) / 1e6);
+              double(loaded->index->memory().total()) / 1e6);
   return found ? 0 : 2;
 }
 
@@ -246,8 +246,8 @@ SnapshotRun measure_snapshot(const query::Index& index) {
   const char* path = "/tmp/indexer-bench.snapshot";
   const char* report = "/tmp/indexer-bench-warm.txt";
   auto t = Clock::now();
-  if (std::string err = query::save_snapshot(index, "", path); !err.empty()) {
-    std::fprintf(stderr, "snapshot: %s\n", err.c_str());
+  if (query::Status saved = query::save_snapshot(index, "", path); !saved) {
+    std::fprintf(stderr, "snapshot: %s\n", saved.error().c_str());
     return out;
   }
   out.save_ms = seconds_since(t) * 1e3;
@@ -376,8 +376,8 @@ int main(int argc, char** argv) {
   // one of this format, else indexed and saved there (for repeated runs over the same corpora).
   std::unique_ptr<query::Index> base;
   if (!cache.empty()) {
-    query::SnapshotLoad loaded = query::load_snapshot(cache);
-    if (loaded.index) base = std::move(loaded.index);
+    query::Result<query::Snapshot> loaded = query::load_snapshot(cache);
+    if (loaded) base = std::move(loaded->index);
   }
   if (!base) {
     std::vector<std::unique_ptr<query::Index>> indexes;
@@ -392,7 +392,7 @@ int main(int argc, char** argv) {
       parts.emplace_back("c" + std::to_string(parts.size()), indexes.back().get());
     }
     base = merge(parts);
-    if (!cache.empty()) query::save_snapshot(*base, "", cache);
+    if (!cache.empty()) (void)query::save_snapshot(*base, "", cache);
   }
   std::printf("corpus: %zu files, %zu symbols, %zu distinct names\n\n", base->file_count(), base->symbol_count(), base->name_count());
 

@@ -137,13 +137,14 @@ int main(int argc, char** argv) {
   std::string dir;
   for (const auto& d : dirs) dir += (dir.empty() ? "" : ", ") + d;
 
-  std::string warning, error;
+  std::string warning;
   auto t_open = Clock::now();
-  auto tree = indexer::LiveTree::open(root, {}, indexer::default_snapshot_path(root), {}, warning, error);
-  if (!tree) {
-    std::fprintf(stderr, "%s\n", error.c_str());
+  auto opened = indexer::LiveTree::open(root, {}, indexer::default_snapshot_path(root), {}, warning);
+  if (!opened) {
+    std::fprintf(stderr, "%s\n", opened.error().c_str());
     return 1;
   }
+  std::unique_ptr<indexer::LiveTree> tree = std::move(*opened);
   auto view = tree->index();
   std::printf("tree: %s (a copy of %s): %zu files, %zu symbols, indexed in %.1f s\n\n", root.c_str(), dir.c_str(),
               view->file_count(), view->symbol_count(), std::chrono::duration<double>(Clock::now() - t_open).count());

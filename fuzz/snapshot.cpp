@@ -57,9 +57,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::string_view in(reinterpret_cast<const char*>(data), size);
   std::string bytes = in.starts_with("IDXSNAP\n") ? std::string(in) : file_of_sections(in);
   std::ofstream(path, std::ios::binary | std::ios::trunc) << bytes;
-  query::SnapshotLoad loaded = query::load_snapshot(path);
-  if (!loaded.index) return 0;
-  const query::Index& index = *loaded.index;
+  query::Result<query::Snapshot> loaded = query::load_snapshot(path);
+  if (!loaded) return 0;
+  const query::Index& index = *loaded->index;
   // What query, stats, export and graph read: every file, its imports and symbols, by path too.
   size_t total = 0;
   for (uint32_t f = 0; f < index.file_count(); ++f) {

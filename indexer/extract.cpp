@@ -112,12 +112,11 @@ bool compile_with_tree_sitter(const grammars::LanguageSpec& spec, CompiledQuery&
   return true;
 }
 
-// The query's predicates, in text order, into `out`; false (with `error` set) on a bad regex or
-// an unknown capture.
-bool collect_predicates(const Elem& e, const ParsedQuery& q, std::vector<Predicate>& out, std::string& error) {
+// The query's predicates, in text order, into `out`; an error on a bad regex or an unknown capture.
+Status collect_predicates(const Elem& e, const ParsedQuery& q, std::vector<Predicate>& out) {
   if (e.type == Elem::Predicate) {
     // "#op? @capture arg...": the others (#set! and friends) carry no condition.
-    if (e.args.size() < 2 || !e.args[0].capture) return true;
+    if (e.args.size() < 2 || !e.args[0].capture) return {};
     Predicate pr{};
     if (e.name == "eq?") pr.op = Op::Eq;
     else if (e.name == "not-eq?") pr.op = Op::NotEq;
@@ -125,7 +124,7 @@ bool collect_predicates(const Elem& e, const ParsedQuery& q, std::vector<Predica
     else if (e.name == "not-match?") pr.op = Op::NotMatch;
     else if (e.name == "any-of?") pr.op = Op::AnyOf;
     else if (e.name == "not-any-of?") pr.op = Op::NotAnyOf;
-    else return true;
+    else return {};
     for (size_t k = 0; k < e.args.size(); ++k) {
       const Elem::Arg& arg = e.args[k];
       if (!arg.capture) {
@@ -134,8 +133,7 @@ bool collect_predicates(const Elem& e, const ParsedQuery& q, std::vector<Predica
       }
       int id = capture_id(q, arg.text);
       if (id < 0) {
-        error = "unknown capture @" + arg.text + " in #" + e.name;
-        return false;
+        return Error{"unknown capture @" + arg.text + " in #" + e.name};
       }
       if (k == 0) pr.capture = uint32_t(id);
       else pr.other_capture = uint32_t(id);
@@ -144,16 +142,15 @@ bool collect_predicates(const Elem& e, const ParsedQuery& q, std::vector<Predica
       try {
         pr.re = std::regex(pr.values[0]);
       } catch (const std::regex_error& ex) {
-        error = "bad #match? regex \"" + pr.values[0] + "\": " + ex.what();
-        return false;
+        return Error{"bad #match? regex \"" + pr.values[0] + "\": " + ex.what()};
       }
     }
     out.push_back(std::move(pr));
-    return true;
+    return {};
   }
   for (const Elem& c : e.children)
-    if (!collect_predicates(c, q, out, error)) return false;
-  return true;
+    if (Status collected = collect_predicates(c, q, out); !collected) return collected;
+  return {};
 }
 
 void compile(Language lang, CompiledQuery& cq) {
@@ -207,9 +204,8 @@ void compile(Language lang, CompiledQuery& cq) {
   }
   cq.predicates.resize(cq.parsed.patterns.size());
   for (size_t p = 0; p < cq.parsed.patterns.size(); ++p) {
-    std::string error;
-    if (!collect_predicates(cq.parsed.patterns[p].top, cq.parsed, cq.predicates[p], error)) {
-      cq.error = std::string(spec.name) + ".scm: " + error;
+    if (Status collected = collect_predicates(cq.parsed.patterns[p].top, cq.parsed, cq.predicates[p]); !collected) {
+      cq.error = std::string(spec.name) + ".scm: " + collected.error();
       return;
     }
   }
@@ -218,12 +214,12 @@ void compile(Language lang, CompiledQuery& cq) {
   for (uint8_t h : cq.matcher.handled()) cq.cursor_patterns.push_back(!h);
   cq.cursor_roots = pattern_roots(spec.grammar(), cq.parsed, &cq.cursor_patterns);
   cq.all_roots = pattern_roots(spec.grammar(), cq.parsed);
-  std::string error;
-  cq.opaque = opaque_types(spec.grammar(), cq.source, error);
-  if (!error.empty()) {
-    cq.error = std::string(spec.name) + ".scm: " + error;
+  Result<std::vector<uint8_t>> opaque = opaque_types(spec.grammar(), cq.source);
+  if (!opaque) {
+    cq.error = std::string(spec.name) + ".scm: " + opaque.error();
     return;
   }
+  cq.opaque = std::move(*opaque);
   // The cursor runs what the matcher leaves: it needs tree-sitter's compile now.
   if (!cq.matcher.handles_all() && !cq.query && !edited) (void)compile_with_tree_sitter(spec, cq);
   if (!cq.query_error.empty()) cq.error = cq.query_error;
@@ -558,7 +554,7 @@ std::string query_source(const grammars::LanguageSpec& spec) {
   return std::string(spec.query);
 }
 
-std::string check_queries() {
+Status check_queries() {
   std::string errors;
   for (const auto& spec : grammars::all_languages()) {
     if (!spec.grammar) continue;
@@ -566,7 +562,9 @@ std::string check_queries() {
     if (!cq.error.empty()) errors += cq.error + "\n";
     else if (!ts_query(cq)) errors += cq.query_error + "\n";  // tree-sitter's check of what the matcher took
   }
-  return errors;
+  if (errors.empty()) return {};
+  errors.pop_back();
+  return Error{errors};
 }
 
 namespace {
@@ -660,7 +658,9 @@ void Extractor::parse(Language lang, std::string_view src) {
   if (TSTree* tree = parse_bounded(nullptr, src, nullptr)) ts_tree_delete(tree);
 }
 
-void Extractor::run(Language lang, std::string_view src, Extraction& out, TSTree** keep) {
+namespace {
+
+void clear(Extraction& out) {
   out.symbols.clear();
   out.imports.clear();
   out.text.clear();
@@ -669,6 +669,158 @@ void Extractor::run(Language lang, std::string_view src, Extraction& out, TSTree
   out.dropped_matches = false;
   out.too_dense = false;
   out.tree_bytes = 0;
+}
+
+// Outer definitions first; for one node, the first pattern wins, and among its matches (a tree
+// with errors can give one pattern several names for one node) the first-starting name, so the
+// winner does not depend on the order the cursor finds matches in. The order is total up to
+// the node, so a match found twice lands next to itself and is dropped by Nesting::add.
+void sort_definitions(std::vector<RawDef>& defs) {
+  std::sort(defs.begin(), defs.end(), [](const RawDef& a, const RawDef& b) {
+    if (a.start != b.start) return a.start < b.start;
+    if (a.end != b.end) return a.end > b.end;
+    if (a.scope != b.scope) return a.scope;  // a scope encloses a definition on the same node
+    if (a.pattern != b.pattern) return a.pattern < b.pattern;
+    if (a.name_start != b.name_start) return a.name_start < b.name_start;
+    if (a.name_end != b.name_end) return a.name_end < b.name_end;
+    if (a.kind != b.kind) return a.kind < b.kind;
+    if (a.explicit_container != b.explicit_container) return a.explicit_container < b.explicit_container;
+    return std::less<const void*>()(a.node.id, b.node.id);
+  });
+}
+
+// A definition as offsets into Extraction::text, which still grows.
+struct Pending {
+  size_t name_off, name_len, cont_off, cont_len, sig_off, sig_len;
+  Kind kind;
+  query::Range range, selection;
+};
+
+// Resolves nesting over the sorted definitions: each one's container chain (the enclosing
+// definition's qualified name, or the file's package) and its final kind. Names, containers and
+// signatures are appended to `text`.
+class Nesting {
+ public:
+  Nesting(const grammars::LanguageSpec& spec, Language lang, std::string_view src, std::string& text, std::string_view package)
+      : spec_(spec), lang_(lang), src_(src), text_(text), package_off_(text.size()) {
+    if (!package.empty()) {
+      append_clean_container(text_, package);
+      package_len_ = text_.size() - package_off_;
+    }
+  }
+
+  void add(const RawDef& d) {
+    if (prev_ && prev_->start == d.start && prev_->end == d.end && prev_->scope == d.scope && ts_node_eq(prev_->node, d.node))
+      return;  // same node: a later pattern, or the same match again
+    prev_ = &d;
+    while (!stack_.empty() && stack_.back().end <= d.start) stack_.pop_back();
+    const Open* parent = parent_of(d);
+    auto [cont_off, cont_len] = container_of(d, parent);
+    std::string_view name = symbol_name(d, src_);
+    // Qualified name of this definition, for its children.
+    size_t qual_off = text_.size();
+    if (cont_len) {
+      text_.append(text_, cont_off, cont_len);
+      text_.append(spec_.separator);
+    }
+    text_.append(name);
+    size_t qual_len = text_.size() - qual_off;
+    if (d.scope) {
+      stack_.push_back({d.end, qual_off, qual_len, Kind::Class, true});
+      return;
+    }
+    Pending p{};
+    p.name_off = qual_off + qual_len - name.size();
+    p.name_len = name.size();
+    p.cont_off = cont_off;
+    p.cont_len = cont_len;
+    p.sig_off = text_.size();
+    append_signature(text_, d.node, src_);
+    p.sig_len = text_.size() - p.sig_off;
+    p.kind = kind_of(d, parent, name);
+    p.range = {point(ts_node_start_point(d.node)), point(ts_node_end_point(d.node))};
+    p.selection = {point(ts_node_start_point(d.name)), point(ts_node_end_point(d.name_last))};
+    pending_.push_back(p);
+    stack_.push_back({d.end, qual_off, qual_len, p.kind, false});
+  }
+
+  std::vector<Pending> take() { return std::move(pending_); }
+
+ private:
+  struct Open {
+    uint32_t end;
+    size_t qual_off, qual_len;  // this definition's qualified name in text
+    Kind kind;
+    bool scope;
+  };
+
+  // A field assigned inside a method (Python's self.x in __init__) belongs to the type that holds
+  // the method, and a field nested in a field (C's "int x, y;", an anonymous union's members) to
+  // the type that holds that; other parents (an enum variant) keep their fields.
+  const Open* parent_of(const RawDef& d) const {
+    const Open* parent = stack_.empty() ? nullptr : &stack_.back();
+    if (parent && is_member(d.kind) && !d.scope) {
+      size_t k = stack_.size() - 1;
+      while (k > 0 && !stack_[k].scope && (is_callable(stack_[k].kind) || is_member(stack_[k].kind))) --k;
+      parent = &stack_[k];
+    }
+    return parent;
+  }
+
+  // The container chain as (offset, length) in text.
+  std::pair<size_t, size_t> container_of(const RawDef& d, const Open* parent) {
+    size_t cont_off = package_off_, cont_len = package_len_;
+    if (parent) cont_off = parent->qual_off, cont_len = parent->qual_len;
+    // The C preprocessor knows no scopes (Rust's macro_rules! do).
+    if (d.kind == Kind::Macro && !d.scope && (lang_ == Language::C || lang_ == Language::Cpp)) cont_len = 0;
+    if (d.explicit_container.empty()) return {cont_off, cont_len};
+    size_t off = text_.size();
+    if (cont_len) {
+      text_.append(text_, cont_off, cont_len);
+      text_.append(spec_.separator);
+    }
+    append_clean_container(text_, d.explicit_container);
+    return {off, text_.size() - off};
+  }
+
+  Kind kind_of(const RawDef& d, const Open* parent, std::string_view name) const {
+    Kind kind = d.kind;
+    bool in_type = parent && (parent->scope || is_type_like(parent->kind));
+    if (kind == Kind::Function && in_type && d.explicit_container.empty()) kind = Kind::Method;
+    if (kind == Kind::Function && !d.explicit_container.empty()) kind = Kind::Method;
+    if ((kind == Kind::Method || kind == Kind::Function) && (in_type || !d.explicit_container.empty()) &&
+        std::find(spec_.constructors.begin(), spec_.constructors.end(), name) != spec_.constructors.end())
+      kind = Kind::Constructor;
+    return kind;
+  }
+
+  const grammars::LanguageSpec& spec_;
+  const Language lang_;
+  const std::string_view src_;
+  std::string& text_;
+  const size_t package_off_;
+  size_t package_len_ = 0;
+  const RawDef* prev_ = nullptr;
+  std::vector<Open> stack_;
+  std::vector<Pending> pending_;
+};
+
+// Once out.text no longer grows: offsets become views.
+void publish(Extraction& out, const std::vector<Pending>& pending, const std::vector<PendingImport>& imports) {
+  std::string_view text = out.text;
+  out.symbols.reserve(pending.size());
+  for (const Pending& p : pending)
+    out.symbols.push_back({text.substr(p.name_off, p.name_len), text.substr(p.cont_off, p.cont_len),
+                           text.substr(p.sig_off, p.sig_len), p.kind, p.range, p.selection});
+  out.imports.reserve(imports.size());
+  for (const PendingImport& i : imports)
+    out.imports.push_back({text.substr(i.spec_off, i.spec_len), text.substr(i.kind_off, i.kind_len), i.line});
+}
+
+}  // namespace
+
+void Extractor::run(Language lang, std::string_view src, Extraction& out, TSTree** keep) {
+  clear(out);
   const auto& spec = grammars::spec(lang);
   if (!spec.grammar || src.size() > UINT32_MAX) return;
   if (!ts_parser_set_language(parser_, spec.grammar())) {
@@ -682,6 +834,15 @@ void Extractor::run(Language lang, std::string_view src, Extraction& out, TSTree
     if (keep) *keep = nullptr;
     return;
   }
+  // The tree is handed to `keep`, or freed; the old one is replaced either way.
+  auto release = [&] {
+    if (keep) {
+      if (old_tree) ts_tree_delete(old_tree);
+      *keep = tree;
+    } else {
+      ts_tree_delete(tree);
+    }
+  };
   const CompiledQuery& cq = compiled(lang);
   if (!cq.error.empty()) {
     ts_tree_delete(tree);
@@ -705,129 +866,13 @@ void Extractor::run(Language lang, std::string_view src, Extraction& out, TSTree
   }
   if (at_roots) match_at_roots(qc, cursor_->scratch, cq, cursor_only_, root, src, cursor_->levels, collected);
   else run_query(qc, cq, root, UINT32_MAX, nullptr, src, collected);
-  const std::string_view package = collected.package;
 
-  // Outer definitions first; for one node, the first pattern wins, and among its matches (a tree
-  // with errors can give one pattern several names for one node) the first-starting name, so the
-  // winner does not depend on the order the cursor finds matches in. The order is total up to
-  // the node, so a match found twice lands next to itself and is dropped below.
-  std::sort(defs.begin(), defs.end(), [](const RawDef& a, const RawDef& b) {
-    if (a.start != b.start) return a.start < b.start;
-    if (a.end != b.end) return a.end > b.end;
-    if (a.scope != b.scope) return a.scope;  // a scope encloses a definition on the same node
-    if (a.pattern != b.pattern) return a.pattern < b.pattern;
-    if (a.name_start != b.name_start) return a.name_start < b.name_start;
-    if (a.name_end != b.name_end) return a.name_end < b.name_end;
-    if (a.kind != b.kind) return a.kind < b.kind;
-    if (a.explicit_container != b.explicit_container) return a.explicit_container < b.explicit_container;
-    return std::less<const void*>()(a.node.id, b.node.id);
-  });
-
-  struct Pending {
-    size_t name_off, name_len, cont_off, cont_len, sig_off, sig_len;
-    Kind kind;
-    query::Range range, selection;
-  };
-  std::vector<Pending> pending;
-  pending.reserve(defs.size());
-  struct Open {
-    uint32_t end;
-    size_t qual_off, qual_len;  // this definition's qualified name in out.text
-    Kind kind;
-    bool scope;
-  };
-  std::vector<Open> stack;
-  std::string_view sep = spec.separator;
-  size_t package_off = out.text.size(), package_len = 0;
-  if (!package.empty()) {
-    append_clean_container(out.text, package);
-    package_len = out.text.size() - package_off;
-  }
-
-  const RawDef* prev = nullptr;
-  for (const RawDef& d : defs) {
-    if (prev && prev->start == d.start && prev->end == d.end && prev->scope == d.scope &&
-        ts_node_eq(prev->node, d.node))
-      continue;  // same node: a later pattern, or the same match again
-    prev = &d;
-    while (!stack.empty() && stack.back().end <= d.start) stack.pop_back();
-    // The container chain: the enclosing definition's qualified name, or the file's package.
-    // A field assigned inside a method (Python's self.x in __init__) belongs to the type that
-    // holds the method, and a field nested in a field (C's "int x, y;", an anonymous union's
-    // members) to the type that holds that; other parents (an enum variant) keep their fields.
-    const Open* parent = stack.empty() ? nullptr : &stack.back();
-    if (parent && is_member(d.kind) && !d.scope) {
-      size_t k = stack.size() - 1;
-      while (k > 0 && !stack[k].scope && (is_callable(stack[k].kind) || is_member(stack[k].kind))) --k;
-      parent = &stack[k];
-    }
-    size_t cont_off = package_off, cont_len = package_len;
-    if (parent) cont_off = parent->qual_off, cont_len = parent->qual_len;
-    // The C preprocessor knows no scopes (Rust's macro_rules! do).
-    if (d.kind == Kind::Macro && !d.scope && (lang == Language::C || lang == Language::Cpp)) cont_len = 0;
-    if (!d.explicit_container.empty()) {
-      size_t off = out.text.size();
-      if (cont_len) {
-        out.text.append(out.text, cont_off, cont_len);
-        out.text.append(sep);
-      }
-      append_clean_container(out.text, d.explicit_container);
-      cont_off = off;
-      cont_len = out.text.size() - off;
-    }
-    std::string_view name = symbol_name(d, src);
-    // Qualified name of this definition, for its children.
-    size_t qual_off = out.text.size();
-    if (cont_len) {
-      out.text.append(out.text, cont_off, cont_len);
-      out.text.append(sep);
-    }
-    out.text.append(name);
-    size_t qual_len = out.text.size() - qual_off;
-    size_t name_off = qual_off + qual_len - name.size();
-
-    if (!d.scope) {
-      Kind kind = d.kind;
-      bool in_type = parent && (parent->scope || is_type_like(parent->kind));
-      if (kind == Kind::Function && in_type && d.explicit_container.empty()) kind = Kind::Method;
-      if (kind == Kind::Function && !d.explicit_container.empty()) kind = Kind::Method;
-      if ((kind == Kind::Method || kind == Kind::Function) && (in_type || !d.explicit_container.empty()) &&
-          std::find(spec.constructors.begin(), spec.constructors.end(), name) != spec.constructors.end())
-        kind = Kind::Constructor;
-      Pending p{};
-      p.name_off = name_off;
-      p.name_len = name.size();
-      p.cont_off = cont_off;
-      p.cont_len = cont_len;
-      p.sig_off = out.text.size();
-      append_signature(out.text, d.node, src);
-      p.sig_len = out.text.size() - p.sig_off;
-      p.kind = kind;
-      p.range = {point(ts_node_start_point(d.node)), point(ts_node_end_point(d.node))};
-      p.selection = {point(ts_node_start_point(d.name)), point(ts_node_end_point(d.name_last))};
-      pending.push_back(p);
-      stack.push_back({d.end, qual_off, qual_len, kind, false});
-    } else {
-      stack.push_back({d.end, qual_off, qual_len, Kind::Class, true});
-    }
-  }
-  if (keep) {
-    if (old_tree) ts_tree_delete(old_tree);
-    *keep = tree;
-  } else {
-    ts_tree_delete(tree);
-  }
+  sort_definitions(defs);
+  Nesting nesting(spec, lang, src, out.text, collected.package);
+  for (const RawDef& d : defs) nesting.add(d);
+  release();
   out.dropped_matches = collected.dropped;
-
-  // out.text no longer grows: turn offsets into views.
-  std::string_view text = out.text;
-  out.symbols.reserve(pending.size());
-  for (const Pending& p : pending)
-    out.symbols.push_back({text.substr(p.name_off, p.name_len), text.substr(p.cont_off, p.cont_len),
-                           text.substr(p.sig_off, p.sig_len), p.kind, p.range, p.selection});
-  out.imports.reserve(imports.size());
-  for (const PendingImport& i : imports)
-    out.imports.push_back({text.substr(i.spec_off, i.spec_len), text.substr(i.kind_off, i.kind_len), i.line});
+  publish(out, nesting.take(), imports);
 }
 
 }  // namespace indexer::detail

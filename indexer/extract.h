@@ -40,9 +40,9 @@ std::string query_source(const grammars::LanguageSpec& spec);
 
 // Checks that every language's query compiles against its grammar with tree-sitter (which an
 // index run does not need: see CompiledQuery in extract.cpp), and that tree-sitter reads the same
-// patterns and captures in it as our reader; returns "" or a message that names the language, the
-// offset and the error kind.
-std::string check_queries();
+// patterns and captures in it as our reader; an error names each failing language, the offset and
+// the error kind, one line each.
+Status check_queries();
 
 // A parser and query cursors for one thread. A parse is bounded by `max_tree_bytes` of
 // tree-sitter's heap, counted per thread (every tree-sitter allocation goes through a counting

@@ -1,5 +1,6 @@
-// Indexing a tree: walk it (honouring .gitignore), read and parse each file once on every core,
-// run our tags query, and hand the definitions and imports to a query::IndexBuilder.
+// Indexing a tree: walk it (honouring .gitignore), read and parse each file once on every core (or
+// on Options::threads of them), run our tags query, and hand the definitions and imports to a
+// query::IndexBuilder.
 //
 // A worker holds only the file it is parsing; what survives a file is its extracted symbols. Bad
 // input (binary, oversized, minified, unreadable, vanished, special files, symlinks) is skipped
@@ -16,8 +17,15 @@
 #include <vector>
 
 #include "query/query.h"
+#include "query/result.h"
 
 namespace indexer {
+
+using query::Error;
+using query::Result;
+using query::Status;
+
+class ParsePool;
 
 struct Options {
   uint64_t max_file_size = 4 << 20;  // larger files are skipped as TooLarge
@@ -29,6 +37,10 @@ struct Options {
   bool index_minified = false;       // minified bundles are skipped by default
   std::vector<std::string> excludes; // extra .gitignore-style patterns, relative to the root
   bool parse_only = false;           // benchmarks: parse every file, extract and keep nothing
+  // The threads that parse (parse_pool.h). Null: index_tree starts `threads` of its own for the
+  // run, and LiveTree::open starts `threads` for the tree's life, shared by its updates. When set,
+  // its size, not `threads`, bounds the parsing.
+  std::shared_ptr<ParsePool> pool;
 };
 
 enum class SkipReason : uint8_t {
@@ -117,11 +129,11 @@ std::filesystem::path default_snapshot_path(const std::filesystem::path& root);
 IndexResult open_tree(const std::filesystem::path& root, const Options& options, const std::filesystem::path& snapshot,
                       const std::function<void(const Progress&)>& progress, std::string& warning);
 
-// Writes the result's index and file states; returns an error message, empty on success.
-std::string save_tree(const IndexResult& result, const Options& options, const std::filesystem::path& snapshot);
+// Writes the result's index and file states.
+Status save_tree(const IndexResult& result, const Options& options, const std::filesystem::path& snapshot);
 // The same for an index and file states kept elsewhere (a live tree's). Files modified within a
 // second before `started_ns` are hashed when the snapshot is next opened.
-std::string save_tree(const query::Index& index, const std::vector<SkippedFile>& skipped, int64_t started_ns,
+Status save_tree(const query::Index& index, const std::vector<SkippedFile>& skipped, int64_t started_ns,
                       const Options& options, const std::filesystem::path& snapshot);
 
 // One file's definitions and imports, owning their text. Moving it re-points the views (a short

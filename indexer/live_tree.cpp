@@ -1,6 +1,7 @@
 #include "indexer/live_tree.h"
 
 #include <sys/stat.h>
+#include <unistd.h>
 #include <tree_sitter/api.h>
 
 #include <algorithm>
@@ -8,11 +9,11 @@
 #include <map>
 #include <mutex>
 #include <optional>
-#include <thread>
 #include <unordered_set>
 
 #include "indexer/confine.h"
 #include "indexer/extract.h"
+#include "indexer/parse_pool.h"
 #include "indexer/walk.h"
 #include "query/snapshot.h"
 
@@ -162,16 +163,15 @@ LiveTree::LiveTree(std::filesystem::path root, const Options& options, std::file
 
 LiveTree::~LiveTree() = default;
 
-std::unique_ptr<LiveTree> LiveTree::open(const std::filesystem::path& root, const Options& options,
-                                         const std::filesystem::path& snapshot,
-                                         const std::function<void(const Progress&)>& progress, std::string& warning,
-                                         std::string& error) {
-  IndexResult r = open_tree(root, options, snapshot, progress, warning);
-  if (!r.index) {
-    error = r.error;
-    return nullptr;
-  }
-  return std::unique_ptr<LiveTree>(new LiveTree(root, options, snapshot, std::move(r)));
+Result<std::unique_ptr<LiveTree>> LiveTree::open(const std::filesystem::path& root, const Options& options,
+                                                 const std::filesystem::path& snapshot,
+                                                 const std::function<void(const Progress&)>& progress,
+                                                 std::string& warning) {
+  Options shared = options;
+  if (!shared.pool) shared.pool = std::make_shared<ParsePool>(options.threads);
+  IndexResult r = open_tree(root, shared, snapshot, progress, warning);
+  if (!r.index) return Error{r.error};
+  return std::unique_ptr<LiveTree>(new LiveTree(root, shared, snapshot, std::move(r)));
 }
 
 std::unique_ptr<LiveTree> LiveTree::adopt(const std::filesystem::path& root, const Options& options,
@@ -264,7 +264,7 @@ LiveTree::Report LiveTree::apply(std::vector<std::string> to_read, std::vector<s
   std::sort(to_read.begin(), to_read.end());
   to_read.erase(std::unique(to_read.begin(), to_read.end()), to_read.end());
 
-  // Read and extract, on every core when there is more than a little to do.
+  // Read and extract, on the tree's parse pool when there is more than a little to do.
   std::vector<Read> reads(to_read.size());
   confine::Opened root_dir = confine::open_root(root_.string());
   const int root_fd = root_dir.fd.get();  // -1 when the root is gone: every read says Vanished
@@ -291,25 +291,26 @@ LiveTree::Report LiveTree::apply(std::vector<std::string> to_read, std::vector<s
     if (tree) trees->put(r.path, r.language, buf, tree);
     if (r.extraction.too_dense) r.skipped = SkipReason::TooDense;
   };
-  // As many threads as a full run would use (--threads), fewer for a small batch.
-  unsigned cores = options_.threads ? options_.threads : std::max(1u, std::thread::hardware_concurrency());
-  unsigned threads = std::min<size_t>(cores, reads.size() / 8 + 1);
+  // On the tree's pool, fewer of its threads for a small batch; a handful of files on this thread,
+  // where the tree cache makes a re-edit cheap.
+  ParsePool& pool = *options_.pool;
+  unsigned threads = unsigned(std::min<size_t>(pool.size(), reads.size() / 8 + 1));
+  Report report;
   if (threads <= 1) {
     std::string buf;
+    if (!reads.empty()) report.parse_tids.push_back(int(::gettid()));
     for (size_t i = 0; i < reads.size(); ++i) read_one(i, s.extractor, buf, &s.trees);
   } else {
     std::atomic<size_t> next{0};
-    std::vector<std::thread> pool;
-    for (unsigned t = 0; t < threads; ++t)
-      pool.emplace_back([&] {
-        detail::Extractor extractor(options_.max_tree_bytes);
-        std::string buf;
-        for (size_t i; (i = next.fetch_add(1)) < reads.size();) read_one(i, extractor, buf, nullptr);
-      });
-    for (auto& t : pool) t.join();
+    report.parse_tids.resize(threads);
+    pool.run(threads, [&](unsigned worker) {
+      report.parse_tids[worker] = int(::gettid());
+      detail::Extractor extractor(options_.max_tree_bytes);
+      std::string buf;
+      for (size_t i; (i = next.fetch_add(1)) < reads.size();) read_one(i, extractor, buf, nullptr);
+    });
   }
 
-  Report report;
   std::vector<query::FileInput> inputs;
   for (Read& r : reads) {
     if (r.unchanged) continue;
@@ -467,7 +468,7 @@ void LiveTree::compact_if_needed() {
 
 bool LiveTree::dirty() const { return state_->dirty.load(); }
 
-std::string LiveTree::save() {
+Status LiveTree::save() {
   State& s = *state_;
   std::lock_guard saving(s.save_mu);
   std::shared_ptr<const query::Index> view;
@@ -481,9 +482,9 @@ std::string LiveTree::save() {
       if (d.skipped) skipped.push_back({path, d.size, d.mtime_ns, *d.skipped});
     s.dirty = false;
   }
-  std::string error = save_tree(*query::flatten(view), skipped, started_ns, options_, snapshot_);
-  if (!error.empty()) s.dirty = true;
-  return error;
+  Status saved = save_tree(*query::flatten(view), skipped, started_ns, options_, snapshot_);
+  if (!saved) s.dirty = true;
+  return saved;
 }
 
 }  // namespace indexer

@@ -6,8 +6,9 @@
 // takes everything below it along, and a file is read and judged as index_tree() judges it, so a
 // file that turned binary, unreadable or ignored leaves the index with a counted reason, and one
 // whose bytes did not change (a touch, a chmod) is not parsed again. The files of one refresh are
-// parsed on all cores and land in one LiveIndex update, so a `git checkout` of ten thousand files
-// is one step, not ten thousand. A changed .gitignore changes the rules: refresh() then rescans
+// parsed on the tree's ParsePool (parse_pool.h), the threads its first index ran on, so
+// Options::threads bounds both; they land in one LiveIndex update, so a `git checkout` of ten
+// thousand files is one step, not ten thousand. A changed .gitignore changes the rules: refresh() then rescans
 // the tree (a walk and a stat of every file; only files whose size or mtime differ are read).
 //
 // An unsaved buffer replaces its file's contents until it is closed; disk events for that path
@@ -33,12 +34,13 @@ namespace indexer {
 
 class LiveTree {
  public:
-  // Loads (or builds) the index as open_tree() does. Null, with `error` set, when the root cannot
-  // be indexed at all.
-  static std::unique_ptr<LiveTree> open(const std::filesystem::path& root, const Options& options,
-                                        const std::filesystem::path& snapshot,
-                                        const std::function<void(const Progress&)>& progress, std::string& warning,
-                                        std::string& error);
+  // Loads (or builds) the index as open_tree() does, on the parse pool the tree keeps for its
+  // updates (options.pool, or one of options.threads it starts). An error when the root cannot be
+  // indexed at all.
+  static Result<std::unique_ptr<LiveTree>> open(const std::filesystem::path& root, const Options& options,
+                                                const std::filesystem::path& snapshot,
+                                                const std::function<void(const Progress&)>& progress,
+                                                std::string& warning);
   // A tree indexed already (index_tree()'s or open_tree()'s result), kept live from here.
   static std::unique_ptr<LiveTree> adopt(const std::filesystem::path& root, const Options& options,
                                          const std::filesystem::path& snapshot, IndexResult indexed);
@@ -60,6 +62,7 @@ class LiveTree {
     std::vector<Change> changes;  // sorted by path
     bool rescanned = false;       // the whole tree was compared (a .gitignore changed, or asked for)
     double milliseconds = 0;      // from the call to the new index being visible
+    std::vector<int> parse_tids;  // the threads (kernel ids) that read and parsed its files
   };
 
   // `paths` are relative to the root; "" is the root itself.
@@ -76,8 +79,8 @@ class LiveTree {
 
   // Folds the index's overlay into its base when it has grown (LiveIndex::wants_compaction()).
   void compact_if_needed();
-  // Writes the snapshot of the current index and file states; "" or an error message.
-  std::string save();
+  // Writes the snapshot of the current index and file states.
+  Status save();
   // Whether anything changed since open() or the last save().
   bool dirty() const;
 

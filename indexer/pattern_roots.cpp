@@ -144,7 +144,7 @@ PatternRoots pattern_roots(const TSLanguage* language, const ParsedQuery& query,
   return out;
 }
 
-std::vector<uint8_t> opaque_types(const TSLanguage* language, std::string_view source, std::string& error) {
+query::Result<std::vector<uint8_t>> opaque_types(const TSLanguage* language, std::string_view source) {
   std::vector<uint8_t> out;
   constexpr std::string_view kDirective = "; opaque:";
   for (size_t at = 0; at < source.size();) {
@@ -166,8 +166,7 @@ std::vector<uint8_t> opaque_types(const TSLanguage* language, std::string_view s
       // a supertype is never a node's own symbol.)
       TSSymbol s = ts_language_symbol_for_name(language, name.data(), uint32_t(name.size()), true);
       if (!s || s >= out.size() || ts_language_symbol_type(language, s) != TSSymbolTypeRegular) {
-        error = "opaque: unknown node type " + std::string(name);
-        return {};
+        return query::Error{"opaque: unknown node type " + std::string(name)};
       }
       out[s] = 1;
     }

@@ -12,7 +12,7 @@
 // are necessary conditions, not sufficient: running the cursor at a node that does not match costs
 // time, never a result. When some pattern's root cannot be pinned this way (a bare `_`, a sibling
 // sequence at the top, a supertype, ERROR/MISSING), `pinned` is false and extraction must run the
-// cursor over the whole tree as before.
+// cursor over the whole tree.
 //
 // A wildcard root needs the cursor run at N with max start depth 1: tree-sitter starts such a
 // pattern at its first child, and at depth 0 it would not descend to it. At depth 1 the cursor
@@ -25,6 +25,8 @@
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include "query/result.h"
 
 struct TSLanguage;
 
@@ -60,8 +62,8 @@ PatternRoots pattern_roots(const TSLanguage* language, const ParsedQuery& query,
 // since which subtrees can hold a definition is a fact about the patterns. Extraction still walks
 // into such a node when tree-sitter marked an error inside it: recovered code there may hold
 // definitions the patterns find. Why: in C++ most nodes are inside expressions, and the walk and
-// the cursor runs there cost about half of extraction. An unknown type name sets `error`. No
+// the cursor runs there cost about half of extraction. An unknown type name is an error. No
 // wildcard root is looked for at an opaque node: no pattern of ours can be rooted at one.
-std::vector<uint8_t> opaque_types(const TSLanguage* language, std::string_view source, std::string& error);
+query::Result<std::vector<uint8_t>> opaque_types(const TSLanguage* language, std::string_view source);
 
 }  // namespace indexer::detail

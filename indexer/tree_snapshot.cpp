@@ -77,7 +77,7 @@ bool decode_state(std::string_view in, const Options& o, int64_t& started_ns, st
 
 std::filesystem::path default_snapshot_path(const std::filesystem::path& root) { return root / ".indexer" / "snapshot"; }
 
-std::string save_tree(const query::Index& index, const std::vector<SkippedFile>& skipped, int64_t started_ns,
+Status save_tree(const query::Index& index, const std::vector<SkippedFile>& skipped, int64_t started_ns,
                       const Options& options, const std::filesystem::path& snapshot) {
   if (snapshot.parent_path().filename() != ".indexer")
     return query::save_snapshot(index, encode_state(skipped, started_ns, options), snapshot);
@@ -85,44 +85,47 @@ std::string save_tree(const query::Index& index, const std::vector<SkippedFile>&
   // opened under confine.h's rule and written without following links.
   std::filesystem::path root = snapshot.parent_path().parent_path();
   confine::Opened dir = confine::open_state_dir(root.empty() ? "." : root.string());
-  if (!dir) return snapshot.parent_path().string() + ": not written, " + std::string(confine::refusal_name(dir.refusal)) + ": " + std::strerror(dir.error);
+  if (!dir)
+    return Error{snapshot.parent_path().string() + ": not written, " + std::string(confine::refusal_name(dir.refusal)) + ": " +
+                 std::strerror(dir.error)};
   std::string name = snapshot.filename().string();
-  std::string error = query::save_snapshot_at(index, encode_state(skipped, started_ns, options), dir.fd.get(), name);
-  return error.starts_with(name) ? (snapshot.parent_path() / error).string() : error;
+  Status saved = query::save_snapshot_at(index, encode_state(skipped, started_ns, options), dir.fd.get(), name);
+  if (saved || !saved.error().starts_with(name)) return saved;
+  return Error{(snapshot.parent_path() / saved.error()).string()};
 }
 
-std::string save_tree(const IndexResult& result, const Options& options, const std::filesystem::path& snapshot) {
+Status save_tree(const IndexResult& result, const Options& options, const std::filesystem::path& snapshot) {
   return save_tree(*result.index, result.skipped_files, result.started_ns, options, snapshot);
 }
 
 IndexResult open_tree(const std::filesystem::path& root, const Options& options, const std::filesystem::path& snapshot,
                       const std::function<void(const Progress&)>& progress, std::string& warning) {
   std::error_code ec;
-  query::SnapshotLoad loaded;
+  std::unique_ptr<query::Index> loaded;
   Previous previous;
   std::vector<SkippedFile> skipped;
   if (std::filesystem::exists(snapshot, ec)) {
-    loaded = query::load_snapshot(snapshot);
-    if (!loaded.index) {
-      warning = loaded.error + "; indexing from scratch";
-    } else if (!decode_state(loaded.extra, options, previous.started_ns, skipped)) {
+    Result<query::Snapshot> read = query::load_snapshot(snapshot);
+    if (!read) {
+      warning = read.error() + "; indexing from scratch";
+    } else if (!decode_state(read->extra, options, previous.started_ns, skipped)) {
       warning = snapshot.string() + ": written by another build or with other options; indexing from scratch";
-      loaded.index.reset();
     } else {
-      previous.index = loaded.index.get();
+      loaded = std::move(read->index);
+      previous.index = loaded.get();
       previous.skipped = &skipped;
     }
   }
   IndexResult r = index_tree(root, options, progress, previous.index ? &previous : nullptr);
   if (r.unchanged) {
-    r.index = std::move(loaded.index);
+    r.index = std::move(loaded);
     r.skipped_files = std::move(skipped);
     return r;
   }
   if (!r.index) return r;
-  if (std::string err = save_tree(r, options, snapshot); !err.empty()) {
+  if (Status saved = save_tree(r, options, snapshot); !saved) {
     if (!warning.empty()) warning += "; ";
-    warning += "could not save the snapshot: " + err;
+    warning += "could not save the snapshot: " + saved.error();
   }
   return r;
 }

@@ -38,8 +38,8 @@ struct WatchLoop::State {
     if (std::error_code ec; !std::filesystem::is_directory(tree.root(), ec)) return;
     auto t = Clock::now();
     tree.compact_if_needed();
-    std::string err = tree.save();
-    if (!err.empty()) warn("could not save the snapshot: " + err);
+    Status saved = tree.save();
+    if (!saved) warn("could not save the snapshot: " + saved.error());
     else if (callbacks.saved) callbacks.saved(std::chrono::duration<double, std::milli>(Clock::now() - t).count());
   }
 

@@ -365,6 +365,12 @@ struct IndexBuilder::State {
     return it->second;
   }
 
+  // The steps of finish(), in order.
+  void lay_out_files();
+  void number_names();
+  void store_names();
+  void build_name_postings();
+
   uint32_t name_id(std::string_view name) {
     return name_ids.find_or_add(name, [&](uint32_t id) { return names[id]; }, [&] {
       const uint32_t id = uint32_t(names.size());
@@ -533,160 +539,197 @@ void build_context_lists(IndexData& d) {
   d.path_parts = keyed_lists(lists);
 }
 
-}  // namespace
-
-std::unique_ptr<Index> IndexBuilder::finish() {
-  State& s = *state_;
-  IndexData& d = s.data;
-
-  // Files in path order, and their symbols and imports with them.
-  std::vector<uint32_t> order(s.files.size());
-  std::iota(order.begin(), order.end(), 0u);
-  std::sort(order.begin(), order.end(), [&](uint32_t a, uint32_t b) {
-    return d.strings.get(s.files[a].path) < d.strings.get(s.files[b].path);
-  });
-  d.symbols.reserve(s.symbols.size());
-  d.imports.reserve(s.imports.size());
-  d.files.reserve(s.files.size());
-  for (uint32_t old : order) {
-    const auto& f = s.files[old];
-    FileRecord r{f.path, uint32_t(d.symbols.size()), f.symbol_count, uint32_t(d.imports.size()), f.import_count,
-                 f.language, f.parse_errors, f.size, f.mtime_ns, f.content_hash};
-    for (uint32_t i = 0; i < f.symbol_count; ++i) {
-      if (s.symbols[f.first_symbol + i].end_line_delta == SymbolRecord::kFarEndLine)
-        d.far_end_lines.emplace_back(uint32_t(d.symbols.size()), s.far_end_lines.at(f.first_symbol + i));
-      d.symbols.push_back(s.symbols[f.first_symbol + i]);
-    }
-    d.imports.insert(d.imports.end(), s.imports.begin() + f.first_import, s.imports.begin() + f.first_import + f.import_count);
-    d.files.push_back(r);
+// Trigram postings are built in partitions by token hash, one thread each, while the caller
+// builds the segment postings: the build is the serial tail of indexing. Every partition visits
+// names in ascending id order, so each list comes out sorted, and encodes its lists itself; the
+// caller only joins the encoded bytes in token order.
+class TokenPartitions {
+ public:
+  explicit TokenPartitions(const std::vector<std::string_view>& names)
+      : names_(names), parts_(std::clamp(std::thread::hardware_concurrency(), 1u, 8u)), partitions_(parts_), failed_(parts_) {
+    for (unsigned p = 0; p < parts_; ++p) threads_.emplace_back([this, p] { build(p); });
   }
-  d.files_by_path.resize(d.files.size());
-  std::iota(d.files_by_path.begin(), d.files_by_path.end(), 0u);
-  std::vector<SymbolRecord>().swap(s.symbols);
-  std::vector<ImportRecord>().swap(s.imports);
+  ~TokenPartitions() { join(); }
 
-  // Names, numbered in case-insensitive sorted order: a prefix's names are one id range, and
-  // names that share a start get neighbouring ids, so their posting gaps are small.
-  const size_t n = s.names.size();
-  {
-    std::vector<uint32_t> order(n);
-    std::iota(order.begin(), order.end(), 0u);
-    std::sort(order.begin(), order.end(), [&](uint32_t a, uint32_t b) { return less_lower(s.names[a], s.names[b]); });
-    std::vector<uint32_t> new_id(n);
-    std::vector<std::string_view> sorted(n);
-    for (uint32_t i = 0; i < n; ++i) {
-      new_id[order[i]] = i;
-      sorted[i] = s.names[order[i]];
-    }
-    s.names.swap(sorted);
-    for (auto& r : d.symbols) r.set_name(new_id[r.name()]);
-  }
-  d.name_offsets.reserve(n + 1);
-  size_t total = 0;
-  for (auto nm : s.names) total += nm.size();
-  d.names_blob.reserve(total);
-  for (auto nm : s.names) {
-    d.name_offsets.push_back(uint32_t(d.names_blob.size()));
-    d.names_blob.insert(d.names_blob.end(), nm.begin(), nm.end());
-  }
-  d.name_offsets.push_back(uint32_t(d.names_blob.size()));
-  // name -> symbols, in symbol id order (so by path, then line).
-  d.name_symbol_offsets.assign(n + 1, 0);
-  for (const auto& r : d.symbols) ++d.name_symbol_offsets[r.name() + 1];
-  for (size_t i = 1; i <= n; ++i) d.name_symbol_offsets[i] += d.name_symbol_offsets[i - 1];
-  d.name_symbols.resize(d.symbols.size());
-  {
-    std::vector<uint32_t> fill(d.name_symbol_offsets.begin(), d.name_symbol_offsets.end() - 1);
-    for (uint32_t id = 0; id < d.symbols.size(); ++id) d.name_symbols[fill[d.symbols[id].name()]++] = id;
-  }
-
-  // Trigram postings are built in partitions by token hash, one thread each, while this thread
-  // builds the segment postings: the build is the serial tail of indexing. Every partition
-  // visits names in ascending id order, so each list comes out sorted, and encodes its lists
-  // itself; this thread only joins the encoded bytes in token order.
-  {
-    struct Partition {
-      TokenSlots slot_of;
-      std::vector<std::vector<uint32_t>> lists;  // by slot
-      Postings postings;                         // by slot
-    };
-    const unsigned parts = std::clamp(std::thread::hardware_concurrency(), 1u, 8u);
-    auto partition_of = [parts](Token t) { return ((t * 2654435761u) >> 16) % parts; };
-    std::vector<Partition> partitions(parts);
-    std::vector<std::exception_ptr> failed(parts);  // rethrown here: a throw on a thread would end the process
-    auto build_partition = [&](unsigned p) {
-      try {
-        Partition& part = partitions[p];
-        std::vector<Token> tokens;
-        for (uint32_t id = 0; id < n; ++id) {
-          tokens.clear();
-          identifier_tokens(s.names[id], tokens);
-          for (Token t : tokens) {
-            if (partition_of(t) != p) continue;
-            uint32_t slot = part.slot_of.find_or_add(t);
-            if (slot == part.lists.size()) part.lists.emplace_back();
-            part.lists[slot].push_back(id);
-          }
-        }
-        for (auto& list : part.lists) {
-          part.postings.add(list);
-          std::vector<uint32_t>().swap(list);
-        }
-      } catch (...) {
-        failed[p] = std::current_exception();
-      }
-    };
-    std::vector<std::thread> threads;
-    for (unsigned p = 0; p < parts; ++p) threads.emplace_back(build_partition, p);
-
-    std::unordered_map<std::string_view, uint32_t> segment_slot;
-    std::vector<std::string_view> segment_text;
-    std::vector<std::vector<uint32_t>> segment_lists;
-    Arena segment_arena;
-    for (uint32_t id = 0; id < n; ++id) {
-      for_each_segment(s.names[id], [&](std::string_view seg) {
-        auto it = segment_slot.find(seg);
-        if (it == segment_slot.end()) {
-          std::string_view stored = segment_arena.store(seg);
-          it = segment_slot.emplace(stored, uint32_t(segment_lists.size())).first;
-          segment_text.push_back(stored);
-          segment_lists.emplace_back();
-        }
-        auto& list = segment_lists[it->second];
-        if (list.empty() || list.back() != id) list.push_back(id);
-      });
-    }
-    std::vector<uint32_t> seg_order(segment_text.size());
-    std::iota(seg_order.begin(), seg_order.end(), 0u);
-    std::sort(seg_order.begin(), seg_order.end(), [&](uint32_t a, uint32_t b) { return segment_text[a] < segment_text[b]; });
-    d.segment_offsets.reserve(seg_order.size() + 1);
-    for (uint32_t slot : seg_order) {
-      d.segment_offsets.push_back(uint32_t(d.segments_blob.size()));
-      d.segments_blob.insert(d.segments_blob.end(), segment_text[slot].begin(), segment_text[slot].end());
-      d.segment_postings.add(segment_lists[slot]);
-    }
-    d.segment_offsets.push_back(uint32_t(d.segments_blob.size()));
-    d.segment_postings.shrink();
-
-    for (auto& t : threads) t.join();
-    for (auto& e : failed)
+  // Waits for the partitions and appends their postings to `d` in token order.
+  void finish_into(IndexData& d) {
+    join();
+    for (auto& e : failed_)
       if (e) std::rethrow_exception(e);
     struct Keyed {
       Token token;
       uint32_t part, slot;
     };
     std::vector<Keyed> keyed;
-    for (unsigned p = 0; p < parts; ++p)
-      partitions[p].slot_of.for_each([&](Token token, uint32_t slot) { keyed.push_back({token, p, slot}); });
+    for (unsigned p = 0; p < parts_; ++p)
+      partitions_[p].slot_of.for_each([&](Token token, uint32_t slot) { keyed.push_back({token, p, slot}); });
     std::sort(keyed.begin(), keyed.end(), [](const Keyed& a, const Keyed& b) { return a.token < b.token; });
     d.token_keys.reserve(keyed.size());
     for (const Keyed& k : keyed) {
       d.token_keys.push_back(k.token);
-      d.token_postings.append(partitions[k.part].postings, k.slot);
+      d.token_postings.append(partitions_[k.part].postings, k.slot);
     }
     d.token_postings.shrink();
   }
 
+ private:
+  struct Partition {
+    TokenSlots slot_of;
+    std::vector<std::vector<uint32_t>> lists;  // by slot
+    Postings postings;                         // by slot
+  };
+
+  unsigned partition_of(Token t) const { return ((t * 2654435761u) >> 16) % parts_; }
+
+  void build(unsigned p) {
+    try {
+      Partition& part = partitions_[p];
+      std::vector<Token> tokens;
+      for (uint32_t id = 0; id < names_.size(); ++id) {
+        tokens.clear();
+        identifier_tokens(names_[id], tokens);
+        for (Token t : tokens) {
+          if (partition_of(t) != p) continue;
+          uint32_t slot = part.slot_of.find_or_add(t);
+          if (slot == part.lists.size()) part.lists.emplace_back();
+          part.lists[slot].push_back(id);
+        }
+      }
+      for (auto& list : part.lists) {
+        part.postings.add(list);
+        std::vector<uint32_t>().swap(list);
+      }
+    } catch (...) {
+      failed_[p] = std::current_exception();  // rethrown by finish_into: a throw on a thread would end the process
+    }
+  }
+
+  void join() {
+    for (auto& t : threads_)
+      if (t.joinable()) t.join();
+  }
+
+  const std::vector<std::string_view>& names_;
+  const unsigned parts_;
+  std::vector<Partition> partitions_;
+  std::vector<std::exception_ptr> failed_;
+  std::vector<std::thread> threads_;
+};
+
+// Segment postings: each lower-cased segment of a name ("get", "http") -> the names with it.
+void build_segment_postings(const std::vector<std::string_view>& names, IndexData& d) {
+  std::unordered_map<std::string_view, uint32_t> segment_slot;
+  std::vector<std::string_view> segment_text;
+  std::vector<std::vector<uint32_t>> segment_lists;
+  Arena segment_arena;
+  for (uint32_t id = 0; id < names.size(); ++id) {
+    for_each_segment(names[id], [&](std::string_view seg) {
+      auto it = segment_slot.find(seg);
+      if (it == segment_slot.end()) {
+        std::string_view stored = segment_arena.store(seg);
+        it = segment_slot.emplace(stored, uint32_t(segment_lists.size())).first;
+        segment_text.push_back(stored);
+        segment_lists.emplace_back();
+      }
+      auto& list = segment_lists[it->second];
+      if (list.empty() || list.back() != id) list.push_back(id);
+    });
+  }
+  std::vector<uint32_t> seg_order(segment_text.size());
+  std::iota(seg_order.begin(), seg_order.end(), 0u);
+  std::sort(seg_order.begin(), seg_order.end(), [&](uint32_t a, uint32_t b) { return segment_text[a] < segment_text[b]; });
+  d.segment_offsets.reserve(seg_order.size() + 1);
+  for (uint32_t slot : seg_order) {
+    d.segment_offsets.push_back(uint32_t(d.segments_blob.size()));
+    d.segments_blob.insert(d.segments_blob.end(), segment_text[slot].begin(), segment_text[slot].end());
+    d.segment_postings.add(segment_lists[slot]);
+  }
+  d.segment_offsets.push_back(uint32_t(d.segments_blob.size()));
+  d.segment_postings.shrink();
+}
+
+}  // namespace
+
+// Files in path order, and their symbols and imports with them.
+void IndexBuilder::State::lay_out_files() {
+  IndexData& d = data;
+  std::vector<uint32_t> order(files.size());
+  std::iota(order.begin(), order.end(), 0u);
+  std::sort(order.begin(), order.end(), [&](uint32_t a, uint32_t b) {
+    return d.strings.get(files[a].path) < d.strings.get(files[b].path);
+  });
+  d.symbols.reserve(symbols.size());
+  d.imports.reserve(imports.size());
+  d.files.reserve(files.size());
+  for (uint32_t old : order) {
+    const auto& f = files[old];
+    FileRecord r{f.path, uint32_t(d.symbols.size()), f.symbol_count, uint32_t(d.imports.size()), f.import_count,
+                 f.language, f.parse_errors, f.size, f.mtime_ns, f.content_hash};
+    for (uint32_t i = 0; i < f.symbol_count; ++i) {
+      if (symbols[f.first_symbol + i].end_line_delta == SymbolRecord::kFarEndLine)
+        d.far_end_lines.emplace_back(uint32_t(d.symbols.size()), far_end_lines.at(f.first_symbol + i));
+      d.symbols.push_back(symbols[f.first_symbol + i]);
+    }
+    d.imports.insert(d.imports.end(), imports.begin() + f.first_import, imports.begin() + f.first_import + f.import_count);
+    d.files.push_back(r);
+  }
+  d.files_by_path.resize(d.files.size());
+  std::iota(d.files_by_path.begin(), d.files_by_path.end(), 0u);
+  std::vector<SymbolRecord>().swap(symbols);
+  std::vector<ImportRecord>().swap(imports);
+}
+
+// Names, numbered in case-insensitive sorted order: a prefix's names are one id range, and names
+// that share a start get neighbouring ids, so their posting gaps are small.
+void IndexBuilder::State::number_names() {
+  const size_t n = names.size();
+  std::vector<uint32_t> order(n);
+  std::iota(order.begin(), order.end(), 0u);
+  std::sort(order.begin(), order.end(), [&](uint32_t a, uint32_t b) { return less_lower(names[a], names[b]); });
+  std::vector<uint32_t> new_id(n);
+  std::vector<std::string_view> sorted(n);
+  for (uint32_t i = 0; i < n; ++i) {
+    new_id[order[i]] = i;
+    sorted[i] = names[order[i]];
+  }
+  names.swap(sorted);
+  for (auto& r : data.symbols) r.set_name(new_id[r.name()]);
+}
+
+// The names' text in id order, and name -> symbols, in symbol id order (so by path, then line).
+void IndexBuilder::State::store_names() {
+  IndexData& d = data;
+  const size_t n = names.size();
+  d.name_offsets.reserve(n + 1);
+  size_t total = 0;
+  for (auto nm : names) total += nm.size();
+  d.names_blob.reserve(total);
+  for (auto nm : names) {
+    d.name_offsets.push_back(uint32_t(d.names_blob.size()));
+    d.names_blob.insert(d.names_blob.end(), nm.begin(), nm.end());
+  }
+  d.name_offsets.push_back(uint32_t(d.names_blob.size()));
+  d.name_symbol_offsets.assign(n + 1, 0);
+  for (const auto& r : d.symbols) ++d.name_symbol_offsets[r.name() + 1];
+  for (size_t i = 1; i <= n; ++i) d.name_symbol_offsets[i] += d.name_symbol_offsets[i - 1];
+  d.name_symbols.resize(d.symbols.size());
+  std::vector<uint32_t> fill(d.name_symbol_offsets.begin(), d.name_symbol_offsets.end() - 1);
+  for (uint32_t id = 0; id < d.symbols.size(); ++id) d.name_symbols[fill[d.symbols[id].name()]++] = id;
+}
+
+void IndexBuilder::State::build_name_postings() {
+  TokenPartitions tokens(names);          // on threads of their own
+  build_segment_postings(names, data);    // on this one meanwhile
+  tokens.finish_into(data);
+}
+
+std::unique_ptr<Index> IndexBuilder::finish() {
+  State& s = *state_;
+  s.lay_out_files();
+  s.number_names();
+  s.store_names();
+  s.build_name_postings();
+  IndexData& d = s.data;
   build_context_lists(d);
   d.strings.shrink();
   d.signatures.shrink();

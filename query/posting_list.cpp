@@ -264,11 +264,11 @@ const char* Postings::check(size_t i, uint32_t id_limit, uint32_t& max_id) const
   return PostingsCheck::list(bytes_.data() + offsets_[i], bytes_.data() + offsets_[i + 1], id_limit, max_id);
 }
 
-std::string Postings::validate(uint32_t id_limit) const {
-  if (!offsets_ok()) return "offsets";
+Status Postings::validate(uint32_t id_limit) const {
+  if (!offsets_ok()) return Error{"offsets"};
   uint32_t max_id = 0;
   for (size_t i = 0; i < size(); ++i)
-    if (const char* bad = check(i, id_limit, max_id)) return bad;
+    if (const char* bad = check(i, id_limit, max_id)) return Error{bad};
   return {};
 }
 

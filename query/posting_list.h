@@ -27,6 +27,8 @@
 #include <string>
 #include <vector>
 
+#include "query/result.h"
+
 namespace query::detail {
 
 // Gaps are written in nibbles, low bits first: three bits of the gap and a continuation bit
@@ -166,10 +168,10 @@ class Postings {
     bytes_.shrink_to_fit();
     offsets_.shrink_to_fit();
   }
-  // Whether every list decodes within its bytes to strictly ascending ids below `id_limit`;
-  // empty when so, else what is wrong. check() does one list, once offsets_ok(), and raises
-  // max_id to the list's largest id.
-  std::string validate(uint32_t id_limit) const;
+  // Whether every list decodes within its bytes to strictly ascending ids below `id_limit`; the
+  // error says what is wrong. check() does one list, once offsets_ok(), and raises max_id to the
+  // list's largest id.
+  Status validate(uint32_t id_limit) const;
   const char* check(size_t list, uint32_t id_limit, uint32_t& max_id) const;
   bool offsets_ok() const;
 

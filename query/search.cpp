@@ -390,181 +390,237 @@ std::vector<Hit> search_words(const IndexData& d, const SearchRequest& req, std:
   return out.take();
 }
 
-// One index's top k, leaving out the files whose bit is set in `hidden` (empty: none).
-std::vector<Hit> search_layer(const IndexData& d, const SearchRequest& req, std::span<const uint64_t> hidden) {
-  if (req.limit == 0) return {};
-  std::string_view trimmed = req.pattern;
-  while (!trimmed.empty() && trimmed.front() == ' ') trimmed.remove_prefix(1);
-  while (!trimmed.empty() && trimmed.back() == ' ') trimmed.remove_suffix(1);
-  if (trimmed.find(' ') != std::string_view::npos) return search_words(d, req, trimmed, hidden);
-  Pattern pattern = parse_pattern(trimmed);
-  Collector out(d, req, pattern, hidden);
+// One pattern's search of one index, tier by tier: exact and prefix names (one id range), then
+// substring and fuzzy names (candidates from the trigram postings); or, for a qualified pattern
+// whose qualifier selects fewer symbols than the name would, those symbols first.
+class LayerSearch {
+ public:
+  LayerSearch(const IndexData& d, const SearchRequest& req, const Pattern& pattern, std::span<const uint64_t> hidden)
+      : d_(d), req_(req), pattern_(pattern), out_(d, req, pattern, hidden), name_(pattern.name),
+        lower_(lowered(name_)), fuzzy_text_(word_chars(name_)),
+        matcher_(std::string_view(fuzzy_text_).substr(0, FuzzyMatcher::kMaxPattern)),
+        name_count_(uint32_t(d.name_offsets.size() - 1)) {}
 
-  // A pattern of separators only ("::", "/") names nothing; an empty one lists everything.
-  if (pattern.name.empty() && pattern.qualifier.empty() && !trimmed.empty()) return {};
-  std::string_view name = pattern.name;
-  std::string lower_text(name);
-  for (char& c : lower_text) c = to_lower(c);
-  std::string_view lower = lower_text;
+  std::vector<Hit> run() {
+    find_prefix_range();
+    const bool by_qualifier = !pattern_.qualifier.empty() && !pattern_.path_qualifier && req_.plan != SearchRequest::Plan::ByName;
+    if (by_qualifier) {
+      load_lists();
+      if (search_by_qualifier()) return out_.take();
+    }
+    offer_prefix_range();
+    if (out_.full() || lower_.empty()) return out_.take();
+    if (!by_qualifier) load_lists();
+    if (some_token_absent_) return out_.take();
+    if (count_) {
+      const std::vector<uint32_t> probed = trigram_candidates();
+      offer_substring_and_fuzzy([&](auto&& f) {
+        for (uint32_t id : probed) f(id);
+      });
+    } else {  // no trigram (a name of one or two characters): every name is a candidate
+      offer_substring_and_fuzzy([&](auto&& f) {
+        for (uint32_t id = 0; id < name_count_; ++id) f(id);
+      });
+    }
+    return out_.take();
+  }
+
+ private:
+  static std::string lowered(std::string_view name) {
+    std::string out(name);
+    for (char& c : out) c = to_lower(c);
+    return out;
+  }
   // The scorer sees word characters only, so "get_name" also finds getName; it is bounded.
-  std::string fuzzy_text;
-  for (char c : name)
-    if (std::isalnum(static_cast<unsigned char>(c)) || static_cast<unsigned char>(c) >= 0x80) fuzzy_text += c;
-  FuzzyMatcher matcher(std::string_view(fuzzy_text).substr(0, FuzzyMatcher::kMaxPattern));
+  static std::string word_chars(std::string_view name) {
+    std::string out;
+    for (char c : name)
+      if (std::isalnum(static_cast<unsigned char>(c)) || static_cast<unsigned char>(c) >= 0x80) out += c;
+    return out;
+  }
 
-  // Tiers 1 and 2: names are numbered in case-insensitive order, so the names that start with
-  // the query are one id range.
-  auto first_id = [&](uint32_t lo, uint32_t hi, auto&& before) {  // first id in [lo, hi) not before
+  // First id in [lo, hi) for which `before` is false.
+  template <class F>
+  static uint32_t first_id(uint32_t lo, uint32_t hi, F&& before) {
     while (lo < hi) {
       uint32_t mid = lo + (hi - lo) / 2;
       if (before(mid)) lo = mid + 1;
       else hi = mid;
     }
     return lo;
-  };
-  const uint32_t name_count = uint32_t(d.name_offsets.size() - 1);
-  const uint32_t lo = first_id(0, name_count, [&](uint32_t id) {
-    std::string_view n = d.name(id);
-    for (size_t i = 0; i < lower.size(); ++i) {
-      if (i >= n.size()) return true;
-      unsigned char a = static_cast<unsigned char>(to_lower(n[i])), b = static_cast<unsigned char>(lower[i]);
-      if (a != b) return a < b;
-    }
-    return false;
-  });
-  const uint32_t hi = first_id(lo, name_count, [&](uint32_t id) { return istarts_with(d.name(id), lower); });
+  }
+
+  // Tiers 1 and 2: names are numbered in case-insensitive order, so the names that start with
+  // the query are one id range, [lo_, hi_).
+  void find_prefix_range() {
+    lo_ = first_id(0, name_count_, [&](uint32_t id) {
+      std::string_view n = d_.name(id);
+      for (size_t i = 0; i < lower_.size(); ++i) {
+        if (i >= n.size()) return true;
+        unsigned char a = static_cast<unsigned char>(to_lower(n[i])), b = static_cast<unsigned char>(lower_[i]);
+        if (a != b) return a < b;
+      }
+      return false;
+    });
+    hi_ = first_id(lo_, name_count_, [&](uint32_t id) { return istarts_with(d_.name(id), lower_); });
+  }
+
   // In an exact or prefix match the best alignment is the prefix itself, so the fuzzy scorer
-  // would only count matched case: count it directly. Exact matches sort first in the run
-  // (a prefix sorts before its extensions), so one pass serves both tiers.
-  auto case_score = [&](std::string_view n) {
+  // would only count matched case: count it directly.
+  int32_t case_score(std::string_view n) const {
     int32_t same = 0;
-    for (size_t i = 0; i < name.size(); ++i) same += n[i] == name[i];
+    for (size_t i = 0; i < name_.size(); ++i) same += n[i] == name_[i];
     return same;
-  };
+  }
 
   // The trigram postings of tiers 3 and 4, smallest first, looked up only when a plan needs them
   // (a prefix run that fills the limit never does). A trigram no name has means nothing beyond
   // the prefix tier can match.
-  detail::PostingList lists[FuzzyMatcher::kMaxWord];
-  size_t count = 0;
-  bool some_token_absent = false;
-  auto load_lists = [&] {
+  void load_lists() {
     std::vector<Token> tokens;
-    query_tokens(name.substr(0, FuzzyMatcher::kMaxWord), tokens);
+    query_tokens(name_.substr(0, FuzzyMatcher::kMaxWord), tokens);
     for (Token t : tokens) {
-      detail::PostingList r = d.token(t);
-      if (r.size() == 0) some_token_absent = true;
-      if (count < std::size(lists)) lists[count++] = r;
+      detail::PostingList r = d_.token(t);
+      if (r.size() == 0) some_token_absent_ = true;
+      if (count_ < std::size(lists_)) lists_[count_++] = r;
     }
-    std::sort(lists, lists + count, [](const auto& a, const auto& b) { return a.size() < b.size(); });
-  };
+    std::sort(lists_, lists_ + count_, [](const auto& a, const auto& b) { return a.size() < b.size(); });
+  }
 
-  const bool by_qualifier = !pattern.qualifier.empty() && !pattern.path_qualifier && req.plan != SearchRequest::Plan::ByName;
-  if (by_qualifier) {
-    load_lists();
-    // What the name-driven plan visits: the prefix run's symbols, and those of the names the
-    // smallest trigram list holds (at the average symbols per name).
-    size_t by_name = SIZE_MAX;
-    if (req.plan == SearchRequest::Plan::Auto) {
-      by_name = d.name_symbol_offsets[hi] - d.name_symbol_offsets[lo];
-      if (!lower.empty() && !some_token_absent)
-        by_name += count ? size_t(double(lists[0].size()) * double(d.symbols.size()) / std::max<size_t>(name_count, 1))
-                         : d.symbols.size();
-    }
+  // What the name-driven plan visits: the prefix run's symbols, and those of the names the
+  // smallest trigram list holds (at the average symbols per name).
+  size_t name_plan_cost() const {
+    if (req_.plan != SearchRequest::Plan::Auto) return SIZE_MAX;
+    size_t by_name = d_.name_symbol_offsets[hi_] - d_.name_symbol_offsets[lo_];
+    if (!lower_.empty() && !some_token_absent_)
+      by_name += count_ ? size_t(double(lists_[0].size()) * double(d_.symbols.size()) / std::max<size_t>(name_count_, 1))
+                        : d_.symbols.size();
+    return by_name;
+  }
+
+  // The qualifier-driven plan, when it is the cheaper one; false when it is not taken.
+  bool search_by_qualifier() {
     std::vector<uint32_t> candidates;
-    if (qualifier_candidates(d, pattern, out, by_name, candidates)) {
-      // Tiers 3 and 4 see only what the trigram postings admit, as in the other plan. Those
-      // candidates are taken in name order, so a forward cursor reads each list once and each
-      // name is checked and scored once for all its symbols (the heap's order is total, so the
-      // order of offers does not change the hits).
-      std::vector<std::pair<uint32_t, uint32_t>> rest;  // (name id, symbol)
-      const bool fuzzy_tiers = !some_token_absent && !lower.empty();
-      for (uint32_t id : candidates) {
-        uint32_t name_id = d.symbols[id].name();
-        std::string_view n = d.name(name_id);
-        if (istarts_with(n, lower)) out.add_symbol(id, n.size() == lower.size() ? MatchTier::Exact : MatchTier::Prefix, case_score(n));
-        else if (fuzzy_tiers) rest.emplace_back(name_id, id);
-      }
-      std::sort(rest.begin(), rest.end());
-      std::vector<detail::PostingList::Cursor> cursors(lists, lists + count);
-      for (size_t k = 0, end; k < rest.size(); k = end) {
-        const uint32_t name_id = rest[k].first;
-        for (end = k + 1; end < rest.size() && rest[end].first == name_id;) ++end;
-        bool admitted = true;
-        for (size_t i = 0; i < count && admitted; ++i) admitted = cursors[i].has(name_id);
-        if (!admitted) continue;
-        std::string_view n = d.name(name_id);
-        MatchTier tier = MatchTier::Substring;
-        std::optional<int32_t> score = matcher.match(n);
-        if (icontains(n, lower)) score = score.value_or(0);
-        else tier = MatchTier::Fuzzy;
-        if (score)
-          for (size_t j = k; j < end; ++j) out.add_symbol(rest[j].second, tier, *score);
-      }
-      return out.take();
+    if (!qualifier_candidates(d_, pattern_, out_, name_plan_cost(), candidates)) return false;
+    // Tiers 3 and 4 see only what the trigram postings admit, as in the other plan. Those
+    // candidates are taken in name order, so a forward cursor reads each list once and each
+    // name is checked and scored once for all its symbols (the heap's order is total, so the
+    // order of offers does not change the hits).
+    std::vector<std::pair<uint32_t, uint32_t>> rest;  // (name id, symbol)
+    const bool fuzzy_tiers = !some_token_absent_ && !lower_.empty();
+    for (uint32_t id : candidates) {
+      uint32_t name_id = d_.symbols[id].name();
+      std::string_view n = d_.name(name_id);
+      if (istarts_with(n, lower_)) out_.add_symbol(id, n.size() == lower_.size() ? MatchTier::Exact : MatchTier::Prefix, case_score(n));
+      else if (fuzzy_tiers) rest.emplace_back(name_id, id);
     }
+    std::sort(rest.begin(), rest.end());
+    std::vector<detail::PostingList::Cursor> cursors(lists_, lists_ + count_);
+    for (size_t k = 0, end; k < rest.size(); k = end) {
+      const uint32_t name_id = rest[k].first;
+      for (end = k + 1; end < rest.size() && rest[end].first == name_id;) ++end;
+      bool admitted = true;
+      for (size_t i = 0; i < count_ && admitted; ++i) admitted = cursors[i].has(name_id);
+      if (!admitted) continue;
+      std::string_view n = d_.name(name_id);
+      MatchTier tier = MatchTier::Substring;
+      std::optional<int32_t> score = matcher_.match(n);
+      if (icontains(n, lower_)) score = score.value_or(0);
+      else tier = MatchTier::Fuzzy;
+      if (score)
+        for (size_t j = k; j < end; ++j) out_.add_symbol(rest[j].second, tier, *score);
+    }
+    return true;
   }
 
-  for (uint32_t id = lo; id != hi; ++id) {
-    std::string_view n = d.name(id);
-    out.add_name(id, n.size() == lower.size() ? MatchTier::Exact : MatchTier::Prefix,
-                 [&] { return std::optional<int32_t>(case_score(n)); });
+  // Exact matches sort first in the run (a prefix sorts before its extensions), so one pass
+  // serves both tiers.
+  void offer_prefix_range() {
+    for (uint32_t id = lo_; id != hi_; ++id) {
+      std::string_view n = d_.name(id);
+      out_.add_name(id, n.size() == lower_.size() ? MatchTier::Exact : MatchTier::Prefix,
+                    [&] { return std::optional<int32_t>(case_score(n)); });
+    }
   }
-  if (out.full() || lower.empty()) return out.take();
-  if (!by_qualifier) load_lists();
-  if (some_token_absent) return out.take();
 
   // Tiers 3 and 4: candidates from the trigram postings, driven by the smallest list: its ids
   // are decoded, then kept only if each longer list has them too (a forward cursor per list,
   // which skips to the block of each id and decodes only the blocks it lands in).
-  std::vector<uint32_t> probed;
-  if (count) {
-    lists[0].decode(probed);
-    for (size_t i = 1; i < count && !probed.empty(); ++i) {
+  std::vector<uint32_t> trigram_candidates() const {
+    std::vector<uint32_t> probed;
+    lists_[0].decode(probed);
+    for (size_t i = 1; i < count_ && !probed.empty(); ++i) {
       size_t kept = 0;
-      if (probed.size() * 8 >= lists[i].size()) {
+      if (probed.size() * 8 >= lists_[i].size()) {
         // Candidates about as dense as the list: one merge over all of it beats a cursor call
         // per candidate.
         size_t k = 0;
-        lists[i].for_each([&](uint32_t id) {
+        lists_[i].for_each([&](uint32_t id) {
           while (k < probed.size() && probed[k] < id) ++k;
           if (k < probed.size() && probed[k] == id) probed[kept++] = probed[k++];
         });
       } else {
-        detail::PostingList::Cursor cursor(lists[i]);
+        detail::PostingList::Cursor cursor(lists_[i]);
         for (uint32_t id : probed)
           if (cursor.has(id)) probed[kept++] = id;
       }
       probed.resize(kept);
     }
+    return probed;
   }
-  auto for_each_candidate = [&](auto&& f) {
-    if (count) {
-      for (uint32_t id : probed) f(id);
-      return;
-    }
-    for (uint32_t id = 0; id + 1 < d.name_offsets.size(); ++id) f(id);
-  };
+
   // One pass sorts candidates: substrings are offered now; the rest wait for the fuzzy tier,
   // which runs only if the substrings leave room.
-  std::vector<uint32_t> fuzzy_candidates;
-  for_each_candidate([&](uint32_t id) {
-    std::string_view n = d.name(id);
-    if (!icontains(n, lower)) {
-      fuzzy_candidates.push_back(id);
-      return;
+  template <class ForEachCandidate>
+  void offer_substring_and_fuzzy(ForEachCandidate&& for_each_candidate) {
+    std::vector<uint32_t> fuzzy_candidates;
+    for_each_candidate([&](uint32_t id) {
+      std::string_view n = d_.name(id);
+      if (!icontains(n, lower_)) {
+        fuzzy_candidates.push_back(id);
+        return;
+      }
+      if (istarts_with(n, lower_)) return;  // already offered as exact or prefix
+      out_.add_name(id, MatchTier::Substring, [&] { return std::optional<int32_t>(matcher_.match(n).value_or(0)); });
+    });
+    if (out_.full()) return;
+    for (uint32_t id : fuzzy_candidates) {
+      std::string_view n = d_.name(id);
+      out_.add_name(id, MatchTier::Fuzzy, [&] { return matcher_.match(n); });
     }
-    if (istarts_with(n, lower)) return;  // already offered as exact or prefix
-    out.add_name(id, MatchTier::Substring, [&] { return std::optional<int32_t>(matcher.match(n).value_or(0)); });
-  });
-  if (out.full()) return out.take();
-  for (uint32_t id : fuzzy_candidates) {
-    std::string_view n = d.name(id);
-    out.add_name(id, MatchTier::Fuzzy, [&] { return matcher.match(n); });
   }
-  return out.take();
+
+  const IndexData& d_;
+  const SearchRequest& req_;
+  const Pattern& pattern_;
+  Collector out_;
+  std::string_view name_;
+  std::string lower_;
+  std::string fuzzy_text_;
+  FuzzyMatcher matcher_;
+  const uint32_t name_count_;
+  uint32_t lo_ = 0, hi_ = 0;
+  detail::PostingList lists_[FuzzyMatcher::kMaxWord];
+  size_t count_ = 0;
+  bool some_token_absent_ = false;
+};
+
+std::string_view trim_spaces(std::string_view s) {
+  while (!s.empty() && s.front() == ' ') s.remove_prefix(1);
+  while (!s.empty() && s.back() == ' ') s.remove_suffix(1);
+  return s;
 }
 
+// One index's top k, leaving out the files whose bit is set in `hidden` (empty: none).
+std::vector<Hit> search_layer(const IndexData& d, const SearchRequest& req, std::span<const uint64_t> hidden) {
+  if (req.limit == 0) return {};
+  std::string_view trimmed = trim_spaces(req.pattern);
+  if (trimmed.find(' ') != std::string_view::npos) return search_words(d, req, trimmed, hidden);
+  Pattern pattern = parse_pattern(trimmed);
+  // A pattern of separators only ("::", "/") names nothing; an empty one lists everything.
+  if (pattern.name.empty() && pattern.qualifier.empty() && !trimmed.empty()) return {};
+  return LayerSearch(d, req, pattern, hidden).run();
+}
 
 // A hit of one layer against a hit of another: as better(), then by path and position, the order
 // symbol ids follow within one index. A file is never in both layers.

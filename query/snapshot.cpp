@@ -216,65 +216,65 @@ struct SnapshotCodec {
   // Every trigram list decodes within its bytes to ascending ids; returns the largest, which
   // validate() holds to the name count. The heaviest check of a load (it reads every id), so it
   // runs in the trigram section's task, beside the other sections' decompression.
-  static std::string check_tokens(const IndexData& d, uint32_t& max_id) {
+  static Status check_tokens(const IndexData& d, uint32_t& max_id) {
     for (size_t i = 0; i < d.token_postings.size(); ++i)
-      if (const char* bad = d.token_postings.check(i, PostingList::kBitmapFlag, max_id)) return std::string("trigram postings (") + bad + ")";
+      if (const char* bad = d.token_postings.check(i, PostingList::kBitmapFlag, max_id)) return Error{std::string("trigram postings (") + bad + ")"};
     return {};
   }
 
   // The cross-array invariants search and symbol() index by, checked once per load, so even a
   // consistent-looking file cannot send a read out of bounds.
-  static std::string validate(const IndexData& d, uint32_t token_max_id) {
+  static Status validate(const IndexData& d, uint32_t token_max_id) {
     const size_t names = d.name_offsets.empty() ? 0 : d.name_offsets.size() - 1;
     const uint32_t name_count = uint32_t(names);
-    if (d.token_postings.size() && token_max_id >= name_count) return "trigram postings (ids)";
+    if (d.token_postings.size() && token_max_id >= name_count) return Error{"trigram postings (ids)"};
     // Strings are read by offset and stored length: both are checked, so get() never runs past.
     auto string_at = [&](uint32_t offset) { return d.strings.holds(offset); };
-    if (!ascending_within(d.name_offsets, d.names_blob.size())) return "name offsets";
+    if (!ascending_within(d.name_offsets, d.names_blob.size())) return Error{"name offsets"};
     if (d.name_symbol_offsets.size() != names + 1 || !ascending_within(d.name_symbol_offsets, d.name_symbols.size()) ||
         d.name_symbols.size() != d.symbols.size())
-      return "name -> symbol lists";
+      return Error{"name -> symbol lists"};
     for (uint32_t id : d.name_symbols)
-      if (id >= d.symbols.size()) return "name -> symbol lists";
-    if (d.containers.empty() || d.container_members.size() != d.containers.size()) return "containers";
+      if (id >= d.symbols.size()) return Error{"name -> symbol lists"};
+    if (d.containers.empty() || d.container_members.size() != d.containers.size()) return Error{"containers"};
     for (uint32_t c : d.containers)
-      if (!string_at(c)) return "containers";
-    if (std::string bad = d.container_members.validate(uint32_t(d.symbols.size())); !bad.empty()) return "container members (" + bad + ")";
+      if (!string_at(c)) return Error{"containers"};
+    if (Status bad = d.container_members.validate(uint32_t(d.symbols.size())); !bad) return Error{"container members (" + bad.error() + ")"};
     for (const SymbolRecord& r : d.symbols)
       if (r.name() >= names || r.container() >= d.containers.size() || !d.signatures.holds(r.signature) || !known_kind(r.kind()))
-        return "symbol records";
+        return Error{"symbol records"};
     for (size_t i = 0; i < d.far_end_lines.size(); ++i) {
       uint32_t id = d.far_end_lines[i].first;
       if (id >= d.symbols.size() || (i && id <= d.far_end_lines[i - 1].first) || d.symbols[id].end_line_delta != SymbolRecord::kFarEndLine)
-        return "far end lines";
+        return Error{"far end lines"};
     }
     uint64_t next_symbol = 0, next_import = 0;
     for (const FileRecord& f : d.files) {
       if (!string_at(f.path) || f.first_symbol != next_symbol || f.first_import != next_import ||
           uint8_t(f.language) >= uint8_t(Language::Count))
-        return "file records";
+        return Error{"file records"};
       next_symbol += f.symbol_count;
       next_import += f.import_count;
     }
-    if (next_symbol != d.symbols.size() || next_import != d.imports.size()) return "file records";
-    if (d.files_by_path.size() != d.files.size()) return "file order";
+    if (next_symbol != d.symbols.size() || next_import != d.imports.size()) return Error{"file records"};
+    if (d.files_by_path.size() != d.files.size()) return Error{"file order"};
     for (uint32_t f : d.files_by_path)
-      if (f >= d.files.size()) return "file order";
+      if (f >= d.files.size()) return Error{"file order"};
     // find_file() searches by this order: it must be strictly ascending paths.
     for (size_t i = 1; i < d.files_by_path.size(); ++i)
-      if (!(d.strings.get(d.files[d.files_by_path[i - 1]].path) < d.strings.get(d.files[d.files_by_path[i]].path))) return "file order";
+      if (!(d.strings.get(d.files[d.files_by_path[i - 1]].path) < d.strings.get(d.files[d.files_by_path[i]].path))) return Error{"file order"};
     for (const ImportRecord& i : d.imports)
-      if (!string_at(i.specifier) || !string_at(i.kind)) return "import records";
-    if (d.token_postings.size() != d.token_keys.size()) return "trigram postings";
+      if (!string_at(i.specifier) || !string_at(i.kind)) return Error{"import records"};
+    if (d.token_postings.size() != d.token_keys.size()) return Error{"trigram postings"};
     if (d.segment_offsets.empty() || d.segment_postings.size() != d.segment_offsets.size() - 1 ||
         !ascending_within(d.segment_offsets, d.segments_blob.size()))
-      return "segment postings";
-    if (std::string bad = d.segment_postings.validate(name_count); !bad.empty()) return "segment postings (" + bad + ")";
+      return Error{"segment postings"};
+    if (Status bad = d.segment_postings.validate(name_count); !bad) return Error{"segment postings (" + bad.error() + ")"};
     for (uint32_t c : d.container_parts.values)
-      if (c >= d.containers.size()) return "container parts";
-    if (d.path_parts.values.size() % 2) return "path parts";
+      if (c >= d.containers.size()) return Error{"container parts"};
+    if (d.path_parts.values.size() % 2) return Error{"path parts"};
     for (size_t i = 0; i < d.path_parts.values.size(); i += 2)
-      if (d.path_parts.values[i] >= d.path_parts.values[i + 1] || d.path_parts.values[i + 1] > d.files.size()) return "path parts";
+      if (d.path_parts.values[i] >= d.path_parts.values[i + 1] || d.path_parts.values[i + 1] > d.files.size()) return Error{"path parts"};
     return {};
   }
 };
@@ -312,12 +312,12 @@ void parallel_for(size_t n, F&& fn) {
 // Writes header and frames to `name` in `dir_fd` atomically. Nothing here follows a link: the
 // temporary is made with O_EXCL | O_NOFOLLOW (a stale one is unlinked first, and unlinkat never
 // follows), the rename and the cleanup are relative to the descriptor. Errors name `name`.
-std::string write_at(int dir_fd, const std::string& name, const std::string& header,
+Status write_at(int dir_fd, const std::string& name, const std::string& header,
                      const std::array<std::string, kSectionCount>& frames) {
   std::string tmp = name + ".tmp." + std::to_string(::getpid());
   ::unlinkat(dir_fd, tmp.c_str(), 0);
   int fd = ::openat(dir_fd, tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
-  if (fd < 0) return errno_text(tmp);
+  if (fd < 0) return Error{errno_text(tmp)};
   bool ok = write_all(fd, header.data(), header.size());
   for (const auto& f : frames) ok = ok && write_all(fd, f.data(), f.size());
   ok = ok && ::fsync(fd) == 0;
@@ -326,7 +326,7 @@ std::string write_at(int dir_fd, const std::string& name, const std::string& hea
   if (error.empty() && ::renameat(dir_fd, tmp.c_str(), dir_fd, name.c_str()) != 0) error = errno_text(name);
   if (!error.empty()) {
     ::unlinkat(dir_fd, tmp.c_str(), 0);
-    return error;
+    return Error{error};
   }
   // Writers killed mid-write leave their temporary files; remove those whose process is gone.
   const std::string prefix = name + ".tmp.";
@@ -352,7 +352,7 @@ std::string write_at(int dir_fd, const std::string& name, const std::string& hea
 }  // namespace
 }  // namespace detail
 
-std::string save_snapshot_at(const Index& index, std::string_view extra, int dir_fd, const std::string& name) {
+Status save_snapshot_at(const Index& index, std::string_view extra, int dir_fd, const std::string& name) {
   using namespace detail;
   const IndexData& d = data_of(index);
   std::array<std::string, kSectionCount> frames;
@@ -370,7 +370,7 @@ std::string save_snapshot_at(const Index& index, std::string_view extra, int dir
     table[i] = {uint32_t(i), 0, n, raw.size(), content_hash(frames[i])};
   });
   for (const auto& e : errors)
-    if (!e.empty()) return e;
+    if (!e.empty()) return Error{e};
 
   std::string header(kMagic, sizeof kMagic);
   uint32_t version_and_count[2] = {kSnapshotVersion, kSectionCount};
@@ -382,26 +382,24 @@ std::string save_snapshot_at(const Index& index, std::string_view extra, int dir
   return write_at(dir_fd, name, header, frames);
 }
 
-std::string save_snapshot(const Index& index, std::string_view extra, const std::filesystem::path& path) {
+Status save_snapshot(const Index& index, std::string_view extra, const std::filesystem::path& path) {
   // A path the user chose: it and the links on the way to it are followed.
   std::error_code ec;
   std::filesystem::path dir = path.parent_path().empty() ? "." : path.parent_path();
   std::filesystem::create_directories(dir, ec);
   int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) return detail::errno_text(dir.string());
+  if (fd < 0) return Error{detail::errno_text(dir.string())};
   std::string name = path.filename().string();
-  std::string error = save_snapshot_at(index, extra, fd, name);
+  Status saved = save_snapshot_at(index, extra, fd, name);
   ::close(fd);
-  return error.starts_with(name) ? (dir / error).string() : error;
+  if (saved || !saved.error().starts_with(name)) return saved;
+  return Error{(dir / saved.error()).string()};
 }
 
-SnapshotLoad load_snapshot(const std::filesystem::path& path) {
+Result<Snapshot> load_snapshot(const std::filesystem::path& path) {
   using namespace detail;
-  SnapshotLoad out;
-  auto fail = [&](std::string why) {
-    out.error = path.string() + ": " + why;
-    return std::move(out);
-  };
+  Snapshot out;
+  auto fail = [&](const std::string& why) { return Error{path.string() + ": " + why}; };
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return fail(std::strerror(errno));
   struct stat st;
@@ -465,11 +463,12 @@ SnapshotLoad load_snapshot(const std::filesystem::path& path) {
       return;
     }
     if (!SnapshotCodec::decode(frame, e.raw_size, Section(i), d, out.extra)) errors[i] = "section " + std::to_string(i) + " is malformed";
-    else if (i == kTokens) errors[i] = SnapshotCodec::check_tokens(d, token_max_id);
+    else if (i == kTokens)
+      if (Status tokens = SnapshotCodec::check_tokens(d, token_max_id); !tokens) errors[i] = tokens.error();
   });
   for (const auto& e : errors)
     if (!e.empty()) return fail(e.starts_with("section") ? e : "inconsistent " + e);
-  if (std::string bad = SnapshotCodec::validate(d, token_max_id); !bad.empty()) return fail("inconsistent " + bad);
+  if (Status valid = SnapshotCodec::validate(d, token_max_id); !valid) return fail("inconsistent " + valid.error());
   out.index = make_index(std::move(d));
   return out;
 }

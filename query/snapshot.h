@@ -26,27 +26,28 @@
 #include <string_view>
 
 #include "query/query.h"
+#include "query/result.h"
 
 namespace query {
 
 inline constexpr uint32_t kSnapshotVersion = 2;
 
-struct SnapshotLoad {
-  std::unique_ptr<Index> index;  // null when error is set
+struct Snapshot {
+  std::unique_ptr<Index> index;
   std::string extra;
-  std::string error;  // one line: why the file could not be used
 };
 
-// Writes atomically; returns an error message, empty on success. `path` is one the user chose:
-// its directories are made and links on the way are followed.
-std::string save_snapshot(const Index& index, std::string_view extra, const std::filesystem::path& path);
+// Writes atomically. `path` is one the user chose: its directories are made and links on the way
+// are followed.
+Status save_snapshot(const Index& index, std::string_view extra, const std::filesystem::path& path);
 
 // The same into `name` within the open directory `dir_fd`, following no link: the temporary is
 // created O_EXCL | O_NOFOLLOW, renamed and cleaned up relative to `dir_fd`. For a directory the
 // indexed repository controls (indexer/ opens it under confine.h's rule).
-std::string save_snapshot_at(const Index& index, std::string_view extra, int dir_fd, const std::string& name);
+Status save_snapshot_at(const Index& index, std::string_view extra, int dir_fd, const std::string& name);
 
-SnapshotLoad load_snapshot(const std::filesystem::path& path);
+// An error is one line: why the file could not be used.
+Result<Snapshot> load_snapshot(const std::filesystem::path& path);
 
 // XXH3 of bytes: the content hash of files and the checksum of snapshot sections.
 uint64_t content_hash(std::string_view bytes);

@@ -231,8 +231,8 @@ indexer::IndexResult index_here(const Args& a, const std::string& root, bool fre
   } else if (fresh) {
     r = indexer::index_tree(root, options, std::ref(bar));
     if (r.index)
-      if (std::string err = indexer::save_tree(r, options, snapshot_path(a, root)); !err.empty())
-        warning = "could not save the snapshot: " + err;
+      if (indexer::Status saved = indexer::save_tree(r, options, snapshot_path(a, root)); !saved)
+        warning = "could not save the snapshot: " + saved.error();
   } else {
     r = indexer::open_tree(root, options, snapshot_path(a, root), std::ref(bar), warning);
   }
@@ -804,13 +804,14 @@ int cmd_watch(const Args& a) {
   indexer::WatchLoop::Settings settings;
   if (auto v = a.get("--max-watches")) settings.max_watches = parse_number("--max-watches", *v);
   indexer::Options options = index_options(a);
-  std::string warning, error;
+  std::string warning;
   std::unique_ptr<indexer::LiveTree> tree;
   {
     ProgressBar bar;
-    tree = indexer::LiveTree::open(root, options, snapshot_path(a, root), std::ref(bar), warning, error);
+    auto opened = indexer::LiveTree::open(root, options, snapshot_path(a, root), std::ref(bar), warning);
+    if (!opened) throw std::runtime_error(opened.error());
+    tree = std::move(*opened);
   }
-  if (!tree) throw std::runtime_error(error);
   if (!warning.empty()) std::cerr << "indexer: warning: " << warning << '\n';
 
   struct sigaction sa {};

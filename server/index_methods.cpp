@@ -413,7 +413,7 @@ Refreshed refresh(Context& c, const RefreshParams& p) {
 
 Saved snapshot(Context& c, const NoParams&) {
   auto t = std::chrono::steady_clock::now();
-  if (std::string err = c.service().tree().save(); !err.empty()) throw RpcError{kInternalError, "could not save the snapshot: " + err};
+  if (indexer::Status saved = c.service().tree().save(); !saved) throw RpcError{kInternalError, "could not save the snapshot: " + saved.error()};
   return {ms_since(t)};
 }
 

@@ -61,7 +61,9 @@ void Workspace::open(const std::filesystem::path& root, const StdioOptions& opti
   opener_ = std::thread([this, options, progress = std::move(progress), changed = std::move(changed)] {
     std::string warning, error;
     auto snapshot = options.snapshot.value_or(indexer::default_snapshot_path(root_));
-    auto tree = indexer::LiveTree::open(root_, options.index, snapshot, progress, warning, error);
+    std::unique_ptr<indexer::LiveTree> tree;
+    if (auto opened = indexer::LiveTree::open(root_, options.index, snapshot, progress, warning)) tree = std::move(*opened);
+    else error = opened.error();
     if (!warning.empty()) std::cerr << "indexer: warning: " << warning << '\n';
     std::unique_ptr<Service> service;
     std::unique_ptr<indexer::WatchLoop> loop;

@@ -42,10 +42,10 @@ struct Layout {
 };
 
 std::unique_ptr<indexer::LiveTree> open_tree(const fs::path& root) {
-  std::string warning, error;
-  auto tree = indexer::LiveTree::open(root, {}, indexer::default_snapshot_path(root), {}, warning, error);
-  REQUIRE(tree);
-  return tree;
+  std::string warning;
+  auto tree = indexer::LiveTree::open(root, {}, indexer::default_snapshot_path(root), {}, warning);
+  REQUIRE(tree.ok());
+  return std::move(*tree);
 }
 
 std::string read_all(int fd) {

@@ -53,8 +53,8 @@ TEST_CASE("postings: small lists by example", "[postings]") {
   };
   for (const auto& l : lists) p.add(l);
   REQUIRE(p.size() == lists.size());
-  CHECK(p.validate(2000000001).empty());
-  CHECK(p.validate(2000000000) == "ids");  // an id at the limit is refused
+  CHECK(p.validate(2000000001).ok());
+  CHECK(p.validate(2000000000).error() == "ids");  // an id at the limit is refused
   for (size_t i = 0; i < lists.size(); ++i) check_list(p.get(i), lists[i]);
 }
 
@@ -78,7 +78,7 @@ TEST_CASE("postings: generated lists of every length and density", "[postings]")
       lists.push_back(ids);
       p.add(ids);
     }
-  CHECK(p.validate(UINT32_MAX / 2).empty());
+  CHECK(p.validate(UINT32_MAX / 2).ok());
   for (size_t i = 0; i < lists.size(); ++i) {
     INFO("list " << i << " of " << lists[i].size());
     check_list(p.get(i), lists[i]);
@@ -91,7 +91,7 @@ TEST_CASE("postings: damaged bytes are refused, never read out of bounds", "[pos
   Postings good;
   good.add(ids);
   good.add(std::vector<uint32_t>{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11});
-  REQUIRE(good.validate(100000).empty());
+  REQUIRE(good.validate(100000).ok());
   // Every single-byte change either still validates or is refused; those that validate decode
   // within bounds (ASan checks this in the sanitizer build).
   size_t refused = 0, total = 0;
@@ -102,7 +102,7 @@ TEST_CASE("postings: damaged bytes are refused, never read out of bounds", "[pos
     size_t at = rng() % raw.size();
     raw[at] ^= uint8_t(1 + rng() % 255);
     ++total;
-    if (!damaged.validate(100000).empty()) {
+    if (!damaged.validate(100000).ok()) {
       ++refused;
       continue;
     }
@@ -139,8 +139,8 @@ TEST_CASE("postings: an index's trigram and segment lists equal the lists built 
       check_list(d.token(token), ids);
       ++i;
     }
-    CHECK(d.token_postings.validate(names).empty());
-    CHECK(d.segment_postings.validate(names).empty());
+    CHECK(d.token_postings.validate(names).ok());
+    CHECK(d.segment_postings.validate(names).ok());
     // Container members: the symbols whose container is that chain, ascending.
     std::map<std::string, std::vector<uint32_t>> members;
     for (uint32_t id = 0; id < r.index->symbol_count(); ++id)

@@ -120,10 +120,10 @@ TEST_CASE("registry: methods that need no index are answered while it is built; 
 TEST_CASE("registry: a bad param is -32602 naming it, read once into the typed struct", "[registry]") {
   test::TempDir t;
   t.write("a.py", "def alpha():\n    pass\n");
-  std::string warning, error;
-  auto tree = indexer::LiveTree::open(t.path(), {}, indexer::default_snapshot_path(t.path()), {}, warning, error);
-  REQUIRE(tree);
-  server::Service service(*tree);
+  std::string warning;
+  auto tree = indexer::LiveTree::open(t.path(), {}, indexer::default_snapshot_path(t.path()), {}, warning);
+  REQUIRE(tree.ok());
+  server::Service service(**tree);
   struct Case {
     const char* method;
     json params;

@@ -11,10 +11,10 @@
 namespace {
 
 std::unique_ptr<indexer::LiveTree> open(const test::TempDir& t) {
-  std::string warning, error;
-  auto tree = indexer::LiveTree::open(t.path(), {}, indexer::default_snapshot_path(t.path()), {}, warning, error);
-  REQUIRE(tree);
-  return tree;
+  std::string warning;
+  auto tree = indexer::LiveTree::open(t.path(), {}, indexer::default_snapshot_path(t.path()), {}, warning);
+  REQUIRE(tree.ok());
+  return std::move(*tree);
 }
 
 }  // namespace

@@ -60,18 +60,18 @@ void set_mtime(const fs::path& p, int64_t seconds_ago) {
 std::string symbols_snapshot(const test::TempDir& t) {
   auto built = indexer::index_tree(FIXTURES_DIR "/symbols", {});
   REQUIRE(built.index);
-  REQUIRE(query::save_snapshot(*built.index, "", t / "good") == "");
+  REQUIRE(query::save_snapshot(*built.index, "", t / "good").ok());
   return test::read_file(t / "good");
 }
 
 // `bytes` as a snapshot file must be refused, with `why` in its one-line reason.
 void check_refused(const test::TempDir& t, const std::string& bytes, const std::string& why) {
   std::ofstream(t / "bad", std::ios::binary | std::ios::trunc) << bytes;
-  query::SnapshotLoad r = query::load_snapshot(t / "bad");
-  INFO("expected: " << why << ", got: " << r.error);
-  CHECK(!r.index);
-  CHECK(r.error.find(why) != std::string::npos);
-  CHECK(r.error.find('\n') == std::string::npos);
+  query::Result<query::Snapshot> r = query::load_snapshot(t / "bad");
+  REQUIRE(!r.ok());
+  INFO("expected: " << why << ", got: " << r.error());
+  CHECK(r.error().find(why) != std::string::npos);
+  CHECK(r.error().find('\n') == std::string::npos);
 }
 
 }  // namespace
@@ -81,15 +81,15 @@ TEST_CASE("snapshot: an index loads back identical and answers the same", "[snap
   REQUIRE(built.index);
   test::TempDir t;
   fs::path file = t / "snap";
-  REQUIRE(query::save_snapshot(*built.index, "extra bytes", file) == "");
-  query::SnapshotLoad loaded = query::load_snapshot(file);
-  INFO(loaded.error);
-  REQUIRE(loaded.index);
-  CHECK(loaded.extra == "extra bytes");
-  CHECK(dump(*loaded.index) == dump(*built.index));
+  REQUIRE(query::save_snapshot(*built.index, "extra bytes", file).ok());
+  query::Result<query::Snapshot> loaded = query::load_snapshot(file);
+  INFO((loaded ? "" : loaded.error()));
+  REQUIRE(loaded.ok());
+  CHECK(loaded->extra == "extra bytes");
+  CHECK(dump(*loaded->index) == dump(*built.index));
   for (const char* p : {"Shape", "gRS", "area", "Animal.speak", "std::vector", "os.path", "", "response status"})
-    CHECK(hits(*loaded.index, p) == hits(*built.index, p));
-  CHECK(loaded.index->find_exact("Shape") == built.index->find_exact("Shape"));
+    CHECK(hits(*loaded->index, p) == hits(*built.index, p));
+  CHECK(loaded->index->find_exact("Shape") == built.index->find_exact("Shape"));
 }
 
 TEST_CASE("snapshot: damaged, foreign and other-version files are refused with a reason", "[snapshot]") {
@@ -112,7 +112,7 @@ TEST_CASE("snapshot: damaged, foreign and other-version files are refused with a
   uint32_t v = query::kSnapshotVersion - 1;
   std::memcpy(older.data() + 8, &v, 4);
   refused(older, "format v" + std::to_string(v) + ", this build reads v" + std::to_string(query::kSnapshotVersion));
-  CHECK(query::load_snapshot(t / "missing").error.find("No such file") != std::string::npos);
+  CHECK(query::load_snapshot(t / "missing").error().find("No such file") != std::string::npos);
 }
 
 TEST_CASE("snapshot: each version's file kept under tests loads while it is current, and is refused after", "[snapshot]") {
@@ -123,16 +123,16 @@ TEST_CASE("snapshot: each version's file kept under tests loads while it is curr
   for (uint32_t version = 1; version <= query::kSnapshotVersion; ++version) {
     std::string file = FIXTURES_DIR "/snapshots/v" + std::to_string(version) + ".snapshot";
     INFO(file);
-    query::SnapshotLoad r = query::load_snapshot(file);
+    query::Result<query::Snapshot> r = query::load_snapshot(file);
     if (version == query::kSnapshotVersion) {
-      INFO(r.error);
-      REQUIRE(r.index);
+      INFO((r ? "" : r.error()));
+      REQUIRE(r.ok());
       auto fresh = indexer::index_tree(FIXTURES_DIR "/snapshots/tree", {});
       REQUIRE(fresh.index);
-      CHECK(dump(*r.index) == dump(*fresh.index));
+      CHECK(dump(*r->index) == dump(*fresh.index));
     } else {
-      CHECK(!r.index);
-      CHECK(r.error.find("format v" + std::to_string(version) + ", this build reads v" + std::to_string(query::kSnapshotVersion)) !=
+      REQUIRE(!r.ok());
+      CHECK(r.error().find("format v" + std::to_string(version) + ", this build reads v" + std::to_string(query::kSnapshotVersion)) !=
             std::string::npos);
     }
   }
@@ -299,7 +299,7 @@ TEST_CASE("snapshot: a string whose stored length runs past its buffer is refuse
   // The rewrite itself changes nothing the loader cares about.
   {
     std::ofstream(t / "same", std::ios::binary) << rewrite_section(bytes, kStrings, [](std::string&) {});
-    CHECK(query::load_snapshot(t / "same").index);
+    CHECK(query::load_snapshot(t / "same").ok());
   }
   // files[0].path set to the last byte of the strings: a path character read as a length.
   refused(rewrite_section(bytes, kRecords,
@@ -427,12 +427,12 @@ TEST_CASE("snapshot: links planted at the temporary and final names in .indexer 
   const auto before = listing(outside.path());
   auto built = indexer::index_tree(t.path(), {});
   REQUIRE(built.index);
-  CHECK(indexer::save_tree(built, {}, indexer::default_snapshot_path(t.path())) == "");
+  CHECK(indexer::save_tree(built, {}, indexer::default_snapshot_path(t.path())).ok());
   CHECK(listing(outside.path()) == before);
   // The snapshot is a file of its own now, and the leftovers are gone.
   CHECK(fs::is_regular_file(fs::symlink_status(t / ".indexer/snapshot")));
   CHECK(listing(t / ".indexer").size() == 1);
-  query::SnapshotLoad loaded = query::load_snapshot(t / ".indexer/snapshot");
-  REQUIRE(loaded.index);
-  CHECK(hits(*loaded.index, "zeta_function").size() == 1);
+  query::Result<query::Snapshot> loaded = query::load_snapshot(t / ".indexer/snapshot");
+  REQUIRE(loaded.ok());
+  CHECK(hits(*loaded->index, "zeta_function").size() == 1);
 }

@@ -56,9 +56,10 @@ struct Live {
 
   explicit Live(const std::function<void(test::TempDir&)>& setup = {}, size_t max_watches = 0) {
     if (setup) setup(dir);
-    std::string warning, error;
-    tree = indexer::LiveTree::open(dir.path(), {}, indexer::default_snapshot_path(dir.path()), {}, warning, error);
-    REQUIRE(tree);
+    std::string warning;
+    auto opened = indexer::LiveTree::open(dir.path(), {}, indexer::default_snapshot_path(dir.path()), {}, warning);
+    REQUIRE(opened.ok());
+    tree = std::move(*opened);
     watcher = std::make_unique<indexer::Watcher>(dir.path(), [this](const std::string& d) { return tree->ignored_dir(d); },
                                                  max_watches);
   }
@@ -318,9 +319,9 @@ TEST_CASE("watch: indexer watch prints each re-index and keeps the snapshot curr
   t.write("b.py", def("beta") + def("gamma"));
   CHECK(wait_for("indexed b.py: 2 symbols"));
   CHECK(wait_for("snapshot saved"));
-  query::SnapshotLoad snap = query::load_snapshot(indexer::default_snapshot_path(t.path()));
-  REQUIRE(snap.index);
-  CHECK(contents(*snap.index) == std::vector<std::string>{"a.py alpha@1", "b.py beta@1 gamma@3"});
+  query::Result<query::Snapshot> snap = query::load_snapshot(indexer::default_snapshot_path(t.path()));
+  REQUIRE(snap.ok());
+  CHECK(contents(*snap->index) == std::vector<std::string>{"a.py alpha@1", "b.py beta@1 gamma@3"});
   ::kill(pid, SIGINT);
   CHECK(wait_for("stopped"));
   int status = 0;
