@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cassert>
 #include <deque>
+#include <iterator>
 
 namespace query {
 
@@ -40,8 +41,8 @@ ImportGraph ImportGraph::build(std::span<const FileImports> files) {
     v->erase(std::unique(v->begin(), v->end()), v->end());
   }
   g.file_count_ = file_names.size();
-  g.names_ = std::move(file_names);
-  g.names_.insert(g.names_.end(), std::make_move_iterator(externals.begin()), std::make_move_iterator(externals.end()));
+  file_names.insert(file_names.end(), std::make_move_iterator(externals.begin()), std::make_move_iterator(externals.end()));
+  g.names_ = std::make_shared<const std::vector<std::string>>(std::move(file_names));
 
   for (const auto& f : files) {
     NodeId from = *g.find_file(f.path);
@@ -59,15 +60,76 @@ ImportGraph ImportGraph::build(std::span<const FileImports> files) {
                g.out_.end());
   g.in_ = g.out_;
   std::sort(g.in_.begin(), g.in_.end(), [](const Edge& a, const Edge& b) { return a.to != b.to ? a.to < b.to : a.from < b.from; });
-  g.out_offsets_ = offsets_of(g.out_, g.names_.size(), &Edge::from);
-  g.in_offsets_ = offsets_of(g.in_, g.names_.size(), &Edge::to);
+  g.out_offsets_ = offsets_of(g.out_, g.node_count(), &Edge::from);
+  g.in_offsets_ = offsets_of(g.in_, g.node_count(), &Edge::to);
   return g;
 }
 
-std::optional<NodeId> ImportGraph::find_file(std::string_view path) const { return find_in(names_, 0, file_count_, path); }
+std::optional<ImportGraph> ImportGraph::replace_files(const ImportGraph& old, std::span<const FileImports> files) {
+  // The new edges of the files given, by (from, to), one per pair with its earliest line.
+  std::vector<Edge> fresh;
+  std::vector<NodeId> replaced;
+  for (const auto& f : files) {
+    auto from = old.find_file(f.path);
+    if (!from) return std::nullopt;
+    replaced.push_back(*from);
+    for (const auto& t : f.targets) {
+      auto to = t.external ? old.find_external(t.name) : old.find_file(t.name);
+      if (!to) return std::nullopt;
+      fresh.push_back({*from, *to, t.line});
+    }
+  }
+  std::sort(replaced.begin(), replaced.end());
+  replaced.erase(std::unique(replaced.begin(), replaced.end()), replaced.end());
+  std::sort(fresh.begin(), fresh.end(), [](const Edge& a, const Edge& b) {
+    return a.from != b.from ? a.from < b.from : a.to != b.to ? a.to < b.to : a.line < b.line;
+  });
+  fresh.erase(std::unique(fresh.begin(), fresh.end(), [](const Edge& a, const Edge& b) { return a.from == b.from && a.to == b.to; }),
+              fresh.end());
+  auto is_replaced = [&](NodeId n) { return std::binary_search(replaced.begin(), replaced.end(), n); };
+  std::vector<NodeId> fresh_to;
+  for (const Edge& e : fresh) fresh_to.push_back(e.to);
+  std::sort(fresh_to.begin(), fresh_to.end());
+  // An external that loses its last importer is no node of build()'s graph.
+  for (NodeId from : replaced)
+    for (const Edge& e : old.imports(from)) {
+      if (!old.is_external(e.to)) continue;
+      auto in = old.importers(e.to);
+      bool kept = std::any_of(in.begin(), in.end(), [&](const Edge& i) { return !is_replaced(i.from); }) ||
+                  std::binary_search(fresh_to.begin(), fresh_to.end(), e.to);
+      if (!kept) return std::nullopt;
+    }
+  ImportGraph g;
+  g.names_ = old.names_;
+  g.file_count_ = old.file_count_;
+  g.out_.reserve(old.out_.size() + fresh.size());
+  auto next_fresh = fresh.begin();
+  for (NodeId n = 0; n < old.node_count(); ++n) {
+    if (!is_replaced(n)) {
+      auto own = old.imports(n);
+      g.out_.insert(g.out_.end(), own.begin(), own.end());
+      continue;
+    }
+    for (; next_fresh != fresh.end() && next_fresh->from == n; ++next_fresh) g.out_.push_back(*next_fresh);
+  }
+  std::vector<Edge> fresh_in = fresh;
+  auto by_to = [](const Edge& a, const Edge& b) { return a.to != b.to ? a.to < b.to : a.from < b.from; };
+  std::sort(fresh_in.begin(), fresh_in.end(), by_to);
+  std::vector<Edge> kept_in;
+  kept_in.reserve(old.in_.size());
+  for (const Edge& e : old.in_)
+    if (!is_replaced(e.from)) kept_in.push_back(e);
+  g.in_.reserve(kept_in.size() + fresh_in.size());
+  std::merge(kept_in.begin(), kept_in.end(), fresh_in.begin(), fresh_in.end(), std::back_inserter(g.in_), by_to);
+  g.out_offsets_ = offsets_of(g.out_, g.node_count(), &Edge::from);
+  g.in_offsets_ = offsets_of(g.in_, g.node_count(), &Edge::to);
+  return g;
+}
+
+std::optional<NodeId> ImportGraph::find_file(std::string_view path) const { return find_in(*names_, 0, file_count_, path); }
 
 std::optional<NodeId> ImportGraph::find_external(std::string_view name) const {
-  return find_in(names_, file_count_, names_.size(), name);
+  return find_in(*names_, file_count_, names_->size(), name);
 }
 
 std::span<const Edge> ImportGraph::imports(NodeId n) const {

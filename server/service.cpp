@@ -144,16 +144,13 @@ uint32_t languages_from(const json& names) {
   return bits;
 }
 
-// The import graph of one index view.
+// The live tree's import graph (LiveTree::graph()), held for one request.
 struct Service::Graph {
-  std::weak_ptr<const query::Index> of;
-  query::ImportGraph graph;
+  std::shared_ptr<const indexer::LiveTree::Graph> live;
+  const query::ImportGraph& graph;
 };
 
-struct Service::State {
-  std::mutex graph_mu;
-  std::shared_ptr<const Graph> graph;
-};
+struct Service::State {};
 
 Service::Service(indexer::LiveTree& tree) : tree_(tree), state_(std::make_unique<State>()) {}
 Service::~Service() = default;
@@ -177,15 +174,8 @@ json Service::status() const {
 }
 
 std::shared_ptr<const Service::Graph> Service::graph() {
-  auto view = tree_.index();
-  std::lock_guard lock(state_->graph_mu);
-  if (state_->graph && state_->graph->of.lock() == view) return state_->graph;
-  auto g = std::make_shared<Graph>();
-  indexer::ImportResolver resolver(tree_.root(), *view);
-  g->graph = indexer::build_import_graph(resolver, *view);
-  g->of = view;
-  state_->graph = g;
-  return g;
+  auto live = tree_.graph();
+  return std::make_shared<const Graph>(Graph{live, *live->imports});
 }
 
 json Service::call(std::string_view method, const json& params, const CancelFlag* cancelled) {
