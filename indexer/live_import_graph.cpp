@@ -76,11 +76,11 @@ void LiveImportGraph::update(std::shared_ptr<const query::Index> index, std::spa
   std::vector<std::string> order(todo.begin(), todo.end());
   std::sort(order.begin(), order.end());
   std::vector<query::FileImports> replaced;
-  bool nodes_change = !removed.empty();
+  std::vector<std::string> gone(removed.begin(), removed.end());
   for (const auto& path : order) {
     auto f = index_->find_file(path);
     if (!f) {
-      nodes_change |= files_.count(path) != 0;
+      if (files_.count(path)) gone.push_back(path);
       forget(path);
       continue;
     }
@@ -89,20 +89,15 @@ void LiveImportGraph::update(std::shared_ptr<const query::Index> index, std::spa
     query::FileImports before = known ? std::move(old->second.imports) : query::FileImports{};
     resolve(path, *f);
     const query::FileImports& now = files_.at(path).imports;
-    if (!known) {
-      nodes_change = true;
-      continue;
-    }
     auto same = [](const query::ImportTarget& a, const query::ImportTarget& b) {
       return a.name == b.name && a.external == b.external && a.line == b.line;
     };
-    if (!std::equal(before.targets.begin(), before.targets.end(), now.targets.begin(), now.targets.end(), same))
+    if (!known || !std::equal(before.targets.begin(), before.targets.end(), now.targets.begin(), now.targets.end(), same))
       replaced.push_back(now);
   }
   last_resolved_ = order.size();
-  if (nodes_change) return build();
-  if (replaced.empty()) return;  // no import resolves differently: the same graph
-  if (auto patched = query::ImportGraph::replace_files(*graph_, replaced))
+  if (replaced.empty() && gone.empty()) return;  // no import resolves differently: the same graph
+  if (auto patched = query::ImportGraph::replace_files(*graph_, replaced, gone))
     graph_ = std::make_shared<const query::ImportGraph>(std::move(*patched));
   else
     build();

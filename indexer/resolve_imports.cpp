@@ -738,7 +738,7 @@ struct ImportResolver::State {
     probe('g', "");
     const GoModule* best = nullptr;
     // Modules in effect: those governing a Go file of the tree. Of two with the same path, the
-    // one nearer the root (then first by name) wins, whichever was read first.
+    // one whose directory sorts first wins, whichever was read first.
     for (size_t i = 0; i < go_modules.size(); ++i) {
       const GoModule& m = go_modules[i];
       if (go_users[i] && !m.path.empty() && (spec == m.path || (spec.starts_with(m.path) && spec[m.path.size()] == '/')) &&

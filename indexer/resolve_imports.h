@@ -40,8 +40,10 @@
 // and reads the ones found (go.mod, tsconfig.json, jsconfig.json, Cargo.toml, composer.json,
 // compile_commands.json); resolve() then only consults the Index and these tables, so it is safe
 // to call from several threads. A file's targets depend on its own imports, the set of files,
-// the configuration and, for C# and PHP, other files' declarations: after an edit, re-resolve
-// that file; after files are added or removed, re-resolve all (it is fast).
+// the configuration and, for C# and PHP, other files' declarations. update() follows a change of
+// the index without reading the tree again, and names what it can alter by the keys resolve()
+// records (indexer/live_import_graph.h keeps a live tree's graph with them); a configuration
+// change needs a new resolver. Tables hold the resolver's own file ids, so they outlive a view.
 #pragma once
 
 #include <filesystem>

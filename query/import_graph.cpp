@@ -65,62 +65,111 @@ ImportGraph ImportGraph::build(std::span<const FileImports> files) {
   return g;
 }
 
-std::optional<ImportGraph> ImportGraph::replace_files(const ImportGraph& old, std::span<const FileImports> files) {
-  // The new edges of the files given, by (from, to), one per pair with its earliest line.
-  std::vector<Edge> fresh;
-  std::vector<NodeId> replaced;
+std::optional<ImportGraph> ImportGraph::replace_files(const ImportGraph& old, std::span<const FileImports> files,
+                                                      std::span<const std::string> removed) {
+  constexpr NodeId kGone = UINT32_MAX;
+  const std::vector<std::string>& names = *old.names_;
+  // Old nodes whose edges go: the files given and the files removed.
+  std::vector<char> dropped_out(old.node_count(), 0), removed_file(old.node_count(), 0);
+  std::vector<std::string> added;  // given files that are no node of `old`
   for (const auto& f : files) {
-    auto from = old.find_file(f.path);
-    if (!from) return std::nullopt;
-    replaced.push_back(*from);
-    for (const auto& t : f.targets) {
-      auto to = t.external ? old.find_external(t.name) : old.find_file(t.name);
-      if (!to) return std::nullopt;
-      fresh.push_back({*from, *to, t.line});
-    }
+    if (auto n = old.find_file(f.path)) dropped_out[*n] = 1;
+    else added.push_back(f.path);
   }
-  std::sort(replaced.begin(), replaced.end());
-  replaced.erase(std::unique(replaced.begin(), replaced.end()), replaced.end());
+  for (const auto& p : removed)
+    if (auto n = old.find_file(p)) dropped_out[*n] = removed_file[*n] = 1;
+  for (const auto& f : files)
+    if (auto n = old.find_file(f.path)) removed_file[*n] = 0;  // given and removed: given wins
+  std::sort(added.begin(), added.end());
+  added.erase(std::unique(added.begin(), added.end()), added.end());
+  // Externals that keep an importer among the edges kept, and the targets of the new edges.
+  std::vector<char> kept_external(old.node_count(), 0);
+  for (NodeId n = NodeId(old.file_count_); n < old.node_count(); ++n)
+    for (const Edge& e : old.importers(n))
+      if (!dropped_out[e.from]) {
+        kept_external[n] = 1;
+        break;
+      }
+  std::vector<std::string_view> new_externals, new_files;
+  for (const auto& f : files)
+    for (const auto& t : f.targets) {
+      if (t.external) {
+        if (auto n = old.find_external(t.name)) kept_external[*n] = 1;
+        else new_externals.push_back(t.name);
+      } else {
+        new_files.push_back(t.name);
+      }
+    }
+  std::sort(new_externals.begin(), new_externals.end());
+  new_externals.erase(std::unique(new_externals.begin(), new_externals.end()), new_externals.end());
+
+  // The new node list and the old ids' new ones: both sorted, so the map is monotonic and edges
+  // remapped through it stay in order. The names are shared when the nodes did not change.
+  ImportGraph g;
+  std::vector<NodeId> to_new(old.node_count(), kGone);
+  bool same_nodes = added.empty() && new_externals.empty();
+  for (NodeId n = 0; n < old.node_count() && same_nodes; ++n)
+    same_nodes = n < old.file_count_ ? !removed_file[n] : kept_external[n];
+  if (same_nodes) {
+    g.names_ = old.names_;
+    g.file_count_ = old.file_count_;
+    for (NodeId n = 0; n < old.node_count(); ++n) to_new[n] = n;
+  } else {
+    auto merged = std::make_shared<std::vector<std::string>>();
+    merged->reserve(old.node_count() + added.size() + new_externals.size());
+    auto merge_part = [&](NodeId begin, NodeId end, const auto& extra, auto keep) {
+      auto next = extra.begin();
+      for (NodeId n = begin; n < end; ++n) {
+        for (; next != extra.end() && std::string_view(*next) < std::string_view(names[n]); ++next) merged->emplace_back(*next);
+        if (!keep(n)) continue;
+        to_new[n] = NodeId(merged->size());
+        merged->push_back(names[n]);
+      }
+      for (; next != extra.end(); ++next) merged->emplace_back(*next);
+    };
+    merge_part(0, NodeId(old.file_count_), added, [&](NodeId n) { return !removed_file[n]; });
+    g.file_count_ = merged->size();
+    merge_part(NodeId(old.file_count_), NodeId(old.node_count()), new_externals, [&](NodeId n) { return kept_external[n] != 0; });
+    g.names_ = std::move(merged);
+  }
+  // A file target must be a file of the new graph (build() would add it as one).
+  for (auto t : new_files)
+    if (!g.find_file(t)) return std::nullopt;
+
+  std::vector<Edge> fresh;
+  for (const auto& f : files) {
+    NodeId from = *g.find_file(f.path);
+    for (const auto& t : f.targets) fresh.push_back({from, *(t.external ? g.find_external(t.name) : g.find_file(t.name)), t.line});
+  }
   std::sort(fresh.begin(), fresh.end(), [](const Edge& a, const Edge& b) {
     return a.from != b.from ? a.from < b.from : a.to != b.to ? a.to < b.to : a.line < b.line;
   });
   fresh.erase(std::unique(fresh.begin(), fresh.end(), [](const Edge& a, const Edge& b) { return a.from == b.from && a.to == b.to; }),
               fresh.end());
-  auto is_replaced = [&](NodeId n) { return std::binary_search(replaced.begin(), replaced.end(), n); };
-  std::vector<NodeId> fresh_to;
-  for (const Edge& e : fresh) fresh_to.push_back(e.to);
-  std::sort(fresh_to.begin(), fresh_to.end());
-  // An external that loses its last importer is no node of build()'s graph.
-  for (NodeId from : replaced)
-    for (const Edge& e : old.imports(from)) {
-      if (!old.is_external(e.to)) continue;
-      auto in = old.importers(e.to);
-      bool kept = std::any_of(in.begin(), in.end(), [&](const Edge& i) { return !is_replaced(i.from); }) ||
-                  std::binary_search(fresh_to.begin(), fresh_to.end(), e.to);
-      if (!kept) return std::nullopt;
-    }
-  ImportGraph g;
-  g.names_ = old.names_;
-  g.file_count_ = old.file_count_;
+
+  // Out: per old node in order, its edges remapped, with the given files' fresh edges spliced in
+  // at their place (they sort by `from`, and so do the old nodes' new ids).
   g.out_.reserve(old.out_.size() + fresh.size());
   auto next_fresh = fresh.begin();
   for (NodeId n = 0; n < old.node_count(); ++n) {
-    if (!is_replaced(n)) {
-      auto own = old.imports(n);
-      g.out_.insert(g.out_.end(), own.begin(), own.end());
-      continue;
+    if (dropped_out[n]) continue;
+    NodeId from = to_new[n];
+    for (; next_fresh != fresh.end() && next_fresh->from < from; ++next_fresh) g.out_.push_back(*next_fresh);
+    for (const Edge& e : old.imports(n)) {
+      if (to_new[e.to] == kGone) return std::nullopt;  // an importer of a removed file that was not given
+      g.out_.push_back({from, to_new[e.to], e.line});
     }
-    for (; next_fresh != fresh.end() && next_fresh->from == n; ++next_fresh) g.out_.push_back(*next_fresh);
   }
-  std::vector<Edge> fresh_in = fresh;
+  g.out_.insert(g.out_.end(), next_fresh, fresh.end());
+  // In: the kept edges remapped (still by (to, from)), merged with the fresh ones.
   auto by_to = [](const Edge& a, const Edge& b) { return a.to != b.to ? a.to < b.to : a.from < b.from; };
-  std::sort(fresh_in.begin(), fresh_in.end(), by_to);
+  std::sort(fresh.begin(), fresh.end(), by_to);
   std::vector<Edge> kept_in;
   kept_in.reserve(old.in_.size());
   for (const Edge& e : old.in_)
-    if (!is_replaced(e.from)) kept_in.push_back(e);
-  g.in_.reserve(kept_in.size() + fresh_in.size());
-  std::merge(kept_in.begin(), kept_in.end(), fresh_in.begin(), fresh_in.end(), std::back_inserter(g.in_), by_to);
+    if (!dropped_out[e.from]) kept_in.push_back({to_new[e.from], to_new[e.to], e.line});
+  g.in_.reserve(kept_in.size() + fresh.size());
+  std::merge(kept_in.begin(), kept_in.end(), fresh.begin(), fresh.end(), std::back_inserter(g.in_), by_to);
   g.out_offsets_ = offsets_of(g.out_, g.node_count(), &Edge::from);
   g.in_offsets_ = offsets_of(g.in_, g.node_count(), &Edge::to);
   return g;

@@ -8,9 +8,9 @@
 //
 // Invariant: at most one edge per (from, to) pair; edges out and in are CSR arrays sorted by node.
 // Cost: two arrays of 12-byte edges and one string per node; build() sorts the edges once
-// (O(E log E)). replace_files() swaps the edges of a few files without sorting or copying a name
-// (the names are shared between the two graphs): O(N + E) copies, what a live tree does per edit
-// (indexer/live_import_graph.h). No filesystem access here: resolving specifiers is
+// (O(E log E)). replace_files() swaps, adds or removes a few files without a sort: the node ids
+// move monotonically, so the old edges keep their order (O(N + E) copies, no name copied when no
+// node comes or goes): what a live tree does per change (indexer/live_import_graph.h). No filesystem access here: resolving specifiers is
 // indexer/resolve_imports.h's job.
 #pragma once
 
@@ -55,11 +55,14 @@ class ImportGraph {
   // among them becomes a file node too.
   static ImportGraph build(std::span<const FileImports> files);
 
-  // `old` with the imports of the files given (by path) replaced: what build() would return for
-  // old's files with these replaced. Nullopt when that changes the set of nodes (a path that is
-  // no file of `old`, a target that is no node of it, an external left with no importer): then
-  // build() it. Files not given keep their edges, so every file of `old` must stay a file.
-  static std::optional<ImportGraph> replace_files(const ImportGraph& old, std::span<const FileImports> files);
+  // What build() returns for old's files with the files given replaced (or added, when no file
+  // of `old` has the path) and the files `removed` taken out; in O(N + E) and without a sort.
+  // Every file node of `old` must be a file build() was given (true of a resolver's graph: it
+  // names only indexed files), so that the files not given keep their edges. Nullopt, for build()
+  // to do it, when a file not given imports one removed, or a given file imports a path that is
+  // no file of the result. The names are shared with `old` when no node comes or goes.
+  static std::optional<ImportGraph> replace_files(const ImportGraph& old, std::span<const FileImports> files,
+                                                  std::span<const std::string> removed = {});
 
   size_t node_count() const { return names_->size(); }
   size_t file_count() const { return file_count_; }

@@ -310,3 +310,60 @@ TEST_CASE("live import graph: an edit that keeps a file's imports keeps the grap
   for (const auto& e : g.imports(*g.find_file("a.py"))) a_imports.push_back(std::string(g.name(e.to)) + ":" + std::to_string(e.line));
   CHECK(a_imports == std::vector<std::string>{"b.py:1", "os:0"});
 }
+
+TEST_CASE("import graph: replace_files equals build for files replaced, added and removed", "[imports][live][graph]") {
+  std::mt19937 rng(11);
+  const std::vector<std::string> pool = {"a.py", "b.py", "c/d.py", "c/e.py", "f.py", "g/h.py", "i.py", "j.py"};
+  const std::vector<std::string> externals = {"os", "sys", "json", "re"};
+  std::map<std::string, query::FileImports> files;
+  auto targets = [&](const std::string& path) {
+    query::FileImports f{path, {}};
+    for (uint32_t line = 0; line < 4; ++line) {
+      if (rng() % 2) f.targets.push_back({externals[rng() % externals.size()], true, line});
+      else if (!files.empty()) {
+        auto it = files.begin();
+        std::advance(it, rng() % files.size());
+        f.targets.push_back({it->first, false, line});
+      }
+    }
+    return f;
+  };
+  for (size_t i = 0; i < 4; ++i) files[pool[i]] = targets(pool[i]);
+  auto all = [&] {
+    std::vector<query::FileImports> v;
+    for (const auto& [_, f] : files) v.push_back(f);
+    return v;
+  };
+  Graph g = Graph::build(all());
+  size_t patched = 0;
+  for (int step = 0; step < 300; ++step) {
+    std::vector<query::FileImports> given;
+    std::vector<std::string> removed;
+    unsigned r = rng() % 3;
+    std::string path = pool[rng() % pool.size()];
+    if (r == 0 && files.count(path) && files.size() > 1) {
+      files.erase(path);
+      removed.push_back(path);
+      // Its importers resolve again (elsewhere): the live graph's probers do the same.
+      for (auto& [p, f] : files)
+        if (std::any_of(f.targets.begin(), f.targets.end(), [&](const auto& t) { return !t.external && t.name == path; })) {
+          f = targets(p);
+          given.push_back(f);
+        }
+    } else {
+      files[path] = targets(path);
+      given.push_back(files[path]);
+    }
+    INFO("step " << step);
+    auto next = Graph::replace_files(g, given, removed);
+    Graph expected = Graph::build(all());
+    if (next) {
+      ++patched;
+      REQUIRE(answers(*next) == answers(expected));
+      g = std::move(*next);
+    } else {
+      g = std::move(expected);
+    }
+  }
+  CHECK(patched > 250);  // nullopt only when a replacement names a file that is being removed
+}
