@@ -13,9 +13,9 @@
 // Cost: an edit that leaves the file's imports as they were costs its re-resolution only, and
 // the graph object is kept; one that changes them re-resolves it and patches the graph
 // (ImportGraph::replace_files: O(nodes + edges) copies, no sort, no name copied). A file added or
-// removed re-resolves its probers and rebuilds the graph from the kept targets (a sort of the
-// edges; no file resolved again beyond the probers). Memory: the targets and the keys of every
-// file, about as much again as the graph.
+// removed re-resolves the files that probed what it touches, and patches the graph too (the
+// names are copied once). A configuration change costs a full resolve. Memory: the targets and
+// the probe keys of every file, beside the graph.
 //
 // Threads: not safe; LiveTree calls it under its writer turn and publishes graph() for queries.
 #pragma once

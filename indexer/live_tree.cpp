@@ -338,7 +338,9 @@ LiveTree::Report LiveTree::apply(std::vector<std::string> to_read, std::vector<s
 
   std::lock_guard lock(s.mu);
   if (!inputs.empty() || !gone.empty()) live_.update(inputs, gone);
+  const auto graph_started = Clock::now();
   follow_graph(*view, inputs, gone);
+  report.graph_milliseconds = std::chrono::duration<double, std::milli>(Clock::now() - graph_started).count();
   // A file skipped for the reason it was skipped before is no news.
   std::unordered_set<std::string_view> known_skips, was_indexed;
   for (const std::string& p : gone)

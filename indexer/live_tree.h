@@ -80,6 +80,7 @@ class LiveTree {
     std::vector<Change> changes;  // sorted by path
     bool rescanned = false;       // the whole tree was compared (a .gitignore changed, or asked for)
     double milliseconds = 0;      // from the call to the new index being visible
+    double graph_milliseconds = 0;  // of which, bringing the import graph along (once it was asked for)
   };
 
   // `paths` are relative to the root; "" is the root itself.
