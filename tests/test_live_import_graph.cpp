@@ -7,6 +7,7 @@
 #include <map>
 #include <random>
 #include <set>
+#include <thread>
 
 #include "helpers.h"
 #include "indexer/indexer.h"
@@ -260,6 +261,31 @@ TEST_CASE("live import graph: equals a fresh full resolve after every random edi
       REQUIRE(answers(*g->imports) == answers(fresh(t.dir.path(), *g->index)));
     }
   }
+}
+
+TEST_CASE("live import graph: a reader always sees a graph of its own index view", "[imports][live]") {
+  RandomTree t(5);
+  t.tree->graph();
+  std::atomic<bool> done{false};
+  std::atomic<size_t> reads{0}, mismatches{0};
+  std::thread reader([&] {
+    while (!done) {
+      auto g = t.tree->graph();
+      // The graph's files are its view's files, one for one.
+      bool same = g->imports->file_count() == g->index->file_count();
+      for (uint32_t f = 0; same && f < g->index->file_count(); ++f) same = g->imports->find_file(g->index->file(f).path).has_value();
+      if (!same) ++mismatches;
+      ++reads;
+    }
+  });
+  for (int i = 0; i < 60; ++i) {
+    std::string what;
+    t.tree->refresh(t.step(what));
+  }
+  done = true;
+  reader.join();
+  CHECK(reads > 0);
+  CHECK(mismatches == 0);
 }
 
 TEST_CASE("live import graph: unsaved buffers and rescans are followed", "[imports][live]") {
