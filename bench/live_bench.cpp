@@ -11,8 +11,16 @@
 //    the live index finds the new name. The first edit of each file (a full parse) is shown
 //    apart from the rest (incremental reparses). Next to it: re-running ctags -R over the tree, which is
 //    what a tags file needs to see the same edit.
+// 3. Import graph: a full resolve of the tree, then a Python file with many importers edited and
+//    refresh()ed (no watcher) until `graph/dependents` of it is answered; before: the graph
+//    resolved in full on first use after the change (what the service did until the live tree
+//    kept it); after: the graph the live tree follows per change. Edits alternate between one
+//    inside a body (imports unchanged) and one that adds or drops an import; then a new file
+//    importing it is added and removed (the graph's node set changes).
 // 2. Churn: one file rewritten M times (refresh() called directly, no watcher), then resident
 //    memory and the index's own accounting against the same tree freshly indexed.
+// --copies N copies the DIRs N times (c0..., c1..., ...), to reach a million symbols from the
+// corpora at hand; --only-graph runs section 3 alone.
 #ifdef INDEXER_HAVE_MIMALLOC
 #include <mimalloc.h>
 #else
@@ -33,6 +41,7 @@ inline void mi_collect(bool) {}
 #include <vector>
 
 #include "indexer/live_tree.h"
+#include "indexer/resolve_imports.h"
 #include "indexer/watch_loop.h"
 #include "query/query.h"
 
@@ -115,25 +124,145 @@ double run_ctags(const fs::path& root) {
   return std::chrono::duration<double>(Clock::now() - t).count();
 }
 
+// Section 3; see the file's comment.
+void graph_section(indexer::LiveTree& tree, const fs::path& root, int edits) {
+  auto ms_since = [](Clock::time_point t) { return std::chrono::duration<double, std::milli>(Clock::now() - t).count(); };
+  auto view = tree.index();
+  std::vector<double> full;
+  std::unique_ptr<query::ImportGraph> g;
+  for (int i = 0; i < 3; ++i) {
+    auto t = Clock::now();
+    indexer::ImportResolver resolver(root, *view);
+    g = std::make_unique<query::ImportGraph>(indexer::build_import_graph(resolver, *view));
+    full.push_back(ms_since(t));
+  }
+  // The Python file with the most importers.
+  query::ImportGraph::NodeId best = 0;
+  for (query::ImportGraph::NodeId n = 0; n < g->file_count(); ++n)
+    if (g->name(n).ends_with(".py") && g->importers(n).size() > g->importers(best).size()) best = n;
+  std::string rel(g->name(best));
+  std::string module = rel.substr(rel.rfind('/') + 1);
+  module = module.substr(0, module.size() - 3);
+  std::printf("\n== import graph: %zu files, %zu symbols, %zu nodes, %zu edges; edit %s (%zu importers, %zu dependents)\n",
+              view->file_count(), view->symbol_count(), g->node_count(), g->edge_count(), rel.c_str(), g->importers(best).size(),
+              g->dependents(best).size());
+  std::printf("full resolve (a new ImportResolver + build_import_graph): p50 %.1f ms of 3 (min %.1f)\n", percentile(full, 0.5),
+              percentile(full, 0));
+  view.reset();
+  g.reset();
+  fs::path file = root / rel;
+  const std::string original = slurp(file);
+  // An edit inside a body (odd) or one that adds or drops an import (even).
+  auto edit = [&](int i) {
+    std::string text = original + "\n\ndef graph_bench_" + std::to_string(i) + "():\n    pass\n";
+    if (i % 4 == 0) text = "import json\n" + text;
+    std::ofstream(file, std::ios::binary | std::ios::trunc) << text;
+  };
+  // landed: from the index taking the edit (inside refresh()) to the answer: the graph's share of
+  // refresh() (Report::graph_milliseconds), then the query.
+  struct Row {
+    std::vector<double> refresh, answer, total, landed;
+  };
+  auto dependents_of = [&](const query::ImportGraph& graph) {
+    auto n = graph.find_file(rel);
+    return n ? graph.dependents(*n).size() : 0;
+  };
+  // Before: the graph resolved anew on first use after each change.
+  Row before;
+  size_t sink = 0;
+  for (int i = 0; i < edits; ++i) {
+    edit(i);
+    auto t = Clock::now();
+    tree.refresh({rel});
+    before.refresh.push_back(ms_since(t));
+    auto landed = Clock::now();
+    auto v = tree.index();
+    indexer::ImportResolver resolver(root, *v);
+    sink += dependents_of(indexer::build_import_graph(resolver, *v));
+    before.answer.push_back(ms_since(landed));
+    before.total.push_back(ms_since(t));
+    before.landed.push_back(before.answer.back());
+  }
+  mi_collect(true);
+  size_t rss_before = rss_bytes();
+  auto t_first = Clock::now();
+  tree.graph();
+  double first = ms_since(t_first);
+  mi_collect(true);
+  double graph_mb = (double(rss_bytes()) - double(rss_before)) / 1e6;
+  // After: the live tree follows each change, in refresh().
+  Row body, imports, files;
+  for (int i = 0; i < edits; ++i) {
+    edit(i);
+    auto t = Clock::now();
+    double graph_ms = tree.refresh({rel}).graph_milliseconds;
+    double refreshed = ms_since(t);
+    auto landed = Clock::now();
+    sink += dependents_of(*tree.graph()->imports);
+    Row& row = i % 2 ? body : imports;
+    row.refresh.push_back(refreshed);
+    row.answer.push_back(ms_since(landed));
+    row.total.push_back(ms_since(t));
+    row.landed.push_back(graph_ms + row.answer.back());
+  }
+  std::ofstream(file, std::ios::binary | std::ios::trunc) << original;
+  tree.refresh({rel});
+  // A file that appears (importing the edited one) and goes.
+  std::string added = rel.substr(0, rel.rfind('/') + 1) + "graph_bench_added.py";
+  for (int i = 0; i < std::max(2, edits / 5); ++i) {
+    if (i % 2 == 0) std::ofstream(root / added, std::ios::binary | std::ios::trunc) << "import " << module << "\n";
+    else fs::remove(root / added);
+    auto t = Clock::now();
+    double graph_ms = tree.refresh({added}).graph_milliseconds;
+    files.refresh.push_back(ms_since(t));
+    auto landed = Clock::now();
+    sink += dependents_of(*tree.graph()->imports);
+    files.answer.push_back(ms_since(landed));
+    files.total.push_back(ms_since(t));
+    files.landed.push_back(graph_ms + files.answer.back());
+  }
+  std::printf("resolving the live tree's graph on first use (with the keys it follows changes by): %.1f ms, resident +%.1f MB\n",
+              first, graph_mb);
+  std::printf("%-52s %9s %9s %9s %9s %15s %9s\n", "ms, p50 unless p99", "refresh", "+ answer", "edit->ans", "p99",
+              "landed->answer", "p99");
+  auto print = [&](const char* what, const Row& r) {
+    std::printf("%-52s %9.2f %9.2f %9.2f %9.2f %15.2f %9.2f\n", what, percentile(r.refresh, 0.5), percentile(r.answer, 0.5),
+                percentile(r.total, 0.5), percentile(r.total, 0.99), percentile(r.landed, 0.5), percentile(r.landed, 0.99));
+  };
+  print("before: full resolve on first use", before);
+  print("after: followed, an edit inside a body", body);
+  print("after: followed, an edit adding/dropping an import", imports);
+  print("after: followed, a file importing it added/removed", files);
+  std::printf("target: an answer within 5 ms of the edit landing (landed->answer); before/after landed->answer p50 = %.0fx\n",
+              percentile(before.landed, 0.5) / std::max(1e-3, percentile(body.landed, 0.5)));
+  if (sink == 0) std::printf("(no dependents found)\n");
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
-  int edits = 100, churn = 10000;
+  int edits = 100, churn = 10000, copies = 1;
+  bool only_graph = false;
   std::vector<std::string> dirs;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     if (a == "--edits" && i + 1 < argc) edits = std::atoi(argv[++i]);
     else if (a == "--churn" && i + 1 < argc) churn = std::atoi(argv[++i]);
+    else if (a == "--copies" && i + 1 < argc) copies = std::max(1, std::atoi(argv[++i]));
+    else if (a == "--only-graph") only_graph = true;
     else dirs.push_back(a);
   }
   if (dirs.empty()) {
-    std::fprintf(stderr, "usage: indexer_live_bench [--edits N] [--churn N] DIR...\n");
+    std::fprintf(stderr, "usage: indexer_live_bench [--edits N] [--churn N] [--copies N] [--only-graph] DIR...\n");
     return 2;
   }
-  fs::path scratch = fs::temp_directory_path() / "indexer-live-bench";
+  // Per process: two benches at once (other worktrees) must not delete each other's tree.
+  fs::path scratch = fs::temp_directory_path() / ("indexer-live-bench-" + std::to_string(getpid()));
   fs::remove_all(scratch);
   fs::path root = scratch / "tree";
-  for (size_t i = 0; i < dirs.size(); ++i) copy_tree(dirs[i], root / ("c" + std::to_string(i)));
+  for (int c = 0; c < copies; ++c)
+    for (size_t i = 0; i < dirs.size(); ++i)
+      copy_tree(dirs[i], root / ((c ? "c" + std::to_string(c) + "-" : "c") + std::to_string(i)));
   std::string dir;
   for (const auto& d : dirs) dir += (dir.empty() ? "" : ", ") + d;
 
@@ -149,6 +278,12 @@ int main(int argc, char** argv) {
   std::printf("tree: %s (a copy of %s): %zu files, %zu symbols, indexed in %.1f s\n\n", root.c_str(), dir.c_str(),
               view->file_count(), view->symbol_count(), std::chrono::duration<double>(Clock::now() - t_open).count());
   view.reset();
+  if (only_graph) {
+    graph_section(*tree, root, edits);
+    tree.reset();
+    fs::remove_all(scratch);
+    return 0;
+  }
 
   // The watch loop, on its own threads, as `indexer watch` runs it.
   auto loop = std::make_unique<indexer::WatchLoop>(*tree, indexer::WatchLoop::Settings{}, indexer::WatchLoop::Callbacks{});
@@ -221,6 +356,8 @@ int main(int argc, char** argv) {
   std::printf("index accounting: %.1f MB before, %.1f MB after (%+.2f%%)\n", double(accounted_before) / 1e6,
               double(accounted_after) / 1e6,
               100.0 * (double(accounted_after) - double(accounted_before)) / double(accounted_before));
+
+  graph_section(*tree, root, edits);  // last: from here on, refresh() also follows the graph
   tree.reset();
   fs::remove_all(scratch);
   return 0;

@@ -13,6 +13,7 @@
 
 #include "indexer/confine.h"
 #include "indexer/extract.h"
+#include "indexer/live_import_graph.h"
 #include "indexer/parse_pool.h"
 #include "indexer/walk.h"
 #include "query/snapshot.h"
@@ -142,6 +143,8 @@ struct LiveTree::State {
   TreeCache trees;              // of the calling thread's recent files
   std::atomic<bool> dirty{false};
   std::mutex save_mu;  // one save at a time
+  std::unique_ptr<LiveImportGraph> imports;  // null until graph() is first called
+  bool reconfigure = false;  // the next step resolves the whole graph again (a configuration changed)
 
   State(const std::string& root, const Options& options) : ignore(root, options), extractor(options.max_tree_bytes) {}
 };
@@ -205,6 +208,10 @@ LiveTree::Report LiveTree::refresh(const std::vector<std::string>& paths) {
     // it takes along what the tree held there.
     struct stat st;
     bool exists = root_dir && confine::stat_beneath(root_dir.fd.get(), *path, st) == confine::Refusal::None;
+    // A configuration the import resolver reads may have changed: by its name, a directory that
+    // may hold one, or a path gone that held one.
+    if (s.imports && (ImportResolver::is_config_name(*path) || (exists ? S_ISDIR(st.st_mode) : s.imports->resolver().reads_config_under(*path))))
+      s.reconfigure = true;
     if (exists && S_ISDIR(st.st_mode) && !(path->empty() ? false : s.ignore.ignored(*path, true))) {
       // A directory (created, moved in, or a file replaced by one): what is under it now, against
       // what the tree held there.
@@ -238,6 +245,7 @@ LiveTree::Report LiveTree::rescan() {
   const auto started = Clock::now();
   State& s = *state_;
   std::lock_guard turn(s.writer);
+  s.reconfigure = true;  // configuration files are not walked: read them all again
   Summary ignored_counts;
   std::vector<detail::Candidate> found = detail::walk_tree(root_.string(), options_, ignored_counts);
   std::vector<std::string> to_read, gone;
@@ -336,6 +344,9 @@ LiveTree::Report LiveTree::apply(std::vector<std::string> to_read, std::vector<s
 
   std::lock_guard lock(s.mu);
   if (!inputs.empty() || !gone.empty()) live_.update(inputs, gone);
+  const auto graph_started = Clock::now();
+  follow_graph(*view, inputs, gone);
+  report.graph_milliseconds = std::chrono::duration<double, std::milli>(Clock::now() - graph_started).count();
   // A file skipped for the reason it was skipped before is no news.
   std::unordered_set<std::string_view> known_skips, was_indexed;
   for (const std::string& p : gone)
@@ -403,7 +414,9 @@ LiveTree::Report LiveTree::set_buffer(const std::string& raw, std::string text) 
     s.buffers[*path] = std::move(text);
     if (s.disk.count(*path)) {
       std::vector<std::string> gone{*path};
+      auto before = live_.view();
       live_.update({}, gone);
+      follow_graph(*before, {}, gone);
       s.dirty = true;
     }
     report.changes.push_back({*path, Change::What::Skipped, *why, 0});
@@ -420,7 +433,9 @@ LiveTree::Report LiveTree::set_buffer(const std::string& raw, std::string text) 
   in.symbols = ex.symbols;
   in.imports = ex.imports;
   std::lock_guard lock(s.mu);
+  auto before = live_.view();
   live_.update({&in, 1}, {});
+  follow_graph(*before, {&in, 1}, {});
   s.buffers[*path] = std::move(text);
   s.disk[*path] = {in.size, 0, std::nullopt};
   s.dirty = true;
@@ -455,6 +470,35 @@ std::string LiveTree::text_of(const std::string& raw) const {
   confine::Opened root_dir = confine::open_root(root_.string());
   if (!root_dir || detail::read_file(root_dir.fd.get(), *path, options_.max_file_size, text, mtime)) return {};
   return text;
+}
+
+std::shared_ptr<const LiveTree::Graph> LiveTree::graph() {
+  if (auto g = graph_.load(std::memory_order_acquire)) return g;
+  std::lock_guard turn(state_->writer);
+  if (auto g = graph_.load(std::memory_order_acquire)) return g;
+  auto& imports = state_->imports;
+  imports = std::make_unique<LiveImportGraph>(root_, live_.view());
+  state_->reconfigure = false;
+  auto g = std::make_shared<const Graph>(Graph{imports->index(), imports->graph(), imports->resolver().warnings()});
+  graph_.store(g, std::memory_order_release);
+  return g;
+}
+
+void LiveTree::follow_graph(const query::Index& before, std::span<const query::FileInput> changed, std::span<const std::string> gone) {
+  State& s = *state_;
+  if (!s.imports) return;
+  std::vector<std::string> added, removed, edited;
+  std::unordered_set<std::string_view> going;
+  for (const std::string& p : gone)
+    if (before.find_file(p)) removed.push_back(p), going.insert(p);
+  for (const query::FileInput& in : changed) {
+    if (going.count(in.path)) continue;  // a path both changed and gone is gone (LiveIndex::update)
+    (before.find_file(in.path) ? edited : added).emplace_back(in.path);
+  }
+  if (added.empty() && removed.empty() && edited.empty() && !s.reconfigure) return;
+  s.imports->update(live_.view(), added, removed, edited, s.reconfigure);
+  s.reconfigure = false;
+  graph_.store(std::make_shared<const Graph>(Graph{s.imports->index(), s.imports->graph(), s.imports->resolver().warnings()}), std::memory_order_release);
 }
 
 bool LiveTree::ignored_dir(const std::string& rel) {

@@ -16,18 +16,29 @@
 // that is not indexed has no symbols while it is open, and the report says Skipped, and why. A snapshot stores a buffer's symbols with mtime 0, so the next start reads the
 // file from disk again (and keeps the symbols if the bytes turn out to be the same).
 //
+// The import graph (graph()) is resolved in full on first use and from then on follows every
+// change as it lands (indexer/live_import_graph.h): the files changed, and the importers whose
+// resolution the change can alter, are resolved again. A change to a configuration file the
+// resolver reads (tsconfig.json, jsconfig.json, go.mod, Cargo.toml, composer.json,
+// compile_commands.json, by name; a directory that appears, or a path that vanishes holding one;
+// a rescan) resolves the whole tree again, in the same step.
+//
 // Threads: any. refresh(), rescan() and the buffer calls take turns (the watcher's loop and an
-// editor's buffers may call at once); index() never waits; save() and compaction run beside them.
+// editor's buffers may call at once); index() and graph() never wait (but graph()'s first call,
+// which resolves the tree); save() and compaction run beside them.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <filesystem>
 #include <functional>
 #include <memory>
+#include <span>
 #include <string>
 #include <vector>
 
 #include "indexer/indexer.h"
+#include "query/import_graph.h"
 #include "query/live_index.h"
 
 namespace indexer {
@@ -49,6 +60,19 @@ class LiveTree {
   // The current index; a consistent view for as long as the caller holds it.
   std::shared_ptr<const query::Index> index() const { return live_.view(); }
   const Summary& opened() const { return opened_; }  // what open() indexed or reused
+
+  // The import graph and the index view it was resolved from, published together with one
+  // atomic store after each change: a query holding one never sees a graph of another
+  // generation than its `index`. That view has the files of index() but may be an older object
+  // (index() moves first, within the same refresh, and on compaction, which changes no file);
+  // read files through this `index` where it must match the graph. The first call resolves the
+  // whole tree, under the writers' turn.
+  struct Graph {
+    std::shared_ptr<const query::Index> index;
+    std::shared_ptr<const query::ImportGraph> imports;
+    std::vector<std::string> warnings;  // configuration files the resolver could not read
+  };
+  std::shared_ptr<const Graph> graph();
   const std::filesystem::path& root() const { return root_; }
 
   struct Change {
@@ -63,6 +87,7 @@ class LiveTree {
     bool rescanned = false;       // the whole tree was compared (a .gitignore changed, or asked for)
     double milliseconds = 0;      // from the call to the new index being visible
     std::vector<int> parse_tids;  // the threads (kernel ids) that read and parsed its files
+    double graph_milliseconds = 0;  // of which, bringing the import graph along (once it was asked for)
   };
 
   // `paths` are relative to the root; "" is the root itself.
@@ -88,6 +113,8 @@ class LiveTree {
   struct State;
   LiveTree(std::filesystem::path root, const Options& options, std::filesystem::path snapshot, IndexResult opened);
   Report apply(std::vector<std::string> to_read, std::vector<std::string> gone, std::chrono::steady_clock::time_point started);
+  // After live_ moved on from `before`: brings the import graph along, if it was ever asked for.
+  void follow_graph(const query::Index& before, std::span<const query::FileInput> changed, std::span<const std::string> gone);
 
   std::filesystem::path root_;
   std::filesystem::path snapshot_;
@@ -95,6 +122,7 @@ class LiveTree {
   Summary opened_;
   query::LiveIndex live_;
   std::unique_ptr<State> state_;
+  std::atomic<std::shared_ptr<const Graph>> graph_;
 };
 
 }  // namespace indexer

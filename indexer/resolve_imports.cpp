@@ -16,7 +16,29 @@ namespace {
 namespace fs = std::filesystem;
 using query::ImportTarget;
 using query::Language;
-using Files = std::vector<uint32_t>;
+using Files = std::vector<uint32_t>;  // the resolver's own file ids (stable across index views)
+
+// The keys a resolve() looked up, when its caller asks (LiveImportGraph): "d<dir>" for a file's
+// existence or a directory's files, "n<base name>", "b<directory name>", "c" for C#'s
+// declarations, "p" for PHP's, "g" for the set of go.mod modules. A change to the tree names the
+// keys it touches (ImportResolver::update()), and only the files that looked one up can resolve
+// differently.
+thread_local std::vector<std::string>* t_probes = nullptr;
+
+void probe(char kind, std::string_view key) {
+  if (!t_probes) return;
+  if (!t_probes->empty() && t_probes->back().size() == key.size() + 1 && t_probes->back()[0] == kind &&
+      std::string_view(t_probes->back()).substr(1) == key)
+    return;  // the same key again: most lookups of one import are in one directory
+  std::string k(1, kind);
+  k += key;
+  t_probes->push_back(std::move(k));
+}
+
+uint64_t fnv(std::string_view s, uint64_t h = 1469598103934665603ull) {
+  for (unsigned char c : s) h = (h ^ c) * 1099511628211ull;
+  return h;
+}
 
 // ---- Paths: relative to the root, '/'-separated, "" is the root -----------------------------------
 
@@ -351,8 +373,19 @@ void expand_use(std::string_view spec, std::vector<std::string>& out) {
 
 struct ImportResolver::State {
   fs::path root, abs_root;
-  const query::Index& index;
+  const query::Index* index;
   std::vector<std::string> warnings;
+
+  // Every file the resolver has seen, by its own id; a removed file's path is "".
+  std::vector<std::string> paths;
+  std::vector<Language> languages;
+  std::unordered_map<std::string, uint32_t> id_of;
+  std::vector<std::vector<std::string>> cs_declared;  // per id: the C# namespaces it adds to
+  std::vector<uint64_t> declared_hash;                // per id, C# and PHP: of its (container, name)s
+  std::vector<uint32_t> go_users;  // per go_modules entry: Go files it governs; 0 = not in effect
+  std::vector<std::string> configs;  // configuration files found (tree-relative)
+  bool include_loaded = false;
+  bool go_changed = false;  // set by add_file/remove_file when a module comes into or out of effect
 
   std::unordered_map<std::string, Files> dir_files;   // files directly in a directory
   std::unordered_map<std::string, std::vector<std::string>> dirs_by_name;  // directories by last part
@@ -368,16 +401,20 @@ struct ImportResolver::State {
   std::vector<std::string> include_dirs;
   DirRank include_rank;
 
-  State(const fs::path& r, const query::Index& ix) : root(r), index(ix) {
+  State(const fs::path& r, const query::Index& ix) : root(r), index(&ix) {
     std::error_code ec;
     abs_root = fs::absolute(r, ec).lexically_normal();
   }
 
-  bool exists(std::string_view path) const { return index.find_file(path).has_value(); }
-  std::string_view path_of(uint32_t f) const { return index.file(f).path; }
+  bool exists(std::string_view path) const {
+    probe('d', dir_of(path));
+    return index->find_file(path).has_value();
+  }
+  std::string_view path_of(uint32_t f) const { return paths[f]; }
 
   const Files& files_in(const std::string& dir) const {
     static const Files none;
+    probe('d', dir);
     auto it = dir_files.find(dir);
     return it == dir_files.end() ? none : it->second;
   }
@@ -385,6 +422,7 @@ struct ImportResolver::State {
   // Files whose path is `suffix` or ends in "/suffix".
   Files by_suffix(const std::string& suffix) const {
     Files out;
+    probe('n', base_of(suffix));
     auto it = name_files.find(std::string(base_of(suffix)));
     if (it == name_files.end()) return out;
     for (uint32_t f : it->second) {
@@ -410,6 +448,7 @@ struct ImportResolver::State {
       for (const char* name : names) {
         std::string rel = join(d, name);
         if (is_beneath(root, rel, false)) {
+          configs.push_back(rel);
           found = load(rel, d);
           hit = true;
           break;
@@ -446,53 +485,108 @@ struct ImportResolver::State {
   }
 
   void load_configuration() {
-    for (uint32_t f = 0; f < index.file_count(); ++f) {
-      auto info = index.file(f);
-      std::string dir(dir_of(info.path));
-      auto& in_dir = dir_files[dir];
-      if (in_dir.empty()) dirs_by_name[std::string(base_of(dir))].push_back(dir);
-      in_dir.push_back(f);
-      name_files[std::string(base_of(info.path))].push_back(f);
-      switch (info.language) {
-        case Language::Go:
-          find_nearest(dir, go_of, {"go.mod"}, [&](const std::string& rel, const std::string& d) {
-            std::string why;
-            auto text = read_text(root, rel, why);
-            if (!text) {
-              warnings.push_back(rel + ": " + why);
-              return -1;
-            }
-            go_modules.push_back(read_go_mod(*text, d));
-            return int(go_modules.size() - 1);
-          });
-          break;
-        case Language::JavaScript: case Language::TypeScript: case Language::Tsx:
-          find_nearest(dir, ts_of, {"tsconfig.json", "jsconfig.json"}, json_loader(ts_configs, read_tsconfig));
-          break;
-        case Language::Php:
-          find_nearest(dir, composer_of, {"composer.json"}, json_loader(composers, read_composer));
-          break;
-        case Language::Rust:
-          find_nearest(dir, cargo_of, {"Cargo.toml"}, [&](const std::string&, const std::string& d) {
-            cargo_dirs.push_back(d);
-            return int(cargo_dirs.size() - 1);
-          });
-          break;
-        default: break;
-      }
+    for (uint32_t f = 0; f < index->file_count(); ++f) add_file(f);
+  }
+
+  // Adds file `f` of the index to the tables, loading the configuration that governs it.
+  void add_file(uint32_t f) {
+    auto info = index->file(f);
+    uint32_t id = uint32_t(paths.size());
+    paths.emplace_back(info.path);
+    languages.push_back(info.language);
+    id_of[paths.back()] = id;
+    cs_declared.emplace_back();
+    declared_hash.push_back(0);
+    std::string dir(dir_of(info.path));
+    auto& in_dir = dir_files[dir];
+    if (in_dir.empty()) dirs_by_name[std::string(base_of(dir))].push_back(dir);
+    in_dir.push_back(id);
+    name_files[std::string(base_of(info.path))].push_back(id);
+    switch (info.language) {
+      case Language::Go:
+        find_nearest(dir, go_of, {"go.mod"}, [&](const std::string& rel, const std::string& d) {
+          std::string why;
+          auto text = read_text(root, rel, why);
+          if (!text) {
+            warnings.push_back(rel + ": " + why);
+            return -1;
+          }
+          go_modules.push_back(read_go_mod(*text, d));
+          go_users.push_back(0);
+          return int(go_modules.size() - 1);
+        });
+        if (int m = go_of[dir]; m >= 0 && go_users[size_t(m)]++ == 0) go_changed = true;
+        break;
+      case Language::JavaScript: case Language::TypeScript: case Language::Tsx:
+        find_nearest(dir, ts_of, {"tsconfig.json", "jsconfig.json"}, json_loader(ts_configs, read_tsconfig));
+        break;
+      case Language::Php:
+        find_nearest(dir, composer_of, {"composer.json"}, json_loader(composers, read_composer));
+        declared_hash[id] = declarations_hash(f);
+        break;
+      case Language::Rust:
+        find_nearest(dir, cargo_of, {"Cargo.toml"}, [&](const std::string&, const std::string& d) {
+          cargo_dirs.push_back(d);
+          return int(cargo_dirs.size() - 1);
+        });
+        break;
+      case Language::C: case Language::Cpp:
+        if (!include_loaded) load_include_dirs(), include_loaded = true;
+        break;
+      case Language::CSharp:
+        add_csharp_namespaces(id, f);
+        declared_hash[id] = declarations_hash(f);
+        break;
+      default: break;
     }
-    bool has_c = false;
-    for (uint32_t f = 0; f < index.file_count() && !has_c; ++f) {
-      auto l = index.file(f).language;
-      has_c = l == Language::C || l == Language::Cpp;
+  }
+
+  // Takes file `path` out of the tables (its configuration stays loaded: it is the disk's).
+  void remove_file(const std::string& path) {
+    auto at = id_of.find(path);
+    if (at == id_of.end()) return;
+    uint32_t id = at->second;
+    id_of.erase(at);
+    std::string dir(dir_of(path));
+    auto drop = [&](std::unordered_map<std::string, Files>& table, const std::string& key) {
+      auto it = table.find(key);
+      if (it == table.end()) return false;
+      std::erase(it->second, id);
+      if (!it->second.empty()) return false;
+      table.erase(it);
+      return true;
+    };
+    if (drop(dir_files, dir)) {
+      auto named = dirs_by_name.find(std::string(base_of(dir)));
+      std::erase(named->second, dir);
+      if (named->second.empty()) dirs_by_name.erase(named);
     }
-    if (has_c) load_include_dirs();
-    load_csharp_namespaces();
+    drop(name_files, std::string(base_of(path)));
+    if (languages[id] == Language::Go)
+      if (int m = go_of[dir]; m >= 0 && --go_users[size_t(m)] == 0) go_changed = true;
+    for (const auto& ns : cs_declared[id]) drop(cs_namespaces, ns);
+    cs_declared[id].clear();
+    paths[id].clear();
+  }
+
+  // Of the (container, name) of every symbol of file `f`: what C# and PHP imports resolve through.
+  uint64_t declarations_hash(uint32_t f) const {
+    std::vector<std::string> decls;
+    auto range = index->file_symbols(f);
+    for (uint32_t id = range.begin; id < range.end; ++id) {
+      auto sym = index->symbol(id);
+      decls.push_back(std::string(sym.container) + '\x1f' + std::string(sym.name) + '\x1f' + std::to_string(int(sym.kind)));
+    }
+    std::sort(decls.begin(), decls.end());
+    uint64_t h = fnv("");
+    for (const auto& d : decls) h = fnv(d, fnv("\n", h));
+    return h;
   }
 
   void load_include_dirs() {
     for (const char* rel : {"compile_commands.json", "build/compile_commands.json"}) {
       if (!is_beneath(root, rel, false)) continue;
+      configs.push_back(rel);
       if (auto j = read_json(rel)) {
         include_dirs = read_include_dirs(*j, abs_root, (abs_root / rel).parent_path());
         if (include_dirs.size() > kMaxIncludeDirs)
@@ -503,41 +597,45 @@ struct ImportResolver::State {
         return;
       }
     }
-    include_dirs = {""};
-    if (is_beneath(root, "include", true)) include_dirs.push_back("include");
+    // include/ whether or not it is there: without files in it, nothing resolves there either.
+    include_dirs = {"", "include"};
     for (size_t i = 0; i < include_dirs.size(); ++i) include_rank.emplace(include_dirs[i], i);
   }
 
-  // Namespaces declared in C# files: namespace symbols, and the containers of types (which also
-  // covers file-scoped `namespace A.B;`, not a symbol of its own).
-  void load_csharp_namespaces() {
+  // Namespaces declared in C# file `f` (resolver id `id`): namespace symbols, and the containers of
+  // types (which also covers file-scoped `namespace A.B;`, not a symbol of its own).
+  void add_csharp_namespaces(uint32_t id, uint32_t f) {
     using query::Kind;
-    for (uint32_t f = 0; f < index.file_count(); ++f) {
-      if (index.file(f).language != Language::CSharp) continue;
-      auto range = index.file_symbols(f);
-      for (uint32_t id = range.begin; id < range.end; ++id) {
-        auto s = index.symbol(id);
-        std::string ns;
-        if (s.kind == Kind::Namespace) ns = s.container.empty() ? std::string(s.name) : std::string(s.container) + "." + std::string(s.name);
-        else if (s.kind == Kind::Class || s.kind == Kind::Struct || s.kind == Kind::Interface || s.kind == Kind::Enum)
-          ns = std::string(s.container);
-        if (ns.empty()) continue;
-        auto& files = cs_namespaces[ns];
-        if (files.empty() || files.back() != f) files.push_back(f);
-      }
+    auto range = index->file_symbols(f);
+    for (uint32_t sid = range.begin; sid < range.end; ++sid) {
+      auto s = index->symbol(sid);
+      std::string ns;
+      if (s.kind == Kind::Namespace) ns = s.container.empty() ? std::string(s.name) : std::string(s.container) + "." + std::string(s.name);
+      else if (s.kind == Kind::Class || s.kind == Kind::Struct || s.kind == Kind::Interface || s.kind == Kind::Enum)
+        ns = std::string(s.container);
+      if (ns.empty()) continue;
+      auto& files = cs_namespaces[ns];
+      if (files.empty() || files.back() != id) files.push_back(id), cs_declared[id].push_back(ns);
     }
   }
 
-  // Declarations named `name` in container `container` in files of `lang`.
-  Files declaring(Language lang, std::string_view container, std::string_view name) const {
-    Files out;
-    for (uint32_t id : index.find_exact(name)) {
-      auto s = index.symbol(id);
+  // Files declaring `name` in container `container` in `lang`, by path.
+  std::vector<std::string_view> declaring(Language lang, std::string_view container, std::string_view name) const {
+    probe(lang == Language::CSharp ? 'c' : 'p', "");
+    std::vector<std::string_view> out;
+    for (uint32_t id : index->find_exact(name)) {
+      auto s = index->symbol(id);
       if (s.language != lang || s.container != container) continue;
-      auto f = index.find_file(s.path);
-      if (f && (out.empty() || out.back() != *f)) out.push_back(*f);
+      if (out.empty() || out.back() != s.path) out.push_back(s.path);
     }
     return out;
+  }
+
+  void emit(Out& out, std::span<const std::string_view> files) const {
+    for (auto p : files) out.file(p);
+  }
+  void emit_ids(Out& out, const Files& files) const {
+    for (uint32_t f : files) out.file(path_of(f));
   }
 
   void emit(Out& out, const Files& files) const {
@@ -637,11 +735,16 @@ struct ImportResolver::State {
 
   void resolve_go(Out& out, std::string_view spec) const {
     out.allow_self = false;
+    probe('g', "");
     const GoModule* best = nullptr;
-    for (const auto& m : go_modules)
-      if (!m.path.empty() && (spec == m.path || (spec.starts_with(m.path) && spec[m.path.size()] == '/')) &&
-          (!best || m.path.size() > best->path.size()))
+    // Modules in effect: those governing a Go file of the tree. Of two with the same path, the
+    // one whose directory sorts first wins, whichever was read first.
+    for (size_t i = 0; i < go_modules.size(); ++i) {
+      const GoModule& m = go_modules[i];
+      if (go_users[i] && !m.path.empty() && (spec == m.path || (spec.starts_with(m.path) && spec[m.path.size()] == '/')) &&
+          (!best || m.path.size() > best->path.size() || (m.path.size() == best->path.size() && m.dir < best->dir)))
         best = &m;
+    }
     if (best) {
       std::string dir = join(best->dir, spec.substr(std::min(spec.size(), best->path.size() + 1)));
       bool any = false;
@@ -652,9 +755,9 @@ struct ImportResolver::State {
       if (any) return;
     }
     std::string_view module;
-    for (const auto& m : go_modules)
-      for (const auto& r : m.required)
-        if ((spec == r || (spec.starts_with(r) && spec[r.size()] == '/')) && r.size() > module.size()) module = r;
+    for (size_t i = 0; i < go_modules.size(); ++i)
+      for (const auto& r : go_modules[i].required)
+        if (go_users[i] && ((spec == r || (spec.starts_with(r) && spec[r.size()] == '/')) && r.size() > module.size())) module = r;
     if (!module.empty()) return out.external(std::string(module));
     auto parts = split(spec, "/");
     if (parts[0].find('.') != std::string_view::npos && parts.size() > 3) return out.external(joined(std::span(parts).first(3), "/"));
@@ -783,6 +886,7 @@ struct ImportResolver::State {
   // from the files named like `rel`, so the cost does not grow with the list; `rel` is relative
   // and normal (a path of the index never holds "." or ".." either).
   std::optional<std::string> first_in(const DirRank& dirs, std::string_view rel) const {
+    probe('n', base_of(rel));
     auto named = name_files.find(std::string(base_of(rel)));
     if (named == name_files.end()) return std::nullopt;
     size_t best = SIZE_MAX;
@@ -805,6 +909,7 @@ struct ImportResolver::State {
     if (kind == "wildcard") {
       std::string pkg = joined(parts, "/");
       bool any = false;
+      probe('b', parts.back());
       if (auto it = dirs_by_name.find(std::string(parts.back())); it != dirs_by_name.end())
         for (const auto& dir : it->second) {
           if (dir != pkg && !dir.ends_with("/" + pkg)) continue;
@@ -817,7 +922,7 @@ struct ImportResolver::State {
     size_t n = kind == "static" ? parts.size() - 1 : parts.size();
     for (size_t k = n; k >= 2; --k) {
       Files files = by_suffix(joined(std::span(parts).first(k), "/") + ".java");
-      if (!files.empty()) return emit(out, files);
+      if (!files.empty()) return emit_ids(out, files);
     }
     out.external(java_package(spec));
   }
@@ -828,10 +933,11 @@ struct ImportResolver::State {
     out.allow_self = false;
     size_t dot = spec.rfind('.');
     if (kind != "using" && dot != std::string_view::npos) {
-      Files types = declaring(Language::CSharp, spec.substr(0, dot), spec.substr(dot + 1));
+      auto types = declaring(Language::CSharp, spec.substr(0, dot), spec.substr(dot + 1));
       if (!types.empty()) return emit(out, types);
     }
-    if (auto it = cs_namespaces.find(std::string(spec)); it != cs_namespaces.end()) return emit(out, it->second);
+    probe('c', "");
+    if (auto it = cs_namespaces.find(std::string(spec)); it != cs_namespaces.end()) return emit_ids(out, it->second);
     out.external(std::string(kind == "static" && dot != std::string_view::npos ? spec.substr(0, dot) : spec));
   }
 
@@ -885,11 +991,11 @@ struct ImportResolver::State {
       }
     for (size_t k = parts.size(); k >= 2; --k) {
       Files files = by_suffix(joined(std::span(parts).last(k), "/") + ".php");
-      if (!files.empty()) return emit(out, files);
+      if (!files.empty()) return emit_ids(out, files);
     }
     size_t sep = spec.rfind('\\');
     std::string_view ns = sep == std::string_view::npos ? std::string_view{} : spec.substr(0, sep);
-    Files decl = declaring(Language::Php, ns, spec.substr(sep + 1));
+    auto decl = declaring(Language::Php, ns, spec.substr(sep + 1));
     if (!decl.empty()) return emit(out, decl);
     out.external(std::string(ns.empty() ? spec : ns));
   }
@@ -917,12 +1023,16 @@ ImportResolver::~ImportResolver() = default;
 
 const std::vector<std::string>& ImportResolver::warnings() const { return state_->warnings; }
 
-query::FileImports ImportResolver::resolve(uint32_t file) const {
+query::FileImports ImportResolver::resolve(uint32_t file, std::vector<std::string>* probes) const {
   const State& s = *state_;
-  auto info = s.index.file(file);
+  t_probes = probes;
+  struct Reset {
+    ~Reset() { t_probes = nullptr; }
+  } reset;
+  auto info = s.index->file(file);
   query::FileImports result{std::string(info.path), {}};
   std::string_view dir = dir_of(info.path);
-  for (const auto& imp : s.index.file_imports(file)) {
+  for (const auto& imp : s.index->file_imports(file)) {
     Out out{result.targets, info.path, imp.line};
     std::string_view spec = imp.specifier, kind = imp.kind;
     switch (info.language) {
@@ -941,6 +1051,78 @@ query::FileImports ImportResolver::resolve(uint32_t file) const {
     }
   }
   return result;
+}
+
+std::vector<std::string> ImportResolver::update(const query::Index& index, std::span<const std::string> added,
+                                               std::span<const std::string> removed, std::span<const std::string> changed) {
+  State& s = *state_;
+  s.index = &index;
+  s.go_changed = false;
+  std::vector<std::string> keys;
+  auto path_keys = [&](const std::string& p) {
+    std::string_view dir = dir_of(p);
+    for (auto [kind, key] : {std::pair{'d', dir}, {'n', base_of(p)}, {'b', base_of(dir)}}) {
+      std::string k(1, kind);
+      k.append(key);
+      keys.push_back(std::move(k));
+    }
+  };
+  auto declarations = [&](Language l) {
+    if (l == Language::CSharp) keys.emplace_back("c");
+    if (l == Language::Php) keys.emplace_back("p");
+  };
+  for (const auto& p : removed) {
+    auto at = s.id_of.find(p);
+    if (at == s.id_of.end()) continue;
+    declarations(s.languages[at->second]);
+    path_keys(p);
+    s.remove_file(p);
+  }
+  for (const auto& p : added) {
+    auto f = index.find_file(p);
+    if (!f || s.id_of.count(p)) continue;
+    s.add_file(*f);
+    declarations(index.file(*f).language);
+    path_keys(p);
+  }
+  for (const auto& p : changed) {
+    auto at = s.id_of.find(p);
+    auto f = index.find_file(p);
+    if (at == s.id_of.end() || !f) continue;
+    uint32_t id = at->second;
+    Language l = s.languages[id];
+    if (l != Language::CSharp && l != Language::Php) continue;
+    uint64_t h = s.declarations_hash(*f);
+    if (h == s.declared_hash[id]) continue;  // an edit inside bodies: no import resolves differently
+    s.declared_hash[id] = h;
+    if (l == Language::CSharp) {
+      for (const auto& ns : s.cs_declared[id]) {
+        auto it = s.cs_namespaces.find(ns);
+        std::erase(it->second, id);
+        if (it->second.empty()) s.cs_namespaces.erase(it);
+      }
+      s.cs_declared[id].clear();
+      s.add_csharp_namespaces(id, *f);
+    }
+    declarations(l);
+  }
+  if (s.go_changed) keys.emplace_back("g");
+  std::sort(keys.begin(), keys.end());
+  keys.erase(std::unique(keys.begin(), keys.end()), keys.end());
+  return keys;
+}
+
+bool ImportResolver::reads_config_under(std::string_view path) const {
+  return std::any_of(state_->configs.begin(), state_->configs.end(), [&](const std::string& c) {
+    return path.empty() || c == path || (c.size() > path.size() && c.starts_with(path) && c[path.size()] == '/');
+  });
+}
+
+bool ImportResolver::is_config_name(std::string_view path) {
+  std::string_view base = base_of(path);
+  for (std::string_view name : {"go.mod", "tsconfig.json", "jsconfig.json", "Cargo.toml", "composer.json", "compile_commands.json"})
+    if (base == name) return true;
+  return false;
 }
 
 query::ImportGraph build_import_graph(const ImportResolver& resolver, const query::Index& index) {

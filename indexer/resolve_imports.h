@@ -40,12 +40,16 @@
 // and reads the ones found (go.mod, tsconfig.json, jsconfig.json, Cargo.toml, composer.json,
 // compile_commands.json); resolve() then only consults the Index and these tables, so it is safe
 // to call from several threads. A file's targets depend on its own imports, the set of files,
-// the configuration and, for C# and PHP, other files' declarations: after an edit, re-resolve
-// that file; after files are added or removed, re-resolve all (it is fast).
+// the configuration and, for C# and PHP, other files' declarations. update() follows a change of
+// the index without reading the tree again, and names what it can alter by the keys resolve()
+// records (indexer/live_import_graph.h keeps a live tree's graph with them); a configuration
+// change needs a new resolver. Tables hold the resolver's own file ids, so they outlive a view.
 #pragma once
 
 #include <filesystem>
 #include <memory>
+#include <span>
+#include <string_view>
 #include <string>
 #include <vector>
 
@@ -62,8 +66,26 @@ class ImportResolver {
   ImportResolver(const ImportResolver&) = delete;
   ImportResolver& operator=(const ImportResolver&) = delete;
 
-  // The targets of file `file`'s imports (an Index file id), in import order.
-  query::FileImports resolve(uint32_t file) const;
+  // The targets of file `file`'s imports (an Index file id), in import order. With `probes`, also
+  // the keys of the tables it looked up (opaque strings): what update() names when the lookup
+  // could now answer differently.
+  query::FileImports resolve(uint32_t file, std::vector<std::string>* probes = nullptr) const;
+
+  // Follows a change of the index: `index` is the new view (kept alive by the caller until the
+  // next update), `added`, `removed` and `changed` (contents only) are paths. Returns the probe
+  // keys the change touches: every file that looked one up must be resolved again; the others
+  // resolve as before. A file that appears or vanishes touches its directory's existence and
+  // listing keys, its base name's and its directory name's; a C# or PHP file whose declarations
+  // changed (or that comes or goes) touches its language's declaration key; a go.mod coming into
+  // or out of effect (its first Go file appears, its last goes) touches Go's module key. Not
+  // followed: a change to a configuration file; build a new resolver then (is_config_name()).
+  std::vector<std::string> update(const query::Index& index, std::span<const std::string> added,
+                                  std::span<const std::string> removed, std::span<const std::string> changed);
+
+  // Whether a configuration file this resolver found is `path` or lies below it ("" is the root).
+  bool reads_config_under(std::string_view path) const;
+  // Whether a file of this name (go.mod, tsconfig.json, ...) configures resolution.
+  static bool is_config_name(std::string_view path);
 
   // Configuration files that could not be read, one line each ("web/tsconfig.json: line 3:
   // expected ':'"); resolution goes on without them.

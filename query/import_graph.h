@@ -8,12 +8,14 @@
 //
 // Invariant: at most one edge per (from, to) pair; edges out and in are CSR arrays sorted by node.
 // Cost: two arrays of 12-byte edges and one string per node; build() sorts the edges once
-// (O(E log E)), so rebuilding from the per-file targets is cheap. What a file imports depends on
-// that file alone (and the set of files), so a live layer re-resolves just an edited file and
-// rebuilds. No filesystem access here: resolving specifiers is indexer/resolve_imports.h's job.
+// (O(E log E)). replace_files() swaps, adds or removes a few files without a sort: the node ids
+// move monotonically, so the old edges keep their order (O(N + E) copies, no name copied when no
+// node comes or goes): what a live tree does per change (indexer/live_import_graph.h). No filesystem access here: resolving specifiers is
+// indexer/resolve_imports.h's job.
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <span>
 #include <string>
@@ -53,11 +55,20 @@ class ImportGraph {
   // among them becomes a file node too.
   static ImportGraph build(std::span<const FileImports> files);
 
-  size_t node_count() const { return names_.size(); }
+  // What build() returns for old's files with the files given replaced (or added, when no file
+  // of `old` has the path) and the files `removed` taken out; in O(N + E) and without a sort.
+  // Every file node of `old` must be a file build() was given (true of a resolver's graph: it
+  // names only indexed files), so that the files not given keep their edges. Nullopt, for build()
+  // to do it, when a file not given imports one removed, or a given file imports a path that is
+  // no file of the result. The names are shared with `old` when no node comes or goes.
+  static std::optional<ImportGraph> replace_files(const ImportGraph& old, std::span<const FileImports> files,
+                                                  std::span<const std::string> removed = {});
+
+  size_t node_count() const { return names_->size(); }
   size_t file_count() const { return file_count_; }
   size_t edge_count() const { return out_.size(); }
   bool is_external(NodeId n) const { return n >= file_count_; }
-  std::string_view name(NodeId n) const { return names_[n]; }
+  std::string_view name(NodeId n) const { return (*names_)[n]; }
   std::optional<NodeId> find_file(std::string_view path) const;
   std::optional<NodeId> find_external(std::string_view name) const;
 
@@ -82,7 +93,8 @@ class ImportGraph {
  private:
   std::vector<Reached> reach(NodeId start, uint32_t max_depth, bool forward) const;
 
-  std::vector<std::string> names_;   // files sorted by path, then externals sorted by name
+  // Files sorted by path, then externals sorted by name; shared by the graphs replace_files() makes.
+  std::shared_ptr<const std::vector<std::string>> names_ = std::make_shared<const std::vector<std::string>>();
   size_t file_count_ = 0;
   std::vector<uint32_t> out_offsets_, in_offsets_;  // CSR: node n's edges at [off[n], off[n+1])
   std::vector<Edge> out_, in_;                      // out_ by (from, to); in_ by (to, from)

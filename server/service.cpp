@@ -3,9 +3,6 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
-#include <mutex>
-
-#include "indexer/resolve_imports.h"
 
 namespace server {
 
@@ -16,40 +13,15 @@ const json& member(const json& object, const char* key) {
   return it == object.end() ? null : *it;
 }
 
-// The import graph of one index view.
-struct Service::Graph {
-  std::weak_ptr<const query::Index> of;
-  query::ImportGraph graph;
-  std::vector<std::string> warnings;
-};
-
-struct Service::State {
-  std::mutex graph_mu;
-  std::shared_ptr<const Graph> graph;
-};
-
-Service::Service(indexer::LiveTree& tree) : tree_(tree), state_(std::make_unique<State>()) {}
+Service::Service(indexer::LiveTree& tree) : tree_(tree) {}
 Service::~Service() = default;
 
 std::shared_ptr<const query::ImportGraph> Service::graph() {
-  auto view = tree_.index();
-  std::lock_guard lock(state_->graph_mu);
-  if (!state_->graph || state_->graph->of.lock() != view) {
-    auto g = std::make_shared<Graph>();
-    indexer::ImportResolver resolver(tree_.root(), *view);
-    g->graph = indexer::build_import_graph(resolver, *view);
-    g->warnings = resolver.warnings();
-    g->of = view;
-    state_->graph = g;
-  }
-  return {state_->graph, &state_->graph->graph};
+  auto live = tree_.graph();
+  return {live, live->imports.get()};
 }
 
-std::vector<std::string> Service::graph_warnings() {
-  graph();
-  std::lock_guard lock(state_->graph_mu);
-  return state_->graph->warnings;
-}
+std::vector<std::string> Service::graph_warnings() { return tree_.graph()->warnings; }
 
 void append_json_string(std::string& out, std::string_view s) {
   static const char* hex = "0123456789abcdef";

@@ -1,5 +1,5 @@
-// The index a server serves: a live tree, and the import graph of its current view, built on
-// first use after each index generation. The methods over it are in index_methods.h; what every
+// The index a server serves: a live tree, and its import graph (resolved on first use, then kept
+// up to date by the tree as each change lands). The methods over it are in index_methods.h; what every
 // surface shares of JSON-RPC (error codes, RpcError, results already written as JSON) is here.
 //
 // Thread-safety: any number of threads at once; each call reads one consistent view of the index.
@@ -59,16 +59,13 @@ class Service {
   ~Service();
 
   indexer::LiveTree& tree() { return tree_; }
-  // The import graph of the current index view.
+  // The import graph, as the tree last published it (see LiveTree::graph() for which view).
   std::shared_ptr<const query::ImportGraph> graph();
   // What the last graph's resolution could not read ("web/tsconfig.json: line 3: expected ':'").
   std::vector<std::string> graph_warnings();
 
  private:
-  struct Graph;
   indexer::LiveTree& tree_;
-  struct State;
-  std::unique_ptr<State> state_;
 };
 
 // A member of a client's object, or null when it is missing or the value is no object: clients'
