@@ -25,10 +25,12 @@
 #include <map>
 #include <mutex>
 #include <optional>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "compress/tokens.h"
 #include "indexer/confine.h"
 #include "indexer/indexer.h"
 #include "indexer/live_tree.h"
@@ -87,6 +89,9 @@ commands:
   lsp     [PATH] [--stdio]  a language server on stdin/stdout (LSP 3.17; PATH: else the
                             client's workspace root; --stdio, as editors pass it, changes nothing)
   mcp     [PATH]            a Model Context Protocol server on stdin/stdout, with tools for agents
+  tokens  [FILE|-] [--encoding o200k_base|cl100k_base] [--count|--encode|--decode]
+                            the tokens of FILE (default: standard input) as tiktoken counts them:
+                            the count (default), the ids, or --decode: ids in, the text out
   watch   [PATH] [--max-watches N]
                             keep the index of PATH live (inotify) and its snapshot current,
                             printing each re-index, until interrupted
@@ -120,9 +125,9 @@ struct UsageError {
 // Flags that take a value; all others are switches.
 const std::vector<std::string> kValued = {"--kind", "--lang", "--path", "--limit", "--format", "-o",
                                           "--max-file-size", "--exclude", "--threads", "--snapshot", "--depth",
-                                          "--max-watches", "--listen", "--token", "--allow-origin"};
+                                          "--max-watches", "--listen", "--token", "--allow-origin", "--encoding"};
 const std::vector<std::string> kSwitches = {"--json", "--imports", "--index-minified", "--no-snapshot", "--no-server", "--help", "-h", "--version",
-                                            "--stdio", "--markdown"};
+                                            "--stdio", "--markdown", "--count", "--encode", "--decode"};
 
 Args parse_args(int argc, char** argv) {
   Args a;
@@ -736,6 +741,57 @@ int cmd_call(const Args& a) {
   }
 }
 
+// ---- tokens: compress/tokens.h on a file or standard input ----------------------------------------
+
+int cmd_tokens(const Args& a) {
+  namespace tk = compress::tokens;
+  auto encoding = tk::encoding_named(a.get("--encoding").value_or("o200k_base"));
+  if (!encoding) throw UsageError{"--encoding is o200k_base or cl100k_base"};
+  if (a.has("--count") + a.has("--encode") + a.has("--decode") > 1) throw UsageError{"tokens takes one of --count, --encode, --decode"};
+  if (a.positional.size() > 1) throw UsageError{"tokens reads one FILE, or - for standard input"};
+  std::string path = a.positional.empty() ? "-" : a.positional[0];
+  std::ostringstream read;
+  if (path == "-") {
+    read << std::cin.rdbuf();
+  } else {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) throw std::runtime_error("cannot read " + path);
+    read << in.rdbuf();
+  }
+  std::string input = std::move(read).str();
+  const tk::Tokenizer& t = tk::tokenizer(*encoding);
+  if (a.has("--decode")) {
+    // Ids separated by white space or commas, brackets allowed: what --encode and JSON print.
+    std::vector<uint32_t> ids;
+    for (size_t i = 0; i < input.size();) {
+      char c = input[i];
+      if (std::isspace(static_cast<unsigned char>(c)) || c == ',' || c == '[' || c == ']') {
+        ++i;
+        continue;
+      }
+      uint32_t id = 0;
+      auto [end, ec] = std::from_chars(input.data() + i, input.data() + input.size(), id);
+      if (ec != std::errc() || end == input.data() + i)
+        throw std::runtime_error(path + ": byte " + std::to_string(i) + ": expected a token id");
+      ids.push_back(id);
+      i = static_cast<size_t>(end - input.data());
+    }
+    auto decoded = t.decode(ids);
+    if (decoded.unknown) throw std::runtime_error("token id " + std::to_string(*decoded.unknown) + " is not in " + tk::name_of(*encoding));
+    std::cout << decoded.bytes;
+    return 0;
+  }
+  if (!a.has("--encode")) return std::cout << t.count(input) << '\n', 0;
+  std::string out;
+  char buf[16];
+  for (uint32_t id : t.encode(input)) {
+    if (!out.empty()) out += ' ';
+    out.append(buf, static_cast<size_t>(std::to_chars(buf, buf + sizeof buf, id).ptr - buf));
+  }
+  std::cout << out << '\n';
+  return 0;
+}
+
 }  // namespace
 
 std::atomic<bool> g_stop{false};
@@ -889,6 +945,7 @@ int main(int argc, char** argv) {
     else if (a.command == "graph") rc = cmd_graph(a);
     else if (a.command == "methods") rc = cmd_methods(a);
     else if (a.command == "call") rc = cmd_call(a);
+    else if (a.command == "tokens") rc = cmd_tokens(a);
     else if (a.command == "watch") rc = cmd_watch(a);
     else if (a.command == "serve") rc = cmd_serve(a);
     else if (a.command == "lsp") rc = cmd_stdio(a, true);

@@ -38,6 +38,13 @@ import type {
   SearchParams,
   SnapshotResult,
   SymbolInfo,
+  TokensCountResult,
+  TokensDecodeParams,
+  TokensDecodeResult,
+  TokensEncodeResult,
+  TokensSplitParams,
+  TokensSplitResult,
+  TokensTextParams,
 } from './protocol.js';
 
 export interface ReconnectOptions {
@@ -197,6 +204,19 @@ export class IndexerClient {
   }
   cycles(options?: CallOptions): Promise<ImportCycle[]> {
     return this.request('graph/cycles', {}, options);
+  }
+  /** Tokens as tiktoken counts them; answered while the index is still being built. */
+  countTokens(params: TokensTextParams | string, options?: CallOptions): Promise<TokensCountResult> {
+    return this.request('tokens/count', typeof params === 'string' ? { text: params } : params, options);
+  }
+  encodeTokens(params: TokensTextParams | string, options?: CallOptions): Promise<TokensEncodeResult> {
+    return this.request('tokens/encode', typeof params === 'string' ? { text: params } : params, options);
+  }
+  decodeTokens(params: TokensDecodeParams, options?: CallOptions): Promise<TokensDecodeResult> {
+    return this.request('tokens/decode', params, options);
+  }
+  splitTokens(params: TokensSplitParams, options?: CallOptions): Promise<TokensSplitResult> {
+    return this.request('tokens/split', params, options);
   }
   /** Only needed by hand on a connection opened without a token; connect() sends it itself. */
   authenticate(params: AuthenticateParams, options?: CallOptions): Promise<true> {
