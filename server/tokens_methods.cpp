@@ -53,7 +53,8 @@ DecodeParams read_decode(const Params& p) {
     bad_param("param 'tokens' holds " + std::to_string(ids.size()) + " ids; tokens/decode takes at most " + std::to_string(kMaxIds));
   out.ids.reserve(ids.size());
   for (const json& id : ids) {
-    if (!id.is_number_unsigned() || id.get<uint64_t>() > UINT32_MAX) bad_param("param 'tokens' must hold token ids (integers from 0)");
+    if (!id.is_number_integer() || id.get<int64_t>() < 0 || id.get<int64_t>() > UINT32_MAX)
+      bad_param("param 'tokens' must hold token ids (integers from 0)");
     out.ids.push_back(id.get<uint32_t>());
   }
   return out;
