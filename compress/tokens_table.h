@@ -3,10 +3,12 @@
 // parsing, no hashing, no allocation. Private to compress/.
 //
 // Layout, little-endian, all offsets from the start:
-//   Header | uint32 offset[ranks + 1] | uint64 slot[slots] | token bytes
+//   Header | uint32 offset[ranks + 1] (padded to 8) | uint64 slot[slots] | uint32 pair[65536] | token bytes
 // Token r is bytes[offset[r], offset[r + 1]). A slot holds (hash >> 32) << 32 | (rank + 1), or 0
 // when empty; open addressing with linear probing, slots a power of two at least twice the ranks,
-// so a probe compares bytes only when 32 bits of the hash agree.
+// so a probe compares bytes only when 32 bits of the hash agree. pair[a << 8 | b] is the rank of
+// the two bytes a b, or UINT32_MAX: every merge starts from byte pairs, and 256 KB stay in cache
+// where the hash table's 2 to 4 MB do not.
 //
 // Versions: 1, the first.
 #pragma once

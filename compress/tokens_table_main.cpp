@@ -64,6 +64,10 @@ int main(int argc, char** argv) {
     while (slot[i]) i = (i + 1) & (slots - 1);
     slot[i] = (h >> 32) << 32 | (uint64_t{r} + 1);
   }
+  std::vector<uint32_t> pair(65536, UINT32_MAX);
+  for (uint32_t r = 0; r < ranks; ++r)
+    if (offset[r + 1] - offset[r] == 2)
+      pair[static_cast<uint8_t>(bytes[offset[r]]) << 8 | static_cast<uint8_t>(bytes[offset[r] + 1])] = r;
   Header header{};
   std::memcpy(header.magic, kMagic, sizeof kMagic);
   header.version = kVersion, header.ranks = ranks, header.slots = slots, header.bytes = static_cast<uint32_t>(bytes.size());
@@ -72,6 +76,7 @@ int main(int argc, char** argv) {
   out.write(reinterpret_cast<const char*>(offset.data()), static_cast<std::streamsize>(offset.size() * 4));
   if (offset.size() % 2) out.write("\0\0\0\0", 4);  // slots 8-aligned
   out.write(reinterpret_cast<const char*>(slot.data()), static_cast<std::streamsize>(slot.size() * 8));
+  out.write(reinterpret_cast<const char*>(pair.data()), static_cast<std::streamsize>(pair.size() * 4));
   out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
   if (!out.flush()) return fail(std::string("cannot write ") + argv[2]);
   return 0;
