@@ -231,7 +231,7 @@ struct Tokenizer::Impl {
 
 namespace {
 
-constexpr size_t kSmall = 48;  // pieces up to this many bytes merge by scanning; longer by heap
+constexpr size_t kSmall = 48;  // pieces up to this many bytes merge by scanning; longer ones by the tree
 
 // The merges tiktoken makes: repeatedly the pair of adjacent parts whose concatenation has the
 // lowest rank, the leftmost among equals. `emit` receives each final part's rank in order.

@@ -11,9 +11,11 @@
 // replacing each maximal invalid subpart with U+FFFD (the WHATWG / Rust from_utf8_lossy rule), so
 // the ids are tiktoken's for that replaced text.
 //
-// Cost: the vocabulary is parsed on first use of an encoding (once per process, a few ms); after
-// that count and encode touch no lock and allocate nothing but their output. BPE merges a piece in
-// O(n log n) with a heap, so one 80,000-character word costs milliseconds, not seconds.
+// Cost: the vocabulary is a hash table the build made from the rank file and embedded, read in
+// place: first use costs ~0.5 ms (a 64 KB table of Unicode categories). count and encode take no
+// lock and allocate nothing but their output. A piece is merged by scanning its parts when short,
+// and through a tournament tree over its parts when long, so one 80,000-letter word costs
+// milliseconds, not the seconds of a quadratic merge loop.
 #pragma once
 
 #include <cstddef>
