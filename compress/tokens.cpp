@@ -175,6 +175,8 @@ struct Tokenizer::Impl {
   const uint32_t* offset = nullptr;
   const uint64_t* slots = nullptr;
   const uint32_t* pair = nullptr;
+  const uint64_t* short_slots = nullptr;
+  uint64_t short_mask = 0;
   const char* blob = nullptr;
   uint64_t mask = 0;
   size_t ranks = 0;
@@ -182,6 +184,14 @@ struct Tokenizer::Impl {
   std::vector<Special> specials;
 
   uint32_t find(const uint8_t* p, size_t n) const {
+    if (n <= table::kShortMax) {
+      uint64_t key = table::short_key(p, n);
+      for (uint64_t i = table::short_hash(key) & short_mask;; i = (i + 1) & short_mask) {
+        uint64_t slot = short_slots[i];
+        if (!slot) return kNone;
+        if ((slot & ((uint64_t{1} << 43) - 1)) == key) return static_cast<uint32_t>(slot >> 43) - 1;
+      }
+    }
     uint64_t h = table::hash_bytes(p, n);
     uint32_t tag = static_cast<uint32_t>(h >> 32);
     for (uint64_t i = h & mask;; i = (i + 1) & mask) {
@@ -218,7 +228,9 @@ struct Tokenizer::Impl {
     slots = reinterpret_cast<const uint64_t*>(data + slots_at);
     mask = h.slots - 1;
     pair = reinterpret_cast<const uint32_t*>(data + slots_at + size_t{h.slots} * 8);
-    blob = reinterpret_cast<const char*>(pair + 65536);
+    short_slots = reinterpret_cast<const uint64_t*>(pair + 65536);
+    short_mask = h.short_slots - 1;
+    blob = reinterpret_cast<const char*>(short_slots + h.short_slots);
     for (int b = 0; b < 256; ++b) {
       uint8_t c = static_cast<uint8_t>(b);
       byte_rank[b] = find(&c, 1);

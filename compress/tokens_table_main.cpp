@@ -68,15 +68,30 @@ int main(int argc, char** argv) {
   for (uint32_t r = 0; r < ranks; ++r)
     if (offset[r + 1] - offset[r] == 2)
       pair[static_cast<uint8_t>(bytes[offset[r]]) << 8 | static_cast<uint8_t>(bytes[offset[r] + 1])] = r;
+  std::vector<uint32_t> shorts;
+  for (uint32_t r = 0; r < ranks; ++r)
+    if (offset[r + 1] - offset[r] <= kShortMax) shorts.push_back(r);
+  if (ranks >= (1u << 21) - 1) return fail("too many ranks for the short slots");
+  uint32_t short_slots = 1;
+  while (short_slots < shorts.size() * 2) short_slots <<= 1;
+  std::vector<uint64_t> short_slot(short_slots, 0);
+  for (uint32_t r : shorts) {
+    uint64_t key = short_key(reinterpret_cast<const uint8_t*>(bytes.data()) + offset[r], offset[r + 1] - offset[r]);
+    uint64_t i = short_hash(key) & (short_slots - 1);
+    while (short_slot[i]) i = (i + 1) & (short_slots - 1);
+    short_slot[i] = key | (uint64_t{r} + 1) << 43;
+  }
   Header header{};
   std::memcpy(header.magic, kMagic, sizeof kMagic);
   header.version = kVersion, header.ranks = ranks, header.slots = slots, header.bytes = static_cast<uint32_t>(bytes.size());
+  header.short_slots = short_slots;
   std::ofstream out(argv[2], std::ios::binary | std::ios::trunc);
   out.write(reinterpret_cast<const char*>(&header), sizeof header);
   out.write(reinterpret_cast<const char*>(offset.data()), static_cast<std::streamsize>(offset.size() * 4));
   if (offset.size() % 2) out.write("\0\0\0\0", 4);  // slots 8-aligned
   out.write(reinterpret_cast<const char*>(slot.data()), static_cast<std::streamsize>(slot.size() * 8));
   out.write(reinterpret_cast<const char*>(pair.data()), static_cast<std::streamsize>(pair.size() * 4));
+  out.write(reinterpret_cast<const char*>(short_slot.data()), static_cast<std::streamsize>(short_slot.size() * 8));
   out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
   if (!out.flush()) return fail(std::string("cannot write ") + argv[2]);
   return 0;
