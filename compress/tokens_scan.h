@@ -70,11 +70,16 @@ struct Cursor {
   size_t n;
   size_t seen = 0;  // one past the furthest position read (kTrack only)
 
-  Ch at(size_t i) {
+  // Inlined for ASCII, the common case; the decoding of the rest stays out of line.
+  [[gnu::always_inline]] Ch at(size_t i) {
     if constexpr (kTrack) seen = i + 1 > seen ? i + 1 : seen;
     if (i >= n) return {kEnd, 0};
     uint8_t b = s[i];
-    if (b < 0x80) return {kAsciiCat[b], 1};
+    if (b < 0x80) [[likely]] return {kAsciiCat[b], 1};
+    return wide(i, b);
+  }
+
+  [[gnu::noinline]] Ch wide(size_t i, uint8_t b) const {
     // Valid UTF-8 is the contract; a lead byte cut by the end is read as one "other" byte so
     // nothing reads past the text.
     size_t want = b < 0xE0 ? 2 : b < 0xF0 ? 3 : 4;
