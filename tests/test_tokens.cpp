@@ -188,6 +188,43 @@ TEST_CASE("tokens: the incremental count equals the full count after every appen
   }
 }
 
+TEST_CASE("tokens: random texts keep every invariant (count, decode, truncate, split, the counter)", "[tokens]") {
+  // Atoms of every class the scanners tell apart, and raw bytes that are not UTF-8 at all.
+  const std::vector<std::string> atoms = {"a", "Z", "é", "É", "ǅ", "ʰ", "中", "\xCC\x81", "7", "٣", "Ⅻ", " ", "  ", "\t", "\n", "\r\n",
+                                          "\xC2\xA0", "'", "'s", "'LL", "'ſ", "!", "/", "😀", "👍🏽", "\xEF\xBB\xBF", "_", "\x80", "\xF0\x9F",
+                                          "\xFF", "Word", "HTTP", "camelCase", "1234567"};
+  std::mt19937 random(99);
+  for (int round = 0; round < 60; ++round) {
+    std::string text;
+    for (size_t k = 0, n = random() % 200; k < n; ++k) text += atoms[random() % atoms.size()];
+    for (Encoding e : kBoth) {
+      const Tokenizer& t = tokenizer(e);
+      std::string valid = to_valid_utf8(text);
+      INFO(name_of(e) << " round " << round);
+      auto ids = t.encode(text);
+      REQUIRE(ids == t.encode(valid));
+      REQUIRE(t.count(text) == ids.size());
+      REQUIRE(t.decode(ids).bytes == valid);
+      Counter counter(e);
+      for (size_t at = 0; at < text.size();) {
+        size_t n = std::min<size_t>(random() % 9, text.size() - at);
+        counter.append(text.substr(at, n));
+        at += n;
+        REQUIRE(counter.count() == t.count(text.substr(0, at)));
+      }
+      size_t budget = 1 + random() % 20;
+      REQUIRE(t.count(valid.substr(0, t.truncate(valid, budget))) <= budget);
+      size_t covered = 0;
+      for (auto [b, end] : t.split(valid, budget + 3)) {
+        REQUIRE(b == covered);
+        REQUIRE(t.count(valid.substr(b, end - b)) <= budget + 3);
+        covered = end;
+      }
+      REQUIRE(covered == valid.size());
+    }
+  }
+}
+
 TEST_CASE("tokens: one 80,000-character word and long runs are tokenized", "[tokens]") {
   std::mt19937 random(42);
   std::string letters, same(80000, 'a');
