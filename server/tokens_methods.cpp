@@ -17,6 +17,7 @@ namespace tk = compress::tokens;
 // a call holds a pool thread (16 MiB of text is about 4 million tokens, ~100 ms).
 constexpr size_t kMaxTextBytes = 16 << 20;
 constexpr size_t kMaxIds = 4 << 20;
+constexpr size_t kMaxChunks = 1 << 16;  // bounds the answer too: each chunk repeats its text
 constexpr const char* kDefaultEncoding = "o200k_base";
 
 tk::Encoding read_encoding(const Params& p) {
@@ -123,6 +124,9 @@ Split split(Context& c, const SplitParams& p) {
   if (!p.max_tokens) bad_param("missing param 'max_tokens'");
   const auto& t = tk::tokenizer(p.encoding);
   Split out{p.text, t.split(p.text, p.max_tokens), {}, p.encoding};
+  if (out.chunks.size() > kMaxChunks)
+    bad_param("the text splits into " + std::to_string(out.chunks.size()) + " chunks of at most " + std::to_string(p.max_tokens) +
+              " tokens; tokens/split answers at most " + std::to_string(kMaxChunks) + ": raise 'max_tokens'");
   for (auto [b, e] : out.chunks) {
     if (c.cancelled_now()) throw RpcError{kRequestCancelled, "request cancelled"};
     out.counts.push_back(t.count(std::string_view(out.text).substr(b, e - b)));
@@ -173,7 +177,7 @@ void register_methods(Registry& r) {
           .summary = "The text of token ids: {text, valid_utf8} (ids that end inside a character give U+FFFD there).", .needs_index = false},
          read_decode, decode, write_decoded);
   r.bind({.name = "tokens/split", .params = "{text, max_tokens, encoding?}",
-          .summary = "Chunks of at most max_tokens tokens each, cut after a newline where one fits: {chunks: [{text, tokens, begin, end}]} (byte offsets).",
+          .summary = "Chunks of at most max_tokens tokens each, cut after a newline where one fits: {chunks: [{text, tokens, begin, end}]} (byte offsets; at most 65,536 chunks).",
           .needs_index = false},
          read_split, split, write_split);
 }

@@ -298,6 +298,10 @@ TEST_CASE("tokens: the methods answer while the index is built, and refuse bad p
   CHECK(refusal("tokens/decode", {{"tokens", {1, -2}}}) == "-32602 param 'tokens' must hold token ids (integers from 0)");
   CHECK(refusal("tokens/decode", {{"tokens", {999999999}}}) == "-32602 token id 999999999 is not in o200k_base");
   CHECK(refusal("tokens/split", {{"text", "x"}}) == "-32602 missing param 'max_tokens'");
+  std::string words = "x";
+  for (int i = 1; i < 70000; ++i) words += " x";  // 70,000 tokens
+  CHECK(refusal("tokens/split", {{"text", words}, {"max_tokens", 1}}) ==
+        "-32602 the text splits into 70000 chunks of at most 1 tokens; tokens/split answers at most 65536: raise 'max_tokens'");
   CHECK(refusal("tokens/split", {{"text", "x"}, {"max_tokens", 0}}).starts_with("-32602 param 'max_tokens' must be an integer from 1"));
 
   const server::McpTool* tool = server::registry().tool("count_tokens");
