@@ -46,7 +46,7 @@ int main(int argc, char** argv) {
     ss << in.rdbuf();
     std::string text = ss.str();
     // Runs until 0.5 s have passed or 200 runs, at least 3: the best run is reported.
-    double count_best = 1e300, encode_best = 1e300, count_cpu = 1e300;
+    double count_best = 1e300, encode_best = 1e300, count_cpu = 1e300, count_first = 0;
     size_t tokens = 0;
     std::vector<uint32_t> ids;
     auto began = std::chrono::steady_clock::now();
@@ -56,13 +56,14 @@ int main(int argc, char** argv) {
       tokens = t.count(text);
       count_cpu = std::min(count_cpu, cpu_ms() - c0);
       count_best = std::min(count_best, ms_since(t0));
+      if (run == 0) count_first = ms_since(t0);  // the merge cache as this file left it: cold but for the files before
       ids.clear();
       auto t1 = std::chrono::steady_clock::now();
       t.encode(text, ids);
       encode_best = std::min(encode_best, ms_since(t1));
     }
-    std::printf("{\"file\":\"%s\",\"bytes\":%zu,\"tokens\":%zu,\"count_ms\":%.4f,\"count_cpu_ms\":%.4f,\"encode_ms\":%.4f}\n", argv[a],
-                text.size(), tokens, count_best, count_cpu, encode_best);
+    std::printf("{\"file\":\"%s\",\"bytes\":%zu,\"tokens\":%zu,\"count_ms\":%.4f,\"count_cpu_ms\":%.4f,\"count_first_ms\":%.4f,\"encode_ms\":%.4f}\n",
+                argv[a], text.size(), tokens, count_best, count_cpu, count_first, encode_best);
   }
   return 0;
 }
