@@ -14,8 +14,8 @@
 // Cost: the vocabulary is a hash table the build made from the rank file and embedded, read in
 // place: first use costs ~0.5 ms (a 64 KB table of Unicode categories). count and encode take no
 // lock and allocate nothing but their output (and, once per thread, a 300 KB cache of recent
-// merges, exact, so repeated words skip the merge). A piece is merged by scanning its parts when short,
-// and through a tournament tree over its parts when long, so one 80,000-letter word costs
+// merges, exact, so repeated words skip the merge). A piece is merged by scanning its parts when
+// short, and through a tournament tree over its parts when long, so one 80,000-letter word costs
 // milliseconds, not the seconds of a quadratic merge loop.
 #pragma once
 
