@@ -754,9 +754,12 @@ int cmd_tokens(const Args& a) {
   if (path == "-") {
     read << std::cin.rdbuf();
   } else {
+    std::error_code ec;
+    if (fs::is_directory(path, ec)) throw std::runtime_error(path + " is a directory; tokens reads a file");
     std::ifstream in(path, std::ios::binary);
     if (!in) throw std::runtime_error("cannot read " + path);
     read << in.rdbuf();
+    if (in.bad()) throw std::runtime_error("cannot read " + path);
   }
   std::string input = std::move(read).str();
   const tk::Tokenizer& t = tk::tokenizer(*encoding);

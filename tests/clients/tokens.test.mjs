@@ -86,4 +86,7 @@ test('--decode gives back the bytes of --encode; an unknown id is refused', () =
   }
   assert.throws(() => indexer(['--decode', '-'], '1 2 999999999'), (e) => /token id 999999999 is not in o200k_base/.test(e.stderr.toString()));
   assert.throws(() => indexer(['--encoding', 'p50k_base']), (e) => e.status === 2 && /--encoding is o200k_base or cl100k_base/.test(e.stderr.toString()));
+  assert.throws(() => indexer([scratch]), (e) => e.status === 1 && /is a directory; tokens reads a file/.test(e.stderr.toString()));
+  assert.throws(() => indexer([join(scratch, 'missing')]), (e) => e.status === 1 && /cannot read/.test(e.stderr.toString()));
+  assert.equal(indexer(['--count'], '').toString(), '0\n');
 });
