@@ -10,7 +10,8 @@ cd "$(dirname "$0")/.."
 ./setup.sh
 need=()
 # libssl-dev: asio's and beast's ssl headers include OpenSSL's, or clangd's TUs for them stop.
-for p in fzf universal-ctags libboost-dev python3 clangd libssl-dev; do
+# libpcre2-dev: the regex engine the tokenizer's scanner is measured against.
+for p in fzf universal-ctags libboost-dev python3 clangd libssl-dev libpcre2-dev; do
   dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q "ok installed" || need+=("$p")
 done
 if ((${#need[@]})); then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null; fi
@@ -38,3 +39,10 @@ echo
 build/indexer_live_bench "${corpora[@]}"
 echo
 build/indexer_serve_bench --seconds 4 --clangd /usr/include/boost/asio --clangd /usr/include/boost/beast --pyright "$py" /usr/include/boost
+echo
+# The tokenizer beside tiktoken, tiktoken-node, gpt-tokenizer and ai-tokenizer (npm, pinned in
+# tests/clients), and its pre-tokenizer beside PCRE2.
+cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
+cmake --build build --target indexer_tokens_bench indexer_tokens_regex_bench client_deps
+node bench/tokens_bench.mjs
+build/indexer_tokens_regex_bench README.md server/ws_server.cpp

@@ -562,16 +562,24 @@ Compacted compact(std::vector<Message> messages, const CompactOptions& options, 
   return Compactor(std::move(messages), options, store).run();
 }
 
-bool restore(std::vector<Message>& messages, ElisionStore& store) {
+Fetch fetch_from(ElisionStore& store) {
+  return [&store](std::string_view handle) -> std::optional<std::string> {
+    auto got = store.get(handle);
+    if (got.status != ElisionStore::Status::Found) return std::nullopt;
+    return std::move(got.bytes);
+  };
+}
+
+bool restore(std::vector<Message>& messages, const Fetch& fetch) {
   std::vector<Message> out;
   for (auto& m : messages) {
     // A group of dropped messages: one marker whose bytes are the messages, serialized.
     std::string_view c = m.content;
     if (c.starts_with(kOpen) && c.size() >= kOpen.size() + kHandle && c.find(": a group of ") == kOpen.size() + kHandle &&
         c.find("]]") == c.size() - 2) {
-      auto got = store.get(c.substr(kOpen.size(), kHandle));
-      if (got.status != ElisionStore::Status::Found) return false;
-      std::string_view b = got.bytes;
+      auto got = fetch(c.substr(kOpen.size(), kHandle));
+      if (!got) return false;
+      std::string_view b = *got;
       while (!b.empty()) {
         size_t nl = b.find('\n');
         if (!b.starts_with("--- message ") || nl == std::string_view::npos) return false;
@@ -599,12 +607,12 @@ bool restore(std::vector<Message>& messages, ElisionStore& store) {
     out.push_back(std::move(m));
   }
   for (auto& m : out)
-    if (!restore(m.content, store)) return false;
+    if (!restore(m.content, fetch)) return false;
   messages = std::move(out);
   return true;
 }
 
-bool restore(std::string& text, ElisionStore& store) {
+bool restore(std::string& text, const Fetch& fetch) {
   std::string out;
   size_t at = 0;
   for (size_t open = text.find(kOpen); open != std::string::npos; open = text.find(kOpen, at)) {
@@ -615,11 +623,10 @@ bool restore(std::string& text, ElisionStore& store) {
       at = open + kOpen.size();
       continue;
     }
-    auto got = store.get(handle);
+    auto got = fetch(handle);
     // A span may hold markers of an earlier step (a cut of a folded output): restored too.
-    if (got.status == ElisionStore::Status::Found && got.bytes.find(kOpen) != std::string::npos && !restore(got.bytes, store))
-      got.status = ElisionStore::Status::Evicted;
-    if (got.status != ElisionStore::Status::Found) {
+    if (got && got->find(kOpen) != std::string::npos && !restore(*got, fetch)) got.reset();
+    if (!got) {
       out.append(text, at, std::string::npos);
       text = std::move(out);
       return false;
@@ -631,9 +638,9 @@ bool restore(std::string& text, ElisionStore& store) {
       size_t e = text.find(closing, close);
       if (e != std::string::npos) end = e + closing.size();
     }
-    if (!got.bytes.empty() && got.bytes.back() == '\n' && end < text.size() && text[end] == '\n') ++end;
+    if (!got->empty() && got->back() == '\n' && end < text.size() && text[end] == '\n') ++end;
     out.append(text, at, open - at);
-    out += got.bytes;
+    out += *got;
     at = end;
   }
   out.append(text, at, std::string::npos);

@@ -79,11 +79,15 @@ std::string marker(std::string_view handle, std::string_view what);
 
 Compacted compact(std::vector<Message> messages, const CompactOptions& options, ElisionStore& store);
 
+// The bytes a handle names, from a store or from a server's context/expand; nullopt when gone.
+using Fetch = std::function<std::optional<std::string>(std::string_view handle)>;
+Fetch fetch_from(ElisionStore& store);
+
 // Every marker in `text` replaced by what its handle holds; false (and `text` as far as it got)
 // when a handle is gone.
-bool restore(std::string& text, ElisionStore& store);
+bool restore(std::string& text, const Fetch& fetch);
 // The conversation as it was: groups of dropped messages back in their place, every marker
 // restored. False when a handle is gone.
-bool restore(std::vector<Message>& messages, ElisionStore& store);
+bool restore(std::vector<Message>& messages, const Fetch& fetch);
 
 }  // namespace compress

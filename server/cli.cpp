@@ -25,10 +25,12 @@
 #include <map>
 #include <mutex>
 #include <optional>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "compress/tokens.h"
 #include "indexer/confine.h"
 #include "indexer/indexer.h"
 #include "indexer/live_tree.h"
@@ -81,6 +83,13 @@ commands:
   call    METHOD [PARAMS] [PATH]
                             any method by name with JSON params ('{"pattern":"Foo"}'): asked of
                             PATH's running server when one runs, else answered here
+  map     [PATH] [--tokens N] [--focus PATH|NAME]... [--encoding E] [--json]
+                            the repository's most important files and their definitions, ranked
+                            over the import graph, led by the focus, filled to N tokens (2048)
+  compact FILE|- [PATH] --tokens N [--encoding E]
+                            a conversation (JSON messages) made to fit N tokens; what it elides
+                            stays retrievable: from PATH's running server, by `indexer expand`
+  expand  HANDLE [PATH]     the text a compaction marker's handle elided (asks PATH's server)
   serve   [PATH] [--listen ADDRESS:PORT|unix:SOCKET] [--token T] [--allow-origin ORIGIN]
                             serve the live index over WebSocket JSON-RPC and HTTP (/health,
                             /stats, /metrics, POST /rpc); loopback and a free port by default;
@@ -89,6 +98,9 @@ commands:
   lsp     [PATH] [--stdio]  a language server on stdin/stdout (LSP 3.17; PATH: else the
                             client's workspace root; --stdio, as editors pass it, changes nothing)
   mcp     [PATH]            a Model Context Protocol server on stdin/stdout, with tools for agents
+  tokens  [FILE|-] [--encoding o200k_base|cl100k_base] [--count|--encode|--decode]
+                            the tokens of FILE (default: standard input) as tiktoken counts them:
+                            the count (default), the ids, or --decode: ids in, the text out
   watch   [PATH] [--max-watches N]
                             keep the index of PATH live (inotify) and its snapshot current,
                             printing each re-index, until interrupted
@@ -123,9 +135,10 @@ struct UsageError {
 // pays for what static initialisers build.
 constexpr std::string_view kValued[] = {"--kind", "--lang", "--path", "--limit", "--format", "-o",
                                         "--max-file-size", "--exclude", "--threads", "--snapshot", "--depth",
-                                        "--max-watches", "--listen", "--token", "--allow-origin"};
+                                        "--max-watches", "--listen", "--token", "--allow-origin", "--encoding",
+                                        "--tokens", "--focus"};
 constexpr std::string_view kSwitches[] = {"--json", "--imports", "--index-minified", "--no-snapshot", "--no-server", "--help", "-h", "--version",
-                                          "--stdio", "--markdown"};
+                                          "--stdio", "--markdown", "--count", "--encode", "--decode"};
 
 Args parse_args(int argc, char** argv) {
   Args a;
@@ -737,6 +750,43 @@ int cmd_methods(const Args& a) {
   return 0;
 }
 
+// A method's answer (JSON text) from PATH's running server when there is one and the command asks
+// nothing of indexing the server might do otherwise, else from the same method run here. Prints
+// the error and returns nullopt when the method refuses.
+std::optional<std::string> answer(const Args& a, const std::string& method, const json& params, const std::string& root) {
+  const server::Method* m = server::registry().find(method);
+  auto fail = [](int code, const std::string& message) {
+    std::cerr << "indexer: " << message << " (" << code << ")\n";
+    return std::nullopt;
+  };
+  bool own = a.has("--no-server") || a.has("--no-snapshot") || a.has("--snapshot") || a.has("--exclude") || a.has("--max-file-size") ||
+             a.has("--index-minified");
+  std::error_code ec;
+  if (auto found = own ? std::nullopt : server::discover(fs::absolute(root, ec).lexically_normal())) {
+    if (auto body = server::post_rpc(*found, json{{"jsonrpc", "2.0"}, {"id", 1}, {"method", method}, {"params", params}}.dump(), 60000)) {
+      json response = json::parse(*body, nullptr, false);
+      if (response.contains("error")) return fail(response["error"].value("code", 0), response["error"].value("message", std::string()));
+      if (response.contains("result")) return dump(response["result"]);
+    }
+  }
+  // A method that needs no index is answered without indexing anything.
+  struct NoIndex : server::Host {
+    server::Service* index_now() override { return nullptr; }
+    server::Service& index_ready(const server::CancelFlag&) override { throw server::RpcError{server::kServerNotReady, "no index"}; }
+  } no_index;
+  std::unique_ptr<Local> local = m && m->needs_index ? open_local(a, root) : nullptr;
+  std::unique_ptr<server::ReadyHost> ready = local ? std::make_unique<server::ReadyHost>(*local->service) : nullptr;
+  server::Host& host = ready ? static_cast<server::Host&>(*ready) : no_index;
+  server::CancelFlag never{false};
+  try {
+    server::Result r = server::registry().call(method, params, host, never);
+    if (const auto* raw = std::get_if<server::RawJson>(&r)) return raw->text;
+    return dump(std::get<json>(r));
+  } catch (const server::RpcError& e) {
+    return fail(e.code, e.message);
+  }
+}
+
 int cmd_call(const Args& a) {
   if (a.positional.empty()) throw UsageError{"call needs a METHOD (see indexer methods)"};
   const std::string& method = a.positional[0];
@@ -748,31 +798,110 @@ int cmd_call(const Args& a) {
     params = json::parse(a.positional[1], nullptr, false);
     if (params.is_discarded() || !params.is_object()) throw UsageError{"PARAMS is a JSON object, such as '{\"pattern\": \"Foo\"}'"};
   }
-  std::string root = root_arg(a, 2);
-  auto fail = [](int code, const std::string& message) {
-    std::cerr << "indexer: " << message << " (" << code << ")\n";
-    return 1;
-  };
-  bool own = a.has("--no-server") || a.has("--no-snapshot") || a.has("--snapshot") || a.has("--exclude") || a.has("--max-file-size") ||
-             a.has("--index-minified");
-  std::error_code ec;
-  if (auto found = own ? std::nullopt : server::discover(fs::absolute(root, ec).lexically_normal())) {
-    if (auto body = server::post_rpc(*found, json{{"jsonrpc", "2.0"}, {"id", 1}, {"method", method}, {"params", params}}.dump(), 60000)) {
-      json response = json::parse(*body, nullptr, false);
-      if (response.contains("error")) return fail(response["error"].value("code", 0), response["error"].value("message", std::string()));
-      if (response.contains("result")) return std::cout << dump(response["result"]) << '\n', 0;
+  auto text = answer(a, method, params, root_arg(a, 2));
+  if (!text) return 1;
+  std::cout << *text << '\n';
+  return 0;
+}
+
+// ---- map, compact, expand: compress/ through the context/* methods -------------------------------
+
+int cmd_map(const Args& a) {
+  json params = json::object();
+  if (auto v = a.get("--tokens")) params["budget"] = parse_number("--tokens", *v);
+  if (auto v = a.get("--encoding")) params["encoding"] = *v;
+  if (a.has("--focus")) params["focus"] = a.options.at("--focus");
+  auto text = answer(a, "context/repoMap", params, root_arg(a, 0));
+  if (!text) return 1;
+  if (a.has("--json")) return std::cout << *text << '\n', 0;
+  json map = json::parse(*text);
+  std::cout << map["text"].get<std::string>();
+  std::cerr << "indexer: " << map["tokens"] << " tokens, " << map["files"] << " files, " << map["symbols"] << " definitions\n";
+  return 0;
+}
+
+int cmd_compact(const Args& a) {
+  if (a.positional.empty()) throw UsageError{"compact needs a FILE of messages (JSON: [{role, content, ...}] or {messages: [...]}), or -"};
+  std::string input;
+  if (a.positional[0] == "-") {
+    input.assign(std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>());
+  } else {
+    std::ifstream in(a.positional[0], std::ios::binary);
+    if (!in) throw std::runtime_error(a.positional[0] + ": cannot read the file");
+    input.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  }
+  json doc = json::parse(input, nullptr, false);
+  if (doc.is_discarded()) throw std::runtime_error(a.positional[0] + ": not JSON");
+  json params = doc.is_array() ? json{{"messages", doc}} : doc;
+  if (!params.is_object()) throw std::runtime_error(a.positional[0] + ": neither a list of messages nor {messages: [...]}");
+  if (auto v = a.get("--tokens")) params["budget"] = parse_number("--tokens", *v);
+  if (auto v = a.get("--encoding")) params["encoding"] = *v;
+  auto text = answer(a, "context/compact", params, root_arg(a, 1));
+  if (!text) return 1;
+  std::cout << *text << '\n';
+  return 0;
+}
+
+int cmd_expand(const Args& a) {
+  if (a.positional.empty()) throw UsageError{"expand needs a HANDLE (z and 32 hex digits, from a compaction's marker)"};
+  auto text = answer(a, "context/expand", {{"handle", a.positional[0]}}, root_arg(a, 1));
+  if (!text) return 1;
+  std::cout << json::parse(*text)["text"].get<std::string>();
+  return 0;
+}
+
+// ---- tokens: compress/tokens.h on a file or standard input ----------------------------------------
+
+int cmd_tokens(const Args& a) {
+  namespace tk = compress::tokens;
+  auto encoding = tk::encoding_named(a.get("--encoding").value_or("o200k_base"));
+  if (!encoding) throw UsageError{"--encoding is o200k_base or cl100k_base"};
+  if (a.has("--count") + a.has("--encode") + a.has("--decode") > 1) throw UsageError{"tokens takes one of --count, --encode, --decode"};
+  if (a.positional.size() > 1) throw UsageError{"tokens reads one FILE, or - for standard input"};
+  std::string path = a.positional.empty() ? "-" : a.positional[0];
+  std::ostringstream read;
+  if (path == "-") {
+    read << std::cin.rdbuf();
+  } else {
+    std::error_code ec;
+    if (fs::is_directory(path, ec)) throw std::runtime_error(path + " is a directory; tokens reads a file");
+    std::ifstream in(path, std::ios::binary);
+    if (!in) throw std::runtime_error("cannot read " + path);
+    read << in.rdbuf();
+    if (in.bad()) throw std::runtime_error("cannot read " + path);
+  }
+  std::string input = std::move(read).str();
+  const tk::Tokenizer& t = tk::tokenizer(*encoding);
+  if (a.has("--decode")) {
+    // Ids separated by white space or commas, brackets allowed: what --encode and JSON print.
+    std::vector<uint32_t> ids;
+    for (size_t i = 0; i < input.size();) {
+      char c = input[i];
+      if (std::isspace(static_cast<unsigned char>(c)) || c == ',' || c == '[' || c == ']') {
+        ++i;
+        continue;
+      }
+      uint32_t id = 0;
+      auto [end, ec] = std::from_chars(input.data() + i, input.data() + input.size(), id);
+      if (ec != std::errc() || end == input.data() + i)
+        throw std::runtime_error(path + ": byte " + std::to_string(i) + ": expected a token id");
+      ids.push_back(id);
+      i = static_cast<size_t>(end - input.data());
     }
-  }
-  auto local = open_local(a, root);
-  server::ReadyHost host(*local->service);
-  try {
-    server::Result r = server::registry().call(method, params, host, local->never);
-    if (const auto* raw = std::get_if<server::RawJson>(&r)) std::cout << raw->text << '\n';
-    else std::cout << dump(std::get<json>(r)) << '\n';
+    auto decoded = t.decode(ids);
+    if (decoded.unknown) throw std::runtime_error("token id " + std::to_string(*decoded.unknown) + " is not in " + tk::name_of(*encoding));
+    std::cout << decoded.bytes;
     return 0;
-  } catch (const server::RpcError& e) {
-    return fail(e.code, e.message);
   }
+  if (!a.has("--encode")) return std::cout << t.count(input) << '\n', 0;
+  std::string out;
+  char buf[16];
+  for (uint32_t id : t.encode(input)) {
+    if (!out.empty()) out += ' ';
+    out.append(buf, static_cast<size_t>(std::to_chars(buf, buf + sizeof buf, id).ptr - buf));
+  }
+  std::cout << out << '\n';
+  return 0;
 }
 
 }  // namespace
@@ -936,6 +1065,10 @@ int main(int argc, char** argv) {
     else if (a.command == "graph") rc = cmd_graph(a);
     else if (a.command == "methods") rc = cmd_methods(a);
     else if (a.command == "call") rc = cmd_call(a);
+    else if (a.command == "map") rc = cmd_map(a);
+    else if (a.command == "compact") rc = cmd_compact(a);
+    else if (a.command == "expand") rc = cmd_expand(a);
+    else if (a.command == "tokens") rc = cmd_tokens(a);
     else if (a.command == "watch") rc = cmd_watch(a);
     else if (a.command == "serve") rc = cmd_serve(a);
     else if (a.command == "lsp") rc = cmd_stdio(a, true);

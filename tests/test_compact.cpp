@@ -58,7 +58,7 @@ std::vector<Message> session(size_t turns, std::mt19937& rng) {
 }
 
 std::vector<Message> restored(std::vector<Message> ms, compress::ElisionStore& store) {
-  REQUIRE(compress::restore(ms, store));
+  REQUIRE(compress::restore(ms, compress::fetch_from(store)));
   return ms;
 }
 

@@ -34,7 +34,7 @@ test('tools over the official SDK client', async () => {
 
   const { tools } = await client.listTools();
   const names = tools.map((t) => t.name).sort();
-  assert.deepEqual(names, ['definition', 'dependencies', 'find_symbols', 'importers', 'index_status', 'outline', 'refresh']);
+  assert.deepEqual(names, ['count_tokens', 'definition', 'dependencies', 'expand', 'find_symbols', 'importers', 'index_status', 'outline', 'refresh', 'repo_map']);
   // tools/list is the registry's: every method registered with a tool, with its schema.
   const registered = JSON.parse(execFileSync(binary, ['methods', '--json'], { encoding: 'utf8' })).filter((m) => m.tool);
   assert.deepEqual(tools.map((t) => ({ name: t.name, description: t.description, inputSchema: t.inputSchema })),
@@ -52,6 +52,8 @@ test('tools over the official SDK client', async () => {
   assert.equal(text(await client.callTool({ name: 'importers', arguments: { path: 'app/util.py' } })), 'app/server.py:1\n');
   assert.match(text(await client.callTool({ name: 'dependencies', arguments: { path: 'app/util.py', direction: 'dependents' } })), /^1 app\/server\.py/);
   assert.match(text(await client.callTool({ name: 'index_status', arguments: {} })), /^files: 403$/m);
+  assert.equal(text(await client.callTool({ name: 'count_tokens', arguments: { text: "Hello world, it's", encoding: 'cl100k_base' } })),
+    '5 tokens (cl100k_base)\n');
 
   // Bounded: a limit, and a note saying how much more there was (400 handlers match).
   const many = text(await client.callTool({ name: 'find_symbols', arguments: { pattern: 'handler', limit: 5 } }));

@@ -41,6 +41,18 @@ import type {
   SearchParams,
   SnapshotResult,
   SymbolInfo,
+  TokensCountResult,
+  TokensDecodeParams,
+  TokensDecodeResult,
+  TokensEncodeResult,
+  TokensSplitParams,
+  TokensSplitResult,
+  TokensTextParams,
+  CompactParams,
+  CompactResult,
+  ExpandResult,
+  RepoMapParams,
+  RepoMapResult,
 } from './protocol.js';
 
 export interface ReconnectOptions {
@@ -200,6 +212,29 @@ export class IndexerClient {
   }
   cycles(options?: CallOptions): Promise<ImportCycle[]> {
     return this.request('graph/cycles', {}, options);
+  }
+  /** Tokens as tiktoken counts them; answered while the index is still being built. */
+  countTokens(params: TokensTextParams | string, options?: CallOptions): Promise<TokensCountResult> {
+    return this.request('tokens/count', typeof params === 'string' ? { text: params } : params, options);
+  }
+  encodeTokens(params: TokensTextParams | string, options?: CallOptions): Promise<TokensEncodeResult> {
+    return this.request('tokens/encode', typeof params === 'string' ? { text: params } : params, options);
+  }
+  decodeTokens(params: TokensDecodeParams, options?: CallOptions): Promise<TokensDecodeResult> {
+    return this.request('tokens/decode', params, options);
+  }
+  splitTokens(params: TokensSplitParams, options?: CallOptions): Promise<TokensSplitResult> {
+    return this.request('tokens/split', params, options);
+  }
+  /** The messages made to fit `budget` tokens; what is elided stays retrievable with expand(). */
+  compact(params: CompactParams, options?: CallOptions): Promise<CompactResult> {
+    return this.request('context/compact', params, options);
+  }
+  expand(handle: string, options?: CallOptions): Promise<ExpandResult> {
+    return this.request('context/expand', { handle }, options);
+  }
+  repoMap(params: RepoMapParams = {}, options?: CallOptions): Promise<RepoMapResult> {
+    return this.request('context/repoMap', params, options);
   }
   /** Only needed by hand on a connection opened without a token; connect() sends it itself. */
   authenticate(params: AuthenticateParams, options?: CallOptions): Promise<true> {

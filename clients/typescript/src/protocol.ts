@@ -124,6 +124,96 @@ export interface AuthenticateParams {
   token: string;
 }
 
+/** The tokenizers: OpenAI's encodings, ids identical to tiktoken's (o200k_base is the default). */
+export type TokenEncoding = 'o200k_base' | 'cl100k_base';
+export interface TokensTextParams {
+  /** At most 16 MiB. Special tokens such as `<|endoftext|>` count as the plain text they are. */
+  text: string;
+  encoding?: TokenEncoding;
+}
+export interface TokensCountResult {
+  count: number;
+  encoding: TokenEncoding;
+}
+export interface TokensEncodeResult {
+  tokens: number[];
+  encoding: TokenEncoding;
+}
+export interface TokensDecodeParams {
+  tokens: number[];
+  encoding?: TokenEncoding;
+}
+export interface TokensDecodeResult {
+  /** Ids that end inside a character give U+FFFD there, and `valid_utf8` false. */
+  text: string;
+  valid_utf8: boolean;
+}
+export interface TokensSplitParams extends TokensTextParams {
+  /** Each chunk counts at most this many tokens on its own (at least 1). */
+  max_tokens: number;
+}
+export interface TokenChunk {
+  text: string;
+  tokens: number;
+  /** UTF-8 byte offsets into the text. */
+  begin: number;
+  end: number;
+}
+export interface TokensSplitResult {
+  chunks: TokenChunk[];
+  encoding: TokenEncoding;
+}
+
+export type MessageKind = 'system' | 'instruction' | 'user' | 'assistant' | 'tool_call' | 'tool_output' | 'file' | 'other';
+export interface ContextMessage {
+  role: string;
+  content: string;
+  /** Else from the role (`tool` is `tool_output`). System messages, instructions and pinned ones are never touched. */
+  kind?: MessageKind;
+  pinned?: boolean;
+  /** For `file`: which file it holds (two reads of one file make the older a diff or a marker). */
+  path?: string;
+}
+export interface CompactParams {
+  messages: ContextMessage[];
+  /** Tokens the answer may count (the sum of its contents), exactly. */
+  budget: number;
+  encoding?: TokenEncoding;
+}
+export interface CompactChange {
+  /** The index of the input message. */
+  message: number;
+  strategy: 'repeat' | 'fold' | 'reread' | 'outline' | 'cut' | 'drop';
+  /** `context/expand {handle}` gives the removed bytes back. */
+  handle: string;
+  lines: number;
+  tokens_before: number;
+  tokens_after: number;
+}
+export interface CompactResult {
+  messages: (ContextMessage & { kind: MessageKind })[];
+  manifest: CompactChange[];
+  tokens_before: number;
+  tokens_after: number;
+}
+export interface ExpandResult {
+  text: string;
+  valid_utf8: boolean;
+}
+export interface RepoMapParams {
+  /** Tokens, default 2048. */
+  budget?: number;
+  encoding?: TokenEncoding;
+  /** Paths or symbol names to lead with. */
+  focus?: string[];
+}
+export interface RepoMapResult {
+  text: string;
+  tokens: number;
+  files: number;
+  symbols: number;
+}
+
 /** Every request method: its params and its result. */
 export interface Methods {
   initialize: { params: Record<string, never>; result: InitializeResult };
@@ -143,6 +233,13 @@ export interface Methods {
   'index/subscribe': { params: Record<string, never>; result: true };
   'index/unsubscribe': { params: Record<string, never>; result: true };
   authenticate: { params: AuthenticateParams; result: true };
+  'tokens/count': { params: TokensTextParams; result: TokensCountResult };
+  'tokens/encode': { params: TokensTextParams; result: TokensEncodeResult };
+  'tokens/decode': { params: TokensDecodeParams; result: TokensDecodeResult };
+  'tokens/split': { params: TokensSplitParams; result: TokensSplitResult };
+  'context/compact': { params: CompactParams; result: CompactResult };
+  'context/expand': { params: { handle: string }; result: ExpandResult };
+  'context/repoMap': { params: RepoMapParams; result: RepoMapResult };
 }
 export type MethodName = keyof Methods;
 
@@ -154,6 +251,8 @@ export const methodNames = [
   'initialize', 'index/status', 'index/refresh', 'index/snapshot', 'symbols/search', 'symbols/outline',
   'symbols/definition', 'graph/imports', 'graph/importers', 'graph/deps', 'graph/dependents', 'graph/path',
   'graph/cycles', 'index/subscribe', 'index/unsubscribe', 'authenticate',
+  'tokens/count', 'tokens/encode', 'tokens/decode', 'tokens/split',
+  'context/compact', 'context/expand', 'context/repoMap',
 ] as const satisfies readonly MethodName[];
 type Unlisted = Exclude<MethodName, (typeof methodNames)[number]>;
 const everyMethodListed: [Unlisted] extends [never] ? true : Unlisted = true;

@@ -151,6 +151,17 @@ test('server errors are RpcError with code and message', async () => {
   assert.equal((await client.search('helper'))[0].name, 'helper');
 });
 
+test('tokens methods: count, encode, decode and split, typed', async () => {
+  assert.deepEqual(await client.countTokens("Hello world, it's"), { count: 4, encoding: 'o200k_base' });
+  const encoded = await client.encodeTokens({ text: "Hello world, it's", encoding: 'cl100k_base' });
+  assert.deepEqual(encoded, { tokens: [9906, 1917, 11, 433, 596], encoding: 'cl100k_base' });
+  assert.deepEqual(await client.decodeTokens({ tokens: encoded.tokens, encoding: 'cl100k_base' }), { text: "Hello world, it's", valid_utf8: true });
+  const { chunks } = await client.splitTokens({ text: 'one\ntwo\nthree\n', max_tokens: 2 });
+  assert.deepEqual(chunks.map((c) => [c.text, c.tokens]), [['one\n', 2], ['two\n', 2], ['three\n', 2]]);
+  await assert.rejects(client.countTokens({ text: 'x', encoding: 'p50k_base' }),
+    (e) => e instanceof RpcError && e.code === ErrorCodes.InvalidParams && /param 'encoding'/.test(e.message));
+});
+
 test('change subscriptions: index/didChange for files written and removed', async () => {
   const events = [];
   const sub = client.onDidChange((e) => events.push(e));
