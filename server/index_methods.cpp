@@ -233,7 +233,7 @@ std::string tool_find_symbols(const json& args, Context& c) {
   bool body = p.flag("include_body", false);
   Hits r = search(c, sp);
   if (r.hits.empty()) return "no symbol matches '" + sp.pattern + "'";
-  Capped out(kMaxToolChars);
+  Capped out(c.max_tokens ? c.max_tokens : kToolTokens);
   size_t shown = 0;
   for (const auto& h : r.hits) {
     query::Symbol s = r.view->symbol(h.symbol);
@@ -257,7 +257,7 @@ std::string tool_outline(const json& args, Context& c) {
   OutlineParams p = read_outline(Params(args));
   Outline r = outline(c, p);
   if (r.nodes.empty()) return "no definitions in " + p.path;
-  Capped out(kMaxToolChars);
+  Capped out(c.max_tokens ? c.max_tokens : kToolTokens);
   outline_lines(r.nodes, [&](const std::string& l) { return out.line(l), true; });  // every line counted, shown or not
   return out.take();
 }
@@ -265,7 +265,7 @@ std::string tool_outline(const json& args, Context& c) {
 std::string tool_definition(const json& args, Context& c) {
   Symbols r = definition(c, read_definition(Params(args)));
   if (r.ids.empty()) return "no definition found";
-  Capped out(kMaxToolChars);
+  Capped out(c.max_tokens ? c.max_tokens : kToolTokens);
   for (uint32_t id : r.ids) out.line(symbol_line(r.view->symbol(id)));
   return out.take();
 }
@@ -274,7 +274,7 @@ std::string tool_importers(const json& args, Context& c) {
   NodeParams p = read_node(Params(args));
   Edges r = importers(c, p);
   if (r.edges.empty()) return p.path + " is imported by no file";
-  Capped out(kMaxToolChars);
+  Capped out(c.max_tokens ? c.max_tokens : kToolTokens);
   for (const auto& e : r.edges) out.line(std::string(r.graph->name(e.from)) + ":" + std::to_string(e.line + 1));
   return out.take();
 }
@@ -286,7 +286,7 @@ std::string tool_dependencies(const json& args, Context& c) {
   DepthParams dp = read_depth(p);
   Reach r = direction == "imports" ? deps(c, dp) : dependents(c, dp);
   if (r.nodes.empty()) return "none";
-  Capped out(kMaxToolChars);
+  Capped out(c.max_tokens ? c.max_tokens : kToolTokens);
   for (const auto& n : r.nodes) out.line(std::to_string(n.depth) + " " + node_label(*r.graph, n.node));
   return out.take();
 }

@@ -19,13 +19,18 @@ namespace {
 
 constexpr const char* kLatestProtocol = "2025-06-18";
 
-// tools/list: the registered methods that agents use, in registration order.
+// tools/list: the registered methods that agents use, in registration order, each also taking
+// `max_tokens`, the budget of its answer (tool_text.h), which mcp.cpp takes off before the tool runs.
 const json& tools() {
   static const json list = [] {
     json out = json::array();
     for (const auto& m : registry().methods())
-      if (m.tool)
-        out.push_back({{"name", m.tool->name}, {"description", m.tool->description}, {"inputSchema", json::parse(m.tool->input_schema)}});
+      if (m.tool) {
+        json schema = json::parse(m.tool->input_schema);
+        schema["properties"]["max_tokens"] = {{"type", "integer"}, {"minimum", kMinToolTokens}, {"maximum", kMaxToolTokens},
+                                              {"description", "the answer's budget in tokens (default " + std::to_string(kToolTokens) + ")"}};
+        out.push_back({{"name", m.tool->name}, {"description", m.tool->description}, {"inputSchema", std::move(schema)}});
+      }
     return out;
   }();
   return list;
@@ -70,15 +75,21 @@ class McpServer {
       auto found = std::find_if(registry().methods().begin(), registry().methods().end(),
                                 [&](const Method& m) { return m.tool && m.tool->name == name.get_ref<const std::string&>(); });
       if (found == registry().methods().end()) throw RpcError{kInvalidParams, "no tool '" + name.get<std::string>() + "'"};
+      size_t budget = kToolTokens;
       try {
         if (!args.is_null() && !args.is_object()) throw RpcError{kInvalidParams, "arguments must be an object"};
-        Context context{workspace_, found->needs_index ? &workspace_.ready(cancelled) : workspace_.service(), cancelled};
-        std::string text = found->tool->run(args.is_null() ? json::object() : args, context);
-        return {{"content", json::array({{{"type", "text"}, {"text", clipped(std::move(text))}}})}};
+        json given = args.is_null() ? json::object() : args;
+        if (given.contains("max_tokens")) {
+          budget = Params(given).integer("max_tokens", kToolTokens, kMinToolTokens, kMaxToolTokens);
+          given.erase("max_tokens");
+        }
+        Context context{workspace_, found->needs_index ? &workspace_.ready(cancelled) : workspace_.service(), cancelled, budget};
+        std::string text = found->tool->run(given, context);
+        return {{"content", json::array({{{"type", "text"}, {"text", clipped(std::move(text), budget)}}})}};
       } catch (const RpcError& e) {
         if (e.code == kMethodNotFound || e.code == kRequestCancelled) throw;
         // Tool errors go back to the model as a result it can read and act on.
-        return {{"content", json::array({{{"type", "text"}, {"text", clipped(e.message)}}})}, {"isError", true}};
+        return {{"content", json::array({{{"type", "text"}, {"text", clipped(e.message, budget)}}})}, {"isError", true}};
       }
     }
     throw RpcError{kMethodNotFound, "no method '" + method + "'"};

@@ -51,6 +51,7 @@ struct Context {
   Host& host;
   Service* index;
   const CancelFlag& cancelled;
+  size_t max_tokens = 0;  // an MCP tool's answer: its budget in tokens (0: the default)
   Service& service() const { return *index; }
   bool cancelled_now() const { return cancelled.load(std::memory_order_relaxed); }
 };

@@ -6,6 +6,7 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { get_encoding } from 'tiktoken';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { tree } from './tree.mjs';
 
@@ -86,23 +87,39 @@ test('tools over the official SDK client', async () => {
   fs.rmSync(root, { recursive: true, force: true });
 });
 
-test('answers stay within the 12,000-character cap, the note included', async () => {
+test('answers stay within their token budget, the note included', async () => {
+  const o200k = get_encoding('o200k_base');
+  const tokens = (s) => o200k.encode_ordinary(s).length;
   const body = Array.from({ length: 58 }, (_, i) => `    value_${i} = "${'x'.repeat(90)}"`).join('\n');
   const files = {};
   for (let i = 0; i < 60; ++i) files[`long/l${i}.py`] = `def long_function_${i}():\n${body}\n    return 0\n`;
   const root = tree(files);
   const client = await connect(root);
+  const { tools } = await client.listTools();
+  assert.ok(tools.every((t) => t.inputSchema.properties.max_tokens?.maximum === 100000), 'every tool takes max_tokens');
+  // 60 functions of 60 lines: far over the default 20,000 tokens.
   const found = text(await client.callTool({ name: 'find_symbols', arguments: { pattern: 'long_function', limit: 200, include_body: true } }));
-  assert.ok(found.length <= 12000, `${found.length} characters`);
-  // Each function is 60 lines of about 100 characters: a handful fit, the note counts the rest.
+  assert.ok(tokens(found) <= 20000, `${tokens(found)} tokens`);
   const shown = found.split('\n').filter((l) => l.startsWith('function long_function_')).length;
   assert.ok(shown > 0 && shown < 60, `${shown} shown`);
   assert.match(found, new RegExp(`\\(output cut: ${60 - shown} more; `));
-  // A tool error that quotes its input is capped too.
-  const quoted = await client.callTool({ name: 'outline', arguments: { path: 'q'.repeat(50000) } });
+  // A smaller budget, asked for: fewer shown, still within it.
+  const small = text(await client.callTool({ name: 'find_symbols', arguments: { pattern: 'long_function', limit: 200, include_body: true, max_tokens: 2000 } }));
+  assert.ok(tokens(small) <= 2000, `${tokens(small)} tokens`);
+  const fewer = small.split('\n').filter((l) => l.startsWith('function long_function_')).length;
+  assert.ok(fewer > 0 && fewer < shown, `${fewer} of ${shown}`);
+  // A tool error that quotes its input is held to the budget too.
+  const quoted = await client.callTool({ name: 'outline', arguments: { path: 'q '.repeat(50000), max_tokens: 500 } });
   assert.equal(quoted.isError, true);
-  assert.ok(text(quoted).length <= 12000, `${text(quoted).length} characters`);
+  assert.ok(tokens(text(quoted)) <= 500, `${tokens(text(quoted))} tokens`);
+  assert.match(text(quoted), /\(cut at 500 tokens\)$/);
+  for (const max_tokens of [50, 100001, '5', 2.5]) {
+    const bad = await client.callTool({ name: 'index_status', arguments: { max_tokens } });
+    assert.equal(bad.isError, true, `max_tokens ${max_tokens}`);
+    assert.match(text(bad), /param 'max_tokens' must be an integer from 100 to 100000/);
+  }
   assert.match(text(await client.callTool({ name: 'find_symbols', arguments: { pattern: 'long_function_1', limit: 1 } })), /^function long_function_1 /);
+  o200k.free();
   await client.close();
   fs.rmSync(root, { recursive: true, force: true });
 });
