@@ -24,7 +24,7 @@ constexpr uint32_t kNone = UINT32_MAX;
 // A line occurring more often than this in a region's old side is no anchor (git uses 64 too):
 // anchoring on frequent lines ("}", blank) aligns unrelated code.
 constexpr uint32_t kMaxOccurrences = 64;
-// dtl's O(NP) costs up to (N+M)·P and keeps a coordinate per step: blocks bound both.
+// dtl's O(NP) costs up to (N+M)·P and keeps a coordinate per step: a window bounds both.
 constexpr uint32_t kDtlBlock = 2048;
 // Word highlights of a line with more tokens than this mark the whole line.
 constexpr size_t kMaxWordTokens = 4096;
@@ -245,26 +245,46 @@ class LineDiff {
     return found ? Anchor::Found : common ? Anchor::TooFrequent : Anchor::NoneCommon;
   }
 
-  // dtl's LCS on a region histogram cannot split, in proportional blocks of at most kDtlBlock
-  // lines a side (not minimal across a block's edge, but bounded).
+  // dtl's LCS on a region histogram cannot split, through a window of at most kDtlBlock lines a
+  // side that slides along the diagonal: each window's script is kept up to its last common pair
+  // in the first three quarters, and the next window starts there, so windows never misalign
+  // (cutting the region into proportional blocks did: 2.2x the minimal lines on 4 distinct
+  // lines). The window bounds dtl's (N+M)·P time and its path memory.
   void with_dtl(const Region& r) {
-    uint32_t na = r.a1 - r.a0, nb = r.b1 - r.b0;
-    uint32_t blocks = std::max((na + kDtlBlock - 1) / kDtlBlock, (nb + kDtlBlock - 1) / kDtlBlock);
-    for (uint32_t k = 0; k < blocks; ++k) {
-      Region q{r.a0 + uint32_t(uint64_t(na) * k / blocks), r.a0 + uint32_t(uint64_t(na) * (k + 1) / blocks),
-               r.b0 + uint32_t(uint64_t(nb) * k / blocks), r.b0 + uint32_t(uint64_t(nb) * (k + 1) / blocks)};
-      if (q.a0 == q.a1 || q.b0 == q.b1 || out_of_time()) {
-        mark(q);
-        continue;
-      }
-      std::vector<uint32_t> x(a_.id.begin() + q.a0, a_.id.begin() + q.a1), y(b_.id.begin() + q.b0, b_.id.begin() + q.b1);
+    uint32_t a = r.a0, b = r.b0;
+    std::vector<uint32_t> x, y;
+    while (a < r.a1 && b < r.b1 && !out_of_time()) {
+      uint32_t ea = std::min(r.a1, a + kDtlBlock), eb = std::min(r.b1, b + kDtlBlock);
+      x.assign(a_.id.begin() + a, a_.id.begin() + ea), y.assign(b_.id.begin() + b, b_.id.begin() + eb);
       dtl::Diff<uint32_t> d(x, y);
       d.compose();
-      for (const auto& [e, info] : d.getSes().getSequence()) {
-        if (info.type == dtl::SES_DELETE) a_.changed[q.a0 + uint32_t(info.beforeIdx) - 1] = 1;
-        else if (info.type == dtl::SES_ADD) b_.changed[q.b0 + uint32_t(info.afterIdx) - 1] = 1;
+      const auto script = d.getSes().getSequence();
+      bool last = ea == r.a1 && eb == r.b1;
+      size_t keep = last ? script.size() : 0;  // entries kept: up to the last common pair in reach
+      constexpr long long kReach = kDtlBlock * 3 / 4;
+      for (size_t i = 0; !last && i < script.size(); ++i) {
+        const auto& info = script[i].second;
+        if (info.type != dtl::SES_COMMON) continue;
+        if (info.beforeIdx > kReach || info.afterIdx > kReach) break;
+        keep = i + 1;
       }
+      if (!keep) {  // no common line in reach: half a window each side is changed
+        Region q{a, a + (ea - a + 1) / 2, b, b + (eb - b + 1) / 2};
+        mark(q);
+        a = q.a1, b = q.b1;
+        continue;
+      }
+      uint32_t na = a, nb = b;
+      for (size_t i = 0; i < keep; ++i) {
+        const auto& info = script[i].second;
+        if (info.type == dtl::SES_DELETE) a_.changed[a + uint32_t(info.beforeIdx) - 1] = 1;
+        else if (info.type == dtl::SES_ADD) b_.changed[b + uint32_t(info.afterIdx) - 1] = 1;
+        if (info.type != dtl::SES_ADD) na = a + uint32_t(info.beforeIdx);
+        if (info.type != dtl::SES_DELETE) nb = b + uint32_t(info.afterIdx);
+      }
+      a = last ? r.a1 : na, b = last ? r.b1 : nb;
     }
+    mark({a, r.a1, b, r.b1});  // what is left when one side ends, or the budget did
   }
 
   Side& a_;

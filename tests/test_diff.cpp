@@ -196,13 +196,13 @@ TEST_CASE("diff: patch and git apply reproduce generated pairs", "[diff]") {
   }
 }
 
-TEST_CASE("diff: frequent lines over several dtl blocks are still exact and near minimal", "[diff]") {
+TEST_CASE("diff: frequent lines through several dtl windows are still exact and near minimal", "[diff]") {
   std::mt19937 rng(11);
-  auto a = lines_of(rng, 6000, 2);  // every line occurs ~3000 times: no anchor, 3 blocks for dtl
+  auto a = lines_of(rng, 6000, 2);  // every line occurs ~3000 times: no anchor, dtl in several windows
   auto b = edited(rng, a, 30, false);
   compress::Diff d = round_trip(join(a), join(b));
-  // 30 edits change at most 60 lines; blocks cut across a few matches, not thousands.
-  CHECK(d.added + d.removed < 400);
+  // 30 edits change at most 60 lines (a move counts twice); windows do not misalign.
+  CHECK(d.added + d.removed <= 60);
 }
 
 TEST_CASE("diff: the deadline falls back to a coarser diff that still applies", "[diff]") {
