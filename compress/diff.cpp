@@ -18,6 +18,9 @@
 #endif
 
 namespace compress {
+
+uint64_t (*detail::line_hash_for_tests)(std::string_view line) = nullptr;
+
 namespace {
 
 constexpr uint32_t kNone = UINT32_MAX;
@@ -74,7 +77,10 @@ class Interner {
     mask_ = capacity - 1;
     if (exact_) first_.reserve(lines);
   }
-  static uint64_t hash(std::string_view line) { return XXH3_64bits(line.data(), line.size()); }
+  static uint64_t hash(std::string_view line) {
+    if (__builtin_expect(detail::line_hash_for_tests != nullptr, 0)) return detail::line_hash_for_tests(line);
+    return XXH3_64bits(line.data(), line.size());
+  }
   void prefetch(uint64_t h) const { __builtin_prefetch(&slots_[size_t(h) & mask_]); }
   uint32_t intern(uint64_t h, std::string_view line) {
     for (size_t i = size_t(h) & mask_;; i = (i + 1) & mask_) {

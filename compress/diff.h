@@ -72,4 +72,10 @@ struct DiffRefusal {
 
 std::variant<Diff, DiffRefusal> diff_text(std::string_view old_text, std::string_view new_text, const DiffOptions& options = {});
 
+namespace detail {
+// Tests only: a line hash to use instead of XXH3 (null: XXH3), so that a test can make lines
+// collide and see the byte check catch it. Not thread-safe to change while diffs run.
+extern uint64_t (*line_hash_for_tests)(std::string_view line);
+}  // namespace detail
+
 }  // namespace compress
