@@ -301,6 +301,53 @@ class LineDiff {
   std::vector<uint32_t> count_, head_, next_;
 };
 
+// Where a run of changed lines could sit at several places (the lines it passes over are equal
+// to the ones it leaves), put it where git puts it: as far down as it goes, unless at some place
+// it faces a run of changed lines of the other side (a change rather than a removal beside an
+// addition), then the lowest such place. Runs that meet merge. The unchanged line passed over keeps
+// the other side's partner of the line it swaps with (they are equal), so the pairing of unchanged
+// lines stays in order. git's indent heuristic, which picks among the places by indentation, is
+// not done: there ours may show the change a few lines off git's, and it applies the same.
+void compact(Side& s, const Side& other) {
+  std::vector<uint32_t> kept;  // the other side's unchanged lines
+  kept.reserve(other.lines());
+  for (uint32_t j = 0; j < other.lines(); ++j)
+    if (!other.changed[j]) kept.push_back(j);
+  // The other side's run at gap k (after its k-th unchanged line) holds a line.
+  auto facing = [&](uint32_t k) {
+    uint32_t lo = k ? kept[k - 1] + 1 : 0, hi = k < kept.size() ? kept[k] : other.lines();
+    return hi > lo;
+  };
+  uint32_t n = s.lines(), k = 0;  // k: unchanged lines of s before `start`
+  for (uint32_t i = 0; i < n;) {
+    if (!s.changed[i]) {  // to the next run: the lines passed are unchanged
+      const void* next = std::memchr(&s.changed[i], 1, n - i);
+      uint32_t j = next ? uint32_t(static_cast<const uint8_t*>(next) - s.changed.data()) : n;
+      k += j - i, i = j;
+      continue;
+    }
+    uint32_t start = i, end = i, earliest_end = i, match = kNone;
+    while (end < n && s.changed[end]) ++end;
+    for (uint32_t size = 0; size != end - start;) {
+      size = end - start;
+      while (start > 0 && !s.changed[start - 1] && s.line(start - 1) == s.line(end - 1)) {
+        s.changed[--start] = 1, s.changed[--end] = 0, --k;
+        while (start > 0 && s.changed[start - 1]) --start;
+      }
+      earliest_end = end;
+      match = facing(k) ? end : kNone;
+      while (end < n && s.line(start) == s.line(end)) {
+        s.changed[start++] = 0, s.changed[end++] = 1, ++k;
+        while (end < n && s.changed[end]) ++end;
+        if (facing(k)) match = end;
+      }
+    }
+    if (end != earliest_end && match != kNone)
+      while (end > match) s.changed[--start] = 1, s.changed[--end] = 0, --k;
+    i = end;
+  }
+}
+
 // A run of removed old lines [a, a + da) and added new lines [b, b + db), between unchanged ones.
 struct Change {
   uint32_t a, da, b, db;
@@ -430,6 +477,7 @@ std::variant<Diff, DiffRefusal> diff_text(std::string_view old_text, std::string
   Side a{old_text, {}, {}, {}}, b{new_text, {}, {}, {}};
   split_lines(a), split_lines(b);
   out.coarse = LineDiff(a, b, options).run();
+  compact(a, b), compact(b, a);
   std::vector<Change> cs = changes(a, b);
 
   // Hunks: changes closer than twice the context share one.

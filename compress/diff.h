@@ -6,8 +6,10 @@
 // (git's xhistogram idea: in a region, the longest run of common lines whose rarest line occurs
 // least often in the old side is kept, and both sides of it are diffed the same way) splits the
 // rest. A region histogram cannot split (every common line occurs more than 64 times in it) goes to
-// dtl's O(NP) LCS (Wu, Manber, Myers), through a window of 2048 lines a side. Word highlights
-// pair the i-th removed and i-th added line of a change and diff their tokens with dtl.
+// dtl's O(NP) LCS (Wu, Manber, Myers), through a window of 2048 lines a side. A change that fits
+// at several places is then put where git puts it (compact() in diff.cpp): the hunks equal git's
+// `diff --histogram --no-indent-heuristic`. Word highlights pair the i-th removed and i-th added
+// line of a change and diff their tokens with dtl.
 //
 // Invariant: applying `unified` to the old text gives the new text byte for byte, whatever the
 // deadline did: a region left when the budget runs out is replaced whole (`coarse`), which is

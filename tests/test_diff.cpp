@@ -196,6 +196,39 @@ TEST_CASE("diff: patch and git apply reproduce generated pairs", "[diff]") {
   }
 }
 
+TEST_CASE("diff: the same hunks as git's histogram diff (without its indent heuristic)", "[diff]") {
+  for (uint32_t seed = 20; seed < 24; ++seed) {
+    std::mt19937 rng(seed);
+    // Code-like lines with the "}" and blank lines that make a change fit at several places.
+    std::vector<std::string> a;
+    for (size_t i = 0; i < 3000; ++i) {
+      unsigned r = rng() % 10;
+      a.push_back(r < 2 ? "}" : r < 3 ? "" : "    call(" + std::to_string(rng() % 500) + ");");
+    }
+    auto b = edited(rng, a, 80, seed % 2 == 1);
+    TempDir t;
+    t.write("a/f", join(a)), t.write("b/f", join(b));
+    std::string dir = t.path().string();
+    sh("cd '" + dir + "' && git diff --no-index --histogram --no-indent-heuristic --no-color a/f b/f > git.diff");
+    std::string git = read_file(t / "git.diff");
+    git = git.substr(git.find("\n--- ") + 1);  // past "diff --git" and "index" lines
+    compress::DiffOptions o;
+    o.old_name = "a/a/f", o.new_name = "b/b/f";  // git's prefixes on the paths it was given
+    std::string ours = diff_of(join(a), join(b), o).unified;
+    // git writes the enclosing function's first line after each @@ header; ours does not.
+    std::string stripped;
+    for (size_t start = 0; start < git.size();) {
+      size_t end = std::min(git.find('\n', start), git.size());
+      std::string line = git.substr(start, end - start);
+      if (line.starts_with("@@ ")) line = line.substr(0, line.find(" @@", 3) + 3);
+      stripped += line + "\n";
+      start = end + 1;
+    }
+    INFO("seed " << seed);
+    CHECK(ours == stripped);
+  }
+}
+
 TEST_CASE("diff: frequent lines through several dtl windows are still exact and near minimal", "[diff]") {
   std::mt19937 rng(11);
   auto a = lines_of(rng, 6000, 2);  // every line occurs ~3000 times: no anchor, dtl in several windows
