@@ -827,6 +827,7 @@ int cmd_diff(const Args& a) {
   const compress::Diff& d = std::get<compress::Diff>(r);
   if (a.has("--json")) std::cout << server::diff::write_text(d) << '\n';
   else std::cout << (o.words ? mark_words(d) : d.unified);
+  if (!std::cout.flush()) return std::cerr << "indexer: could not write standard output\n", 2;  // main checks only after status 0
   return d.identical ? 0 : 1;
 }
 
