@@ -8,6 +8,7 @@
 #include <dtl/dtl.hpp>
 
 #include <algorithm>
+#include <bit>
 #include <cassert>
 #include <charconv>
 #include <cstring>
@@ -157,8 +158,12 @@ class LineDiff {
     intern_lines(interner, a_, middle.a0, middle.a1, hashes);
     intern_lines(interner, b_, middle.b0, middle.b1, hashes);
     count_.assign(interner.size(), 0);
+    count_b_.assign(interner.size(), 0);
     head_.resize(interner.size());
     next_.resize(na);
+    work_ = 0;
+    uint64_t lines = uint64_t(middle.a1 - middle.a0) + (middle.b1 - middle.b0);
+    work_limit_ = lines * (std::bit_width(lines) + 8) + 100000;  // well above histogram's n log n on edits
 
     std::vector<Region> work{middle};
     while (!work.empty()) {
@@ -176,6 +181,11 @@ class LineDiff {
         mark(r);
         continue;
       }
+      // Histogram splits a region at one anchor; when they keep landing at the region's edge
+      // (pairs of lines swapped throughout), its scans add up to quadratic. Past an n log n
+      // budget of work, a region is split at every line unique on both sides at once.
+      work_ += (r.a1 - r.a0) + (r.b1 - r.b0);
+      if (work_ > work_limit_ && patience(r, work)) continue;
       Region lcs{};
       switch (anchor(r, lcs)) {
         case Anchor::Found:
@@ -251,6 +261,38 @@ class LineDiff {
     return found ? Anchor::Found : common ? Anchor::TooFrequent : Anchor::NoneCommon;
   }
 
+  // Patience anchoring: the longest increasing run (by old position, in new order) of the lines
+  // that occur once on each side; the regions between them go back on the work list. False when
+  // there is no such line.
+  bool patience(const Region& r, std::vector<Region>& work) {
+    const uint32_t* A = a_.id.data();
+    const uint32_t* B = b_.id.data();
+    for (uint32_t p = r.a0; p < r.a1; ++p)
+      if (count_[A[p]]++ == 0) head_[A[p]] = p;
+    for (uint32_t p = r.b0; p < r.b1; ++p) ++count_b_[B[p]];
+    unique_a_.clear(), unique_b_.clear();
+    for (uint32_t p = r.b0; p < r.b1; ++p)
+      if (count_[B[p]] == 1 && count_b_[B[p]] == 1) unique_a_.push_back(head_[B[p]]), unique_b_.push_back(p);
+    for (uint32_t p = r.a0; p < r.a1; ++p) count_[A[p]] = 0;
+    for (uint32_t p = r.b0; p < r.b1; ++p) count_b_[B[p]] = 0;
+    if (unique_a_.empty()) return false;
+    // Patience sorting: tails_[k] ends the best run of length k + 1 found so far.
+    tails_.clear(), before_.resize(unique_a_.size());
+    for (uint32_t i = 0; i < unique_a_.size(); ++i) {
+      auto it = std::lower_bound(tails_.begin(), tails_.end(), unique_a_[i], [&](uint32_t t, uint32_t v) { return unique_a_[t] < v; });
+      before_[i] = it == tails_.begin() ? kNone : *(it - 1);
+      if (it == tails_.end()) tails_.push_back(i);
+      else *it = i;
+    }
+    uint32_t a_end = r.a1, b_end = r.b1;
+    for (uint32_t i = tails_.back(); i != kNone; i = before_[i]) {
+      work.push_back({unique_a_[i] + 1, a_end, unique_b_[i] + 1, b_end});
+      a_end = unique_a_[i], b_end = unique_b_[i];
+    }
+    work.push_back({r.a0, a_end, r.b0, b_end});
+    return true;
+  }
+
   // dtl's LCS on a region histogram cannot split, through a window of at most kDtlBlock lines a
   // side that slides along the diagonal: each window's script is kept up to its last common pair
   // in the first three quarters, and the next window starts there, so windows never misalign
@@ -299,6 +341,8 @@ class LineDiff {
   std::chrono::steady_clock::time_point deadline_;
   bool coarse_ = false;
   std::vector<uint32_t> count_, head_, next_;
+  std::vector<uint32_t> count_b_, unique_a_, unique_b_, tails_, before_;  // patience()
+  uint64_t work_ = 0, work_limit_ = 0;  // lines histogram has scanned, and the budget for it
 };
 
 // Where a run of changed lines could sit at several places (the lines it passes over are equal

@@ -5,19 +5,22 @@
 // everything after compares ids. The common prefix and suffix are cut, then histogram anchoring
 // (git's xhistogram idea: in a region, the longest run of common lines whose rarest line occurs
 // least often in the old side is kept, and both sides of it are diffed the same way) splits the
-// rest. A region histogram cannot split (every common line occurs more than 64 times in it) goes to
-// dtl's O(NP) LCS (Wu, Manber, Myers), through a window of 2048 lines a side. A change that fits
-// at several places is then put where git puts it (compact() in diff.cpp): the hunks equal git's
-// `diff --histogram --no-indent-heuristic`. Word highlights pair the i-th removed and i-th added
-// line of a change and diff their tokens with dtl.
+// rest; once its scans pass n log n lines (every pair of lines swapped makes it quadratic),
+// patience anchoring on the lines unique to both sides takes over. A region histogram cannot split
+// (every common line occurs more than 64 times in it) goes to dtl's O(NP) LCS (Wu, Manber, Myers),
+// through a window of 2048 lines a side. A change that fits at several places is then put where
+// git puts it (compact() in diff.cpp): the hunks equal git's `diff --histogram
+// --no-indent-heuristic`. Word highlights pair the i-th removed and i-th added line of a change
+// and diff their tokens with dtl.
 //
 // Invariant: applying `unified` to the old text gives the new text byte for byte, whatever the
 // deadline did: a region left when the budget runs out is replaced whole (`coarse`), which is
 // larger but still exact. Ids are exact (a hash match is confirmed by comparing bytes), and there is
 // no cap on the number of distinct lines.
 //
-// Cost: one pass of hashing and interning (a table of 8 bytes a slot), then O(n log k) id compares
-// for n lines and k changes on typical edits; memory is a few uint32 a line, allocated once a call.
+// Cost: one pass of hashing and interning (16-byte slots, 1.5 to 3 a line), then O(n log k) id
+// compares for n lines and k changes on typical edits, and never much past O(n log n) before
+// patience takes over; memory is a few uint32 a line, allocated once a call.
 // A text holding a NUL byte is refused as binary, and one of 4 GiB or more as too large.
 #pragma once
 

@@ -238,6 +238,19 @@ TEST_CASE("diff: frequent lines through several dtl windows are still exact and 
   CHECK(d.added + d.removed <= 60);
 }
 
+TEST_CASE("diff: every pair of lines swapped: patience anchors once histogram's work passes n log n", "[diff]") {
+  // Histogram would anchor one line a level here and rescan the rest: quadratic, and 20,000 lines
+  // would run into the 2 s budget and come back coarse. One line of each pair must change.
+  std::vector<std::string> a, b;
+  for (int i = 0; i < 20000; i += 2) {
+    a.push_back("line " + std::to_string(i)), a.push_back("line " + std::to_string(i + 1));
+    b.push_back("line " + std::to_string(i + 1)), b.push_back("line " + std::to_string(i));
+  }
+  compress::Diff d = round_trip(join(a), join(b));
+  CHECK(!d.coarse);
+  CHECK(d.added + d.removed == 20000);
+}
+
 TEST_CASE("diff: the deadline falls back to a coarser diff that still applies", "[diff]") {
   std::mt19937 rng(5);
   auto a = lines_of(rng, 3000, 0);
