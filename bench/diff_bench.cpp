@@ -104,6 +104,7 @@ struct Shape {
   size_t moves;     // blocks of 50 lines moved elsewhere
   size_t vocabulary;
   double mb;
+  bool swap_pairs = false;  // every pair of lines swapped (histogram alone goes quadratic)
 };
 
 void make_pair(const Shape& s, const fs::path& a, const fs::path& b, double mb) {
@@ -120,6 +121,8 @@ void make_pair(const Shape& s, const fs::path& a, const fs::path& b, double mb) 
       default: changed.insert(changed.begin() + long(at), "inserted " + std::to_string(rng()));
     }
   }
+  if (s.swap_pairs)
+    for (size_t i = 0; i + 1 < changed.size(); i += 2) std::swap(changed[i], changed[i + 1]);
   for (size_t m = 0; m < s.moves; ++m) {
     size_t at = rng() % (changed.size() - 50);
     std::vector<std::string> block(changed.begin() + long(at), changed.begin() + long(at + 50));
@@ -155,6 +158,7 @@ int main(int argc, char** argv) {
       {"10% of lines edited", 0.10, 0, 0, mb},
       {"1% edited, 40 blocks of 50 lines moved", 0.01, 40, 0, mb},
       {"1% edited, lines from 4 distinct (no anchor: dtl's part)", 0.01, 0, 4, mb / 5},
+      {"every pair of lines swapped (patience's part)", 0, 0, 0, mb / 10, true},
   };
   std::printf("best of %d runs; wall ms (cpu ms: user + system); ratios to `indexer diff`, wall (cpu)\n", runs);
   for (const Shape& s : shapes) {

@@ -157,7 +157,7 @@ test('diff/text: a unified diff, its hunks and word highlights; binary refused',
   assert.deepEqual(d.stats, { added: 2, removed: 1 });
   assert.equal(d.identical, false);
   assert.deepEqual(d.hunks, [{ old_start: 1, old_lines: 3, new_start: 1, new_lines: 4, words: [{ old_line: 3, new_line: 3, old: [[0, 3]], new: [[0, 3]] }] }]);
-  assert.deepEqual(await client.request('diff/text', { old: 'same\n', new: 'same\n' }), { unified: '', identical: true, coarse: false, stats: { added: 0, removed: 0 }, hunks: [] });
+  assert.deepEqual(await client.diff({ old: 'same\n', new: 'same\n' }), { unified: '', identical: true, coarse: false, stats: { added: 0, removed: 0 }, hunks: [] });
   await assert.rejects(client.request('diff/text', { old: 'a\u0000b', new: 'a' }), (e) => e.code === ErrorCodes.InvalidParams && /binary/.test(e.message));
 });
 
