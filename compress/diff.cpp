@@ -76,6 +76,7 @@ class Interner {
     while (capacity < lines + lines / 2) capacity <<= 1;
     slots_.assign(capacity, Slot{0, kNone});
     mask_ = capacity - 1;
+    hash_.reserve(lines);
     if (exact_) first_.reserve(lines);
   }
   static uint64_t hash(std::string_view line) {
@@ -84,23 +85,27 @@ class Interner {
   }
   void prefetch(uint64_t h) const { __builtin_prefetch(&slots_[size_t(h) & mask_]); }
   uint32_t intern(uint64_t h, std::string_view line) {
+    uint32_t tag = uint32_t(h >> 32);
     for (size_t i = size_t(h) & mask_;; i = (i + 1) & mask_) {
       Slot& s = slots_[i];
       if (s.id == kNone) {
-        s = {h, size_++};
+        s = {tag, size_++};
+        hash_.push_back(h);
         if (exact_) first_.push_back(line);
         return s.id;
       }
-      if (s.hash == h && (!exact_ || first_[s.id] == line)) return s.id;
+      if (s.tag == tag && hash_[s.id] == h && (!exact_ || first_[s.id] == line)) return s.id;
     }
   }
   uint32_t size() const { return size_; }
 
  private:
+  // 8 bytes a slot (the table is the largest thing a diff touches): the hash's top half, and the
+  // id whose full hash confirms a match.
   struct Slot {
-    uint64_t hash;
-    uint32_t id;
+    uint32_t tag, id;
   };
+  std::vector<uint64_t> hash_;  // by id
   bool exact_;
   std::vector<Slot> slots_;
   std::vector<std::string_view> first_;  // exact only

@@ -18,7 +18,7 @@
 // larger but still exact. Ids are exact (a hash match is confirmed by comparing bytes), and there is
 // no cap on the number of distinct lines.
 //
-// Cost: one pass of hashing and interning (16-byte slots, 1.5 to 3 a line), then O(n log k) id
+// Cost: one pass of hashing and interning (8-byte slots, 1.5 to 3 a line), then O(n log k) id
 // compares for n lines and k changes on typical edits, and never much past O(n log n) before
 // patience takes over; memory is a few uint32 a line, allocated once a call.
 // A text holding a NUL byte is refused as binary, and one of 4 GiB or more as too large.
