@@ -3,7 +3,7 @@
 # benchmark over: the Python standard library, the Boost headers, TypeScript's lib, and the Go
 # source when installed; then the live index (edit-to-queryable, churn) over a copy of them;
 # then the service, with the LSP peers: clangd (Debian's) on Boost's asio and beast, pyright
-# (npm, pinned) on the Python standard library.
+# (npm, pinned) on the Python standard library; last, the diff beside GNU diff, git and dtl.
 # Usage: bench/run.sh [extra indexer_bench flags]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -27,7 +27,7 @@ for pin in "${npm_pins[@]}"; do
   fi
 done
 cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
-cmake --build build --target indexer_bench indexer_live_bench indexer_serve_bench
+cmake --build build --target indexer_bench indexer_live_bench indexer_serve_bench indexer_diff_bench
 # Debian's standard library, not a python3 on PATH that may carry hundreds of MB of site-packages.
 py=$(ls -d /usr/lib/python3.[0-9]* 2>/dev/null | sort -V | tail -1)
 [ -n "$py" ] || py=$(/usr/bin/python3 -c 'import sysconfig; print(sysconfig.get_paths()["stdlib"])')
@@ -46,3 +46,4 @@ cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build build --target indexer_tokens_bench indexer_tokens_regex_bench client_deps
 node bench/tokens_bench.mjs
 build/indexer_tokens_regex_bench README.md server/ws_server.cpp
+build/indexer_diff_bench  # compress/diff beside GNU diff, git diff --histogram and dtl alone

@@ -13,8 +13,9 @@
 //   1. repeat   a message identical to an earlier one becomes a reference to it
 //   2. fold     in tool output, runs of lines alike once numbers, hashes and times are set aside
 //               become the first line and a count
-//   3. reread   an older read of a file read again later becomes a diff against the newer read
-//               (when the caller gives a differ), else a marker pointing at the newer read
+//   3. reread   an older read of a file read again later becomes the diff from the newer read
+//               to it (when the caller gives a differ and the diff is smaller), else a marker
+//               pointing at the newer read
 //   4. outline  a file's content becomes its outline (when the caller gives an outliner), keeping
 //               the bodies of symbols the latest user message names
 //   5. cut      long tool output keeps its head and tail and every line that looks like a failure

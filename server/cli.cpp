@@ -1,4 +1,4 @@
-// The `indexer` command line: index, query, outline, stats, export, graph, and the long-running
+// The `indexer` command line: index, query, outline, stats, export, graph, diff, and the long-running
 // watch, serve, lsp and mcp.
 //
 // A one-shot command answers from PATH's running server when one is there (query), else from the
@@ -19,6 +19,7 @@
 #include <charconv>
 #include <chrono>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -38,6 +39,7 @@
 #include "indexer/watch_loop.h"
 #include "query/import_graph.h"
 #include "query/query.h"
+#include "server/diff_methods.h"
 #include "server/index_methods.h"
 #include "server/registry.h"
 #include "server/json_scan.h"
@@ -80,6 +82,10 @@ commands:
   methods [--json|--markdown]
                             every JSON-RPC method the server answers: params, where it runs,
                             whether it waits for the index, its MCP tool
+  diff    OLD NEW [--context N] [--words] [--json]
+                            a unified diff of two text files that patch and git apply take
+                            (exit 0 identical, 1 different, 2 trouble: binary, unreadable);
+                            --words marks changed words [-so-]{+so+} (for reading, not patch)
   call    METHOD [PARAMS] [PATH]
                             any method by name with JSON params ('{"pattern":"Foo"}'): asked of
                             PATH's running server when one runs, else answered here
@@ -136,9 +142,9 @@ struct UsageError {
 constexpr std::string_view kValued[] = {"--kind", "--lang", "--path", "--limit", "--format", "-o",
                                         "--max-file-size", "--exclude", "--threads", "--snapshot", "--depth",
                                         "--max-watches", "--listen", "--token", "--allow-origin", "--encoding",
-                                        "--tokens", "--focus"};
+                                        "--tokens", "--focus", "--context"};
 constexpr std::string_view kSwitches[] = {"--json", "--imports", "--index-minified", "--no-snapshot", "--no-server", "--help", "-h", "--version",
-                                          "--stdio", "--markdown", "--count", "--encode", "--decode"};
+                                          "--stdio", "--markdown", "--count", "--encode", "--decode", "--words"};
 
 Args parse_args(int argc, char** argv) {
   Args a;
@@ -904,6 +910,94 @@ int cmd_tokens(const Args& a) {
   return 0;
 }
 
+// A unified diff's -/+ lines with the changed words marked [-...-] and {+...+}, as git's
+// --word-diff=plain marks them; the line numbers come from the @@ headers.
+std::string mark_words(const compress::Diff& d) {
+  std::map<uint32_t, const std::vector<compress::ByteRange>*> old_ranges, new_ranges;
+  for (const auto& h : d.hunks)
+    for (const auto& w : h.words) old_ranges[w.old_line] = &w.old_ranges, new_ranges[w.new_line] = &w.new_ranges;
+  std::string out;
+  uint32_t old_line = 0, new_line = 0;
+  for (size_t start = 0; start < d.unified.size();) {
+    size_t end = std::min(d.unified.find('\n', start), d.unified.size() - 1) + 1;
+    std::string_view line(d.unified.data() + start, end - start);
+    start = end;
+    const std::vector<compress::ByteRange>* ranges = nullptr;
+    if (line.starts_with("@@ ")) {
+      unsigned o = 0, n = 0;
+      std::sscanf(std::string(line).c_str(), "@@ -%u%*[^+]+%u", &o, &n);
+      old_line = o, new_line = n;
+    } else if (line.starts_with("---") || line.starts_with("+++") || line.starts_with("\\")) {
+    } else if (line[0] == ' ') {
+      ++old_line, ++new_line;
+    } else if (line[0] == '-') {
+      if (auto it = old_ranges.find(old_line++); it != old_ranges.end()) ranges = it->second;
+    } else if (line[0] == '+') {
+      if (auto it = new_ranges.find(new_line++); it != new_ranges.end()) ranges = it->second;
+    }
+    if (!ranges) {
+      out += line;
+      continue;
+    }
+    const char* open = line[0] == '-' ? "[-" : "{+";
+    const char* close = line[0] == '-' ? "-]" : "+}";
+    out += line[0];
+    size_t at = 1;
+    for (const auto& r : *ranges) {
+      out += line.substr(at, 1 + r.begin - at), out += open, out += line.substr(1 + r.begin, r.end - r.begin), out += close;
+      at = 1 + r.end;
+    }
+    out += line.substr(at);
+  }
+  return out;
+}
+
+// `indexer diff OLD NEW`: exit status as diff(1)'s: 0 identical, 1 different, 2 trouble.
+int cmd_diff(const Args& a) {
+  if (a.positional.size() != 2) throw UsageError{"diff needs OLD and NEW"};
+  std::string texts[2];
+  for (int i = 0; i < 2; ++i) {
+    const std::string& path = a.positional[size_t(i)];
+    std::error_code ec;
+    std::ifstream f(path, std::ios::binary);
+    if (fs::is_directory(path, ec) || !f) {
+      std::cerr << "indexer: " << path << ": " << (fs::is_directory(path, ec) ? "a directory; diff compares two files" : std::strerror(errno)) << '\n';
+      return 2;
+    }
+    // One read of the whole file (a character iterator took a third of the time); a pipe has
+    // no size and is streamed.
+    f.seekg(0, std::ios::end);
+    if (std::streamoff size = f ? std::streamoff(f.tellg()) : -1; size >= 0) {
+      texts[i].resize(size_t(size));
+      f.seekg(0).read(texts[i].data(), size);
+    } else {
+      f.clear();
+      std::ostringstream all;
+      all << f.rdbuf();
+      texts[i] = std::move(all).str();
+    }
+    if (f.bad()) {
+      std::cerr << "indexer: " << path << ": " << std::strerror(errno) << '\n';
+      return 2;
+    }
+  }
+  compress::DiffOptions o;
+  if (auto v = a.get("--context")) o.context = uint32_t(std::min<uint64_t>(parse_number("--context", *v), 1000000));
+  o.words = a.has("--words");
+  o.old_name = a.positional[0];
+  o.new_name = a.positional[1];
+  auto r = compress::diff_text(texts[0], texts[1], o);
+  if (auto* refusal = std::get_if<compress::DiffRefusal>(&r)) {
+    std::cerr << "indexer: " << a.positional[refusal->old_side ? 0 : 1] << ": " << refusal->message << '\n';
+    return 2;
+  }
+  const compress::Diff& d = std::get<compress::Diff>(r);
+  if (a.has("--json")) std::cout << server::diff::write_text(d) << '\n';
+  else std::cout << (o.words ? mark_words(d) : d.unified);
+  if (!std::cout.flush()) return std::cerr << "indexer: could not write standard output\n", 2;  // main checks only after status 0
+  return d.identical ? 0 : 1;
+}
+
 }  // namespace
 
 std::atomic<bool> g_stop{false};
@@ -1069,6 +1163,7 @@ int main(int argc, char** argv) {
     else if (a.command == "compact") rc = cmd_compact(a);
     else if (a.command == "expand") rc = cmd_expand(a);
     else if (a.command == "tokens") rc = cmd_tokens(a);
+    else if (a.command == "diff") rc = cmd_diff(a);
     else if (a.command == "watch") rc = cmd_watch(a);
     else if (a.command == "serve") rc = cmd_serve(a);
     else if (a.command == "lsp") rc = cmd_stdio(a, true);

@@ -4,9 +4,11 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <chrono>
 #include <set>
 
 #include "compress/compact.h"
+#include "compress/diff.h"
 #include "compress/repo_map.h"
 #include "compress/tokens.h"
 #include "indexer/indexer.h"
@@ -117,6 +119,16 @@ compress::Compacted compact(Context&, const CompactParams& p) {
   o.budget = p.budget;
   o.count = counter(p.encoding);
   o.outline = outline;
+  // An older read of a file read again: the diff that turns the newer read into it.
+  o.diff = [](const std::string& older, const std::string& newer) -> std::optional<std::string> {
+    compress::DiffOptions d;
+    d.old_name = "newer read";
+    d.new_name = "this read";
+    d.budget = std::chrono::milliseconds(200);
+    auto r = compress::diff_text(newer, older, d);
+    if (const auto* diff = std::get_if<compress::Diff>(&r)) return diff->unified;
+    return std::nullopt;
+  };
   return compress::compact(p.messages, o, store());
 }
 

@@ -23,6 +23,8 @@ import type {
   DefinitionParams,
   DependencyNode,
   DidChangeEvent,
+  DiffTextParams,
+  DiffTextResult,
   GraphDepthParams,
   GraphNodeParams,
   GraphPathParams,
@@ -235,6 +237,10 @@ export class IndexerClient {
   }
   repoMap(params: RepoMapParams = {}, options?: CallOptions): Promise<RepoMapResult> {
     return this.request('context/repoMap', params, options);
+  }
+  /** A line diff of two texts: `unified` is what patch and git apply take. Needs no index. */
+  diff(params: DiffTextParams, options?: CallOptions): Promise<DiffTextResult> {
+    return this.request('diff/text', params, options);
   }
   /** Only needed by hand on a connection opened without a token; connect() sends it itself. */
   authenticate(params: AuthenticateParams, options?: CallOptions): Promise<true> {

@@ -213,6 +213,42 @@ export interface RepoMapResult {
   files: number;
   symbols: number;
 }
+export interface DiffTextParams {
+  old: string;
+  new: string;
+  /** Unchanged lines around each change (default 3). */
+  context?: number;
+  /** Fill each hunk's `words` with the changed byte ranges of its changed line pairs. */
+  words?: boolean;
+  /** The names on the `---` and `+++` lines (default "old" and "new"; git apply wants a/... and b/...). */
+  old_name?: string;
+  new_name?: string;
+}
+/** Bytes [begin, end) of a line, from its first byte; never its terminator. */
+export type ByteRange = [begin: number, end: number];
+export interface WordChange {
+  old_line: number;
+  new_line: number;
+  old: ByteRange[];
+  new: ByteRange[];
+}
+export interface DiffHunk {
+  /** As the @@ header writes them: 1-based, or the line before when the count is 0. */
+  old_start: number;
+  old_lines: number;
+  new_start: number;
+  new_lines: number;
+  words?: WordChange[];
+}
+export interface DiffTextResult {
+  /** What patch and git apply take; "" when identical. */
+  unified: string;
+  hunks: DiffHunk[];
+  identical: boolean;
+  /** The time budget ran out: some region is replaced whole (still exact). */
+  coarse: boolean;
+  stats: { added: number; removed: number };
+}
 
 /** Every request method: its params and its result. */
 export interface Methods {
@@ -240,6 +276,7 @@ export interface Methods {
   'context/compact': { params: CompactParams; result: CompactResult };
   'context/expand': { params: { handle: string }; result: ExpandResult };
   'context/repoMap': { params: RepoMapParams; result: RepoMapResult };
+  'diff/text': { params: DiffTextParams; result: DiffTextResult };
 }
 export type MethodName = keyof Methods;
 
@@ -253,6 +290,7 @@ export const methodNames = [
   'graph/cycles', 'index/subscribe', 'index/unsubscribe', 'authenticate',
   'tokens/count', 'tokens/encode', 'tokens/decode', 'tokens/split',
   'context/compact', 'context/expand', 'context/repoMap',
+  'diff/text',
 ] as const satisfies readonly MethodName[];
 type Unlisted = Exclude<MethodName, (typeof methodNames)[number]>;
 const everyMethodListed: [Unlisted] extends [never] ? true : Unlisted = true;

@@ -162,6 +162,16 @@ test('tokens methods: count, encode, decode and split, typed', async () => {
     (e) => e instanceof RpcError && e.code === ErrorCodes.InvalidParams && /param 'encoding'/.test(e.message));
 });
 
+test('diff/text: a unified diff, its hunks and word highlights; binary refused', async () => {
+  const d = await client.request('diff/text', { old: 'a\nkeep\nold value\n', new: 'a\nkeep\nnew value\nend', words: true, old_name: 'a/f', new_name: 'b/f' });
+  assert.equal(d.unified, '--- a/f\n+++ b/f\n@@ -1,3 +1,4 @@\n a\n keep\n-old value\n+new value\n+end\n\\ No newline at end of file\n');
+  assert.deepEqual(d.stats, { added: 2, removed: 1 });
+  assert.equal(d.identical, false);
+  assert.deepEqual(d.hunks, [{ old_start: 1, old_lines: 3, new_start: 1, new_lines: 4, words: [{ old_line: 3, new_line: 3, old: [[0, 3]], new: [[0, 3]] }] }]);
+  assert.deepEqual(await client.diff({ old: 'same\n', new: 'same\n' }), { unified: '', identical: true, coarse: false, stats: { added: 0, removed: 0 }, hunks: [] });
+  await assert.rejects(client.request('diff/text', { old: 'a\u0000b', new: 'a' }), (e) => e.code === ErrorCodes.InvalidParams && /binary/.test(e.message));
+});
+
 test('change subscriptions: index/didChange for files written and removed', async () => {
   const events = [];
   const sub = client.onDidChange((e) => events.push(e));
