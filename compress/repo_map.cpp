@@ -11,7 +11,8 @@ namespace {
 constexpr double kDamping = 0.85;
 constexpr int kIterations = 30;
 constexpr double kFocusShare = 0.8;  // of the teleport; the rest is spread over every file
-constexpr double kFocusBoost = 10.0;  // a focus file's rank in the map, over its PageRank
+constexpr double kFocusBoost = 10.0;
+constexpr size_t kSortedFirst = 4096;  // definitions put in order before the search  // a focus file's rank in the map, over its PageRank
 
 // What a definition is worth to a reader of the map, beside its file's rank.
 double kind_weight(query::Kind k) {
@@ -135,10 +136,13 @@ RepoMap repo_map(const query::Index& index, const query::ImportGraph& graph, con
     query::Symbol s = index.symbol(id);
     score[id] = float(rank[s.file] * kind_weight(s.kind) * (s.container.empty() ? 1.0 : 0.5));
   }
-  // Best first; ties by id, which is path then position.
+  // Best first; ties by id, which is path then position. A map shows hundreds of definitions, not
+  // the index's every one: only the best few thousand are put in order, unless more fit.
   std::vector<uint32_t> order(m);
   std::iota(order.begin(), order.end(), 0u);
-  std::sort(order.begin(), order.end(), [&](uint32_t a, uint32_t b) { return score[a] != score[b] ? score[a] > score[b] : a < b; });
+  auto better = [&](uint32_t a, uint32_t b) { return score[a] != score[b] ? score[a] > score[b] : a < b; };
+  size_t sorted = std::min<size_t>(m, kSortedFirst);
+  std::partial_sort(order.begin(), order.begin() + std::ptrdiff_t(sorted), order.end(), better);
   // Files in the map by rank, ties by path (file ids are in path order).
   std::vector<uint32_t> by_rank(index.file_count());
   std::iota(by_rank.begin(), by_rank.end(), 0u);
@@ -150,6 +154,11 @@ RepoMap repo_map(const query::Index& index, const query::ImportGraph& graph, con
     text = render(index, order, n, place, files);
     return options.count(text) <= options.budget;
   };
+  if (sorted < m) {
+    size_t files_unused = 0;
+    std::string text_unused;
+    if (fits(sorted, text_unused, files_unused)) std::sort(order.begin(), order.end(), better);  // more fit: all in order
+  }
   // The most symbols that fit: doubling, then bisection between the last that fit and the first that did not.
   size_t good = 0, bad = m + 1;
   std::string text;
