@@ -79,7 +79,8 @@ std::optional<std::string> open_frame(std::string_view frame, std::string_view h
   std::string out(size_t(size), '\0');
   unsigned id = ZSTD_getDictID_fromFrame(frame.data(), frame.size());
   if (id && (!ddict || id != dictionary_id)) return std::nullopt;
-  std::unique_ptr<ZSTD_DCtx, size_t (*)(ZSTD_DCtx*)> dctx(ZSTD_createDCtx(), ZSTD_freeDCtx);
+  // One context a thread, kept: making one costs more than decompressing a short span.
+  thread_local std::unique_ptr<ZSTD_DCtx, size_t (*)(ZSTD_DCtx*)> dctx(ZSTD_createDCtx(), ZSTD_freeDCtx);
   size_t n = id ? ZSTD_decompress_usingDDict(dctx.get(), out.data(), out.size(), frame.data(), frame.size(), ddict)
                 : ZSTD_decompressDCtx(dctx.get(), out.data(), out.size(), frame.data(), frame.size());
   if (ZSTD_isError(n) || n != out.size() || handle_of(out) != handle) return std::nullopt;
@@ -187,7 +188,7 @@ std::string ElisionStore::put(std::string_view bytes) {
     if (bytes.size() <= kSmall) cdict = s.cdict;
   }
   std::string frame(ZSTD_compressBound(bytes.size()), '\0');
-  std::unique_ptr<ZSTD_CCtx, size_t (*)(ZSTD_CCtx*)> cctx(ZSTD_createCCtx(), ZSTD_freeCCtx);
+  thread_local std::unique_ptr<ZSTD_CCtx, size_t (*)(ZSTD_CCtx*)> cctx(ZSTD_createCCtx(), ZSTD_freeCCtx);
   size_t n = cdict ? ZSTD_compress_usingCDict(cctx.get(), frame.data(), frame.size(), bytes.data(), bytes.size(), cdict.get())
                    : ZSTD_compressCCtx(cctx.get(), frame.data(), frame.size(), bytes.data(), bytes.size(), kLevel);
   if (ZSTD_isError(n)) frame.clear();  // cannot happen with a bound-sized buffer; kept out rather than wrong
