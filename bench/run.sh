@@ -47,3 +47,7 @@ cmake --build build --target indexer_tokens_bench indexer_tokens_regex_bench cli
 node bench/tokens_bench.mjs
 build/indexer_tokens_regex_bench README.md server/ws_server.cpp
 build/indexer_diff_bench  # compress/diff beside GNU diff, git diff --histogram and dtl alone
+echo
+# The context compactor (a generated 200,000-token session to 50,000), the elision store with and
+# without its dictionary, and the repo map at about 100k symbols (four copies of Python's library).
+build/indexer_context_bench --copies 4 "$py"
