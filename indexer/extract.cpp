@@ -65,8 +65,10 @@ struct CompiledQuery {
 };
 
 // Made on first use: 12 KB built by a static constructor cost every process that never extracts
-// (`indexer query` through a server) four page faults.
-std::array<std::unique_ptr<CompiledQuery>, size_t(Language::Count)> g_queries;
+// (`indexer query` through a server) four page faults. Never freed: a destructor at exit would
+// drop the only pointers to tree-sitter's compiled queries (a leak to LeakSanitizer) while a
+// detached thread may still be using them.
+std::array<CompiledQuery*, size_t(Language::Count)> g_queries{};
 std::array<std::once_flag, size_t(Language::Count)> g_query_once;
 
 std::string_view error_kind(TSQueryError e) {
@@ -228,7 +230,7 @@ void compile(Language lang, CompiledQuery& cq) {
 CompiledQuery& compiled(Language lang) {
   size_t i = size_t(lang);
   std::call_once(g_query_once[i], [&] {
-    g_queries[i] = std::make_unique<CompiledQuery>();
+    g_queries[i] = new CompiledQuery();
     compile(lang, *g_queries[i]);
   });
   return *g_queries[i];

@@ -135,10 +135,14 @@ test('reconnect gives up after maxAttempts and fails what waits', async (t) => {
   const root = tree(small);
   const server = await Server.start(root);
   t.after(() => fs.rmSync(root, { recursive: true, force: true }));
-  const client = await connect(server.url, { reconnect: { initialDelay: 10, maxDelay: 40, maxAttempts: 3 } });
+  const client = await connect(server.url, { reconnect: { initialDelay: 50, maxDelay: 100, maxAttempts: 3 } });
   const closed = waitFor((cb) => client.onStateChange(cb), (s) => (s === 'closed' ? s : undefined), 20_000, 'closed');
-  await server.stop();
+  const reconnecting = waitFor((cb) => client.onStateChange(cb), (s) => (s === 'reconnecting' ? s : undefined), 20_000, 'reconnecting');
+  const stopped = server.stop();
+  // Asked while the client tries again (not after it gave up, which a slow server's stop can outlast).
+  await reconnecting;
   const waiting = assert.rejects(client.status({ timeout: 0 }), (e) => e instanceof ConnectionError && /after 3 attempts/.test(e.message));
+  await stopped;
   await closed;
   await waiting;
 });
