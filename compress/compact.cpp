@@ -1,6 +1,7 @@
 #include "compress/compact.h"
 
 #include <algorithm>
+#include <charconv>
 #include <cctype>
 #include <map>
 #include <set>
@@ -163,21 +164,29 @@ struct Run {
 };
 
 // The text with each run replaced by a marker; runs sorted and apart.
-std::string elide(const std::string& text, const std::vector<Run>& runs, std::string_view what, ElisionStore& store,
-                  std::vector<std::string>& handles, const std::function<size_t(std::string_view)>& count) {
-  std::string out;
+// Only named here: the caller stores `spans` if it takes the text (binary searches try many cuts).
+struct Elided {
+  std::string text;
+  std::vector<std::string> spans;  // what the markers name, in order
+  size_t removed = 0;              // lines
+};
+
+Elided elide(const std::string& text, const std::vector<Run>& runs, std::string_view what, const std::function<size_t(std::string_view)>& count) {
+  Elided e;
+  std::string& out = e.text;
   size_t at = 0;
   for (const auto& r : runs) {
     out.append(text, at, r.begin - at);
     std::string_view span(text.data() + r.begin, r.end - r.begin);
-    std::string h = store.put(span);
-    handles.push_back(h);
+    std::string h = ElisionStore::handle_of(span);
+    e.spans.emplace_back(span);
+    e.removed += r.lines;
     out += marker(h, thousands(r.lines) + (r.lines == 1 ? " line, " : " lines, ") + thousands(count(span)) + " tokens of " + std::string(what));
     if (!span.empty() && span.back() == '\n') out += '\n';
     at = r.end;
   }
   out.append(text, at, std::string::npos);
-  return out;
+  return e;
 }
 
 // The whole text replaced by a summary that restore() removes again.
@@ -288,11 +297,9 @@ class Compactor {
       a = b;
     }
     if (runs.empty()) return;
-    std::vector<std::string> handles;
-    std::string content = elide(m.content, runs, "lines like the one above", store_, handles, o_.count);
-    size_t folded = 0;
-    for (const auto& r : runs) folded += r.lines;
-    replace(i, std::move(content), "fold", handles.front(), folded, false);
+    Elided e = elide(m.content, runs, "lines like the one above", o_.count);
+    keep(e);
+    replace(i, std::move(e.text), "fold", ElisionStore::handle_of(e.spans.front()), e.removed, false);
   }
 
   void reread(size_t i) {
@@ -329,7 +336,7 @@ class Compactor {
   }
 
   // Head and tail, every failure line with a little after it, the rest elided: `edge` lines at each end.
-  std::optional<std::pair<std::string, std::vector<std::string>>> cut_text(const std::string& text, size_t edge, bool failures, size_t& removed) {
+  std::optional<Elided> cut_text(const std::string& text, size_t edge, bool failures) const {
     if (is_json_value(text)) return std::nullopt;
     auto lines = lines_of(text);
     if (lines.size() <= 2 * edge + 1) return std::nullopt;
@@ -340,7 +347,6 @@ class Compactor {
         if (looks_like_failure(std::string_view(text).substr(lines[k].first, lines[k].second - lines[k].first)))
           for (size_t c = k; c < lines.size() && c <= k + kFailureContext; ++c) kept[c] = true;
     std::vector<Run> runs;
-    removed = 0;
     for (size_t a = 0; a < lines.size();) {
       if (kept[a]) {
         ++a;
@@ -349,51 +355,54 @@ class Compactor {
       size_t b = a;
       while (b < lines.size() && !kept[b]) ++b;
       runs.push_back({lines[a].first, lines[b - 1].second, b - a});
-      removed += b - a;
       a = b;
     }
     if (runs.empty()) return std::nullopt;
-    std::vector<std::string> handles;
-    std::string out = elide(text, runs, "cut from the middle", store_, handles, o_.count);
-    return std::make_pair(std::move(out), std::move(handles));
+    return elide(text, runs, "cut from the middle", o_.count);
   }
+
+  void keep(const Elided& e) {
+    for (const auto& span : e.spans) store_.put(span);
+  }
+  static std::string first_handle(const Elided& e) { return ElisionStore::handle_of(e.spans.front()); }
 
   void cut(size_t i) {
     const Message& m = out_.messages[i];
     if (m.kind != Kind::ToolOutput) return;
-    size_t removed = 0;
-    auto r = cut_text(m.content, kCutHead, true, removed);
-    if (!r || o_.count(r->first) >= tokens_[i]) return;
-    replace(i, std::move(r->first), "cut", r->second.front(), removed);
+    auto r = cut_text(m.content, kCutHead, true);
+    if (!r || o_.count(r->text) >= tokens_[i]) return;
+    keep(*r);
+    replace(i, std::move(r->text), "cut", first_handle(*r), r->removed);
   }
 
   // The failure lines of a tool output, with the rest elided: what a drop leaves of it.
-  std::optional<std::string> failures_only(size_t i) {
+  const std::optional<Elided>& failures_only(size_t i) {
     if (auto it = failures_.find(i); it != failures_.end()) return it->second;
     return failures_[i] = failures_of(i);
   }
-  std::optional<std::string> failures_of(size_t i) {
+  std::optional<Elided> failures_of(size_t i) const {
     const Message& m = out_.messages[i];
     if (m.kind != Kind::ToolOutput) return std::nullopt;
-    size_t removed = 0;
-    auto r = cut_text(m.content, 0, true, removed);
-    if (!r || r->first.find('\n') == std::string::npos) return std::nullopt;
+    auto r = cut_text(m.content, 0, true);
+    if (!r || r->text.find('\n') == std::string::npos) return std::nullopt;
     bool any = false;  // a line that is not a marker
-    for (auto [b, e] : lines_of(r->first)) any |= !std::string_view(r->first).substr(b, e - b).starts_with(kOpen);
-    return any ? std::optional(std::move(r->first)) : std::nullopt;
+    for (auto [b, e] : lines_of(r->text)) any |= !std::string_view(r->text).substr(b, e - b).starts_with(kOpen);
+    return any ? std::move(r) : std::nullopt;
   }
 
   // The oldest messages, k of them, go: runs of neighbours become one message holding one marker
   // (its bytes the run's messages, serialized), and a tool output with failure lines keeps them.
+  // A plan names its spans by handle only; the bisection tries many, and only the one taken is
+  // stored (compressing every tried one would be the most of the work, and fill the store).
   struct Plan {
     std::vector<Message> messages;
     std::vector<Change> changes;
+    std::vector<std::string> spans;  // to store if taken
     size_t total = 0;
   };
   struct Partial {
     size_t message;
-    std::string content, handle;
-    size_t removed;
+    Elided cut;
   };
   Plan plan_drop(const std::vector<size_t>& candidates, size_t k, const std::optional<Partial>& partial = std::nullopt) {
     Plan p;
@@ -404,19 +413,21 @@ class Compactor {
         p.messages.push_back(out_.messages[i]);
         size_t t = tokens_[i];
         if (partial && partial->message == i) {
-          p.messages.back().content = partial->content;
-          t = o_.count(partial->content);
-          p.changes.push_back({i, "cut", partial->handle, partial->removed, tokens_[i], t});
+          p.messages.back().content = partial->cut.text;
+          t = o_.count(partial->cut.text);
+          p.changes.push_back({i, "cut", first_handle(partial->cut), partial->cut.removed, tokens_[i], t});
+          p.spans.insert(p.spans.end(), partial->cut.spans.begin(), partial->cut.spans.end());
         }
         p.total += t;
         ++i;
         continue;
       }
-      if (auto kept = failures_only(i)) {
-        size_t t = o_.count(*kept);
-        p.changes.push_back({i, "drop", store_.put(out_.messages[i].content), lines_of(out_.messages[i].content).size(), tokens_[i], t});
+      if (const auto& kept = failures_only(i)) {
+        size_t t = o_.count(kept->text);
+        p.changes.push_back({i, "drop", first_handle(*kept), kept->removed, tokens_[i], t});
+        p.spans.insert(p.spans.end(), kept->spans.begin(), kept->spans.end());
         p.messages.push_back(out_.messages[i]);
-        p.messages.back().content = std::move(*kept);
+        p.messages.back().content = kept->text;
         p.total += t;
         ++i;
         continue;
@@ -430,7 +441,8 @@ class Compactor {
         tokens += tokens_[j], lines += lines_of(m.content).size();
         ++j;
       }
-      std::string h = store_.put(bytes);
+      std::string h = ElisionStore::handle_of(bytes);
+      p.spans.push_back(std::move(bytes));
       Message group{out_.messages[i].role, marker(h, "a group of " + std::to_string(j - i) + (j - i == 1 ? " old message, " : " old messages, ") +
                                                           thousands(tokens) + " tokens"),
                     Kind::Other, false, ""};
@@ -464,10 +476,10 @@ class Compactor {
       const Message& m = out_.messages[last];
       size_t a = 0, b = lines_of(m.content).size() / 2;
       while (a <= b && b > 0) {
-        size_t mid = a + (b - a) / 2, removed = 0;
-        auto r = cut_text(m.content, mid, m.kind == Kind::ToolOutput, removed);
+        size_t mid = a + (b - a) / 2;
+        auto r = cut_text(m.content, mid, m.kind == Kind::ToolOutput);
         if (!r) break;
-        Plan p = plan_drop(candidates, lo - 1, Partial{last, std::move(r->first), r->second.front(), removed});
+        Plan p = plan_drop(candidates, lo - 1, Partial{last, std::move(*r)});
         if (p.total <= o_.budget) {
           if (p.total > best.total) best = std::move(p);
           a = mid + 1;
@@ -478,6 +490,7 @@ class Compactor {
       }
     }
     if (best.total > o_.budget) return;  // only what is never touched is left, and it is too much
+    for (const auto& span : best.spans) store_.put(span);
     out_.messages = std::move(best.messages);
     for (auto& c : best.changes) out_.manifest.push_back(std::move(c));
     total_ = best.total;
@@ -491,30 +504,28 @@ class Compactor {
     Before last = before_.back();
     size_t without = total_ - tokens_[last.message];  // the rest, as it stands
     if (without + last.tokens <= o_.budget) return;   // cannot happen: the step would not have run
-    size_t lo = 0, hi = lines_of(last.content).size() / 2, best_edge = SIZE_MAX;
-    std::string best;
-    std::vector<std::string> best_handles;
-    size_t best_removed = 0;
+    size_t lo = 0, hi = lines_of(last.content).size() / 2;
+    std::optional<Elided> best;
     while (lo <= hi) {
-      size_t mid = lo + (hi - lo) / 2, removed = 0;
-      auto r = cut_text(last.content, mid, out_.messages[last.message].kind == Kind::ToolOutput, removed);
+      size_t mid = lo + (hi - lo) / 2;
+      auto r = cut_text(last.content, mid, out_.messages[last.message].kind == Kind::ToolOutput);
       if (!r) break;
-      if (without + o_.count(r->first) <= o_.budget) {
-        best_edge = mid, best = std::move(r->first), best_handles = std::move(r->second), best_removed = removed;
+      if (without + o_.count(r->text) <= o_.budget) {
+        best = std::move(r);
         lo = mid + 1;
       } else {
         if (mid == 0) break;
         hi = mid - 1;
       }
     }
-    if (best_edge == SIZE_MAX) return;
-    size_t tokens = o_.count(best);
+    if (!best) return;
+    size_t tokens = o_.count(best->text);
     if (tokens <= tokens_[last.message]) return;  // no better than the step's own answer
-    Message& m = out_.messages[last.message];
-    out_.manifest.back() = {last.message, "cut", best_handles.front(), best_removed, last.tokens, tokens};
+    keep(*best);
+    out_.manifest.back() = {last.message, "cut", first_handle(*best), best->removed, last.tokens, tokens};
     total_ = without + tokens;
     tokens_[last.message] = tokens;
-    m.content = std::move(best);
+    out_.messages[last.message].content = std::move(best->text);
   }
 
   struct Before {
@@ -530,7 +541,7 @@ class Compactor {
   std::set<std::string> keep_;
   std::set<size_t> done_;
   std::vector<Before> before_;
-  std::map<size_t, std::optional<std::string>> failures_;
+  std::map<size_t, std::optional<Elided>> failures_;
 };
 
 }  // namespace
@@ -578,7 +589,10 @@ bool restore(std::vector<Message>& messages, const Fetch& fetch) {
     if (c.starts_with(kOpen) && c.size() >= kOpen.size() + kHandle && c.find(": a group of ") == kOpen.size() + kHandle &&
         c.find("]]") == c.size() - 2) {
       auto got = fetch(c.substr(kOpen.size(), kHandle));
-      if (!got) return false;
+      if (!got) {  // not one of ours: text of the input that looks like a marker
+        out.push_back(std::move(m));
+        continue;
+      }
       std::string_view b = *got;
       while (!b.empty()) {
         size_t nl = b.find('\n');
@@ -596,8 +610,10 @@ bool restore(std::vector<Message>& messages, const Fetch& fetch) {
         };
         Message r{std::string(field("role")), {}, kind_from_name(field("kind")).value_or(Kind::Other), header.find(" pinned ") != std::string_view::npos,
                   std::string(field("path"))};
-        size_t size = std::stoull(std::string(field("bytes")));
-        if (nl + 1 + size + 1 > b.size()) return false;
+        std::string_view digits = field("bytes");
+        size_t size = 0;
+        auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), size);
+        if (ec != std::errc() || end != digits.data() + digits.size() || size > b.size() || nl + 1 + size + 1 > b.size()) return false;
         r.content = std::string(b.substr(nl + 1, size));
         out.push_back(std::move(r));
         b.remove_prefix(nl + 1 + size + 1);
@@ -606,13 +622,12 @@ bool restore(std::vector<Message>& messages, const Fetch& fetch) {
     }
     out.push_back(std::move(m));
   }
-  for (auto& m : out)
-    if (!restore(m.content, fetch)) return false;
+  for (auto& m : out) restore(m.content, fetch);
   messages = std::move(out);
   return true;
 }
 
-bool restore(std::string& text, const Fetch& fetch) {
+void restore(std::string& text, const Fetch& fetch) {
   std::string out;
   size_t at = 0;
   for (size_t open = text.find(kOpen); open != std::string::npos; open = text.find(kOpen, at)) {
@@ -624,13 +639,13 @@ bool restore(std::string& text, const Fetch& fetch) {
       continue;
     }
     auto got = fetch(handle);
-    // A span may hold markers of an earlier step (a cut of a folded output): restored too.
-    if (got && got->find(kOpen) != std::string::npos && !restore(*got, fetch)) got.reset();
-    if (!got) {
-      out.append(text, at, std::string::npos);
-      text = std::move(out);
-      return false;
+    if (!got) {  // not one of ours: text of the input that looks like a marker
+      out.append(text, at, open + kOpen.size() - at);
+      at = open + kOpen.size();
+      continue;
     }
+    // A span may hold markers of an earlier step (a cut of a folded output): restored too.
+    if (got->find(kOpen) != std::string::npos) restore(*got, fetch);
     size_t end = close + 2;
     // A summary runs to its end marker, which restore() removes with it.
     if (close + 2 >= kSummary.size() && std::string_view(text).substr(close + 2 - kSummary.size(), kSummary.size()) == kSummary) {
@@ -645,7 +660,6 @@ bool restore(std::string& text, const Fetch& fetch) {
   }
   out.append(text, at, std::string::npos);
   text = std::move(out);
-  return true;
 }
 
 }  // namespace compress

@@ -84,11 +84,12 @@ Compacted compact(std::vector<Message> messages, const CompactOptions& options, 
 using Fetch = std::function<std::optional<std::string>(std::string_view handle)>;
 Fetch fetch_from(ElisionStore& store);
 
-// Every marker in `text` replaced by what its handle holds; false (and `text` as far as it got)
-// when a handle is gone.
-bool restore(std::string& text, const Fetch& fetch);
+// Every marker in `text` replaced by what its handle holds. A marker whose handle `fetch` does
+// not give is left as it is: the input itself may hold text that looks like one (a handle that
+// was evicted shows the same way, as the marker still in place).
+void restore(std::string& text, const Fetch& fetch);
 // The conversation as it was: groups of dropped messages back in their place, every marker
-// restored. False when a handle is gone.
+// restored. False when a group's bytes do not read as messages.
 bool restore(std::vector<Message>& messages, const Fetch& fetch);
 
 }  // namespace compress

@@ -27,7 +27,7 @@ constexpr size_t kMaxRemembered = 1 << 20;     // evicted handles told apart fro
 constexpr size_t kMaxFile = size_t(1) << 30;   // a persisted entry larger than this is damaged
 constexpr const char* kDictionaryFile = "dictionary.zdict";
 
-std::string handle_of(std::string_view bytes) {
+std::string hash_handle(std::string_view bytes) {
   XXH128_hash_t h = XXH3_128bits(bytes.data(), bytes.size());
   char out[34];
   std::snprintf(out, sizeof out, "z%016llx%016llx", (unsigned long long)h.high64, (unsigned long long)h.low64);
@@ -83,7 +83,7 @@ std::optional<std::string> open_frame(std::string_view frame, std::string_view h
   thread_local std::unique_ptr<ZSTD_DCtx, size_t (*)(ZSTD_DCtx*)> dctx(ZSTD_createDCtx(), ZSTD_freeDCtx);
   size_t n = id ? ZSTD_decompress_usingDDict(dctx.get(), out.data(), out.size(), frame.data(), frame.size(), ddict)
                 : ZSTD_decompressDCtx(dctx.get(), out.data(), out.size(), frame.data(), frame.size());
-  if (ZSTD_isError(n) || n != out.size() || handle_of(out) != handle) return std::nullopt;
+  if (ZSTD_isError(n) || n != out.size() || hash_handle(out) != handle) return std::nullopt;
   return out;
 }
 
@@ -167,13 +167,15 @@ ElisionStore::ElisionStore(Options options) : state_(std::make_unique<State>()) 
 
 ElisionStore::~ElisionStore() = default;
 
+std::string ElisionStore::handle_of(std::string_view bytes) { return hash_handle(bytes); }
+
 bool ElisionStore::is_handle(std::string_view text) {
   return text.size() == 33 && text[0] == 'z' && text.find_first_not_of("0123456789abcdef", 1) == std::string_view::npos;
 }
 
 std::string ElisionStore::put(std::string_view bytes) {
   State& s = *state_;
-  std::string handle = handle_of(bytes);
+  std::string handle = hash_handle(bytes);
   std::shared_ptr<ZSTD_CDict> cdict;
   {
     std::unique_lock lock(s.mu);

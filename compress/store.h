@@ -55,6 +55,8 @@ class ElisionStore {
   Stats stats() const;
 
   static bool is_handle(std::string_view text);
+  // The handle put() gives these bytes, without keeping them.
+  static std::string handle_of(std::string_view bytes);
 
  private:
   struct State;

@@ -39,7 +39,7 @@ tokens::Encoding encoding_of(const Params& p) {
 
 std::function<size_t(std::string_view)> counter(tokens::Encoding e) {
   const tokens::Tokenizer* t = &tokens::tokenizer(e);
-  return [t](std::string_view text) { return t->count(tokens::is_valid_utf8(text) ? text : std::string_view(tokens::to_valid_utf8(text))); };
+  return [t](std::string_view text) { return t->count(text); };  // invalid UTF-8 is replaced there
 }
 
 // A source file as its definitions (signatures, one a line, nested by range), keeping the bodies of
@@ -215,10 +215,6 @@ std::string tool_repo_map(const json& args, Context& c) {
 
 std::string tool_expand(const json& args, Context& c) { return expand(c, read_expand(Params(args))); }
 
-std::string schema(json properties, std::vector<std::string> required = {}) {
-  return json{{"type", "object"}, {"properties", std::move(properties)}, {"required", required}, {"additionalProperties", false}}.dump();
-}
-
 void register_methods(Registry& r) {
   r.bind({.name = "context/compact", .params = "{messages: [{role, content, kind?, pinned?, path?}], budget, encoding?}",
           .summary = "The messages made to fit `budget` tokens (exact, and at least 97% of it used when they were larger), with a "
@@ -226,9 +222,9 @@ void register_methods(Registry& r) {
           .needs_index = false},
          read_compact, compact, write_compacted);
   r.bind({.name = "context/expand", .params = "{handle}", .summary = "The bytes a context/compact marker's handle elided: {text, valid_utf8}.",
-          .runs = Runs::Inline, .needs_index = false,
+          .needs_index = false,  // on the pool: a span may be megabytes to decompress
           .tool = McpTool{"expand", "The text a compaction marker ([[elided z...]]) removed, by its handle.",
-                          schema({{"handle", {{"type", "string"}}}}, {"handle"}), tool_expand}},
+                          tool_schema({{"handle", {{"type", "string"}}}}, {"handle"}), tool_expand}},
          read_expand, expand, write_expanded);
   r.bind({.name = "context/repoMap", .params = "{budget?, encoding?, focus?: [path or name...]}",
           .summary = "The repository's most important files and their definitions, ranked by PageRank over the import graph and "
@@ -236,7 +232,7 @@ void register_methods(Registry& r) {
           .tool = McpTool{"repo_map",
                           "A map of the repository that fits a token budget: its most important files (by imports) and their "
                           "definitions, led by the files or names you focus on.",
-                          schema({{"budget", {{"type", "integer"}, {"minimum", 1}, {"description", "tokens (default 2048)"}}},
+                          tool_schema({{"budget", {{"type", "integer"}, {"minimum", 1}, {"description", "tokens (default 2048)"}}},
                                   {"focus", {{"type", "array"}, {"items", {{"type", "string"}}}, {"description", "paths or symbol names"}}}}),
                           tool_repo_map}},
          read_map, repo_map, write_map);

@@ -300,10 +300,6 @@ std::string tool_status(const json& args, Context& c) {
 
 std::string tool_refresh(const json& args, Context& c) { return write_refreshed(refresh(c, read_refresh(Params(args)))); }
 
-std::string schema(json properties, std::vector<std::string> required = {}) {
-  return json{{"type", "object"}, {"properties", std::move(properties)}, {"required", required}, {"additionalProperties", false}}.dump();
-}
-
 // Index writes (refresh, snapshot) take their turns on one thread of their own: a rescan of a
 // large tree takes seconds, and must not hold a thread of the pool that answers queries.
 const Executor& writer() {
@@ -314,13 +310,13 @@ const Executor& writer() {
 void register_methods(Registry& r) {
   r.bind({.name = "index/status", .params = "{}", .summary = "The root, files, symbols, bytes of memory and whether changes are unsaved.",
           .runs = Runs::Inline,
-          .tool = McpTool{"index_status", "How many files and symbols the index holds, and its root.", schema(json::object()), tool_status}},
+          .tool = McpTool{"index_status", "How many files and symbols the index holds, and its root.", tool_schema(json::object()), tool_status}},
          read_none, status, write_status);
   r.bind({.name = "index/refresh", .params = "{paths?: [path...]}",
           .summary = "Re-reads the given paths (files or directories), or rescans the whole tree; answers {changes, milliseconds}.",
           .runs = Runs::Executor, .executor = &writer(),
           .tool = McpTool{"refresh", "Re-read changed files now (all, or the given paths); the index also follows the disk by itself.",
-                          schema({{"paths", {{"type", "array"}, {"items", {{"type", "string"}}}}}}), tool_refresh}},
+                          tool_schema({{"paths", {{"type", "array"}, {"items", {{"type", "string"}}}}}}), tool_refresh}},
          read_refresh, refresh, write_refreshed);
   r.bind({.name = "index/snapshot", .params = "{}", .summary = "Saves the snapshot now; answers {milliseconds}.", .runs = Runs::Executor,
           .executor = &writer()},
@@ -331,7 +327,7 @@ void register_methods(Registry& r) {
           .tool = McpTool{"find_symbols",
                           "Find definitions (functions, classes, methods, types, constants...) by fuzzy name. Qualified patterns work: "
                           "'Class.method', 'ns::fn', 'dir/file.py:name'. Best matches first.",
-                          schema({{"pattern", {{"type", "string"}, {"description", "name or qualified name, fuzzy (camelHumps like gRS work)"}}},
+                          tool_schema({{"pattern", {{"type", "string"}, {"description", "name or qualified name, fuzzy (camelHumps like gRS work)"}}},
                                   {"kind", {{"type", "string"}, {"description", "comma-separated kinds: function, method, class, struct, interface, enum, variable, constant, field, macro, ..."}}},
                                   {"lang", {{"type", "string"}, {"description", "comma-separated languages: python, typescript, go, rust, cpp, ..."}}},
                                   {"path", {{"type", "string"}, {"description", "gitignore-style glob on the path, e.g. 'src/**/*.ts'"}}},
@@ -343,7 +339,7 @@ void register_methods(Registry& r) {
   r.bind({.name = "symbols/outline", .params = "{path}", .summary = "A file's symbols as a tree (each with its children).",
           .runs = Runs::Inline,
           .tool = McpTool{"outline", "The definitions of one file as an indented tree, with line numbers.",
-                          schema({{"path", {{"type", "string"}, {"description", "file path relative to the indexed root"}}}}, {"path"}),
+                          tool_schema({{"path", {{"type", "string"}, {"description", "file path relative to the indexed root"}}}}, {"path"}),
                           tool_outline}},
          read_outline, outline, write_outline);
   r.bind({.name = "symbols/definition", .params = "{name} | {path, line, column}",
@@ -351,7 +347,7 @@ void register_methods(Registry& r) {
           .tool = McpTool{"definition",
                           "Where a name is defined: give 'name', or 'path' with 'line' and 'column' (1-based) of an identifier; "
                           "candidates the file imports come first.",
-                          schema({{"name", {{"type", "string"}}},
+                          tool_schema({{"name", {{"type", "string"}}},
                                   {"path", {{"type", "string"}}},
                                   {"line", {{"type", "integer"}, {"minimum", 1}}},
                                   {"column", {{"type", "integer"}, {"minimum", 1}}}}),
@@ -361,13 +357,13 @@ void register_methods(Registry& r) {
          write_edges);
   r.bind({.name = "graph/importers", .params = "{path}", .summary = "The files that import a file or an external module: [{path, external, line}].",
           .tool = McpTool{"importers", "The files that import a file (or an external module such as 'react').",
-                          schema({{"path", {{"type", "string"}}}}, {"path"}), tool_importers}},
+                          tool_schema({{"path", {{"type", "string"}}}}, {"path"}), tool_importers}},
          read_node, importers, write_edges);
   r.bind({.name = "graph/deps", .params = "{path, depth?}", .summary = "Everything a file depends on through imports: [{path, external, depth}].",
           .tool = McpTool{"dependencies",
                           "What a file depends on through imports (direction 'imports'), or what depends on it and is affected by a "
                           "change (direction 'dependents'), with the depth of each.",
-                          schema({{"path", {{"type", "string"}}},
+                          tool_schema({{"path", {{"type", "string"}}},
                                   {"direction", {{"type", "string"}, {"enum", {"imports", "dependents"}}}},
                                   {"depth", {{"type", "integer"}, {"minimum", 1}, {"description", "1: direct only (default: all)"}}}},
                                  {"path"}),

@@ -72,9 +72,8 @@ class McpServer {
       const json& name = member(params, "name");
       if (!name.is_string()) throw RpcError{kInvalidParams, "tools/call needs a tool name"};
       const json& args = member(params, "arguments");
-      auto found = std::find_if(registry().methods().begin(), registry().methods().end(),
-                                [&](const Method& m) { return m.tool && m.tool->name == name.get_ref<const std::string&>(); });
-      if (found == registry().methods().end()) throw RpcError{kInvalidParams, "no tool '" + name.get<std::string>() + "'"};
+      const Method* found = registry().with_tool(name.get_ref<const std::string&>());
+      if (!found) throw RpcError{kInvalidParams, "no tool '" + name.get<std::string>() + "'"};
       size_t budget = kToolTokens;
       try {
         if (!args.is_null() && !args.is_object()) throw RpcError{kInvalidParams, "arguments must be an object"};

@@ -82,7 +82,7 @@ std::optional<std::vector<std::string>> Params::names(const char* name) const {
 
 void Registry::add(Method method) {
   if (by_name_.count(method.name)) throw std::logic_error("method registered twice: " + method.name);
-  if (method.tool && tool(method.tool->name)) throw std::logic_error("MCP tool registered twice: " + method.tool->name);
+  if (method.tool && with_tool(method.tool->name)) throw std::logic_error("MCP tool registered twice: " + method.tool->name);
   if (method.runs == Runs::Executor && !method.executor) throw std::logic_error(method.name + " runs on an executor but has none");
   by_name_.emplace(method.name, methods_.size());
   methods_.push_back(std::move(method));
@@ -105,10 +105,14 @@ std::vector<std::string> Registry::names() const {
   return out;
 }
 
-const McpTool* Registry::tool(std::string_view name) const {
+const Method* Registry::with_tool(std::string_view name) const {
   for (const auto& m : methods_)
-    if (m.tool && m.tool->name == name) return &*m.tool;
+    if (m.tool && m.tool->name == name) return &m;
   return nullptr;
+}
+
+std::string tool_schema(const json& properties, const std::vector<std::string>& required) {
+  return json{{"type", "object"}, {"properties", properties}, {"required", required}, {"additionalProperties", false}}.dump();
 }
 
 Result Registry::call(std::string_view name, const json& params, Host& host, const CancelFlag& cancelled) const {

@@ -74,6 +74,9 @@ class Params {
 };
 [[noreturn]] void bad_param(const std::string& message);
 
+// An MCP tool's input schema: an object of these properties, the `required` ones named, no others.
+std::string tool_schema(const json& properties, const std::vector<std::string>& required = {});
+
 // A method offered to agents as an MCP tool: its own name, description and input schema (JSON
 // text), and the compact text a model reads for its answer.
 struct McpTool {
@@ -115,7 +118,7 @@ class Registry {
   const Method* find(std::string_view name) const;
   const std::deque<Method>& methods() const { return methods_; }
   std::vector<std::string> names() const;  // in registration order
-  const McpTool* tool(std::string_view name) const;
+  const Method* with_tool(std::string_view name) const;  // the method whose MCP tool has this name
 
   // Runs a method: unknown is -32601; one that needs the index waits for it (cancellable).
   Result call(std::string_view name, const json& params, Host& host, const CancelFlag& cancelled) const;

@@ -162,12 +162,9 @@ void register_methods(Registry& r) {
           .needs_index = false,
           .tool = McpTool{"count_tokens",
                           "Count the tokens of a text exactly as OpenAI's tiktoken does (special tokens are counted as plain text).",
-                          json{{"type", "object"},
-                               {"properties",
-                                {{"text", {{"type", "string"}}}, {"encoding", {{"type", "string"}, {"enum", {"o200k_base", "cl100k_base"}}, {"description", kEncodingDoc}}}}},
-                               {"required", {"text"}},
-                               {"additionalProperties", false}}
-                              .dump(),
+                          tool_schema({{"text", {{"type", "string"}}},
+                                       {"encoding", {{"type", "string"}, {"enum", {"o200k_base", "cl100k_base"}}, {"description", kEncodingDoc}}}},
+                                      {"text"}),
                           tool_count}},
          read_text_params, count, write_count);
   r.bind({.name = "tokens/encode", .params = "{text, encoding?}", .summary = "A text's token ids: {tokens: [id...], encoding}.",

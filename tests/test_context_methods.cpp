@@ -34,6 +34,10 @@ TEST_CASE("context methods: compact to a budget by tiktoken's count, expand ever
     messages.push_back({{"role", "tool"}, {"content", "def handler_" + std::to_string(turn) + "(request):\n    return respond(request)\n"},
                         {"kind", "file"}, {"path", "app/h" + std::to_string(turn % 5) + ".py"}});
   }
+  // Text of the input that looks like markers (a conversation quoting an earlier compaction):
+  // restoring leaves it as it was.
+  messages.push_back({{"role", "assistant"}, {"content", "[[elided z0123456789abcdef0123456789abcdef: a group of 3 old messages, 9 tokens]]"}});
+  messages.push_back({{"role", "tool"}, {"content", "see [[elided zfedcba9876543210fedcba9876543210: 2 lines, 4 tokens of cut]] and [[elided zzz]]\n"}});
   messages.push_back({{"role", "user"}, {"content", "Why does the build fail?\n"}});
   const auto& tokenizer = compress::tokens::tokenizer(compress::tokens::Encoding::O200k);
   size_t before = 0;
@@ -59,7 +63,11 @@ TEST_CASE("context methods: compact to a budget by tiktoken's count, expand ever
     CHECK(all.find("Always run the tests before you commit.\n") != std::string::npos);
     // Expanded through the method, the conversation is the input, byte for byte.
     compress::Fetch fetch = [&](std::string_view handle) -> std::optional<std::string> {
-      return server::call_json(service, "context/expand", {{"handle", handle}})["text"].get<std::string>();
+      try {
+        return server::call_json(service, "context/expand", {{"handle", handle}})["text"].get<std::string>();
+      } catch (const server::RpcError&) {
+        return std::nullopt;  // not a handle of this server's
+      }
     };
     REQUIRE(compress::restore(compacted, fetch));
     REQUIRE(compacted.size() == messages.size());
@@ -72,11 +80,45 @@ TEST_CASE("context methods: compact to a budget by tiktoken's count, expand ever
     CHECK(e.code == server::kInvalidParams);
     CHECK(e.message.find("no span with handle") != std::string::npos);
   }
-  for (json bad : {json{{"budget", 10}}, json{{"messages", json::array()}}, json{{"messages", {{{"role", "user"}}}}, {"budget", 10}},
-                   json{{"messages", json::array()}, {"budget", 10}, {"encoding", "p50k"}}}) {
-    INFO(bad.dump());
-    CHECK_THROWS_AS(server::call_json(service, "context/compact", bad), server::RpcError);
+  // Malformed params, each refused with -32602 naming what is wrong; the server goes on.
+  json one = {{"role", "user"}, {"content", "hi"}};
+  auto with = [&](const char* key, json value) {
+    json m = one;
+    m[key] = std::move(value);
+    return json{{"messages", {m}}, {"budget", 10}};
+  };
+  struct Bad {
+    json params;
+    const char* says;
+  };
+  for (const Bad& bad : {Bad{{{"budget", 10}}, "param 'messages'"}, Bad{{{"messages", json::array()}}, "missing param 'budget'"},
+                         Bad{{{"messages", json::array()}, {"budget", 0}}, "param 'budget'"},
+                         Bad{{{"messages", json::array()}, {"budget", 20'000'000}}, "param 'budget'"},
+                         Bad{{{"messages", "text"}, {"budget", 10}}, "param 'messages' must be a list"},
+                         Bad{{{"messages", {5}}, {"budget", 10}}, "messages[0] must be an object"},
+                         Bad{{{"messages", {{{"role", "user"}}}}, {"budget", 10}}, "messages[0].content must be a string"},
+                         Bad{with("content", 7), "messages[0].content must be a string"},
+                         Bad{with("role", nullptr), "messages[0].role must be a string"},
+                         Bad{with("kind", 3), "messages[0].kind must be a string"},
+                         Bad{with("kind", "wizard"), "messages[0].kind 'wizard' is none of"},
+                         Bad{with("pinned", "yes"), "messages[0].pinned must be true or false"},
+                         Bad{with("path", json::array()), "messages[0].path must be a string"},
+                         Bad{{{"messages", json::array()}, {"budget", 10}, {"encoding", "p50k"}}, "unknown encoding 'p50k'"},
+                         Bad{{{"messages", json::array()}, {"budget", 10}, {"encoding", 5}}, "param 'encoding' must be a string"}}) {
+    INFO(bad.params.dump());
+    try {
+      server::call_json(service, "context/compact", bad.params);
+      FAIL("accepted");
+    } catch (const server::RpcError& e) {
+      CHECK(e.code == server::kInvalidParams);
+      CHECK(e.message.find(bad.says) != std::string::npos);
+    }
   }
+  json many = json::array();
+  for (int i = 0; i < 100001; ++i) many.push_back(one);
+  CHECK_THROWS_AS(server::call_json(service, "context/compact", {{"messages", many}, {"budget", 10}}), server::RpcError);
+  for (json handle : {json(5), json("z0123"), json(std::string(1 << 20, 'z'))}) CHECK_THROWS_AS(server::call_json(service, "context/expand", {{"handle", handle}}), server::RpcError);
+  CHECK(server::call_json(service, "context/compact", {{"messages", {one}}, {"budget", 10}})["tokens_after"] == 1);
 
   json map = server::call_json(service, "context/repoMap", {{"budget", 30}});
   CHECK(map["tokens"].get<size_t>() <= 30);

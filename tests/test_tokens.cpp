@@ -304,8 +304,9 @@ TEST_CASE("tokens: the methods answer while the index is built, and refuse bad p
         "-32602 the text splits into 70000 chunks of at most 1 tokens; tokens/split answers at most 65536: raise 'max_tokens'");
   CHECK(refusal("tokens/split", {{"text", "x"}, {"max_tokens", 0}}).starts_with("-32602 param 'max_tokens' must be an integer from 1"));
 
-  const server::McpTool* tool = server::registry().tool("count_tokens");
-  REQUIRE(tool);
+  const server::Method* method = server::registry().with_tool("count_tokens");
+  REQUIRE(method);
+  const server::McpTool* tool = &*method->tool;
   Indexing host;
   server::CancelFlag never{false};
   server::Context context{host, nullptr, never};
