@@ -47,6 +47,7 @@ struct FilesystemRules {
   std::vector<std::string> writable_paths;   // writable besides the workspace
   bool allow_symlinks = false;               // follow links whose target stays allowed
   bool allow_hidden_files = true;            // dot-files (protected metadata aside)
+  bool operator==(const FilesystemRules&) const = default;
 };
 
 struct NetworkRules {
@@ -56,6 +57,7 @@ struct NetworkRules {
   bool allow_localhost = false;              // the sandbox's own loopback is always there
   bool allow_http = false;                   // plain HTTP through the proxy
   bool allow_https = true;                   // CONNECT to port 443 (or a listed port)
+  bool operator==(const NetworkRules&) const = default;
 };
 
 struct CommandRules {
@@ -63,6 +65,7 @@ struct CommandRules {
   std::vector<std::string> allowed_commands;  // whitelist: names or absolute paths
   std::vector<std::string> blocked_commands;  // blacklist
   bool allow_sudo = false;
+  bool operator==(const CommandRules&) const = default;
 };
 
 // Zero is never "unlimited": every run is bounded.
@@ -75,6 +78,7 @@ struct Limits {
   uint32_t open_files = 1024;
   uint64_t output_bytes = uint64_t(1) << 20;  // stdout and stderr each; past it, cut with a marker
   uint64_t tmp_bytes = uint64_t(256) << 20;   // the private /tmp's size
+  bool operator==(const Limits&) const = default;
 };
 
 struct Policy {
@@ -85,6 +89,7 @@ struct Policy {
   CommandRules commands;
   Limits limits;
   Isolation isolation = Isolation::Required;
+  bool operator==(const Policy&) const = default;
 };
 
 // Strict JSON (no comments); an unknown field, a wrong type or a value out of range is an error that
