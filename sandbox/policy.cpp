@@ -280,9 +280,9 @@ std::string normalise_domain(std::string& s) {
     if (name.starts_with("*.")) name.remove_prefix(2);
     else if (name == "*") name = "";
     if (host.empty() || (name.empty() && host != "*")) return "'" + s + "': expected a host name, *.domain or *";
+    if (name.find('*') != std::string_view::npos) return "'" + s + "': * only as the first label (*.example.com)";
     for (char c : name)
       if (!valid_host_char(c)) return "'" + s + "': '" + std::string(1, c) + "' cannot be in a host name (write IDNs in punycode)";
-    if (name.find('*') != std::string_view::npos) return "'" + s + "': * only as the first label (*.example.com)";
   }
   if (!port.empty() && port != "*") {
     uint32_t n = 0;

@@ -100,8 +100,10 @@ std::string tilde(const std::string& p) {
 Decision refuse(std::string why) { return {false, std::move(why)}; }
 Decision allow(std::string why) { return {true, std::move(why)}; }
 
-// Where `p` (absolute, normal) lies and what the policy lets `access` do there; `roots` are the
-// workspace and the policy's paths as the caller compares them (as written, or resolved).
+// Where `p` lies and what the policy lets `access` do there. `p` is absolute, normal, and a host
+// path: what an executor opens, and what a run sees at the same place (the run's private /tmp is
+// not the host's). `roots` are the workspace and the policy's paths as the caller compares them
+// (as written, or resolved).
 struct Roots {
   std::string workspace;
   std::vector<std::string> allowed, blocked, read_only, writable;
@@ -138,8 +140,6 @@ Decision judge(const Policy& policy, const Roots& roots, const std::string& p, A
   } else if (under(p, roots.workspace)) {
     root = roots.workspace, area = "the workspace", writable = f.mode != FsMode::Strict;
   } else if (in(roots.writable, "filesystem.writable_paths", true) || in(roots.allowed, "filesystem.allowed_paths", false)) {
-  } else if (under(p, "/tmp")) {
-    root = "/tmp", area = "the sandbox's private /tmp", writable = true;
   } else {
     for (const char* d : kDevices)
       if (p == d) root = p, area = "a device every run has", writable = true;

@@ -107,6 +107,10 @@ commands:
   tokens  [FILE|-] [--encoding o200k_base|cl100k_base] [--count|--encode|--decode]
                             the tokens of FILE (default: standard input) as tiktoken counts them:
                             the count (default), the ids, or --decode: ids in, the text out
+  policy  check FILE | show [POLICY] | explain [--policy POLICY] [--workspace DIR]
+            (--path P [--write] | --url U | --command C)
+                            validate a sandbox policy (a preset or a JSON file), print it whole,
+                            or say whether it allows a path, URL or command line and why
   watch   [PATH] [--max-watches N]
                             keep the index of PATH live (inotify) and its snapshot current,
                             printing each re-index, until interrupted
@@ -1130,6 +1134,7 @@ int cmd_stdio(const Args& a, bool lsp) {
   return lsp ? server::serve_lsp(o) : server::serve_mcp(o);
 }
 
+int cmd_policy(int argc, char** argv);  // policy_cli.cpp
 int main(int argc, char** argv) {
 #ifdef INDEXER_HAVE_MIMALLOC
   // Huge pages for the index's big arrays: in a VM, faulting in a loaded snapshot 4 KiB at a time
@@ -1137,6 +1142,7 @@ int main(int argc, char** argv) {
   mi_option_enable(mi_option_large_os_pages);
 #endif
   try {
+    if (argc > 1 && std::string_view(argv[1]) == "policy") return cmd_policy(argc, argv);
     Args a = parse_args(argc, argv);
     // Streams apart from stdio allocate six buffers (120 KB, a page fault each): worth it for
     // the commands that write much, not for a query (at most --limit lines) nor --version.
