@@ -60,9 +60,7 @@ std::string unescape_double(std::string_view s) {
   return out;
 }
 
-bool is_privileged(std::string_view n) {
-  return n == "sudo" || n == "doas" || n == "su" || n == "pkexec" || n == "run0" || n == "sudoedit";
-}
+bool is_privileged(std::string_view n) { return n == "su" || n == "sudoedit"; }  // the rest are wrappers
 bool is_shell(std::string_view n) {
   for (std::string_view s : {"sh", "bash", "dash", "zsh", "ksh", "mksh", "ash", "fish", "csh", "tcsh", "yash", "rbash"})
     if (n == s) return true;
@@ -78,8 +76,10 @@ bool is_plain_builtin(std::string_view n) {
 }
 
 // A wrapper's options: which short letters and long names take a value, how many words come
-// between the options and the command (timeout's duration), and whether NAME=VALUE words are
-// skipped (env). `script` names the option whose value is itself a command line (env -S).
+// between the options and the command (timeout's duration, flock's lock file), and whether
+// NAME=VALUE words are skipped (env). `script`/`script_long` name the option whose value is itself
+// a command line (env -S, flock -c); `joined`: the words after the options are one (watch runs
+// them with sh -c). `privileged`: the wrapper runs its command as another user.
 struct WrapperSpec {
   std::string_view name;
   std::string_view value_short;
@@ -87,9 +87,12 @@ struct WrapperSpec {
   int positional = 0;
   bool assignments = false;
   char script = 0;
+  std::string_view script_long = {};
+  bool joined = false;
+  bool privileged = false;
 };
 const WrapperSpec kWrappers[] = {
-    {"env", "uCS", {"--unset", "--chdir", "--split-string"}, 0, true, 'S'},
+    {"env", "uCS", {"--unset", "--chdir", "--split-string"}, 0, true, 'S', "--split-string"},
     {"nice", "n", {"--adjustment"}},
     {"nohup", "", {}},
     {"timeout", "sk", {"--signal", "--kill-after"}, 1},
@@ -98,6 +101,7 @@ const WrapperSpec kWrappers[] = {
     {"exec", "a", {}},
     {"command", "", {}},
     {"builtin", "", {}},
+    {"coproc", "", {}},
     {"xargs", "adEILnPs", {"--arg-file", "--delimiter", "--eof", "--replace", "--max-lines", "--max-args", "--max-procs", "--max-chars"}},
     {"setsid", "", {}},
     {"ionice", "cnp", {"--class", "--classdata", "--pid"}},
@@ -105,10 +109,20 @@ const WrapperSpec kWrappers[] = {
     {"chrt", "", {}, 1},
     {"busybox", "", {}},
     {"unbuffer", "", {}},
-    {"sudo", "ugpCDhRTUrt", {"--user", "--group", "--prompt", "--close-from", "--chdir", "--host", "--chroot", "--command-timeout", "--other-user", "--role", "--type"}},
-    {"doas", "uC", {}},
-    {"pkexec", "", {"--user"}},
-    {"run0", "u", {"--user", "--unit", "--property", "--description", "--slice", "--chdir", "--setenv", "--nice"}},
+    {"strace", "abeEIoOpPsSuUX", {"--output", "--signal", "--trace", "--user", "--string-limit"}},
+    {"ltrace", "aAeEnopsSuxX", {"--output", "--user"}},
+    {"valgrind", "", {}},  // its options are --opt=value
+    {"fakeroot", "lsi", {"--lib", "--faked"}},
+    {"prlimit", "p", {"--pid"}},
+    {"flock", "wEc", {"--wait", "--timeout", "--conflict-exit-code", "--command"}, 1, false, 'c', "--command"},
+    {"watch", "nd", {"--interval", "--differences"}, 0, false, 0, {}, true},
+    {"sudo", "ugpCDhRTUrt", {"--user", "--group", "--prompt", "--close-from", "--chdir", "--host", "--chroot", "--command-timeout", "--other-user", "--role", "--type"}, 0, false, 0, {}, false, true},
+    {"doas", "uC", {}, 0, false, 0, {}, false, true},
+    {"pkexec", "", {"--user"}, 0, false, 0, {}, false, true},
+    {"run0", "u", {"--user", "--unit", "--property", "--description", "--slice", "--chdir", "--setenv", "--nice"}, 0, false, 0, {}, false, true},
+    {"runuser", "ugG", {"--user", "--group", "--supp-group"}, 0, false, 'c', "--command", false, true},
+    {"setpriv", "", {"--reuid", "--regid", "--groups", "--inh-caps", "--ambient-caps", "--bounding-set", "--securebits", "--selinux-label", "--apparmor-profile"}, 0, false, 0, {}, false, true},
+    {"chroot", "", {"--userspec", "--groups"}, 1, false, 0, {}, false, true},
 };
 
 const WrapperSpec* wrapper_spec(std::string_view name) {
@@ -286,7 +300,7 @@ class Analyzer {
         return;
       }
       if (const WrapperSpec* spec = wrapper_spec(base)) {
-        record(w.text, is_privileged(base) ? Kind::Privileged : Kind::Wrapper);
+        record(w.text, spec->privileged ? Kind::Privileged : Kind::Wrapper);
         size_t j = i + 1;
         while (j < words.size()) {
           const Word& a = words[j];
@@ -301,12 +315,14 @@ class Analyzer {
             continue;
           }
           if (s.starts_with("--")) {
-            std::string_view opt = s.substr(0, s.find('='));
+            size_t eq = s.find('=');
+            std::string_view opt = s.substr(0, eq);
+            if (!spec->script_long.empty() && opt == spec->script_long) {
+              if (eq != std::string_view::npos) return nested({std::string(s.substr(eq + 1)), false}, depth);
+              return j + 1 < words.size() ? nested(words[j + 1], depth) : void();
+            }
             bool takes = std::find(spec->value_long.begin(), spec->value_long.end(), opt) != spec->value_long.end();
-            if (spec->script && opt == "--split-string")
-              return s.find('=') != std::string_view::npos ? nested({std::string(s.substr(s.find('=') + 1)), false}, depth)
-                                                           : j + 1 < words.size() ? nested(words[j + 1], depth) : void();
-            j += takes && s.find('=') == std::string_view::npos ? 2 : 1;
+            j += takes && eq == std::string_view::npos ? 2 : 1;
             continue;
           }
           if (s.size() > 1 && s[0] == '-') {
@@ -326,6 +342,18 @@ class Analyzer {
           break;
         }
         i = std::min(j + size_t(spec->positional), words.size());
+        // flock LOCK -c CMD: the script option may follow the positional word
+        if (spec->script && i + 1 < words.size() &&
+            (words[i].text == std::string{'-', spec->script} || (!spec->script_long.empty() && words[i].text == spec->script_long)))
+          return nested(words[i + 1], depth);
+        if (spec->joined && i < words.size()) {
+          std::string joined;
+          for (size_t k = i; k < words.size(); ++k) {
+            if (words[k].dynamic) return record(words[k].text, Kind::Unknown);
+            joined += (k > i ? " " : "") + words[k].text;
+          }
+          return nested({joined, false}, depth);
+        }
         continue;
       }
       if (is_privileged(base)) return record(w.text, Kind::Privileged);
