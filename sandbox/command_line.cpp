@@ -11,6 +11,7 @@
 #include <tree_sitter/api.h>
 
 #include <algorithm>
+#include <optional>
 #include <set>
 
 #include "sandbox/preflight.h"
@@ -280,11 +281,27 @@ class Analyzer {
       const char* field = ts_node_field_name_for_child(n, i);
       if (field && std::string_view(field) == "argument") words.push_back(word(ts_node_child(n, i), src));
     }
-    run(words, 0, depth, functions);
+    // What a shell without -c would read: a here-string, or a heredoc of the statement around it.
+    std::optional<Word> input;
+    for (uint32_t i = 0; i < ts_node_named_child_count(n); ++i) {
+      TSNode r = ts_node_named_child(n, i);
+      if (std::string_view(ts_node_type(r)) == "herestring_redirect" && ts_node_named_child_count(r) > 0)
+        input = word(ts_node_named_child(r, ts_node_named_child_count(r) - 1), src);
+    }
+    TSNode parent = ts_node_parent(n);
+    if (!ts_node_is_null(parent) && std::string_view(ts_node_type(parent)) == "redirected_statement")
+      for (uint32_t i = 0; i < ts_node_named_child_count(parent); ++i) {
+        TSNode r = ts_node_named_child(parent, i);
+        if (std::string_view(ts_node_type(r)) != "heredoc_redirect") continue;
+        for (uint32_t k = 0; k < ts_node_named_child_count(r); ++k)
+          if (std::string_view(ts_node_type(ts_node_named_child(r, k))) == "heredoc_body")
+            input = Word{std::string(text_of(ts_node_named_child(r, k), src)), false};  // expansions in it judged as written
+      }
+    run(words, 0, depth, functions, input ? &*input : nullptr);
   }
 
   // What words[i...] runs, wrappers peeled one after the other.
-  void run(const std::vector<Word>& words, size_t i, int depth, const std::set<std::string>& functions) {
+  void run(const std::vector<Word>& words, size_t i, int depth, const std::set<std::string>& functions, const Word* input = nullptr) {
     if (depth > kMaxShellDepth) return fail("commands nested deeper than " + std::to_string(kMaxShellDepth) + " levels");
     while (i < words.size() && out_.error.empty()) {
       const Word& w = words[i];
@@ -381,7 +398,11 @@ class Analyzer {
           }
           break;
         }
-        if (!has_c) return record(w.text, Kind::Program);  // runs a file or its standard input
+        if (!has_c && input && j >= words.size()) {  // sh <<EOF ... EOF, bash <<< 'cmd'
+          record(w.text, Kind::Wrapper);
+          return nested(*input, depth);
+        }
+        if (!has_c) return record(w.text, Kind::Program);  // runs a file or a standard input not in the line
         record(w.text, Kind::Wrapper);
         if (j >= words.size()) return;
         return nested(words[j], depth);
