@@ -10,6 +10,8 @@
 // Cost: one parse of the line (and of each nested string), one pass over its nodes, all bounded.
 #include <tree_sitter/api.h>
 
+#include <time.h>
+
 #include <algorithm>
 #include <optional>
 #include <set>
@@ -28,6 +30,21 @@ struct Word {
   std::string text;  // unquoted when static; as written when dynamic
   bool dynamic = false;
 };
+
+// Each child with its field name, through a cursor: ts_node_child(n, i) walks from the first child,
+// which makes a loop over a command of 30,000 arguments quadratic.
+template <class F>
+void for_each_child(TSNode n, F&& f) {
+  TSTreeCursor c = ts_tree_cursor_new(n);
+  if (ts_tree_cursor_goto_first_child(&c)) do
+      f(ts_tree_cursor_current_node(&c), ts_tree_cursor_current_field_name(&c));
+    while (ts_tree_cursor_goto_next_sibling(&c));
+  ts_tree_cursor_delete(&c);
+}
+
+// A dynamic word is kept for the reason only: its start. Nested substitutions are words inside
+// words, and copying each whole would be quadratic.
+std::string shown(std::string_view t) { return t.size() <= 80 ? std::string(t) : std::string(t.substr(0, 80)) + "..."; }
 
 std::string_view text_of(TSNode n, std::string_view src) {
   uint32_t a = ts_node_start_byte(n), b = ts_node_end_byte(n);
@@ -173,8 +190,20 @@ class Analyzer {
       return fail("a NUL byte at offset " + std::to_string(src.find('\0')) + " (a command line cannot hold one)");
     size_t bad = 0;
     if (!valid_utf8(src, bad)) return fail("invalid UTF-8 at byte " + std::to_string(bad));
-    TSTree* tree = ts_parser_parse_string(parser_, nullptr, src.data(), uint32_t(src.size()));
-    if (!tree) return fail("the bash parser gave up");
+    // tree-sitter's error recovery is superlinear on some broken input (`a=(` repeated: 0.7 s for
+    // 8 KB, minutes for 128 KB), and what it costs between two progress callbacks is not counted
+    // in operations, so the budget is this thread's CPU time, checked at each callback.
+    TSInput input{&src,
+                  [](void* payload, uint32_t offset, TSPoint, uint32_t* read) -> const char* {
+                    auto* text = static_cast<std::string_view*>(payload);
+                    *read = offset < text->size() ? uint32_t(text->size() - offset) : 0;
+                    return *read ? text->data() + offset : "";
+                  },
+                  TSInputEncodingUTF8, nullptr};
+    TSParseOptions options{this, [](TSParseState* state) { return static_cast<Analyzer*>(state->payload)->over_budget(); }};
+    TSTree* tree = ts_parser_parse_with_options(parser_, nullptr, input, options);
+    if (!tree)
+      return fail("too costly to parse (over " + std::to_string(kMaxParseMicros / 1000) + " ms of CPU; bash syntax this broken is not judged)");
     TSNode root = ts_tree_root_node(tree);
     if (ts_node_has_error(root)) {
       fail(syntax_error(root, src));
@@ -232,6 +261,8 @@ class Analyzer {
       if (type == "function_definition") {
         TSNode name = ts_node_child_by_field_name(n, "name", 4);
         if (!ts_node_is_null(name)) functions.insert(std::string(text_of(name, src)));
+      } else if (type == "redirected_statement") {
+        redirected(n, src);
       } else if (type == "command") {
         command(n, src, depth, functions);
       }
@@ -248,56 +279,66 @@ class Analyzer {
     if (type == "word" || type == "number") return {unescape_word(t), false};
     if (type == "raw_string") return {std::string(t.substr(1, t.size() >= 2 ? t.size() - 2 : 0)), false};
     if (type == "string" || type == "translated_string") {
-      for (uint32_t i = 0; i < ts_node_named_child_count(n); ++i)
-        if (std::string_view(ts_node_type(ts_node_named_child(n, i))) != "string_content") return {std::string(t), true};
+      bool plain = true;
+      for_each_child(n, [&](TSNode c, const char*) {
+        plain = plain && (!ts_node_is_named(c) || std::string_view(ts_node_type(c)) == "string_content");
+      });
       size_t open = t.find('"');
-      if (open == std::string_view::npos || t.size() < open + 2) return {std::string(t), true};
+      if (!plain || open == std::string_view::npos || t.size() < open + 2) return {shown(t), true};
       return {unescape_double(t.substr(open + 1, t.size() - open - 2)), false};
     }
     if (type == "ansi_c_string") {  // $'\x73udo' decodes to anything: static only without escapes
-      if (t.find('\\') != std::string_view::npos || t.size() < 3) return {std::string(t), true};
+      if (t.find('\\') != std::string_view::npos || t.size() < 3) return {shown(t), true};
       return {std::string(t.substr(2, t.size() - 3)), false};
     }
     if (type == "concatenation") {
       Word w;
-      for (uint32_t i = 0; i < ts_node_child_count(n); ++i) {
-        Word part = word(ts_node_child(n, i), src);
-        w.dynamic = w.dynamic || part.dynamic;
+      for_each_child(n, [&](TSNode c, const char*) {
+        if (w.dynamic) return;
+        Word part = word(c, src);
+        w.dynamic = part.dynamic;
         w.text += part.text;
-      }
-      if (w.dynamic) w.text = std::string(t);
+      });
+      if (w.dynamic) w.text = shown(t);
       return w;
     }
-    return {std::string(t), true};  // expansions, substitutions, brace expressions, globs
+    return {shown(t), true};  // expansions, substitutions, brace expressions, globs
   }
 
   void command(TSNode n, std::string_view src, int depth, const std::set<std::string>& functions) {
     std::vector<Word> words;
-    TSNode name = ts_node_child_by_field_name(n, "name", 4);
-    if (ts_node_is_null(name)) return;  // only assignments or redirections
-    if (ts_node_named_child_count(name) == 1) name = ts_node_named_child(name, 0);
-    words.push_back(word(name, src));
-    for (uint32_t i = 0; i < ts_node_child_count(n); ++i) {
-      const char* field = ts_node_field_name_for_child(n, i);
-      if (field && std::string_view(field) == "argument") words.push_back(word(ts_node_child(n, i), src));
-    }
-    // What a shell without -c would read: a here-string, or a heredoc of the statement around it.
-    std::optional<Word> input;
-    for (uint32_t i = 0; i < ts_node_named_child_count(n); ++i) {
-      TSNode r = ts_node_named_child(n, i);
-      if (std::string_view(ts_node_type(r)) == "herestring_redirect" && ts_node_named_child_count(r) > 0)
-        input = word(ts_node_named_child(r, ts_node_named_child_count(r) - 1), src);
-    }
-    TSNode parent = ts_node_parent(n);
-    if (!ts_node_is_null(parent) && std::string_view(ts_node_type(parent)) == "redirected_statement")
-      for (uint32_t i = 0; i < ts_node_named_child_count(parent); ++i) {
-        TSNode r = ts_node_named_child(parent, i);
-        if (std::string_view(ts_node_type(r)) != "heredoc_redirect") continue;
-        for (uint32_t k = 0; k < ts_node_named_child_count(r); ++k)
-          if (std::string_view(ts_node_type(ts_node_named_child(r, k))) == "heredoc_body")
-            input = Word{std::string(text_of(ts_node_named_child(r, k), src)), false};  // expansions in it judged as written
+    std::optional<Word> input;  // what a shell without -c reads: a here-string, or the heredoc
+    for_each_child(n, [&](TSNode c, const char* field) {
+      std::string_view f = field ? field : "";
+      if (f == "name") {
+        if (ts_node_named_child_count(c) == 1) c = ts_node_named_child(c, 0);
+        words.insert(words.begin(), word(c, src));
+      } else if (f == "argument") {
+        words.push_back(word(c, src));
+      } else if (std::string_view(ts_node_type(c)) == "herestring_redirect" && ts_node_named_child_count(c) > 0) {
+        input = word(ts_node_named_child(c, ts_node_named_child_count(c) - 1), src);
       }
+    });
+    if (words.empty() || ts_node_is_null(ts_node_child_by_field_name(n, "name", 4))) return;  // assignments, redirections
+    if (heredoc_for_.id && heredoc_for_.id == n.id) input = heredoc_;
     run(words, 0, depth, functions, input ? &*input : nullptr);
+  }
+
+  // A redirected statement's heredoc, for the command that is its body (visited next).
+  void redirected(TSNode n, std::string_view src) {
+    TSNode body{};
+    bool found = false;
+    for_each_child(n, [&](TSNode c, const char* field) {
+      std::string_view f = field ? field : "";
+      if (f == "body" && std::string_view(ts_node_type(c)) == "command") body = c;
+      if (std::string_view(ts_node_type(c)) != "heredoc_redirect") return;
+      for_each_child(c, [&](TSNode b, const char*) {
+        if (std::string_view(ts_node_type(b)) != "heredoc_body") return;
+        heredoc_ = Word{std::string(text_of(b, src)), false};  // expansions in it judged as written
+        found = true;
+      });
+    });
+    heredoc_for_ = found ? body : TSNode{};
   }
 
   // What words[i...] runs, wrappers peeled one after the other.
@@ -445,9 +486,19 @@ class Analyzer {
     script(copy, depth + 1);
   }
 
+  static uint64_t cpu_micros() {
+    timespec ts{};
+    ::clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return uint64_t(ts.tv_sec) * 1'000'000 + uint64_t(ts.tv_nsec) / 1000;
+  }
+  bool over_budget() const { return cpu_micros() > deadline_; }
+
   CommandAnalysis& out_;
   TSParser* parser_;
   size_t nodes_ = 0;
+  TSNode heredoc_for_{};  // the command redirected() found a heredoc for, and the heredoc
+  Word heredoc_;
+  uint64_t deadline_ = cpu_micros() + kMaxParseMicros;  // for every parse of one command line
 };
 
 bool matches(std::string_view entry, std::string_view name, bool allowing) {

@@ -326,6 +326,11 @@ TEST_CASE("preflight: command lines are judged by every command they run", "[san
     for (char c : nested_shells) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
     nested_shells = "sh -c '" + q + "'";
   }
+  std::string nested_30k = "echo ";  // each level a word of the one around it: quadratic if copied
+  for (int i = 0; i < 30000; ++i) nested_30k += "$(";
+  nested_30k += "x" + std::string(30000, ')');
+  std::string arrays;  // tree-sitter's error recovery is superlinear here: minutes unbounded
+  while (arrays.size() < 120'000) arrays += "a=(";
   std::string many;
   for (int i = 0; i < 20000; ++i) many += "true;";
 
@@ -404,6 +409,8 @@ TEST_CASE("preflight: command lines are judged by every command they run", "[san
       {black, "echo 'oops", false, "cannot be judged: not valid bash"},
       {black, "echo \"$(ls", false, "cannot be judged: not valid bash"},
       {black, "if true; then ls", false, "cannot be judged: not valid bash"},
+      {white, nested_30k, false, "is an expansion"},
+      {black, arrays, false, "cannot be judged: "},
       {black, nested_shells, false, "cannot be judged: shells nested deeper than 8 levels"},
   };
   for (const auto& c : cases) {
