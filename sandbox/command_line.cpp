@@ -353,8 +353,10 @@ class Analyzer {
       if (functions.count(w.text)) return record(w.text, Kind::Function);
       if (base == "su") {  // su [options] [user] [-c CMD]: a login shell unless -c
         record(w.text, Kind::Privileged);
-        for (size_t j = i + 1; j + 1 < words.size(); ++j)
-          if (words[j].text == "-c" || words[j].text == "--command") return nested(words[j + 1], depth);
+        for (size_t j = i + 1; j < words.size(); ++j) {
+          if (words[j].text.starts_with("--command=")) return nested({words[j].text.substr(10), words[j].dynamic}, depth);
+          if ((words[j].text == "-c" || words[j].text == "--command") && j + 1 < words.size()) return nested(words[j + 1], depth);
+        }
         return;
       }
       if (const WrapperSpec* spec = wrapper_spec(base)) {

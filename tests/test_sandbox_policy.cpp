@@ -400,6 +400,7 @@ TEST_CASE("preflight: command lines are judged by every command they run", "[san
       {any, "$EDITOR file", true, "commands.mode unrestricted"},
       {any, "sudo ls", false, "'sudo' runs commands as another user"},
       {sudoer, "sudo -u builder make install", true, "runs sudo, make"},
+      {sudoer, "su --command='ls; rm -rf /' root", true, "runs su, ls, rm"},
       // hostile input: refused with a reason, or judged correctly, in bounded time
       {black, deep, false, "'sudo' runs commands"},
       {white, std::string(1 << 20, ';'), false, "cannot be judged: the command line is 1048576 bytes; at most 131072 are judged"},
