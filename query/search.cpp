@@ -2,7 +2,9 @@
 //
 //   1. exact and prefix: one binary search in the names sorted case-insensitively;
 //   2. substring: names from the AND of the query's trigram postings that contain the query;
-//   3. fuzzy: the rest of those candidates, scored by FuzzyMatcher.
+//   3. fuzzy: the rest of those candidates, scored by FuzzyMatcher;
+//   4. scattered: names the query is only a subsequence of (`Fmt` in Formatter), found by a scan
+//      of per-name letter sketches, since no trigram leads to them.
 // Each tier ranks wholly above the next, so once the collected hits fill the limit the lower tiers
 // are not evaluated. Scoring is per distinct name; filters are per symbol. Tiers 2 and 3 see only
 // what the trigram postings hold (trigram.h): a one- or two-character query finds substrings and
@@ -411,17 +413,20 @@ class LayerSearch {
     offer_prefix_range();
     if (out_.full() || lower_.empty()) return out_.take();
     if (!by_qualifier) load_lists();
-    if (some_token_absent_) return out_.take();
-    if (count_) {
-      const std::vector<uint32_t> probed = trigram_candidates();
-      offer_substring_and_fuzzy([&](auto&& f) {
-        for (uint32_t id : probed) f(id);
-      });
-    } else {  // no trigram (a name of one or two characters): every name is a candidate
+    if (!count_) {  // no trigram (a name of one or two characters): every name is a candidate
       offer_substring_and_fuzzy([&](auto&& f) {
         for (uint32_t id = 0; id < name_count_; ++id) f(id);
       });
+      return out_.take();  // and the fuzzy tier saw every name: nothing is left to scatter
     }
+    std::vector<uint32_t> probed;
+    if (!some_token_absent_) {
+      probed = trigram_candidates();
+      offer_substring_and_fuzzy([&](auto&& f) {
+        for (uint32_t id : probed) f(id);
+      });
+    }
+    if (!out_.full()) offer_scattered(probed);
     return out_.take();
   }
 
@@ -507,7 +512,8 @@ class LayerSearch {
     // name is checked and scored once for all its symbols (the heap's order is total, so the
     // order of offers does not change the hits).
     std::vector<std::pair<uint32_t, uint32_t>> rest;  // (name id, symbol)
-    const bool fuzzy_tiers = !some_token_absent_ && !lower_.empty();
+    // A trigram no name has admits nothing to tiers 3 and 4, but tier 5 reads names whole.
+    const bool fuzzy_tiers = !lower_.empty();
     for (uint32_t id : candidates) {
       uint32_t name_id = d_.symbols[id].name();
       std::string_view n = d_.name(name_id);
@@ -516,19 +522,35 @@ class LayerSearch {
     }
     std::sort(rest.begin(), rest.end());
     std::vector<detail::PostingList::Cursor> cursors(lists_, lists_ + count_);
+    struct Run {
+      uint32_t name_id, begin, end;  // rest[begin, end)
+    };
+    std::vector<Run> scattered;  // names the postings did not admit: tier 5's, if room is left
     for (size_t k = 0, end; k < rest.size(); k = end) {
       const uint32_t name_id = rest[k].first;
       for (end = k + 1; end < rest.size() && rest[end].first == name_id;) ++end;
       bool admitted = true;
       for (size_t i = 0; i < count_ && admitted; ++i) admitted = cursors[i].has(name_id);
-      if (!admitted) continue;
       std::string_view n = d_.name(name_id);
+      if (!admitted) {
+        scattered.push_back({name_id, uint32_t(k), uint32_t(end)});
+        continue;
+      }
       MatchTier tier = MatchTier::Substring;
       std::optional<int32_t> score = matcher_.match(n);
       if (icontains(n, lower_)) score = score.value_or(0);
       else tier = MatchTier::Fuzzy;
       if (score)
         for (size_t j = k; j < end; ++j) out_.add_symbol(rest[j].second, tier, *score);
+    }
+    if (out_.full() || fuzzy_text_.size() < 2 || fuzzy_text_.size() > FuzzyMatcher::kMaxPattern) return true;
+    lower_fuzzy_ = lowered(fuzzy_text_);
+    const uint64_t need = scattered_need();
+    for (const Run& r : scattered) {
+      std::string_view n = d_.name(r.name_id);
+      if ((d_.name_sketches[r.name_id] & need) != need || !subsequence_of(n) || icontains(n, lower_)) continue;
+      if (std::optional<int32_t> score = matcher_.match(n))
+        for (uint32_t j = r.begin; j < r.end; ++j) out_.add_symbol(rest[j].second, MatchTier::Scattered, *score);
     }
     return true;
   }
@@ -590,6 +612,45 @@ class LayerSearch {
     }
   }
 
+  // The query's letters and digits as a sketch (index_impl.h), and the first one's segment-start
+  // bit: people abbreviate from the start of a word (`Cfg`, `Mgr`, `bgcomp`), so a name whose
+  // segments all start with other letters is no candidate.
+  uint64_t scattered_need() const {
+    uint64_t need = 0;
+    for (char c : fuzzy_text_) need |= IndexData::sketch_bit(to_lower(c));
+    if (!fuzzy_text_.empty()) need |= IndexData::head_bit(to_lower(fuzzy_text_[0]));
+    return need;
+  }
+
+  // Whether the query's word characters are a case-insensitive subsequence of `n`.
+  bool subsequence_of(std::string_view n) const {
+    size_t q = 0;
+    const size_t m = std::min(n.size(), FuzzyMatcher::kMaxWord);
+    for (size_t i = 0; i < m && q < fuzzy_text_.size(); ++i) q += to_lower(n[i]) == lower_fuzzy_[q];
+    return q == fuzzy_text_.size();
+  }
+
+  // Tier 5, when the tiers above leave room: every name the query is a subsequence of, scored by
+  // the fuzzy matcher (gaps cost, segment starts and runs earn). The trigram postings cannot find
+  // these (`Fmt` shares no trigram with Formatter), so the names are scanned: one AND of a sketch
+  // each, and only names that hold every letter, with the first at a segment start, are read.
+  // `done` (sorted) are the names the tiers above saw already.
+  void offer_scattered(const std::vector<uint32_t>& done) {
+    if (fuzzy_text_.size() < 2 || fuzzy_text_.size() > FuzzyMatcher::kMaxPattern) return;
+    lower_fuzzy_ = lowered(fuzzy_text_);
+    const uint64_t need = scattered_need();
+    const uint64_t* sketches = d_.name_sketches.data();
+    size_t k = 0;
+    for (uint32_t id = 0; id < name_count_; ++id) {
+      if ((sketches[id] & need) != need) continue;
+      while (k < done.size() && done[k] < id) ++k;
+      if (k < done.size() && done[k] == id) continue;
+      std::string_view n = d_.name(id);
+      if (!subsequence_of(n) || icontains(n, lower_)) continue;  // a substring is some tier above's
+      out_.add_name(id, MatchTier::Scattered, [&] { return matcher_.match(n); });
+    }
+  }
+
   const IndexData& d_;
   const SearchRequest& req_;
   const Pattern& pattern_;
@@ -597,6 +658,7 @@ class LayerSearch {
   std::string_view name_;
   std::string lower_;
   std::string fuzzy_text_;
+  std::string lower_fuzzy_;
   FuzzyMatcher matcher_;
   const uint32_t name_count_;
   uint32_t lo_ = 0, hi_ = 0;
