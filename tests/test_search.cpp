@@ -347,3 +347,42 @@ TEST_CASE("search: letters scattered inside words find abbreviations, below ever
   CHECK(tiers("xyz").empty());
   CHECK(tiers("gfc").empty());  // letters all there, out of order
 }
+
+TEST_CASE("search: an acronym in the name's case beats a substring inside a word", "[search]") {
+  auto index = build({{"a.java",
+                       {{"testSkipObjectAfterPeek", Kind::Method},
+                        {"RTAF_GSON", Kind::Constant},
+                        {"TypeAdapterFactory", Kind::Interface},
+                        {"DocumentHighlight", Kind::Class},
+                        {"TypeHierarchyItem", Kind::Class},
+                        {"MyTafParser", Kind::Class}}}});
+  auto taf = names(*index, "TAF", 4);
+  REQUIRE(taf.size() == 4);
+  CHECK(taf[0] == "TypeAdapterFactory");
+  CHECK(taf[1] == "MyTafParser");  // a substring at a segment start, then those inside words
+  CHECK(names(*index, "THI", 1) == std::vector<std::string>{"TypeHierarchyItem"});
+  // In lower case an acronym is evidence as good as a substring at a segment start (the matcher
+  // then prefers three segment starts), and both beat substrings inside words.
+  auto lower = names(*index, "taf", 4);
+  REQUIRE(lower.size() == 4);
+  CHECK(lower[0] == "TypeAdapterFactory");
+  CHECK(lower[1] == "MyTafParser");
+  // So does an acronym of a snake_case name typed in capitals.
+  auto snake = build({{"a.py", {{"add_set_handler", Kind::Function}, {"SLASH", Kind::Constant}, {"flash", Kind::Function}}}});
+  CHECK(names(*snake, "ASH", 1) == std::vector<std::string>{"add_set_handler"});
+}
+
+TEST_CASE("search: among equals, code before tests and public names before private ones", "[search]") {
+  auto index = build({{"src/__tests__/client.test.ts", {{"Client", Kind::Class}}},
+                      {"src/client.spec.ts", {{"Client", Kind::Class}}},
+                      {"tests/helpers.ts", {{"Client", Kind::Class}}},
+                      {"src/client.ts", {{"Client", Kind::Class}, {"_parse", Kind::Function}}},
+                      {"src/parse.ts", {{"parse", Kind::Function}, {"__init__", Kind::Function}}}});
+  auto first_path = [&](std::string_view pattern) {
+    auto hits = query::search(*index, {pattern, 4});
+    return hits.empty() ? std::string() : std::string(index->symbol(hits[0].symbol).path);
+  };
+  CHECK(first_path("Client") == "src/client.ts");
+  CHECK(query::search(*index, {"Client", 10}).size() == 4);  // the others still listed
+  CHECK(names(*index, "parse", 2) == std::vector<std::string>{"parse", "_parse"});
+}
