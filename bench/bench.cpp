@@ -2,7 +2,7 @@
 // instead, measured in one run on the same files. Not a test: it prints numbers and ratios.
 //
 //   indexer_bench [--threads N] [--repeat K] [--queries-per-size R] [--no-index] [--no-queries]
-//                 [--no-fzf] [--cache FILE] DIR...
+//                 [--no-fzf] [--no-ranking] [--ranking-only] [--ranking-per-style N] [--cache FILE] DIR...
 //
 // 1. Index: tree-sitter parse-only (the floor), our full index, and universal-ctags -R, each in a
 //    child process so wall time and peak RSS are the child's own. The floor and ours run K times
@@ -12,6 +12,8 @@
 // 2. Query: the index of DIR... is replicated under renamed paths to reach 100k and 1M+ symbols;
 //    a fixed query set runs R times at each size (in-process, top 50), next to `fzf --filter`
 //    over the same qualified names, one process per query as a user would run it.
+// 2b. Ranking: queries made from the corpus's names the ways people abbreviate them (six styles),
+//    top-10 rate and mean reciprocal rank of the name each was made from, next to fzf --filter.
 // 3. Snapshot of the 1M index: size, save time, and a warm start in a fresh process (this binary
 //    exec'd with --warm-start FILE): load and first-query time, CPU, and the load's resident growth
 //    next to the index's own accounting.
@@ -30,6 +32,7 @@ inline void mi_collect(bool) {}  // without mimalloc, resident growth includes f
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
@@ -38,6 +41,7 @@ inline void mi_collect(bool) {}  // without mimalloc, resident growth includes f
 #include <vector>
 
 #include "indexer/indexer.h"
+#include "query/fuzzy_match.h"
 #include "query/query.h"
 #include "query/snapshot.h"
 
@@ -120,6 +124,9 @@ const std::vector<std::string> kQueries = {
     "to_string",  "compare",      "Node",        "fmt",        "asyncio",    "Promise",    "Array.map",
     "x",          "ab",           "mkdir",       "TypeError",  "lower_bound", "visit",     "config",
     "assertEqual", "dispatch",    "hash",        "Map",        "listener",
+    // Abbreviations: letters inside words, which only the scattered tier finds (the whole
+    // name list is scanned when the tiers above leave room); the last matches nothing at all.
+    "Cfg",        "Ctx",          "strmRdr",     "bgcomp",     "qzxv",
 };
 
 // One index holding each part's files under a path prefix: how the bench merges corpora and
@@ -203,6 +210,147 @@ Latency measure_fzf(const query::Index& index, const std::string& names_file) {
   return {percentile(us, 0.5), percentile(us, 0.99)};
 }
 
+// Ranking as people type: queries made from the corpus's own names in six styles, scored by
+// whether the name they were made from is in the top 10 (and its reciprocal rank), next to fzf
+// over the same distinct names. Deterministic: every k-th name that fits a style.
+struct Style {
+  const char* label;
+  const char* example;
+};
+const Style kStyles[] = {{"consonant abbreviation of a word", "LoggerWithFrm"},
+                         {"acronym in capitals", "TAF"},
+                         {"acronym in lower case", "taf"},
+                         {"prefix in lower case", "backgroundcomp"},
+                         {"two words in any order", "status response"},
+                         {"snake fragment", "logger_wit"}};
+
+std::vector<std::string> segments_of(std::string_view name) {
+  std::vector<query::CharRole> roles(std::min(name.size(), query::FuzzyMatcher::kMaxWord));
+  query::char_roles(name, roles.data(), roles.size());
+  std::vector<std::string> out;
+  for (size_t i = 0; i < roles.size(); ++i) {
+    if (roles[i] == query::CharRole::Separator) continue;
+    if (roles[i] == query::CharRole::Head || out.empty()) out.emplace_back();
+    out.back() += name[i];
+  }
+  return out;
+}
+
+bool vowel(char c) { c = char(std::tolower(static_cast<unsigned char>(c))); return c == 'a' || c == 'e' || c == 'i' || c == 'o' || c == 'u'; }
+
+// The query of `style` for `name`, or "" when the name does not lend itself to it.
+std::string make_query(int style, std::string_view name) {
+  std::vector<std::string> seg = segments_of(name);
+  auto lower = [](std::string t) { for (char& c : t) c = char(std::tolower(static_cast<unsigned char>(c))); return t; };
+  for (const auto& x : seg)
+    for (char c : x)
+      if (!std::isalnum(static_cast<unsigned char>(c))) return "";
+  switch (style) {
+    case 0: {  // the longest word of 5+ letters cut to its first letter and two later consonants
+      if (seg.size() < 2) return "";  // one word alone, so abbreviated, is a guess: `rdm`
+      size_t best = seg.size();
+      for (size_t i = 0; i < seg.size(); ++i)
+        if (seg[i].size() >= 5 && (best == seg.size() || seg[i].size() > seg[best].size())) best = i;
+      if (best == seg.size()) return "";
+      std::string abbr(1, seg[best][0]);
+      for (size_t i = 1; i < seg[best].size() && abbr.size() < 3; ++i)
+        if (!vowel(seg[best][i]) && std::isalpha(static_cast<unsigned char>(seg[best][i])) && seg[best][i] != abbr.back()) abbr += seg[best][i];
+      if (abbr.size() < 3) return "";
+      std::string q;
+      for (size_t i = 0; i < seg.size(); ++i) q += i == best ? abbr : seg[i];
+      return q;
+    }
+    case 1: case 2: {
+      if (seg.size() < 3) return "";
+      std::string q;
+      for (const auto& x : seg) q += char(std::toupper(static_cast<unsigned char>(x[0])));
+      return style == 1 ? q : lower(q);
+    }
+    case 3: {
+      std::string flat;
+      for (const auto& x : seg) flat += lower(x);
+      if (flat.size() < 10) return "";
+      return flat.substr(0, std::max<size_t>(6, flat.size() * 6 / 10));
+    }
+    case 4: {
+      if (seg.size() < 2 || seg[0].size() < 3 || seg.back().size() < 3) return "";
+      return lower(seg.back()) + " " + lower(seg[0]);
+    }
+    case 5: {
+      if (seg.size() < 2 || seg[0].size() < 3 || seg[1].size() < 3) return "";
+      return lower(seg[0]) + "_" + lower(seg[1]).substr(0, 3);
+    }
+  }
+  return "";
+}
+
+void measure_ranking(const query::Index& index, bool fzf, size_t per_style) {
+  std::vector<std::string> distinct;
+  {
+    std::vector<std::string> all;
+    for (uint32_t i = 0; i < index.symbol_count(); ++i) all.emplace_back(index.symbol(i).name);
+    std::sort(all.begin(), all.end());
+    all.erase(std::unique(all.begin(), all.end()), all.end());
+    distinct = std::move(all);
+  }
+  const bool show_misses = std::getenv("INDEXER_BENCH_MISSES") != nullptr;
+  const std::string names_file = "/tmp/indexer-bench-rank-names.txt", fzf_out = "/tmp/indexer-bench-rank-fzf.txt";
+  if (fzf) {
+    std::ofstream out(names_file);
+    for (const auto& n : distinct) out << n << '\n';
+  }
+  std::printf("\n== ranking: is the name a query was made from in the top 10? (%zu distinct names; fzf --filter over them)\n", distinct.size());
+  std::printf("%-34s %-16s %7s %7s %7s %7s %8s\n", "query style", "example", "queries", "top10", "fzf", "MRR", "fzf MRR");
+  double all_top = 0, all_fzf = 0, all_mrr = 0, all_fmrr = 0;
+  size_t all_n = 0;
+  for (int style = 0; style < 6; ++style) {
+    std::vector<std::pair<std::string, std::string>> cases;  // (query, name)
+    const size_t stride = 7919;  // a prime: a spread of the name list
+    for (size_t k = 0, i = 0; k < distinct.size() && cases.size() < per_style; ++k, i = (i + stride) % distinct.size()) {
+      const std::string& n = distinct[i];
+      if (n.size() < 6 || n.size() > 48) continue;
+      std::string q = make_query(style, n);
+      if (!q.empty() && q != n) cases.emplace_back(q, n);
+    }
+    double top = 0, ftop = 0, mrr = 0, fmrr = 0;
+    for (const auto& [q, n] : cases) {
+      query::SearchRequest req;
+      req.pattern = q;
+      req.limit = 10;
+      auto hits = query::search(index, req);
+      std::vector<std::string> seen;  // distinct names, in rank order, as fzf lists them
+      for (const auto& h : hits) {
+        std::string name(index.symbol(h.symbol).name);
+        if (std::find(seen.begin(), seen.end(), name) == seen.end()) seen.push_back(name);
+      }
+      size_t rank = 0;
+      for (size_t r = 0; r < seen.size() && r < 10; ++r)
+        if (seen[r] == n) { top += 1; mrr += 1.0 / double(r + 1); rank = r + 1; break; }
+      if (show_misses && rank != 1) {  // INDEXER_BENCH_MISSES=1: what ranked above, for tuning
+        std::printf("  miss %-24s -> %-32s rank %zu; first:", q.c_str(), n.c_str(), rank);
+        for (size_t r = 0; r < seen.size() && r < 3; ++r) std::printf(" %s", seen[r].c_str());
+        std::printf("\n");
+      }
+      if (fzf) {
+        run_command({"fzf", "--filter=" + q}, names_file.c_str(), fzf_out.c_str());
+        std::ifstream in(fzf_out);
+        std::string line;
+        for (int r = 0; r < 10 && std::getline(in, line); ++r)
+          if (line == n) { ftop += 1; fmrr += 1.0 / double(r + 1); break; }
+      }
+    }
+    const double c = double(std::max<size_t>(cases.size(), 1));
+    std::printf("%-34s %-16s %7zu %6.1f%% %6.1f%% %7.3f %8.3f\n", kStyles[style].label, kStyles[style].example, cases.size(),
+                100 * top / c, fzf ? 100 * ftop / c : 0.0, mrr / c, fzf ? fmrr / c : 0.0);
+    all_top += top, all_fzf += ftop, all_mrr += mrr, all_fmrr += fmrr, all_n += cases.size();
+  }
+  const double c = double(std::max<size_t>(all_n, 1));
+  std::printf("%-34s %-16s %7zu %6.1f%% %6.1f%% %7.3f %8.3f\n", "all", "", all_n, 100 * all_top / c, fzf ? 100 * all_fzf / c : 0.0,
+              all_mrr / c, fzf ? all_fmrr / c : 0.0);
+  std::remove(names_file.c_str());
+  std::remove(fzf_out.c_str());
+}
+
 }  // namespace
 
 struct SnapshotRun {
@@ -264,7 +412,8 @@ int main(int argc, char** argv) {
   if (argc == 3 && std::string(argv[1]) == "--warm-start") return warm_start(argv[2]);
   unsigned threads = 0;
   int rounds = 20, repeat = 5;
-  bool index_section = true, fzf_section = true, query_section = true;
+  bool index_section = true, fzf_section = true, query_section = true, ranking_section = true, ranking_only = false;
+  size_t ranking_per_style = 130;
   std::vector<std::string> dirs;
   std::string cache;
   for (int i = 1; i < argc; ++i) {
@@ -275,11 +424,14 @@ int main(int argc, char** argv) {
     else if (a == "--no-index") index_section = false;  // only queries and memory
     else if (a == "--no-fzf") fzf_section = false;
     else if (a == "--no-queries") query_section = false;  // only the index section
+    else if (a == "--no-ranking") ranking_section = false;
+    else if (a == "--ranking-only") ranking_only = true, index_section = false;  // the ranking evaluation alone
+    else if (a == "--ranking-per-style" && i + 1 < argc) ranking_per_style = size_t(std::stoul(argv[++i]));
     else if (a == "--cache" && i + 1 < argc) cache = argv[++i];  // the merged corpus, as a snapshot
     else dirs.push_back(a);
   }
   if (dirs.empty()) {
-    std::fprintf(stderr, "usage: indexer_bench [--threads N] [--repeat K] [--queries-per-size R] [--no-index] [--no-queries] [--no-fzf] [--cache FILE] DIR...\n");
+    std::fprintf(stderr, "usage: indexer_bench [--threads N] [--repeat K] [--queries-per-size R] [--no-index] [--no-queries] [--no-fzf] [--no-ranking] [--ranking-only] [--ranking-per-style N] [--cache FILE] DIR...\n");
     return 2;
   }
   indexer::Options opt;
@@ -370,7 +522,7 @@ int main(int argc, char** argv) {
               fastest(floors, &ChildRun::cpu_seconds), fastest(ourss, &ChildRun::cpu_seconds) / fastest(floors, &ChildRun::cpu_seconds));
   }
 
-  if (!query_section) return 0;
+  if (!query_section && !ranking_only) return 0;
 
   // The base index, in this process; with --cache FILE, loaded from a snapshot of it when FILE is
   // one of this format, else indexed and saved there (for repeated runs over the same corpora).
@@ -395,6 +547,11 @@ int main(int argc, char** argv) {
     if (!cache.empty()) (void)query::save_snapshot(*base, "", cache);
   }
   std::printf("corpus: %zu files, %zu symbols, %zu distinct names\n\n", base->file_count(), base->symbol_count(), base->name_count());
+  if (ranking_section) {
+    measure_ranking(*base, fzf_section && have("fzf"), ranking_per_style);
+    if (ranking_only) return 0;
+    std::printf("\n");
+  }
 
   std::printf("== query latency, in-process, top 50, %zu queries x %d rounds; fzf --filter: one process per query\n", kQueries.size(), rounds);
   std::printf("%-12s %10s %10s %12s %12s %12s\n", "symbols", "p50 us", "p99 us", "fzf p50 us", "fzf p99 us", "fzf/ours p50");

@@ -1,4 +1,5 @@
 #include "indexer/extract.h"
+#include "indexer/export_macros.h"
 #include "indexer/matcher.h"
 #include "indexer/pattern_roots.h"
 #include "indexer/query_syntax.h"
@@ -640,6 +641,7 @@ struct Extractor::Cursor {
   std::vector<RawDef> defs;
   std::vector<Level> levels;
   Matcher::Scratch scratch;
+  std::string blanked;  // the text the parser reads when export macros were blanked
   ~Cursor() { ts_query_cursor_delete(cursor); }
 };
 
@@ -775,6 +777,8 @@ class Nesting {
     if (parent) cont_off = parent->qual_off, cont_len = parent->qual_len;
     // The C preprocessor knows no scopes (Rust's macro_rules! do).
     if (d.kind == Kind::Macro && !d.scope && (lang_ == Language::C || lang_ == Language::Cpp)) cont_len = 0;
+    // A file's own namespace statement (PHP's `namespace App\Mail;`) is the package, not inside it.
+    if (d.kind == Kind::Namespace && !parent) cont_len = 0;
     if (d.explicit_container.empty()) return {cont_off, cont_len};
     size_t off = text_.size();
     if (cont_len) {
@@ -830,7 +834,11 @@ void Extractor::run(Language lang, std::string_view src, Extraction& out, TSTree
     return;
   }
   TSTree* old_tree = keep ? *keep : nullptr;
-  TSTree* tree = parse_bounded(old_tree, src, &out);
+  // The parser reads C and C++ with export macros blanked (export_macros.h); everything else reads
+  // the real text, at the same offsets.
+  std::string_view parsed = src;
+  if ((lang == Language::Cpp || lang == Language::C) && blank_export_macros(src, cursor_->blanked)) parsed = cursor_->blanked;
+  TSTree* tree = parse_bounded(old_tree, parsed, &out);
   if (!tree) {
     if (old_tree) ts_tree_delete(old_tree);
     if (keep) *keep = nullptr;

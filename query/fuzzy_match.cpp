@@ -57,6 +57,7 @@ FuzzyMatcher::FuzzyMatcher(std::string_view pattern) {
   for (size_t i = 0; i < pattern_len_; ++i) {
     pattern_[i] = pattern[i];
     lower_pattern_[i] = to_lower(pattern[i]);
+    cased_ |= is_upper(pattern[i]);
   }
 }
 
@@ -86,7 +87,7 @@ std::optional<int32_t> FuzzyMatcher::match(std::string_view word) {
       int32_t score = kNone;
       if (lower_word_[j] == lower_pattern_[i]) {
         int32_t base = kMatch;
-        if (word[j] == pattern_[i]) base += kCaseBonus;
+        if (cased_ && word[j] == pattern_[i]) base += kCaseBonus;
         const bool head = roles_[j] == CharRole::Head;
         if (head && is_upper(pattern_[i])) base += kUpperHeadBonus;
         // A segment start is worth its bonus where a match begins (at the start or after a gap);

@@ -5,7 +5,8 @@
 // matcher picks the best by dynamic programming: matching a segment start (camelCase hump,
 // snake_case word, digit run, first character) earns a bonus, consecutive matches earn more,
 // a gap costs a start penalty plus a little per skipped character, and a character matched in its
-// own case earns a small bonus. So "gRS" prefers get-Response-Status over any scattered alignment.
+// own case earns a small bonus when the pattern has a capital (one typed all in lower case says
+// nothing about case). So "gRS" prefers get-Response-Status over any scattered alignment.
 //
 // Cost: O(|pattern| * |word|) with both bounded (kMaxPattern, kMaxWord); the tables live in the
 // matcher, so match() never allocates. One matcher per thread.
@@ -40,6 +41,7 @@ class FuzzyMatcher {
   char pattern_[kMaxPattern];
   char lower_pattern_[kMaxPattern];
   size_t pattern_len_;
+  bool cased_ = false;  // the pattern has a capital: case was typed, so matching it earns
   char lower_word_[kMaxWord];
   CharRole roles_[kMaxWord];
   // best[i][j]: best score with pattern[0..i] matched inside word[0..j], pattern[i] at word[j]

@@ -28,6 +28,24 @@ void IndexData::build_file_lookup() {
   }
 }
 
+void IndexData::build_name_sketches() {
+  const size_t n = name_offsets.empty() ? 0 : name_offsets.size() - 1;
+  name_sketches.assign(n, 0);
+  CharRole roles[FuzzyMatcher::kMaxWord];
+  for (size_t id = 0; id < n; ++id) {
+    std::string_view w = name(uint32_t(id));
+    size_t m = std::min(w.size(), FuzzyMatcher::kMaxWord);  // what the scorer reads of a name
+    char_roles(w, roles, m);
+    uint64_t sketch = 0;
+    for (size_t i = 0; i < m; ++i) {
+      char c = w[i] >= 'A' && w[i] <= 'Z' ? char(w[i] + ('a' - 'A')) : w[i];
+      sketch |= sketch_bit(c);
+      if (roles[i] == CharRole::Head) sketch |= head_bit(c);
+    }
+    name_sketches[id] = sketch;
+  }
+}
+
 uint32_t StringBlob::append(std::string_view s) {
   if (s.empty()) return 0;
   // Offsets are 32-bit: 4 GiB of distinct containers, paths and signatures is the limit.
@@ -230,7 +248,10 @@ class TokenSlots {
 
 class IndexImpl final : public Index {
  public:
-  explicit IndexImpl(IndexData data) : d_(std::move(data)) { d_.build_file_lookup(); }
+  explicit IndexImpl(IndexData data) : d_(std::move(data)) {
+    d_.build_file_lookup();
+    d_.build_name_sketches();
+  }
 
   size_t symbol_count() const override { return d_.symbols.size(); }
   size_t file_count() const override { return d_.files.size(); }
@@ -300,7 +321,7 @@ class IndexImpl final : public Index {
     m.records = d_.symbols.capacity() * sizeof(SymbolRecord) + d_.files.capacity() * sizeof(FileRecord) +
                 d_.containers.capacity() * 4 + d_.far_end_lines.capacity() * 8 + d_.file_of_step.capacity() * 4 +
                 d_.imports.capacity() * sizeof(ImportRecord) + d_.files_by_path.capacity() * 4;
-    m.names = d_.names_blob.capacity() + d_.name_offsets.capacity() * 4;
+    m.names = d_.names_blob.capacity() + d_.name_offsets.capacity() * 4 + d_.name_sketches.capacity() * 8;
     m.postings = (d_.name_symbol_offsets.capacity() + d_.name_symbols.capacity()) * 4 +
                  d_.token_keys.capacity() * sizeof(Token) + d_.segment_offsets.capacity() * 4 +
                  d_.segments_blob.capacity();

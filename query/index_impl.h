@@ -155,6 +155,18 @@ struct IndexData {
     return it != far_end_lines.end() && it->first == symbol ? it->second : r.line;
   }
 
+  // Per name id, what letters and digits it holds (bits 0-35: a-z, 0-9) and which letters start a
+  // segment (bits 36-61), so the scattered tier (search.cpp) rejects most names by one AND before
+  // it reads them. Derived from the names (build_name_sketches()), never stored: 8 bytes a name.
+  std::vector<uint64_t> name_sketches;
+  void build_name_sketches();
+  static uint64_t sketch_bit(char lower) {
+    if (lower >= 'a' && lower <= 'z') return uint64_t(1) << (lower - 'a');
+    if (lower >= '0' && lower <= '9') return uint64_t(1) << (26 + lower - '0');
+    return 0;
+  }
+  static uint64_t head_bit(char lower) { return lower >= 'a' && lower <= 'z' ? uint64_t(1) << (36 + lower - 'a') : 0; }
+
   std::string_view name(uint32_t id) const {
     return {names_blob.data() + name_offsets[id], name_offsets[id + 1] - name_offsets[id]};
   }

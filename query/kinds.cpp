@@ -65,6 +65,7 @@ std::string_view tier_name(MatchTier tier) {
     case MatchTier::Prefix: return "prefix";
     case MatchTier::Substring: return "substring";
     case MatchTier::Fuzzy: return "fuzzy";
+    case MatchTier::Scattered: return "scattered";
   }
   return "fuzzy";
 }

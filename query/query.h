@@ -150,7 +150,10 @@ class IndexBuilder {
 
 // ---- Search -------------------------------------------------------------------------------------
 
-enum class MatchTier : uint8_t { Exact = 0, Prefix = 1, Substring = 2, Fuzzy = 3 };
+// Fuzzy: the query's letters land on segment starts or runs the trigram postings admit (`gRS`,
+// `rspStatus`). Scattered: they are only a subsequence, some inside words (`Fmt` in Formatter,
+// `bgcomp` in BackgroundCompaction); looked for only when the tiers above leave room.
+enum class MatchTier : uint8_t { Exact = 0, Prefix = 1, Substring = 2, Fuzzy = 3, Scattered = 4 };
 std::string_view tier_name(MatchTier tier);
 
 struct SearchRequest {

@@ -2,7 +2,9 @@
 //
 //   1. exact and prefix: one binary search in the names sorted case-insensitively;
 //   2. substring: names from the AND of the query's trigram postings that contain the query;
-//   3. fuzzy: the rest of those candidates, scored by FuzzyMatcher.
+//   3. fuzzy: the rest of those candidates, scored by FuzzyMatcher;
+//   4. scattered: names the query is only a subsequence of (`Fmt` in Formatter), found by a scan
+//      of per-name letter sketches, since no trigram leads to them.
 // Each tier ranks wholly above the next, so once the collected hits fill the limit the lower tiers
 // are not evaluated. Scoring is per distinct name; filters are per symbol. Tiers 2 and 3 see only
 // what the trigram postings hold (trigram.h): a one- or two-character query finds substrings and
@@ -10,6 +12,7 @@
 #include <algorithm>
 #include <cctype>
 #include <cstring>
+#include <tuple>
 
 #include "query/fuzzy_match.h"
 #include "query/index_impl.h"
@@ -144,9 +147,41 @@ bool path_glob_matches(std::string_view glob, std::string_view path) {
   return false;
 }
 
+// `_helper`, `_Private` (Python, Dart and JavaScript's convention); not `__init__` and friends.
+bool is_private_name(std::string_view n) {
+  if (n.size() < 2 || n[0] != '_') return false;
+  return !(n.size() > 4 && n[1] == '_' && n[n.size() - 1] == '_' && n[n.size() - 2] == '_');
+}
+
+// A test file or a file under a test directory, by the conventions of the languages we index:
+// test/, tests/, testing/, __tests__/, spec/, testdata/ directories; test_x.py, x_test.go,
+// x.test.ts, x.spec.js, XTest.java, XTests.cs files.
+bool is_test_path(std::string_view path) {
+  auto ieq = [](std::string_view a, std::string_view lower) {
+    if (a.size() != lower.size()) return false;
+    for (size_t i = 0; i < a.size(); ++i)
+      if (to_lower(a[i]) != lower[i]) return false;
+    return true;
+  };
+  size_t slash = path.rfind('/');
+  std::string_view file = slash == std::string_view::npos ? path : path.substr(slash + 1);
+  if (slash != std::string_view::npos &&
+      any_component(path.substr(0, slash), false, [&](std::string_view part) {
+        return ieq(part, "test") || ieq(part, "tests") || ieq(part, "testing") || ieq(part, "__tests__") ||
+               ieq(part, "spec") || ieq(part, "specs") || ieq(part, "testdata");
+      }))
+    return true;
+  std::string_view stem = file.substr(0, file.find('.'));
+  if (stem.starts_with("test_") || stem.ends_with("_test") || stem.ends_with("_tests") ||
+      stem.ends_with("Test") || stem.ends_with("Tests"))
+    return true;
+  return file.find(".test.") != std::string_view::npos || file.find(".spec.") != std::string_view::npos;
+}
+
 struct Entry {
   MatchTier tier;
   int32_t score;
+  uint8_t aside;  // 1: in a test file or directory, or a private name (`_x`): listed after its equals
   uint8_t kind_rank;
   uint32_t name_len;
   uint32_t symbol;
@@ -156,6 +191,7 @@ struct Entry {
 bool better(const Entry& a, const Entry& b) {
   if (a.tier != b.tier) return a.tier < b.tier;
   if (a.score != b.score) return a.score > b.score;
+  if (a.aside != b.aside) return a.aside < b.aside;
   if (a.kind_rank != b.kind_rank) return a.kind_rank < b.kind_rank;
   if (a.name_len != b.name_len) return a.name_len < b.name_len;
   return a.symbol < b.symbol;  // symbol ids follow (path, line)
@@ -190,8 +226,8 @@ class Collector {
       }
       // Every symbol of a name shares its tier, score and length; if even the best of the rest
       // (best kind, this id) cannot enter a full heap, none can.
-      if (heap_.size() == req_.limit && !better(Entry{tier, score, 0, len, id}, heap_.front())) return;
-      push({tier, score, uint8_t(kind_rank(r.kind())), len, id});
+      if (heap_.size() == req_.limit && !better(Entry{tier, score, 0, 0, len, id}, heap_.front())) return;
+      push({tier, score, aside(id, name_id), uint8_t(kind_rank(r.kind())), len, id});
     }
   }
 
@@ -199,7 +235,7 @@ class Collector {
   void add_symbol(uint32_t id, MatchTier tier, int32_t score) {
     const SymbolRecord& r = d_.symbols[id];
     if (!accept(id, r)) return;
-    push({tier, score, uint8_t(kind_rank(r.kind())), d_.name_offsets[r.name() + 1] - d_.name_offsets[r.name()], id});
+    push({tier, score, aside(id, r.name()), uint8_t(kind_rank(r.kind())), d_.name_offsets[r.name() + 1] - d_.name_offsets[r.name()], id});
   }
 
   bool full() const { return accepted_ >= req_.limit; }
@@ -223,6 +259,15 @@ class Collector {
   }
 
  private:
+  uint8_t aside(uint32_t id, uint32_t name_id) {
+    if (is_private_name(d_.name(name_id))) return 1;
+    const uint32_t file = d_.file_of(id);
+    if (file_state_.empty()) file_state_.assign(d_.files.size(), 0);
+    uint8_t& state = file_state_[file];
+    if (!(state & kTestKnown)) state |= kTestKnown | (is_test_path(d_.strings.get(d_.files[file].path)) ? kTest : 0);
+    return (state & kTest) ? 1 : 0;
+  }
+
   // The file is looked up (file_of) only when a filter needs it.
   bool accept(uint32_t id, const SymbolRecord& r) {
     if (req_.kinds && !(req_.kinds & kind_bit(r.kind()))) return false;
@@ -273,13 +318,13 @@ class Collector {
     return state & kGlobMatch;
   }
 
-  static constexpr uint8_t kGlobKnown = 1, kGlobMatch = 2, kPathKnown = 4, kPathMatch = 8;
+  static constexpr uint8_t kGlobKnown = 1, kGlobMatch = 2, kPathKnown = 4, kPathMatch = 8, kTestKnown = 16, kTest = 32;
 
   const IndexData& d_;
   const SearchRequest& req_;
   const Pattern& pattern_;
   std::span<const uint64_t> hidden_;  // a bit per file to leave out (a live view's masked base files)
-  std::vector<uint8_t> file_state_;  // per file: k{Glob,Path}{Known,Match} bits
+  std::vector<uint8_t> file_state_;  // per file: k{Glob,Path}{Known,Match}, kTest{Known,} bits
   // Containers have dense ids, so one answer per distinct container serves all its symbols.
   std::vector<uint8_t> container_state_;  // per container id: 0 unknown, 1 matches the qualifier, 2 not
   std::vector<Entry> heap_;
@@ -397,7 +442,7 @@ class LayerSearch {
  public:
   LayerSearch(const IndexData& d, const SearchRequest& req, const Pattern& pattern, std::span<const uint64_t> hidden)
       : d_(d), req_(req), pattern_(pattern), out_(d, req, pattern, hidden), name_(pattern.name),
-        lower_(lowered(name_)), fuzzy_text_(word_chars(name_)),
+        lower_(lowered(name_)), fuzzy_text_(word_chars(name_)), lower_fuzzy_(lowered(fuzzy_text_)),
         matcher_(std::string_view(fuzzy_text_).substr(0, FuzzyMatcher::kMaxPattern)),
         name_count_(uint32_t(d.name_offsets.size() - 1)) {}
 
@@ -411,17 +456,20 @@ class LayerSearch {
     offer_prefix_range();
     if (out_.full() || lower_.empty()) return out_.take();
     if (!by_qualifier) load_lists();
-    if (some_token_absent_) return out_.take();
-    if (count_) {
-      const std::vector<uint32_t> probed = trigram_candidates();
-      offer_substring_and_fuzzy([&](auto&& f) {
-        for (uint32_t id : probed) f(id);
-      });
-    } else {  // no trigram (a name of one or two characters): every name is a candidate
+    if (!count_) {  // no trigram (a name of one or two characters): every name is a candidate
       offer_substring_and_fuzzy([&](auto&& f) {
         for (uint32_t id = 0; id < name_count_; ++id) f(id);
       });
+      return out_.take();  // and the fuzzy tier saw every name: nothing is left to scatter
     }
+    std::vector<uint32_t> probed;
+    if (!some_token_absent_) {
+      probed = trigram_candidates();
+      offer_substring_and_fuzzy([&](auto&& f) {
+        for (uint32_t id : probed) f(id);
+      });
+    }
+    if (!out_.full()) offer_scattered(probed);
     return out_.take();
   }
 
@@ -452,22 +500,40 @@ class LayerSearch {
 
   // Tiers 1 and 2: names are numbered in case-insensitive order, so the names that start with
   // the query are one id range, [lo_, hi_).
+  // A private name's prefix follows its underscores (`_namespaces`, `__init_subclass`), so those
+  // are prefix matches too, two more runs, listed after the public ones (Collector's `aside`).
   void find_prefix_range() {
-    lo_ = first_id(0, name_count_, [&](uint32_t id) {
+    std::tie(lo_, hi_) = range_of(lower_);
+    if (lower_.empty() || lower_[0] == '_') return;
+    std::tie(lo1_, hi1_) = range_of("_" + lower_);
+    std::tie(lo2_, hi2_) = range_of("__" + lower_);
+  }
+  std::pair<uint32_t, uint32_t> range_of(const std::string& lower) const {
+    uint32_t lo = first_id(0, name_count_, [&](uint32_t id) {
       std::string_view n = d_.name(id);
-      for (size_t i = 0; i < lower_.size(); ++i) {
+      for (size_t i = 0; i < lower.size(); ++i) {
         if (i >= n.size()) return true;
-        unsigned char a = static_cast<unsigned char>(to_lower(n[i])), b = static_cast<unsigned char>(lower_[i]);
+        unsigned char a = static_cast<unsigned char>(to_lower(n[i])), b = static_cast<unsigned char>(lower[i]);
         if (a != b) return a < b;
       }
       return false;
     });
-    hi_ = first_id(lo_, name_count_, [&](uint32_t id) { return istarts_with(d_.name(id), lower_); });
+    return {lo, first_id(lo, name_count_, [&](uint32_t id) { return istarts_with(d_.name(id), lower); })};
+  }
+  // How many underscores precede the query in a prefix match of n (0 to 2), or -1 if it is none.
+  int prefix_match(std::string_view n) const {
+    if (istarts_with(n, lower_)) return 0;
+    if (lower_.empty() || lower_[0] == '_') return -1;
+    for (int k = 1; k <= 2 && size_t(k) < n.size() && n[size_t(k) - 1] == '_'; ++k)
+      if (istarts_with(n.substr(size_t(k)), lower_)) return k;
+    return -1;
   }
 
   // In an exact or prefix match the best alignment is the prefix itself, so the fuzzy scorer
   // would only count matched case: count it directly.
+  // A query all in lower case says nothing about case (as in the matcher): no bonus then.
   int32_t case_score(std::string_view n) const {
+    if (lower_ == name_) return 0;
     int32_t same = 0;
     for (size_t i = 0; i < name_.size(); ++i) same += n[i] == name_[i];
     return same;
@@ -491,7 +557,8 @@ class LayerSearch {
   // smallest trigram list holds (at the average symbols per name).
   size_t name_plan_cost() const {
     if (req_.plan != SearchRequest::Plan::Auto) return SIZE_MAX;
-    size_t by_name = d_.name_symbol_offsets[hi_] - d_.name_symbol_offsets[lo_];
+    size_t by_name = d_.name_symbol_offsets[hi_] - d_.name_symbol_offsets[lo_] + d_.name_symbol_offsets[hi1_] -
+                     d_.name_symbol_offsets[lo1_] + d_.name_symbol_offsets[hi2_] - d_.name_symbol_offsets[lo2_];
     if (!lower_.empty() && !some_token_absent_)
       by_name += count_ ? size_t(double(lists_[0].size()) * double(d_.symbols.size()) / std::max<size_t>(name_count_, 1))
                         : d_.symbols.size();
@@ -507,28 +574,41 @@ class LayerSearch {
     // name is checked and scored once for all its symbols (the heap's order is total, so the
     // order of offers does not change the hits).
     std::vector<std::pair<uint32_t, uint32_t>> rest;  // (name id, symbol)
-    const bool fuzzy_tiers = !some_token_absent_ && !lower_.empty();
+    // A trigram no name has admits nothing to tiers 3 and 4, but tier 5 reads names whole.
+    const bool fuzzy_tiers = !lower_.empty();
     for (uint32_t id : candidates) {
       uint32_t name_id = d_.symbols[id].name();
       std::string_view n = d_.name(name_id);
-      if (istarts_with(n, lower_)) out_.add_symbol(id, n.size() == lower_.size() ? MatchTier::Exact : MatchTier::Prefix, case_score(n));
+      if (int k = prefix_match(n); k >= 0)
+        out_.add_symbol(id, k == 0 && n.size() == lower_.size() ? MatchTier::Exact : MatchTier::Prefix, case_score(n.substr(size_t(k))));
       else if (fuzzy_tiers) rest.emplace_back(name_id, id);
     }
     std::sort(rest.begin(), rest.end());
     std::vector<detail::PostingList::Cursor> cursors(lists_, lists_ + count_);
+    struct Run {
+      uint32_t name_id, begin, end;  // rest[begin, end)
+    };
+    std::vector<Run> scattered;  // names the postings did not admit: tier 5's, if room is left
     for (size_t k = 0, end; k < rest.size(); k = end) {
       const uint32_t name_id = rest[k].first;
       for (end = k + 1; end < rest.size() && rest[end].first == name_id;) ++end;
       bool admitted = true;
       for (size_t i = 0; i < count_ && admitted; ++i) admitted = cursors[i].has(name_id);
-      if (!admitted) continue;
       std::string_view n = d_.name(name_id);
-      MatchTier tier = MatchTier::Substring;
-      std::optional<int32_t> score = matcher_.match(n);
-      if (icontains(n, lower_)) score = score.value_or(0);
-      else tier = MatchTier::Fuzzy;
-      if (score)
-        for (size_t j = k; j < end; ++j) out_.add_symbol(rest[j].second, tier, *score);
+      if (!admitted) {
+        scattered.push_back({name_id, uint32_t(k), uint32_t(end)});
+        continue;
+      }
+      if (std::optional<Grade> g = grade(n))
+        for (size_t j = k; j < end; ++j) out_.add_symbol(rest[j].second, g->tier, g->score);
+    }
+    if (out_.full() || fuzzy_text_.size() < 2 || fuzzy_text_.size() > FuzzyMatcher::kMaxPattern) return true;
+    const uint64_t need = scattered_need();
+    for (const Run& r : scattered) {
+      std::string_view n = d_.name(r.name_id);
+      if ((d_.name_sketches[r.name_id] & need) != need || !subsequence_of(n) || icontains(n, lower_)) continue;
+      if (std::optional<int32_t> score = matcher_.match(n))
+        for (uint32_t j = r.begin; j < r.end; ++j) out_.add_symbol(rest[j].second, MatchTier::Scattered, *score);
     }
     return true;
   }
@@ -541,6 +621,11 @@ class LayerSearch {
       out_.add_name(id, n.size() == lower_.size() ? MatchTier::Exact : MatchTier::Prefix,
                     [&] { return std::optional<int32_t>(case_score(n)); });
     }
+    for (auto [lo, hi, k] : {std::tuple{lo1_, hi1_, 1}, std::tuple{lo2_, hi2_, 2}})
+      for (uint32_t id = lo; id != hi; ++id) {
+        std::string_view n = d_.name(id).substr(size_t(k));
+        out_.add_name(id, MatchTier::Prefix, [&] { return std::optional<int32_t>(case_score(n)); });
+      }
   }
 
   // Tiers 3 and 4: candidates from the trigram postings, driven by the smallest list: its ids
@@ -573,20 +658,125 @@ class LayerSearch {
   // which runs only if the substrings leave room.
   template <class ForEachCandidate>
   void offer_substring_and_fuzzy(ForEachCandidate&& for_each_candidate) {
+    // An acronym in case ranks with the substrings, so it is graded in the first pass too (a
+    // walk of the name's segment starts: cheap next to the matcher).
     std::vector<uint32_t> fuzzy_candidates;
     for_each_candidate([&](uint32_t id) {
       std::string_view n = d_.name(id);
-      if (!icontains(n, lower_)) {
-        fuzzy_candidates.push_back(id);
+      if (prefix_match(n) >= 0) return;  // already offered as exact or prefix
+      if (flat_prefix(n)) {
+        out_.add_name(id, MatchTier::Prefix, [] { return std::optional<int32_t>(0); });
         return;
       }
-      if (istarts_with(n, lower_)) return;  // already offered as exact or prefix
-      out_.add_name(id, MatchTier::Substring, [&] { return std::optional<int32_t>(matcher_.match(n).value_or(0)); });
+      if (!icontains(n, lower_)) {
+        const size_t m = std::min(n.size(), FuzzyMatcher::kMaxWord);
+        char_roles(n, roles_, m);
+        if (int evidence = acronym(n, m)) {
+          out_.add_name(id, MatchTier::Substring, [&] {
+            std::optional<int32_t> score = matcher_.match(n);
+            return score ? std::optional<int32_t>(*score + evidence * kStrongEvidence) : std::nullopt;
+          });
+        } else {
+          fuzzy_candidates.push_back(id);
+        }
+        return;
+      }
+      out_.add_name(id, MatchTier::Substring, [&] { return std::optional<int32_t>(grade(n)->score); });
     });
     if (out_.full()) return;
     for (uint32_t id : fuzzy_candidates) {
       std::string_view n = d_.name(id);
       out_.add_name(id, MatchTier::Fuzzy, [&] { return matcher_.match(n); });
+    }
+  }
+
+  // Tiers 3 and 4 for a name that is no prefix match: a substring, or a fuzzy match the trigram
+  // postings admitted. Within the substring tier, evidence outranks a substring that starts inside
+  // a word (`TAF` in testSkipObjectAfterPeek, `THI` in documentHighlight): a substring that starts
+  // a segment, or an acronym, every letter on a segment start (`ASH` for add_set_handler), and more
+  // so an acronym in the name's own case (`TAF` for TypeAdapterFactory). Acronyms are promoted
+  // from the fuzzy tier for it.
+  struct Grade {
+    MatchTier tier;
+    int32_t score;
+  };
+  static constexpr int32_t kStrongEvidence = 1 << 20;  // above any score the matcher gives
+  std::optional<Grade> grade(std::string_view n) {
+    if (flat_prefix(n)) return Grade{MatchTier::Prefix, 0};
+    const size_t m = std::min(n.size(), FuzzyMatcher::kMaxWord);
+    char_roles(n, roles_, m);
+    if (icontains(n, lower_)) {
+      int32_t score = matcher_.match(n).value_or(0);
+      return Grade{MatchTier::Substring, substring_at_head(n, m) ? score + kStrongEvidence : score};
+    }
+    std::optional<int32_t> score = matcher_.match(n);
+    if (!score) return std::nullopt;
+    if (int evidence = acronym(n, m)) return Grade{MatchTier::Substring, *score + evidence * kStrongEvidence};
+    return Grade{MatchTier::Fuzzy, *score};
+  }
+  // The query's word characters start the name's, separators aside: `processre` for
+  // process_response, `getname` for get_name. A prefix in all but the underscores.
+  bool flat_prefix(std::string_view n) const {
+    size_t q = 0;
+    for (size_t i = 0; i < n.size() && q < lower_fuzzy_.size(); ++i) {
+      char c = to_lower(n[i]);
+      if (c == '_' || c == '-' || c == '$') continue;
+      if (c != lower_fuzzy_[q++]) return false;
+    }
+    return q == lower_fuzzy_.size() && !lower_fuzzy_.empty();
+  }
+  // Some occurrence of the query starts a segment (roles_ holds n's roles).
+  bool substring_at_head(std::string_view n, size_t m) const {
+    for (size_t i = 0; i + lower_.size() <= m; ++i)
+      if (roles_[i] == CharRole::Head && istarts_with(n.substr(i), lower_)) return true;
+    return false;
+  }
+  // Whether the query, of two or more letters, is a subsequence of n's segment starts: 2 when in
+  // their own case (`TAF`, TypeAdapterFactory), 1 in another (`ASH`, add_set_handler), else 0.
+  int acronym(std::string_view n, size_t m) const {
+    if (fuzzy_text_.size() < 2) return 0;
+    size_t q = 0, same_case = 0;
+    for (size_t i = 0; i < m && q < fuzzy_text_.size(); ++i)
+      if (roles_[i] == CharRole::Head && to_lower(n[i]) == to_lower(fuzzy_text_[q])) same_case += n[i] == fuzzy_text_[q++];
+    if (q < fuzzy_text_.size()) return 0;
+    return same_case == q ? 2 : 1;
+  }
+
+  // The query's letters and digits as a sketch (index_impl.h), and the first one's segment-start
+  // bit: people abbreviate from the start of a word (`Cfg`, `Mgr`, `bgcomp`), so a name whose
+  // segments all start with other letters is no candidate.
+  uint64_t scattered_need() const {
+    uint64_t need = 0;
+    for (char c : fuzzy_text_) need |= IndexData::sketch_bit(to_lower(c));
+    if (!fuzzy_text_.empty()) need |= IndexData::head_bit(to_lower(fuzzy_text_[0]));
+    return need;
+  }
+
+  // Whether the query's word characters are a case-insensitive subsequence of `n`.
+  bool subsequence_of(std::string_view n) const {
+    size_t q = 0;
+    const size_t m = std::min(n.size(), FuzzyMatcher::kMaxWord);
+    for (size_t i = 0; i < m && q < fuzzy_text_.size(); ++i) q += to_lower(n[i]) == lower_fuzzy_[q];
+    return q == fuzzy_text_.size();
+  }
+
+  // Tier 5, when the tiers above leave room: every name the query is a subsequence of, scored by
+  // the fuzzy matcher (gaps cost, segment starts and runs earn). The trigram postings cannot find
+  // these (`Fmt` shares no trigram with Formatter), so the names are scanned: one AND of a sketch
+  // each, and only names that hold every letter, with the first at a segment start, are read.
+  // `done` (sorted) are the names the tiers above saw already.
+  void offer_scattered(const std::vector<uint32_t>& done) {
+    if (fuzzy_text_.size() < 2 || fuzzy_text_.size() > FuzzyMatcher::kMaxPattern) return;
+    const uint64_t need = scattered_need();
+    const uint64_t* sketches = d_.name_sketches.data();
+    size_t k = 0;
+    for (uint32_t id = 0; id < name_count_; ++id) {
+      if ((sketches[id] & need) != need) continue;
+      while (k < done.size() && done[k] < id) ++k;
+      if (k < done.size() && done[k] == id) continue;
+      std::string_view n = d_.name(id);
+      if (!subsequence_of(n) || icontains(n, lower_)) continue;  // a substring is some tier above's
+      out_.add_name(id, MatchTier::Scattered, [&] { return matcher_.match(n); });
     }
   }
 
@@ -597,9 +787,11 @@ class LayerSearch {
   std::string_view name_;
   std::string lower_;
   std::string fuzzy_text_;
+  std::string lower_fuzzy_;
   FuzzyMatcher matcher_;
+  CharRole roles_[FuzzyMatcher::kMaxWord];
   const uint32_t name_count_;
-  uint32_t lo_ = 0, hi_ = 0;
+  uint32_t lo_ = 0, hi_ = 0, lo1_ = 0, hi1_ = 0, lo2_ = 0, hi2_ = 0;  // names starting with the query, _query, __query
   detail::PostingList lists_[FuzzyMatcher::kMaxWord];
   size_t count_ = 0;
   bool some_token_absent_ = false;
@@ -627,8 +819,12 @@ std::vector<Hit> search_layer(const IndexData& d, const SearchRequest& req, std:
 bool better_across(const IndexData& da, const Hit& a, const IndexData& db, const Hit& b) {
   const SymbolRecord& ra = da.symbols[a.symbol];
   const SymbolRecord& rb = db.symbols[b.symbol];
-  Entry x{a.tier, a.score, uint8_t(kind_rank(ra.kind())), da.name_offsets[ra.name() + 1] - da.name_offsets[ra.name()], 0};
-  Entry y{b.tier, b.score, uint8_t(kind_rank(rb.kind())), db.name_offsets[rb.name() + 1] - db.name_offsets[rb.name()], 0};
+  auto aside = [](const IndexData& d, const Hit& h) {
+    return uint8_t(is_private_name(d.name(d.symbols[h.symbol].name())) ||
+                   is_test_path(d.strings.get(d.files[d.file_of(h.symbol)].path)));
+  };
+  Entry x{a.tier, a.score, aside(da, a), uint8_t(kind_rank(ra.kind())), da.name_offsets[ra.name() + 1] - da.name_offsets[ra.name()], 0};
+  Entry y{b.tier, b.score, aside(db, b), uint8_t(kind_rank(rb.kind())), db.name_offsets[rb.name() + 1] - db.name_offsets[rb.name()], 0};
   if (better(x, y)) return true;
   if (better(y, x)) return false;
   std::string_view pa = da.strings.get(da.files[da.file_of(a.symbol)].path), pb = db.strings.get(db.files[db.file_of(b.symbol)].path);

@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "helpers.h"
+#include "indexer/export_macros.h"
 #include "indexer/extract.h"
 #include "indexer/indexer.h"
 #include "indexer/matcher.h"
@@ -398,4 +399,32 @@ TEST_CASE("a parse whose tree grows past the budget stops: too dense, nothing ex
   CHECK_FALSE(ex.too_dense);
   CHECK(ex.symbols.size() == 20000);
   CHECK(ex.tree_bytes > dense.size());
+}
+
+TEST_CASE("an export macro in a class head: the class's range and signature are the real text's", "[extract][cpp]") {
+  std::string src = "class MYLIB_EXPORT Env : public Base {\n public:\n  Env();\n};\nint after;\n";
+  auto ex = indexer::extract(query::Language::Cpp, src);
+  REQUIRE(ex.symbols.size() >= 2);
+  CHECK(ex.symbols[0].name == "Env");
+  CHECK(ex.symbols[0].kind == query::Kind::Class);
+  CHECK(ex.symbols[0].range.start.line == 0);
+  CHECK(ex.symbols[0].range.start.column == 0);
+  CHECK(ex.symbols[0].range.end.line == 3);
+  CHECK(ex.symbols[0].selection.start.column == 19);  // the name, after the macro
+  CHECK(ex.symbols[0].signature.find("MYLIB_EXPORT") != std::string_view::npos);
+  CHECK(ex.symbols[1].kind == query::Kind::Constructor);
+  CHECK(ex.symbols[1].container == "Env");
+}
+
+TEST_CASE("export macros: only class heads are blanked, at the same offsets", "[extract][cpp]") {
+  using indexer::detail::blank_export_macros;
+  std::string out;
+  CHECK(blank_export_macros("struct X_API Foo final {", out));
+  CHECK(out == "struct       Foo final {");
+  CHECK(blank_export_macros("class EXPORT(\"x\")\nBar : Base", out));
+  CHECK(out == "class            \nBar : Base");
+  // Declarations, a scope, a template parameter, a lower-case word: left alone.
+  for (const char* s : {"struct stat st;", "struct FOO bar = {};", "class A::B {", "template <class T> f();",
+                        "class final_thing Foo {", "sizeof(struct FOO)", "class FOO", "class"})
+    CHECK_FALSE(blank_export_macros(s, out));
 }

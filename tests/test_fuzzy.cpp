@@ -34,7 +34,9 @@ TEST_CASE("fuzzy: segment starts beat scattered letters", "[fuzzy]") {
 TEST_CASE("fuzzy: consecutive runs and matching case earn more", "[fuzzy]") {
   CHECK(score("resp", "getResponse") > score("resp", "getRaceEventSetPlan"));
   CHECK(score("Foo", "Foo") > score("Foo", "foo"));
-  CHECK(score("foo", "foo") > score("foo", "FOO"));
+  CHECK(score("fOO", "fOO") > score("fOO", "foo"));
+  // A pattern all in lower case says nothing about case.
+  CHECK(score("foo", "foo") == score("foo", "FOO"));
 }
 
 TEST_CASE("fuzzy: long words are matched on their first kMaxWord characters", "[fuzzy]") {

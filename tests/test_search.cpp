@@ -237,8 +237,9 @@ TEST_CASE("search: edge cases from review", "[search]") {
   REQUIRE(hits.size() == 1);
   CHECK(index->symbol(hits[0].symbol).name == y);
   CHECK(hits[0].tier == query::MatchTier::Exact);
-  // Separators in the pattern do not have to appear in the name.
-  CHECK(names(*index, "get_name") == std::vector<std::string>{"getName"});
+  // Separators in the pattern do not have to appear in the name. (The long names hold g-e-t-n-a-m-e
+  // scattered from "Goes" on: found too, below.)
+  CHECK(names(*index, "get_name") == std::vector<std::string>{"getName", x, y});
   // A module-like qualifier must start a path component.
   CHECK(names(*index, "os.path") == std::vector<std::string>{"path"});
   auto os = query::search(*index, {"os.path", 5});
@@ -246,7 +247,7 @@ TEST_CASE("search: edge cases from review", "[search]") {
   CHECK(index->symbol(os[0].symbol).path == "lib/os.py");
   // Separators alone name nothing; a huge limit is fine.
   CHECK(names(*index, "::").empty());
-  CHECK(query::search(*index, {"getName", size_t(1) << 40}).size() == 1);
+  CHECK(query::search(*index, {"getName", size_t(1) << 40}).size() == 3);
 }
 
 TEST_CASE("search: path globs behave as in .gitignore", "[search]") {
@@ -292,6 +293,7 @@ TEST_CASE("search: a qualified query gives the same hits from names or from its 
     patterns.insert(part.substr(0, 2) + "." + name.substr(0, 3));
     patterns.insert(part + ".");
     if (name.size() > 3) patterns.insert(part + "." + name.substr(0, 1) + name.substr(2));  // fuzzy
+    if (name.size() > 4) patterns.insert(part + "." + name.substr(0, 1) + name.substr(2, 1) + name.substr(4, 1));  // scattered
   }
   REQUIRE(patterns.size() > 500);
   size_t nonempty = 0;
@@ -315,4 +317,72 @@ TEST_CASE("search: a qualified query gives the same hits from names or from its 
     }
   }
   CHECK(nonempty > patterns.size());  // most patterns find something, so the comparison bites
+}
+
+TEST_CASE("search: letters scattered inside words find abbreviations, below every segment-aware hit", "[search]") {
+  auto index = build({{"a.ts",
+                       {{"LoggerWithFormatter", Kind::Class},
+                        {"BackgroundCompaction", Kind::Function},
+                        {"ConfigManager", Kind::Class},
+                        {"CfgReader", Kind::Class},
+                        {"reconfigure", Kind::Function},
+                        {"MessageQueue", Kind::Class}}}});
+  auto tiers = [&](std::string_view pattern) {
+    query::SearchRequest req;
+    req.pattern = pattern;
+    std::vector<std::string> out;
+    for (const auto& h : query::search(*index, req))
+      out.push_back(std::string(index->symbol(h.symbol).name) + " " + std::string(query::tier_name(h.tier)));
+    return out;
+  };
+  CHECK(tiers("LoggerWithFmt") == std::vector<std::string>{"LoggerWithFormatter scattered"});
+  CHECK(tiers("bgcompaction") == std::vector<std::string>{"BackgroundCompaction scattered"});
+  // The prefix hit first; then the scattered ones, a word start (Config) before a word's inside
+  // (reconfigure's c is no segment start, so it is no candidate at all).
+  CHECK(tiers("Cfg") == std::vector<std::string>{"CfgReader prefix", "ConfigManager scattered"});
+  CHECK(tiers("Mgr") == std::vector<std::string>{"ConfigManager scattered"});
+  CHECK(tiers("Msg") == std::vector<std::string>{"MessageQueue scattered"});
+  // Qualified, through either plan (the qualified-query test compares them on every fixture).
+  CHECK(names(*index, "a.Fmt") == std::vector<std::string>{"LoggerWithFormatter"});
+  CHECK(tiers("xyz").empty());
+  CHECK(tiers("gfc").empty());  // letters all there, out of order
+}
+
+TEST_CASE("search: an acronym in the name's case beats a substring inside a word", "[search]") {
+  auto index = build({{"a.java",
+                       {{"testSkipObjectAfterPeek", Kind::Method},
+                        {"RTAF_GSON", Kind::Constant},
+                        {"TypeAdapterFactory", Kind::Interface},
+                        {"DocumentHighlight", Kind::Class},
+                        {"TypeHierarchyItem", Kind::Class},
+                        {"MyTafParser", Kind::Class}}}});
+  auto taf = names(*index, "TAF", 4);
+  REQUIRE(taf.size() == 4);
+  CHECK(taf[0] == "TypeAdapterFactory");
+  CHECK(taf[1] == "MyTafParser");  // a substring at a segment start, then those inside words
+  CHECK(names(*index, "THI", 1) == std::vector<std::string>{"TypeHierarchyItem"});
+  // In lower case an acronym is evidence as good as a substring at a segment start (the matcher
+  // then prefers three segment starts), and both beat substrings inside words.
+  auto lower = names(*index, "taf", 4);
+  REQUIRE(lower.size() == 4);
+  CHECK(lower[0] == "TypeAdapterFactory");
+  CHECK(lower[1] == "MyTafParser");
+  // So does an acronym of a snake_case name typed in capitals.
+  auto snake = build({{"a.py", {{"add_set_handler", Kind::Function}, {"SLASH", Kind::Constant}, {"flash", Kind::Function}}}});
+  CHECK(names(*snake, "ASH", 1) == std::vector<std::string>{"add_set_handler"});
+}
+
+TEST_CASE("search: among equals, code before tests and public names before private ones", "[search]") {
+  auto index = build({{"src/__tests__/client.test.ts", {{"Client", Kind::Class}}},
+                      {"src/client.spec.ts", {{"Client", Kind::Class}}},
+                      {"tests/helpers.ts", {{"Client", Kind::Class}}},
+                      {"src/client.ts", {{"Client", Kind::Class}, {"_parse", Kind::Function}}},
+                      {"src/parse.ts", {{"parse", Kind::Function}, {"__init__", Kind::Function}}}});
+  auto first_path = [&](std::string_view pattern) {
+    auto hits = query::search(*index, {pattern, 4});
+    return hits.empty() ? std::string() : std::string(index->symbol(hits[0].symbol).path);
+  };
+  CHECK(first_path("Client") == "src/client.ts");
+  CHECK(query::search(*index, {"Client", 10}).size() == 4);  // the others still listed
+  CHECK(names(*index, "parse", 2) == std::vector<std::string>{"parse", "_parse"});
 }

@@ -1,8 +1,9 @@
 ; PHP definitions and imports. Conventions: see indexer/extract.h.
 
-; `namespace App\Models;` qualifies the whole file; `namespace App\Models { ... }` is a symbol
-; that contains its declarations.
+; `namespace App\Models;` qualifies the whole file and is a symbol of its own (the statement);
+; `namespace App\Models { ... }` is a symbol that contains its declarations.
 (namespace_definition name: (namespace_name) @package !body)
+(namespace_definition name: (namespace_name) @name !body) @definition.namespace
 (namespace_definition name: (namespace_name) @name body: (compound_statement)) @definition.namespace
 
 ; Types. A trait is reported as a class (it has methods, properties and constants of its own).

@@ -32,7 +32,7 @@ export interface SymbolInfo {
   signature: string;
 }
 
-export type MatchTier = 'exact' | 'prefix' | 'substring' | 'fuzzy';
+export type MatchTier = 'exact' | 'prefix' | 'substring' | 'fuzzy' | 'scattered';
 
 export interface SearchHit extends SymbolInfo {
   score: number;
