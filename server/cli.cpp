@@ -1130,12 +1130,15 @@ int cmd_stdio(const Args& a, bool lsp) {
   return lsp ? server::serve_lsp(o) : server::serve_mcp(o);
 }
 
+int cmd_exec(int argc, char** argv);  // server/exec_cli.cpp
+
 int main(int argc, char** argv) {
 #ifdef INDEXER_HAVE_MIMALLOC
   // Huge pages for the index's big arrays: in a VM, faulting in a loaded snapshot 4 KiB at a time
   // costs more than decompressing it (measured: 250 ms -> 100 ms for 450k symbols).
   mi_option_enable(mi_option_large_os_pages);
 #endif
+  if (argc > 1 && std::string_view(argv[1]) == "exec") return cmd_exec(argc, argv);  // its own flags, then CMD...
   try {
     Args a = parse_args(argc, argv);
     // Streams apart from stdio allocate six buffers (120 KB, a page fault each): worth it for
