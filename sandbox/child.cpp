@@ -190,7 +190,13 @@ void drop_privileges() {
 
 [[noreturn]] void child_main(const SpawnPlan& plan) {
   close_all_but(plan.keep_fds);
+  // 0, 1 and 2 taken at once, so no descriptor opened below lands there and is lost to dup2.
+  dup2(plan.in_r, 0);
+  dup2(plan.out_w, 1);
+  dup2(plan.err_w, 2);
   prctl(PR_SET_PDEATHSIG, SIGKILL);
+  // Our memory is a copy of the server's: nothing inside may read it through /proc/1 or ptrace.
+  prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
   char go = 0;
   ssize_t r;
   do r = read(plan.sync_r, &go, 1);
@@ -236,6 +242,9 @@ void drop_privileges() {
     command_main(plan, exec_pipe[1]);
   }
   close(exec_pipe[1]);
+  close(0);
+  close(1);
+  close(2);
   close(plan.in_r);
   close(plan.out_w);
   close(plan.err_w);

@@ -278,7 +278,9 @@ struct Builder {
       gen("/etc/hostname", "sandbox\n");
       gen("/etc/hosts", "127.0.0.1 localhost sandbox\n::1 localhost ip6-localhost\n");
     }
-    for (const auto& p : fs.allowed_paths) bind(p, false);
+    // Idmapped like the workspace: a directory of ours with mode 0700 is readable inside too.
+    for (const auto& p : fs.allowed_paths)
+      if (auto s = tree(p, false); !s) return s;
     {
       MountOp tmp{MountOp::Tmpfs};
       tmp.data = plan.keep("size=" + std::to_string(policy.limits.tmp_bytes) + ",mode=1777");
