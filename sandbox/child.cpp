@@ -3,7 +3,6 @@
 // reports. Only system calls from here on (spawn_plan.h says why): no malloc, no stdio, no locks.
 #include <errno.h>
 #include <fcntl.h>
-#include <grp.h>
 #include <linux/capability.h>
 #include <linux/mount.h>
 #include <linux/securebits.h>
@@ -16,6 +15,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sched.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -168,7 +168,10 @@ void drop_privileges() {
   dup2(plan.out_w, 1);
   dup2(plan.err_w, 2);
   for (const auto& l : plan.limits) setrlimit(__rlimit_resource(l.resource), &l.value);
-  signal(SIGPIPE, SIG_DFL);
+  // Dispositions set to ignore and the blocked mask survive execve: the server's must not.
+  for (int sig = 1; sig < 65; ++sig) signal(sig, SIG_DFL);
+  uint64_t none = 0;
+  syscall(SYS_rt_sigprocmask, SIG_SETMASK, &none, nullptr, sizeof none);
   drop_privileges();
   // Landlock (guards.h) restricts here; the seccomp filter goes last, right before execve.
   syscall(SYS_close_range, 3U, ~0U, CLOSE_RANGE_CLOEXEC);  // the error pipe closes at execve
@@ -186,17 +189,28 @@ void drop_privileges() {
   _exit(127);
 }
 
+struct CommandArgs {
+  const SpawnPlan* plan;
+  int exec_err_w;
+  int relay_fd;
+};
+
+int command_entry(void* arg) {
+  auto* a = static_cast<CommandArgs*>(arg);
+  if (a->relay_fd >= 0) close(a->relay_fd);
+  command_main(*a->plan, a->exec_err_w);
+}
+
 }  // namespace
 
-[[noreturn]] void child_main(const SpawnPlan& plan) {
+int child_main(void* arg) {
+  const SpawnPlan& plan = *static_cast<const SpawnPlan*>(arg);
   close_all_but(plan.keep_fds);
   // 0, 1 and 2 taken at once, so no descriptor opened below lands there and is lost to dup2.
   dup2(plan.in_r, 0);
   dup2(plan.out_w, 1);
   dup2(plan.err_w, 2);
   prctl(PR_SET_PDEATHSIG, SIGKILL);
-  // Our memory is a copy of the server's: nothing inside may read it through /proc/1 or ptrace.
-  prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
   char go = 0;
   ssize_t r;
   do r = read(plan.sync_r, &go, 1);
@@ -205,9 +219,11 @@ void drop_privileges() {
   close(plan.sync_r);
 
   if (plan.namespaces) {
-    if (setresgid(0, 0, 0) != 0) fail(plan, kStepIds, errno);
-    if (plan.clear_groups && setgroups(0, nullptr) != 0) fail(plan, kStepIds, errno);
-    if (setresuid(0, 0, 0) != 0) fail(plan, kStepIds, errno);
+    // Raw calls: glibc's set*id wrappers signal every thread of the parent (setxid), threads
+    // this copy does not have, and wait for them forever.
+    if (syscall(SYS_setresgid, 0, 0, 0) != 0) fail(plan, kStepIds, errno);
+    if (plan.clear_groups && syscall(SYS_setgroups, 0, nullptr) != 0) fail(plan, kStepIds, errno);
+    if (syscall(SYS_setresuid, 0, 0, 0) != 0) fail(plan, kStepIds, errno);
     if (mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) fail(plan, kStepPrivate, errno);
     // The new root is a small tmpfs at the host's /tmp (hidden behind it only in this namespace).
     if (mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, plan.root_opts) != 0) fail(plan, kStepRoot, errno);
@@ -234,13 +250,11 @@ void drop_privileges() {
 
   int exec_pipe[2];
   if (pipe2(exec_pipe, O_CLOEXEC) != 0) fail(plan, kStepFork, errno);
-  long pid = syscall(SYS_clone, SIGCHLD, 0, 0, 0, 0);
+  // Like posix_spawn: the command shares our memory until its execve (CLONE_VFORK parks us until
+  // then), so nothing of the parent's address space is copied.
+  CommandArgs args{&plan, exec_pipe[1], relay_fd};
+  long pid = clone(command_entry, plan.command_stack_top, CLONE_VM | CLONE_VFORK | SIGCHLD, &args);
   if (pid < 0) fail(plan, kStepFork, errno);
-  if (pid == 0) {
-    close(exec_pipe[0]);
-    if (relay_fd >= 0) close(relay_fd);
-    command_main(plan, exec_pipe[1]);
-  }
   close(exec_pipe[1]);
   close(0);
   close(1);

@@ -8,6 +8,7 @@
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
+#include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
@@ -561,12 +562,36 @@ Result<Outcome> run(const Policy& policy, const Command& command, const RunOptio
   }
   out.weakened.push_back("memory: RLIMIT_DATA per process (no cgroup)");
 
+  // The child's and the command's stacks (spawn_plan.h), unmapped once the child is reaped.
+  constexpr size_t kStack = 256 << 10;
+  void* stacks = ::mmap(nullptr, 2 * kStack, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+  if (stacks == MAP_FAILED) return Error{"mmap: " + errno_text(errno)};
+  struct Unmap {
+    void* p;
+    size_t n;
+    ~Unmap() { ::munmap(p, n); }
+  } unmap_stacks{stacks, 2 * kStack};
+  plan.command_stack_top = static_cast<char*>(stacks) + 2 * kStack;
+
   const auto start = Clock::now();
   int pidfd = -1;
-  long pid = clone3_fork(plan.namespaces ? kNamespaces : 0, &pidfd);
-  if (pid == 0) detail::child_main(plan);
+  int pid = ::clone(detail::child_main, static_cast<char*>(stacks) + kStack,
+                    int(plan.namespaces ? kNamespaces : 0) | CLONE_VM | CLONE_PIDFD | SIGCHLD, &plan, &pidfd);
   if (pid < 0) return Error{"clone: " + errno_text(errno)};
   Fd pid_fd(pidfd);
+  // Whatever leaves this scope (an exception from on_output included), the child is gone before
+  // its stacks are unmapped.
+  struct Reap {
+    int pidfd;
+    bool done = false;
+    ~Reap() {
+      if (done) return;
+      syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, nullptr, 0);
+      siginfo_t info{};
+      while (::waitid(P_PIDFD, id_t(pidfd), &info, WEXITED) < 0 && errno == EINTR) {
+      }
+    }
+  } reap{pidfd};
   // From here the child exists: every way out below kills it first.
   auto kill_child = [&] { syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, nullptr, 0); };
   for (int fd : owned) ::close(fd);
@@ -676,6 +701,7 @@ Result<Outcome> run(const Policy& policy, const Command& command, const RunOptio
   rusage ru{};
   while (syscall(SYS_waitid, P_PIDFD, pidfd, &info, WEXITED, &ru) < 0 && errno == EINTR) {
   }
+  reap.done = true;
   out.wall_ms = std::chrono::duration<double, std::milli>(Clock::now() - start).count();
   out.cpu_ms = double(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1e3 + double(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e3;
 
