@@ -247,6 +247,10 @@ int child_main(void* arg) {
   if (plan.cwd && chdir(plan.cwd) != 0) fail(plan, kStepCwd, errno);
 
   int relay_fd = -1;
+  if (plan.proxy_path) {
+    relay_fd = relay_listen();
+    if (relay_fd < 0) fail(plan, kStepProxy, errno);
+  }
 
   int exec_pipe[2];
   if (pipe2(exec_pipe, O_CLOEXEC) != 0) fail(plan, kStepFork, errno);
@@ -269,8 +273,12 @@ int child_main(void* arg) {
     report.err = exec_err;
   }
   close(exec_pipe[0]);
+  if (relay_fd >= 0 && report.kind == ChildReport::None) {
+    report.kind = ChildReport::Finished;
+    report.status = relay_serve(relay_fd, plan.proxy_path, pid_t(pid));
+  }
   // The reaper: orphans of the tree are reparented here; the run ends with the command.
-  for (;;) {
+  while (report.kind == ChildReport::None) {
     int status = 0;
     pid_t w = wait4(-1, &status, __WALL, nullptr);
     if (w < 0 && errno == EINTR) continue;

@@ -196,10 +196,21 @@ struct Builder {
 
   // A tree the sandbox writes (or must own: git refuses a repository of another uid): as root, a
   // detached copy idmapped by the parent once the child's user namespace exists.
-  Status tree(const std::string& host, bool writable) {
+  static constexpr const char* kProxyPath = "/run/indexer/proxy.sock";
+
+  Status tree(const std::string& host, bool writable, const char* inside = nullptr) {
+    const std::string dst = inside ? inside : host;
     struct stat st;
     if (::stat(host.c_str(), &st) != 0) return Error{host + ": " + errno_text(errno)};
     if (!root || !support.idmapped_mounts) {
+      if (inside) {
+        MountOp op{writable ? MountOp::BindRw : MountOp::BindRo};
+        op.is_file = !S_ISDIR(st.st_mode);
+        op.src = plan.keep("/oldroot" + host);
+        op.what = plan.keep("bind " + host + " at " + dst);
+        add(op, dst);
+        return {};
+      }
       bind(host, writable, false);
       return {};
     }
@@ -211,8 +222,8 @@ struct Builder {
     op.fd = fd;
     op.is_file = !S_ISDIR(st.st_mode);
     op.what = plan.keep(std::string(writable ? "mount read-write " : "mount read-only ") + host);
-    add(op, host);
-    visible.push_back(host);
+    add(op, dst);
+    if (!inside) visible.push_back(host);
     return {};
   }
 
@@ -338,6 +349,14 @@ struct Builder {
             add(op, ws + m, 2);
           }
         }
+    }
+    if (!command.proxy_socket.empty()) {
+      struct stat st;
+      if (::stat(command.proxy_socket.c_str(), &st) != 0 || !S_ISSOCK(st.st_mode))
+        return Error{"proxy socket " + command.proxy_socket + ": not a Unix socket"};
+      // Idmapped like the workspace: pid 1 (the sandbox's root) may connect to a socket of ours.
+      if (auto s = tree(command.proxy_socket, true, kProxyPath); !s) return s;
+      plan.proxy_path = kProxyPath;
     }
     for (const auto& p : fs.writable_paths)
       if (auto s = tree(p, true); !s) return s;
@@ -563,7 +582,7 @@ Result<Outcome> run(const Policy& policy, const Command& command, const RunOptio
   out.weakened.push_back("memory: RLIMIT_DATA per process (no cgroup)");
 
   // The child's and the command's stacks (spawn_plan.h), unmapped once the child is reaped.
-  constexpr size_t kStack = 256 << 10;
+  constexpr size_t kStack = 2 << 20;  // the relay's buffers (relay.cpp) live on pid 1's; pages are touched lazily
   void* stacks = ::mmap(nullptr, 2 * kStack, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
   if (stacks == MAP_FAILED) return Error{"mmap: " + errno_text(errno)};
   struct Unmap {

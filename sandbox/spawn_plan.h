@@ -9,6 +9,7 @@
 #pragma once
 
 #include <sys/resource.h>
+#include <sys/types.h>
 
 #include <cstdint>
 #include <deque>
@@ -92,6 +93,11 @@ struct SpawnPlan {
   // connection to this socket path inside the sandbox.
   const char* proxy_path = nullptr;
 };
+
+// The proxy relay (relay.cpp): a listener on 127.0.0.1:3128 (-1 and errno on failure), and the
+// loop that relays to the Unix socket at `path` until `command` exits; returns its wait status.
+int relay_listen();
+int relay_serve(int listen_fd, const char* path, pid_t command);
 
 // The child side (clone's fn, arg: the SpawnPlan): pid 1 of the new pid namespace; ends with _exit.
 int child_main(void* plan);

@@ -383,3 +383,67 @@ TEST_CASE("sandbox: indexer exec exits with the command's status, 124 on timeout
   CHECK(none.exit_code == 2);
   CHECK(none.err.find("no command after --") != std::string::npos);
 }
+
+TEST_CASE("sandbox: with a proxy socket, 127.0.0.1:3128 inside is relayed to it, and nothing else goes out", "[sandbox]") {
+  NEED_USERNS();
+  test::TempDir ws, sock_dir;
+  // The proxy's stand-in: a Unix-socket server of our own that answers each connection with
+  // "echo:" and what it read, until the client shuts its side.
+  const std::string path = (sock_dir / "proxy.sock").string();
+  int l = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
+  REQUIRE(::bind(l, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+  REQUIRE(::listen(l, 8) == 0);
+  std::atomic<int> served{0};
+  std::thread server([&] {
+    for (;;) {
+      int c = ::accept4(l, nullptr, nullptr, SOCK_CLOEXEC);
+      if (c < 0) return;
+      std::string got;
+      char buf[4096];
+      ssize_t n;
+      while ((n = ::read(c, buf, sizeof buf)) > 0) got.append(buf, size_t(n));
+      std::string reply = "echo:" + got;
+      (void)!::write(c, reply.data(), reply.size());
+      ::close(c);
+      served.fetch_add(1);
+    }
+  });
+  ws.write("client.py",
+           "import os, socket\n"
+           "print(os.environ['HTTPS_PROXY'], os.environ['http_proxy'])\n"
+           "for i in range(3):\n"
+           "    s = socket.create_connection(('127.0.0.1', 3128), timeout=10)\n"
+           "    s.sendall(b'CONNECT example.com:443 #%d' % i); s.shutdown(socket.SHUT_WR)\n"
+           "    data = b''\n"
+           "    while chunk := s.recv(4096): data += chunk\n"
+           "    print(data.decode())\n"
+           "try:\n"
+           "    socket.create_connection(('1.1.1.1', 443), timeout=3)\n"
+           "except OSError as e:\n"
+           "    print('direct blocked:', e)\n");
+  sandbox::Command c;
+  c.argv = {"python3", "client.py"};
+  c.workspace = ws.path().string();
+  c.proxy_socket = path;
+  auto r = sandbox::run(workspace_policy(), c);
+  ::shutdown(l, SHUT_RDWR);
+  ::close(l);
+  server.join();
+  REQUIRE(r.ok());
+  INFO(r->reason << "\n" << r->err);
+  CHECK(r->kind == K::Exited);
+  CHECK(r->code == 0);
+  CHECK(r->out == "http://127.0.0.1:3128 http://127.0.0.1:3128\n"
+                  "echo:CONNECT example.com:443 #0\necho:CONNECT example.com:443 #1\necho:CONNECT example.com:443 #2\n"
+                  "direct blocked: [Errno 101] Network is unreachable\n");
+  CHECK(served.load() == 3);
+
+  c.proxy_socket = (sock_dir / "not-a-socket").string();
+  sock_dir.write("not-a-socket", "");
+  auto bad = sandbox::run(workspace_policy(), c);
+  REQUIRE(!bad.ok());
+  CHECK(bad.error() == "proxy socket " + c.proxy_socket + ": not a Unix socket");
+}
