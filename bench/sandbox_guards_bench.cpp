@@ -1,0 +1,105 @@
+// What the sandbox's guards (sandbox/guards.h) cost per run: building the seccomp program and the
+// Landlock ruleset in the parent, making and removing the cgroups, and installing both guards in a
+// forked child beside a plain fork. Usage: indexer_sandbox_guards_bench [runs]
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <functional>
+#include <string>
+
+#include "bench/stats.h"
+#include "sandbox/guards.h"
+
+namespace {
+
+using namespace sandbox::detail;
+
+struct Row {
+  double p50, p99;
+};
+
+Row measure(int runs, const std::function<void()>& fn) {
+  std::vector<double> ms;
+  for (int i = 0; i < runs; ++i) {
+    auto t = bench::Clock::now();
+    fn();
+    ms.push_back(bench::ms_since(t));
+  }
+  return {bench::percentile(ms, 0.5), bench::percentile(ms, 0.99)};
+}
+
+void print(const char* what, Row r) { std::printf("%-58s p50 %8.3f ms   p99 %8.3f ms\n", what, r.p50, r.p99); }
+
+void fork_wait(const std::function<void()>& child) {
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    child();
+    ::_exit(0);
+  }
+  int st;
+  ::waitpid(pid, &st, 0);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  int runs = argc > 1 ? std::atoi(argv[1]) : 300;
+  sandbox::Policy policy = sandbox::preset("workspace").value();
+  // A typical run's rules: the system directories read-only, a workspace and a cache writable.
+  std::vector<PathRule> rules{{"/usr", false}, {"/bin", false},  {"/lib", false},      {"/lib64", false},
+                              {"/etc", false}, {"/opt", false},  {"/tmp", true},       {"/var/tmp", true}};
+  TcpRules tcp;
+  tcp.connect_ports = {3128};
+  std::printf("sandbox guards, %d runs each (Landlock ABI %d)\n", runs, landlock_abi());
+
+  print("seccomp_program (libseccomp, export to BPF)", measure(runs, [&] { (void)seccomp_program(policy); }));
+  print("landlock_ruleset (8 paths, 1 port)", measure(runs, [&] { (void)landlock_ruleset(policy, rules, tcp); }));
+  if (probe_cgroups().memory) {
+    int n = 0;
+    print("Cgroup::create + remove (memory and pids)", measure(std::max(1, runs / 10), [&] {
+            auto cg = Cgroup::create(policy.limits, "bench-" + std::to_string(::getpid()) + "-" + std::to_string(n++));
+            if (cg) (void)cg->remove();
+          }));
+  }
+  auto program = seccomp_program(policy);
+  auto ruleset = landlock_ruleset(policy, rules, tcp);
+  if (!program || !ruleset) {
+    std::fprintf(stderr, "guards unavailable: %s\n", !program ? program.error().c_str() : ruleset.error().c_str());
+    return 1;
+  }
+  print("fork, _exit, wait (baseline)", measure(runs, [&] { fork_wait([] {}); }));
+  print("fork, install seccomp + Landlock, _exit, wait", measure(runs, [&] {
+          fork_wait([&] {
+            landlock_restrict(ruleset->fd());
+            install_seccomp(*program);
+          });
+        }));
+  // What the filter adds to an allowed system call (read(2) of 0 bytes: the kernel's cheapest path).
+  auto per_call_ns = [](bool filtered, const SeccompProgram& p) {
+    int fds[2];
+    if (::pipe(fds) != 0) return;
+    pid_t pid = ::fork();
+    if (pid == 0) {
+      if (filtered) install_seccomp(p);
+      constexpr int kCalls = 1'000'000;
+      char c;
+      auto t = bench::Clock::now();
+      for (int i = 0; i < kCalls; ++i) (void)!::read(fds[0], &c, 0);
+      double ns = bench::ms_since(t) * 1e6 / kCalls;
+      (void)!::write(fds[1], &ns, sizeof ns);
+      ::_exit(0);
+    }
+    double ns = 0;
+    (void)!::read(fds[0], &ns, sizeof ns);
+    ::waitpid(pid, nullptr, 0);
+    ::close(fds[0]);
+    ::close(fds[1]);
+    std::printf("%-58s %8.1f ns per call\n", filtered ? "read(fd, buf, 0) under the filter" : "read(fd, buf, 0) unfiltered", ns);
+  };
+  per_call_ns(false, *program);
+  per_call_ns(true, *program);
+  std::printf("seccomp program: %zu BPF instructions\n", program->filter.size());
+  return 0;
+}
