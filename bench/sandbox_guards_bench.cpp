@@ -1,6 +1,7 @@
 // What the sandbox's guards (sandbox/guards.h) cost per run: building the seccomp program and the
 // Landlock ruleset in the parent, making and removing the cgroups, and installing both guards in a
 // forked child beside a plain fork. Usage: indexer_sandbox_guards_bench [runs]
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -70,7 +71,9 @@ int main(int argc, char** argv) {
     return 1;
   }
   print("fork, _exit, wait (baseline)", measure(runs, [&] { fork_wait([] {}); }));
-  print("fork, install seccomp + Landlock, _exit, wait", measure(runs, [&] {
+  print("fork, install seccomp, _exit, wait", measure(runs, [&] { fork_wait([&] { install_seccomp(*program); }); }));
+  print("fork, Landlock restrict, _exit, wait", measure(runs, [&] { fork_wait([&] { landlock_restrict(ruleset->fd()); }); }));
+  print("fork, both, _exit, wait", measure(runs, [&] {
           fork_wait([&] {
             landlock_restrict(ruleset->fd());
             install_seccomp(*program);
@@ -100,6 +103,30 @@ int main(int argc, char** argv) {
   };
   per_call_ns(false, *program);
   per_call_ns(true, *program);
+  // What Landlock adds to a path lookup: stat(2) of a file six directories deep, under /usr.
+  auto stat_ns = [&](bool restricted) {
+    int fds[2];
+    if (::pipe(fds) != 0) return;
+    pid_t pid = ::fork();
+    if (pid == 0) {
+      if (restricted) landlock_restrict(ruleset->fd());
+      constexpr int kCalls = 200'000;
+      struct stat st;
+      auto t = bench::Clock::now();
+      for (int i = 0; i < kCalls; ++i) (void)::stat("/usr/include/x86_64-linux-gnu/sys/stat.h", &st);
+      double ns = bench::ms_since(t) * 1e6 / kCalls;
+      (void)!::write(fds[1], &ns, sizeof ns);
+      ::_exit(0);
+    }
+    double ns = 0;
+    (void)!::read(fds[0], &ns, sizeof ns);
+    ::waitpid(pid, nullptr, 0);
+    ::close(fds[0]);
+    ::close(fds[1]);
+    std::printf("%-58s %8.1f ns per call\n", restricted ? "stat(/usr/include/.../sys/stat.h) under Landlock" : "stat(/usr/include/.../sys/stat.h) unrestricted", ns);
+  };
+  stat_ns(false);
+  stat_ns(true);
   std::printf("seccomp program: %zu BPF instructions\n", program->filter.size());
   return 0;
 }

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <charconv>
 #include <chrono>
 #include <cstring>
@@ -85,7 +86,7 @@ uint64_t keyed_value(const std::string& path, std::string_view key) {
 bool valid_name(std::string_view name) {
   if (name.empty() || name.size() > 64 || name == "." || name == "..") return false;
   return std::all_of(name.begin(), name.end(), [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-';
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '-';
   });
 }
 
@@ -161,7 +162,8 @@ Result<Cgroup> Cgroup::create(const Limits& limits, std::string_view name) {
     Result<std::string> dir = make_group("pids", name);
     if (!dir) return Error{dir.error()};
     cg.pids_dir_ = *dir;
-    if (Status s = write_text(cg.pids_dir_ + "/pids.max", std::to_string(limits.processes)); !s) return Error{s.error()};
+    if (Status s = write_text(cg.pids_dir_ + "/pids.max", std::to_string(limits.processes)); !s)
+      return Error{s.error()};
     cg.join_.fds[1] = ::open((cg.pids_dir_ + "/cgroup.procs").c_str(), O_WRONLY | O_CLOEXEC);
     if (cg.join_.fds[1] < 0) return Error{cg.pids_dir_ + "/cgroup.procs: " + std::strerror(errno)};
   }

@@ -37,7 +37,7 @@ using Ctx = std::unique_ptr<void, CtxDeleter>;
 // Refused outright, with EPERM. Names, so that a call this architecture lacks is skipped.
 constexpr const char* kRefused[] = {
     // Reaching into other processes (Yama is absent: nothing else stops a same-uid ptrace).
-    "ptrace", "process_vm_readv", "process_vm_writev", "pidfd_getfd",
+    "ptrace", "process_vm_readv", "process_vm_writev", "pidfd_getfd", "process_madvise",
     // Mounts, old and new API: the sandbox's view of the filesystem is fixed before exec.
     "mount", "umount2", "pivot_root", "move_mount", "open_tree", "fsopen", "fsmount", "fsconfig",
     "fspick", "mount_setattr", "chroot",

@@ -152,6 +152,7 @@ TEST_CASE("seccomp: each refused call gets its documented error, ordinary work s
     r.refused("process_vm_readv", ::process_vm_readv(::getppid(), &local, 1, &remote, 1, 0), EPERM);
     r.refused("process_vm_writev", ::process_vm_writev(::getppid(), &local, 1, &remote, 1, 0), EPERM);
     r.refused("pidfd_getfd", ::syscall(SYS_pidfd_getfd, -1, 0, 0), EPERM);
+    r.refused("process_madvise", ::syscall(SYS_process_madvise, -1, nullptr, 0, 0, 0), EPERM);
     r.refused("mount", ::mount("none", "/nonexistent-guards", "tmpfs", 0, nullptr), EPERM);
     r.refused("umount2", ::umount2("/nonexistent-guards", 0), EPERM);
     r.refused("pivot_root", ::syscall(SYS_pivot_root, "/nonexistent-guards", "/nonexistent-guards"), EPERM);
