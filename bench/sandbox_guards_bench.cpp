@@ -43,6 +43,30 @@ void fork_wait(const std::function<void()>& child) {
   ::waitpid(pid, &st, 0);
 }
 
+// Nanoseconds per call of `call` in a forked child after `setup` (a guard installed there only).
+double ns_per_call(const std::function<void()>& setup, const std::function<void()>& call) {
+  int p[2];
+  if (::pipe(p) != 0) return 0;
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    setup();
+    constexpr int kCalls = 300'000;
+    auto t = bench::Clock::now();
+    for (int i = 0; i < kCalls; ++i) call();
+    double ns = bench::ms_since(t) * 1e6 / kCalls;
+    (void)!::write(p[1], &ns, sizeof ns);
+    ::_exit(0);
+  }
+  double ns = 0;
+  (void)!::read(p[0], &ns, sizeof ns);
+  ::waitpid(pid, nullptr, 0);
+  ::close(p[0]);
+  ::close(p[1]);
+  return ns;
+}
+
+void print_ns(const char* what, double ns) { std::printf("%-58s %8.1f ns per call\n", what, ns); }
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -79,54 +103,20 @@ int main(int argc, char** argv) {
             install_seccomp(*program);
           });
         }));
-  // What the filter adds to an allowed system call (read(2) of 0 bytes: the kernel's cheapest path).
-  auto per_call_ns = [](bool filtered, const SeccompProgram& p) {
-    int fds[2];
-    if (::pipe(fds) != 0) return;
-    pid_t pid = ::fork();
-    if (pid == 0) {
-      if (filtered) install_seccomp(p);
-      constexpr int kCalls = 1'000'000;
-      char c;
-      auto t = bench::Clock::now();
-      for (int i = 0; i < kCalls; ++i) (void)!::read(fds[0], &c, 0);
-      double ns = bench::ms_since(t) * 1e6 / kCalls;
-      (void)!::write(fds[1], &ns, sizeof ns);
-      ::_exit(0);
-    }
-    double ns = 0;
-    (void)!::read(fds[0], &ns, sizeof ns);
-    ::waitpid(pid, nullptr, 0);
-    ::close(fds[0]);
-    ::close(fds[1]);
-    std::printf("%-58s %8.1f ns per call\n", filtered ? "read(fd, buf, 0) under the filter" : "read(fd, buf, 0) unfiltered", ns);
-  };
-  per_call_ns(false, *program);
-  per_call_ns(true, *program);
-  // What Landlock adds to a path lookup: stat(2) of a file six directories deep, under /usr.
-  auto stat_ns = [&](bool restricted) {
-    int fds[2];
-    if (::pipe(fds) != 0) return;
-    pid_t pid = ::fork();
-    if (pid == 0) {
-      if (restricted) landlock_restrict(ruleset->fd());
-      constexpr int kCalls = 200'000;
-      struct stat st;
-      auto t = bench::Clock::now();
-      for (int i = 0; i < kCalls; ++i) (void)::stat("/usr/include/x86_64-linux-gnu/sys/stat.h", &st);
-      double ns = bench::ms_since(t) * 1e6 / kCalls;
-      (void)!::write(fds[1], &ns, sizeof ns);
-      ::_exit(0);
-    }
-    double ns = 0;
-    (void)!::read(fds[0], &ns, sizeof ns);
-    ::waitpid(pid, nullptr, 0);
-    ::close(fds[0]);
-    ::close(fds[1]);
-    std::printf("%-58s %8.1f ns per call\n", restricted ? "stat(/usr/include/.../sys/stat.h) under Landlock" : "stat(/usr/include/.../sys/stat.h) unrestricted", ns);
-  };
-  stat_ns(false);
-  stat_ns(true);
+  // What the filter adds to an allowed system call (read(2) of 0 bytes: the kernel's cheapest path),
+  // and Landlock to a path lookup (stat(2) of a file six directories deep).
+  int fds[2];
+  if (::pipe(fds) != 0) return 1;
+  char c;
+  struct stat st;
+  auto empty_read = [&] { (void)!::read(fds[0], &c, 0); };
+  auto deep_stat = [&] { (void)::stat("/usr/include/x86_64-linux-gnu/sys/stat.h", &st); };
+  auto seccomp = [&] { install_seccomp(*program); };
+  auto landlock = [&] { landlock_restrict(ruleset->fd()); };
+  print_ns("read(fd, buf, 0) unfiltered", ns_per_call([] {}, empty_read));
+  print_ns("read(fd, buf, 0) under the filter", ns_per_call(seccomp, empty_read));
+  print_ns("stat(/usr/include/.../sys/stat.h) unrestricted", ns_per_call([] {}, deep_stat));
+  print_ns("stat(/usr/include/.../sys/stat.h) under Landlock", ns_per_call(landlock, deep_stat));
   std::printf("seccomp program: %zu BPF instructions\n", program->filter.size());
   return 0;
 }

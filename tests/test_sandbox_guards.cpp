@@ -350,6 +350,7 @@ TEST_CASE("landlock: a child restricted to a directory reads and writes there on
     r.allowed("mkdir inside", ::mkdir((work / "made").c_str(), 0755));
     r.allowed("read a read-only path", ::open(ro.c_str(), O_RDONLY));
     r.refused("write a read-only path", ::open(ro.c_str(), O_WRONLY), EACCES);
+    r.refused("truncate a read-only file", ::truncate(ro.c_str(), 0), EACCES);
     r.refused("create in a read-only path", ::open((readonly / "new").c_str(), O_WRONLY | O_CREAT, 0644), EACCES);
     r.refused("read outside", ::open((outside / "secret.txt").c_str(), O_RDONLY), EACCES);
     r.allowed("read a file allowed by itself", ::open((outside / "one-file.txt").c_str(), O_RDONLY));
@@ -534,6 +535,16 @@ TEST_CASE("cgroup: the probe says what this host has", "[sandbox][guards]") {
     return;
   }
   CHECK(s.reason.empty() == (s.memory && s.pids));
+  // The same host seen by an unprivileged uid: nothing usable, and the reason says so.
+  auto out = run_child([&](const Report& r) {
+    if (::setresgid(65534, 65534, 65534) != 0 || ::setresuid(65534, 65534, 65534) != 0) return r.fail("setresuid");
+    CgroupSupport nobody = probe_cgroups();
+    if (nobody.memory || nobody.pids) r.fail("usable as nobody");
+    if (nobody.reason.find("not root") == std::string::npos) r.fail("reason: " + nobody.reason);
+    auto cg = Cgroup::create({}, "test-nobody");
+    if (cg.ok()) r.fail("created as nobody");
+  });
+  require_clean_exit(out);
 }
 
 TEST_CASE("cgroup: a tree past its memory limit is OOM-killed and the group says so", "[sandbox][guards]") {
