@@ -101,10 +101,13 @@ bool run_op(const MountOp& op) {
       close(fd);
       return true;
     }
+    // A path we may not even reach (EACCES: a 0700 directory of another uid on the way) is out of
+    // the command's reach too: it has our uid and no capability.
     case MountOp::HideDir:
-      return mount("tmpfs", op.dst, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=4k,nr_inodes=1,mode=000") == 0;
+      return mount("tmpfs", op.dst, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=4k,nr_inodes=1,mode=000") == 0 ||
+             errno == EACCES;
     case MountOp::HideFile:
-      if (mount("/.hidden", op.dst, nullptr, MS_BIND, nullptr) != 0) return false;
+      if (mount("/.hidden", op.dst, nullptr, MS_BIND, nullptr) != 0) return errno == EACCES;
       return set_attr(op.dst, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC, false) == 0;
     case MountOp::ReadOnly:
       if (mount(op.dst, op.dst, nullptr, MS_BIND | MS_REC, nullptr) != 0) return false;
@@ -173,8 +176,30 @@ void drop_privileges() {
   uint64_t none = 0;
   syscall(SYS_rt_sigprocmask, SIG_SETMASK, &none, nullptr, sizeof none);
   drop_privileges();
-  // Landlock (guards.h) restricts here; the seccomp filter goes last, right before execve.
+  if (plan.landlock_fd >= 0) {
+    // What the child made itself has no host inode the parent could name.
+    struct {
+      const char* path;
+      bool writable;
+    } const inside[] = {{"/tmp", true}, {"/dev", true}, {"/etc", false}, {"/proc", false}, {"/run", false}};
+    // The root lists (`ls /`); its files stay unreadable unless a rule below grants them.
+    if (int fd = open("/", O_PATH | O_CLOEXEC); fd >= 0) {
+      int err = landlock_add_path(plan.landlock_fd, fd, plan.landlock_read & (1ULL << 3) /* READ_DIR */);
+      close(fd);
+      if (err != 0) fail(plan, kStepLandlock, err);
+    }
+    for (const auto& in : inside) {
+      int fd = open(in.path, O_PATH | O_CLOEXEC);
+      if (fd < 0) continue;
+      int err = landlock_add_path(plan.landlock_fd, fd, in.writable ? plan.landlock_write : plan.landlock_read);
+      close(fd);
+      if (err != 0) fail(plan, kStepLandlock, err);
+    }
+    if (int err = landlock_restrict(plan.landlock_fd); err != 0) fail(plan, kStepLandlock, err);
+  }
   syscall(SYS_close_range, 3U, ~0U, CLOSE_RANGE_CLOEXEC);  // the error pipe closes at execve
+  if (plan.seccomp)
+    if (int err = install_seccomp(*plan.seccomp); err != 0) fail(plan, kStepSeccomp, err);
   int err = ENOENT;
   for (const char* path : plan.exec_paths) {
     execve(path, plan.argv.data(), plan.envp.data());
@@ -217,6 +242,11 @@ int child_main(void* arg) {
   while (r < 0 && errno == EINTR);
   if (r != 1) _exit(125);  // the parent gave up (or died) before the maps were written
   close(plan.sync_r);
+  if (plan.cgroup.fds[0] >= 0 || plan.cgroup.fds[1] >= 0) {
+    if (int err = cgroup_join(plan.cgroup); err != 0) fail(plan, kStepCgroup, err);
+    for (int fd : plan.cgroup.fds)
+      if (fd >= 0) close(fd);
+  }
 
   if (plan.namespaces) {
     // Raw calls: glibc's set*id wrappers signal every thread of the parent (setxid), threads

@@ -23,7 +23,9 @@
 #include <cstdlib>
 #include <cstring>
 #include <mutex>
+#include <optional>
 
+#include "sandbox/guards.h"
 #include "sandbox/sandbox.h"
 #include "sandbox/spawn_plan.h"
 
@@ -159,6 +161,7 @@ struct Builder {
   bool root;  // we are root: ids mapped to a slot's uid, writable trees idmapped
   std::vector<Fd> tree_fds;  // the detached trees, kept open until the child has them
   std::vector<std::string> visible;  // host paths bound in (for hiding what lies under them)
+  std::vector<detail::PathRule> rules;  // Landlock: the host paths bound in, read-only or writable
 
   struct Pending {
     MountOp op;
@@ -192,6 +195,7 @@ struct Builder {
     op.what = plan.keep(std::string(writable ? "bind read-write " : "bind read-only ") + host);
     add(op, host);
     visible.push_back(host);
+    rules.push_back({host, writable});
   }
 
   // A tree the sandbox writes (or must own: git refuses a repository of another uid): as root, a
@@ -223,7 +227,7 @@ struct Builder {
     op.is_file = !S_ISDIR(st.st_mode);
     op.what = plan.keep(std::string(writable ? "mount read-write " : "mount read-only ") + host);
     add(op, dst);
-    if (!inside) visible.push_back(host);
+    if (!inside) visible.push_back(host), rules.push_back({host, writable});
     return {};
   }
 
@@ -408,6 +412,9 @@ std::string describe_step(const SpawnPlan& plan, int32_t step) {
     case detail::kStepFork: return "start the command";
     case detail::kStepLoopback: return "bring up lo";
     case detail::kStepProxy: return "listen for the proxy relay on 127.0.0.1:3128";
+    case detail::kStepCgroup: return "join the run's cgroups";
+    case detail::kStepLandlock: return "restrict the command with Landlock";
+    case detail::kStepSeccomp: return "install the seccomp filter";
     default:
       if (step >= 0 && size_t(step) < plan.ops.size()) return plan.ops[size_t(step)].what;
       return "set up";
@@ -527,8 +534,55 @@ Result<Outcome> run(const Policy& policy, const Command& command, const RunOptio
   rl(RLIMIT_NOFILE, lim.open_files, lim.open_files);
   rl(RLIMIT_CORE, 0, 0);
   if (root && plan.namespaces) rl(RLIMIT_NPROC, lim.processes, lim.processes);
-  // Without a memory cgroup (not wired yet), memory is bounded per process.
-  rl(RLIMIT_DATA, lim.memory_bytes, lim.memory_bytes);
+
+  // The guards (guards.h), prepared here: seccomp and Landlock are refused runs when missing under
+  // Isolation::Required (weakened under BestEffort); cgroups fall back to rlimits (weakened).
+  std::string refuse;
+  auto missing_layer = [&](const std::string& what) {
+    if (policy.isolation == Isolation::Required) {
+      if (refuse.empty()) refuse = "refused: " + what + ", and the policy requires isolation";
+    } else {
+      out.weakened.push_back(what);
+    }
+  };
+  static const Result<detail::SeccompProgram> seccomp = detail::seccomp_program(policy);  // one for all policies
+  if (!support.seccomp) missing_layer("seccomp: not available on this kernel");
+  else if (!seccomp) missing_layer("seccomp: " + seccomp.error());
+  else plan.seccomp = &seccomp.value();
+  std::optional<detail::LandlockRuleset> landlock;
+  if (plan.namespaces) {
+    // Besides the host paths bound in, the child adds what it makes itself: /tmp, /dev, /etc, /proc.
+    detail::TcpRules tcp;
+    tcp.restricted = false;  // the network namespace already is the network layer; lo stays usable
+    auto rs = detail::landlock_ruleset(policy, b.rules, tcp);
+    if (!rs) {
+      missing_layer("landlock: " + rs.error());
+    } else {
+      landlock.emplace(std::move(*rs));
+      plan.landlock_fd = landlock->fd();
+      plan.landlock_read = landlock->read_access();
+      plan.landlock_write = landlock->write_access();
+      for (const auto& w : landlock->weakened()) out.weakened.push_back("landlock: " + w);
+    }
+  }
+  std::optional<detail::Cgroup> cgroup;
+  if (root && plan.namespaces && (support.cgroup_v1_memory || support.cgroup_v1_pids)) {
+    static std::atomic<uint64_t> runs{0};
+    auto cg = detail::Cgroup::create(lim, "run-" + std::to_string(::getpid()) + "-" + std::to_string(runs.fetch_add(1)));
+    if (cg) cgroup.emplace(std::move(*cg));
+    else out.weakened.push_back("cgroups: " + cg.error());
+  }
+  if (cgroup) plan.cgroup = cgroup->join();
+  if (!cgroup || !cgroup->has_memory()) {
+    rl(RLIMIT_DATA, lim.memory_bytes, lim.memory_bytes);  // per process: the fallback
+    out.weakened.push_back("memory: RLIMIT_DATA per process (no memory cgroup)");
+  }
+  if (!cgroup || !cgroup->has_pids()) out.weakened.push_back("processes: RLIMIT_NPROC only (no pids cgroup)");
+  if (!refuse.empty()) {
+    out.kind = Outcome::Kind::Refused;
+    out.reason = refuse;
+    return out;
+  }
 
   int slot = -1;
   if (root && plan.namespaces) {
@@ -567,6 +621,9 @@ Result<Outcome> run(const Policy& policy, const Command& command, const RunOptio
   plan.keep_fds = {plan.in_r, plan.out_w, plan.err_w, plan.status_w, plan.sync_r};
   for (const auto& op : plan.ops)
     if (op.fd >= 0) plan.keep_fds.push_back(op.fd);
+  if (plan.landlock_fd >= 0) plan.keep_fds.push_back(plan.landlock_fd);
+  for (int fd : plan.cgroup.fds)
+    if (fd >= 0) plan.keep_fds.push_back(fd);
   std::sort(plan.keep_fds.begin(), plan.keep_fds.end());
 
   out.layers = {"rlimits", "no_new_privs", "capabilities dropped", "new session", "scrubbed environment",
@@ -575,11 +632,14 @@ Result<Outcome> run(const Policy& policy, const Command& command, const RunOptio
     out.layers.insert(out.layers.begin(), {"user namespace", "mount namespace (minimal root)", "pid namespace",
                                            "network namespace (empty)", "ipc namespace", "uts namespace"});
     if (!b.idmap_trees.empty()) out.layers.push_back("idmapped workspace");
+    if (plan.landlock_fd >= 0) out.layers.push_back("landlock (ABI " + std::to_string(landlock->abi()) + ")");
   } else {
     out.weakened.push_back("namespaces: this kernel does not allow user namespaces; the host's filesystem, "
                            "network and processes are visible");
   }
-  out.weakened.push_back("memory: RLIMIT_DATA per process (no cgroup)");
+  if (plan.seccomp) out.layers.push_back("seccomp filter");
+  if (cgroup && cgroup->has_memory()) out.layers.push_back("cgroup v1 memory");
+  if (cgroup && cgroup->has_pids()) out.layers.push_back("cgroup v1 pids");
 
   // The child's and the command's stacks (spawn_plan.h), unmapped once the child is reaped.
   constexpr size_t kStack = 2 << 20;  // the relay's buffers (relay.cpp) live on pid 1's; pages are touched lazily
@@ -641,7 +701,7 @@ Result<Outcome> run(const Policy& policy, const Command& command, const RunOptio
     }
   }
   b.tree_fds.clear();
-  // Cgroups (guards.h) are joined here, before the child may go on: its whole tree inherits them.
+  // The child joins its cgroups (guards.h) first thing after this byte: its whole tree inherits them.
   if (!setup_error.empty()) {
     kill_child();
   } else {
@@ -745,6 +805,10 @@ Result<Outcome> run(const Policy& policy, const Command& command, const RunOptio
     out.kind = K::Exited;
     out.code = 127;
     out.reason = "cannot run " + a0 + ": " + (report.err == ENOENT ? "command not found" : errno_text(report.err));
+  } else if (cgroup && cgroup->has_memory() && cgroup->oom_killed()) {
+    out.kind = K::Memory;
+    out.code = report.kind == ChildReport::Finished && WIFSIGNALED(report.status) ? WTERMSIG(report.status) : 0;
+    out.reason = "killed: memory limit of " + std::to_string(lim.memory_bytes) + " bytes exceeded";
   } else if (report.kind == ChildReport::Finished && WIFEXITED(report.status)) {
     out.kind = K::Exited;
     out.code = WEXITSTATUS(report.status);

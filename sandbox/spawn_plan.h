@@ -16,6 +16,8 @@
 #include <string>
 #include <vector>
 
+#include "sandbox/guards.h"
+
 namespace sandbox::detail {
 
 // One step of building the root filesystem, run in order after pivot_root (the host's root is at
@@ -57,7 +59,8 @@ struct ChildReport {
 };
 enum Step : int32_t {
   kStepIds = -2, kStepPrivate = -3, kStepRoot = -4, kStepPivot = -5, kStepOldroot = -6, kStepRemountRoot = -7,
-  kStepCwd = -8, kStepFork = -9, kStepLoopback = -10, kStepMounts = -11, kStepProxy = -12,
+  kStepCwd = -8, kStepFork = -9, kStepLoopback = -10, kStepMounts = -11, kStepProxy = -12, kStepCgroup = -13,
+  kStepLandlock = -14, kStepSeccomp = -15,
 };
 
 struct SpawnPlan {
@@ -84,6 +87,14 @@ struct SpawnPlan {
   // Descriptors: what the child keeps (sorted, for closing the rest); the parent's ends are not here.
   int sync_r = -1, status_w = -1, in_r = -1, out_w = -1, err_w = -1;
   std::vector<int> keep_fds;
+
+  // The guards (guards.h), built by the parent: the child joins the cgroups first, the command adds
+  // the paths made inside (/tmp, /dev, /etc, /proc) to the ruleset, restricts itself, and installs
+  // the seccomp program last, right before execve.
+  CgroupJoin cgroup;
+  int landlock_fd = -1;
+  uint64_t landlock_read = 0, landlock_write = 0;
+  const SeccompProgram* seccomp = nullptr;
 
   // Stacks: the child and the command share the caller's memory (CLONE_VM; nothing is copied),
   // each on a stack of its own that the parent unmaps once the child is reaped.

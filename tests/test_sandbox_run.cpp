@@ -282,7 +282,12 @@ TEST_CASE("sandbox: fork, memory, disk and descriptor bombs hit their limits", "
 
   auto mem = sh(ws, "python3 -c 'b = bytearray(1 << 30); print(\"allocated\")'", p);
   CHECK(mem.out.find("allocated") == std::string::npos);
-  CHECK((mem.kind == K::Memory || mem.err.find("MemoryError") != std::string::npos));
+  if (::geteuid() == 0 && sandbox::probe().cgroup_v1_memory) {  // the whole tree's memory, by the cgroup
+    CHECK(mem.kind == K::Memory);
+    CHECK(mem.reason == "killed: memory limit of 268435456 bytes exceeded");
+  } else {  // RLIMIT_DATA per process
+    CHECK(mem.err.find("MemoryError") != std::string::npos);
+  }
 }
 
 TEST_CASE("sandbox: cpu time and an output flood", "[sandbox]") {
@@ -446,4 +451,50 @@ TEST_CASE("sandbox: with a proxy socket, 127.0.0.1:3128 inside is relayed to it,
   auto bad = sandbox::run(workspace_policy(), c);
   REQUIRE(!bad.ok());
   CHECK(bad.error() == "proxy socket " + c.proxy_socket + ": not a Unix socket");
+}
+
+TEST_CASE("sandbox: the guards are applied: seccomp refuses io_uring, ptrace and TIOCSTI; Landlock and cgroups listed", "[sandbox]") {
+  NEED_USERNS();
+  test::TempDir ws;
+  ws.write("guards.py",
+           "import ctypes, errno, fcntl, os, termios\n"
+           "libc = ctypes.CDLL(None, use_errno=True)\n"
+           "def sys(label, *args):\n"
+           "    r = libc.syscall(*args)\n"
+           "    print(label, 'refused' if r == -1 else 'allowed', errno.errorcode.get(ctypes.get_errno(), ''))\n"
+           "sys('io_uring_setup', 425, 1, ctypes.c_void_p(0))\n"
+           "sys('ptrace', 101, 0, 1, 0, 0)\n"          // PTRACE_ATTACH to our init
+           "sys('bpf', 321, 0, 0, 0)\n"
+           "fd = os.open('/dev/ptmx', os.O_RDWR)\n"
+           "try:\n"
+           "    fcntl.ioctl(fd, termios.TIOCSTI, b'x'); print('TIOCSTI allowed')\n"
+           "except OSError as e:\n"
+           "    print('TIOCSTI refused', errno.errorcode[e.errno])\n");
+  auto r = sh(ws, "python3 guards.py");
+  CHECK(r.code == 0);
+  CHECK(r.out.find("io_uring_setup refused EPERM") != std::string::npos);
+  CHECK(r.out.find("ptrace refused EPERM") != std::string::npos);
+  CHECK(r.out.find("bpf refused EPERM") != std::string::npos);
+  CHECK(r.out.find("TIOCSTI refused EPERM") != std::string::npos);
+  auto has = [&](const std::string& layer) {
+    return std::find(r.layers.begin(), r.layers.end(), layer) != r.layers.end();
+  };
+  CHECK(has("seccomp filter"));
+  if (sandbox::probe().landlock_abi > 0) CHECK(has("landlock (ABI " + std::to_string(sandbox::probe().landlock_abi) + ")"));
+  if (::geteuid() == 0 && sandbox::probe().cgroup_v1_memory) CHECK(has("cgroup v1 memory"));
+  if (::geteuid() == 0 && sandbox::probe().cgroup_v1_pids) CHECK(has("cgroup v1 pids"));
+}
+
+TEST_CASE("sandbox: permissive shows the host read-only; workspace does not show it", "[sandbox]") {
+  NEED_USERNS();
+  test::TempDir ws;
+  const std::string readme = std::string(SOURCE_DIR) + "/README.md";
+  auto p = sandbox::preset("permissive");
+  REQUIRE(p.ok());
+  auto wide = sh(ws, "head -c 9 " + readme + "; echo; echo x >> " + readme + " || echo refused; echo ok > mine.txt", *p);
+  CHECK(wide.out == "# indexer\nrefused\n");
+  CHECK((wide.err.find("Read-only file system") != std::string::npos || wide.err.find("Permission denied") != std::string::npos));
+  CHECK(test::read_file(ws / "mine.txt") == "ok\n");
+  auto narrow = sh(ws, "head -c 9 " + readme + " || echo hidden");
+  CHECK(narrow.out == "hidden\n");
 }
