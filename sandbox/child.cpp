@@ -166,6 +166,11 @@ void drop_privileges() {
 
 // pid 2: the command.
 [[noreturn]] void command_main(const SpawnPlan& plan, int exec_err_w) {
+  // The command joins the run's cgroups, not pid 1: pid 1 shares the server's memory (CLONE_VM), and
+  // a memory cgroup's OOM killer that chose it would kill every process sharing that memory, the
+  // server included. The command gets memory of its own at execve; its whole tree inherits the groups.
+  if (plan.cgroup.fds[0] >= 0 || plan.cgroup.fds[1] >= 0)
+    if (int err = cgroup_join(plan.cgroup); err != 0) fail(plan, kStepCgroup, err);
   setsid();
   dup2(plan.in_r, 0);
   dup2(plan.out_w, 1);
@@ -242,11 +247,6 @@ int child_main(void* arg) {
   while (r < 0 && errno == EINTR);
   if (r != 1) _exit(125);  // the parent gave up (or died) before the maps were written
   close(plan.sync_r);
-  if (plan.cgroup.fds[0] >= 0 || plan.cgroup.fds[1] >= 0) {
-    if (int err = cgroup_join(plan.cgroup); err != 0) fail(plan, kStepCgroup, err);
-    for (int fd : plan.cgroup.fds)
-      if (fd >= 0) close(fd);
-  }
 
   if (plan.namespaces) {
     // Raw calls: glibc's set*id wrappers signal every thread of the parent (setxid), threads

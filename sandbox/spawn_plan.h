@@ -88,7 +88,7 @@ struct SpawnPlan {
   int sync_r = -1, status_w = -1, in_r = -1, out_w = -1, err_w = -1;
   std::vector<int> keep_fds;
 
-  // The guards (guards.h), built by the parent: the child joins the cgroups first, the command adds
+  // The guards (guards.h), built by the parent: the command joins the cgroups first, then adds
   // the paths made inside (/tmp, /dev, /etc, /proc) to the ruleset, restricts itself, and installs
   // the seccomp program last, right before execve.
   CgroupJoin cgroup;

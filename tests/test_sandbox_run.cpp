@@ -498,3 +498,18 @@ TEST_CASE("sandbox: permissive shows the host read-only; workspace does not show
   auto narrow = sh(ws, "head -c 9 " + readme + " || echo hidden");
   CHECK(narrow.out == "hidden\n");
 }
+
+TEST_CASE("sandbox: an OOM kill in a run never chooses the caller, however big", "[sandbox]") {
+  NEED_USERNS();
+  if (::geteuid() != 0 || !sandbox::probe().cgroup_v1_memory) return;  // the RLIMIT_DATA fallback kills nothing
+  // pid 1 of a run shares our memory: were it in the run's memory cgroup, the OOM killer would pick
+  // it for this heap and kill every process sharing it, this one too.
+  std::vector<char> heap(size_t(512) << 20);
+  for (size_t i = 0; i < heap.size(); i += 4096) heap[i] = char(i);
+  test::TempDir ws;
+  auto p = workspace_policy();
+  p.limits.memory_bytes = uint64_t(64) << 20;
+  auto r = sh(ws, "python3 -c 'b = bytearray(256 << 20); print(\"allocated\")'", p);
+  CHECK(r.kind == K::Memory);
+  CHECK(heap[4096] == char(4096));  // and we are still here
+}
