@@ -513,3 +513,16 @@ TEST_CASE("sandbox: an OOM kill in a run never chooses the caller, however big",
   CHECK(r.kind == K::Memory);
   CHECK(heap[4096] == char(4096));  // and we are still here
 }
+
+TEST_CASE("sandbox: a run the sandbox cannot set up is refused with the step that failed", "[sandbox]") {
+  NEED_USERNS();
+  test::TempDir ws;
+  sandbox::Command c;
+  c.argv = {"true"};
+  c.workspace = ws.path().string();
+  c.cwd = "/no/such/dir";
+  auto r = sandbox::run(workspace_policy(), c);
+  REQUIRE(r.ok());
+  CHECK(r->kind == K::Refused);
+  CHECK(r->reason == "refused: sandbox setup failed: enter the working directory /no/such/dir: No such file or directory");
+}
