@@ -1,8 +1,9 @@
-// `indexer exec`: one command run in the sandbox (sandbox/sandbox.h), its output passed through,
-// its exit status ours: 124 on timeout, 137 when a limit killed it, 126 when the sandbox refused,
-// 128+N when a signal killed it; the reason on stderr whenever it did not simply exit.
+// `indexer exec`: one command run in the sandbox (sandbox/sandbox.h), its output passed through as
+// it comes, its exit status ours: 124 on timeout, 137 when a limit killed it, 126 when the sandbox
+// refused, 128+N when a signal killed it; the reason on stderr whenever it did not simply exit.
 #include <unistd.h>
 
+#include <algorithm>
 #include <charconv>
 #include <cstdio>
 #include <filesystem>
@@ -41,7 +42,7 @@ bool parse_bytes(std::string_view s, uint64_t& out) {
   return true;
 }
 
-void write_all(int fd, const std::string& s) {
+void write_all(int fd, std::string_view s) {
   size_t off = 0;
   while (off < s.size()) {
     ssize_t n = ::write(fd, s.data() + off, s.size() - off);
@@ -121,13 +122,23 @@ int cmd_exec(int argc, char** argv) {
     while ((n = ::read(0, buf, sizeof buf)) > 0) cmd.stdin_data.append(buf, size_t(n));
   }
 
-  auto r = sandbox::run(*policy, cmd);
+  // Output is passed through as it comes, up to the cap; the engine's marker line follows it.
+  const uint64_t cap = policy->limits.output_bytes;
+  uint64_t written[3] = {0, 0, 0};
+  sandbox::RunOptions options;
+  options.on_output = [&](int stream, std::string_view chunk) {
+    uint64_t& w = written[stream];
+    size_t n = size_t(std::min<uint64_t>(chunk.size(), cap - std::min(cap, w)));
+    if (n) write_all(stream, chunk.substr(0, n));
+    w += n;
+  };
+  auto r = sandbox::run(*policy, cmd, options);
   if (!r) {
     std::fprintf(stderr, "indexer exec: %s\n", r.error().c_str());
     return 2;
   }
-  write_all(1, r->out);
-  write_all(2, r->err);
+  if (r->out_truncated) write_all(1, std::string_view(r->out).substr(size_t(cap)));
+  if (r->err_truncated) write_all(2, std::string_view(r->err).substr(size_t(cap)));
   if (verbose) {
     std::string layers;
     for (const auto& l : r->layers) layers += (layers.empty() ? "" : ", ") + l;

@@ -381,6 +381,11 @@ TEST_CASE("sandbox: indexer exec exits with the command's status, 124 on timeout
   CHECK(slow.err == "indexer exec: killed: wall clock of 500 ms exceeded\n");
   auto big = test::run_indexer({"exec", "--workspace", ws.path().string(), "--", "sh", "-c", "ulimit -f 1; exec head -c 9999 /dev/zero > f"});
   CHECK(big.exit_code == 137);
+  auto flood = test::run_indexer({"exec", "--workspace", ws.path().string(), "--", "sh", "-c", "head -c 3000000 /dev/zero; echo e >&2"});
+  CHECK(flood.exit_code == 0);
+  CHECK(flood.out.size() == (1u << 20) + std::string("\n[indexer: output truncated at 1048576 bytes]\n").size());
+  CHECK(flood.out.ends_with("\n[indexer: output truncated at 1048576 bytes]\n"));
+  CHECK(flood.err == "e\n");
   auto bad = test::run_indexer({"exec", "--policy", "nonesuch", "--", "true"});
   CHECK(bad.exit_code == 2);
   CHECK(bad.err.find("no preset 'nonesuch'") != std::string::npos);
