@@ -1135,12 +1135,15 @@ int cmd_stdio(const Args& a, bool lsp) {
 }
 
 int cmd_policy(int argc, char** argv);  // policy_cli.cpp
+int cmd_exec(int argc, char** argv);  // server/exec_cli.cpp
+
 int main(int argc, char** argv) {
 #ifdef INDEXER_HAVE_MIMALLOC
   // Huge pages for the index's big arrays: in a VM, faulting in a loaded snapshot 4 KiB at a time
   // costs more than decompressing it (measured: 250 ms -> 100 ms for 450k symbols).
   mi_option_enable(mi_option_large_os_pages);
 #endif
+  if (argc > 1 && std::string_view(argv[1]) == "exec") return cmd_exec(argc, argv);  // its own flags, then CMD...
   try {
     if (argc > 1 && std::string_view(argv[1]) == "policy") return cmd_policy(argc, argv);
     Args a = parse_args(argc, argv);

@@ -1,0 +1,247 @@
+// cgroup v1 limits for a run's process tree (guards.h).
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/vfs.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cctype>
+#include <charconv>
+#include <chrono>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include "sandbox/guards.h"
+
+#ifndef CGROUP2_SUPER_MAGIC
+#define CGROUP2_SUPER_MAGIC 0x63677270
+#endif
+
+namespace sandbox::detail {
+namespace {
+
+std::string read_text(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+bool has_word(std::string_view list, std::string_view word) {  // in a comma-separated list
+  while (!list.empty()) {
+    size_t comma = std::min(list.find(','), list.size());
+    if (list.substr(0, comma) == word) return true;
+    list.remove_prefix(std::min(comma + 1, list.size()));
+  }
+  return false;
+}
+
+// Where the v1 hierarchy of `controller` is mounted, joined with our own group in it
+// ("/sys/fs/cgroup/memory" + "/process_api/1f2b…"); empty when it is not mounted.
+std::string own_group(std::string_view controller) {
+  std::string mount;
+  std::istringstream mounts(read_text("/proc/self/mounts"));
+  for (std::string line; std::getline(mounts, line);) {
+    std::istringstream fields(line);
+    std::string dev, dir, type, opts;
+    fields >> dev >> dir >> type >> opts;
+    if (type == "cgroup" && has_word(opts, controller)) {
+      mount = dir;
+      break;
+    }
+  }
+  if (mount.empty()) return {};
+  std::istringstream groups(read_text("/proc/self/cgroup"));
+  for (std::string line; std::getline(groups, line);) {  // "4:memory:/process_api/1f2b…"
+    size_t a = line.find(':'), b = a == std::string::npos ? a : line.find(':', a + 1);
+    if (b == std::string::npos || !has_word(std::string_view(line).substr(a + 1, b - a - 1), controller)) continue;
+    std::string path = line.substr(b + 1);
+    return path == "/" ? mount : mount + path;
+  }
+  return mount;
+}
+
+Status write_text(const std::string& path, std::string_view text) {
+  int fd = ::open(path.c_str(), O_WRONLY | O_CLOEXEC);
+  if (fd < 0) return Error{path + ": " + std::strerror(errno)};
+  ssize_t n = ::write(fd, text.data(), text.size());
+  int err = errno;
+  ::close(fd);
+  if (n != ssize_t(text.size())) return Error{path + ": " + std::strerror(n < 0 ? err : EIO)};
+  return {};
+}
+
+// The number after `key` in a "key value" file (memory.oom_control, pids.events); 0 when absent.
+uint64_t keyed_value(const std::string& path, std::string_view key) {
+  std::istringstream in(read_text(path));
+  std::string k;
+  uint64_t v = 0;
+  while (in >> k >> v)
+    if (k == key) return v;
+  return 0;
+}
+
+bool valid_name(std::string_view name) {
+  if (name.empty() || name.size() > 64 || name == "." || name == "..") return false;
+  return std::all_of(name.begin(), name.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '-';
+  });
+}
+
+// Makes <own group>/indexer/<name>; the shared "indexer" level stays (other runs live in it).
+Result<std::string> make_group(std::string_view controller, std::string_view name) {
+  std::string own = own_group(controller);
+  if (own.empty()) return Error{std::string("no cgroup v1 ") + std::string(controller) + " hierarchy is mounted"};
+  std::string parent = own + "/indexer";
+  if (::mkdir(parent.c_str(), 0755) != 0 && errno != EEXIST) return Error{parent + ": " + std::strerror(errno)};
+  std::string dir = parent + "/" + std::string(name);
+  if (::mkdir(dir.c_str(), 0755) != 0)
+    return Error{dir + ": " + (errno == EEXIST ? std::string("in use by another run") : std::strerror(errno))};
+  return dir;
+}
+
+}  // namespace
+
+CgroupSupport probe_cgroups() {
+  CgroupSupport s;
+  std::string why;
+  for (std::string_view controller : {"memory", "pids"}) {
+    std::string own = own_group(controller);
+    bool usable = !own.empty() && ::access(own.c_str(), W_OK) == 0;
+    if (controller == "memory") {
+      s.memory = usable;
+      s.memsw = usable && ::access((own + "/memory.memsw.limit_in_bytes").c_str(), F_OK) == 0;
+    } else {
+      s.pids = usable;
+    }
+    if (own.empty())
+      why += std::string(why.empty() ? "" : "; ") + "no cgroup v1 " + std::string(controller) + " hierarchy";
+    else if (!usable)
+      why += std::string(why.empty() ? "" : "; ") + own + " not writable (" + std::strerror(errno) +
+             (::geteuid() != 0 ? ", not root" : "") + ")";
+  }
+  if (!why.empty()) {
+    struct statfs fs;
+    if (::statfs("/sys/fs/cgroup", &fs) == 0 && fs.f_type == CGROUP2_SUPER_MAGIC)
+      why += "; the host has cgroup v2 only, which this sandbox does not drive yet";
+    s.reason = why + ": memory and process count are bounded by rlimits alone (per process, not per tree)";
+  }
+  return s;
+}
+
+int cgroup_join(const CgroupJoin& join) noexcept {
+  for (int fd : join.fds)
+    if (fd >= 0 && ::write(fd, "0", 1) != 1) return errno;
+  return 0;
+}
+
+Result<Cgroup> Cgroup::create(const Limits& limits, std::string_view name) {
+  if (!valid_name(name)) return Error{"cgroup name '" + std::string(name) + "': expected [A-Za-z0-9._-]{1,64}"};
+  CgroupSupport support = probe_cgroups();
+  if (!support.memory && !support.pids) return Error{support.reason};
+  Cgroup cg;
+  if (support.memory) {
+    Result<std::string> dir = make_group("memory", name);
+    if (!dir) return Error{dir.error()};
+    cg.memory_dir_ = *dir;
+    std::string bytes = std::to_string(limits.memory_bytes);
+    // memsw (memory + swap) is raised and lowered after memory: the kernel keeps memsw >= memory.
+    if (Status s = write_text(cg.memory_dir_ + "/memory.limit_in_bytes", bytes); !s) return Error{s.error()};
+    if (support.memsw)
+      if (Status s = write_text(cg.memory_dir_ + "/memory.memsw.limit_in_bytes", bytes); !s) return Error{s.error()};
+    // Best effort: a group whose parent uses hierarchy may refuse swappiness; the OOM killer must be
+    // on (a disabled one would leave the run hung at the limit instead of killed).
+    (void)write_text(cg.memory_dir_ + "/memory.swappiness", "0");
+    if (Status s = write_text(cg.memory_dir_ + "/memory.oom_control", "0"); !s) return Error{s.error()};
+    cg.join_.fds[0] = ::open((cg.memory_dir_ + "/cgroup.procs").c_str(), O_WRONLY | O_CLOEXEC);
+    if (cg.join_.fds[0] < 0) return Error{cg.memory_dir_ + "/cgroup.procs: " + std::strerror(errno)};
+  }
+  if (support.pids) {
+    Result<std::string> dir = make_group("pids", name);
+    if (!dir) return Error{dir.error()};
+    cg.pids_dir_ = *dir;
+    if (Status s = write_text(cg.pids_dir_ + "/pids.max", std::to_string(limits.processes)); !s)
+      return Error{s.error()};
+    cg.join_.fds[1] = ::open((cg.pids_dir_ + "/cgroup.procs").c_str(), O_WRONLY | O_CLOEXEC);
+    if (cg.join_.fds[1] < 0) return Error{cg.pids_dir_ + "/cgroup.procs: " + std::strerror(errno)};
+  }
+  return cg;
+}
+
+Cgroup& Cgroup::operator=(Cgroup&& o) noexcept {
+  if (this != &o) {
+    (void)remove();
+    memory_dir_ = std::move(o.memory_dir_);
+    pids_dir_ = std::move(o.pids_dir_);
+    join_ = std::exchange(o.join_, CgroupJoin{});
+    o.memory_dir_.clear();
+    o.pids_dir_.clear();
+  }
+  return *this;
+}
+
+Cgroup::~Cgroup() { (void)remove(); }
+
+bool Cgroup::oom_killed() const {
+  return has_memory() && keyed_value(memory_dir_ + "/memory.oom_control", "oom_kill") > 0;
+}
+
+uint64_t Cgroup::peak_memory() const {
+  if (!has_memory()) return 0;
+  std::string text = read_text(memory_dir_ + "/memory.max_usage_in_bytes");
+  uint64_t v = 0;
+  std::from_chars(text.data(), text.data() + text.size(), v);
+  return v;
+}
+
+bool Cgroup::pids_limited() const { return has_pids() && keyed_value(pids_dir_ + "/pids.events", "max") > 0; }
+
+std::vector<pid_t> Cgroup::tasks() const {
+  std::vector<pid_t> out;
+  for (const std::string* dir : {&memory_dir_, &pids_dir_}) {
+    if (dir->empty()) continue;
+    std::istringstream in(read_text(*dir + "/cgroup.procs"));
+    for (pid_t pid; in >> pid;) out.push_back(pid);
+  }
+  std::sort(out.begin(), out.end());
+  out.erase(std::unique(out.begin(), out.end()), out.end());
+  return out;
+}
+
+Status Cgroup::remove() {
+  for (int& fd : join_.fds)
+    if (fd >= 0) ::close(std::exchange(fd, -1));
+  if (memory_dir_.empty() && pids_dir_.empty()) return {};
+  // Kill until empty: a task may fork between the read and the kill (pids.max bounds how often).
+  // A pid read here may exit and be reused before the kill; in a run's own pid namespace (the
+  // engine's) the reuse can only hit another task of the same run.
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+  for (std::vector<pid_t> left = tasks(); !left.empty(); left = tasks()) {
+    if (std::chrono::steady_clock::now() > deadline)
+      return Error{"cgroup " + (pids_dir_.empty() ? memory_dir_ : pids_dir_) + ": " + std::to_string(left.size()) +
+                   " tasks survive SIGKILL"};
+    for (pid_t pid : left) ::kill(pid, SIGKILL);
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  std::string failed;
+  for (std::string* dir : {&memory_dir_, &pids_dir_}) {
+    if (dir->empty()) continue;
+    // An exiting task leaves the group a moment after it leaves cgroup.procs: retry EBUSY briefly.
+    int err = 0;
+    for (int attempt = 0; attempt < 200; ++attempt) {
+      err = ::rmdir(dir->c_str()) == 0 || errno == ENOENT ? 0 : errno;
+      if (err != EBUSY) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    if (err != 0)
+      failed += (failed.empty() ? "" : "; ") + *dir + ": " + std::strerror(err);
+    else
+      dir->clear();
+  }
+  if (!failed.empty()) return Error{"cgroup removal: " + failed};
+  return {};
+}
+
+}  // namespace sandbox::detail

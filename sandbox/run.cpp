@@ -1,0 +1,837 @@
+// The parent side of a run: probes the kernel, prepares the SpawnPlan, clones, maps the ids, and
+// then waits on the output pipes, the wall clock, the cancel flag and the child's pidfd.
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/mount.h>
+#include <linux/sched.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/mman.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <bitset>
+#include <chrono>
+#include <cstdlib>
+#include <cstring>
+#include <mutex>
+#include <optional>
+
+#include "sandbox/guards.h"
+#include "sandbox/sandbox.h"
+#include "sandbox/spawn_plan.h"
+
+namespace sandbox {
+namespace {
+
+using detail::ChildReport;
+using detail::MountOp;
+using detail::SpawnPlan;
+using Clock = std::chrono::steady_clock;
+
+std::string errno_text(int e) { return std::strerror(e); }
+
+// A descriptor closed on scope exit.
+struct Fd {
+  int fd = -1;
+  Fd() = default;
+  explicit Fd(int f) : fd(f) {}
+  Fd(Fd&& o) noexcept : fd(std::exchange(o.fd, -1)) {}
+  Fd& operator=(Fd&& o) noexcept {
+    reset();
+    fd = std::exchange(o.fd, -1);
+    return *this;
+  }
+  ~Fd() { reset(); }
+  void reset() {
+    if (fd >= 0) ::close(fd);
+    fd = -1;
+  }
+  explicit operator bool() const { return fd >= 0; }
+};
+
+bool write_file(const std::string& path, std::string_view data) {
+  Fd f(::open(path.c_str(), O_WRONLY | O_CLOEXEC));
+  return f && ::write(f.fd, data.data(), data.size()) == ssize_t(data.size());
+}
+
+// clone3 with fork semantics (no new stack): returns 0 in the child.
+long clone3_fork(uint64_t flags, int* pidfd) {
+  clone_args args{};
+  args.flags = flags | (pidfd ? CLONE_PIDFD : 0);
+  args.pidfd = uint64_t(uintptr_t(pidfd));
+  args.exit_signal = SIGCHLD;
+  return syscall(SYS_clone3, &args, sizeof args);
+}
+
+constexpr uint64_t kNamespaces = CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS;
+
+// One host uid per concurrent run (sandbox.h: kBaseUid).
+class Slots {
+ public:
+  int acquire() {
+    std::lock_guard lock(mu_);
+    for (uint32_t i = 0; i < kSlots; ++i) {
+      uint32_t s = (next_ + i) % kSlots;
+      if (!used_[s]) {
+        used_[s] = true;
+        next_ = s + 1;
+        return int(s);
+      }
+    }
+    return -1;
+  }
+  void release(int s) {
+    std::lock_guard lock(mu_);
+    used_[size_t(s)] = false;
+  }
+
+ private:
+  std::mutex mu_;
+  std::bitset<kSlots> used_;
+  uint32_t next_ = 0;
+};
+Slots& slots() {
+  static Slots s;
+  return s;
+}
+
+Support do_probe() {
+  Support s;
+  {
+    int pidfd = -1;
+    long pid = clone3_fork(CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWNET, &pidfd);
+    if (pid == 0) _exit(0);
+    if (pid > 0) {
+      siginfo_t info{};
+      ::waitid(P_PIDFD, id_t(pidfd), &info, WEXITED);
+      ::close(pidfd);
+      s.user_namespaces = info.si_code == CLD_EXITED && info.si_status == 0;
+    }
+  }
+  if (s.user_namespaces && ::geteuid() == 0) {
+    // mount_setattr exists (5.12+) and takes MOUNT_ATTR_IDMAP: asking with an invalid userns fd
+    // answers EBADF where the kernel knows the attribute, EINVAL or ENOSYS where it does not.
+    int tree = int(syscall(SYS_open_tree, AT_FDCWD, "/", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC));
+    if (tree >= 0) {
+      mount_attr attr{};
+      attr.attr_set = MOUNT_ATTR_IDMAP;
+      attr.userns_fd = uint64_t(INT32_MAX);  // not open: EBADF
+      errno = 0;
+      long r = syscall(SYS_mount_setattr, tree, "", AT_EMPTY_PATH, &attr, sizeof attr);
+      s.idmapped_mounts = r != 0 && errno == EBADF;
+      ::close(tree);
+    }
+  }
+  {
+    long abi = syscall(SYS_landlock_create_ruleset, nullptr, 0, 1U /* LANDLOCK_CREATE_RULESET_VERSION */);
+    s.landlock_abi = abi > 0 ? int(abi) : 0;
+  }
+  s.seccomp = ::prctl(PR_GET_SECCOMP, 0, 0, 0, 0) >= 0;
+  s.cgroup_v1_memory = ::access("/sys/fs/cgroup/memory/cgroup.procs", W_OK) == 0;
+  s.cgroup_v1_pids = ::access("/sys/fs/cgroup/pids/cgroup.procs", W_OK) == 0;
+  {
+    // Usable v2: a cgroup2 root of its own (not the hybrid "unified" leaf) with memory and pids.
+    Fd f(::open("/sys/fs/cgroup/cgroup.controllers", O_RDONLY | O_CLOEXEC));
+    char buf[512] = {};
+    if (f && ::read(f.fd, buf, sizeof buf - 1) > 0) {
+      std::string_view v(buf);
+      s.cgroup_v2 = v.find("memory") != v.npos && v.find("pids") != v.npos &&
+                    ::access("/sys/fs/cgroup/cgroup.subtree_control", W_OK) == 0;
+    }
+  }
+  return s;
+}
+
+// ---- The plan: the root filesystem per FsMode, and the command. ----
+
+struct Builder {
+  const Policy& policy;
+  const Command& command;
+  const Support& support;
+  SpawnPlan& plan;
+  bool root;  // we are root: ids mapped to a slot's uid, writable trees idmapped
+  std::vector<Fd> tree_fds;  // the detached trees, kept open until the child has them
+  std::vector<std::string> visible;  // host paths bound in (for hiding what lies under them)
+  std::vector<detail::PathRule> rules;  // Landlock: the host paths bound in, read-only or writable
+
+  struct Pending {
+    MountOp op;
+    std::string dst;
+    int order;  // a category breaks ties between equal depths: mounts, then hides, then read-only
+  };
+  std::vector<Pending> pending;
+
+  static int depth(std::string_view p) { return int(std::count(p.begin(), p.end(), '/')); }
+
+  void add(MountOp op, std::string dst, int order = 0) { pending.push_back({op, std::move(dst), order}); }
+
+  void bind(const std::string& host, bool writable, bool ignore_missing = true) {
+    struct stat st;
+    if (::lstat(host.c_str(), &st) != 0) {
+      if (!ignore_missing) missing.push_back(host);
+      return;
+    }
+    if (S_ISLNK(st.st_mode)) {
+      char target[4096];
+      ssize_t n = ::readlink(host.c_str(), target, sizeof target - 1);
+      if (n <= 0) return;
+      MountOp op{MountOp::Symlink};
+      op.src = plan.keep(std::string(target, size_t(n)));
+      add(op, host);
+      return;
+    }
+    MountOp op{writable ? MountOp::BindRw : MountOp::BindRo};
+    op.is_file = !S_ISDIR(st.st_mode);
+    op.src = plan.keep("/oldroot" + host);
+    op.what = plan.keep(std::string(writable ? "bind read-write " : "bind read-only ") + host);
+    add(op, host);
+    visible.push_back(host);
+    rules.push_back({host, writable});
+  }
+
+  // A tree the sandbox writes (or must own: git refuses a repository of another uid): as root, a
+  // detached copy idmapped by the parent once the child's user namespace exists.
+  static constexpr const char* kProxyPath = "/run/indexer/proxy.sock";
+
+  Status tree(const std::string& host, bool writable, const char* inside = nullptr) {
+    const std::string dst = inside ? inside : host;
+    struct stat st;
+    if (::stat(host.c_str(), &st) != 0) return Error{host + ": " + errno_text(errno)};
+    if (!root || !support.idmapped_mounts) {
+      if (inside) {
+        MountOp op{writable ? MountOp::BindRw : MountOp::BindRo};
+        op.is_file = !S_ISDIR(st.st_mode);
+        op.src = plan.keep("/oldroot" + host);
+        op.what = plan.keep("bind " + host + " at " + dst);
+        add(op, dst);
+        return {};
+      }
+      bind(host, writable, false);
+      return {};
+    }
+    int fd = int(syscall(SYS_open_tree, AT_FDCWD, host.c_str(), OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE));
+    if (fd < 0) return Error{"open_tree " + host + ": " + errno_text(errno)};
+    tree_fds.emplace_back(fd);
+    idmap_trees.push_back({fd, !writable});
+    MountOp op{MountOp::MoveTree};
+    op.fd = fd;
+    op.is_file = !S_ISDIR(st.st_mode);
+    op.what = plan.keep(std::string(writable ? "mount read-write " : "mount read-only ") + host);
+    add(op, dst);
+    if (!inside) visible.push_back(host), rules.push_back({host, writable});
+    return {};
+  }
+
+  bool is_visible(const std::string& p) const {
+    for (const auto& v : visible)
+      if (p == v || (p.size() > v.size() && p.compare(0, v.size(), v) == 0 && (v == "/" || p[v.size()] == '/')))
+        return true;
+    return false;
+  }
+
+  void hide(const std::string& p) {
+    struct stat st;
+    if (::lstat(p.c_str(), &st) != 0 || S_ISLNK(st.st_mode) || !is_visible(p)) return;
+    MountOp op{S_ISDIR(st.st_mode) ? MountOp::HideDir : MountOp::HideFile};
+    op.what = plan.keep("hide " + p);
+    add(op, p, 1);
+  }
+
+  struct IdmapTree {
+    int fd;
+    bool rdonly;
+  };
+  std::vector<IdmapTree> idmap_trees;
+  std::vector<std::string> missing;
+
+  Status build() {
+    const auto& fs = policy.filesystem;
+    plan.root_opts = "size=1m,nr_inodes=4096,mode=0755";
+    if (fs.mode == FsMode::Permissive) {
+      // The host's top level, read-only, without its kernel and runtime trees.
+      DIR* d = ::opendir("/");
+      if (!d) return Error{"/: " + errno_text(errno)};
+      while (dirent* e = ::readdir(d)) {
+        std::string_view n = e->d_name;
+        if (n == "." || n == ".." || n == "proc" || n == "sys" || n == "dev" || n == "tmp" || n == "run") continue;
+        std::string host = "/" + std::string(n);
+        struct stat st;
+        if (::lstat(host.c_str(), &st) != 0 || !(S_ISDIR(st.st_mode) || S_ISLNK(st.st_mode))) continue;
+        bind(host, false);
+      }
+      ::closedir(d);
+    } else {
+      for (const char* dir : {"/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32"}) bind(dir, false);
+      for (const char* f : {"/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/ld.so.conf.d", "/etc/alternatives", "/etc/ssl",
+                            "/etc/ca-certificates", "/etc/ca-certificates.conf", "/etc/localtime", "/etc/timezone",
+                            "/etc/nsswitch.conf", "/etc/protocols", "/etc/services", "/etc/mime.types", "/etc/os-release",
+                            "/etc/debian_version", "/etc/profile", "/etc/bash.bashrc", "/etc/inputrc", "/etc/terminfo",
+                            "/etc/gitconfig", "/etc/login.defs", "/etc/shells", "/etc/perl", "/etc/gai.conf",
+                            "/etc/host.conf", "/etc/magic", "/etc/manpath.config"})
+        bind(f, false);
+      if (DIR* d = ::opendir("/etc")) {
+        while (dirent* e = ::readdir(d))
+          if (std::string_view(e->d_name).starts_with("python")) bind("/etc/" + std::string(e->d_name), false);
+        ::closedir(d);
+      }
+      auto gen = [&](const char* path, const char* text) {
+        MountOp op{MountOp::WriteFile};
+        op.data = text;
+        op.what = path;
+        add(op, path);
+      };
+      gen("/etc/passwd", "root:x:0:0:sandbox:/tmp:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n");
+      gen("/etc/group", "root:x:0:\nnogroup:x:65534:\n");
+      gen("/etc/hostname", "sandbox\n");
+      gen("/etc/hosts", "127.0.0.1 localhost sandbox\n::1 localhost ip6-localhost\n");
+    }
+    // Idmapped like the workspace: a directory of ours with mode 0700 is readable inside too.
+    for (const auto& p : fs.allowed_paths)
+      if (auto s = tree(p, false); !s) return s;
+    {
+      MountOp tmp{MountOp::Tmpfs};
+      tmp.data = plan.keep("size=" + std::to_string(policy.limits.tmp_bytes) + ",mode=1777");
+      tmp.what = "the private /tmp";
+      add(tmp, "/tmp");
+      MountOp run{MountOp::Tmpfs};
+      run.data = "size=64k,mode=0755";
+      run.what = "/run";
+      add(run, "/run");
+    }
+    // /dev: a few host nodes bound into a tmpfs (a user namespace may not mknod), pty of its own.
+    {
+      MountOp dev{MountOp::Tmpfs};
+      dev.data = "size=64k,nr_inodes=64,mode=0755";
+      dev.what = "/dev";
+      add(dev, "/dev");
+      for (const char* n : {"null", "zero", "full", "random", "urandom", "tty"}) {
+        MountOp op{MountOp::BindRw};
+        op.is_file = true;
+        op.device = true;
+        op.src = plan.keep(std::string("/oldroot/dev/") + n);
+        op.what = plan.keep(std::string("bind /dev/") + n);
+        add(op, std::string("/dev/") + n);
+      }
+      MountOp pts{MountOp::Devpts};
+      pts.what = "/dev/pts";
+      add(pts, "/dev/pts");
+      for (auto [link, target] : {std::pair{"/dev/ptmx", "pts/ptmx"}, {"/dev/fd", "/proc/self/fd"}, {"/dev/stdin", "/proc/self/fd/0"},
+                                  {"/dev/stdout", "/proc/self/fd/1"}, {"/dev/stderr", "/proc/self/fd/2"}, {"/dev/shm", "/tmp"}}) {
+        MountOp op{MountOp::Symlink};
+        op.src = target;
+        add(op, link);
+      }
+      MountOp proc{MountOp::Proc};
+      proc.what = "/proc";
+      add(proc, "/proc");
+      // No user namespace can be made inside: with none, no mount or other namespace either (the
+      // command has no capability in ours). The limit is per user namespace: ours only.
+      MountOp no_userns{MountOp::Sysctl};
+      no_userns.data = "0";
+      no_userns.what = "limit nested user namespaces";
+      add(no_userns, "/proc/sys/user/max_user_namespaces", 3);
+    }
+    const std::string& ws = command.workspace;
+    if (!ws.empty()) {
+      if (auto s = tree(ws, fs.mode != FsMode::Strict); !s) return s;
+      // Metadata that runs code later stays read-only even in a writable workspace.
+      if (fs.mode != FsMode::Strict)
+        for (const char* m : {"/.git/hooks", "/.git/config"}) {
+          struct stat st;
+          if (::lstat((ws + m).c_str(), &st) == 0 && !S_ISLNK(st.st_mode)) {
+            MountOp op{MountOp::ReadOnly};
+            op.what = plan.keep("read-only " + ws + m);
+            add(op, ws + m, 2);
+          }
+        }
+    }
+    if (!command.proxy_socket.empty()) {
+      struct stat st;
+      if (::stat(command.proxy_socket.c_str(), &st) != 0 || !S_ISSOCK(st.st_mode))
+        return Error{"proxy socket " + command.proxy_socket + ": not a Unix socket"};
+      // Idmapped like the workspace: pid 1 (the sandbox's root) may connect to a socket of ours.
+      if (auto s = tree(command.proxy_socket, true, kProxyPath); !s) return s;
+      plan.proxy_path = kProxyPath;
+    }
+    for (const auto& p : fs.writable_paths)
+      if (auto s = tree(p, true); !s) return s;
+    for (const auto& p : fs.read_only_paths) {
+      struct stat st;
+      if (::lstat(p.c_str(), &st) != 0 || S_ISLNK(st.st_mode) || !is_visible(p)) continue;
+      MountOp op{MountOp::ReadOnly};
+      op.what = plan.keep("read-only " + p);
+      add(op, p, 2);
+    }
+    // Secrets stay hidden wherever a home directory is visible (permissive shows them all).
+    std::vector<std::string> homes = {"/root"};
+    if (const char* h = std::getenv("HOME"); h && *h == '/') homes.emplace_back(h);
+    if (DIR* d = ::opendir("/home")) {
+      while (dirent* e = ::readdir(d))
+        if (e->d_name[0] != '.') homes.push_back("/home/" + std::string(e->d_name));
+      ::closedir(d);
+    }
+    for (const auto& h : homes)
+      for (const char* s : {".ssh", ".aws", ".gnupg", ".azure", ".kube", ".docker", ".netrc", ".git-credentials", ".npmrc",
+                            ".pypirc", ".config/gcloud", ".config/gh", ".cargo/credentials", ".cargo/credentials.toml"})
+        hide(h + "/" + s);
+    for (const auto& p : fs.blocked_paths) hide(p);
+
+    std::stable_sort(pending.begin(), pending.end(), [](const Pending& a, const Pending& b) {
+      int da = depth(a.dst), db = depth(b.dst);
+      return da != db ? da < db : a.order < b.order;
+    });
+    // A mount at /tmp or /dev must come before what goes under it, and /proc before anything
+    // hides parts of it: depth order gives both.
+    for (auto& p : pending) {
+      p.op.dst = plan.keep(p.dst);
+      if (!p.op.what) p.op.what = p.op.dst;
+      plan.ops.push_back(p.op);
+    }
+    return {};
+  }
+};
+
+std::string describe_step(const SpawnPlan& plan, int32_t step) {
+  switch (step) {
+    case detail::kStepIds: return "set the sandbox's ids";
+    case detail::kStepPrivate: return "make mounts private";
+    case detail::kStepRoot: return "mount the root tmpfs";
+    case detail::kStepPivot: return "pivot_root";
+    case detail::kStepOldroot: return "detach the host's root";
+    case detail::kStepRemountRoot: return "make the root read-only";
+    case detail::kStepCwd: return std::string("enter the working directory ") + (plan.cwd ? plan.cwd : "");
+    case detail::kStepFork: return "start the command";
+    case detail::kStepLoopback: return "bring up lo";
+    case detail::kStepProxy: return "listen for the proxy relay on 127.0.0.1:3128";
+    case detail::kStepCgroup: return "join the run's cgroups";
+    case detail::kStepLandlock: return "restrict the command with Landlock";
+    case detail::kStepSeccomp: return "install the seccomp filter";
+    default:
+      if (step >= 0 && size_t(step) < plan.ops.size()) return plan.ops[size_t(step)].what;
+      return "set up";
+  }
+}
+
+// Appends a chunk to a capped stream: past the cap the rest is drained and dropped, and a marker
+// says so once.
+void capture(std::string& s, bool& truncated, uint64_t cap, const char* data, size_t n) {
+  if (truncated) return;
+  if (s.size() + n <= cap) {
+    s.append(data, n);
+    return;
+  }
+  s.append(data, size_t(cap - s.size()));
+  s += "\n[indexer: output truncated at " + std::to_string(cap) + " bytes]\n";
+  truncated = true;
+}
+
+std::string signal_name(int sig) {
+  const char* d = sigdescr_np(sig);
+  return std::string(sigabbrev_np(sig) ? std::string("SIG") + sigabbrev_np(sig) : "signal " + std::to_string(sig)) +
+         (d ? std::string(" (") + d + ")" : "");
+}
+
+}  // namespace
+
+std::string Support::summary() const {
+  std::string s = std::string("user namespaces: ") + (user_namespaces ? "yes" : "no") +
+                  "; idmapped mounts: " + (idmapped_mounts ? "yes" : "no") +
+                  "; landlock ABI: " + std::to_string(landlock_abi) + "; seccomp: " + (seccomp ? "yes" : "no") +
+                  "; cgroup v1 memory: " + (cgroup_v1_memory ? "yes" : "no") + ", pids: " + (cgroup_v1_pids ? "yes" : "no") +
+                  "; cgroup v2: " + (cgroup_v2 ? "usable" : "not usable");
+  return s;
+}
+
+const Support& probe() {
+  static const Support s = do_probe();
+  return s;
+}
+
+Result<Outcome> run(const Policy& policy, const Command& command, const RunOptions& options) {
+  if (command.argv.empty() || command.argv[0].empty()) return Error{"no command to run"};
+  if (command.workspace.empty() || command.workspace[0] != '/') return Error{"the workspace must be an absolute path"};
+  {
+    struct stat st;
+    if (::stat(command.workspace.c_str(), &st) != 0 || !S_ISDIR(st.st_mode))
+      return Error{command.workspace + ": not a directory"};
+  }
+  const Support& support = probe();
+  const bool root = ::geteuid() == 0;
+  Outcome out;
+  if (!support.user_namespaces && policy.isolation == Isolation::Required) {
+    out.kind = Outcome::Kind::Refused;
+    out.reason = "refused: this kernel does not allow user namespaces, and the policy requires isolation";
+    return out;
+  }
+
+  SpawnPlan plan;
+  std::vector<int> owned;  // descriptors the parent closes after the clone
+  struct CloseAll {
+    std::vector<int>& v;
+    ~CloseAll() {
+      for (int fd : v) ::close(fd);
+    }
+  } close_owned{owned};
+
+  Builder b{policy, command, support, plan, root, {}, {}, {}, {}, {}};
+  plan.namespaces = support.user_namespaces;
+  if (plan.namespaces) {
+    if (auto s = b.build(); !s) return Error{s.error()};
+    if (!b.missing.empty()) return Error{b.missing[0] + ": no such path"};
+  }
+  plan.clear_groups = root;
+  plan.cwd = plan.keep(command.cwd.empty() ? command.workspace : command.cwd);
+
+  // The command, its PATH lookup, its environment.
+  static constexpr const char* kPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+  std::vector<std::string> env = {std::string("PATH=") + kPath, "HOME=/tmp", "LANG=C.UTF-8", "TERM=dumb"};
+  if (!command.proxy_socket.empty())
+    for (const char* k : {"HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy", "ALL_PROXY", "all_proxy"})
+      env.push_back(std::string(k) + "=http://127.0.0.1:3128");
+  for (const auto& kv : command.env) {
+    auto eq = kv.find('=');
+    if (eq == std::string::npos || eq == 0) return Error{"environment entry '" + kv + "' is not KEY=VALUE"};
+    auto same = [&](const std::string& e) { return e.compare(0, eq + 1, kv, 0, eq + 1) == 0; };
+    std::erase_if(env, same);
+    env.push_back(kv);
+  }
+  std::string path_value = kPath;
+  for (const auto& e : env)
+    if (e.starts_with("PATH=")) path_value = e.substr(5);
+  for (const auto& e : env) plan.envp.push_back(const_cast<char*>(plan.keep(e)));
+  plan.envp.push_back(nullptr);
+  for (const auto& a : command.argv) plan.argv.push_back(const_cast<char*>(plan.keep(a)));
+  plan.argv.push_back(nullptr);
+  const std::string& a0 = command.argv[0];
+  if (a0.find('/') != std::string::npos) {
+    plan.exec_paths.push_back(plan.argv[0]);
+  } else {
+    size_t from = 0;
+    while (from <= path_value.size()) {
+      size_t to = path_value.find(':', from);
+      if (to == std::string::npos) to = path_value.size();
+      std::string dir = path_value.substr(from, to - from);
+      plan.exec_paths.push_back(plan.keep((dir.empty() ? "." : dir) + "/" + a0));
+      from = to + 1;
+    }
+  }
+
+  // Limits. RLIMIT_NPROC counts per host uid: only a slot's uid of its own makes it per run.
+  const auto& lim = policy.limits;
+  auto rl = [&](int res, uint64_t soft, uint64_t hard) { plan.limits.push_back({res, {rlim_t(soft), rlim_t(hard)}}); };
+  uint64_t cpu_s = (lim.cpu_ms + 999) / 1000;
+  rl(RLIMIT_CPU, cpu_s, cpu_s + 1);
+  rl(RLIMIT_FSIZE, lim.file_size_bytes, lim.file_size_bytes);
+  rl(RLIMIT_NOFILE, lim.open_files, lim.open_files);
+  rl(RLIMIT_CORE, 0, 0);
+  if (root && plan.namespaces) rl(RLIMIT_NPROC, lim.processes, lim.processes);
+
+  // The guards (guards.h), prepared here: seccomp and Landlock are refused runs when missing under
+  // Isolation::Required (weakened under BestEffort); cgroups fall back to rlimits (weakened).
+  std::string refuse;
+  auto missing_layer = [&](const std::string& what) {
+    if (policy.isolation == Isolation::Required) {
+      if (refuse.empty()) refuse = "refused: " + what + ", and the policy requires isolation";
+    } else {
+      out.weakened.push_back(what);
+    }
+  };
+  static const Result<detail::SeccompProgram> seccomp = detail::seccomp_program(policy);  // one for all policies
+  if (!support.seccomp) missing_layer("seccomp: not available on this kernel");
+  else if (!seccomp) missing_layer("seccomp: " + seccomp.error());
+  else plan.seccomp = &seccomp.value();
+  std::optional<detail::LandlockRuleset> landlock;
+  if (plan.namespaces) {
+    // Besides the host paths bound in, the child adds what it makes itself: /tmp, /dev, /etc, /proc.
+    detail::TcpRules tcp;
+    tcp.restricted = false;  // the network namespace already is the network layer; lo stays usable
+    auto rs = detail::landlock_ruleset(policy, b.rules, tcp);
+    if (!rs) {
+      missing_layer("landlock: " + rs.error());
+    } else {
+      landlock.emplace(std::move(*rs));
+      plan.landlock_fd = landlock->fd();
+      plan.landlock_read = landlock->read_access();
+      plan.landlock_write = landlock->write_access();
+      for (const auto& w : landlock->weakened()) out.weakened.push_back("landlock: " + w);
+    }
+  }
+  std::optional<detail::Cgroup> cgroup;
+  if (root && plan.namespaces && (support.cgroup_v1_memory || support.cgroup_v1_pids)) {
+    static std::atomic<uint64_t> runs{0};
+    auto cg = detail::Cgroup::create(lim, "run-" + std::to_string(::getpid()) + "-" + std::to_string(runs.fetch_add(1)));
+    if (cg) cgroup.emplace(std::move(*cg));
+    else out.weakened.push_back("cgroups: " + cg.error());
+  }
+  if (cgroup) plan.cgroup = cgroup->join();
+  if (!cgroup || !cgroup->has_memory()) {
+    rl(RLIMIT_DATA, lim.memory_bytes, lim.memory_bytes);  // per process: the fallback
+    out.weakened.push_back("memory: RLIMIT_DATA per process (no memory cgroup)");
+  }
+  if (!cgroup || !cgroup->has_pids()) out.weakened.push_back("processes: RLIMIT_NPROC only (no pids cgroup)");
+  if (!refuse.empty()) {
+    out.kind = Outcome::Kind::Refused;
+    out.reason = refuse;
+    return out;
+  }
+
+  int slot = -1;
+  if (root && plan.namespaces) {
+    slot = slots().acquire();
+    if (slot < 0) return Error{"too many concurrent sandboxed runs (" + std::to_string(kSlots) + ")"};
+  }
+  struct SlotGuard {
+    int s;
+    ~SlotGuard() {
+      if (s >= 0) slots().release(s);
+    }
+  } slot_guard{slot};
+
+  // Pipes: stdin is a socket pair (a write to a command that stopped reading must not SIGPIPE us).
+  int in_pair[2], out_p[2], err_p[2], status_p[2], sync_p[2];
+  if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, in_pair) != 0) return Error{"socketpair: " + errno_text(errno)};
+  owned.push_back(in_pair[1]);
+  Fd in_w(in_pair[0]);
+  if (::pipe2(out_p, O_CLOEXEC) != 0) return Error{"pipe: " + errno_text(errno)};
+  Fd out_r(out_p[0]);
+  owned.push_back(out_p[1]);
+  if (::pipe2(err_p, O_CLOEXEC) != 0) return Error{"pipe: " + errno_text(errno)};
+  Fd err_r(err_p[0]);
+  owned.push_back(err_p[1]);
+  if (::pipe2(status_p, O_CLOEXEC) != 0) return Error{"pipe: " + errno_text(errno)};
+  Fd status_r(status_p[0]);
+  owned.push_back(status_p[1]);
+  if (::pipe2(sync_p, O_CLOEXEC) != 0) return Error{"pipe: " + errno_text(errno)};
+  owned.push_back(sync_p[0]);
+  Fd sync_w(sync_p[1]);
+  plan.in_r = in_pair[1];
+  plan.out_w = out_p[1];
+  plan.err_w = err_p[1];
+  plan.status_w = status_p[1];
+  plan.sync_r = sync_p[0];
+  plan.keep_fds = {plan.in_r, plan.out_w, plan.err_w, plan.status_w, plan.sync_r};
+  for (const auto& op : plan.ops)
+    if (op.fd >= 0) plan.keep_fds.push_back(op.fd);
+  if (plan.landlock_fd >= 0) plan.keep_fds.push_back(plan.landlock_fd);
+  for (int fd : plan.cgroup.fds)
+    if (fd >= 0) plan.keep_fds.push_back(fd);
+  std::sort(plan.keep_fds.begin(), plan.keep_fds.end());
+
+  out.layers = {"rlimits", "no_new_privs", "capabilities dropped", "new session", "scrubbed environment",
+                "inherited descriptors closed"};
+  if (plan.namespaces) {
+    out.layers.insert(out.layers.begin(), {"user namespace", "mount namespace (minimal root)", "pid namespace",
+                                           "network namespace (empty)", "ipc namespace", "uts namespace"});
+    if (!b.idmap_trees.empty()) out.layers.push_back("idmapped workspace");
+    if (plan.landlock_fd >= 0) out.layers.push_back("landlock (ABI " + std::to_string(landlock->abi()) + ")");
+  } else {
+    out.weakened.push_back("namespaces: this kernel does not allow user namespaces; the host's filesystem, "
+                           "network and processes are visible");
+  }
+  if (plan.seccomp) out.layers.push_back("seccomp filter");
+  if (cgroup && cgroup->has_memory()) out.layers.push_back("cgroup v1 memory");
+  if (cgroup && cgroup->has_pids()) out.layers.push_back("cgroup v1 pids");
+
+  // The child's and the command's stacks (spawn_plan.h), unmapped once the child is reaped.
+  constexpr size_t kStack = 2 << 20;  // the relay's buffers (relay.cpp) live on pid 1's; pages are touched lazily
+  void* stacks = ::mmap(nullptr, 2 * kStack, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+  if (stacks == MAP_FAILED) return Error{"mmap: " + errno_text(errno)};
+  struct Unmap {
+    void* p;
+    size_t n;
+    ~Unmap() { ::munmap(p, n); }
+  } unmap_stacks{stacks, 2 * kStack};
+  plan.command_stack_top = static_cast<char*>(stacks) + 2 * kStack;
+
+  const auto start = Clock::now();
+  int pidfd = -1;
+  int pid = ::clone(detail::child_main, static_cast<char*>(stacks) + kStack,
+                    int(plan.namespaces ? kNamespaces : 0) | CLONE_VM | CLONE_PIDFD | SIGCHLD, &plan, &pidfd);
+  if (pid < 0) return Error{"clone: " + errno_text(errno)};
+  Fd pid_fd(pidfd);
+  // Whatever leaves this scope (an exception from on_output included), the child is gone before
+  // its stacks are unmapped.
+  struct Reap {
+    int pidfd;
+    bool done = false;
+    ~Reap() {
+      if (done) return;
+      syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, nullptr, 0);
+      siginfo_t info{};
+      while (::waitid(P_PIDFD, id_t(pidfd), &info, WEXITED) < 0 && errno == EINTR) {
+      }
+    }
+  } reap{pidfd};
+  // From here the child exists: every way out below kills it first.
+  auto kill_child = [&] { syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, nullptr, 0); };
+  for (int fd : owned) ::close(fd);
+  owned.clear();
+
+  std::string setup_error;
+  if (plan.namespaces) {
+    std::string proc = "/proc/" + std::to_string(pid);
+    uint32_t host_uid = root ? kBaseUid + uint32_t(slot) : ::geteuid();
+    uint32_t host_gid = root ? kBaseUid + uint32_t(slot) : ::getegid();
+    bool ok = write_file(proc + "/uid_map", "0 " + std::to_string(host_uid) + " 1\n");
+    if (ok && !root) ok = write_file(proc + "/setgroups", "deny");
+    ok = ok && write_file(proc + "/gid_map", "0 " + std::to_string(host_gid) + " 1\n");
+    if (!ok) setup_error = "write the uid/gid maps: " + errno_text(errno);
+    if (ok && !b.idmap_trees.empty()) {
+      // The child's own mapping (0 <-> the slot's uid) on the detached trees: a file of ours (uid 0
+      // on disk) is the sandbox root's, and what the sandbox writes is ours on disk.
+      Fd userns(::open((proc + "/ns/user").c_str(), O_RDONLY | O_CLOEXEC));
+      for (const auto& t : b.idmap_trees) {
+        mount_attr attr{};
+        attr.attr_set = MOUNT_ATTR_IDMAP | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | (t.rdonly ? MOUNT_ATTR_RDONLY : 0);
+        attr.userns_fd = uint64_t(userns.fd);
+        if (!userns || syscall(SYS_mount_setattr, t.fd, "", AT_EMPTY_PATH | AT_RECURSIVE, &attr, sizeof attr) != 0) {
+          setup_error = "idmap the workspace: " + errno_text(errno);
+          break;
+        }
+      }
+    }
+  }
+  b.tree_fds.clear();
+  // The child joins its cgroups (guards.h) first thing after this byte: its whole tree inherits them.
+  if (!setup_error.empty()) {
+    kill_child();
+  } else {
+    char go = 1;
+    if (::write(sync_w.fd, &go, 1) != 1) kill_child();
+  }
+  sync_w.reset();
+
+  // Feed stdin, read stdout and stderr, watch the clock, the cancel flag and the child.
+  const uint64_t cap = lim.output_bytes;
+  const auto deadline = start + std::chrono::milliseconds(lim.wall_ms);
+  size_t in_off = 0;
+  if (command.stdin_data.empty()) in_w.reset();
+  else ::fcntl(in_w.fd, F_SETFL, O_NONBLOCK);
+  enum class Killed { No, Timeout, Cancelled } killed = Killed::No;
+  bool exited = false;
+  char buf[65536];
+  auto read_into = [&](Fd& f, int stream, std::string& s, bool& trunc) {
+    ssize_t n = ::read(f.fd, buf, sizeof buf);
+    if (n > 0) {
+      if (options.on_output) options.on_output(stream, std::string_view(buf, size_t(n)));
+      capture(s, trunc, cap, buf, size_t(n));
+    } else if (n == 0 || (errno != EINTR && errno != EAGAIN)) {
+      f.reset();
+    }
+  };
+  Clock::time_point drain_until{};
+  while (out_r || err_r || !exited) {
+    pollfd fds[4];
+    int nf = 0;
+    auto add = [&](int fd, short ev) { fds[nf++] = {fd, ev, 0}; };
+    if (out_r) add(out_r.fd, POLLIN);
+    if (err_r) add(err_r.fd, POLLIN);
+    if (in_w) add(in_w.fd, POLLOUT);
+    if (!exited) add(pidfd, POLLIN);
+    auto now = Clock::now();
+    int timeout_ms;
+    if (exited) {
+      // The tree is gone with pid 1; what is left in the pipes is read, not waited for.
+      if (drain_until == Clock::time_point{}) drain_until = now + std::chrono::seconds(2);
+      if (now >= drain_until) break;
+      timeout_ms = int(std::chrono::duration_cast<std::chrono::milliseconds>(drain_until - now).count()) + 1;
+    } else {
+      if (killed == Killed::No && now >= deadline) {
+        killed = Killed::Timeout;
+        kill_child();
+      }
+      if (killed == Killed::No && options.cancel && options.cancel->load(std::memory_order_relaxed)) {
+        killed = Killed::Cancelled;
+        kill_child();
+      }
+      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - now).count() + 1;
+      timeout_ms = int(std::clamp<long long>(left, 1, options.cancel ? 20 : 1000));
+    }
+    int r = ::poll(fds, nfds_t(nf), timeout_ms);
+    if (r < 0 && errno != EINTR) {
+      kill_child();
+      killed = Killed::Cancelled;
+      setup_error = "poll: " + errno_text(errno);
+    }
+    if (r <= 0) continue;
+    for (int i = 0; i < nf; ++i) {
+      if (!fds[i].revents) continue;
+      if (out_r && fds[i].fd == out_r.fd) read_into(out_r, 1, out.out, out.out_truncated);
+      else if (err_r && fds[i].fd == err_r.fd) read_into(err_r, 2, out.err, out.err_truncated);
+      else if (in_w && fds[i].fd == in_w.fd) {
+        ssize_t n = ::send(in_w.fd, command.stdin_data.data() + in_off, command.stdin_data.size() - in_off, MSG_NOSIGNAL);
+        if (n > 0) in_off += size_t(n);
+        if ((n < 0 && errno != EAGAIN && errno != EINTR) || in_off == command.stdin_data.size()) in_w.reset();
+      } else if (fds[i].fd == pidfd) {
+        exited = true;
+      }
+    }
+  }
+  siginfo_t info{};
+  rusage ru{};
+  while (syscall(SYS_waitid, P_PIDFD, pidfd, &info, WEXITED, &ru) < 0 && errno == EINTR) {
+  }
+  reap.done = true;
+  out.wall_ms = std::chrono::duration<double, std::milli>(Clock::now() - start).count();
+  out.cpu_ms = double(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1e3 + double(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e3;
+
+  ChildReport report;
+  ::fcntl(status_r.fd, F_SETFL, O_NONBLOCK);
+  if (::read(status_r.fd, &report, sizeof report) != ssize_t(sizeof report)) report = {};
+
+  using K = Outcome::Kind;
+  if (!setup_error.empty()) {
+    out.kind = K::Refused;
+    out.reason = "refused: sandbox setup failed: " + setup_error;
+  } else if (killed == Killed::Timeout) {
+    out.kind = K::Timeout;
+    out.reason = "killed: wall clock of " + std::to_string(lim.wall_ms) + " ms exceeded";
+  } else if (killed == Killed::Cancelled) {
+    out.kind = K::Cancelled;
+    out.reason = "killed: cancelled";
+  } else if (report.kind == ChildReport::SetupFailed) {
+    out.kind = K::Refused;
+    out.reason = "refused: sandbox setup failed: " + describe_step(plan, report.step) + ": " + errno_text(report.err);
+  } else if (report.kind == ChildReport::ExecFailed) {
+    out.kind = K::Exited;
+    out.code = 127;
+    out.reason = "cannot run " + a0 + ": " + (report.err == ENOENT ? "command not found" : errno_text(report.err));
+  } else if (cgroup && cgroup->has_memory() && cgroup->oom_killed()) {
+    out.kind = K::Memory;
+    out.code = report.kind == ChildReport::Finished && WIFSIGNALED(report.status) ? WTERMSIG(report.status) : 0;
+    out.reason = "killed: memory limit of " + std::to_string(lim.memory_bytes) + " bytes exceeded";
+  } else if (report.kind == ChildReport::Finished && WIFEXITED(report.status)) {
+    out.kind = K::Exited;
+    out.code = WEXITSTATUS(report.status);
+    out.reason = "exited with " + std::to_string(out.code);
+  } else if (report.kind == ChildReport::Finished && WIFSIGNALED(report.status)) {
+    int sig = WTERMSIG(report.status);
+    out.code = sig;
+    bool cpu_spent = out.cpu_ms >= double(cpu_s * 1000);
+    if (sig == SIGXCPU || (sig == SIGKILL && cpu_spent)) {
+      out.kind = K::Cpu;
+      out.reason = "killed: cpu time limit of " + std::to_string(cpu_s) + " s exceeded";
+    } else if (sig == SIGXFSZ) {
+      out.kind = K::FileSize;
+      out.reason = "killed: file size limit of " + std::to_string(lim.file_size_bytes) + " bytes exceeded";
+    } else {
+      out.kind = K::Signaled;
+      out.reason = "killed by " + signal_name(sig);
+    }
+  } else {
+    out.kind = K::Refused;
+    out.reason = "refused: the sandbox ended before the command started (status " + std::to_string(info.si_status) + ")";
+  }
+  return out;
+}
+
+}  // namespace sandbox

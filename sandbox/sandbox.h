@@ -1,0 +1,72 @@
+// Runs one command under a Policy, isolated by the kernel: new user, mount, pid, network, ipc and
+// uts namespaces, a minimal root filesystem, no capabilities, no_new_privs, rlimits, a wall clock.
+// The child is cloned from this process (no helper binary); its pid 1 is our code, which sets the
+// filesystem up, starts the command and reaps; killing it kills every process of the run.
+//
+// Invariant: nothing a run does outlives run(): on return (exit, timeout, cancel or error) the
+// whole pid namespace is gone. Thread-safe: the server calls run() from a pool; everything the
+// child needs is prepared before the clone, so the child only makes system calls (no malloc).
+// Cost: one clone of the calling process (page tables: grows with its size), ~30 mount calls, a
+// few ms of wall time (README, "Sandbox benchmark").
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "sandbox/policy.h"
+
+namespace sandbox {
+
+struct Command {
+  std::vector<std::string> argv;  // argv[0]: a path, or a name looked up in the sandbox's PATH
+  std::string workspace;          // host directory, visible at the same path inside
+  std::string cwd;                // inside the sandbox; default: workspace
+  std::vector<std::string> env;   // KEY=VALUE, added to the scrubbed environment (PATH, HOME, LANG, TERM)
+  std::string stdin_data;
+  std::string proxy_socket;       // host Unix socket: the network's only way out (127.0.0.1:3128 inside)
+};
+
+struct Outcome {
+  enum class Kind : uint8_t { Exited, Signaled, Timeout, Cancelled, Memory, Cpu, FileSize, Refused };
+  Kind kind = Kind::Refused;
+  int code = 0;     // Exited: the exit status; Signaled: the signal
+  std::string reason;  // one line: "exited with 0", "killed: wall clock of 2000 ms exceeded"
+  std::string out, err;  // each capped at limits.output_bytes, then a marker line
+  bool out_truncated = false, err_truncated = false;
+  double wall_ms = 0, cpu_ms = 0;
+  std::vector<std::string> layers;    // applied: "user-ns", "mount-ns", "rlimits" ...
+  std::vector<std::string> weakened;  // asked for but missing on this kernel (Isolation::BestEffort)
+};
+
+struct RunOptions {
+  const std::atomic<bool>* cancel = nullptr;  // polled every 20 ms; true kills the run
+  // Each chunk of output as it arrives (stream 1 or 2), before capping; called on run()'s thread.
+  std::function<void(int stream, std::string_view chunk)> on_output;
+};
+
+// An error only for what the caller got wrong or the host refused before the command started
+// (no such workspace, out of descriptors); a command that cannot run inside is an Outcome.
+Result<Outcome> run(const Policy& policy, const Command& command, const RunOptions& options = {});
+
+// What this kernel offers; probed once (a short-lived child for user namespaces), then cached.
+struct Support {
+  bool user_namespaces = false;
+  bool idmapped_mounts = false;  // we are root and mount_setattr(MOUNT_ATTR_IDMAP) works
+  int landlock_abi = 0;          // 0: none
+  bool seccomp = false;
+  bool cgroup_v1_memory = false, cgroup_v1_pids = false;
+  bool cgroup_v2 = false;        // a writable cgroup2 hierarchy with memory and pids delegated
+  std::string summary() const;   // one line for `indexer exec --probe` and the logs
+};
+const Support& probe();
+
+// The host uids runs are mapped to when we are root: kBaseUid + slot, one slot per concurrent run,
+// so RLIMIT_NPROC counts each run apart. Never a uid of the host's users.
+inline constexpr uint32_t kBaseUid = 1'600'000'000;
+inline constexpr uint32_t kSlots = 256;
+
+}  // namespace sandbox
