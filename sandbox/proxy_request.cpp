@@ -98,7 +98,7 @@ ParseOutcome parse_authority(std::string_view a, uint16_t default_port, RequestH
     for (char c : host)
       if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '.' || c == '_'))
         return fail(400, "bad character in host name: " + shown(a));
-    if (host.front() == '.' || host.find("..") != std::string_view::npos) return fail(400, "empty label in host name: " + shown(a));
+    if (host.front() == '.' || host.back() == '.' || host.find("..") != std::string_view::npos) return fail(400, "empty label in host name: " + shown(a));
     out.host.assign(host);
     std::transform(out.host.begin(), out.host.end(), out.host.begin(), lower);
     out.host_is_ip = false;
@@ -239,10 +239,10 @@ std::string forward_head(const RequestHead& h) {
   out.append(v6 ? "[" : "").append(h.host).append(v6 ? "]" : "");
   if (h.port != 80) out.append(":").append(std::to_string(h.port));
   out.append("\r\n");
-  for (const auto& [name, value] : h.headers) {
-    auto same = [&](std::string_view x) { return iequals(name, x); };
+  for (const auto& header : h.headers) {
+    auto same = [&](std::string_view x) { return iequals(header.first, x); };
     if (std::any_of(std::begin(hop_by_hop), std::end(hop_by_hop), same) || std::any_of(named.begin(), named.end(), same)) continue;
-    out.append(name).append(": ").append(value).append("\r\n");
+    out.append(header.first).append(": ").append(header.second).append("\r\n");
   }
   out.append("Connection: close\r\n\r\n");
   return out;

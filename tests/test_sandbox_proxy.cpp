@@ -213,6 +213,7 @@ TEST_CASE("proxy request heads: the host decide sees, and what is refused before
   CHECK(refused("GET http://example.com:0/ HTTP/1.1\r\n\r\n").status == 400);
   CHECK(refused("GET http://1.2.3.4.5/ HTTP/1.1\r\n\r\n").reason.find("malformed IPv4") != std::string::npos);
   CHECK(refused("GET http://exa mple.com/ HTTP/1.1\r\n\r\n").status == 400);
+  CHECK(refused("CONNECT pt..:443 HTTP/1.1\r\n\r\n").reason.find("empty label") != std::string::npos);  // fuzz found
   CHECK(refused("GET http://[fe80::1%25eth0]/ HTTP/1.1\r\n\r\n").reason.find("zone") != std::string::npos);
   CHECK(refused("GET http://::1/ HTTP/1.1\r\n\r\n").reason.find("brackets") != std::string::npos);
   CHECK(refused("GET https://example.com/ HTTP/1.1\r\n\r\n").reason.find("CONNECT") != std::string::npos);
