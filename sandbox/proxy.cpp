@@ -140,16 +140,24 @@ class Resolver {
     std::vector<sockaddr_storage> addresses;
   };
 
-  Resolver(size_t max_in_flight) : max_(max_in_flight) {
-    for (size_t i = 0; i < std::min(kResolverThreads, max_in_flight); ++i) threads_.emplace_back([this] { run(); });
+  explicit Resolver(size_t max_in_flight) : max_(max_in_flight) {
+    try {
+      for (size_t i = 0; i < std::min(kResolverThreads, max_in_flight); ++i) threads_.emplace_back([this] { run(); });
+    } catch (...) {
+      stop();
+      throw;
+    }
   }
-  ~Resolver() {
+  ~Resolver() { stop(); }
+
+  void stop() {
     {
       std::lock_guard lock(mu_);
       stop_ = true;
     }
     cv_.notify_all();
     for (auto& t : threads_) t.join();  // at worst after the resolver library's own timeout
+    threads_.clear();
   }
 
   std::shared_ptr<Job> submit(std::string host) {
@@ -580,9 +588,17 @@ Result<std::unique_ptr<Proxy>> Proxy::start(Options options) {
     ::unlink(path.c_str());
     return Error{"proxy: eventfd: " + errno_text(e)};
   }
-  impl->resolver = std::make_unique<Resolver>(impl->opt.max_resolutions);
   Impl* raw = impl.get();
-  impl->acceptor = std::thread([raw] { raw->accept_loop(); });
+  try {
+    impl->resolver = std::make_unique<Resolver>(impl->opt.max_resolutions);
+    impl->acceptor = std::thread([raw] { raw->accept_loop(); });
+  } catch (const std::system_error& e) {  // no threads to be had
+    impl->resolver.reset();
+    ::close(impl->stop_fd);
+    ::close(fd);
+    ::unlink(path.c_str());
+    return Error{std::string("proxy: cannot start its threads: ") + e.what()};
+  }
   return std::unique_ptr<Proxy>(new Proxy(std::move(impl)));
 }
 
