@@ -31,11 +31,16 @@ void set_timeouts(int fd) {
   setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
 }
 
-int unix_connect(const std::string& path) {
-  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+sockaddr_un unix_address(const std::string& path) {
   sockaddr_un sun{};
   sun.sun_family = AF_UNIX;
   std::strncpy(sun.sun_path, path.c_str(), sizeof sun.sun_path - 1);
+  return sun;
+}
+
+int unix_connect(const std::string& path) {
+  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_un sun = unix_address(path);
   REQUIRE(connect(fd, reinterpret_cast<sockaddr*>(&sun), sizeof sun) == 0);
   set_timeouts(fd);
   return fd;
@@ -170,15 +175,33 @@ struct Decider {
   }
 };
 
-std::unique_ptr<Proxy> start(const test::TempDir& dir, Decider& decider, bool allow_private, Proxy::Options o = {}) {
-  o.socket_path = (dir / "proxy.sock").string();
-  o.decide = decider.fn();
-  o.allow_private = allow_private;
-  auto p = Proxy::start(std::move(o));
-  INFO((p.ok() ? "" : p.error()));
-  REQUIRE(p.ok());
-  return std::move(p.value());
-}
+// What each case starts from: an origin, a decider, and a proxy on a fresh socket.
+struct Setup {
+  test::TempDir dir;
+  Origin origin;
+  Decider decider;
+  std::string sock = (dir / "proxy.sock").string();
+  std::string port = std::to_string(origin.port());
+  std::unique_ptr<Proxy> proxy;
+
+  explicit Setup(bool allow_private, Proxy::Options o = {}) {
+    o.socket_path = sock;
+    o.decide = decider.fn();
+    o.allow_private = allow_private;
+    auto p = Proxy::start(std::move(o));
+    INFO((p.ok() ? "" : p.error()));
+    REQUIRE(p.ok());
+    proxy = std::move(p.value());
+  }
+  std::string connect_origin() const { return "CONNECT 127.0.0.1:" + port + " HTTP/1.1\r\n\r\n"; }
+  // A tunnel to the origin, established.
+  int open_tunnel() const {
+    int fd = unix_connect(sock);
+    send_all(fd, connect_origin());
+    CHECK(read_head(fd) == "HTTP/1.1 200 Connection established\r\n\r\n");
+    return fd;
+  }
+};
 
 bool starts_with(std::string_view s, std::string_view p) { return s.substr(0, p.size()) == p; }
 
@@ -301,64 +324,54 @@ TEST_CASE("proxy address classes: public unicast only, embedded IPv4 judged as i
 }
 
 TEST_CASE("proxy: CONNECT and plain HTTP reach an allowed origin, and each decision is logged", "[sandbox][proxy]") {
-  test::TempDir dir;
-  Origin origin;
-  Decider decider;
-  auto proxy = start(dir, decider, true);
-  std::string sock = (dir / "proxy.sock").string();
-  std::string port = std::to_string(origin.port());
+  Setup env(true);
 
   SECTION("a tunnel, with bytes the client sent right behind the CONNECT head") {
-    int fd = unix_connect(sock);
-    send_all(fd, "CONNECT 127.0.0.1:" + port + " HTTP/1.1\r\nHost: 127.0.0.1:" + port + "\r\n\r\nGET /tun");
+    int fd = unix_connect(env.sock);
+    send_all(fd, "CONNECT 127.0.0.1:" + env.port + " HTTP/1.1\r\nHost: 127.0.0.1:" + env.port + "\r\n\r\nGET /tun");
     CHECK(read_head(fd) == "HTTP/1.1 200 Connection established\r\n\r\n");
     send_all(fd, "neled HTTP/1.1\r\nHost: inside\r\n\r\n");
     std::string r = read_until_eof(fd);
     close(fd);
     CHECK(starts_with(r, "HTTP/1.1 200 OK"));
     CHECK(r.find("GET /tunneled HTTP/1.1\r\nHost: inside\r\n") != std::string::npos);
-    auto ev = proxy->events();
+    auto ev = env.proxy->events();
     REQUIRE(ev.size() == 1);
-    CHECK((ev[0].host == "127.0.0.1" && ev[0].port == origin.port() && ev[0].allowed));
+    CHECK((ev[0].host == "127.0.0.1" && ev[0].port == env.origin.port() && ev[0].allowed));
     CHECK(ev[0].reason == "allowed: in allowed_domains");
   }
   SECTION("a forward, rewritten to origin-form, its body and nothing after it") {
-    std::string r = roundtrip(sock, "POST http://localhost:" + port + "/form?x=1 HTTP/1.1\r\nHost: elsewhere\r\n"
+    std::string r = roundtrip(env.sock, "POST http://localhost:" + env.port + "/form?x=1 HTTP/1.1\r\nHost: elsewhere\r\n"
                                     "Proxy-Authorization: Basic eA==\r\nContent-Length: 5\r\n\r\nhello"
                                     "CONNECT 10.0.0.1:22 HTTP/1.1\r\n\r\n");
     CHECK(starts_with(r, "HTTP/1.1 200 OK"));
-    CHECK(r.find("POST /form?x=1 HTTP/1.1\r\nHost: localhost:" + port + "\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello") !=
+    CHECK(r.find("POST /form?x=1 HTTP/1.1\r\nHost: localhost:" + env.port + "\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello") !=
           std::string::npos);
     CHECK(r.find("Proxy-Authorization") == std::string::npos);
     CHECK(r.find("CONNECT") == std::string::npos);  // one request per connection: the pipelined one went nowhere
-    auto ev = proxy->events();
+    auto ev = env.proxy->events();
     REQUIRE(ev.size() == 1);
     CHECK((ev[0].host == "localhost" && ev[0].allowed));
-    std::lock_guard lock(decider.mu);
-    CHECK(decider.asked == std::vector<std::string>{"localhost:" + port + " forward"});
+    std::lock_guard lock(env.decider.mu);
+    CHECK(env.decider.asked == std::vector<std::string>{"localhost:" + env.port + " forward"});
   }
 }
 
 TEST_CASE("proxy: private and loopback addresses are refused after resolution, however spelled", "[sandbox][proxy]") {
-  test::TempDir dir;
-  Origin origin;
-  Decider decider;
-  auto proxy = start(dir, decider, false);
-  std::string sock = (dir / "proxy.sock").string();
-  std::string port = std::to_string(origin.port());
+  Setup env(false);
   std::vector<std::string> spellings = {"localhost", "127.0.0.1", "[::1]", "0x7f.1", "2130706433", "[::ffff:127.0.0.1]", "127.1",
                                         "0177.0.0.1", "LocalHost."};
   for (const std::string& host : spellings) {
     INFO(host);
-    std::string r = roundtrip(sock, "CONNECT " + host + ":" + port + " HTTP/1.1\r\n\r\n");
+    std::string r = roundtrip(env.sock, "CONNECT " + host + ":" + env.port + " HTTP/1.1\r\n\r\n");
     CHECK(starts_with(r, "HTTP/1.1 403 Forbidden\r\n"));
     CHECK(r.find("X-Proxy-Reason: ") != std::string::npos);
     CHECK(r.find("loopback") != std::string::npos);
-    r = roundtrip(sock, "GET http://" + host + ":" + port + "/ HTTP/1.1\r\n\r\n");
+    r = roundtrip(env.sock, "GET http://" + host + ":" + env.port + "/ HTTP/1.1\r\n\r\n");
     CHECK(starts_with(r, "HTTP/1.1 403 Forbidden\r\n"));
   }
-  CHECK(origin.accepted() == 0);
-  auto ev = proxy->events();
+  CHECK(env.origin.accepted() == 0);
+  auto ev = env.proxy->events();
   REQUIRE(ev.size() == 2 * spellings.size());
   for (const auto& e : ev) CHECK(!e.allowed);
   CHECK(ev[0].reason.find("localhost resolves to ") == 0);
@@ -368,59 +381,49 @@ TEST_CASE("proxy: private and loopback addresses are refused after resolution, h
 }
 
 TEST_CASE("proxy: cloud metadata endpoints are refused even where private addresses are allowed", "[sandbox][proxy]") {
-  test::TempDir dir;
-  Decider decider;
-  auto proxy = start(dir, decider, true);
-  std::string sock = (dir / "proxy.sock").string();
+  Setup env(true);
   for (const char* host : {"169.254.169.254:80", "[fd00:ec2::254]:80", "[::ffff:169.254.169.254]:80", "100.100.100.200:80"}) {
     INFO(host);
-    std::string r = roundtrip(sock, "CONNECT " + std::string(host) + " HTTP/1.1\r\n\r\n");
+    std::string r = roundtrip(env.sock, "CONNECT " + std::string(host) + " HTTP/1.1\r\n\r\n");
     CHECK(starts_with(r, "HTTP/1.1 403 Forbidden\r\n"));
     CHECK(r.find("cloud metadata endpoint") != std::string::npos);
   }
 }
 
 TEST_CASE("proxy: a domain the policy refuses is answered 403 with its reason, never resolved", "[sandbox][proxy]") {
-  test::TempDir dir;
-  Decider decider;
-  auto proxy = start(dir, decider, false);
-  std::string sock = (dir / "proxy.sock").string();
-  std::string r = roundtrip(sock, "CONNECT api.evil.example:443 HTTP/1.1\r\n\r\n");
+  Setup env(false);
+  std::string r = roundtrip(env.sock, "CONNECT api.evil.example:443 HTTP/1.1\r\n\r\n");
   CHECK(starts_with(r, "HTTP/1.1 403 Forbidden\r\n"));
   CHECK(r.find("X-Proxy-Reason: blocked: api.evil.example is in blocked_domains\r\n") != std::string::npos);
-  r = roundtrip(sock, "GET http://API.Evil.Example./x HTTP/1.1\r\n\r\n");
+  r = roundtrip(env.sock, "GET http://API.Evil.Example./x HTTP/1.1\r\n\r\n");
   CHECK(r.find("blocked: api.evil.example is in blocked_domains") != std::string::npos);
-  auto ev = proxy->events();
+  auto ev = env.proxy->events();
   REQUIRE(ev.size() == 2);
   CHECK((ev[0].host == "api.evil.example" && ev[0].port == 443 && !ev[0].allowed));
   CHECK((ev[1].host == "api.evil.example" && ev[1].port == 80 && !ev[1].allowed));
-  std::lock_guard lock(decider.mu);
-  CHECK(decider.asked == std::vector<std::string>{"api.evil.example:443 connect", "api.evil.example:80 forward"});
+  std::lock_guard lock(env.decider.mu);
+  CHECK(env.decider.asked == std::vector<std::string>{"api.evil.example:443 connect", "api.evil.example:80 forward"});
 }
 
 TEST_CASE("proxy: malformed, oversized and slow request heads get their status, and the proxy keeps serving",
           "[sandbox][proxy]") {
-  test::TempDir dir;
-  Origin origin;
-  Decider decider;
   Proxy::Options o;
   o.header_timeout_ms = 300;
-  auto proxy = start(dir, decider, true, o);
-  std::string sock = (dir / "proxy.sock").string();
+  Setup env(true, o);
 
-  CHECK(starts_with(roundtrip(sock, "GARBAGE\r\n\r\n"), "HTTP/1.1 400 Bad Request\r\n"));
-  CHECK(starts_with(roundtrip(sock, "GET /x HTTP/1.1\r\nHost: a\r\n\r\n"), "HTTP/1.1 400 Bad Request\r\n"));
-  CHECK(starts_with(roundtrip(sock, std::string("GET http://a/\0 HTTP/1.1\r\n\r\n", 27)), "HTTP/1.1 400 Bad Request\r\n"));
-  CHECK(starts_with(roundtrip(sock, "POST http://a/ HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"), "HTTP/1.1 501 Not Implemented\r\n"));
+  CHECK(starts_with(roundtrip(env.sock, "GARBAGE\r\n\r\n"), "HTTP/1.1 400 Bad Request\r\n"));
+  CHECK(starts_with(roundtrip(env.sock, "GET /x HTTP/1.1\r\nHost: a\r\n\r\n"), "HTTP/1.1 400 Bad Request\r\n"));
+  CHECK(starts_with(roundtrip(env.sock, std::string("GET http://a/\0 HTTP/1.1\r\n\r\n", 27)), "HTTP/1.1 400 Bad Request\r\n"));
+  CHECK(starts_with(roundtrip(env.sock, "POST http://a/ HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"), "HTTP/1.1 501 Not Implemented\r\n"));
   {
-    int fd = unix_connect(sock);  // a client that connects and leaves is let go without a word
+    int fd = unix_connect(env.sock);  // a client that connects and leaves is let go without a word
     shutdown(fd, SHUT_WR);
     CHECK(read_until_eof(fd).empty());
     close(fd);
   }
 
   SECTION("a 1 MB header") {
-    int fd = unix_connect(sock);
+    int fd = unix_connect(env.sock);
     std::thread sender([fd] { send_all(fd, "GET http://a/ HTTP/1.1\r\nX-Big: " + std::string(1 << 20, 'a') + "\r\n\r\n"); });
     std::string r = read_until_eof(fd);
     sender.join();
@@ -429,7 +432,7 @@ TEST_CASE("proxy: malformed, oversized and slow request heads get their status, 
     CHECK(r.find("passed 65536 bytes") != std::string::npos);
   }
   SECTION("a byte at a time, forever") {
-    int fd = unix_connect(sock);
+    int fd = unix_connect(env.sock);
     std::string slow = "GET http://127.0.0.1/ HTTP/1.1\r\nX-Slow: " + std::string(1000, 'a');
     auto give_up = std::chrono::steady_clock::now() + 20s;
     for (size_t i = 0; i < slow.size() && std::chrono::steady_clock::now() < give_up; ++i) {
@@ -443,22 +446,15 @@ TEST_CASE("proxy: malformed, oversized and slow request heads get their status, 
     CHECK(starts_with(r, "HTTP/1.1 408 Request Timeout\r\n"));
     CHECK(r.find("did not arrive within 300 ms") != std::string::npos);
   }
-  std::string r = roundtrip(sock, "GET http://127.0.0.1:" + std::to_string(origin.port()) + "/still HTTP/1.1\r\n\r\n");
+  std::string r = roundtrip(env.sock, "GET http://127.0.0.1:" + std::to_string(env.origin.port()) + "/still HTTP/1.1\r\n\r\n");
   CHECK(r.find("GET /still HTTP/1.1") != std::string::npos);
-  CHECK(proxy->events().size() == 1);  // only the request that named a host was a decision
+  CHECK(env.proxy->events().size() == 1);  // only the request that named a host was a decision
 }
 
 TEST_CASE("proxy: CONNECT or an absolute-form request inside a tunnel is refused", "[sandbox][proxy]") {
-  test::TempDir dir;
-  Origin origin;
-  Decider decider;
-  auto proxy = start(dir, decider, true);
-  std::string sock = (dir / "proxy.sock").string();
-  std::string port = std::to_string(origin.port());
+  Setup env(true);
   for (std::string inner : {"CONNECT 10.0.0.1:22 HTTP/1.1\r\n\r\n", "GET http://169.254.169.254/latest/meta-data/ HTTP/1.1\r\n\r\n"}) {
-    int fd = unix_connect(sock);
-    send_all(fd, "CONNECT 127.0.0.1:" + port + " HTTP/1.1\r\n\r\n");
-    CHECK(read_head(fd) == "HTTP/1.1 200 Connection established\r\n\r\n");
+    int fd = env.open_tunnel();
     send_all(fd, inner.substr(0, 5));  // split: the proxy holds the bytes until it can tell
     std::this_thread::sleep_for(50ms);
     send_all(fd, inner.substr(5));
@@ -467,8 +463,8 @@ TEST_CASE("proxy: CONNECT or an absolute-form request inside a tunnel is refused
     CHECK(starts_with(r, "HTTP/1.1 403 Forbidden\r\n"));
     CHECK(r.find("relayed proxying is refused") != std::string::npos);
   }
-  for (const std::string& got : origin.received()) CHECK(got.empty());  // not a byte of them reached the origin
-  auto ev = proxy->events();
+  for (const std::string& got : env.origin.received()) CHECK(got.empty());  // not a byte of them reached the origin
+  auto ev = env.proxy->events();
   REQUIRE(ev.size() == 4);
   CHECK((ev[0].allowed && !ev[1].allowed && ev[2].allowed && !ev[3].allowed));
   CHECK(ev[1].reason.find("target 10.0.0.1:22") != std::string::npos);
@@ -476,27 +472,20 @@ TEST_CASE("proxy: CONNECT or an absolute-form request inside a tunnel is refused
 
 TEST_CASE("proxy: connections past max_connections get 503, and a client leaving mid-tunnel frees its slot",
           "[sandbox][proxy]") {
-  test::TempDir dir;
-  Origin origin;
-  Decider decider;
   Proxy::Options o;
   o.max_connections = 1;
-  auto proxy = start(dir, decider, true, o);
-  std::string sock = (dir / "proxy.sock").string();
-  std::string connect = "CONNECT 127.0.0.1:" + std::to_string(origin.port()) + " HTTP/1.1\r\n\r\n";
-
-  int first = unix_connect(sock);
-  send_all(first, connect);
-  CHECK(read_head(first) == "HTTP/1.1 200 Connection established\r\n\r\n");
+  Setup env(true, o);
+  std::string connect = env.connect_origin();
+  int first = env.open_tunnel();
   send_all(first, "GET /half");
-  std::string r = roundtrip(sock, connect);
+  std::string r = roundtrip(env.sock, connect);
   CHECK(starts_with(r, "HTTP/1.1 503 Service Unavailable\r\n"));
   CHECK(r.find("1 connections at most") != std::string::npos);
   close(first);  // mid-request, mid-tunnel
 
   bool served = false;
   for (auto give_up = std::chrono::steady_clock::now() + 10s; !served && std::chrono::steady_clock::now() < give_up;) {
-    int fd = unix_connect(sock);
+    int fd = unix_connect(env.sock);
     send_all(fd, connect);
     served = read_head(fd) == "HTTP/1.1 200 Connection established\r\n\r\n";
     close(fd);
@@ -506,29 +495,21 @@ TEST_CASE("proxy: connections past max_connections get 503, and a client leaving
 }
 
 TEST_CASE("proxy: the stop closes open tunnels, and the socket file goes with it", "[sandbox][proxy]") {
-  test::TempDir dir;
-  Origin origin;
-  Decider decider;
-  auto proxy = start(dir, decider, true);
-  std::string sock = (dir / "proxy.sock").string();
-  int fd = unix_connect(sock);
-  send_all(fd, "CONNECT 127.0.0.1:" + std::to_string(origin.port()) + " HTTP/1.1\r\n\r\n");
-  CHECK(read_head(fd) == "HTTP/1.1 200 Connection established\r\n\r\n");
-  proxy.reset();
+  Setup env(true);
+  int fd = env.open_tunnel();
+  env.proxy.reset();
   CHECK(read_until_eof(fd).empty());
   close(fd);
-  CHECK(!std::filesystem::exists(sock));
+  CHECK(!std::filesystem::exists(env.sock));
 
   // A stale socket file (nobody listens) is replaced; a live one, or any other file, is not.
   int stale = socket(AF_UNIX, SOCK_STREAM, 0);
-  sockaddr_un sun{};
-  sun.sun_family = AF_UNIX;
-  std::strncpy(sun.sun_path, sock.c_str(), sizeof sun.sun_path - 1);
+  sockaddr_un sun = unix_address(env.sock);
   REQUIRE(bind(stale, reinterpret_cast<sockaddr*>(&sun), sizeof sun) == 0);
   close(stale);
   Proxy::Options again;
-  again.socket_path = sock;
-  again.decide = decider.fn();
+  again.socket_path = env.sock;
+  again.decide = env.decider.fn();
   {
     auto p = Proxy::start(again);
     REQUIRE(p.ok());
@@ -536,8 +517,8 @@ TEST_CASE("proxy: the stop closes open tunnels, and the socket file goes with it
     REQUIRE(!q.ok());
     CHECK(q.error().find("exists") != std::string::npos);
   }
-  dir.write("plain", "x");
-  again.socket_path = (dir / "plain").string();
+  env.dir.write("plain", "x");
+  again.socket_path = (env.dir / "plain").string();
   auto bad = Proxy::start(again);
   REQUIRE(!bad.ok());
   CHECK(bad.error().find("exists") != std::string::npos);
@@ -546,11 +527,7 @@ TEST_CASE("proxy: the stop closes open tunnels, and the socket file goes with it
 // curl, a client nobody here wrote, through what the engine provides inside the sandbox: a TCP
 // port relayed to the proxy's Unix socket.
 TEST_CASE("proxy: curl through a TCP relay, plain HTTP and CONNECT, allowed and refused", "[sandbox][proxy]") {
-  test::TempDir dir;
-  Origin origin;
-  Decider decider;
-  std::string sock = (dir / "proxy.sock").string();
-  auto proxy = start(dir, decider, true);
+  Setup env(true);
   uint16_t relay_port = 0;
   int relay_fd = listen_tcp(relay_port);
   std::atomic<bool> stop{false};
@@ -560,7 +537,7 @@ TEST_CASE("proxy: curl through a TCP relay, plain HTTP and CONNECT, allowed and 
       if (poll(&p, 1, 50) != 1) continue;
       int c = accept4(relay_fd, nullptr, nullptr, SOCK_CLOEXEC);
       if (c < 0) continue;
-      int u = unix_connect(sock);
+      int u = unix_connect(env.sock);
       char buf[16384];
       for (bool open = true; open && !stop;) {  // one connection at a time is all curl needs here
         pollfd q[2] = {{c, POLLIN, 0}, {u, POLLIN, 0}};
@@ -586,10 +563,10 @@ TEST_CASE("proxy: curl through a TCP relay, plain HTTP and CONNECT, allowed and 
     int status = pclose(f);
     return std::pair{WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
   };
-  std::string url = "http://127.0.0.1:" + std::to_string(origin.port());
+  std::string url = "http://127.0.0.1:" + std::to_string(env.origin.port());
   auto [plain_rc, plain] = curl(url + "/by-curl");
   CHECK(plain_rc == 0);
-  CHECK(plain.find("GET /by-curl HTTP/1.1\r\nHost: 127.0.0.1:" + std::to_string(origin.port())) != std::string::npos);
+  CHECK(plain.find("GET /by-curl HTTP/1.1\r\nHost: 127.0.0.1:" + std::to_string(env.origin.port())) != std::string::npos);
   auto [tunnel_rc, tunnel] = curl("-p " + url + "/through-tunnel");
   CHECK(tunnel_rc == 0);
   CHECK(tunnel.find("GET /through-tunnel HTTP/1.1") != std::string::npos);
@@ -602,7 +579,7 @@ TEST_CASE("proxy: curl through a TCP relay, plain HTTP and CONNECT, allowed and 
   stop = true;
   relay.join();
   close(relay_fd);
-  auto ev = proxy->events();
+  auto ev = env.proxy->events();
   REQUIRE(ev.size() == 4);
   CHECK((ev[0].allowed && ev[1].allowed && !ev[2].allowed && !ev[3].allowed));
 }
