@@ -11,7 +11,7 @@
 //
 // Cost: a thread per connection (at most max_connections; more are answered 503), blocking on
 // poll() with deadlines, and two 64 KiB buffers each; name resolution on a small pool of threads
-// (at most max_resolutions at once, the rest answered 503). Nothing in the relay path allocates.
+// (at most max_resolutions at once, the rest answered 503). Relaying allocates nothing per byte.
 #pragma once
 
 #include <sys/socket.h>
