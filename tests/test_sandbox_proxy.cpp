@@ -8,6 +8,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <catch2/catch.hpp>
 #include <chrono>
@@ -355,6 +356,32 @@ TEST_CASE("proxy: CONNECT and plain HTTP reach an allowed origin, and each decis
     std::lock_guard lock(env.decider.mu);
     CHECK(env.decider.asked == std::vector<std::string>{"localhost:" + env.port + " forward"});
   }
+}
+
+TEST_CASE("proxy: concurrent tunnels and forwards each reach the origin and are logged once", "[sandbox][proxy]") {
+  Setup env(true);
+  std::vector<std::string> answers(16);
+  std::vector<std::thread> clients;
+  for (size_t i = 0; i < answers.size(); ++i)
+    clients.emplace_back([&, i] {
+      std::string path = "/client-" + std::to_string(i);
+      if (i % 2 == 0) {
+        answers[i] = roundtrip(env.sock, "GET http://127.0.0.1:" + env.port + path + " HTTP/1.1\r\n\r\n");
+        return;
+      }
+      int fd = unix_connect(env.sock);
+      send_all(fd, env.connect_origin() + "GET " + path + " HTTP/1.1\r\n\r\n");
+      answers[i] = read_until_eof(fd);
+      close(fd);
+    });
+  for (auto& c : clients) c.join();
+  for (size_t i = 0; i < answers.size(); ++i) {
+    INFO(i);
+    CHECK(answers[i].find("GET /client-" + std::to_string(i) + " HTTP/1.1") != std::string::npos);
+  }
+  auto ev = env.proxy->events();
+  CHECK(ev.size() == answers.size());
+  CHECK(std::all_of(ev.begin(), ev.end(), [](const Proxy::Event& e) { return e.allowed; }));
 }
 
 TEST_CASE("proxy: private and loopback addresses are refused after resolution, however spelled", "[sandbox][proxy]") {
