@@ -51,3 +51,5 @@ echo
 # The context compactor (a generated 200,000-token session to 50,000), the elision store with and
 # without its dictionary, and the repo map at about 100k symbols (four copies of Python's library).
 build/indexer_context_bench --copies 4 "$py"
+# The repo map at about a million symbols (forty copies; indexing them takes minutes).
+build/indexer_context_bench --copies 40 "$py"
