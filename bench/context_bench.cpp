@@ -130,13 +130,25 @@ int main(int argc, char** argv) {
   std::printf("compaction: %zu messages, %zu tokens -> budget %zu: %zu tokens (%.1f%% of the budget)\n", messages.size(), before, budget,
               last.tokens_after, 100.0 * double(last.tokens_after) / double(budget));
   std::printf("  time p50 %.1f ms, worst %.1f ms (5 runs; target under 20 ms)\n", percentile(times, 0.5), percentile(times, 1));
-  std::map<std::string, std::pair<size_t, size_t>> saved;  // strategy: changes, tokens saved
-  for (const auto& c : last.manifest) {
+  // A step that elided several spans of a message has an entry a handle, each with the message's
+  // tokens: its saving is counted once.
+  struct Saved {
+    size_t steps = 0, handles = 0, tokens = 0;
+  };
+  std::map<std::string, Saved> saved;
+  for (size_t i = 0; i < last.manifest.size(); ++i) {
+    const auto& c = last.manifest[i];
     auto& s = saved[c.strategy];
-    ++s.first;
-    s.second += c.tokens_before > c.tokens_after ? c.tokens_before - c.tokens_after : 0;
+    ++s.handles;
+    const auto* prev = i ? &last.manifest[i - 1] : nullptr;
+    if (prev && prev->message == c.message && prev->strategy == c.strategy && prev->tokens_before == c.tokens_before &&
+        prev->tokens_after == c.tokens_after)
+      continue;
+    ++s.steps;
+    s.tokens += c.tokens_before > c.tokens_after ? c.tokens_before - c.tokens_after : 0;
   }
-  for (const auto& [name, s] : saved) std::printf("  %-8s %6zu changes, %9zu tokens saved\n", name.c_str(), s.first, s.second);
+  for (const auto& [name, s] : saved)
+    std::printf("  %-8s %6zu changes (%zu handles), %9zu tokens saved\n", name.c_str(), s.steps, s.handles, s.tokens);
 
   // 2. The elision store: the session's lines as small spans (what a fold or a cut elides), with
   // and without a dictionary trained on the first 256.
