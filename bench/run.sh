@@ -55,3 +55,6 @@ echo
 # The sandbox: /bin/true fully isolated beside posix_spawn, bwrap and unshare; runs/s at 2 and 16.
 cmake --build build --target indexer_sandbox_bench
 build/indexer_sandbox_bench --runs 200
+echo
+# The repo map at about a million symbols (forty copies; indexing them takes minutes).
+build/indexer_context_bench --copies 40 "$py"

@@ -168,8 +168,21 @@ struct Run {
 struct Elided {
   std::string text;
   std::vector<std::string> spans;  // what the markers name, in order
-  size_t removed = 0;              // lines
+  std::vector<size_t> lines;       // each span's lines
+  size_t removed = 0;              // lines, in all
+  size_t kept = 0;                 // lines kept for what they are (failures, markers), past the ends kept
 };
+
+// Whether the line holds a marker (or a summary's end) whose handle `ours` does not accept.
+template <typename Ours>
+bool holds_marker(std::string_view line, const Ours& ours) {
+  for (size_t at = line.find("[["); at != std::string_view::npos; at = line.find("[[", at + 2)) {
+    std::string_view rest = line.substr(at);
+    size_t skip = rest.starts_with(kOpen) ? kOpen.size() : rest.starts_with("[[end ") ? 6 : 0;
+    if (skip && ElisionStore::is_handle(rest.substr(skip, kHandle)) && !ours(rest.substr(skip, kHandle))) return true;
+  }
+  return false;
+}
 
 Elided elide(const std::string& text, const std::vector<Run>& runs, std::string_view what, const std::function<size_t(std::string_view)>& count) {
   Elided e;
@@ -180,6 +193,7 @@ Elided elide(const std::string& text, const std::vector<Run>& runs, std::string_
     std::string_view span(text.data() + r.begin, r.end - r.begin);
     std::string h = ElisionStore::handle_of(span);
     e.spans.emplace_back(span);
+    e.lines.push_back(r.lines);
     e.removed += r.lines;
     out += marker(h, thousands(r.lines) + (r.lines == 1 ? " line, " : " lines, ") + thousands(count(span)) + " tokens of " + std::string(what));
     if (!span.empty() && span.back() == '\n') out += '\n';
@@ -248,6 +262,25 @@ class Compactor {
   }
   bool touchable(size_t i) const { return !kept_whole(i) && !done_.count(i); }
 
+  // A line holding a marker this compaction did not make (one of an earlier compaction, or text
+  // that looks like one): kept as text, never elided again, so its handle stays in sight. Markers
+  // made here may be elided again (a cut of a folded output), their spans nested.
+  bool foreign(std::string_view line) const {
+    return holds_marker(line, [&](std::string_view h) { return made_.count(h) > 0; });
+  }
+  // Whether the text holds such a marker: then a step that replaces the whole text (reread,
+  // outline) leaves it alone, as it was compacted already.
+  bool holds_foreign(std::string_view text) const {
+    for (auto [b, e] : lines_of(text))
+      if (foreign(text.substr(b, e - b))) return true;
+    return false;
+  }
+  // Notes the handles of the markers in `e` as made here.
+  const Elided& mine(const Elided& e) const {
+    for (const auto& span : e.spans) made_.insert(ElisionStore::handle_of(span));
+    return e;
+  }
+
   static std::set<std::string> words(std::string_view text) {
     std::set<std::string> out;
     for (size_t i = 0; i < text.size();) {
@@ -259,12 +292,28 @@ class Compactor {
     return out;
   }
 
+  // What one step elided from a message: a handle and its lines, for each span.
+  struct Made {
+    std::string handle;
+    size_t lines;
+  };
+  static std::vector<Made> made_of(const Elided& e) {
+    std::vector<Made> out;
+    for (size_t k = 0; k < e.spans.size(); ++k) out.push_back({ElisionStore::handle_of(e.spans[k]), e.lines[k]});
+    return out;
+  }
+  // One manifest entry a handle, each with the message's tokens before and after the step.
+  static void record(std::vector<Change>& manifest, size_t i, const char* strategy, const std::vector<Made>& made, size_t before, size_t after) {
+    for (const auto& m : made) manifest.push_back({i, strategy, m.handle, m.lines, before, after});
+  }
+
   // Replaces message i's content, recording the change.
-  void replace(size_t i, std::string content, const char* strategy, std::string handle, size_t lines, bool final = true) {
+  void replace(size_t i, std::string content, const char* strategy, const std::vector<Made>& made, bool final = true) {
     Message& m = out_.messages[i];
     size_t after = o_.count(content);
-    out_.manifest.push_back({i, strategy, std::move(handle), lines, tokens_[i], after});
-    before_.push_back({i, std::move(m.content), tokens_[i]});
+    before_.push_back({i, std::move(m.content), tokens_[i], out_.manifest.size()});
+    record(out_.manifest, i, strategy, made, tokens_[i], after);
+    for (const auto& h : made) made_.insert(h.handle);
     total_ = total_ - tokens_[i] + after;
     tokens_[i] = after;
     m.content = std::move(content);
@@ -279,7 +328,7 @@ class Compactor {
         std::string h = store_.put(text);
         std::string content = marker(h, "the same " + thousands(tokens_[i]) + " tokens as message " + std::to_string(j + 1));
         if (text.back() == '\n') content += '\n';
-        replace(i, std::move(content), "repeat", h, lines_of(text).size());
+        replace(i, std::move(content), "repeat", {{h, lines_of(text).size()}});
         return;
       }
   }
@@ -289,22 +338,28 @@ class Compactor {
     if (m.kind != Kind::ToolOutput || is_json_value(m.content)) return;
     auto lines = lines_of(m.content);
     std::vector<Run> runs;
+    auto line = [&](size_t k) { return std::string_view(m.content).substr(lines[k].first, lines[k].second - lines[k].first); };
     for (size_t a = 0; a < lines.size();) {
-      std::string shape = shape_of(std::string_view(m.content).substr(lines[a].first, lines[a].second - lines[a].first));
+      if (foreign(line(a))) {
+        ++a;
+        continue;
+      }
+      std::string shape = shape_of(line(a));
       size_t b = a + 1;
-      while (b < lines.size() && shape_of(std::string_view(m.content).substr(lines[b].first, lines[b].second - lines[b].first)) == shape) ++b;
+      while (b < lines.size() && !foreign(line(b)) && shape_of(line(b)) == shape) ++b;
       if (b - a >= kFoldRun) runs.push_back({lines[a + 1].first, lines[b - 1].second, b - a - 1});
       a = b;
     }
     if (runs.empty()) return;
     Elided e = elide(m.content, runs, "lines like the one above", o_.count);
+    mine(e);
     keep(e);
-    replace(i, std::move(e.text), "fold", ElisionStore::handle_of(e.spans.front()), e.removed, false);
+    replace(i, std::move(e.text), "fold", made_of(e), false);
   }
 
   void reread(size_t i) {
     const Message& m = out_.messages[i];
-    if (m.kind != Kind::File || m.path.empty()) return;
+    if (m.kind != Kind::File || m.path.empty() || holds_foreign(m.content)) return;
     for (size_t j = i + 1; j < out_.messages.size(); ++j) {
       const Message& newer = out_.messages[j];
       if (newer.kind != Kind::File || newer.path != m.path) continue;
@@ -319,20 +374,20 @@ class Compactor {
         content = marker(h, what);
         if (m.content.back() == '\n') content += '\n';
       }
-      replace(i, std::move(content), "reread", h, lines_of(m.content).size());
+      replace(i, std::move(content), "reread", {{h, lines_of(m.content).size()}});
       return;
     }
   }
 
   void outline(size_t i) {
     const Message& m = out_.messages[i];
-    if (m.kind != Kind::File || !o_.outline) return;
+    if (m.kind != Kind::File || !o_.outline || holds_foreign(m.content)) return;
     std::vector<std::string> keep(keep_.begin(), keep_.end());
     auto summary = o_.outline(m.path, m.content, keep);
     if (!summary || o_.count(*summary) >= tokens_[i]) return;
     std::string h;
     std::string content = summarized(m.content, "the body of " + (m.path.empty() ? std::string("a file") : m.path) + "; its outline", *summary, store_, h);
-    replace(i, std::move(content), "outline", h, lines_of(m.content).size());
+    replace(i, std::move(content), "outline", {{h, lines_of(m.content).size()}});
   }
 
   // Head and tail, every failure line with a little after it, the rest elided: `edge` lines at each end.
@@ -342,10 +397,16 @@ class Compactor {
     if (lines.size() <= 2 * edge + 1) return std::nullopt;
     std::vector<bool> kept(lines.size(), false);
     for (size_t k = 0; k < edge; ++k) kept[k] = kept[lines.size() - 1 - k] = true;
-    if (failures)
-      for (size_t k = 0; k < lines.size(); ++k)
-        if (looks_like_failure(std::string_view(text).substr(lines[k].first, lines[k].second - lines[k].first)))
-          for (size_t c = k; c < lines.size() && c <= k + kFailureContext; ++c) kept[c] = true;
+    size_t held = 0;  // kept for what they are
+    for (size_t k = 0; k < lines.size(); ++k) {
+      std::string_view line = std::string_view(text).substr(lines[k].first, lines[k].second - lines[k].first);
+      if (foreign(line)) {
+        held += !kept[k];
+        kept[k] = true;
+      } else if (failures && looks_like_failure(line)) {
+        for (size_t c = k; c < lines.size() && c <= k + kFailureContext; ++c) held += !kept[c], kept[c] = true;
+      }
+    }
     std::vector<Run> runs;
     for (size_t a = 0; a < lines.size();) {
       if (kept[a]) {
@@ -358,13 +419,15 @@ class Compactor {
       a = b;
     }
     if (runs.empty()) return std::nullopt;
-    return elide(text, runs, "cut from the middle", o_.count);
+    Elided e = elide(text, runs, "cut from the middle", o_.count);
+    e.kept = held;
+    mine(e);
+    return e;
   }
 
   void keep(const Elided& e) {
     for (const auto& span : e.spans) store_.put(span);
   }
-  static std::string first_handle(const Elided& e) { return ElisionStore::handle_of(e.spans.front()); }
 
   void cut(size_t i) {
     const Message& m = out_.messages[i];
@@ -372,22 +435,24 @@ class Compactor {
     auto r = cut_text(m.content, kCutHead, true);
     if (!r || o_.count(r->text) >= tokens_[i]) return;
     keep(*r);
-    replace(i, std::move(r->text), "cut", first_handle(*r), r->removed);
+    replace(i, std::move(r->text), "cut", made_of(*r));
   }
 
-  // The failure lines of a tool output, with the rest elided: what a drop leaves of it.
+  // The failure lines of a tool output and the marker lines of any message, with the rest elided:
+  // what a drop leaves of it. A message of marker lines alone is left whole (dropping it would
+  // hide the handles of an earlier compaction, and gain nothing).
   const std::optional<Elided>& failures_only(size_t i) {
     if (auto it = failures_.find(i); it != failures_.end()) return it->second;
     return failures_[i] = failures_of(i);
   }
   std::optional<Elided> failures_of(size_t i) const {
     const Message& m = out_.messages[i];
-    if (m.kind != Kind::ToolOutput) return std::nullopt;
-    auto r = cut_text(m.content, 0, true);
-    if (!r || r->text.find('\n') == std::string::npos) return std::nullopt;
-    bool any = false;  // a line that is not a marker
-    for (auto [b, e] : lines_of(r->text)) any |= !std::string_view(r->text).substr(b, e - b).starts_with(kOpen);
-    return any ? std::move(r) : std::nullopt;
+    auto lines = lines_of(m.content);
+    if (!lines.empty() && std::all_of(lines.begin(), lines.end(), [&](auto l) { return foreign(std::string_view(m.content).substr(l.first, l.second - l.first)); }))
+      return Elided{m.content, {}, {}, 0, lines.size()};
+    auto r = cut_text(m.content, 0, m.kind == Kind::ToolOutput);
+    if (!r || r->kept == 0) return std::nullopt;
+    return r;
   }
 
   // The oldest messages, k of them, go: runs of neighbours become one message holding one marker
@@ -415,7 +480,7 @@ class Compactor {
         if (partial && partial->message == i) {
           p.messages.back().content = partial->cut.text;
           t = o_.count(partial->cut.text);
-          p.changes.push_back({i, "cut", first_handle(partial->cut), partial->cut.removed, tokens_[i], t});
+          record(p.changes, i, "cut", made_of(partial->cut), tokens_[i], t);
           p.spans.insert(p.spans.end(), partial->cut.spans.begin(), partial->cut.spans.end());
         }
         p.total += t;
@@ -424,7 +489,7 @@ class Compactor {
       }
       if (const auto& kept = failures_only(i)) {
         size_t t = o_.count(kept->text);
-        p.changes.push_back({i, "drop", first_handle(*kept), kept->removed, tokens_[i], t});
+        record(p.changes, i, "drop", made_of(*kept), tokens_[i], t);
         p.spans.insert(p.spans.end(), kept->spans.begin(), kept->spans.end());
         p.messages.push_back(out_.messages[i]);
         p.messages.back().content = kept->text;
@@ -522,7 +587,8 @@ class Compactor {
     size_t tokens = o_.count(best->text);
     if (tokens <= tokens_[last.message]) return;  // no better than the step's own answer
     keep(*best);
-    out_.manifest.back() = {last.message, "cut", first_handle(*best), best->removed, last.tokens, tokens};
+    out_.manifest.resize(last.manifest_at);  // the step's entries: its spans are no longer shown
+    record(out_.manifest, last.message, "cut", made_of(*best), last.tokens, tokens);
     total_ = without + tokens;
     tokens_[last.message] = tokens;
     out_.messages[last.message].content = std::move(best->text);
@@ -532,6 +598,7 @@ class Compactor {
     size_t message;
     std::string content;
     size_t tokens;
+    size_t manifest_at;  // where the step's manifest entries begin
   };
   const CompactOptions& o_;
   ElisionStore& store_;
@@ -542,6 +609,7 @@ class Compactor {
   std::set<size_t> done_;
   std::vector<Before> before_;
   std::map<size_t, std::optional<Elided>> failures_;
+  mutable std::set<std::string, std::less<>> made_;  // handles of markers made here (tried plans' too)
 };
 
 }  // namespace
@@ -571,6 +639,17 @@ std::string marker(std::string_view handle, std::string_view what) {
 
 Compacted compact(std::vector<Message> messages, const CompactOptions& options, ElisionStore& store) {
   return Compactor(std::move(messages), options, store).run();
+}
+
+Fetch fetch_from(ElisionStore& store, const std::vector<Change>& manifest) {
+  std::set<std::string, std::less<>> made;
+  for (const auto& c : manifest) made.insert(c.handle);
+  return [&store, made = std::move(made)](std::string_view handle) -> std::optional<std::string> {
+    if (!made.count(handle)) return std::nullopt;
+    auto got = store.get(handle);
+    if (got.status != ElisionStore::Status::Found) return std::nullopt;
+    return std::move(got.bytes);
+  };
 }
 
 Fetch fetch_from(ElisionStore& store) {

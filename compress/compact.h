@@ -7,7 +7,11 @@
 // tokenizer) is at most the budget, and when the input was larger it uses at least 97% of it;
 // system messages, instructions, pinned messages and the latest user message are never touched;
 // the same input gives the same output; a cut falls between lines, never inside a UTF-8 sequence,
-// a line, or a tool output that is one JSON value (that is kept or elided whole).
+// a line, or a tool output that is one JSON value (that is kept or elided whole). Input already
+// compacted keeps its markers as text: a line holding one is never elided again (nor folded, nor
+// dropped: a dropped message keeps its marker lines), so every earlier handle stays in sight, and
+// the manifest names every handle this compaction made (fetch_from(store, manifest) restores
+// exactly this compaction's input).
 //
 // Strategies, cheapest loss first, each applied oldest message first until the budget holds:
 //   1. repeat   a message identical to an earlier one becomes a reference to it
@@ -52,11 +56,13 @@ struct Message {
   std::string path;  // File: the file it holds (what makes two reads of one file)
 };
 
+// One a handle: a step that elided several spans of a message (a fold of many runs, a cut around
+// failure lines) gives an entry for each, each with the message's tokens before and after the step.
 struct Change {
   size_t message = 0;
   std::string strategy;  // repeat, fold, reread, outline, cut, drop
   std::string handle;    // gives the removed bytes back
-  size_t lines = 0;      // lines removed
+  size_t lines = 0;      // lines removed under this handle
   size_t tokens_before = 0, tokens_after = 0;  // the message's
 };
 
@@ -83,6 +89,9 @@ Compacted compact(std::vector<Message> messages, const CompactOptions& options, 
 // The bytes a handle names, from a store or from a server's context/expand; nullopt when gone.
 using Fetch = std::function<std::optional<std::string>(std::string_view handle)>;
 Fetch fetch_from(ElisionStore& store);
+// Only the handles `manifest` lists: restoring a compaction's output with it gives that
+// compaction's input, markers of an earlier compaction in it left as the text they were.
+Fetch fetch_from(ElisionStore& store, const std::vector<Change>& manifest);
 
 // Every marker in `text` replaced by what its handle holds. A marker whose handle `fetch` does
 // not give is left as it is: the input itself may hold text that looks like one (a handle that

@@ -9,8 +9,9 @@
 // patience anchoring on the lines unique to both sides takes over. A region histogram cannot split
 // (every common line occurs more than 64 times in it) goes to dtl's O(NP) LCS (Wu, Manber, Myers),
 // through a window of 2048 lines a side. A change that fits at several places is then put where
-// git puts it (compact() in diff.cpp): the hunks equal git's `diff --histogram
-// --no-indent-heuristic`. Word highlights pair the i-th removed and i-th added line of a change
+// git puts it (compact() in diff.cpp), with git's indent heuristic (its default: a pure addition or
+// removal goes where the indentation and blank lines around it read best): the hunks equal git's
+// `diff --histogram`, or with indent_heuristic off `--no-indent-heuristic`'s. Word highlights pair the i-th removed and i-th added line of a change
 // and diff their tokens with dtl.
 //
 // Invariant: applying `unified` to the old text gives the new text byte for byte, whatever the
@@ -37,6 +38,7 @@ namespace compress {
 struct DiffOptions {
   uint32_t context = 3;                 // unchanged lines around each change; hunks closer than 2x merge
   bool words = false;                   // fill Hunk::words
+  bool indent_heuristic = true;         // git's default; false: a sliding run goes as low as it can
   std::string_view old_name = "old";    // the "--- " and "+++ " names (git apply wants a/... and b/...)
   std::string_view new_name = "new";
   std::chrono::steady_clock::duration budget = std::chrono::seconds(2);  // past it: coarse but exact

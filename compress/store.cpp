@@ -25,7 +25,9 @@ constexpr size_t kSmall = 4096;               // spans this short or shorter use
 constexpr size_t kDictionaryBytes = 64 << 10;  // zstd's advice: about 100x smaller than the samples
 constexpr size_t kMaxRemembered = 1 << 20;     // evicted handles told apart from unknown ones
 constexpr size_t kMaxFile = size_t(1) << 30;   // a persisted entry larger than this is damaged
-constexpr const char* kDictionaryFile = "dictionary.zdict";
+constexpr const char* kDictionaryFile = "dictionary.zdict";  // the one this directory's writers use
+
+std::string dictionary_file(unsigned id) { return "dictionary-" + std::to_string(id) + ".zdict"; }
 
 std::string hash_handle(std::string_view bytes) {
   XXH128_hash_t h = XXH3_128bits(bytes.data(), bytes.size());
@@ -108,6 +110,7 @@ struct ElisionStore::State {
   std::shared_ptr<ZSTD_CDict> cdict;
   std::shared_ptr<ZSTD_DDict> ddict;
   unsigned dictionary_id = 0;
+  std::unordered_map<unsigned, std::shared_ptr<ZSTD_DDict>> others;  // by id; null: none there
 
   void use_dictionary(std::string_view dict) {
     ZSTD_CDict* c = ZSTD_createCDict(dict.data(), dict.size(), kLevel);
@@ -138,7 +141,23 @@ struct ElisionStore::State {
     if (ZDICT_isError(n)) return;  // too little to learn from: plain frames from here on
     dict.resize(n);
     use_dictionary(dict);
-    if (options.dir_fd >= 0) write_file(options.dir_fd, kDictionaryFile, dict);
+    if (options.dir_fd >= 0) {
+      // Also under its id: another process sharing the directory may train its own and write
+      // kDictionaryFile after us; our frames still find theirs.
+      write_file(options.dir_fd, dictionary_file(dictionary_id), dict);
+      write_file(options.dir_fd, kDictionaryFile, dict);
+    }
+  }
+
+  // A dictionary other than ours that a persisted frame names, read from the directory once.
+  std::shared_ptr<ZSTD_DDict> other_dictionary(unsigned id) {
+    if (auto it = others.find(id); it != others.end()) return it->second;
+    std::string dict;
+    std::shared_ptr<ZSTD_DDict> d;
+    if (options.dir_fd >= 0 && read_file(options.dir_fd, dictionary_file(id), dict) && ZSTD_getDictID_fromDict(dict.data(), dict.size()) == id)
+      if (ZSTD_DDict* made = ZSTD_createDDict(dict.data(), dict.size())) d.reset(made, ZSTD_freeDDict);
+    if (others.size() < 64) others.emplace(id, d);  // a damaged directory cannot grow this without end
+    return d;
   }
 
   void evict_past_cap() {
@@ -239,6 +258,8 @@ ElisionStore::Got ElisionStore::get(std::string_view handle) {
   {
     std::lock_guard lock(s.mu);  // the dictionary may be set meanwhile
     ddict = s.ddict, dictionary_id = s.dictionary_id;
+    unsigned id = ZSTD_getDictID_fromFrame(frame.data(), frame.size());
+    if (id && id != dictionary_id) ddict = s.other_dictionary(id), dictionary_id = id;
   }
   std::optional<std::string> bytes = open_frame(frame, name, ddict.get(), dictionary_id);
   if (!bytes) {

@@ -10,7 +10,9 @@
 //
 // Bounded: past `max_bytes` of compressed entries the least recently used are evicted, and get()
 // then says the handle is gone rather than nothing; with a directory, every entry is also written
-// there (one file a handle, plus the dictionary) and read back after an eviction or a restart.
+// there (one file a handle, plus the dictionary, also under its id so that a frame made with a
+// dictionary another process trained on the same directory still reads back) and read back after
+// an eviction or a restart.
 //
 // Thread-safety: any number of threads; compression runs outside the lock.
 #pragma once

@@ -40,6 +40,7 @@
 #include "query/import_graph.h"
 #include "query/query.h"
 #include "server/diff_methods.h"
+#include "server/elided.h"
 #include "server/index_methods.h"
 #include "server/registry.h"
 #include "server/json_scan.h"
@@ -96,6 +97,9 @@ commands:
                             a conversation (JSON messages) made to fit N tokens; what it elides
                             stays retrievable: from PATH's running server, by `indexer expand`
   expand  HANDLE [PATH]     the text a compaction marker's handle elided (asks PATH's server)
+                            compact and expand keep what is elided in PATH/.indexer/elided/
+                            (a server too), so a handle outlives the process;
+                            --no-persist-elided keeps it in memory only
   serve   [PATH] [--listen ADDRESS:PORT|unix:SOCKET] [--token T] [--allow-origin ORIGIN]
                             serve the live index over WebSocket JSON-RPC and HTTP (/health,
                             /stats, /metrics, POST /rpc); loopback and a free port by default;
@@ -148,7 +152,8 @@ constexpr std::string_view kValued[] = {"--kind", "--lang", "--path", "--limit",
                                         "--max-watches", "--listen", "--token", "--allow-origin", "--encoding",
                                         "--tokens", "--focus", "--context"};
 constexpr std::string_view kSwitches[] = {"--json", "--imports", "--index-minified", "--no-snapshot", "--no-server", "--help", "-h", "--version",
-                                          "--stdio", "--markdown", "--count", "--encode", "--decode", "--words"};
+                                          "--stdio", "--markdown", "--count", "--encode", "--decode", "--words",
+                                          "--no-persist-elided"};
 
 Args parse_args(int argc, char** argv) {
   Args a;
@@ -788,6 +793,8 @@ std::optional<std::string> answer(const Args& a, const std::string& method, cons
   std::unique_ptr<server::ReadyHost> ready = local ? std::make_unique<server::ReadyHost>(*local->service) : nullptr;
   server::Host& host = ready ? static_cast<server::Host&>(*ready) : no_index;
   server::CancelFlag never{false};
+  // context/compact and context/expand here keep their spans where the next run finds them.
+  if (!a.has("--no-persist-elided")) server::keep_elided_under(fs::absolute(root, ec).lexically_normal().string());
   try {
     server::Result r = server::registry().call(method, params, host, never);
     if (const auto* raw = std::get_if<server::RawJson>(&r)) return raw->text;
@@ -1102,6 +1109,11 @@ int cmd_serve(const Args& a) {
   if (a.has("--allow-origin")) o.allowed_origins = a.options.at("--allow-origin");
   if (auto v = a.get("--snapshot")) o.snapshot = *v;
   o.index = index_options(a);
+  if (!a.has("--no-persist-elided")) {
+    server::keep_elided_under(o.root.string());
+    if (std::string why = server::open_elided_store(); !why.empty())
+      std::cerr << "indexer: warning: compaction handles will not outlive this server: " << why << '\n';
+  }
   std::mutex out_mu;
   o.announce = [&](const std::string& line) {
     std::lock_guard lock(out_mu);
@@ -1128,6 +1140,10 @@ int cmd_stdio(const Args& a, bool lsp) {
     std::error_code ec;
     if (!fs::is_directory(a.positional[0], ec)) throw std::runtime_error(a.positional[0] + ": not a directory");
     o.root = a.positional[0];
+  }
+  if (!lsp && !a.has("--no-persist-elided")) {  // MCP's expand tool: its root is PATH, else "."
+    std::error_code ec;
+    server::keep_elided_under(fs::absolute(o.root.value_or("."), ec).lexically_normal().string());
   }
   if (auto v = a.get("--snapshot")) o.snapshot = *v;
   o.index = index_options(a);

@@ -1,9 +1,15 @@
 // The context methods (compress/compact.h, compress/repo_map.h): a conversation made to fit a
 // token budget, the spans it removed given back, and a map of the repository that fits a budget.
-// One elision store for the process: a handle from any connection expands on any other.
+// One elision store for the process, persisted under the root's .indexer/elided/ (server/elided.h).
+#include <fcntl.h>
+#include <sys/stat.h>
+
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <mutex>
 #include <chrono>
 #include <set>
 
@@ -11,7 +17,9 @@
 #include "compress/diff.h"
 #include "compress/repo_map.h"
 #include "compress/tokens.h"
+#include "indexer/confine.h"
 #include "indexer/indexer.h"
+#include "server/elided.h"
 #include "server/index_methods.h"
 #include "server/json_writer.h"
 #include "server/registry.h"
@@ -25,8 +33,44 @@ constexpr size_t kMaxMessages = 100000;
 constexpr size_t kMaxBudget = 10'000'000;
 constexpr size_t kDefaultMapBudget = 2048;
 
+struct StoreSetting {
+  std::mutex mu;
+  std::string root;     // keep_elided_under()'s
+  std::string refused;  // why the store is in memory only, when it was asked to persist
+};
+StoreSetting& setting() {
+  static StoreSetting* s = new StoreSetting();  // never freed: calls may run at exit
+  return *s;
+}
+
+// <root>/.indexer/elided, opened beneath the root (confine.h): -1 and why, when refused.
+int open_elided_dir(const std::string& root, std::string& why) {
+  indexer::confine::Opened state = indexer::confine::open_state_dir(root);
+  if (!state) {
+    why = std::string(indexer::confine::refusal_name(state.refusal)) + ": " + root + "/.indexer (" + std::strerror(state.error) + ")";
+    return -1;
+  }
+  if (::mkdirat(state.fd.get(), "elided", 0700) != 0 && errno != EEXIST) {
+    why = root + "/.indexer/elided: " + std::strerror(errno);
+    return -1;
+  }
+  indexer::confine::Opened dir = indexer::confine::open_beneath(state.fd.get(), "elided", O_RDONLY | O_DIRECTORY);
+  if (!dir) {
+    why = std::string(indexer::confine::refusal_name(dir.refusal)) + ": " + root + "/.indexer/elided (" + std::strerror(dir.error) + ")";
+    return -1;
+  }
+  return dir.fd.release();  // the store's for the process
+}
+
 compress::ElisionStore& store() {
-  static compress::ElisionStore* s = new compress::ElisionStore();  // never freed: calls may run at exit
+  // Made once, on first use, with the root set by then; never freed: calls may run at exit.
+  static compress::ElisionStore* s = [] {
+    StoreSetting& set = setting();
+    std::lock_guard lock(set.mu);
+    compress::ElisionStore::Options o;
+    if (!set.root.empty()) o.dir_fd = open_elided_dir(set.root, set.refused);
+    return new compress::ElisionStore(o);
+  }();
   return *s;
 }
 
@@ -162,8 +206,10 @@ ExpandParams read_expand(const Params& p) { return {p.text("handle")}; }
 
 std::string expand(Context&, const ExpandParams& p) {
   auto got = store().get(p.handle);
-  if (got.status != compress::ElisionStore::Status::Found) bad_param(got.reason);
-  return got.bytes;
+  if (got.status == compress::ElisionStore::Status::Found) return got.bytes;
+  if (got.status == compress::ElisionStore::Status::Unknown && !setting().refused.empty())
+    got.reason += "; spans are kept in memory only here, as " + setting().refused;
+  bad_param(got.reason);
 }
 
 std::string write_expanded(const std::string& bytes) {
@@ -241,4 +287,15 @@ void register_methods(Registry& r) {
 const Registration registered(register_methods);
 
 }  // namespace
+
+void keep_elided_under(std::string root) {
+  std::lock_guard lock(setting().mu);
+  setting().root = std::move(root);
+}
+
+std::string open_elided_store() {
+  store();
+  std::lock_guard lock(setting().mu);
+  return setting().refused;
+}
 }  // namespace server

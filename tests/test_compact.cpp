@@ -3,7 +3,9 @@
 // output.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <random>
+#include <set>
 
 #include "compress/compact.h"
 
@@ -160,4 +162,138 @@ TEST_CASE("compact: what each strategy does, on small literal cases", "[compact]
   c = compress::compact(input, o, store);
   CHECK(c.manifest.empty());
   CHECK(same(c.messages, input));
+}
+
+namespace {
+
+// The handles of the markers in a text, in order ("[[elided z…" and a summary's "[[end z…").
+std::vector<std::string> handles_in(std::string_view text) {
+  std::vector<std::string> out;
+  for (size_t at = text.find("[[elided z"); at != std::string_view::npos; at = text.find("[[elided z", at + 1))
+    if (compress::ElisionStore::is_handle(text.substr(at + 9, 33))) out.emplace_back(text.substr(at + 9, 33));
+  return out;
+}
+
+std::set<std::string> manifest_handles(const compress::Compacted& c) {
+  std::set<std::string> out;
+  for (const auto& ch : c.manifest) out.insert(ch.handle);
+  return out;
+}
+
+// A build log of `n` lines, failures at the given lines.
+std::string build_log(int n, std::set<int> failures) {
+  std::string log;
+  for (int l = 0; l < n; ++l)
+    log += failures.count(l) ? "src/unit_" + std::to_string(l) + ".c:" + std::to_string(l) + ":3: error: expected ';'\n"
+                             : "  CC src/obj_" + std::to_string(l) + ".o\n";
+  return log;
+}
+
+}  // namespace
+
+TEST_CASE("compact: a cut of several runs lists each run's handle, with its lines", "[compact]") {
+  compress::ElisionStore store;
+  compress::CompactOptions o;
+  o.count = count_words;
+  std::string log = build_log(400, {150, 260});
+  std::vector<Message> input = {{"tool", log, Kind::ToolOutput, false, ""}, {"user", "what failed?\n", Kind::User, false, ""}};
+  o.budget = 600;  // well under the log: head, tail and the two failures, three runs cut
+  auto c = compress::compact(input, o, store);
+  std::vector<std::string> shown = handles_in(c.messages[0].content);
+  REQUIRE(shown.size() == 3);
+  std::vector<std::string> listed;
+  size_t lines = 0;
+  for (const auto& ch : c.manifest) {
+    CHECK(ch.message == 0);
+    CHECK(ch.strategy == "cut");
+    CHECK(ch.tokens_before == count_words(log));
+    CHECK(ch.tokens_after == count_words(c.messages[0].content));
+    listed.push_back(ch.handle);
+    auto got = store.get(ch.handle);
+    REQUIRE(got.status == compress::ElisionStore::Status::Found);
+    CHECK(size_t(std::count(got.bytes.begin(), got.bytes.end(), '\n')) == ch.lines);  // each entry: its own run's lines
+    lines += ch.lines;
+  }
+  CHECK(listed == shown);
+  CHECK(lines == 400 - size_t(std::count(c.messages[0].content.begin(), c.messages[0].content.end(), '\n')) + 3);
+  CHECK(same(restored(c.messages, store), input));
+
+  // A fold of many runs: an entry a run too.
+  std::string folded;
+  for (int run = 0; run < 5; ++run) {
+    for (int k = 0; k < 10; ++k) folded += "GET /item/" + std::to_string(run * 100 + k) + " 200\n";
+    folded += "checkpoint " + std::string(size_t(run + 1), '#') + " reached\n";
+  }
+  std::string pinned;  // most of the budget: the fold alone then fills it to 97%
+  for (int i = 0; i < 5000; ++i) pinned += "keep this ";
+  input = {{"user", pinned, Kind::User, true, ""}, {"tool", folded, Kind::ToolOutput, false, ""}, {"user", "and?\n", Kind::User, false, ""}};
+  o.budget = total(input) - 20;
+  c = compress::compact(input, o, store);
+  REQUIRE_FALSE(c.manifest.empty());
+  CHECK(c.manifest[0].strategy == "fold");
+  std::vector<std::string> folds;
+  for (const auto& ch : c.manifest)
+    if (ch.strategy == "fold") folds.push_back(ch.handle);
+  CHECK(folds.size() == 5);
+  CHECK(manifest_handles(c) == std::set<std::string>(folds.begin(), folds.end()));
+  CHECK(same(restored(c.messages, store), input));
+}
+
+TEST_CASE("compact: compacting compacted input keeps its markers as text and lists only its own handles", "[compact]") {
+  std::mt19937 rng(5);
+  std::vector<Message> input = session(40, rng);
+  input.insert(input.begin() + 20, Message{"tool", build_log(3000, {1200, 2500}), Kind::ToolOutput, false, ""});
+  // Markers of a compaction before this conversation, quoted by a tool: lines alike, which a fold
+  // would otherwise take; their handles are in no store.
+  std::string quoted = "earlier notes:\n";
+  std::set<std::string> quoted_handles;
+  for (int k = 0; k < 6; ++k) {
+    std::string h = "z" + std::string(31, char('a' + k)) + "0";
+    quoted_handles.insert(h);
+    quoted += compress::marker(h, std::to_string(k + 2) + " lines, 30 tokens of cut from the middle") + "\n";
+  }
+  input.insert(input.begin() + 30, Message{"tool", quoted, Kind::ToolOutput, false, ""});
+  input.push_back({"user", "What fails now?\n", Kind::User, false, ""});
+  compress::ElisionStore store;
+  compress::CompactOptions o;
+  o.count = count_words;
+  o.budget = total(input) / 3;
+  compress::Compacted first = compress::compact(input, o, store);
+  std::set<std::string> first_handles = manifest_handles(first);
+  REQUIRE(first_handles.size() > 3);
+  // Every marker line of the first answer.
+  std::vector<std::string> marker_lines;
+  for (const auto& m : first.messages)
+    for (size_t at = 0; at < m.content.size();) {
+      size_t nl = std::min(m.content.find('\n', at), m.content.size());
+      std::string line = m.content.substr(at, nl - at);
+      if (!handles_in(line).empty()) marker_lines.push_back(line);
+      at = nl + 1;
+    }
+  REQUIRE(marker_lines.size() >= first_handles.size() / 2);
+
+  // Enough to fold and cut again; then so little that old messages, markers and all, must go.
+  for (size_t budget : {total(first.messages) * 2 / 3, total(first.messages) / 8}) {
+    INFO("budget " << budget << " of " << total(first.messages));
+    o.budget = budget;
+    compress::Compacted second = compress::compact(first.messages, o, store);
+    CHECK(total(second.messages) <= budget);
+    std::string all;
+    for (const auto& m : second.messages) all += m.content + "\n";
+    // The earlier markers are still there, each whole on its line (none folded, cut or dropped).
+    for (const auto& line : marker_lines) CHECK(all.find(line + "\n") != std::string::npos);
+    // This compaction's manifest names every handle it made, and none of the earlier ones.
+    std::set<std::string> second_handles = manifest_handles(second);
+    REQUIRE_FALSE(second_handles.empty());
+    for (const auto& h : handles_in(all)) CHECK((first_handles.count(h) || second_handles.count(h) || quoted_handles.count(h)));
+    for (const auto& h : second_handles) CHECK_FALSE(first_handles.count(h));
+    // Its own handles restore its input exactly, the earlier markers as text; then the earlier
+    // ones restore the first input; everything at once does both.
+    std::vector<Message> back = second.messages;
+    REQUIRE(compress::restore(back, compress::fetch_from(store, second.manifest)));
+    CHECK(same(back, first.messages));
+    REQUIRE(compress::restore(back, compress::fetch_from(store, first.manifest)));
+    CHECK(same(back, input));
+    CHECK(same(restored(second.messages, store), input));
+  }
 }

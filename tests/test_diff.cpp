@@ -196,37 +196,85 @@ TEST_CASE("diff: patch and git apply reproduce generated pairs", "[diff]") {
   }
 }
 
-TEST_CASE("diff: the same hunks as git's histogram diff (without its indent heuristic)", "[diff]") {
+namespace {
+
+// git's unified diff of two texts (`git diff --no-index --histogram`, with or without its indent
+// heuristic), without what ours does not write: the "diff --git" and "index" lines, and the
+// enclosing function's first line after each @@ header.
+std::string git_diff(const std::string& a, const std::string& b, bool indent_heuristic) {
+  TempDir t;
+  t.write("a/f", a), t.write("b/f", b);
+  std::string dir = t.path().string();
+  sh("cd '" + dir + "' && git diff --no-index --histogram " + (indent_heuristic ? "--indent-heuristic" : "--no-indent-heuristic") +
+     " --no-color a/f b/f > git.diff");
+  std::string git = read_file(t / "git.diff");
+  git = git.substr(git.find("\n--- ") + 1);
+  std::string stripped;
+  for (size_t start = 0; start < git.size();) {
+    size_t end = std::min(git.find('\n', start), git.size());
+    std::string line = git.substr(start, end - start);
+    if (line.starts_with("@@ ")) line = line.substr(0, line.find(" @@", 3) + 3);
+    stripped += line + "\n";
+    start = end + 1;
+  }
+  return stripped;
+}
+
+std::string ours_as_git(const std::string& a, const std::string& b, bool indent_heuristic) {
+  compress::DiffOptions o;
+  o.old_name = "a/a/f", o.new_name = "b/b/f";  // git's prefixes on the paths it was given
+  o.indent_heuristic = indent_heuristic;
+  return diff_of(a, b, o).unified;
+}
+
+}  // namespace
+
+TEST_CASE("diff: the same hunks as git's histogram diff, with and without its indent heuristic", "[diff]") {
   for (uint32_t seed = 20; seed < 24; ++seed) {
     std::mt19937 rng(seed);
     // Code-like lines with the "}" and blank lines that make a change fit at several places.
     std::vector<std::string> a;
     for (size_t i = 0; i < 3000; ++i) {
       unsigned r = rng() % 10;
-      a.push_back(r < 2 ? "}" : r < 3 ? "" : "    call(" + std::to_string(rng() % 500) + ");");
+      a.push_back(r < 2 ? "}" : r < 3 ? "" : std::string(rng() % 3 * 4, ' ') + "call(" + std::to_string(rng() % 500) + ");");
     }
     auto b = edited(rng, a, 80, seed % 2 == 1);
-    TempDir t;
-    t.write("a/f", join(a)), t.write("b/f", join(b));
-    std::string dir = t.path().string();
-    sh("cd '" + dir + "' && git diff --no-index --histogram --no-indent-heuristic --no-color a/f b/f > git.diff");
-    std::string git = read_file(t / "git.diff");
-    git = git.substr(git.find("\n--- ") + 1);  // past "diff --git" and "index" lines
-    compress::DiffOptions o;
-    o.old_name = "a/a/f", o.new_name = "b/b/f";  // git's prefixes on the paths it was given
-    std::string ours = diff_of(join(a), join(b), o).unified;
-    // git writes the enclosing function's first line after each @@ header; ours does not.
-    std::string stripped;
-    for (size_t start = 0; start < git.size();) {
-      size_t end = std::min(git.find('\n', start), git.size());
-      std::string line = git.substr(start, end - start);
-      if (line.starts_with("@@ ")) line = line.substr(0, line.find(" @@", 3) + 3);
-      stripped += line + "\n";
-      start = end + 1;
+    for (bool heuristic : {false, true}) {
+      INFO("seed " << seed << (heuristic ? ", indent heuristic" : ", no indent heuristic"));
+      CHECK(ours_as_git(join(a), join(b), heuristic) == git_diff(join(a), join(b), heuristic));
     }
-    INFO("seed " << seed);
-    CHECK(ours == stripped);
   }
+}
+
+TEST_CASE("diff: the indent heuristic slides an addition or removal where git puts it", "[diff]") {
+  // Each pair has a run that fits at several places; git's two modes place it differently in
+  // most of them (checked below, so the cases keep testing the heuristic).
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      // A commented function added above another: the whole comment goes with it (without the
+      // heuristic, the run slides down by the "/*" both start with).
+      {"}\n\n/*\n * bar\n */\nvoid bar() {}\n", "}\n\n/*\n * foo\n */\nvoid foo() {}\n\n/*\n * bar\n */\nvoid bar() {}\n"},
+      // The same removed.
+      {"}\n\n/*\n * foo\n */\nvoid foo() {}\n\n/*\n * bar\n */\nvoid bar() {}\n", "}\n\n/*\n * bar\n */\nvoid bar() {}\n"},
+      // A braced block added above one that opens the same way.
+      {"{\n    a();\n}\n", "{\n    b();\n}\n{\n    a();\n}\n"},
+      // A decorated Python function added above another with the same decorator.
+      {"x = 1\n\n\n@cache\ndef g():\n    return 2\n", "x = 1\n\n\n@cache\ndef f():\n    return 1\n\n\n@cache\ndef g():\n    return 2\n"},
+      // Tab-indented: an if added above the same if.
+      {"void f() {\n\tif (x) {\n\t\tgo();\n\t}\n}\n", "void f() {\n\tif (x) {\n\t\tstop();\n\t}\n\tif (x) {\n\t\tgo();\n\t}\n}\n"},
+      // Paragraphs between blank lines, one added in the middle.
+      {"a\n\nb\n\nc\n", "a\n\nb\n\nx\n\nb\n\nc\n"},
+  };
+  size_t differ = 0;
+  for (size_t i = 0; i < cases.size(); ++i) {
+    const auto& [a, b] = cases[i];
+    INFO("case " << i);
+    std::string git = git_diff(a, b, true);
+    CHECK(ours_as_git(a, b, true) == git);
+    CHECK(ours_as_git(a, b, false) == git_diff(a, b, false));
+    differ += git != git_diff(a, b, false);
+    round_trip(a, b);  // patch and git apply take it
+  }
+  CHECK(differ >= 3);
 }
 
 TEST_CASE("diff: frequent lines through several dtl windows are still exact and near minimal", "[diff]") {

@@ -116,3 +116,26 @@ TEST_CASE("store: with a directory, entries outlive eviction and the process; da
   std::filesystem::create_symlink(outside / "secret", dir.t / (handles[5] + ".zst"));
   CHECK(again.get(handles[5]).status == ElisionStore::Status::Unknown);
 }
+
+TEST_CASE("store: two stores sharing a directory train their own dictionaries; each one's entries still read back", "[store]") {
+  Dir dir;
+  auto other_line = [](int i) {
+    return "{\"level\":\"debug\",\"span\":" + std::to_string(i * 31) + ",\"msg\":\"cache miss for key user:" + std::to_string(i * 17) + "\"}\n";
+  };
+  std::vector<std::string> first, second;
+  {
+    // Both open the directory before either has a dictionary, as two processes started together.
+    ElisionStore a({.max_bytes = 1 << 10, .dir_fd = dir.fd, .dictionary_after = 256});
+    ElisionStore b({.max_bytes = 1 << 10, .dir_fd = dir.fd, .dictionary_after = 256});
+    for (int i = 0; i < 600; ++i) first.push_back(a.put(log_line(i)));
+    for (int i = 0; i < 600; ++i) second.push_back(b.put(other_line(i)));
+    REQUIRE(a.stats().dictionary);
+    REQUIRE(b.stats().dictionary);  // b wrote the directory's dictionary last
+  }
+  ElisionStore again({.max_bytes = 1 << 10, .dir_fd = dir.fd, .dictionary_after = 256});
+  for (int i = 0; i < 600; i += 13) {
+    CHECK(again.get(first[size_t(i)]).bytes == log_line(i));
+    CHECK(again.get(second[size_t(i)]).bytes == other_line(i));
+  }
+  CHECK(again.get(first[599]).bytes == log_line(599));
+}

@@ -186,7 +186,9 @@ export interface CompactChange {
   strategy: 'repeat' | 'fold' | 'reread' | 'outline' | 'cut' | 'drop';
   /** `context/expand {handle}` gives the removed bytes back. */
   handle: string;
+  /** Lines removed under this handle: a step that elided several spans has an entry for each. */
   lines: number;
+  /** The message's tokens before and after the step, the same on each entry of one step. */
   tokens_before: number;
   tokens_after: number;
 }

@@ -1,0 +1,25 @@
+// Where context/compact keeps what it elides (compress/store.h): one store for the process, so a
+// handle from any connection expands on any other. With a root, each entry is also written to
+// <root>/.indexer/elided/ (one zstd frame a handle, and the dictionary), so a handle outlives the
+// process: a restarted server, or the next `indexer expand` run in-process, gives it back.
+//
+// The directory is opened under confine.h's rule (.indexer and elided/ beneath the root, a link at
+// either refused), and entries are made O_EXCL | O_NOFOLLOW and renamed within it, so a link the
+// repository planted is never written through. Refused, the store keeps its spans in memory only
+// and says why. The directory is not capped (memory is): entries are small and named by their
+// bytes, so a conversation compacted again writes nothing new; delete the folder to reclaim it.
+#pragma once
+
+#include <string>
+
+namespace server {
+
+// Sets the root whose .indexer/elided/ the store persists in (empty: memory only). Takes effect
+// when the store is first used, so call it before serving; a later call changes nothing.
+void keep_elided_under(std::string root);
+
+// Makes the store now; "" when it persists (or was asked not to), else why it keeps spans in
+// memory only ("symlink: .indexer/elided ..."), for a server to warn about at start.
+std::string open_elided_store();
+
+}  // namespace server
