@@ -1,5 +1,6 @@
 // check_path, check_url and check_host (preflight.h); check_command is in command_line.cpp.
 #include "sandbox/preflight.h"
+#include "sandbox/proxy.h"
 
 #include <arpa/inet.h>
 #include <pwd.h>
@@ -270,60 +271,25 @@ bool parse_v6(std::string_view s, unsigned char out[16]) {
 }
 
 // "" for a public unicast address, else the kind of range it is in.
-std::string v4_range(uint32_t a) {
-  auto in = [&](uint32_t net, int bits) { return bits == 0 || (a >> (32 - bits)) == (net >> (32 - bits)); };
-  if (in(0x7f000000, 8)) return "loopback";
-  if (in(0x00000000, 8)) return "the unspecified range 0.0.0.0/8";
-  if (in(0x0a000000, 8) || in(0xac100000, 12) || in(0xc0a80000, 16)) return "a private range";
-  if (in(0xa9fe0000, 16)) return "link-local (169.254.0.0/16, where cloud metadata answers)";
-  if (in(0x64400000, 10)) return "carrier-grade NAT (100.64.0.0/10)";
-  if (in(0xc0000000, 24) || in(0xc0000200, 24) || in(0xc6336400, 24) || in(0xcb007100, 24) || in(0xc6120000, 15))
-    return "a reserved range";
-  if (in(0xe0000000, 4)) return "multicast";
-  if (in(0xf0000000, 4)) return "a reserved range (240.0.0.0/4)";
-  return "";
-}
-
-std::string v6_range(const unsigned char b[16]) {
-  static const unsigned char zero[16] = {};
-  if (std::memcmp(b, zero, 16) == 0) return "the unspecified address";
-  if (std::memcmp(b, zero, 15) == 0 && b[15] == 1) return "loopback";
-  auto v4_at = [&](int i) { return uint32_t(b[i]) << 24 | uint32_t(b[i + 1]) << 16 | uint32_t(b[i + 2]) << 8 | b[i + 3]; };
-  static const unsigned char mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
-  static const unsigned char nat64[12] = {0, 0x64, 0xff, 0x9b, 0, 0, 0, 0, 0, 0, 0, 0};
-  if (std::memcmp(b, mapped, 12) == 0 || std::memcmp(b, nat64, 12) == 0 || std::memcmp(b, zero, 12) == 0) {
-    std::string r = v4_range(v4_at(12));
-    return r.empty() ? "" : r + " (an IPv4 address inside IPv6)";
-  }
-  if (b[0] == 0x20 && b[1] == 0x02) {  // 6to4 embeds an IPv4 address
-    std::string r = v4_range(v4_at(2));
-    if (!r.empty()) return r + " (inside a 6to4 address)";
-  }
-  if ((b[0] & 0xfe) == 0xfc) return "a private range (fc00::/7)";
-  if (b[0] == 0xfe && (b[1] & 0xc0) == 0x80) return "link-local (fe80::/10)";
-  if (b[0] == 0xfe && (b[1] & 0xc0) == 0xc0) return "site-local (fec0::/10)";
-  if (b[0] == 0xff) return "multicast";
-  if (b[0] == 0x20 && b[1] == 0x01 && b[2] == 0x0d && b[3] == 0xb8) return "the documentation range 2001:db8::/32";
-  if (b[0] == 0x01 && b[1] == 0 && std::memcmp(b + 2, zero, 6) == 0) return "the discard range 100::/64";
-  if (b[0] == 0 && b[1] == 0x64 && b[2] == 0xff && b[3] == 0x9b && b[4] == 0 && b[5] == 1) return "a local NAT64 range";
-  return "";
-}
-
 // "" for a public literal, the range for a non-public one; nullopt for a name.
 std::optional<std::string> literal_range(std::string_view host, std::string& canonical) {
   uint32_t a4;
-  unsigned char a6[16];
+  sockaddr_storage ss{};
   char buf[INET6_ADDRSTRLEN];
   if (parse_v4(host, a4)) {
-    in_addr x{htonl(a4)};
-    canonical = ::inet_ntop(AF_INET, &x, buf, sizeof buf);
-    return v4_range(a4);
+    auto* sin = reinterpret_cast<sockaddr_in*>(&ss);
+    sin->sin_family = AF_INET;
+    sin->sin_addr.s_addr = htonl(a4);
+    canonical = ::inet_ntop(AF_INET, &sin->sin_addr, buf, sizeof buf);
+  } else {
+    auto* sin6 = reinterpret_cast<sockaddr_in6*>(&ss);
+    if (!parse_v6(host, sin6->sin6_addr.s6_addr)) return std::nullopt;
+    sin6->sin6_family = AF_INET6;
+    canonical = ::inet_ntop(AF_INET6, &sin6->sin6_addr, buf, sizeof buf);
   }
-  if (parse_v6(host, a6)) {
-    canonical = ::inet_ntop(AF_INET6, a6, buf, sizeof buf);
-    return v6_range(a6);
-  }
-  return std::nullopt;
+  // The proxy's classification (address_class.cpp), so a literal here and an address it resolves
+  // are judged by one table.
+  return reserved_range(reinterpret_cast<const sockaddr*>(&ss));
 }
 
 // A pattern of network.allowed_domains / blocked_domains (validated by parse_policy) against a
@@ -380,7 +346,7 @@ Decision check_host(const Policy& policy, std::string_view host_in, uint16_t por
   bool loopback = false;
   if (range) {
     host = canon;
-    loopback = *range == "loopback" || range->starts_with("loopback ");
+    loopback = range->ends_with("(loopback)");
     if (!range->empty() && !loopback) return refuse(host + " is in " + *range + ": refused whatever the lists say");
   } else {
     for (char c : host)

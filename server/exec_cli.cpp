@@ -4,6 +4,9 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <memory>
 #include <charconv>
 #include <cstdio>
 #include <filesystem>
@@ -12,12 +15,14 @@
 #include <vector>
 
 #include "sandbox/policy.h"
+#include "sandbox/preflight.h"
+#include "sandbox/proxy.h"
 #include "sandbox/sandbox.h"
 
 namespace {
 
 constexpr const char* kExecUsage =
-    "usage: indexer exec [--policy strict|workspace|permissive] [--workspace DIR] [--cwd DIR]\n"
+    "usage: indexer exec [--policy FILE|strict|workspace|permissive] [--workspace DIR] [--cwd DIR]\n"
     "                    [--timeout S] [--memory N[K|M|G]] [--env KEY=VALUE]... [--stdin] [--verbose] -- CMD...\n"
     "       indexer exec --probe\n";
 
@@ -40,6 +45,22 @@ bool parse_bytes(std::string_view s, uint64_t& out) {
   if (ec != std::errc() || p != s.data() + s.size() || v == 0 || v > (UINT64_MAX / mult)) return false;
   out = v * mult;
   return true;
+}
+
+// The argv as one shell line, each word single-quoted, for the command-line judge: `bash -c
+// "curl x | sh"` stays three words, the third parsed again by the judge as a shell would.
+std::string shell_line(const std::vector<std::string>& argv) {
+  std::string line;
+  for (const auto& a : argv) {
+    if (!line.empty()) line += ' ';
+    line += '\'';
+    for (char c : a) {
+      if (c == '\'') line += "'\\''";
+      else line += c;
+    }
+    line += '\'';
+  }
+  return line;
 }
 
 void write_all(int fd, std::string_view s) {
@@ -103,8 +124,7 @@ int cmd_exec(int argc, char** argv) {
   }
   if (i >= argc) return usage("no command after --");
 
-  // Presets only here; a policy file is read by sandbox::load_policy once it is merged.
-  auto policy = sandbox::preset(policy_name);
+  auto policy = sandbox::load_policy(policy_name);
   if (!policy) return usage(policy.error());
   if (timeout_s > 0) policy->limits.wall_ms = uint64_t(timeout_s * 1000 + 0.5) ? uint64_t(timeout_s * 1000 + 0.5) : 1;
   if (memory) policy->limits.memory_bytes = memory;
@@ -116,6 +136,33 @@ int cmd_exec(int argc, char** argv) {
   cmd.cwd = cwd;
   cmd.env = env;
   for (; i < argc; ++i) cmd.argv.emplace_back(argv[i]);
+  // Judged first by what it would run (preflight.h): a refusal names the command and the rule,
+  // before anything starts. The kernel still confines whatever the preflight cannot see.
+  if (sandbox::Decision d = sandbox::check_command(*policy, shell_line(cmd.argv)); !d.allowed) {
+    std::fprintf(stderr, "indexer exec: refused by policy '%s': %s\n", policy->name.c_str(), d.reason.c_str());
+    return 126;
+  }
+  // With the network on, the only way out is our proxy (proxy.h), on a socket in a private
+  // directory of ours that the engine binds into the sandbox; it lives as long as the run.
+  std::unique_ptr<sandbox::Proxy> proxy;
+  std::string proxy_dir;
+  if (policy->network.enabled) {
+    char tmpl[] = "/tmp/indexer-proxy-XXXXXX";
+    if (!::mkdtemp(tmpl)) return usage(std::string("cannot make the proxy's directory: ") + std::strerror(errno));
+    proxy_dir = tmpl;
+    sandbox::Proxy::Options po;
+    po.socket_path = proxy_dir + "/proxy.sock";
+    po.allow_private = policy->network.allow_localhost;
+    const sandbox::Policy& p = *policy;
+    po.decide = [&p](std::string_view host, uint16_t port, bool connect) { return sandbox::check_host(p, host, port, connect); };
+    auto started = sandbox::Proxy::start(std::move(po));
+    if (!started) {
+      ::rmdir(proxy_dir.c_str());
+      return usage("cannot start the network proxy: " + started.error());
+    }
+    proxy = std::move(*started);
+    cmd.proxy_socket = proxy_dir + "/proxy.sock";
+  }
   if (read_stdin) {
     char buf[65536];
     ssize_t n;
@@ -133,6 +180,14 @@ int cmd_exec(int argc, char** argv) {
     w += n;
   };
   auto r = sandbox::run(*policy, cmd, options);
+  if (proxy) {
+    if (verbose)
+      for (const auto& e : proxy->events())
+        std::fprintf(stderr, "indexer exec: network: %s:%u %s (%s)\n", e.host.c_str(), unsigned(e.port),
+                     e.allowed ? "allowed" : "refused", e.reason.c_str());
+    proxy.reset();  // removes the socket file
+    ::rmdir(proxy_dir.c_str());
+  }
   if (!r) {
     std::fprintf(stderr, "indexer exec: %s\n", r.error().c_str());
     return 2;

@@ -274,9 +274,9 @@ TEST_CASE("preflight: URLs and hosts", "[sandbox][policy]") {
       {p, "https://api.x.com:8443/v1", true, "'api.x.com:8443'"},
       {p, "https://example.com@evil.com/", false, "evil.com:443 is not in network.allowed_domains"},
       {p, "https://93.184.215.14/", true, "allowed"},
-      {p, "https://169.254.169.254/latest/meta-data", false, "link-local (169.254.0.0/16, where cloud metadata answers)"},
-      {p, "https://10.1.2.3/", false, "10.1.2.3 is in a private range: refused whatever the lists say"},
-      {p, "https://[fd00::1]/", false, "a private range (fc00::/7)"},
+      {p, "https://169.254.169.254/latest/meta-data", false, "169.254.169.254 is in 169.254.0.0/16 (link-local, cloud metadata)"},
+      {p, "https://10.1.2.3/", false, "10.1.2.3 is in 10.0.0.0/8 (private): refused whatever the lists say"},
+      {p, "https://[fd00::1]/", false, "fc00::/7 (unique local)"},
       {p, "https://[::ffff:169.254.169.254]/", false, "link-local"},
       {p, "https://127.0.0.1/", false, "127.0.0.1 is loopback (network.allow_localhost is off)"},
       {p, "https://2130706433/", false, "127.0.0.1 is loopback"},  // what the resolver makes of it
@@ -456,7 +456,7 @@ TEST_CASE("cli: indexer policy check, show and explain", "[sandbox][policy][cli]
   CHECK(read.out == "allowed: readable: the workspace\n");
   auto url = test::run_indexer({"policy", "explain", "--policy", "permissive", "--url", "https://169.254.169.254/"});
   CHECK(url.exit_code == 1);
-  CHECK(url.out.starts_with("refused: 169.254.169.254 is in link-local"));
+  CHECK(url.out.starts_with("refused: 169.254.169.254 is in 169.254.0.0/16 (link-local"));
 
   CHECK(test::run_indexer({"policy", "explain"}).exit_code == 2);
   CHECK(test::run_indexer({"policy", "frobnicate"}).err.find("unknown subcommand 'frobnicate'") != std::string::npos);

@@ -3,6 +3,8 @@
 // agent does (cc, a Python test suite, git) still running. No timings asserted.
 #include <catch2/catch.hpp>
 
+#include <netinet/in.h>
+#include <poll.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -388,7 +390,7 @@ TEST_CASE("sandbox: indexer exec exits with the command's status, 124 on timeout
   CHECK(flood.err == "e\n");
   auto bad = test::run_indexer({"exec", "--policy", "nonesuch", "--", "true"});
   CHECK(bad.exit_code == 2);
-  CHECK(bad.err.find("no preset 'nonesuch'") != std::string::npos);
+  CHECK(bad.err.find("nonesuch: No such file or directory (a policy is strict, workspace, permissive or a JSON file)") != std::string::npos);
   auto none = test::run_indexer({"exec", "--workspace", ws.path().string()});
   CHECK(none.exit_code == 2);
   CHECK(none.err.find("no command after --") != std::string::npos);
@@ -530,4 +532,67 @@ TEST_CASE("sandbox: a run the sandbox cannot set up is refused with the step tha
   REQUIRE(r.ok());
   CHECK(r->kind == K::Refused);
   CHECK(r->reason == "refused: sandbox setup failed: enter the working directory /no/such/dir: No such file or directory");
+}
+
+TEST_CASE("sandbox: indexer exec judges the command line first, reads policy files, and goes out only through the proxy", "[sandbox]") {
+  NEED_USERNS();
+  test::TempDir ws;
+  // Preflight: refused by what it would run, with the rule; nothing starts.
+  ws.write("marker", "");
+  auto sudo = test::run_indexer({"exec", "--workspace", ws.path().string(), "--", "sh", "-c", "echo ok && sudo rm marker"});
+  CHECK(sudo.exit_code == 126);
+  CHECK(sudo.err.find("refused by policy 'workspace'") != std::string::npos);
+  CHECK(sudo.err.find("sudo") != std::string::npos);
+  CHECK(sudo.out.empty());
+  // An origin on the host's loopback, which only the proxy can reach from inside.
+  int listener = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  REQUIRE(listener >= 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  REQUIRE(::bind(listener, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+  socklen_t len = sizeof addr;
+  REQUIRE(::getsockname(listener, reinterpret_cast<sockaddr*>(&addr), &len) == 0);
+  REQUIRE(::listen(listener, 8) == 0);
+  const std::string port = std::to_string(ntohs(addr.sin_port));
+  std::atomic<int> served{0};
+  std::thread origin([&] {
+    for (int k = 0; k < 2; ++k) {
+      pollfd p{listener, POLLIN, 0};
+      if (::poll(&p, 1, 20000) <= 0) return;
+      int c = ::accept(listener, nullptr, nullptr);
+      if (c < 0) return;
+      char buf[4096];
+      std::string head;
+      while (head.find("\r\n\r\n") == std::string::npos) {
+        ssize_t n = ::read(c, buf, sizeof buf);
+        if (n <= 0) break;
+        head.append(buf, size_t(n));
+      }
+      std::string answer = "HTTP/1.0 200 OK\r\nContent-Length: 12\r\n\r\nfrom origin\n";
+      (void)!::write(c, answer.data(), answer.size());
+      ::close(c);
+      ++served;
+    }
+  });
+  ws.write("net.json", R"({"name": "net", "network": {"enabled": true, "allow_http": true, "allow_localhost": true,
+                           "allowed_domains": ["127.0.0.1:)" + port + R"("]}})");
+  auto fetched = test::run_indexer({"exec", "--policy", (ws.path() / "net.json").string(), "--workspace", ws.path().string(),
+                                    "--", "curl", "-s", "-S", "http://127.0.0.1:" + port + "/x"});
+  CHECK(fetched.exit_code == 0);
+  CHECK(fetched.out == "from origin\n");
+  // A host the list does not name: the proxy answers 403 with the rule before resolving it.
+  auto other = test::run_indexer({"exec", "--policy", (ws.path() / "net.json").string(), "--workspace", ws.path().string(),
+                                  "--verbose", "--", "curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "http://example.invalid/x"});
+  CHECK(other.out == "403");
+  CHECK(other.err.find("network: example.invalid:80 refused (example.invalid:80 is not in network.allowed_domains)") != std::string::npos);
+  // Without the network, curl reaches nothing at all.
+  auto off = test::run_indexer({"exec", "--workspace", ws.path().string(), "--", "curl", "-s", "-S", "--max-time", "5",
+                                "http://127.0.0.1:" + port + "/x"});
+  CHECK(off.exit_code != 0);
+  CHECK(off.out.empty());
+  ::shutdown(listener, SHUT_RDWR);
+  origin.join();
+  ::close(listener);
+  CHECK(served == 1);
 }
