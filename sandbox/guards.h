@@ -21,9 +21,9 @@
 // built once per process and shared (read-only).
 //
 // Cost, measured by indexer_sandbox_guards_bench (README "Guards"): in the parent ~0.12 ms for the
-// seccomp program, ~0.04 ms for a ruleset of 8 paths, ~0.5 ms to make and remove the cgroups; in the
-// child 0.2-0.7 ms (a loaded machine) to install both; then each allowed system call pays seccomp's entry path
-// (~0.2 us here), each path lookup a Landlock walk to the root.
+// seccomp program, ~0.04 ms for a ruleset of 8 paths, ~0.5 ms to make and remove the cgroups; in
+// the child 0.2-0.7 ms (a loaded machine) to install both; then each allowed system call pays
+// seccomp's entry path (~0.2 us here), each path lookup a Landlock walk to the root.
 #pragma once
 
 #include <linux/filter.h>
