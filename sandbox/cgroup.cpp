@@ -185,7 +185,7 @@ Cgroup& Cgroup::operator=(Cgroup&& o) noexcept {
 Cgroup::~Cgroup() { (void)remove(); }
 
 bool Cgroup::oom_killed() const {
-  return has_memory() && keyed_value(memory_dir_ + "/memory.oom_control", "oom_kill") > 0;
+  return has_memory() && keyed_value(memory_dir_ + "/memory.oom_control", "oom_kill") > oom_base_;
 }
 
 uint64_t Cgroup::peak_memory() const {
@@ -196,7 +196,9 @@ uint64_t Cgroup::peak_memory() const {
   return v;
 }
 
-bool Cgroup::pids_limited() const { return has_pids() && keyed_value(pids_dir_ + "/pids.events", "max") > 0; }
+bool Cgroup::pids_limited() const {
+  return has_pids() && keyed_value(pids_dir_ + "/pids.events", "max") > pids_base_;
+}
 
 std::vector<pid_t> Cgroup::tasks() const {
   std::vector<pid_t> out;
@@ -210,21 +212,28 @@ std::vector<pid_t> Cgroup::tasks() const {
   return out;
 }
 
+Status Cgroup::reset() {
+  if (Status s = kill_tasks(); !s) return s;
+  // A killed task leaves cgroup.procs when it exits but holds its pids.max charge until it is reaped
+  // (by its parent or the pid namespace's init): the next run would start short of processes.
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+  while (has_pids() && read_text(pids_dir_ + "/pids.current") != "0\n") {
+    if (std::chrono::steady_clock::now() > deadline) return Error{"cgroup " + pids_dir_ + ": tasks not reaped"};
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  if (has_memory()) {
+    if (Status s = write_text(memory_dir_ + "/memory.max_usage_in_bytes", "0"); !s) return s;
+    oom_base_ = keyed_value(memory_dir_ + "/memory.oom_control", "oom_kill");
+  }
+  if (has_pids()) pids_base_ = keyed_value(pids_dir_ + "/pids.events", "max");
+  return {};
+}
+
 Status Cgroup::remove() {
   for (int& fd : join_.fds)
     if (fd >= 0) ::close(std::exchange(fd, -1));
   if (memory_dir_.empty() && pids_dir_.empty()) return {};
-  // Kill until empty: a task may fork between the read and the kill (pids.max bounds how often).
-  // A pid read here may exit and be reused before the kill; in a run's own pid namespace (the
-  // engine's) the reuse can only hit another task of the same run.
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);
-  for (std::vector<pid_t> left = tasks(); !left.empty(); left = tasks()) {
-    if (std::chrono::steady_clock::now() > deadline)
-      return Error{"cgroup " + (pids_dir_.empty() ? memory_dir_ : pids_dir_) + ": " + std::to_string(left.size()) +
-                   " tasks survive SIGKILL"};
-    for (pid_t pid : left) ::kill(pid, SIGKILL);
-    std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  }
+  if (Status s = kill_tasks(); !s) return s;
   std::string failed;
   for (std::string* dir : {&memory_dir_, &pids_dir_}) {
     if (dir->empty()) continue;
@@ -241,6 +250,21 @@ Status Cgroup::remove() {
       dir->clear();
   }
   if (!failed.empty()) return Error{"cgroup removal: " + failed};
+  return {};
+}
+
+// Kill until empty: a task may fork between the read and the kill (pids.max bounds how often).
+// A pid read here may exit and be reused before the kill; in a run's own pid namespace (the
+// engine's) the reuse can only hit another task of the same run.
+Status Cgroup::kill_tasks() {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+  for (std::vector<pid_t> left = tasks(); !left.empty(); left = tasks()) {
+    if (std::chrono::steady_clock::now() > deadline)
+      return Error{"cgroup " + (pids_dir_.empty() ? memory_dir_ : pids_dir_) + ": " + std::to_string(left.size()) +
+                   " tasks survive SIGKILL"};
+    for (pid_t pid : left) ::kill(pid, SIGKILL);
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
   return {};
 }
 

@@ -669,6 +669,58 @@ TEST_CASE("cgroup: a child joins from inside its own user namespace", "[sandbox]
   CHECK(cg->remove().ok());
 }
 
+TEST_CASE("cgroup: a group reset for the next run keeps its limits and starts its counters afresh", "[sandbox][guards]") {
+  CgroupSupport support = probe_cgroups();
+  if (!support.memory || !support.pids) {
+    WARN("no usable cgroups: " << support.reason);
+    return;
+  }
+  sandbox::Limits limits;
+  limits.memory_bytes = uint64_t(32) << 20;
+  limits.processes = 4;
+  auto cg = Cgroup::create(limits, "test-reset-" + std::to_string(::getpid()));
+  REQUIRE(cg.ok());
+  // Run 1: past both limits, and a task left behind.
+  auto first = run_child([&](const Report& r) {
+    if (cgroup_join(cg->join()) != 0) return r.fail("join");
+    for (int i = 0; i < 8; ++i)
+      if (::fork() == 0) {
+        ::close(r.fd);  // the parent reads the report to its end
+        ::pause();
+        ::_exit(0);
+      }
+    if (::fork() == 0) {  // the 4th task cannot exist: this fork fails, so the OOM below is the child's own
+      ::_exit(0);
+    }
+    size_t size = size_t(128) << 20;
+    char* p = static_cast<char*>(::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
+    for (size_t i = 0; i < size; i += 4096) p[i] = 1;
+  });
+  CHECK(WIFSIGNALED(first.status));
+  CHECK(cg->oom_killed());
+  CHECK(cg->pids_limited());
+  CHECK(!cg->tasks().empty());
+  REQUIRE(cg->reset().ok());
+  CHECK(cg->tasks().empty());
+  CHECK(!cg->oom_killed());
+  CHECK(!cg->pids_limited());
+  CHECK(fs::exists(cg->memory_dir()));
+  // Run 2, through the same join descriptors: within both limits.
+  auto second = run_child([&](const Report& r) {
+    if (int err = cgroup_join(cg->join()); err != 0) return r.fail(std::string("join: ") + std::strerror(err));
+    pid_t k = ::fork();
+    if (k == 0) ::_exit(0);
+    ::waitpid(k, nullptr, 0);
+  });
+  require_clean_exit(second);
+  CHECK(!cg->oom_killed());
+  CHECK(!cg->pids_limited());
+  CHECK(cg->peak_memory() < (uint64_t(32) << 20));
+  CHECK(test::read_file(cg->memory_dir() + "/memory.limit_in_bytes") == "33554432\n");
+  CHECK(test::read_file(cg->pids_dir() + "/pids.max") == "4\n");
+  REQUIRE(cg->remove().ok());
+}
+
 TEST_CASE("cgroup: names are checked, a live name is not taken twice", "[sandbox][guards]") {
   CHECK(!Cgroup::create({}, "../escape").ok());
   CHECK(!Cgroup::create({}, "").ok());
