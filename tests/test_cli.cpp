@@ -297,7 +297,7 @@ TEST_CASE("cli: kill -9 while writing the snapshot leaves the old one or the new
   CHECK(leftovers == 0);
 }
 
-TEST_CASE("cli: a file too dense to parse within the tree budget is skipped; the run goes on", "[cli][budget]") {
+TEST_CASE("cli: a file too dense to parse within the tree budget is skipped, the run goes on", "[cli][budget]") {
   // The worst legal file: 4 MiB of `x = 1` (its parse tree alone would be 600 MB), beside a
   // smaller dense file that fits the budget and an ordinary one.
   test::TempDir t;

@@ -73,7 +73,7 @@ bool same(const std::vector<Message>& a, const std::vector<Message>& b) {
 
 }  // namespace
 
-TEST_CASE("compact: needles survive a small budget; the budget holds and is used; expanding restores every byte", "[compact]") {
+TEST_CASE("compact: needles survive a small budget, the budget holds and is used, expanding restores every byte", "[compact]") {
   std::mt19937 rng(11);
   std::vector<Message> input = session(200, rng);
   // A failing assertion in the middle of a 50,000-line log.

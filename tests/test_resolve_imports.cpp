@@ -134,7 +134,7 @@ TEST_CASE("imports: compile_commands.json with 100k entries or 100k -I arguments
   }
 }
 
-TEST_CASE("imports: a tsconfig.json with 20k paths patterns is capped with a warning; the first ones still apply", "[imports]") {
+TEST_CASE("imports: a tsconfig.json with 20k paths patterns is capped with a warning, the first ones still apply", "[imports]") {
   test::TempDir t;
   std::string paths = "\"@app/*\": [\"src/app/*\"]";
   for (int i = 0; i < 20000; ++i) paths += ", \"@p" + std::to_string(i) + "/*\": [\"lib" + std::to_string(i) + "/*\"]";

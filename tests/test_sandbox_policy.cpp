@@ -91,7 +91,7 @@ TEST_CASE("policy: parse errors name the field's JSON path", "[sandbox][policy]"
   }
 }
 
-TEST_CASE("policy: limits take numbers or units; extends fills what is left out; ~ is the user's home", "[sandbox][policy]") {
+TEST_CASE("policy: limits take numbers or units, extends fills what is left out, a tilde is the user's home", "[sandbox][policy]") {
   Policy p = must(parse_policy(R"({
     "name": "ci", "extends": "strict",
     "filesystem": {"allowed_paths": ["~/data/", "/opt/x/../y"]},

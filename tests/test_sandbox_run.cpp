@@ -327,7 +327,7 @@ int host_processes_with(const std::string& token) {
 }
 }  // namespace
 
-TEST_CASE("sandbox: a timeout kills a tree that ignores SIGTERM; cancel does too", "[sandbox]") {
+TEST_CASE("sandbox: a timeout kills a tree that ignores SIGTERM, cancel does too", "[sandbox]") {
   NEED_USERNS();
   test::TempDir ws;
   auto p = workspace_policy();
@@ -460,7 +460,7 @@ TEST_CASE("sandbox: with a proxy socket, 127.0.0.1:3128 inside is relayed to it,
   CHECK(bad.error() == "proxy socket " + c.proxy_socket + ": not a Unix socket");
 }
 
-TEST_CASE("sandbox: the guards are applied: seccomp refuses io_uring, ptrace and TIOCSTI; Landlock and cgroups listed", "[sandbox]") {
+TEST_CASE("sandbox: the guards are applied: seccomp refuses io_uring, ptrace and TIOCSTI, Landlock and cgroups listed", "[sandbox]") {
   NEED_USERNS();
   test::TempDir ws;
   ws.write("guards.py",
@@ -492,7 +492,7 @@ TEST_CASE("sandbox: the guards are applied: seccomp refuses io_uring, ptrace and
   if (::geteuid() == 0 && sandbox::probe().cgroup_v1_pids) CHECK(has("cgroup v1 pids"));
 }
 
-TEST_CASE("sandbox: permissive shows the host read-only; workspace does not show it", "[sandbox]") {
+TEST_CASE("sandbox: permissive shows the host read-only, workspace does not show it", "[sandbox]") {
   NEED_USERNS();
   test::TempDir ws;
   const std::string readme = std::string(SOURCE_DIR) + "/README.md";

@@ -392,7 +392,7 @@ std::vector<std::string> listing(const fs::path& dir) {
 
 }  // namespace
 
-TEST_CASE("cli: a .indexer that links out of the tree is not written through; the query still answers", "[cli][snapshot]") {
+TEST_CASE("cli: a .indexer that links out of the tree is not written through, the query still answers", "[cli][snapshot]") {
   test::TempDir t, outside;
   t.write("src/zeta.py", "def zeta_function():\n    pass\n");
   // What a writer that followed the link would overwrite, create or clean up as stale.

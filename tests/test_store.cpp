@@ -34,7 +34,7 @@ struct Dir {
 
 }  // namespace
 
-TEST_CASE("store: every span comes back byte for byte; the same bytes are one handle", "[store]") {
+TEST_CASE("store: every span comes back byte for byte, the same bytes are one handle", "[store]") {
   ElisionStore store;
   std::mt19937 rng(7);
   std::vector<std::string> spans = {"", "x", "\xff\xfe not UTF-8 \xc0", std::string(5 << 20, 'a'), random_bytes(rng, 1 << 20)};
@@ -90,7 +90,7 @@ TEST_CASE("store: past the cap the least recently used go, and get() says so", "
   CHECK(store.get(handles[6]).status == ElisionStore::Status::Evicted);
 }
 
-TEST_CASE("store: with a directory, entries outlive eviction and the process; damage is said, links are not followed", "[store]") {
+TEST_CASE("store: with a directory, entries outlive eviction and the process, damage is said, links are not followed", "[store]") {
   Dir dir;
   std::vector<std::string> handles;
   {
@@ -117,7 +117,7 @@ TEST_CASE("store: with a directory, entries outlive eviction and the process; da
   CHECK(again.get(handles[5]).status == ElisionStore::Status::Unknown);
 }
 
-TEST_CASE("store: two stores sharing a directory train their own dictionaries; each one's entries still read back", "[store]") {
+TEST_CASE("store: two stores sharing a directory train their own dictionaries, each one's entries still read back", "[store]") {
   Dir dir;
   auto other_line = [](int i) {
     return "{\"level\":\"debug\",\"span\":" + std::to_string(i * 31) + ",\"msg\":\"cache miss for key user:" + std::to_string(i * 17) + "\"}\n";
