@@ -1,5 +1,6 @@
 #include "compress/store.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -8,10 +9,12 @@
 #include <zdict.h>
 #include <zstd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdio>
 #include <list>
 #include <mutex>
+#include <tuple>
 #include <unordered_map>
 #include <unordered_set>
 #include <vector>
@@ -56,22 +59,27 @@ bool read_file(int dir_fd, const std::string& name, std::string& out) {
 }
 
 // Written whole or not at all: a temporary name, then a rename over the final one.
-void write_file(int dir_fd, const std::string& name, std::string_view bytes) {
+bool write_file(int dir_fd, const std::string& name, std::string_view bytes) {
   static std::atomic<unsigned> serial{0};
   char suffix[48];
   std::snprintf(suffix, sizeof suffix, ".%d.%u", int(::getpid()), serial++);
   std::string tmp = '.' + name;
   tmp += suffix;
   int fd = ::openat(dir_fd, tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-  if (fd < 0) return;
+  if (fd < 0) return false;
   size_t done = 0;
   while (done < bytes.size()) {
     ssize_t n = ::write(fd, bytes.data() + done, bytes.size() - done);
     if (n <= 0) break;
     done += size_t(n);
   }
-  bool ok = done == bytes.size() && ::close(fd) == 0;
-  if (!ok || ::renameat(dir_fd, tmp.c_str(), dir_fd, name.c_str()) != 0) ::unlinkat(dir_fd, tmp.c_str(), 0);
+  bool ok = done == bytes.size();
+  ok = ::close(fd) == 0 && ok;
+  if (!ok || ::renameat(dir_fd, tmp.c_str(), dir_fd, name.c_str()) != 0) {
+    ::unlinkat(dir_fd, tmp.c_str(), 0);
+    return false;
+  }
+  return true;
 }
 
 // The bytes of a frame, checked against the handle that names them.
@@ -103,6 +111,56 @@ struct ElisionStore::State {
   std::list<std::string> lru;  // most recently used first
   size_t stored = 0, original = 0, evicted_count = 0;
   std::unordered_set<std::string> evicted;
+  // The directory's entry files, oldest first (by modification time when it was opened, then as
+  // written): what the disk cap removes first.
+  std::list<std::pair<std::string, size_t>> on_disk;
+  std::unordered_map<std::string, std::list<std::pair<std::string, size_t>>::iterator> on_disk_index;
+  size_t dir_bytes = 0;
+
+  void scan_directory() {
+    int fd = ::openat(options.dir_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) return;
+    DIR* dir = ::fdopendir(fd);
+    if (!dir) {
+      ::close(fd);
+      return;
+    }
+    std::vector<std::tuple<int64_t, std::string, size_t>> found;
+    while (dirent* e = ::readdir(dir)) {
+      std::string_view name = e->d_name;
+      if (name.size() != 37 || !name.ends_with(".zst") || !is_handle(name.substr(0, 33))) continue;
+      struct stat st;
+      if (::fstatat(options.dir_fd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(st.st_mode)) continue;
+      found.emplace_back(int64_t(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec, std::string(name.substr(0, 33)), size_t(st.st_size));
+    }
+    ::closedir(dir);
+    std::sort(found.begin(), found.end());
+    for (auto& [when, handle, size] : found) note_on_disk(handle, size);
+  }
+  void note_on_disk(const std::string& handle, size_t size) {
+    if (auto it = on_disk_index.find(handle); it != on_disk_index.end()) {
+      dir_bytes -= it->second->second;
+      on_disk.erase(it->second);
+    }
+    on_disk.emplace_back(handle, size);
+    on_disk_index[handle] = std::prev(on_disk.end());
+    dir_bytes += size;
+  }
+  // Removes the oldest files while the directory holds more than its cap; never `keep` (the entry
+  // just written, which alone may be over it).
+  void trim_directory(const std::string& keep) {
+    while (dir_bytes > options.max_dir_bytes && !on_disk.empty() && on_disk.front().first != keep) {
+      auto [handle, size] = on_disk.front();
+      on_disk.pop_front();
+      on_disk_index.erase(handle);
+      dir_bytes -= size;
+      ::unlinkat(options.dir_fd, (handle + ".zst").c_str(), 0);
+      if (!entries.count(handle)) {
+        if (evicted.size() >= kMaxRemembered) evicted.clear();
+        evicted.insert(handle);
+      }
+    }
+  }
 
   // The dictionary: trained once, from the first small spans.
   std::vector<std::string> samples;
@@ -165,7 +223,7 @@ struct ElisionStore::State {
       auto it = entries.find(lru.back());
       stored -= it->second.frame.size();
       original -= it->second.original;
-      if (options.dir_fd < 0) {
+      if (options.dir_fd < 0 || !on_disk_index.count(it->first)) {
         if (evicted.size() >= kMaxRemembered) evicted.clear();
         evicted.insert(it->first);
       }
@@ -182,6 +240,7 @@ ElisionStore::ElisionStore(Options options) : state_(std::make_unique<State>()) 
   state_->options = options;
   std::string dict;
   if (options.dir_fd >= 0 && read_file(options.dir_fd, kDictionaryFile, dict)) state_->use_dictionary(dict);
+  if (options.dir_fd >= 0) state_->scan_directory();
 }
 
 ElisionStore::~ElisionStore() = default;
@@ -214,8 +273,12 @@ std::string ElisionStore::put(std::string_view bytes) {
                    : ZSTD_compressCCtx(cctx.get(), frame.data(), frame.size(), bytes.data(), bytes.size(), kLevel);
   if (ZSTD_isError(n)) frame.clear();  // cannot happen with a bound-sized buffer; kept out rather than wrong
   frame.resize(ZSTD_isError(n) ? 0 : n);
-  if (s.options.dir_fd >= 0 && !frame.empty()) write_file(s.options.dir_fd, handle + ".zst", frame);
+  const bool written = s.options.dir_fd >= 0 && !frame.empty() && write_file(s.options.dir_fd, handle + ".zst", frame);
   std::lock_guard lock(s.mu);
+  if (written) {
+    s.note_on_disk(handle, frame.size());
+    s.trim_directory(handle);
+  }
   if (frame.empty() || s.entries.count(handle)) return handle;
   s.lru.push_front(handle);
   s.stored += frame.size();
@@ -245,7 +308,8 @@ ElisionStore::Got ElisionStore::get(std::string_view handle) {
     } else if (s.evicted.count(name)) {
       got.status = Status::Evicted;
       got.reason = "handle " + name + " was evicted: the store keeps the most recently used " + std::to_string(s.options.max_bytes >> 20) +
-                   " MiB of compressed spans";
+                   " MiB of compressed spans" +
+                   (s.options.dir_fd >= 0 ? ", and the newest " + std::to_string(s.options.max_dir_bytes >> 20) + " MiB on disk" : "");
       return got;
     }
   }

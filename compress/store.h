@@ -31,6 +31,7 @@ class ElisionStore {
   struct Options {
     size_t max_bytes = size_t(256) << 20;  // compressed bytes held in memory
     int dir_fd = -1;                       // a directory to persist entries in (not owned); -1: none
+    size_t max_dir_bytes = size_t(1) << 30;  // entries kept in the directory; the oldest go first
     size_t dictionary_after = 256;         // small spans seen before a dictionary is trained
   };
   ElisionStore();

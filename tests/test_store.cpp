@@ -139,3 +139,39 @@ TEST_CASE("store: two stores sharing a directory train their own dictionaries, e
   }
   CHECK(again.get(first[599]).bytes == log_line(599));
 }
+
+TEST_CASE("store: the directory is capped too, the oldest entries go first, and a restart keeps the count", "[store]") {
+  Dir dir;
+  auto noise = [](int i) {  // incompressible: each frame is about its span's size
+    std::string s;
+    uint64_t x = 0x9e3779b97f4a7c15ull * uint64_t(i + 1);
+    for (int k = 0; k < 1000; ++k) {
+      x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+      s += char('!' + x % 90);
+    }
+    return s;
+  };
+  auto dir_bytes = [&] {
+    size_t total = 0;
+    for (const auto& e : std::filesystem::directory_iterator(dir.t.path()))
+      if (e.path().extension() == ".zst") total += e.file_size();
+    return total;
+  };
+  std::vector<std::string> handles;
+  {
+    ElisionStore store({.max_bytes = 2 << 10, .dir_fd = dir.fd, .max_dir_bytes = 10 << 10, .dictionary_after = 1 << 20});
+    for (int i = 0; i < 40; ++i) handles.push_back(store.put(noise(i)));
+    CHECK(dir_bytes() <= (10 << 10));
+    ElisionStore::Got first = store.get(handles[0]);
+    CHECK(first.status == ElisionStore::Status::Evicted);
+    CHECK(first.reason.find("on disk") != std::string::npos);
+    CHECK(store.get(handles[39]).bytes == noise(39));
+  }
+  // A new store counts what the directory holds, so the cap holds across restarts.
+  ElisionStore again({.max_bytes = 2 << 10, .dir_fd = dir.fd, .max_dir_bytes = 10 << 10, .dictionary_after = 1 << 20});
+  CHECK(again.get(handles[39]).bytes == noise(39));
+  for (int i = 40; i < 60; ++i) handles.push_back(again.put(noise(i)));
+  CHECK(dir_bytes() <= (10 << 10));
+  CHECK(again.get(handles[59]).bytes == noise(59));
+  CHECK(again.get(handles[39]).status != ElisionStore::Status::Found);
+}
