@@ -101,6 +101,21 @@ std::optional<std::string> open_frame(std::string_view frame, std::string_view h
 
 struct ElisionStore::State {
   Options options;
+  // The persistence directory for one use: options.dir_fd, or one options.open_dir opened.
+  struct Dir {
+    int fd = -1;
+    bool owned = false;
+    Dir() = default;
+    Dir(int f, bool o) : fd(f), owned(o) {}
+    Dir(const Dir&) = delete;
+    Dir& operator=(const Dir&) = delete;
+    ~Dir() {
+      if (owned && fd >= 0) ::close(fd);
+    }
+    explicit operator bool() const { return fd >= 0; }
+  };
+  Dir dir() const { return options.open_dir ? Dir(options.open_dir(), true) : Dir(options.dir_fd, false); }
+  bool persists() const { return options.dir_fd >= 0 || bool(options.open_dir); }
   mutable std::mutex mu;
   struct Entry {
     std::string frame;
@@ -118,7 +133,9 @@ struct ElisionStore::State {
   size_t dir_bytes = 0;
 
   void scan_directory() {
-    int fd = ::openat(options.dir_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    Dir d = dir();
+    if (!d) return;
+    int fd = ::openat(d.fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (fd < 0) return;
     DIR* dir = ::fdopendir(fd);
     if (!dir) {
@@ -130,7 +147,7 @@ struct ElisionStore::State {
       std::string_view name = e->d_name;
       if (name.size() != 37 || !name.ends_with(".zst") || !is_handle(name.substr(0, 33))) continue;
       struct stat st;
-      if (::fstatat(options.dir_fd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(st.st_mode)) continue;
+      if (::fstatat(d.fd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(st.st_mode)) continue;
       found.emplace_back(int64_t(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec, std::string(name.substr(0, 33)), size_t(st.st_size));
     }
     ::closedir(dir);
@@ -149,12 +166,14 @@ struct ElisionStore::State {
   // Removes the oldest files while the directory holds more than its cap; never `keep` (the entry
   // just written, which alone may be over it).
   void trim_directory(const std::string& keep) {
-    while (dir_bytes > options.max_dir_bytes && !on_disk.empty() && on_disk.front().first != keep) {
+    if (dir_bytes <= options.max_dir_bytes) return;
+    Dir d = dir();
+    while (d && dir_bytes > options.max_dir_bytes && !on_disk.empty() && on_disk.front().first != keep) {
       auto [handle, size] = on_disk.front();
       on_disk.pop_front();
       on_disk_index.erase(handle);
       dir_bytes -= size;
-      ::unlinkat(options.dir_fd, (handle + ".zst").c_str(), 0);
+      ::unlinkat(d.fd, (handle + ".zst").c_str(), 0);
       if (!entries.count(handle)) {
         if (evicted.size() >= kMaxRemembered) evicted.clear();
         evicted.insert(handle);
@@ -199,11 +218,11 @@ struct ElisionStore::State {
     if (ZDICT_isError(n)) return;  // too little to learn from: plain frames from here on
     dict.resize(n);
     use_dictionary(dict);
-    if (options.dir_fd >= 0) {
+    if (Dir d = dir()) {
       // Also under its id: another process sharing the directory may train its own and write
       // kDictionaryFile after us; our frames still find theirs.
-      write_file(options.dir_fd, dictionary_file(dictionary_id), dict);
-      write_file(options.dir_fd, kDictionaryFile, dict);
+      write_file(d.fd, dictionary_file(dictionary_id), dict);
+      write_file(d.fd, kDictionaryFile, dict);
     }
   }
 
@@ -212,7 +231,8 @@ struct ElisionStore::State {
     if (auto it = others.find(id); it != others.end()) return it->second;
     std::string dict;
     std::shared_ptr<ZSTD_DDict> d;
-    if (options.dir_fd >= 0 && read_file(options.dir_fd, dictionary_file(id), dict) && ZSTD_getDictID_fromDict(dict.data(), dict.size()) == id)
+    Dir where = dir();
+    if (where && read_file(where.fd, dictionary_file(id), dict) && ZSTD_getDictID_fromDict(dict.data(), dict.size()) == id)
       if (ZSTD_DDict* made = ZSTD_createDDict(dict.data(), dict.size())) d.reset(made, ZSTD_freeDDict);
     if (others.size() < 64) others.emplace(id, d);  // a damaged directory cannot grow this without end
     return d;
@@ -223,7 +243,7 @@ struct ElisionStore::State {
       auto it = entries.find(lru.back());
       stored -= it->second.frame.size();
       original -= it->second.original;
-      if (options.dir_fd < 0 || !on_disk_index.count(it->first)) {
+      if (!persists() || !on_disk_index.count(it->first)) {
         if (evicted.size() >= kMaxRemembered) evicted.clear();
         evicted.insert(it->first);
       }
@@ -239,8 +259,8 @@ ElisionStore::ElisionStore() : ElisionStore(Options{}) {}
 ElisionStore::ElisionStore(Options options) : state_(std::make_unique<State>()) {
   state_->options = options;
   std::string dict;
-  if (options.dir_fd >= 0 && read_file(options.dir_fd, kDictionaryFile, dict)) state_->use_dictionary(dict);
-  if (options.dir_fd >= 0) state_->scan_directory();
+  if (State::Dir d = state_->dir(); d && read_file(d.fd, kDictionaryFile, dict)) state_->use_dictionary(dict);
+  if (state_->persists()) state_->scan_directory();
 }
 
 ElisionStore::~ElisionStore() = default;
@@ -273,7 +293,9 @@ std::string ElisionStore::put(std::string_view bytes) {
                    : ZSTD_compressCCtx(cctx.get(), frame.data(), frame.size(), bytes.data(), bytes.size(), kLevel);
   if (ZSTD_isError(n)) frame.clear();  // cannot happen with a bound-sized buffer; kept out rather than wrong
   frame.resize(ZSTD_isError(n) ? 0 : n);
-  const bool written = s.options.dir_fd >= 0 && !frame.empty() && write_file(s.options.dir_fd, handle + ".zst", frame);
+  bool written = false;
+  if (!frame.empty() && s.persists())
+    if (State::Dir d = s.dir()) written = write_file(d.fd, handle + ".zst", frame);
   std::lock_guard lock(s.mu);
   if (written) {
     s.note_on_disk(handle, frame.size());
@@ -309,11 +331,14 @@ ElisionStore::Got ElisionStore::get(std::string_view handle) {
       got.status = Status::Evicted;
       got.reason = "handle " + name + " was evicted: the store keeps the most recently used " + std::to_string(s.options.max_bytes >> 20) +
                    " MiB of compressed spans" +
-                   (s.options.dir_fd >= 0 ? ", and the newest " + std::to_string(s.options.max_dir_bytes >> 20) + " MiB on disk" : "");
+                   (s.persists() ? ", and the newest " + std::to_string(s.options.max_dir_bytes >> 20) + " MiB on disk" : "");
       return got;
     }
   }
-  if (frame.empty() && !(s.options.dir_fd >= 0 && read_file(s.options.dir_fd, name + ".zst", frame))) {
+  bool from_disk = false;
+  if (frame.empty() && s.persists())
+    if (State::Dir d = s.dir()) from_disk = read_file(d.fd, name + ".zst", frame);
+  if (frame.empty() && !from_disk) {
     got.reason = "no span with handle " + name + " (handles come from this server's context/compact markers)";
     return got;
   }

@@ -19,6 +19,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -31,6 +32,10 @@ class ElisionStore {
   struct Options {
     size_t max_bytes = size_t(256) << 20;  // compressed bytes held in memory
     int dir_fd = -1;                       // a directory to persist entries in (not owned); -1: none
+    // Or: opens that directory (a new descriptor, -1 when it cannot) for each use, which the store
+    // closes after. A server uses this: a descriptor held open inside its root would keep the root's
+    // inode alive after an `rm -rf`, so inotify would never say the root was deleted.
+    std::function<int()> open_dir;
     size_t max_dir_bytes = size_t(1) << 30;  // entries kept in the directory; the oldest go first
     size_t dictionary_after = 256;         // small spans seen before a dictionary is trained
   };

@@ -8,6 +8,8 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <unistd.h>
+
 #include <cstring>
 #include <mutex>
 #include <chrono>
@@ -59,7 +61,7 @@ int open_elided_dir(const std::string& root, std::string& why) {
     why = std::string(indexer::confine::refusal_name(dir.refusal)) + ": " + root + "/.indexer/elided (" + std::strerror(dir.error) + ")";
     return -1;
   }
-  return dir.fd.release();  // the store's for the process
+  return dir.fd.release();  // the store's, for one use
 }
 
 compress::ElisionStore& store() {
@@ -68,7 +70,18 @@ compress::ElisionStore& store() {
     StoreSetting& set = setting();
     std::lock_guard lock(set.mu);
     compress::ElisionStore::Options o;
-    if (!set.root.empty()) o.dir_fd = open_elided_dir(set.root, set.refused);
+    if (!set.root.empty()) {
+      // Opened for each use, never held: a descriptor inside the root would keep a deleted root's
+      // inode alive, and the watcher would never hear it was deleted (and so never see it return).
+      int probe = open_elided_dir(set.root, set.refused);
+      if (probe >= 0) {
+        ::close(probe);
+        o.open_dir = [root = set.root] {
+          std::string why;
+          return open_elided_dir(root, why);
+        };
+      }
+    }
     return new compress::ElisionStore(o);
   }();
   return *s;

@@ -6,8 +6,9 @@
 // The directory is opened under confine.h's rule (.indexer and elided/ beneath the root, a link at
 // either refused), and entries are made O_EXCL | O_NOFOLLOW and renamed within it, so a link the
 // repository planted is never written through. Refused, the store keeps its spans in memory only
-// and says why. The directory is not capped (memory is): entries are small and named by their
-// bytes, so a conversation compacted again writes nothing new; delete the folder to reclaim it.
+// and says why. The directory is capped (ElisionStore::Options::max_dir_bytes, oldest first), and
+// opened for each use rather than held: a descriptor inside the root kept a deleted root's inode
+// alive, so the watcher never heard of the deletion and never rescanned the root that came back.
 #pragma once
 
 #include <string>
