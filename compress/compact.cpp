@@ -56,6 +56,13 @@ bool is_json_value(std::string_view t) {
     while (i < t.size() && (std::isdigit(static_cast<unsigned char>(t[i])) || t[i] == '.' || t[i] == 'e' || t[i] == 'E' || t[i] == '+' || t[i] == '-')) ++i;
     return i > digits && i > start;
   };
+  auto member_key = [&] {  // `"name" :` inside an object
+    if (!string()) return false;
+    ws();
+    if (i >= t.size() || t[i++] != ':') return false;
+    ws();
+    return true;
+  };
   std::vector<char> stack;  // the containers open, innermost last
   ws();
   for (;;) {
@@ -68,12 +75,7 @@ bool is_json_value(std::string_view t) {
         ++i;
         stack.pop_back();
       } else {
-        if (stack.back() == '{') {
-          if (!string()) return false;
-          ws();
-          if (i >= t.size() || t[i++] != ':') return false;
-          ws();
-        }
+        if (stack.back() == '{' && !member_key()) return false;
         continue;
       }
     } else if (!(string() || literal("true") || literal("false") || literal("null") || number())) {
@@ -92,12 +94,7 @@ bool is_json_value(std::string_view t) {
       }
       if (t[i++] != ',') return false;
       ws();
-      if (stack.back() == '{') {
-        if (!string()) return false;
-        ws();
-        if (i >= t.size() || t[i++] != ':') return false;
-        ws();
-      }
+      if (stack.back() == '{' && !member_key()) return false;
       break;
     }
   }

@@ -681,7 +681,7 @@ class LayerSearch {
         }
         return;
       }
-      out_.add_name(id, MatchTier::Substring, [&] { return std::optional<int32_t>(grade(n)->score); });
+      out_.add_name(id, MatchTier::Substring, [&] { return std::optional<int32_t>(substring_score(n)); });
     });
     if (out_.full()) return;
     for (uint32_t id : fuzzy_candidates) {
@@ -703,16 +703,20 @@ class LayerSearch {
   static constexpr int32_t kStrongEvidence = 1 << 20;  // above any score the matcher gives
   std::optional<Grade> grade(std::string_view n) {
     if (flat_prefix(n)) return Grade{MatchTier::Prefix, 0};
+    if (icontains(n, lower_)) return Grade{MatchTier::Substring, substring_score(n)};
     const size_t m = std::min(n.size(), FuzzyMatcher::kMaxWord);
     char_roles(n, roles_, m);
-    if (icontains(n, lower_)) {
-      int32_t score = matcher_.match(n).value_or(0);
-      return Grade{MatchTier::Substring, substring_at_head(n, m) ? score + kStrongEvidence : score};
-    }
     std::optional<int32_t> score = matcher_.match(n);
     if (!score) return std::nullopt;
     if (int evidence = acronym(n, m)) return Grade{MatchTier::Substring, *score + evidence * kStrongEvidence};
     return Grade{MatchTier::Fuzzy, *score};
+  }
+  // A substring's score: the matcher's, raised when some occurrence starts a segment.
+  int32_t substring_score(std::string_view n) {
+    const size_t m = std::min(n.size(), FuzzyMatcher::kMaxWord);
+    char_roles(n, roles_, m);
+    int32_t score = matcher_.match(n).value_or(0);
+    return substring_at_head(n, m) ? score + kStrongEvidence : score;
   }
   // The query's word characters start the name's, separators aside: `processre` for
   // process_response, `getname` for get_name. A prefix in all but the underscores.
