@@ -96,7 +96,9 @@ Message classify(const json& m) {
   if (method == m.end() || !method->is_string()) return Invalid{id, "method must be a string"};
   json params = nullptr;
   if (auto p = m.find("params"); p != m.end()) {
-    if (!p->is_object() && !p->is_array()) return Invalid{id, "params must be an object or an array"};
+    // null is read as absent: JSON-RPC 2.0 says params, when present, are structured, but LSP's
+    // `shutdown` and `exit` take none and Emacs's jsonrpc.el sends them as null.
+    if (!p->is_object() && !p->is_array() && !p->is_null()) return Invalid{id, "params must be an object or an array"};
     params = *p;
   }
   return Call{id, !has_id, method->get<std::string>(), std::move(params)};

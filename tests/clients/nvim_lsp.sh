@@ -3,17 +3,7 @@
 set -euo pipefail
 root=$(mktemp -d)
 trap 'rm -rf "$root"' EXIT
-cat > "$root/shapes.py" <<'PY'
-class Shape:
-    def area(self):
-        return 0
-
-def make():
-    return area_of(Shape())
-
-def area_of(s):
-    return s.area()
-PY
+cp "$(dirname "$0")/../fixtures/editors/shapes.py" "$root/"  # the tree both editor tests read
 export INDEXER_BINARY="$1" ROOT="$root" OUT="$root/.answers"
 timeout 60 nvim --headless -u NONE -i NONE -n -c "luafile $(dirname "$0")/nvim_lsp.lua" </dev/null >/dev/null 2>&1
 expected='workspace area 1:8
