@@ -8,6 +8,7 @@ pkgs=(cmake ninja-build g++ pkg-config ccache
       universal-ctags neovim emacs-nox elpa-eglot python3-websockets  # readtags, and the clients the tests drive
       clang libclang-rt-14-dev                   # libFuzzer, for fuzz/
       libicu-dev                                 # Unicode categories for compress/tokens
+      libpcre2-dev                               # the tags queries' #match? predicates
       libseccomp-dev bubblewrap                  # sandbox/ filters; bwrap is its benchmark peer
       libhiredis-dev redis-server)               # the execution queue shared through Redis, and its test's server
 missing=()

@@ -11,7 +11,10 @@ cd "$(dirname "$0")/.."
 need=()
 # libssl-dev: asio's and beast's ssl headers include OpenSSL's, or clangd's TUs for them stop.
 # libpcre2-dev: the regex engine the tokenizer's scanner is measured against.
-for p in fzf universal-ctags libboost-dev python3 clangd libssl-dev libpcre2-dev; do
+# golang-src, rust-src, openjdk-17-source, libruby3.1, php-symfony-*: real trees of the languages the
+# corpus above does not hold, indexed one language at a time below (the ratio to parse-only each).
+for p in fzf universal-ctags libboost-dev python3 clangd libssl-dev libpcre2-dev \
+         golang-src rust-src openjdk-17-source libruby3.1 php-symfony-console php-symfony-http-foundation php-symfony-dependency-injection; do
   dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q "ok installed" || need+=("$p")
 done
 if ((${#need[@]})); then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null; fi
@@ -27,14 +30,27 @@ for pin in "${npm_pins[@]}"; do
   fi
 done
 cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
-cmake --build build --target indexer_bench indexer_live_bench indexer_serve_bench indexer_diff_bench
+cmake --build build --target indexer_bench indexer_phases indexer_live_bench indexer_serve_bench indexer_diff_bench
 # Debian's standard library, not a python3 on PATH that may carry hundreds of MB of site-packages.
 py=$(ls -d /usr/lib/python3.[0-9]* 2>/dev/null | sort -V | tail -1)
 [ -n "$py" ] || py=$(/usr/bin/python3 -c 'import sysconfig; print(sysconfig.get_paths()["stdlib"])')
 corpora=("$py" /usr/include/boost "$cache/node_modules/typescript/lib")
-for go in /usr/lib/go/src /usr/lib/go-*/src; do [ -d "$go" ] && corpora+=("$go") && break; done
 echo "corpora: ${corpora[*]}"
 build/indexer_bench "$@" "${corpora[@]}"
+echo
+# One language at a time: index time over tree-sitter's parse-only time (wall, and CPU per phase).
+go=$(ls -d /usr/share/go-*/src /usr/lib/go-*/src 2>/dev/null | sort -V | tail -1)
+jdk=$cache/jdk-src
+if [ ! -d "$jdk/java.base" ]; then
+  src=$(ls /usr/lib/jvm/*/lib/src.zip | sort -V | tail -1)
+  mkdir -p "$jdk" && unzip -q -o "$src" 'java.base/*' 'java.net.http/*' 'java.sql/*' -d "$jdk"
+fi
+ruby=$(ls -d /usr/lib/ruby/[0-9]* | sort -V | tail -1)
+for tree in "$go" /usr/lib/rustlib/src/rust/library "$jdk" "$ruby" /usr/share/php; do
+  echo "== $tree"
+  build/indexer_bench --no-queries --no-ranking --repeat 3 "$tree" | grep -E "parse only|^indexer |ratios|fastest"
+  build/indexer_phases "$tree" | grep -E "^[a-z]+ +[0-9]+ |ours/parse-only"
+done
 echo
 build/indexer_live_bench "${corpora[@]}"
 echo
