@@ -162,6 +162,10 @@ Done<Scope> narrow(const Policy& policy, const std::string& workspace, const Tas
   }
   s.areas = std::move(areas);
   s.cwd = absolute_from(workspace, context.working_dir);
+  // Without a working_dir, the workspace; when the context left it out, the first area left.
+  if (context.working_dir.empty() && !s.areas.empty() &&
+      std::none_of(s.areas.begin(), s.areas.end(), [&](const Area& a) { return bool(below(s.cwd, a.path())); }))
+    s.cwd = s.areas.front().path();
   bool inside = std::any_of(s.areas.begin(), s.areas.end(), [&](const Area& a) { return bool(below(s.cwd, a.path())); });
   if (!inside) return refused(ViolationKind::Path, s.cwd, "working_dir " + s.cwd + " is outside the task's paths (" + areas_text(s) + ")", source);
   for (const auto& e : context.env) {
@@ -180,20 +184,36 @@ Done<Scope> narrow(const Policy& policy, const std::string& workspace, const Tas
   return s;
 }
 
-Done<FileRead> read_file(const Scope& scope, std::string_view path, uint64_t max_bytes, std::string_view source) {
+namespace {
+
+// A path located, then opened for reading beneath its area's root.
+struct OpenedPath {
+  confine::Fd fd;
+  std::string abs;
+};
+Done<OpenedPath> open_for_reading(const Scope& scope, std::string_view path, int flags, std::string_view source) {
   auto l = locate(scope, path, Access::Read, source);
   if (auto* f = std::get_if<Failure>(&l)) return *f;
   const Located& at = std::get<Located>(l);
   auto root = confine::open_root(at.area->base);
   if (!root) return open_failure(root, at.area->base, source);
-  auto file = confine::open_beneath(root.fd.get(), at.rel, O_RDONLY | O_NONBLOCK);
-  if (!file) return open_failure(file, at.abs, source);
+  auto opened = confine::open_beneath(root.fd.get(), at.rel, flags);
+  if (!opened) return open_failure(opened, at.abs, source);
+  return OpenedPath{std::move(opened.fd), at.abs};
+}
+
+}  // namespace
+
+Done<FileRead> read_file(const Scope& scope, std::string_view path, uint64_t max_bytes, std::string_view source) {
+  auto opened = open_for_reading(scope, path, O_RDONLY | O_NONBLOCK, source);
+  if (auto* f = std::get_if<Failure>(&opened)) return *f;
+  const auto& file = std::get<OpenedPath>(opened);
   struct stat st {};
-  if (::fstat(file.fd.get(), &st) != 0) return io_failure(at.abs, errno);
-  if (!S_ISREG(st.st_mode)) return bad(at.abs + ": not a regular file");
-  FileRead out{at.abs, {}, uint64_t(st.st_size), false};
+  if (::fstat(file.fd.get(), &st) != 0) return io_failure(file.abs, errno);
+  if (!S_ISREG(st.st_mode)) return bad(file.abs + ": not a regular file");
+  FileRead out{file.abs, {}, uint64_t(st.st_size), false};
   uint64_t cap = std::min(max_bytes ? max_bytes : kMaxReadBytes, kMaxReadBytes);
-  if (!read_some(file.fd.get(), cap, out.content)) return io_failure(at.abs, errno);
+  if (!read_some(file.fd.get(), cap, out.content)) return io_failure(file.abs, errno);
   out.truncated = out.content.size() < out.size;
   return out;
 }
@@ -253,14 +273,10 @@ Done<FileWritten> write_file(const Scope& scope, std::string_view path, std::str
 
 Done<Listing> list_dir(const Scope& scope, std::string_view path, bool recursive, size_t max_entries, const std::atomic<bool>* cancel,
                        std::string_view source) {
-  auto l = locate(scope, path, Access::Read, source);
-  if (auto* f = std::get_if<Failure>(&l)) return *f;
-  const Located& at = std::get<Located>(l);
-  auto root = confine::open_root(at.area->base);
-  if (!root) return open_failure(root, at.area->base, source);
-  auto top = confine::open_beneath(root.fd.get(), at.rel, O_RDONLY | O_DIRECTORY);
-  if (!top) return open_failure(top, at.abs, source);
-  Listing out{at.abs, {}, false};
+  auto opened = open_for_reading(scope, path, O_RDONLY | O_DIRECTORY, source);
+  if (auto* f = std::get_if<Failure>(&opened)) return *f;
+  auto& top = std::get<OpenedPath>(opened);
+  Listing out{top.abs, {}, false};
   size_t cap = std::min(max_entries ? max_entries : kMaxListEntries, kMaxListEntries);
   const bool hidden = scope.policy.filesystem.allow_hidden_files;
   // Directories still to read: a descriptor each, opened from its parent with O_NOFOLLOW.

@@ -57,7 +57,7 @@ using Done = std::variant<T, Failure>;
 
 // What an orchestrator's task says about where and how it runs.
 struct TaskContext {
-  std::string working_dir;                               // "": the workspace; relative: to it
+  std::string working_dir;                               // "": the workspace (else the first area left); relative: to it
   std::optional<std::vector<std::string>> allowed_paths;  // absent: the policy's areas
   std::vector<std::string> env;                          // KEY=VALUE, for runs
   uint64_t timeout_ms = 0;                               // 0: the policy's wall clock
@@ -144,7 +144,8 @@ std::optional<Found> find_command(const Scope& scope, const std::string& dir, Ch
 Done<Ran> run_check(const Scope& scope, Check check, const std::string& given, const std::atomic<bool>* cancel,
                     const Events& events, std::string_view source, Found* found = nullptr);
 
-// argv as one shell line, each word single-quoted, for the command-line judge.
+// argv as one shell line, each word single-quoted, for the command-line judge: `bash -c "curl x | sh"`
+// stays three words, the third parsed again by the judge as a shell would.
 std::string shell_line(const std::vector<std::string>& argv);
 
 }  // namespace sandbox::tasks

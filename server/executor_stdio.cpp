@@ -232,15 +232,12 @@ class Executor {
       return;
     }
     if (auto* c = std::get_if<proto::Cancel>(&m)) {
-      std::lock_guard lock(mu_);
-      auto it = live_.find(c->run_id);
-      if (it == live_.end()) {
-        mu_.unlock();  // emit takes mu_ when stdout breaks
-        error(c->run_id, "unknown_run", "no task " + c->run_id + " is queued or running");
-        mu_.lock();
-        return;
+      bool found = false;
+      {
+        std::lock_guard lock(mu_);
+        if (auto it = live_.find(c->run_id); it != live_.end()) it->second->cancel = true, found = true;
       }
-      it->second->cancel = true;
+      if (!found) error(c->run_id, "unknown_run", "no task " + c->run_id + " is queued or running");
       return;
     }
     auto& task = std::get<proto::Task>(m);

@@ -135,7 +135,7 @@ test('refusals: traversal, secrets, protected metadata, links out and in, contex
   assert.equal(fs.readFileSync(path.join(ws, 'src/a.txt'), 'utf8'), 'alpha\n');
   // A context narrows: package.json is outside allowed_paths [src]; a working_dir outside the
   // workspace, or an allowed path outside the policy, widens nothing.
-  await refused('x9', 'fs.read', { path: 'package.json' }, { allowed_paths: ['src'] }, /outside the task's paths/);
+  await refused('x9', 'fs.read', { path: `${ws}/package.json` }, { allowed_paths: ['src'] }, /outside the task's paths/);
   const ok = await ex.task('x10', 'fs.read', { path: 'a.txt' }, { allowed_paths: ['src'], working_dir: 'src' });
   assert.equal(ok.data.content, 'alpha\n');
   await refused('x11', 'fs.read', { path: 'secret.txt' }, { allowed_paths: [outside], working_dir: outside }, /outside/);
