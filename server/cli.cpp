@@ -1156,6 +1156,10 @@ int cmd_stdio(const Args& a, bool lsp) {
   }
   if (auto v = a.get("--snapshot")) o.snapshot = *v;
   o.index = index_options(a);
+  if (!lsp) {  // the sandbox_check tool judges by the workspace preset over PATH
+    std::error_code ec;
+    server::set_served_policy(*sandbox::preset("workspace"), fs::absolute(o.root.value_or("."), ec).lexically_normal().string());
+  }
   return lsp ? server::serve_lsp(o) : server::serve_mcp(o);
 }
 
