@@ -254,7 +254,8 @@ Done<FileWritten> write_file(const Scope& scope, std::string_view path, std::str
   if (exists && S_ISLNK(st.st_mode)) return refused(ViolationKind::Path, at.abs, at.abs + ": is a symbolic link (links are not written through)", source);
   if (exists && !S_ISREG(st.st_mode)) return bad(at.abs + ": not a regular file");
   if (exists && st.st_nlink > 1) return refused(ViolationKind::Path, at.abs, at.abs + ": has other hard links (not written)", source);
-  std::string tmp = "." + name + ".indexer-" + std::to_string(::getpid()) + "-" + std::to_string(uintptr_t(&content) & 0xffffff) + ".tmp";
+  static std::atomic<uint64_t> writes{0};  // concurrent writes of one file each get their own temporary
+  std::string tmp = "." + name + ".indexer-" + std::to_string(::getpid()) + "-" + std::to_string(writes++) + ".tmp";
   int fd = ::openat(parent.fd.get(), tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, exists ? (st.st_mode & 07777) : 0644);
   if (fd < 0) return io_failure(at.abs, errno);
   confine::Fd owned(fd);
