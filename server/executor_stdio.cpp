@@ -23,6 +23,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "compress/tokens.h"
 #include "sandbox/policy.h"
 #include "sandbox/tasks.h"
 #include "server/executor_protocol.h"
@@ -90,16 +91,6 @@ std::string base64_decode(std::string_view in) {
   }
   if (pad > 2) throw BadArgs{"args.content: not base64"};
   return out;
-}
-
-bool valid_utf8(std::string_view s) {
-  json probe = std::string(s);  // cheap enough next to a file read; dump refuses invalid UTF-8
-  try {
-    (void)probe.dump();
-    return true;
-  } catch (const json::exception&) {
-    return false;
-  }
 }
 
 // ---- reading args ----------------------------------------------------------------------------
@@ -200,6 +191,7 @@ class Executor {
   struct Run {
     proto::Task task;
     std::atomic<bool> cancel{false};
+    bool started = false;  // under mu_: taken by a worker
   };
 
   void emit(const json& message) {
@@ -232,12 +224,22 @@ class Executor {
       return;
     }
     if (auto* c = std::get_if<proto::Cancel>(&m)) {
+      std::shared_ptr<Run> unstarted;  // answered here: its turn may be far behind long runs
       bool found = false;
       {
         std::lock_guard lock(mu_);
-        if (auto it = live_.find(c->run_id); it != live_.end()) it->second->cancel = true, found = true;
+        if (auto it = live_.find(c->run_id); it != live_.end()) {
+          found = true;
+          it->second->cancel = true;
+          if (!it->second->started) {
+            unstarted = it->second;
+            queue_.erase(std::find(queue_.begin(), queue_.end(), unstarted));
+            live_.erase(it);
+          }
+        }
       }
       if (!found) error(c->run_id, "unknown_run", "no task " + c->run_id + " is queued or running");
+      if (unstarted) finish(*unstarted, {{"status", "cancelled"}, {"reason", "cancelled before it started"}});
       return;
     }
     auto& task = std::get<proto::Task>(m);
@@ -269,9 +271,9 @@ class Executor {
         if (queue_.empty()) return;
         run = queue_.front();
         queue_.pop_front();
+        run->started = true;
       }
-      if (run->cancel) finish(*run, {{"status", "cancelled"}});
-      else execute(*run);
+      execute(*run);
       std::lock_guard lock(mu_);
       live_.erase(run->task.run_id);
     }
@@ -299,7 +301,7 @@ class Executor {
         auto r = tasks::read_file(s, text(a, "args", "path", true), number(a, "args", "max_bytes", 0), kSource);
         if (auto* f = std::get_if<tasks::Failure>(&r)) return fail(run, *f);
         auto& fr = std::get<tasks::FileRead>(r);
-        bool utf8 = text(a, "args", "encoding", false) != "base64" && valid_utf8(fr.content);
+        bool utf8 = text(a, "args", "encoding", false) != "base64" && compress::tokens::is_valid_utf8(fr.content);
         return finish(run, {{"path", fr.path}, {"size", fr.size}, {"truncated", fr.truncated}, {"encoding", utf8 ? "utf8" : "base64"},
                             {"content", utf8 ? fr.content : base64_encode(fr.content)}});
       }

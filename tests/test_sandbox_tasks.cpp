@@ -4,6 +4,8 @@
 // refusal lands in the violations log with its kind.
 #include <catch2/catch.hpp>
 
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -11,6 +13,7 @@
 
 #include "helpers.h"
 #include "sandbox/preflight.h"
+#include "sandbox/proxy.h"
 #include "sandbox/tasks.h"
 #include "sandbox/violations.h"
 
@@ -229,4 +232,33 @@ TEST_CASE("tasks: a run under the narrowed policy, with output, progress, refusa
   CHECK(logged.entries[0].kind == ViolationKind::Command);
   CHECK(logged.entries[1].kind == ViolationKind::Limit);
   CHECK(tasks::shell_line({"a b", "it's"}) == R"('a b' 'it'\''s')");
+}
+
+TEST_CASE("violations: a host the network proxy refuses is logged as network, source proxy", "[sandbox][violations]") {
+  test::TempDir d;
+  sandbox::Proxy::Options po;
+  po.socket_path = d.path().string() + "/proxy.sock";
+  po.decide = [](std::string_view host, uint16_t, bool) { return sandbox::Decision{false, "blocked: " + std::string(host)}; };
+  auto proxy = sandbox::Proxy::start(std::move(po));
+  REQUIRE(proxy.ok());
+  uint64_t before = sandbox::violations().read(1).last;
+  int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  REQUIRE(fd >= 0);
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::snprintf(addr.sun_path, sizeof addr.sun_path, "%s", (d.path().string() + "/proxy.sock").c_str());
+  REQUIRE(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+  std::string req = "CONNECT exfil.example:443 HTTP/1.1\r\n\r\n";
+  REQUIRE(::write(fd, req.data(), req.size()) == ssize_t(req.size()));
+  char buf[512];
+  ssize_t n = ::read(fd, buf, sizeof buf);  // the 403 (the log is written before it is sent)
+  ::close(fd);
+  REQUIRE(n > 0);
+  CHECK(std::string_view(buf, size_t(n)).starts_with("HTTP/1.1 403"));
+  auto logged = sandbox::violations().read(10, before);
+  REQUIRE(logged.entries.size() == 1);
+  CHECK(logged.entries[0].kind == ViolationKind::Network);
+  CHECK(logged.entries[0].subject == "exfil.example:443");
+  CHECK(logged.entries[0].source == "proxy");
+  CHECK(logged.entries[0].reason == "blocked: exfil.example");
 }
