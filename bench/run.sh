@@ -72,5 +72,9 @@ echo
 cmake --build build --target indexer_sandbox_bench
 build/indexer_sandbox_bench --runs 200
 echo
+# The executor protocol: a task's round trip over stdio, beside the same done plainly in Node.
+cmake --build build --target indexer_cli
+node bench/executor_bench.mjs
+echo
 # The repo map at about a million symbols (forty copies; indexing them takes minutes).
 build/indexer_context_bench --copies 40 "$py"

@@ -27,6 +27,7 @@
 #include <thread>
 
 #include "sandbox/proxy_request.h"
+#include "sandbox/violations.h"
 
 namespace sandbox {
 
@@ -243,6 +244,7 @@ struct Proxy::Impl {
   std::deque<Event> events;
 
   void record(const std::string& host, uint16_t port, bool allowed, std::string reason) {
+    if (!allowed) record_violation(ViolationKind::Network, host + ":" + std::to_string(port), reason, "proxy");
     std::lock_guard lock(events_mu);
     if (events.size() == kMaxEvents) events.pop_front();
     events.push_back({host, port, allowed, std::move(reason)});

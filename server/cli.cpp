@@ -43,6 +43,7 @@
 #include "server/elided.h"
 #include "server/index_methods.h"
 #include "server/registry.h"
+#include "server/sandbox_policy.h"
 #include "server/json_scan.h"
 #include "server/service.h"
 #include "server/stdio.h"
@@ -100,7 +101,7 @@ commands:
                             compact and expand keep what is elided in PATH/.indexer/elided/
                             (a server too), so a handle outlives the process;
                             --no-persist-elided keeps it in memory only
-  serve   [PATH] [--listen ADDRESS:PORT|unix:SOCKET] [--token T] [--allow-origin ORIGIN]
+  serve   [PATH] [--listen ADDRESS:PORT|unix:SOCKET] [--token T] [--allow-origin ORIGIN] [--policy P]
                             serve the live index over WebSocket JSON-RPC and HTTP (/health,
                             /stats, /metrics, POST /rpc); loopback and a free port by default;
                             unix:SOCKET, a Unix socket of mode 0600 (no token needed);
@@ -115,6 +116,9 @@ commands:
             (--path P [--write] | --url U | --command C)
                             validate a sandbox policy (a preset or a JSON file), print it whole,
                             or say whether it allows a path, URL or command line and why
+  executor [--policy P] [--workspace DIR]
+                            run tasks (fs.read, fs.write, fs.list, cmd.run, test.run, lint.run)
+                            for an orchestrator: one JSON object a line on stdin/stdout
   watch   [PATH] [--max-watches N]
                             keep the index of PATH live (inotify) and its snapshot current,
                             printing each re-index, until interrupted
@@ -150,7 +154,7 @@ struct UsageError {
 constexpr std::string_view kValued[] = {"--kind", "--lang", "--path", "--limit", "--format", "-o",
                                         "--max-file-size", "--exclude", "--threads", "--snapshot", "--depth",
                                         "--max-watches", "--listen", "--token", "--allow-origin", "--encoding",
-                                        "--tokens", "--focus", "--context"};
+                                        "--tokens", "--focus", "--context", "--policy"};
 constexpr std::string_view kSwitches[] = {"--json", "--imports", "--index-minified", "--no-snapshot", "--no-server", "--help", "-h", "--version",
                                           "--stdio", "--markdown", "--count", "--encode", "--decode", "--words",
                                           "--no-persist-elided"};
@@ -1108,6 +1112,11 @@ int cmd_serve(const Args& a) {
   else if (const char* env = std::getenv("INDEXER_TOKEN")) o.token = env;
   if (a.has("--allow-origin")) o.allowed_origins = a.options.at("--allow-origin");
   if (auto v = a.get("--snapshot")) o.snapshot = *v;
+  {  // the policy sandbox/check and sandbox/policy answer by, over the served root
+    auto policy = sandbox::load_policy(a.get("--policy").value_or("workspace"));
+    if (!policy) throw UsageError{"--policy: " + policy.error()};
+    server::set_served_policy(std::move(*policy), o.root.string());
+  }
   o.index = index_options(a);
   if (!a.has("--no-persist-elided")) {
     server::keep_elided_under(o.root.string());
@@ -1147,11 +1156,16 @@ int cmd_stdio(const Args& a, bool lsp) {
   }
   if (auto v = a.get("--snapshot")) o.snapshot = *v;
   o.index = index_options(a);
+  if (!lsp) {  // the sandbox_check tool judges by the workspace preset over PATH
+    std::error_code ec;
+    server::set_served_policy(*sandbox::preset("workspace"), fs::absolute(o.root.value_or("."), ec).lexically_normal().string());
+  }
   return lsp ? server::serve_lsp(o) : server::serve_mcp(o);
 }
 
 int cmd_policy(int argc, char** argv);  // policy_cli.cpp
 int cmd_exec(int argc, char** argv);  // server/exec_cli.cpp
+int cmd_executor(int argc, char** argv);  // server/executor_stdio.cpp
 
 int main(int argc, char** argv) {
 #ifdef INDEXER_HAVE_MIMALLOC
@@ -1160,6 +1174,7 @@ int main(int argc, char** argv) {
   mi_option_enable(mi_option_large_os_pages);
 #endif
   if (argc > 1 && std::string_view(argv[1]) == "exec") return cmd_exec(argc, argv);  // its own flags, then CMD...
+  if (argc > 1 && std::string_view(argv[1]) == "executor") return cmd_executor(argc, argv);  // NDJSON on stdio
   try {
     if (argc > 1 && std::string_view(argv[1]) == "policy") return cmd_policy(argc, argv);
     Args a = parse_args(argc, argv);

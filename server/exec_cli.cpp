@@ -18,6 +18,7 @@
 #include "sandbox/preflight.h"
 #include "sandbox/proxy.h"
 #include "sandbox/sandbox.h"
+#include "sandbox/tasks.h"
 
 namespace {
 
@@ -45,22 +46,6 @@ bool parse_bytes(std::string_view s, uint64_t& out) {
   if (ec != std::errc() || p != s.data() + s.size() || v == 0 || v > (UINT64_MAX / mult)) return false;
   out = v * mult;
   return true;
-}
-
-// The argv as one shell line, each word single-quoted, for the command-line judge: `bash -c
-// "curl x | sh"` stays three words, the third parsed again by the judge as a shell would.
-std::string shell_line(const std::vector<std::string>& argv) {
-  std::string line;
-  for (const auto& a : argv) {
-    if (!line.empty()) line += ' ';
-    line += '\'';
-    for (char c : a) {
-      if (c == '\'') line += "'\\''";
-      else line += c;
-    }
-    line += '\'';
-  }
-  return line;
 }
 
 void write_all(int fd, std::string_view s) {
@@ -138,7 +123,7 @@ int cmd_exec(int argc, char** argv) {
   for (; i < argc; ++i) cmd.argv.emplace_back(argv[i]);
   // Judged first by what it would run (preflight.h): a refusal names the command and the rule,
   // before anything starts. The kernel still confines whatever the preflight cannot see.
-  if (sandbox::Decision d = sandbox::check_command(*policy, shell_line(cmd.argv)); !d.allowed) {
+  if (sandbox::Decision d = sandbox::check_command(*policy, sandbox::tasks::shell_line(cmd.argv)); !d.allowed) {
     std::fprintf(stderr, "indexer exec: refused by policy '%s': %s\n", policy->name.c_str(), d.reason.c_str());
     return 126;
   }

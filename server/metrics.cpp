@@ -1,5 +1,7 @@
 #include "server/metrics.h"
 
+#include "sandbox/violations.h"
+
 #include <cstdio>
 
 namespace server {
@@ -74,6 +76,10 @@ std::string Metrics::prometheus(const Gauges& g) const {
   add("indexer_watcher_reindexes_total %llu\n", (unsigned long long)reindexes_);
   out += "# HELP indexer_watcher_files_total Files the watcher re-indexed, removed or skipped.\n# TYPE indexer_watcher_files_total counter\n";
   add("indexer_watcher_files_total %llu\n", (unsigned long long)reindexed_files_);
+  out += "# HELP indexer_sandbox_refusals_total Refusals answered (checks and runs), by kind.\n# TYPE indexer_sandbox_refusals_total counter\n";
+  auto refusals = sandbox::violations().counts();
+  for (size_t k = 0; k < refusals.size(); ++k)
+    add("indexer_sandbox_refusals_total{kind=\"%s\"} %llu\n", sandbox::kind_name(sandbox::ViolationKind(k)).data(), (unsigned long long)refusals[k]);
   return out;
 }
 

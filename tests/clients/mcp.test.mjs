@@ -35,7 +35,7 @@ test('tools over the official SDK client', async () => {
 
   const { tools } = await client.listTools();
   const names = tools.map((t) => t.name).sort();
-  assert.deepEqual(names, ['count_tokens', 'definition', 'dependencies', 'expand', 'find_symbols', 'importers', 'index_status', 'outline', 'refresh', 'repo_map']);
+  assert.deepEqual(names, ['count_tokens', 'definition', 'dependencies', 'expand', 'find_symbols', 'importers', 'index_status', 'outline', 'refresh', 'repo_map', 'sandbox_check']);
   // tools/list is the registry's: every method registered with a tool, with its schema.
   const registered = JSON.parse(execFileSync(binary, ['methods', '--json'], { encoding: 'utf8' })).filter((m) => m.tool);
   // Each also takes max_tokens, its answer's budget, which mcp.cpp adds and takes off.
@@ -55,6 +55,10 @@ test('tools over the official SDK client', async () => {
   assert.equal(text(await client.callTool({ name: 'importers', arguments: { path: 'app/util.py' } })), 'app/server.py:1\n');
   assert.match(text(await client.callTool({ name: 'dependencies', arguments: { path: 'app/util.py', direction: 'dependents' } })), /^1 app\/server\.py/);
   assert.match(text(await client.callTool({ name: 'index_status', arguments: {} })), /^files: 403$/m);
+  // sandbox_check judges by the workspace preset over the served root.
+  assert.match(text(await client.callTool({ name: 'sandbox_check', arguments: { path: 'app/util.py', access: 'write' } })), /^allowed: /);
+  assert.match(text(await client.callTool({ name: 'sandbox_check', arguments: { path: '.git/hooks/pre-commit', access: 'write' } })), /^refused: .*hooks/);
+  assert.match(text(await client.callTool({ name: 'sandbox_check', arguments: { command: 'make && sudo make install' } })), /^refused: .*sudo/);
   assert.equal(text(await client.callTool({ name: 'count_tokens', arguments: { text: "Hello world, it's", encoding: 'cl100k_base' } })),
     '5 tokens (cl100k_base)\n');
 

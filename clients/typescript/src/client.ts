@@ -55,6 +55,11 @@ import type {
   ExpandResult,
   RepoMapParams,
   RepoMapResult,
+  SandboxCheckParams,
+  SandboxCheckResult,
+  SandboxPolicyResult,
+  SandboxViolationsParams,
+  SandboxViolationsResult,
 } from './protocol.js';
 
 export interface ReconnectOptions {
@@ -237,6 +242,27 @@ export class IndexerClient {
   }
   repoMap(params: RepoMapParams = {}, options?: CallOptions): Promise<RepoMapResult> {
     return this.request('context/repoMap', params, options);
+  }
+  /** The server's sandbox policy on one file access, URL or command line, before acting on it. */
+  checkSandbox(params: SandboxCheckParams, options?: CallOptions): Promise<SandboxCheckResult> {
+    return this.request('sandbox/check', params, options);
+  }
+  /** checkFileAccess, checkNetworkRequest and checkCommand, as agent runtimes' policy layers name them. */
+  checkFileAccess(path: string, access: 'read' | 'write' = 'read', options?: CallOptions): Promise<SandboxCheckResult> {
+    return this.checkSandbox({ path, access }, options);
+  }
+  checkNetworkRequest(url: string, method?: string, options?: CallOptions): Promise<SandboxCheckResult> {
+    return this.checkSandbox(method === undefined ? { url } : { url, method }, options);
+  }
+  checkCommand(command: string, options?: CallOptions): Promise<SandboxCheckResult> {
+    return this.checkSandbox({ command }, options);
+  }
+  sandboxPolicy(options?: CallOptions): Promise<SandboxPolicyResult> {
+    return this.request('sandbox/policy', {}, options);
+  }
+  /** The refusals the server answered (bounded log), oldest first after `since`. */
+  violations(params: SandboxViolationsParams = {}, options?: CallOptions): Promise<SandboxViolationsResult> {
+    return this.request('sandbox/violations', params, options);
   }
   /** A line diff of two texts: `unified` is what patch and git apply take. Needs no index. */
   diff(params: DiffTextParams, options?: CallOptions): Promise<DiffTextResult> {

@@ -252,6 +252,49 @@ export interface DiffTextResult {
   stats: { added: number; removed: number };
 }
 
+/** sandbox/check: exactly one of a path (with its access), a URL or a command line. */
+export type SandboxCheckParams =
+  | { path: string; access?: 'read' | 'write' }
+  | { url: string; method?: string }
+  | { command: string };
+export type ViolationKind = 'path' | 'url' | 'command' | 'network' | 'limit' | 'run';
+export interface SandboxCheckResult {
+  allowed: boolean;
+  /** Always said, allowed or not. */
+  reason: string;
+  kind: ViolationKind;
+}
+export interface SandboxPolicyResult {
+  name: string;
+  /** The served root: relative paths are judged from it. */
+  workspace: string;
+  /** Every field of the policy, as `indexer policy show` prints it. */
+  policy: Record<string, unknown>;
+}
+export interface SandboxViolationsParams {
+  /** 1 to 1000; default 100. */
+  limit?: number;
+  /** The last `seq` already read: only later ones are answered. */
+  since?: number;
+}
+export interface Violation {
+  seq: number;
+  time_ms: number;
+  kind: ViolationKind;
+  subject: string;
+  reason: string;
+  /** Who refused: `sandbox/check`, `proxy`, `executor`, `exec/run` ... */
+  source: string;
+}
+export interface SandboxViolationsResult {
+  violations: Violation[];
+  /** The newest seq so far: pass it as `since` to read only what comes after. */
+  last: number;
+  /** Refusals after `since` that fell off the bounded log before this read. */
+  dropped: number;
+  counts: Record<ViolationKind, number>;
+}
+
 /** Every request method: its params and its result. */
 export interface Methods {
   initialize: { params: Record<string, never>; result: InitializeResult };
@@ -279,6 +322,9 @@ export interface Methods {
   'context/expand': { params: { handle: string }; result: ExpandResult };
   'context/repoMap': { params: RepoMapParams; result: RepoMapResult };
   'diff/text': { params: DiffTextParams; result: DiffTextResult };
+  'sandbox/check': { params: SandboxCheckParams; result: SandboxCheckResult };
+  'sandbox/policy': { params: Record<string, never>; result: SandboxPolicyResult };
+  'sandbox/violations': { params: SandboxViolationsParams; result: SandboxViolationsResult };
 }
 export type MethodName = keyof Methods;
 
@@ -293,6 +339,7 @@ export const methodNames = [
   'tokens/count', 'tokens/encode', 'tokens/decode', 'tokens/split',
   'context/compact', 'context/expand', 'context/repoMap',
   'diff/text',
+  'sandbox/check', 'sandbox/policy', 'sandbox/violations',
 ] as const satisfies readonly MethodName[];
 type Unlisted = Exclude<MethodName, (typeof methodNames)[number]>;
 const everyMethodListed: [Unlisted] extends [never] ? true : Unlisted = true;
