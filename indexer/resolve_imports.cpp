@@ -378,6 +378,8 @@ void expand_use(std::string_view spec, std::vector<std::string>& out) {
 
 struct ImportResolver::State {
   fs::path root, abs_root;
+  std::string root_name;  // the root directory's own name ("boost" for /usr/include/boost)
+  Options options;
   const query::Index* index;
   std::vector<std::string> warnings;
 
@@ -418,7 +420,8 @@ struct ImportResolver::State {
     detail::NpmManifest manifest;
   };
   std::vector<NpmPackage> npm_packages;
-  std::unordered_map<std::string, std::vector<int>> npm_named;
+  std::unordered_map<std::string, std::vector<int>> npm_named;       // workspace members
+  std::unordered_map<std::string, std::vector<int>> tree_npm_named;  // any package.json above JS/TS files
   std::vector<std::vector<std::string>> go_works;  // each go.work's module directories (`use`)
   // Nearest configuration per directory of indexed files: an index into the vectors above, or -1.
   std::unordered_map<std::string, int> go_of, ts_of, composer_of, cargo_of, go_work_of;
@@ -430,6 +433,7 @@ struct ImportResolver::State {
   State(const fs::path& r, const query::Index& ix) : root(r), index(&ix) {
     std::error_code ec;
     abs_root = fs::absolute(r, ec).lexically_normal();
+    root_name = (abs_root.has_filename() ? abs_root : abs_root.parent_path()).filename().string();
   }
 
   bool exists(std::string_view path) const {
@@ -703,10 +707,17 @@ struct ImportResolver::State {
           if (!error.empty()) warnings.push_back(config + ": " + error);
           else found = true;
         }
-      } else if (config = join(at, "package.json"); is_beneath(root, config, false)) {
-        if (auto j = read_json(config, kMaxManifestBytes)) {
+      }
+      if (std::string pkg = join(at, "package.json"); is_beneath(root, pkg, false)) {
+        if (auto j = read_json(pkg, kMaxManifestBytes)) {
           detail::NpmManifest m = detail::read_package_json(*j);
-          found = m.has_workspaces, globs = std::move(m.workspaces);
+          if (!found && m.has_workspaces) found = true, config = pkg, globs = m.workspaces;
+          if (!m.name.empty()) {  // a package of the tree, workspace or not
+            configs.push_back(pkg);
+            tree_npm_named[m.name].push_back(int(npm_packages.size()));
+            npm_packages.push_back({at, std::move(m)});
+            ws_changed = true;
+          }
         }
       }
       if (found) {
@@ -847,13 +858,14 @@ struct ImportResolver::State {
   // A bare import of a workspace package ("@scope/pkg", "@scope/pkg/sub"): its entry file, or the
   // subpath's.
   std::optional<std::string> workspace_package_file(std::string_view spec, bool js_first) const {
-    if (spec.starts_with("node:")) return std::nullopt;
+    if (spec.starts_with("node:") || !options.workspaces) return std::nullopt;
     probe('w', "");
     std::string name = npm_package(spec);
-    auto it = npm_named.find(name);
-    if (it == npm_named.end()) return std::nullopt;
+    std::vector<int> candidates;
+    for (const auto* table : {&npm_named, &tree_npm_named})
+      if (auto it = table->find(name); it != table->end()) candidates.insert(candidates.end(), it->second.begin(), it->second.end());
     std::string_view sub = spec.substr(name.size());  // "" or "/utils"
-    for (int i : it->second) {
+    for (int i : candidates) {
       const NpmPackage& p = npm_packages[size_t(i)];
       if (p.manifest.exports)
         for (const auto& t : detail::export_targets(*p.manifest.exports, sub.empty() ? "." : "." + std::string(sub)))
@@ -940,7 +952,7 @@ struct ImportResolver::State {
     const GoModule* best = nullptr;
     // The modules the importer's go.work uses win over others of the same path.
     const std::vector<std::string>* work = nullptr;
-    if (auto it = go_work_of.find(std::string(dir)); it != go_work_of.end() && it->second >= 0) work = &go_works[size_t(it->second)];
+    if (auto it = go_work_of.find(std::string(dir)); options.workspaces && it != go_work_of.end() && it->second >= 0) work = &go_works[size_t(it->second)];
     auto used = [&](const GoModule& m) { return work && std::find(work->begin(), work->end(), m.dir) != work->end(); };
     // Modules in effect: those governing a Go file of the tree. Of two with the same path, the
     // one the go.work uses, else the one whose directory sorts first, whichever was read first.
@@ -994,17 +1006,19 @@ struct ImportResolver::State {
 
   // The library crate `name` (a Cargo package's, '-' read as '_') as seen from a file of package
   // `from` (-1: none): that package itself (its tests, benches and examples use its name), else a
-  // member of its workspace whose library is a file. A package outside the workspace (excluded,
-  // or of another) is not seen: Cargo would need a path dependency, which is not read.
+  // member of its workspace, else any package of the tree (a path dependency, which is not read:
+  // a fuzz/ crate outside the workspace using its parent); the first whose library is a file.
   std::optional<Crate> crate_named(std::string_view name, int from) const {
     probe('w', "");
     auto it = crates_named.find(std::string(name));
-    if (it == crates_named.end() || from < 0) return std::nullopt;
-    int ws = cargo_packages[size_t(from)].workspace;
-    for (bool own : {true, false})
+    if (it == crates_named.end() || !options.workspaces) return std::nullopt;
+    int ws = from >= 0 ? cargo_packages[size_t(from)].workspace : -1;
+    for (int rank : {0, 1, 2})
       for (int p : it->second) {
         const CargoPackage& c = cargo_packages[size_t(p)];
-        if (own ? p != from : (ws < 0 || c.workspace != ws)) continue;
+        if ((rank == 0 && p != from) || (rank == 1 && (ws < 0 || c.workspace != ws || p == from)) ||
+            (rank == 2 && (p == from || (ws >= 0 && c.workspace == ws))))
+          continue;
         if (exists(c.lib)) return Crate{std::string(dir_of(c.lib)), c.lib};
       }
     return std::nullopt;
@@ -1106,6 +1120,10 @@ struct ImportResolver::State {
     if (kind == "include")
       if (auto p = normalize(join(dir, spec)); p && exists(*p)) return out.file(*p);
     if (auto f = in_include_dirs(spec)) return out.file(*f);
+    // The tree may itself be the N/ of an include directory (/usr/include/boost indexed alone, a
+    // header-only library's include/N): <N/x.hpp> is then x.hpp of the root.
+    if (options.root_as_include_dir && !root_name.empty() && spec.size() > root_name.size() + 1 && spec.starts_with(root_name) && spec[root_name.size()] == '/')
+      if (auto rest = normalize(spec.substr(root_name.size() + 1)); rest && !rest->empty() && exists(*rest)) return out.file(*rest);
     out.external(std::string(spec));
   }
 
@@ -1250,8 +1268,9 @@ struct ImportResolver::State {
   }
 };
 
-ImportResolver::ImportResolver(const fs::path& root, const query::Index& index)
+ImportResolver::ImportResolver(const fs::path& root, const query::Index& index, Options options)
     : state_(std::make_unique<State>(root, index)) {
+  state_->options = options;
   state_->load_configuration();
 }
 

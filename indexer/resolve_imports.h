@@ -70,8 +70,14 @@ namespace indexer {
 
 class ImportResolver {
  public:
+  // What can be turned off, for a baseline (bench/imports_bench.cpp prints the rate both ways).
+  struct Options {
+    bool workspaces = true;          // Cargo and npm/yarn/pnpm packages by name, go.work
+    bool root_as_include_dir = true;  // <N/x.h> is the root's x.h when the root is named N
+  };
   // `index` must outlive the resolver; `root` is the tree it was built from.
-  ImportResolver(const std::filesystem::path& root, const query::Index& index);
+  ImportResolver(const std::filesystem::path& root, const query::Index& index) : ImportResolver(root, index, Options{}) {}
+  ImportResolver(const std::filesystem::path& root, const query::Index& index, Options options);
   ~ImportResolver();
   ImportResolver(const ImportResolver&) = delete;
   ImportResolver& operator=(const ImportResolver&) = delete;

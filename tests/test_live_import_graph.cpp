@@ -450,8 +450,8 @@ TEST_CASE("live import graph: workspace manifests changing re-resolve their impo
   tree->refresh({"packages/new"});
   CHECK(edges("app/main.ts") == std::vector<std::string>{"packages/new/src/index.ts", "ext:@acme/core"});
 
-  t.write("Cargo.toml", "[workspace]\nmembers = [\"crates/*\"]\nexclude = [\"crates/core\"]\n");
-  tree->refresh({"Cargo.toml"});
+  t.write("crates/core/Cargo.toml", "[package]\nname = \"core2\"\n");
+  tree->refresh({"crates/core/Cargo.toml"});
   CHECK(edges("crates/app/src/main.rs") == std::vector<std::string>{"ext:my_core"});
 
   t.write("go.work", "use (\n  ./b\n  ./main\n)\n");

@@ -82,27 +82,28 @@ TEST_CASE("imports: the importers of a workspace package's entry file, through t
                                                "packages/core/test/core.test.ts@2"});
 }
 
-TEST_CASE("imports: malformed workspace manifests are warnings, never a crash, and resolve as without them", "[imports][workspace]") {
+TEST_CASE("imports: malformed workspace manifests are warnings, never a crash, and are left out", "[imports][workspace]") {
   test::TempDir t;
   t.write("Cargo.toml", "[workspace]\nmembers = [\"crates/*\",\n");  // an unterminated array
-  t.write("crates/a/Cargo.toml", "[package]\nname = \"a\"\n");
+  t.write("crates/a/Cargo.toml", "[package]\nname = \"a\n");          // an unterminated string
   t.write("crates/a/src/lib.rs", "pub fn f() {}\n");
   t.write("crates/b/Cargo.toml", "[package]\nname = \"b\"\n");
-  t.write("crates/b/src/lib.rs", "use a::f;\n");
+  t.write("crates/b/src/lib.rs", "use a::f;\nuse b::g;\n");
+  t.write("crates/b/src/g.rs", "pub fn g() {}\n");
   t.write("web/pnpm-workspace.yaml", "packages:\n  - 'pkgs/*\n");  // an unterminated quote
-  t.write("web/pkgs/p/package.json", "{\"name\": \"p\"}");
+  t.write("web/pkgs/p/package.json", "{\"name\": \"p\"");          // unterminated JSON
   t.write("web/pkgs/p/index.ts", "export const p = 1;\n");
+  t.write("web/pkgs/q/package.json", "{\"name\": \"q\"}");
+  t.write("web/pkgs/q/index.ts", "export const q = 1;\n");
   t.write("web/app.ts", "import { p } from \"p\";\nimport { q } from \"q\";\n");
-  t.write("js/package.json", "{\"workspaces\": [\"q\"]");  // unterminated JSON
-  t.write("js/q/package.json", "{\"name\": \"q\"}");
-  t.write("js/q/index.js", "module.exports = 1;\n");
-  t.write("js/main.js", "const q = require(\"q\");\n");
   auto got = resolve_tree(t.path());
-  CHECK(got.edges == std::vector<std::string>{"crates/b/src/lib.rs -> external:a", "js/main.js -> external:q", "web/app.ts -> external:p",
-                                              "web/app.ts -> external:q"});
+  // q and b are packages of the tree by their own manifests, which are fine.
+  CHECK(got.edges == std::vector<std::string>{"crates/b/src/lib.rs -> crates/b/src/g.rs", "crates/b/src/lib.rs -> external:a",
+                                              "web/app.ts -> external:p", "web/app.ts -> web/pkgs/q/index.ts"});
   std::sort(got.warnings.begin(), got.warnings.end());
   CHECK(got.warnings == std::vector<std::string>{"Cargo.toml: line 3: unterminated array",
-                                                 "js/package.json: line 1: expected ',' or '}'",
+                                                 "crates/a/Cargo.toml: line 2: unterminated string; read as a package of no name",
+                                                 "web/pkgs/p/package.json: line 1: expected ',' or '}'",
                                                  "web/pnpm-workspace.yaml: line 2: unterminated quote"});
 }
 
@@ -168,6 +169,17 @@ TEST_CASE("imports: without compile_commands.json, the root and include/ are inc
   auto got = resolve_tree(t.path());
   CHECK(got.edges == std::vector<std::string>{"src/main.c -> external:lib/impl.h", "src/main.c -> include/lib/api.h",
                                               "src/main.c -> src/lib/impl.h"});
+}
+
+TEST_CASE("imports: a tree named N is the N/ of an include directory: <N/x.hpp> is its x.hpp", "[imports]") {
+  test::TempDir t;
+  t.write("mylib/core.hpp", "#include <mylib/detail/impl.hpp>\n#include <mylib/none.hpp>\n#include <other/x.hpp>\n#include <mylib/../escape.hpp>\n");
+  t.write("mylib/detail/impl.hpp", "#include \"mylib/core.hpp\"\n");
+  t.write("escape.hpp", "\n");
+  auto got = resolve_tree(t.path() / "mylib");
+  CHECK(got.edges == std::vector<std::string>{"core.hpp -> detail/impl.hpp", "core.hpp -> external:mylib/../escape.hpp",
+                                              "core.hpp -> external:mylib/none.hpp", "core.hpp -> external:other/x.hpp",
+                                              "detail/impl.hpp -> core.hpp"});
 }
 
 TEST_CASE("imports: one file resolves alone, in import order", "[imports]") {
