@@ -3,8 +3,9 @@
 //
 //   indexer_imports_bench [--misses N] DIR...     each DIR is one repository
 //
-// Printed beside the rate with workspace packages (Cargo, npm/yarn/pnpm, go.work) and the
-// root-as-include-directory rule turned off: what the resolver gave before them.
+// Printed beside the rate with workspace packages (Cargo, npm/yarn/pnpm, go.work), the
+// root-as-include-directory rule and Go's std/vendor rule turned off: what the resolver gave
+// before them.
 //
 // Which imports name code of the repository is decided here, from the tree and its manifests,
 // not by the resolver (else the rate would measure the resolver against itself):
@@ -144,7 +145,7 @@ int main(int argc, char** argv) {
   std::map<std::string, Tally> total;
   auto rate = [](size_t n, size_t of) { return of ? double(n) / double(of) : 1.0; };
   auto print = [&](const std::string& lang, const Tally& t) {
-    std::printf("  %-11s %8zu imports %8zu in-repo %8zu resolved   rate %.3f   (without workspaces: %.3f)\n", lang.c_str(), t.imports,
+    std::printf("  %-11s %8zu imports %8zu in-repo %8zu resolved   rate %.3f   (before: %.3f)\n", lang.c_str(), t.imports,
                 t.in_repo, t.resolved, rate(t.resolved, t.in_repo), rate(t.resolved_before, t.in_repo));
   };
   std::printf("== import graph: in-repo imports resolved to a file of the tree (each DIR one repository)\n");
@@ -184,7 +185,7 @@ int main(int argc, char** argv) {
       return tails.count(spec) > 0;  // a file whose path ends with the spec
     };
     indexer::ImportResolver resolver(dir, index);
-    indexer::ImportResolver before(dir, index, {.workspaces = false, .root_as_include_dir = false});
+    indexer::ImportResolver before(dir, index, {.workspaces = false, .root_as_include_dir = false, .go_std_vendor = false});
     std::map<std::string, Tally> here;
     for (uint32_t f = 0; f < index.file_count(); ++f) {
       auto info = index.file(f);

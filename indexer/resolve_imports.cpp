@@ -963,14 +963,24 @@ struct ImportResolver::State {
            (m.path.size() == best->path.size() && std::pair(!used(m), m.dir) < std::pair(!used(*best), best->dir))))
         best = &m;
     }
-    if (best) {
-      std::string dir = join(best->dir, spec.substr(std::min(spec.size(), best->path.size() + 1)));
+    auto package = [&](const std::string& pkg_dir) {
       bool any = false;
-      for (uint32_t f : files_in(dir)) {
+      for (uint32_t f : files_in(pkg_dir)) {
         std::string_view p = path_of(f);
         if (p.ends_with(".go") && !p.ends_with("_test.go")) out.file(p), any = true;
       }
-      if (any) return;
+      return any;
+    };
+    if (best && package(join(best->dir, spec.substr(std::min(spec.size(), best->path.size() + 1))))) return;
+    // Go's own source: GOROOT/src/go.mod is `module std`, and a path with no dot in its first
+    // segment is a standard package there ("fmt" is src/fmt); then the importer's module's
+    // vendor/ directory, as the go command reads it (src/vendor/golang.org/x/net, cmd/vendor/...).
+    if (options.go_std_vendor) {
+      if (spec.substr(0, spec.find('/')).find('.') == std::string_view::npos)
+        for (size_t i = 0; i < go_modules.size(); ++i)
+          if (go_users[i] && go_modules[i].path == "std" && package(join(go_modules[i].dir, spec))) return;
+      if (auto it = go_of.find(std::string(dir)); it != go_of.end() && it->second >= 0)
+        if (package(join(join(go_modules[size_t(it->second)].dir, "vendor"), spec))) return;
     }
     std::string_view module;
     for (size_t i = 0; i < go_modules.size(); ++i)

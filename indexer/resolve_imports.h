@@ -74,6 +74,7 @@ class ImportResolver {
   struct Options {
     bool workspaces = true;          // Cargo and npm/yarn/pnpm packages by name, go.work
     bool root_as_include_dir = true;  // <N/x.h> is the root's x.h when the root is named N
+    bool go_std_vendor = true;        // `module std` packages and vendor/ directories
   };
   // `index` must outlive the resolver; `root` is the tree it was built from.
   ImportResolver(const std::filesystem::path& root, const query::Index& index) : ImportResolver(root, index, Options{}) {}

@@ -182,6 +182,23 @@ TEST_CASE("imports: a tree named N is the N/ of an include directory: <N/x.hpp> 
                                               "detail/impl.hpp -> core.hpp"});
 }
 
+TEST_CASE("imports: go's own source: module std packages and vendor/ directories", "[imports]") {
+  test::TempDir t;
+  t.write("src/go.mod", "module std\n\ngo 1.19\n");
+  t.write("src/fmt/print.go", "package fmt\n");
+  t.write("src/fmt/print_test.go", "package fmt\n");
+  t.write("src/vendor/golang.org/x/net/dns/dns.go", "package dns\n");
+  t.write("src/net/net.go", "package net\n\nimport (\n\t\"fmt\"\n\t\"golang.org/x/net/dns\"\n\t\"golang.org/x/text/none\"\n\t\"nothing/here\"\n)\n");
+  t.write("src/cmd/go.mod", "module cmd\n");
+  t.write("src/cmd/vendor/golang.org/x/mod/semver/semver.go", "package semver\n");
+  t.write("src/cmd/go/main.go", "package main\n\nimport (\n\t\"fmt\"\n\t\"golang.org/x/mod/semver\"\n\t\"golang.org/x/net/dns\"\n)\n");
+  auto got = resolve_tree(t.path());
+  CHECK(got.edges == std::vector<std::string>{"src/cmd/go/main.go -> external:golang.org/x/net", "src/cmd/go/main.go -> src/cmd/vendor/golang.org/x/mod/semver/semver.go",
+                                              "src/cmd/go/main.go -> src/fmt/print.go", "src/net/net.go -> external:golang.org/x/text",
+                                              "src/net/net.go -> external:nothing/here", "src/net/net.go -> src/fmt/print.go",
+                                              "src/net/net.go -> src/vendor/golang.org/x/net/dns/dns.go"});
+}
+
 TEST_CASE("imports: one file resolves alone, in import order", "[imports]") {
   test::fs::path dir = test::fs::path(FIXTURES_DIR) / "imports" / "python";
   auto r = indexer::index_tree(dir, {});
