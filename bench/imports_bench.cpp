@@ -14,7 +14,8 @@
 //   Python  a relative import, or one whose first segment is a top-level module of the tree
 //           (a package directory whose parent is no package, or a module file outside packages);
 //   Go      an import path under the `module` of a go.mod of the tree; in a tree whose go.mod
-//           says `module std` (Go's own source), a path with no dot in its first segment;
+//           says `module std` (Go's own source), a path with no dot in its first segment (but
+//           cgo's "C");
 //   Rust    `mod x;`, `use crate::|self::|super::`, or a first segment that is the library name
 //           of a Cargo.toml of the tree ([lib] name, else [package] name with '-' as '_');
 //   C/C++   an include whose path a file of the tree ends with, or which ends with a file's
@@ -210,7 +211,7 @@ int main(int argc, char** argv) {
             case Language::Go: {
               for (const auto& mod : m.go_modules)
                 if (spec == mod || (spec.starts_with(mod) && spec[mod.size()] == '/')) mine = true;
-              if (m.go_std && first_segment(spec, "/").find('.') == std::string::npos) mine = true;
+              if (m.go_std && spec != "C" && first_segment(spec, "/").find('.') == std::string::npos) mine = true;  // "C": cgo
               break;
             }
             case Language::Rust: {

@@ -36,6 +36,15 @@ for go in /usr/lib/go/src /usr/lib/go-*/src; do [ -d "$go" ] && corpora+=("$go")
 echo "corpora: ${corpora[*]}"
 build/indexer_bench "$@" "${corpora[@]}"
 echo
+# The import graph's in-repo resolution rate per language (with Go's own source when Debian's
+# golang-src is installed), then our definitions beside universal-ctags' tags.
+cmake --build build --target indexer_imports_bench indexer_ctags_recall
+go_src=()
+for go in /usr/lib/go/src /usr/lib/go-*/src /usr/share/go-*/src; do [ -d "$go" ] && go_src=("$go") && break; done
+[[ " ${corpora[*]} " == *" ${go_src[0]:-none} "* ]] && go_src=()
+build/indexer_imports_bench "${corpora[@]}" "${go_src[@]}"
+build/indexer_ctags_recall "${corpora[@]}" "${go_src[@]}"
+echo
 build/indexer_live_bench "${corpora[@]}"
 echo
 build/indexer_serve_bench --seconds 4 --clangd /usr/include/boost/asio --clangd /usr/include/boost/beast --pyright "$py" /usr/include/boost

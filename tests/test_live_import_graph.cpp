@@ -402,8 +402,8 @@ TEST_CASE("import graph: replace_files equals build for files replaced, added an
   CHECK(patched > 250);  // nullopt only when a replacement names a file that is being removed
 }
 
-// Workspace manifests are followed as they change: a member renamed, a member added as a new
-// directory, a member excluded, a go.work switching modules. Each step is checked against the
+// Workspace manifests are followed as they change: an npm member renamed, a member added as a new
+// directory, a Cargo member renamed, a go.work switching modules. Each step is checked against the
 // edges expected and against a fresh full resolve.
 TEST_CASE("live import graph: workspace manifests changing re-resolve their importers", "[imports][live][workspace]") {
   test::TempDir t;
