@@ -9,7 +9,7 @@
 // a "class" whose line has no `class` keyword, and what is scoped in it), and the tags ctags itself
 // describes as naming what is defined in another file (Python's `namespace` and `unknown`: the
 // names an import brings in). A tag matches when a symbol of its file has its name and starts, or
-// has its name, on its line; tags of files the index does not hold (over its size limit, say) are
+// has its name (blanks aside: "operator ()"), on its line; tags of files the index does not hold (over its size limit, say) are
 // counted apart. Misses are summed by ctags kind. With --misses N, the first N unmatched tags of each language are
 // printed with their kind, to see why.
 #include <unistd.h>
@@ -75,8 +75,17 @@ std::vector<Tag> run_ctags(const std::string& dir) {
   return tags;
 }
 
+// Names without blanks: ctags writes "operator ()", tree-sitter's text is "operator()".
+std::string squeeze(std::string_view name) {
+  std::string out;
+  for (char c : name)
+    if (c != ' ' && c != '\t') out += c;
+  return out;
+}
+
 struct Tally {
   size_t tags = 0, matched = 0, anonymous = 0, object_literal = 0, references = 0, not_indexed = 0;
+  size_t missed_in_errors = 0;  // of the misses, those in files whose tree had syntax errors
   std::vector<std::string> misses;
   std::map<std::string, size_t> missed_kinds;
 };
@@ -159,16 +168,17 @@ int main(int argc, char** argv) {
           auto range = index.file_symbols(*file);
           for (uint32_t id = range.begin; id < range.end; ++id) {
             auto s = index.symbol(id);
-            for (uint32_t l : {s.range.start.line, s.selection.start.line}) it->second.insert(std::string(s.name) + '\x1f' + std::to_string(l + 1));
+            for (uint32_t l : {s.range.start.line, s.selection.start.line}) it->second.insert(squeeze(s.name) + '\x1f' + std::to_string(l + 1));
           }
         }
-        hit = it->second.count(t.name + '\x1f' + std::to_string(t.line)) > 0;
+        hit = it->second.count(squeeze(t.name) + '\x1f' + std::to_string(t.line)) > 0;
       }
       if (hit) {
         ++tally.matched;
         continue;
       }
       ++tally.missed_kinds[t.kind];
+      tally.missed_in_errors += index.file(*file).parse_errors;
       if (tally.misses.size() < show) tally.misses.push_back(t.path + ":" + std::to_string(t.line) + " " + t.kind + " " + t.name);
     }
     std::printf("%s\n", dir.c_str());
@@ -176,18 +186,22 @@ int main(int argc, char** argv) {
       std::printf("  %-11s %8zu tags %8zu matched   recall %.4f   (left out: %zu anonymous, %zu object-literal, %zu import names, %zu in files not indexed)\n",
                   lang.c_str(), t.tags, t.matched, t.tags ? double(t.matched) / double(t.tags) : 1.0, t.anonymous, t.object_literal,
                   t.references, t.not_indexed);
-      if (!t.missed_kinds.empty()) std::printf("      missed by kind:%s\n", top_kinds(t.missed_kinds).c_str());
+      if (!t.missed_kinds.empty())
+        std::printf("      missed by kind:%s; %zu of the misses in files with syntax errors\n", top_kinds(t.missed_kinds).c_str(),
+                    t.missed_in_errors);
       for (const auto& m : t.misses) std::printf("      miss: %s\n", m.c_str());
       Tally& all = total[lang];
       all.tags += t.tags, all.matched += t.matched, all.anonymous += t.anonymous, all.object_literal += t.object_literal,
           all.references += t.references, all.not_indexed += t.not_indexed;
       for (const auto& [k, n] : t.missed_kinds) all.missed_kinds[k] += n;
+      all.missed_in_errors += t.missed_in_errors;
     }
   }
   std::printf("all\n");
   for (const auto& [lang, t] : total) {
     std::printf("  %-11s %8zu tags %8zu matched   recall %.4f\n", lang.c_str(), t.tags, t.matched, t.tags ? double(t.matched) / double(t.tags) : 1.0);
-    if (!t.missed_kinds.empty()) std::printf("      missed by kind:%s\n", top_kinds(t.missed_kinds).c_str());
+    if (!t.missed_kinds.empty())
+      std::printf("      missed by kind:%s; %zu of the misses in files with syntax errors\n", top_kinds(t.missed_kinds).c_str(), t.missed_in_errors);
   }
   return 0;
 }
