@@ -21,10 +21,10 @@ using Files = std::vector<uint32_t>;  // the resolver's own file ids (stable acr
 
 // The keys a resolve() looked up, when its caller asks (LiveImportGraph): "d<dir>" for a file's
 // existence or a directory's files, "n<base name>", "b<directory name>", "c" for C#'s
-// declarations, "p" for PHP's, "g" for the set of go.mod modules (and go.work files), "w" for the
-// workspace packages (Cargo and npm/yarn/pnpm workspaces, Cargo packages by name). A change to the tree names the
-// keys it touches (ImportResolver::update()), and only the files that looked one up can resolve
-// differently.
+// declarations, "p" for PHP's, "g" for the set of go.mod modules (and go.work files), "w" for
+// the packages known by name (Cargo, npm/yarn/pnpm workspaces and package.json files). A change to
+// the tree names the keys it touches (ImportResolver::update()), and only the files that looked
+// one up can resolve differently.
 thread_local std::vector<std::string>* t_probes = nullptr;
 
 void probe(char kind, std::string_view key) {
@@ -712,7 +712,10 @@ struct ImportResolver::State {
         if (auto j = read_json(pkg, kMaxManifestBytes)) {
           detail::NpmManifest m = detail::read_package_json(*j);
           if (!found && m.has_workspaces) found = true, config = pkg, globs = m.workspaces;
-          if (!m.name.empty()) {  // a package of the tree, workspace or not
+          // A package of the tree, workspace or not; not one installed in node_modules/, which stays
+          // the external package it is even when the tree holds it.
+          if (!m.name.empty() && at != "node_modules" && !at.starts_with("node_modules/") && at.find("/node_modules/") == std::string::npos &&
+              !at.ends_with("/node_modules")) {
             configs.push_back(pkg);
             tree_npm_named[m.name].push_back(int(npm_packages.size()));
             npm_packages.push_back({at, std::move(m)});

@@ -107,6 +107,17 @@ TEST_CASE("imports: malformed workspace manifests are warnings, never a crash, a
                                                  "web/pnpm-workspace.yaml: line 2: unterminated quote"});
 }
 
+TEST_CASE("imports: a package installed in node_modules stays external, a package of the tree resolves", "[imports][workspace]") {
+  test::TempDir t;
+  t.write("node_modules/react/package.json", "{\"name\": \"react\", \"main\": \"index.js\"}");
+  t.write("node_modules/react/index.js", "module.exports = {};\n");
+  t.write("tools/lint/package.json", "{\"name\": \"@me/lint\", \"main\": \"./dist/index.js\"}");
+  t.write("tools/lint/src/index.ts", "export const lint = 1;\n");
+  t.write("app.ts", "import React from \"react\";\nimport { lint } from \"@me/lint\";\n");
+  auto got = resolve_tree(t.path());
+  CHECK(got.edges == std::vector<std::string>{"app.ts -> external:react", "app.ts -> tools/lint/src/index.ts"});
+}
+
 TEST_CASE("imports: workspace manifest readers on literal input", "[imports][workspace]") {
   using namespace indexer::detail;
   auto cargo = read_cargo_toml(
