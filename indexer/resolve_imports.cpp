@@ -8,6 +8,7 @@
 #include "indexer/confine.h"
 #include "indexer/config_json.h"
 #include "indexer/walk.h"
+#include "indexer/workspaces.h"
 
 namespace indexer {
 
@@ -20,9 +21,10 @@ using Files = std::vector<uint32_t>;  // the resolver's own file ids (stable acr
 
 // The keys a resolve() looked up, when its caller asks (LiveImportGraph): "d<dir>" for a file's
 // existence or a directory's files, "n<base name>", "b<directory name>", "c" for C#'s
-// declarations, "p" for PHP's, "g" for the set of go.mod modules. A change to the tree names the
-// keys it touches (ImportResolver::update()), and only the files that looked one up can resolve
-// differently.
+// declarations, "p" for PHP's, "g" for the set of go.mod modules (and go.work files), "w" for
+// the packages known by name (Cargo, npm/yarn/pnpm workspaces and package.json files). A change to
+// the tree names the keys it touches (ImportResolver::update()), and only the files that looked
+// one up can resolve differently.
 thread_local std::vector<std::string>* t_probes = nullptr;
 
 void probe(char kind, std::string_view key) {
@@ -109,16 +111,19 @@ bool is_relative(std::string_view spec) {
 // The largest configuration file read: far past real ones (LLVM's compile_commands.json is about
 // 30 MB), short of what a cloned repository could make us allocate (a sparse 6 GB tsconfig.json).
 constexpr uint64_t kMaxConfigBytes = 256 << 20;
+// Manifests (Cargo.toml, package.json, pnpm-workspace.yaml, go.work) are small; one of a workspace
+// is read per member, so a lower bound keeps a hostile tree from making each one cost much.
+constexpr uint64_t kMaxManifestBytes = 4 << 20;
 
 // A configuration file of the tree, read under confine.h's rule as every file is: a
 // tsconfig.json that links to /etc/passwd is not read. `why` says why not.
-std::optional<std::string> read_text(const fs::path& root, const std::string& rel, std::string& why) {
+std::optional<std::string> read_text(const fs::path& root, const std::string& rel, std::string& why, uint64_t max = kMaxConfigBytes) {
   confine::Opened dir = confine::open_root(root.string());
   std::string text;
   int64_t mtime = 0;
-  std::optional<SkipReason> skipped = dir ? detail::read_file(dir.fd.get(), rel, kMaxConfigBytes, text, mtime) : SkipReason::Unreadable;
+  std::optional<SkipReason> skipped = dir ? detail::read_file(dir.fd.get(), rel, max, text, mtime) : SkipReason::Unreadable;
   if (!skipped) return text;
-  why = *skipped == SkipReason::TooLarge ? "over " + std::to_string(kMaxConfigBytes >> 20) + " MiB, not read" : "cannot read the file";
+  why = *skipped == SkipReason::TooLarge ? "over " + std::to_string(max >> 20) + " MiB, not read" : "cannot read the file";
   return std::nullopt;
 }
 
@@ -373,6 +378,8 @@ void expand_use(std::string_view spec, std::vector<std::string>& out) {
 
 struct ImportResolver::State {
   fs::path root, abs_root;
+  std::string root_name;  // the root directory's own name ("boost" for /usr/include/boost)
+  Options options;
   const query::Index* index;
   std::vector<std::string> warnings;
 
@@ -386,6 +393,7 @@ struct ImportResolver::State {
   std::vector<std::string> configs;  // configuration files found (tree-relative)
   bool include_loaded = false;
   bool go_changed = false;  // set by add_file/remove_file when a module comes into or out of effect
+  bool ws_changed = false;  // set by add_file when a workspace or a named Cargo package is found
 
   std::unordered_map<std::string, Files> dir_files;   // files directly in a directory
   std::unordered_map<std::string, std::vector<std::string>> dirs_by_name;  // directories by last part
@@ -395,15 +403,37 @@ struct ImportResolver::State {
   std::vector<GoModule> go_modules;
   std::vector<TsConfig> ts_configs;
   std::vector<Composer> composers;
-  std::vector<std::string> cargo_dirs;
+  // Cargo packages: each Rust file's nearest Cargo.toml, and the members of the workspaces above
+  // them. `lib` is the library's root file ([lib] path, else src/lib.rs); `name` what `use` calls
+  // it ([lib] name, else [package] name with '-' read as '_'; empty when the file has none).
+  struct CargoPackage {
+    std::string dir, name, lib;
+    int workspace = -1;  // an index into cargo_workspaces
+  };
+  std::vector<CargoPackage> cargo_packages;
+  std::unordered_map<std::string, int> cargo_at;  // a directory's Cargo.toml, once read: an index into cargo_packages
+  std::unordered_map<std::string, std::vector<int>> crates_named;
+  std::vector<std::string> cargo_workspaces;  // their directories
+  // npm, yarn and pnpm workspaces: each member package by its name.
+  struct NpmPackage {
+    std::string dir;
+    detail::NpmManifest manifest;
+  };
+  std::vector<NpmPackage> npm_packages;
+  std::unordered_map<std::string, std::vector<int>> npm_named;       // workspace members
+  std::unordered_map<std::string, std::vector<int>> tree_npm_named;  // any package.json above JS/TS files
+  std::vector<std::vector<std::string>> go_works;  // each go.work's module directories (`use`)
   // Nearest configuration per directory of indexed files: an index into the vectors above, or -1.
-  std::unordered_map<std::string, int> go_of, ts_of, composer_of, cargo_of;
+  std::unordered_map<std::string, int> go_of, ts_of, composer_of, cargo_of, go_work_of;
+  // Workspace roots looked for per directory (every ancestor of a directory of Rust, JS or TS files).
+  std::unordered_set<std::string> cargo_ws_seen, npm_ws_seen;
   std::vector<std::string> include_dirs;
   DirRank include_rank;
 
   State(const fs::path& r, const query::Index& ix) : root(r), index(&ix) {
     std::error_code ec;
     abs_root = fs::absolute(r, ec).lexically_normal();
+    root_name = (abs_root.has_filename() ? abs_root : abs_root.parent_path()).filename().string();
   }
 
   bool exists(std::string_view path) const {
@@ -460,9 +490,9 @@ struct ImportResolver::State {
     for (const auto& p : pending) memo[p] = found;
   }
 
-  std::optional<detail::JsonValue> read_json(const std::string& rel) {
+  std::optional<detail::JsonValue> read_json(const std::string& rel, uint64_t max = kMaxConfigBytes) {
     std::string why;
-    auto text = read_text(root, rel, why);
+    auto text = read_text(root, rel, why, max);
     if (!text) {
       warnings.push_back(rel + ": " + why);
       return std::nullopt;
@@ -516,9 +546,24 @@ struct ImportResolver::State {
           return int(go_modules.size() - 1);
         });
         if (int m = go_of[dir]; m >= 0 && go_users[size_t(m)]++ == 0) go_changed = true;
+        find_nearest(dir, go_work_of, {"go.work"}, [&](const std::string& rel, const std::string& d) {
+          std::string why;
+          auto text = read_text(root, rel, why, kMaxManifestBytes);
+          if (!text) {
+            warnings.push_back(rel + ": " + why);
+            return -1;
+          }
+          std::vector<std::string> dirs;
+          for (const auto& use : detail::read_go_work(*text))
+            if (auto n = normalize(join(d, use))) dirs.push_back(*n);
+          go_works.push_back(std::move(dirs));
+          go_changed = true;
+          return int(go_works.size() - 1);
+        });
         break;
       case Language::JavaScript: case Language::TypeScript: case Language::Tsx:
         find_nearest(dir, ts_of, {"tsconfig.json", "jsconfig.json"}, json_loader(ts_configs, read_tsconfig));
+        find_npm_workspaces(dir);
         break;
       case Language::Php:
         find_nearest(dir, composer_of, {"composer.json"}, json_loader(composers, read_composer));
@@ -526,8 +571,9 @@ struct ImportResolver::State {
         break;
       case Language::Rust:
         find_nearest(dir, cargo_of, {"Cargo.toml"}, [&](const std::string&, const std::string& d) {
-          cargo_dirs.push_back(d);
-          return int(cargo_dirs.size() - 1);
+          int c = load_cargo(d);
+          find_cargo_workspace(d);
+          return c;
         });
         break;
       case Language::C: case Language::Cpp:
@@ -581,6 +627,122 @@ struct ImportResolver::State {
     uint64_t h = fnv("");
     for (const auto& d : decls) h = fnv(d, fnv("\n", h));
     return h;
+  }
+
+  // ---- Workspaces (indexer/workspaces.h) ----
+
+  std::optional<std::string> read_manifest(const std::string& rel) {
+    std::string why;
+    auto text = read_text(root, rel, why, kMaxManifestBytes);
+    if (!text) warnings.push_back(rel + ": " + why);
+    return text;
+  }
+
+  // The package of directory `d`'s Cargo.toml (read once): an index into cargo_packages.
+  int load_cargo(const std::string& d) {
+    if (auto it = cargo_at.find(d); it != cargo_at.end()) return it->second;
+    std::string rel = join(d, "Cargo.toml");
+    CargoPackage p{d, "", join(d, "src/lib.rs"), -1};
+    if (auto text = read_manifest(rel)) {
+      detail::CargoManifest m = detail::read_cargo_toml(*text);
+      if (!m.error.empty()) warnings.push_back(rel + ": " + m.error + "; read as a package of no name");
+      if (!m.lib_path.empty())
+        if (auto lib = normalize(join(d, m.lib_path))) p.lib = *lib;
+      p.name = !m.lib_name.empty() ? m.lib_name : m.has_package ? m.package_name : "";
+      std::replace(p.name.begin(), p.name.end(), '-', '_');
+    }
+    int at = int(cargo_packages.size());
+    cargo_packages.push_back(std::move(p));
+    cargo_at[d] = at;
+    if (!cargo_packages.back().name.empty()) {
+      crates_named[cargo_packages.back().name].push_back(at);
+      ws_changed = true;
+    }
+    return at;
+  }
+
+  // The workspace of the package at `d`: the nearest Cargo.toml with [workspace] at or above it,
+  // as Cargo looks for it; its members are loaded as packages.
+  void find_cargo_workspace(const std::string& d) {
+    for (std::string at = d;; at = std::string(dir_of(at))) {
+      if (!cargo_ws_seen.insert(at).second) return;  // looked at from another package already
+      std::string rel = join(at, "Cargo.toml");
+      if (is_beneath(root, rel, false)) {
+        auto text = read_manifest(rel);
+        detail::CargoManifest m = text ? detail::read_cargo_toml(*text) : detail::CargoManifest{};
+        if (!m.error.empty() && !cargo_at.count(at)) warnings.push_back(rel + ": " + m.error);  // else load_cargo said it
+        if (m.has_workspace && m.error.empty()) {
+          configs.push_back(rel);
+          int ws = int(cargo_workspaces.size());
+          cargo_workspaces.push_back(at);
+          std::string warning;
+          std::vector<std::string> members = detail::expand_members(root.string(), at, m.members, m.exclude, warning);
+          if (!warning.empty()) warnings.push_back(rel + ": " + warning);
+          if (m.has_package) members.push_back(at);
+          for (const auto& member : members) {
+            if (!is_beneath(root, join(member, "Cargo.toml"), false)) continue;
+            configs.push_back(join(member, "Cargo.toml"));
+            cargo_packages[size_t(load_cargo(member))].workspace = ws;
+          }
+          ws_changed = true;
+          return;
+        }
+      }
+      if (at.empty()) return;
+    }
+  }
+
+  // npm, yarn and pnpm workspace roots at or above `dir`: a pnpm-workspace.yaml, or a package.json
+  // with `workspaces`; their members are loaded by name.
+  void find_npm_workspaces(const std::string& dir) {
+    for (std::string at = dir;; at = std::string(dir_of(at))) {
+      if (!npm_ws_seen.insert(at).second) return;
+      std::vector<std::string> globs;
+      bool found = false;
+      std::string config = join(at, "pnpm-workspace.yaml");
+      if (is_beneath(root, config, false)) {
+        if (auto text = read_manifest(config)) {
+          std::string error;
+          globs = detail::read_pnpm_workspace(*text, error);
+          if (!error.empty()) warnings.push_back(config + ": " + error);
+          else found = true;
+        }
+      }
+      if (std::string pkg = join(at, "package.json"); is_beneath(root, pkg, false)) {
+        if (auto j = read_json(pkg, kMaxManifestBytes)) {
+          detail::NpmManifest m = detail::read_package_json(*j);
+          if (!found && m.has_workspaces) found = true, config = pkg, globs = m.workspaces;
+          // A package of the tree, workspace or not; not one installed in node_modules/, which stays
+          // the external package it is even when the tree holds it.
+          if (!m.name.empty() && at != "node_modules" && !at.starts_with("node_modules/") && at.find("/node_modules/") == std::string::npos &&
+              !at.ends_with("/node_modules")) {
+            configs.push_back(pkg);
+            tree_npm_named[m.name].push_back(int(npm_packages.size()));
+            npm_packages.push_back({at, std::move(m)});
+            ws_changed = true;
+          }
+        }
+      }
+      if (found) {
+        configs.push_back(config);
+        std::string warning;
+        std::vector<std::string> members = detail::expand_members(root.string(), at, globs, {}, warning);
+        if (!warning.empty()) warnings.push_back(config + ": " + warning);
+        for (const auto& member : members) {
+          std::string rel = join(member, "package.json");
+          if (!is_beneath(root, rel, false)) continue;
+          configs.push_back(rel);
+          auto j = read_json(rel, kMaxManifestBytes);
+          if (!j) continue;
+          detail::NpmManifest m = detail::read_package_json(*j);
+          if (m.name.empty()) continue;
+          npm_named[m.name].push_back(int(npm_packages.size()));
+          npm_packages.push_back({member, std::move(m)});
+        }
+        ws_changed = true;
+      }
+      if (at.empty()) return;
+    }
   }
 
   void load_include_dirs() {
@@ -692,7 +854,61 @@ struct ImportResolver::State {
         if (auto p = normalize(join(c.base, spec)))
           if (auto f = js_file(*p, js_first)) return out.file(*f);
     }
+    if (auto f = workspace_package_file(spec, js_first)) return out.file(*f);
     out.external(npm_package(spec));
+  }
+
+  // A bare import of a workspace package ("@scope/pkg", "@scope/pkg/sub"): its entry file, or the
+  // subpath's.
+  std::optional<std::string> workspace_package_file(std::string_view spec, bool js_first) const {
+    if (spec.starts_with("node:") || !options.workspaces) return std::nullopt;
+    probe('w', "");
+    std::string name = npm_package(spec);
+    std::vector<int> candidates;
+    for (const auto* table : {&npm_named, &tree_npm_named})
+      if (auto it = table->find(name); it != table->end()) candidates.insert(candidates.end(), it->second.begin(), it->second.end());
+    std::string_view sub = spec.substr(name.size());  // "" or "/utils"
+    for (int i : candidates) {
+      const NpmPackage& p = npm_packages[size_t(i)];
+      if (p.manifest.exports)
+        for (const auto& t : detail::export_targets(*p.manifest.exports, sub.empty() ? "." : "." + std::string(sub)))
+          if (auto f = package_file(p.dir, t, js_first)) return f;
+      if (sub.empty()) {
+        for (const auto& e : p.manifest.entries)
+          if (auto f = package_file(p.dir, e, js_first)) return f;
+        if (auto f = js_file(join(p.dir, "src/index"), js_first)) return f;
+        if (auto f = js_file(join(p.dir, "index"), js_first)) return f;
+      } else {
+        for (std::string_view base : {"", "src/"})
+          if (auto f = package_file(p.dir, std::string(base) + std::string(sub.substr(1)), js_first)) return f;
+      }
+    }
+    return std::nullopt;
+  }
+
+  // The file a package's `target` ("./lib/node/main.js") names: as written, by js_file()'s rules,
+  // without its declaration or JS extension, then with the build directory it names (dist, lib,
+  // out, build, and esm or cjs below it) read as src/: a workspace holds the sources, not the build.
+  std::optional<std::string> package_file(const std::string& dir, std::string_view target, bool js_first) const {
+    auto p = normalize(join(dir, target));
+    if (!p || (!dir.empty() && *p != dir && !p->starts_with(dir + "/"))) return std::nullopt;  // out of the package
+    auto file_like = [&](const std::string& q) -> std::optional<std::string> {
+      if (auto f = js_file(q, js_first)) return f;
+      for (std::string_view ext : {".d.ts", ".d.mts", ".d.cts", ".js", ".mjs", ".cjs", ".jsx"})
+        if (q.ends_with(ext)) return js_file(q.substr(0, q.size() - ext.size()), js_first);
+      return std::nullopt;
+    };
+    if (auto f = file_like(*p)) return f;
+    std::string_view rel = std::string_view(*p).substr(dir.empty() ? 0 : std::min(p->size(), dir.size() + 1));
+    auto segs = split(rel, "/");
+    static constexpr std::string_view kBuild[] = {"dist", "lib", "out", "build", "esm", "cjs"};
+    auto is_build = [&](std::string_view seg) { return std::find(std::begin(kBuild), std::end(kBuild), seg) != std::end(kBuild); };
+    if (segs.size() < 2 || !is_build(segs[0])) return std::nullopt;
+    for (size_t drop : {size_t(1), size_t(2)}) {
+      if (drop == 2 && (segs.size() < 3 || !is_build(segs[1]))) break;
+      if (auto f = file_like(join(join(dir, "src"), joined(std::span(segs).subspan(drop), "/")))) return f;
+    }
+    return std::nullopt;
   }
 
   // ---- Python ----
@@ -733,26 +949,41 @@ struct ImportResolver::State {
 
   // ---- Go ----
 
-  void resolve_go(Out& out, std::string_view spec) const {
+  void resolve_go(Out& out, std::string_view dir, std::string_view spec) const {
     out.allow_self = false;
     probe('g', "");
     const GoModule* best = nullptr;
+    // The modules the importer's go.work uses win over others of the same path.
+    const std::vector<std::string>* work = nullptr;
+    if (auto it = go_work_of.find(std::string(dir)); options.workspaces && it != go_work_of.end() && it->second >= 0) work = &go_works[size_t(it->second)];
+    auto used = [&](const GoModule& m) { return work && std::find(work->begin(), work->end(), m.dir) != work->end(); };
     // Modules in effect: those governing a Go file of the tree. Of two with the same path, the
-    // one whose directory sorts first wins, whichever was read first.
+    // one the go.work uses, else the one whose directory sorts first, whichever was read first.
     for (size_t i = 0; i < go_modules.size(); ++i) {
       const GoModule& m = go_modules[i];
       if (go_users[i] && !m.path.empty() && (spec == m.path || (spec.starts_with(m.path) && spec[m.path.size()] == '/')) &&
-          (!best || m.path.size() > best->path.size() || (m.path.size() == best->path.size() && m.dir < best->dir)))
+          (!best || m.path.size() > best->path.size() ||
+           (m.path.size() == best->path.size() && std::pair(!used(m), m.dir) < std::pair(!used(*best), best->dir))))
         best = &m;
     }
-    if (best) {
-      std::string dir = join(best->dir, spec.substr(std::min(spec.size(), best->path.size() + 1)));
+    auto package = [&](const std::string& pkg_dir) {
       bool any = false;
-      for (uint32_t f : files_in(dir)) {
+      for (uint32_t f : files_in(pkg_dir)) {
         std::string_view p = path_of(f);
         if (p.ends_with(".go") && !p.ends_with("_test.go")) out.file(p), any = true;
       }
-      if (any) return;
+      return any;
+    };
+    if (best && package(join(best->dir, spec.substr(std::min(spec.size(), best->path.size() + 1))))) return;
+    // Go's own source: GOROOT/src/go.mod is `module std`, and a path with no dot in its first
+    // segment is a standard package there ("fmt" is src/fmt); then the importer's module's
+    // vendor/ directory, as the go command reads it (src/vendor/golang.org/x/net, cmd/vendor/...).
+    if (options.go_std_vendor) {
+      if (spec.substr(0, spec.find('/')).find('.') == std::string_view::npos)
+        for (size_t i = 0; i < go_modules.size(); ++i)
+          if (go_users[i] && go_modules[i].path == "std" && package(join(go_modules[i].dir, spec))) return;
+      if (auto it = go_of.find(std::string(dir)); it != go_of.end() && it->second >= 0)
+        if (package(join(join(go_modules[size_t(it->second)].dir, "vendor"), spec))) return;
     }
     std::string_view module;
     for (size_t i = 0; i < go_modules.size(); ++i)
@@ -773,7 +1004,9 @@ struct ImportResolver::State {
 
   Crate crate_of(std::string_view dir) const {
     if (auto it = cargo_of.find(std::string(dir)); it != cargo_of.end() && it->second >= 0) {
-      std::string src = join(cargo_dirs[size_t(it->second)], "src");
+      const CargoPackage& p = cargo_packages[size_t(it->second)];
+      if (exists(p.lib)) return {std::string(dir_of(p.lib)), p.lib};
+      std::string src = join(p.dir, "src");
       for (const char* r : {"lib.rs", "main.rs"})
         if (exists(join(src, r))) return {src, join(src, r)};
     }
@@ -782,6 +1015,26 @@ struct ImportResolver::State {
         if (exists(join(d, r))) return {d, join(d, r)};
       if (d.empty()) return {std::string(dir), ""};
     }
+  }
+
+  // The library crate `name` (a Cargo package's, '-' read as '_') as seen from a file of package
+  // `from` (-1: none): that package itself (its tests, benches and examples use its name), else a
+  // member of its workspace, else any package of the tree (a path dependency, which is not read:
+  // a fuzz/ crate outside the workspace using its parent); the first whose library is a file.
+  std::optional<Crate> crate_named(std::string_view name, int from) const {
+    probe('w', "");
+    auto it = crates_named.find(std::string(name));
+    if (it == crates_named.end() || !options.workspaces) return std::nullopt;
+    int ws = from >= 0 ? cargo_packages[size_t(from)].workspace : -1;
+    for (int rank : {0, 1, 2})
+      for (int p : it->second) {
+        const CargoPackage& c = cargo_packages[size_t(p)];
+        if ((rank == 0 && p != from) || (rank == 1 && (ws < 0 || c.workspace != ws || p == from)) ||
+            (rank == 2 && (p == from || (ws >= 0 && c.workspace == ws))))
+          continue;
+        if (exists(c.lib)) return Crate{std::string(dir_of(c.lib)), c.lib};
+      }
+    return std::nullopt;
   }
 
   // The file of module `parts` below the crate's src; the crate root for none.
@@ -812,7 +1065,12 @@ struct ImportResolver::State {
   void resolve_rust(Out& out, std::string_view file, std::string_view spec, std::string_view kind) const {
     out.allow_self = false;
     std::string_view dir = dir_of(file), base = base_of(file);
-    if (kind == "extern") return out.external(std::string(spec));
+    auto package = cargo_of.find(std::string(dir));
+    int from = package == cargo_of.end() ? -1 : package->second;
+    if (kind == "extern") {
+      if (auto other = crate_named(spec.substr(0, spec.find(' ')), from)) return out.file(other->root);
+      return out.external(std::string(spec));
+    }
     Crate crate = crate_of(dir);
     if (kind == "mod") {
       bool owns_dir = base == "mod.rs" || base == "lib.rs" || base == "main.rs" || file == crate.root;
@@ -831,6 +1089,8 @@ struct ImportResolver::State {
       if (segs.empty()) continue;
       std::vector<std::string> module;
       size_t i = 0;
+      const Crate* in = &crate;
+      std::optional<Crate> other;
       if (segs[0] == "crate") {
         i = 1;
       } else if (segs[0] == "self" || segs[0] == "super") {
@@ -845,18 +1105,21 @@ struct ImportResolver::State {
       } else {
         std::vector<std::string> child = current;
         child.push_back(segs[0]);
-        if (!rust_module_file(crate, child)) {
+        if (rust_module_file(crate, child)) {
+          module = current;
+        } else if ((other = crate_named(segs[0], from))) {
+          in = &*other, i = 1;  // a package of the tree, by its name: a workspace member, or this one's
+        } else {
           out.external(segs[0]);
           continue;
         }
-        module = current;
       }
       // The deepest prefix of the rest that is a module file; the others are items.
       std::vector<std::string> rest(segs.begin() + std::ptrdiff_t(i), segs.end());
       for (size_t k = rest.size() + 1; k-- > 0;) {
         std::vector<std::string> parts = module;
         parts.insert(parts.end(), rest.begin(), rest.begin() + std::ptrdiff_t(k));
-        if (auto f = rust_module_file(crate, parts)) {
+        if (auto f = rust_module_file(*in, parts)) {
           out.file(*f);
           break;
         }
@@ -870,6 +1133,10 @@ struct ImportResolver::State {
     if (kind == "include")
       if (auto p = normalize(join(dir, spec)); p && exists(*p)) return out.file(*p);
     if (auto f = in_include_dirs(spec)) return out.file(*f);
+    // The tree may itself be the N/ of an include directory (/usr/include/boost indexed alone, a
+    // header-only library's include/N): <N/x.hpp> is then x.hpp of the root.
+    if (options.root_as_include_dir && !root_name.empty() && spec.size() > root_name.size() + 1 && spec.starts_with(root_name) && spec[root_name.size()] == '/')
+      if (auto rest = normalize(spec.substr(root_name.size() + 1)); rest && !rest->empty() && exists(*rest)) return out.file(*rest);
     out.external(std::string(spec));
   }
 
@@ -1014,8 +1281,9 @@ struct ImportResolver::State {
   }
 };
 
-ImportResolver::ImportResolver(const fs::path& root, const query::Index& index)
+ImportResolver::ImportResolver(const fs::path& root, const query::Index& index, Options options)
     : state_(std::make_unique<State>(root, index)) {
+  state_->options = options;
   state_->load_configuration();
 }
 
@@ -1039,7 +1307,7 @@ query::FileImports ImportResolver::resolve(uint32_t file, std::vector<std::strin
       case Language::JavaScript: s.resolve_js(out, dir, spec, true); break;
       case Language::TypeScript: case Language::Tsx: s.resolve_js(out, dir, spec, false); break;
       case Language::Python: s.resolve_python(out, dir, spec, kind); break;
-      case Language::Go: s.resolve_go(out, spec); break;
+      case Language::Go: s.resolve_go(out, dir, spec); break;
       case Language::Rust: s.resolve_rust(out, info.path, spec, kind); break;
       case Language::C: case Language::Cpp: s.resolve_c(out, dir, spec, kind); break;
       case Language::Java: s.resolve_java(out, spec, kind); break;
@@ -1058,6 +1326,7 @@ std::vector<std::string> ImportResolver::update(const query::Index& index, std::
   State& s = *state_;
   s.index = &index;
   s.go_changed = false;
+  s.ws_changed = false;
   std::vector<std::string> keys;
   auto path_keys = [&](const std::string& p) {
     std::string_view dir = dir_of(p);
@@ -1107,6 +1376,7 @@ std::vector<std::string> ImportResolver::update(const query::Index& index, std::
     declarations(l);
   }
   if (s.go_changed) keys.emplace_back("g");
+  if (s.ws_changed) keys.emplace_back("w");
   std::sort(keys.begin(), keys.end());
   keys.erase(std::unique(keys.begin(), keys.end()), keys.end());
   return keys;
@@ -1120,7 +1390,8 @@ bool ImportResolver::reads_config_under(std::string_view path) const {
 
 bool ImportResolver::is_config_name(std::string_view path) {
   std::string_view base = base_of(path);
-  for (std::string_view name : {"go.mod", "tsconfig.json", "jsconfig.json", "Cargo.toml", "composer.json", "compile_commands.json"})
+  for (std::string_view name : {"go.mod", "go.work", "tsconfig.json", "jsconfig.json", "Cargo.toml", "package.json",
+                                "pnpm-workspace.yaml", "composer.json", "compile_commands.json"})
     if (base == name) return true;
   return false;
 }

@@ -7,18 +7,26 @@
 //   JS/TS   ./ and ../: the path, ".js written but .ts on disk", then + .ts .tsx .d.ts .js .jsx
 //           .mjs .cjs (a .js importer tries the .js family first), then dir/index.*; bare: the
 //           nearest tsconfig.json/jsconfig.json's compilerOptions.paths (one '*', longest prefix
-//           first), then baseUrl; else the npm package ("@scope/pkg", "fs" for "node:fs/promises").
+//           first), then baseUrl; then a package of an npm/yarn/pnpm workspace by its name:
+//           `exports` ("." and subpaths, `*` patterns, conditions types/import/require/default),
+//           else types/typings/main/module, else src/index.*; a target in a build directory that
+//           is not there (dist/, lib/, out/, build/) is read as src/; else the npm package
+//           ("@scope/pkg", "fs" for "node:fs/promises").
 //   Python  a.b.c -> a/b/c.py or a/b/c/__init__.py (then .pyi) from the root, src/, and the
 //           importer's directory when it is no package; "." and ".." from the importer's package.
 //           `from m import n` also tries the submodule m.n and drops n if it is no module file.
 //   Go      the longest go.mod `module` path of the tree prefixing the import: an edge to every
 //           non-test .go file of the package directory (a change to any of them affects
-//           importers); else the longest go.mod `require` path, else the first three segments of
+//           importers; of two modules of one path, the one the nearest go.work uses); else the
+//           longest go.mod `require` path, else the first three segments of
 //           a domain path, else the path (standard library).
 //   Rust    `mod x;` -> x.rs or x/mod.rs beside a mod.rs/lib.rs/main.rs, else in the directory
 //           named after the file (2018); `use crate::|self::|super::a::b` and `use m::..` for a
 //           child module m -> the deepest module file of the path (crate root: src/lib.rs or
-//           src/main.rs next to the nearest Cargo.toml); other paths -> the crate (first segment).
+//           src/main.rs next to the nearest Cargo.toml, or its [lib] path); a first segment that
+//           names the importer's own package or a member of its Cargo workspace ([lib] name, else
+//           [package] name with '-' as '_') -> that crate's modules from its [lib] path (default
+//           src/lib.rs); other paths -> the crate (first segment).
 //   C/C++   "x.h" beside the includer, then each include directory (-I, -iquote, -isystem of
 //           compile_commands.json at the root or in build/, all entries merged in order; without
 //           one, the root and include/); <x.h> through the include directories only; else "x.h".
@@ -37,8 +45,10 @@
 // __init__.py, Rust `use crate::X` in lib.rs, a C# file using its own namespace) are dropped.
 //
 // Cost: the constructor stats a few configuration names per directory that holds indexed files
-// and reads the ones found (go.mod, tsconfig.json, jsconfig.json, Cargo.toml, composer.json,
-// compile_commands.json); resolve() then only consults the Index and these tables, so it is safe
+// and reads the ones found (go.mod, go.work, tsconfig.json, jsconfig.json, Cargo.toml,
+// package.json, pnpm-workspace.yaml, composer.json, compile_commands.json; workspace roots are
+// looked for above every directory of Rust, JS and TS files, and their member globs expanded by
+// listing directories: indexer/workspaces.h); resolve() then only consults the Index and these tables, so it is safe
 // to call from several threads. A file's targets depend on its own imports, the set of files,
 // the configuration and, for C# and PHP, other files' declarations. update() follows a change of
 // the index without reading the tree again, and names what it can alter by the keys resolve()
@@ -60,8 +70,15 @@ namespace indexer {
 
 class ImportResolver {
  public:
+  // What can be turned off, for a baseline (bench/imports_bench.cpp prints the rate both ways).
+  struct Options {
+    bool workspaces = true;          // Cargo and npm/yarn/pnpm packages by name, go.work
+    bool root_as_include_dir = true;  // <N/x.h> is the root's x.h when the root is named N
+    bool go_std_vendor = true;        // `module std` packages and vendor/ directories
+  };
   // `index` must outlive the resolver; `root` is the tree it was built from.
-  ImportResolver(const std::filesystem::path& root, const query::Index& index);
+  ImportResolver(const std::filesystem::path& root, const query::Index& index) : ImportResolver(root, index, Options{}) {}
+  ImportResolver(const std::filesystem::path& root, const query::Index& index, Options options);
   ~ImportResolver();
   ImportResolver(const ImportResolver&) = delete;
   ImportResolver& operator=(const ImportResolver&) = delete;
@@ -77,7 +94,8 @@ class ImportResolver {
   // resolve as before. A file that appears or vanishes touches its directory's existence and
   // listing keys, its base name's and its directory name's; a C# or PHP file whose declarations
   // changed (or that comes or goes) touches its language's declaration key; a go.mod coming into
-  // or out of effect (its first Go file appears, its last goes) touches Go's module key. Not
+  // or out of effect (its first Go file appears, its last goes) touches Go's module key, a go.work
+// or a workspace found (its first file appears) touches the module or the workspace key. Not
   // followed: a change to a configuration file; build a new resolver then (is_config_name()).
   std::vector<std::string> update(const query::Index& index, std::span<const std::string> added,
                                   std::span<const std::string> removed, std::span<const std::string> changed);

@@ -1,7 +1,8 @@
 // The live tree's import graph (indexer/live_import_graph.h) against a fresh full resolve, after
 // every step of seeded random edits to a tree on disk in eight languages: files edited, added,
-// removed and renamed, and their configuration (tsconfig.json paths, go.mod's module, Cargo.toml,
-// composer.json's psr-4, compile_commands.json's include directories) rewritten or deleted.
+// removed and renamed, and their configuration (tsconfig.json paths, go.mod's module, go.work,
+// Cargo.toml, package.json workspaces and names, pnpm-workspace.yaml, composer.json's psr-4,
+// compile_commands.json's include directories) rewritten or deleted.
 #include <catch2/catch.hpp>
 
 #include <map>
@@ -94,7 +95,7 @@ const std::vector<Lang>& langs() {
         "web/src/c.js"},
        {"import { a } from './a';", "import { b } from './b';", "import * as l from './lib';", "import { u } from '@app/util';",
         "import { x } from '../shared/x';", "import { y } from '@shared/y';", "import React from 'react';", "import { z } from 'lib/util';",
-        "import { c } from './c.js';"},
+        "import { c } from './c.js';", "import { s } from 'sh/x';"},
        plain},
       {{"py/pkg/__init__.py", "py/pkg/m1.py", "py/pkg/m2.py", "py/pkg/sub/__init__.py", "py/pkg/sub/m3.py", "py/main.py", "py/m1.py"},
        {"import pkg.m1", "from pkg import m2", "from . import m1", "from .sub import m3", "import os", "from .. import m2",
@@ -105,7 +106,7 @@ const std::vector<Lang>& langs() {
         "import \"github.com/x/y/z/w\""},
        go_body},
       {{"rs/src/lib.rs", "rs/src/a.rs", "rs/src/b/mod.rs", "rs/src/b/c.rs", "rs/src/main.rs"},
-       {"mod a;", "mod b;", "mod c;", "use crate::a::X;", "use crate::b::c::Y;", "use super::a;", "use std::io;", "use self::c::Z;"},
+       {"mod a;", "mod b;", "mod c;", "use crate::a::X;", "use crate::b::c::Y;", "use super::a;", "use std::io;", "use self::c::Z;", "use r::b::c::Y;"},
        rs_body},
       {{"c/src/main.c", "c/src/util.h", "c/include/api.h", "c/lib/api.h", "c/lib/util.h"},
        {"#include \"util.h\"", "#include <api.h>", "#include \"api.h\"", "#include <util.h>", "#include \"../include/api.h\"",
@@ -135,7 +136,12 @@ const std::vector<std::pair<std::string, std::vector<std::string>>>& configs() {
       {"web/src/jsconfig.json", {"{\"compilerOptions\": {\"baseUrl\": \".\"}}", ""}},
       {"go/go.mod", {"module example.com/app\n", "module example.com/other\n\nrequire github.com/x/y v1.0.0\n", ""}},
       {"go/sub/go.mod", {"module example.com/app/util\n", ""}},
-      {"rs/Cargo.toml", {"[package]\nname = \"r\"\n", ""}},
+      {"go.work", {"use ./go\n", "use (\n\t./go/sub\n)\n", ""}},
+      {"rs/Cargo.toml", {"[package]\nname = \"r\"\n", "[package]\nname = \"r\"\n[lib]\npath = \"src/main.rs\"\n", "[workspace\n", ""}},
+      {"web/package.json", {"{\"workspaces\": [\"shared\", \"src/*\"]}", "{\"name\": \"web\"}", ""}},
+      {"web/shared/package.json",
+       {"{\"name\": \"sh\", \"exports\": {\"./*\": \"./*.ts\"}}", "{\"name\": \"@shared/y\", \"main\": \"y.tsx\"}", ""}},
+      {"web/pnpm-workspace.yaml", {"packages: [shared]\n", ""}},
       {"php/composer.json",
        {"{\"autoload\": {\"psr-4\": {\"App\\\\\": \"src/\"}}}", "{\"autoload\": {\"psr-4\": {\"App\\\\\": \"lib/\", \"Lib\\\\\": \"lib/\"}}}",
         ""}},
@@ -394,4 +400,61 @@ TEST_CASE("import graph: replace_files equals build for files replaced, added an
     }
   }
   CHECK(patched > 250);  // nullopt only when a replacement names a file that is being removed
+}
+
+// Workspace manifests are followed as they change: an npm member renamed, a member added as a new
+// directory, a Cargo member renamed, a go.work switching modules. Each step is checked against the
+// edges expected and against a fresh full resolve.
+TEST_CASE("live import graph: workspace manifests changing re-resolve their importers", "[imports][live][workspace]") {
+  test::TempDir t;
+  t.write("package.json", "{\"private\": true, \"workspaces\": [\"packages/*\"]}");
+  t.write("packages/core/package.json", "{\"name\": \"@acme/core\", \"exports\": {\".\": \"./dist/index.js\"}}");
+  t.write("packages/core/src/index.ts", "export const c = 1;\n");
+  t.write("app/main.ts", "import { c } from \"@acme/core\";\nimport { n } from \"@acme/new\";\n");
+  t.write("Cargo.toml", "[workspace]\nmembers = [\"crates/*\"]\n");
+  t.write("crates/core/Cargo.toml", "[package]\nname = \"my-core\"\n");
+  t.write("crates/core/src/lib.rs", "pub fn f() {}\n");
+  t.write("crates/app/Cargo.toml", "[package]\nname = \"app\"\n");
+  t.write("crates/app/src/main.rs", "use my_core::f;\n");
+  t.write("go.work", "use ./a\n");
+  t.write("a/go.mod", "module example.com/lib\n");
+  t.write("a/x.go", "package lib\n");
+  t.write("b/go.mod", "module example.com/lib\n");
+  t.write("b/x.go", "package lib\n");
+  t.write("main/go.mod", "module example.com/main\n");
+  t.write("main/main.go", "package main\n\nimport \"example.com/lib\"\n");
+  std::string warning;
+  auto opened = indexer::LiveTree::open(t.path(), {}, indexer::default_snapshot_path(t.path()), {}, warning);
+  REQUIRE(opened.ok());
+  auto tree = std::move(*opened);
+  auto edges = [&](const char* from) {
+    auto g = tree->graph();
+    REQUIRE(answers(*g->imports) == answers(fresh(t.path(), *g->index)));
+    const Graph& graph = *g->imports;
+    std::vector<std::string> out;
+    auto node = graph.find_file(from);
+    REQUIRE(node);
+    for (const auto& e : graph.imports(*node)) out.push_back((graph.is_external(e.to) ? "ext:" : "") + std::string(graph.name(e.to)));
+    return out;
+  };
+  CHECK(edges("app/main.ts") == std::vector<std::string>{"packages/core/src/index.ts", "ext:@acme/new"});
+  CHECK(edges("crates/app/src/main.rs") == std::vector<std::string>{"crates/core/src/lib.rs"});
+  CHECK(edges("main/main.go") == std::vector<std::string>{"a/x.go"});
+
+  t.write("packages/core/package.json", "{\"name\": \"@acme/core2\", \"main\": \"./src/index.ts\"}");
+  tree->refresh({"packages/core/package.json"});
+  CHECK(edges("app/main.ts") == std::vector<std::string>{"ext:@acme/core", "ext:@acme/new"});
+
+  t.write("packages/new/package.json", "{\"name\": \"@acme/new\"}");
+  t.write("packages/new/src/index.ts", "export const n = 1;\n");
+  tree->refresh({"packages/new"});
+  CHECK(edges("app/main.ts") == std::vector<std::string>{"packages/new/src/index.ts", "ext:@acme/core"});
+
+  t.write("crates/core/Cargo.toml", "[package]\nname = \"core2\"\n");
+  tree->refresh({"crates/core/Cargo.toml"});
+  CHECK(edges("crates/app/src/main.rs") == std::vector<std::string>{"ext:my_core"});
+
+  t.write("go.work", "use (\n  ./b\n  ./main\n)\n");
+  tree->refresh({"go.work"});
+  CHECK(edges("main/main.go") == std::vector<std::string>{"b/x.go"});
 }

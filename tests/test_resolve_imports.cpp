@@ -8,6 +8,7 @@
 #include "helpers.h"
 #include "indexer/indexer.h"
 #include "indexer/resolve_imports.h"
+#include "indexer/workspaces.h"
 
 namespace {
 
@@ -54,6 +55,111 @@ TEST_CASE("imports: csharp namespaces to files", "[imports]") { check_fixture("c
 TEST_CASE("imports: ruby require and require_relative", "[imports]") { check_fixture("ruby"); }
 TEST_CASE("imports: php require and use through composer psr-4", "[imports]") { check_fixture("php"); }
 TEST_CASE("imports: bash source", "[imports]") { check_fixture("bash"); }
+TEST_CASE("imports: cargo workspace members by glob and exclude, package names and [lib] name and path", "[imports][workspace]") {
+  check_fixture("cargo_workspace");
+}
+TEST_CASE("imports: npm workspaces with scoped names, exports maps, patterns and build directories", "[imports][workspace]") {
+  check_fixture("npm_workspace");
+}
+TEST_CASE("imports: pnpm-workspace.yaml with ** and ! globs", "[imports][workspace]") { check_fixture("pnpm_workspace"); }
+TEST_CASE("imports: yarn workspaces {packages} and exports conditions", "[imports][workspace]") { check_fixture("yarn_workspace"); }
+TEST_CASE("imports: go.work modules, and the one it uses of two with one path", "[imports][workspace]") { check_fixture("go_work"); }
+
+TEST_CASE("imports: the importers of a workspace package's entry file, through the graph", "[imports][workspace]") {
+  test::fs::path dir = test::fs::path(FIXTURES_DIR) / "imports" / "npm_workspace";
+  auto r = indexer::index_tree(dir, {});
+  REQUIRE(r.index);
+  indexer::ImportResolver resolver(dir, *r.index);
+  auto graph = indexer::build_import_graph(resolver, *r.index);
+  auto node = graph.find_file("packages/core/src/utils/index.ts");
+  REQUIRE(node);
+  std::vector<std::string> importers;
+  for (const auto& e : graph.importers(*node)) importers.push_back(std::string(graph.name(e.from)) + ":" + std::to_string(e.line));
+  CHECK(importers == std::vector<std::string>{"apps/web/src/main.ts:1", "packages/core/src/index.ts:0", "packages/ui/src/ui.tsx:0"});
+  std::vector<std::string> dependents;
+  for (const auto& d : graph.dependents(*node)) dependents.push_back(std::string(graph.name(d.node)) + "@" + std::to_string(d.depth));
+  CHECK(dependents == std::vector<std::string>{"apps/web/src/main.ts@1", "packages/core/src/index.ts@1", "packages/ui/src/ui.tsx@1",
+                                               "packages/core/test/core.test.ts@2"});
+}
+
+TEST_CASE("imports: malformed workspace manifests are warnings, never a crash, and are left out", "[imports][workspace]") {
+  test::TempDir t;
+  t.write("Cargo.toml", "[workspace]\nmembers = [\"crates/*\",\n");  // an unterminated array
+  t.write("crates/a/Cargo.toml", "[package]\nname = \"a\n");          // an unterminated string
+  t.write("crates/a/src/lib.rs", "pub fn f() {}\n");
+  t.write("crates/b/Cargo.toml", "[package]\nname = \"b\"\n");
+  t.write("crates/b/src/lib.rs", "use a::f;\nuse b::g;\n");
+  t.write("crates/b/src/g.rs", "pub fn g() {}\n");
+  t.write("web/pnpm-workspace.yaml", "packages:\n  - 'pkgs/*\n");  // an unterminated quote
+  t.write("web/pkgs/p/package.json", "{\"name\": \"p\"");          // unterminated JSON
+  t.write("web/pkgs/p/index.ts", "export const p = 1;\n");
+  t.write("web/pkgs/q/package.json", "{\"name\": \"q\"}");
+  t.write("web/pkgs/q/index.ts", "export const q = 1;\n");
+  t.write("web/app.ts", "import { p } from \"p\";\nimport { q } from \"q\";\n");
+  auto got = resolve_tree(t.path());
+  // q and b are packages of the tree by their own manifests, which are fine.
+  CHECK(got.edges == std::vector<std::string>{"crates/b/src/lib.rs -> crates/b/src/g.rs", "crates/b/src/lib.rs -> external:a",
+                                              "web/app.ts -> external:p", "web/app.ts -> web/pkgs/q/index.ts"});
+  std::sort(got.warnings.begin(), got.warnings.end());
+  CHECK(got.warnings == std::vector<std::string>{"Cargo.toml: line 3: unterminated array",
+                                                 "crates/a/Cargo.toml: line 2: unterminated string; read as a package of no name",
+                                                 "web/pkgs/p/package.json: line 1: expected ',' or '}'",
+                                                 "web/pnpm-workspace.yaml: line 2: unterminated quote"});
+}
+
+TEST_CASE("imports: a package installed in node_modules stays external, a package of the tree resolves", "[imports][workspace]") {
+  test::TempDir t;
+  t.write("node_modules/react/package.json", "{\"name\": \"react\", \"main\": \"index.js\"}");
+  t.write("node_modules/react/index.js", "module.exports = {};\n");
+  t.write("tools/lint/package.json", "{\"name\": \"@me/lint\", \"main\": \"./dist/index.js\"}");
+  t.write("tools/lint/src/index.ts", "export const lint = 1;\n");
+  t.write("app.ts", "import React from \"react\";\nimport { lint } from \"@me/lint\";\n");
+  auto got = resolve_tree(t.path());
+  CHECK(got.edges == std::vector<std::string>{"app.ts -> external:react", "app.ts -> tools/lint/src/index.ts"});
+}
+
+TEST_CASE("imports: workspace manifest readers on literal input", "[imports][workspace]") {
+  using namespace indexer::detail;
+  auto cargo = read_cargo_toml(
+      "# c\n[package]\nname = \"my-crate\" # the name\nversion = '0.1'\ndescription = \"\"\"a\n[fake]\n\"\"\"\n"
+      "[lib]\npath = \"src/my.rs\"\n[workspace]\nmembers = [\"a/*\", { x = \"no\" }, ['n'],\n  'b', # c\n]\nexclude=[ \"a/old\" ]\n"
+      "[[bin]]\nname = \"tool\"\n");
+  CHECK(cargo.error.empty());
+  CHECK(cargo.package_name == "my-crate");
+  CHECK(cargo.lib_path == "src/my.rs");
+  CHECK(cargo.lib_name.empty());
+  CHECK(cargo.members == std::vector<std::string>{"a/*", "b"});
+  CHECK(cargo.exclude == std::vector<std::string>{"a/old"});
+  CHECK(read_cargo_toml("[package\nname = 1\n").error == "line 1: expected ']'");
+  CHECK(read_cargo_toml("name = \"x\n").error == "line 1: unterminated string");
+
+  std::string error;
+  CHECK(read_pnpm_workspace("packages: ['a/*', \"b\",\n  '!c']\nother: 1\n", error) == std::vector<std::string>{"a/*", "b", "!c"});
+  CHECK(error.empty());
+  CHECK(read_pnpm_workspace("other:\n  - x\npackages:\n- it's\n- 'q''s' # c\nnext: 2\n", error) == std::vector<std::string>{"it's", "q's"});
+  CHECK(error.empty());
+  CHECK(read_pnpm_workspace("packages: nope\n", error).empty());
+  CHECK(error == "line 1: packages: expected a list");
+
+  CHECK(read_go_work("go 1.22\nuse ./a // one\nuse (\n\t./b\n\t\"./c d\"\n)\nuser x\n") == std::vector<std::string>{"./a", "./b", "./c"});
+
+  auto exports = parse_json(R"({".": {"import": {"types": "./t.d.ts", "default": "./i.js"}, "node": "./n.js", "require": "./r.cjs"},
+                                "./a/*.js": "./src/a/*.ts", "./a/*": "./lib/a/*", "./f/": "./folder/", "./x": null})");
+  REQUIRE(exports.value);
+  CHECK(export_targets(*exports.value, ".") == std::vector<std::string>{"./t.d.ts", "./i.js", "./r.cjs", "./n.js"});
+  CHECK(export_targets(*exports.value, "./a/b/c.js") == std::vector<std::string>{"./src/a/b/c.ts"});
+  CHECK(export_targets(*exports.value, "./a/b") == std::vector<std::string>{"./lib/a/b"});
+  CHECK(export_targets(*exports.value, "./f/g.js") == std::vector<std::string>{"./folder/g.js"});
+  CHECK(export_targets(*exports.value, "./x").empty());
+  CHECK(export_targets(*exports.value, "./y").empty());
+
+  CHECK(dir_glob_match("packages/*", "packages/a"));
+  CHECK(!dir_glob_match("packages/*", "packages/a/b"));
+  CHECK(dir_glob_match("packages/**", "packages/a/b"));
+  CHECK(dir_glob_match("**/test/**", "x/test"));
+  CHECK(dir_glob_match("./apps/web-*", "apps/web-admin"));
+  CHECK(!dir_glob_match("apps/*", "apps/.hidden"));
+}
 
 TEST_CASE("imports: a broken tsconfig.json is a warning, and bare imports stay external", "[imports]") {
   test::TempDir t;
@@ -74,6 +180,34 @@ TEST_CASE("imports: without compile_commands.json, the root and include/ are inc
   auto got = resolve_tree(t.path());
   CHECK(got.edges == std::vector<std::string>{"src/main.c -> external:lib/impl.h", "src/main.c -> include/lib/api.h",
                                               "src/main.c -> src/lib/impl.h"});
+}
+
+TEST_CASE("imports: a tree named N is the N/ of an include directory: <N/x.hpp> is its x.hpp", "[imports]") {
+  test::TempDir t;
+  t.write("mylib/core.hpp", "#include <mylib/detail/impl.hpp>\n#include <mylib/none.hpp>\n#include <other/x.hpp>\n#include <mylib/../escape.hpp>\n");
+  t.write("mylib/detail/impl.hpp", "#include \"mylib/core.hpp\"\n");
+  t.write("escape.hpp", "\n");
+  auto got = resolve_tree(t.path() / "mylib");
+  CHECK(got.edges == std::vector<std::string>{"core.hpp -> detail/impl.hpp", "core.hpp -> external:mylib/../escape.hpp",
+                                              "core.hpp -> external:mylib/none.hpp", "core.hpp -> external:other/x.hpp",
+                                              "detail/impl.hpp -> core.hpp"});
+}
+
+TEST_CASE("imports: go's own source: module std packages and vendor/ directories", "[imports]") {
+  test::TempDir t;
+  t.write("src/go.mod", "module std\n\ngo 1.19\n");
+  t.write("src/fmt/print.go", "package fmt\n");
+  t.write("src/fmt/print_test.go", "package fmt\n");
+  t.write("src/vendor/golang.org/x/net/dns/dns.go", "package dns\n");
+  t.write("src/net/net.go", "package net\n\nimport (\n\t\"fmt\"\n\t\"golang.org/x/net/dns\"\n\t\"golang.org/x/text/none\"\n\t\"nothing/here\"\n)\n");
+  t.write("src/cmd/go.mod", "module cmd\n");
+  t.write("src/cmd/vendor/golang.org/x/mod/semver/semver.go", "package semver\n");
+  t.write("src/cmd/go/main.go", "package main\n\nimport (\n\t\"fmt\"\n\t\"golang.org/x/mod/semver\"\n\t\"golang.org/x/net/dns\"\n)\n");
+  auto got = resolve_tree(t.path());
+  CHECK(got.edges == std::vector<std::string>{"src/cmd/go/main.go -> external:golang.org/x/net", "src/cmd/go/main.go -> src/cmd/vendor/golang.org/x/mod/semver/semver.go",
+                                              "src/cmd/go/main.go -> src/fmt/print.go", "src/net/net.go -> external:golang.org/x/text",
+                                              "src/net/net.go -> external:nothing/here", "src/net/net.go -> src/fmt/print.go",
+                                              "src/net/net.go -> src/vendor/golang.org/x/net/dns/dns.go"});
 }
 
 TEST_CASE("imports: one file resolves alone, in import order", "[imports]") {
