@@ -89,7 +89,8 @@ std::unique_ptr<exec::RedisQueue> open_queue(exec::RedisQueue::Options o) {
 // A worker's loop: claim, "run" (the result names the payload and the worker), finish; renews
 // nothing (the jobs are short). Returns, with how many jobs it took over from a dead worker, when
 // nothing is queued or running.
-int work(exec::RedisQueue& q, std::chrono::milliseconds per_job) {
+// `done_fd`, when set, gets a byte after each job finished.
+int work(exec::RedisQueue& q, std::chrono::milliseconds per_job, int done_fd = -1) {
   int reclaimed = 0;
   for (;;) {
     auto claimed = q.claim(4, 100ms);
@@ -98,6 +99,7 @@ int work(exec::RedisQueue& q, std::chrono::milliseconds per_job) {
       reclaimed += job.reclaimed;
       std::this_thread::sleep_for(per_job);
       if (!q.finish(job, "done " + job.payload + " by " + q.options().consumer)) _exit(4);
+      if (done_fd >= 0 && write(done_fd, "x", 1) < 0) _exit(6);
     }
     auto left = q.length();
     if (!left) _exit(5);
@@ -214,27 +216,30 @@ TEST_CASE("two worker processes, 1,000 jobs, one killed with SIGKILL midway: eve
     auto q = open_queue(redis.options("submitter"));
     for (size_t i = 0; i < jobs; ++i) REQUIRE(*q->submit("job" + std::to_string(i), std::to_string(i)) == exec::RedisQueue::Submitted::Queued);
   }
-  auto spawn = [&](std::string name, std::chrono::milliseconds per_job) {
+  int done[2];
+  REQUIRE(pipe(done) == 0);
+  auto spawn = [&](std::string name, std::chrono::milliseconds per_job, int done_fd) {
     pid_t pid = fork();
     if (pid == 0) {
       auto o = redis.options(name);
       o.lease = 500ms;
       auto q = exec::RedisQueue::open(o);
       if (!q) _exit(2);
-      _exit(std::min(work(**q, per_job), 100));  // the status says how many it took over
+      _exit(std::min(work(**q, per_job, done_fd), 100));  // the status says how many it took over
     }
     return pid;
   };
   // Slow, so that it is killed holding claimed jobs (up to four, 20 ms each).
-  pid_t doomed = spawn("doomed", 20ms);
-  pid_t survivor = spawn("survivor", 0ms);
+  pid_t doomed = spawn("doomed", 20ms, done[1]);
+  pid_t survivor = spawn("survivor", 0ms, -1);
+  close(done[1]);
   auto watch = open_queue(redis.options("watch"));
-  // Killed once it has done some: it dies holding up to four claimed jobs.
-  for (int i = 0; i < 500; ++i) {
-    if (*watch->length() < jobs - 100) break;
-    std::this_thread::sleep_for(5ms);
-  }
+  // Killed once it has finished two jobs: it dies holding up to four claimed ones.
+  char two[2];
+  REQUIRE(read(done[0], two, 1) == 1);
+  REQUIRE(read(done[0], two, 1) == 1);
   kill(doomed, SIGKILL);
+  close(done[0]);
   int status = 0;
   waitpid(doomed, &status, 0);
   CHECK(WIFSIGNALED(status));
