@@ -136,8 +136,13 @@ Support do_probe() {
     s.landlock_abi = abi > 0 ? int(abi) : 0;
   }
   s.seccomp = ::prctl(PR_GET_SECCOMP, 0, 0, 0, 0) >= 0;
-  s.cgroup_v1_memory = ::access("/sys/fs/cgroup/memory/cgroup.procs", W_OK) == 0;
-  s.cgroup_v1_pids = ::access("/sys/fs/cgroup/pids/cgroup.procs", W_OK) == 0;
+  {
+    // Where the groups are made: under our own group of each hierarchy (guards.h), which is not
+    // the hierarchy's root when the service itself runs in a group.
+    detail::CgroupSupport cg = detail::probe_cgroups();
+    s.cgroup_v1_memory = cg.memory;
+    s.cgroup_v1_pids = cg.pids;
+  }
   {
     // Usable v2: a cgroup2 root of its own (not the hybrid "unified" leaf) with memory and pids.
     Fd f(::open("/sys/fs/cgroup/cgroup.controllers", O_RDONLY | O_CLOEXEC));
@@ -565,10 +570,17 @@ Result<Outcome> run(const Policy& policy, const Command& command, const RunOptio
       for (const auto& w : landlock->weakened()) out.weakened.push_back("landlock: " + w);
     }
   }
-  std::optional<detail::Cgroup> cgroup;
+  // From the pool (guards.h: a reset instead of mkdir and rmdir), and back to it when run() returns,
+  // after the child is reaped (Reap below is destroyed first).
+  struct PooledCgroup {
+    std::optional<detail::Cgroup> cg;
+    ~PooledCgroup() {
+      if (cg) detail::cgroup_pool().release(std::move(*cg));
+    }
+  } pooled;
+  std::optional<detail::Cgroup>& cgroup = pooled.cg;
   if (root && plan.namespaces && (support.cgroup_v1_memory || support.cgroup_v1_pids)) {
-    static std::atomic<uint64_t> runs{0};
-    auto cg = detail::Cgroup::create(lim, "run-" + std::to_string(::getpid()) + "-" + std::to_string(runs.fetch_add(1)));
+    auto cg = detail::cgroup_pool().acquire(lim);
     if (cg) cgroup.emplace(std::move(*cg));
     else out.weakened.push_back("cgroups: " + cg.error());
   }
