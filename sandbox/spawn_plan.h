@@ -56,11 +56,12 @@ struct ChildReport {
   int32_t step = -1;  // SetupFailed: index into ops, or one of the negative Step values
   int32_t err = 0;    // errno
   int32_t status = 0;  // Finished: the wait status
+  int64_t cpu_us = 0;  // Finished: the command tree's user + system time (a warm run's parent cannot wait4 it)
 };
 enum Step : int32_t {
   kStepIds = -2, kStepPrivate = -3, kStepRoot = -4, kStepPivot = -5, kStepOldroot = -6, kStepRemountRoot = -7,
   kStepCwd = -8, kStepFork = -9, kStepLoopback = -10, kStepMounts = -11, kStepProxy = -12, kStepCgroup = -13,
-  kStepLandlock = -14, kStepSeccomp = -15,
+  kStepLandlock = -14, kStepSeccomp = -15, kStepZygote = -16, kStepRunMounts = -17, kStepRunRequest = -18,
 };
 
 struct SpawnPlan {
@@ -103,7 +104,33 @@ struct SpawnPlan {
   // The proxy relay (Command.proxy_socket): pid 1 listens on 127.0.0.1:3128 and relays each
   // connection to this socket path inside the sandbox.
   const char* proxy_path = nullptr;
+
+  // Warm templates (warm.cpp): pid 1 builds the root as above and then, instead of starting a
+  // command, becomes the template's zygote by execveat of zygote_exe (this program), keeping the
+  // control socket zygote_ctl. argv: kZygoteArgv0, the socket's number, the idle timeout in ms.
+  int zygote_exe = -1, zygote_ctl = -1;
+  std::vector<char*> zygote_argv;
 };
+
+inline constexpr const char* kZygoteArgv0 = "indexer-sandbox-zygote";
+
+// pid 1's second half, shared by a cold run's child and a warm run's: enter plan.cwd, start the
+// command (pid 2), serve the proxy relay, reap, report on status_w. Ends with _exit.
+[[noreturn]] void start_and_reap(const SpawnPlan& plan);
+void close_all_but(const std::vector<int>& keep);
+bool make_point(const char* path, bool is_file);  // mkdir -p of the parents, then the directory or an empty file
+bool loopback_up();
+
+// The per-run part of a plan, as a warm run sends it to the zygote's run child over a stream socket
+// (warm.cpp): one message carrying the descriptors (SCM_RIGHTS), then the encoded plan.
+struct WarmRequest {
+  std::string tmp_opts;      // the private /tmp's mount options
+  bool new_net = false;      // a network namespace of the run's own (the proxy relay needs its port)
+  // Mounts of the template under /tmp (a workspace in /tmp): carried onto the run's fresh /tmp.
+  std::vector<std::pair<std::string, bool>> under_tmp;  // path, is a file
+  std::string encoded;       // filled by encode_warm_request
+};
+Status send_warm_request(int sock, const SpawnPlan& plan, const WarmRequest& request);
 
 // The proxy relay (relay.cpp): a listener on 127.0.0.1:3128 (-1 and errno on failure), and the
 // loop that relays to the Unix socket at `path` until `command` exits; returns its wait status.
