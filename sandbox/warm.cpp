@@ -208,6 +208,11 @@ bool read_all(int fd, char* p, size_t n) {
     if (f >= 0) plan.keep_fds.push_back(f);
   std::sort(plan.keep_fds.begin(), plan.keep_fds.end());
   close_all_but(plan.keep_fds);  // the control socket, the request socket, the zygote's signalfd
+  // 0, 1 and 2 taken again (as a cold run's child does), so that no descriptor start_and_reap opens
+  // lands there and is lost to the command's dup2.
+  ::dup2(plan.in_r, 0);
+  ::dup2(plan.out_w, 1);
+  ::dup2(plan.err_w, 2);
 
   // What each run has of its own: /tmp, /proc (its pid namespace), the pty instance. What the
   // template mounted under /tmp (a workspace there) is carried onto the fresh /tmp, with its submounts.

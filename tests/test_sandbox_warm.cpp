@@ -71,3 +71,132 @@ TEST_CASE("warm template: a run behaves as a cold run (status, output, stdin, la
   CHECK(again.out == "again\n");
   CHECK(t->zygotes_started() == 1);
 }
+
+TEST_CASE("warm template: what a run leaves behind, the next run of the template cannot see", "[sandbox][warm]") {
+  NEED_USERNS();
+  test::TempDir ws;
+  auto p = workspace_policy();
+  p.limits.open_files = 512;
+  auto t = make_template(ws, p);
+  // Run 1: writes /tmp and every place outside the workspace it can reach, makes a SysV shared memory
+  // segment and a message queue (they outlive processes in an ipc namespace), changes its cwd,
+  // environment, umask and rlimits, and leaves a daemon that ticks into the workspace.
+  auto first = sh(*t,
+                  "echo secret > /tmp/left; mkdir /tmp/dir; echo x > /dev/shm/shm-left;"
+                  "for f in /left /dev/left /run/left /etc/left /proc/left /usr/left; do"
+                  "  (echo x > $f) 2>/dev/null && echo \"wrote $f\"; done;"
+                  "ipcmk -M 4096 >/dev/null && ipcmk -Q >/dev/null && echo ipc-made;"
+                  "cd /tmp; export LEFT=1; umask 077; ulimit -n 64;"
+                  "setsid sh -c 'while :; do echo tick >> " + ws.path().string() + "/ticks; sleep 0.02; done' </dev/null >/dev/null 2>&1 &"
+                  "sleep 0.2; echo done",
+                  {"FIRST=1"});
+  CHECK(first.kind == K::Exited);
+  CHECK(first.out == "ipc-made\ndone\n");  // nothing outside /tmp and the workspace was writable
+  // The daemon is gone with the run: the workspace file stops growing.
+  auto size = [&] { return std::filesystem::file_size(ws.path() / "ticks"); };
+  REQUIRE(std::filesystem::exists(ws.path() / "ticks"));
+  auto before = size();
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  CHECK(size() == before);
+
+  // Run 2, same template (the same zygote): none of it.
+  auto second = sh(*t,
+                   "ls -A /tmp; ls /dev/shm/ 2>&1; ls /left /dev/left /run/left 2>/dev/null; pwd; echo \"env:$LEFT$FIRST\";"
+                   "umask; ulimit -n; ipcs -m | grep -c '^0x' ; ipcs -q | grep -c '^0x'; ps -e -o pid=,comm= | sort -n");
+  CHECK(second.kind == K::Exited);
+  CHECK(t->zygotes_started() == 1);
+  // /tmp holds nothing but the workspace's mount point (the test's workspace is under the host's /tmp).
+  const std::string name = ws.path().filename().string();
+  CHECK(second.out.starts_with(name + "\n" + name + "\n" + ws.path().string() + "\nenv:\n0022\n512\n0\n0\n      1 "));
+  CHECK(second.out.find("\n      2 sh\n") != std::string::npos);
+  CHECK(second.out.find("left") == std::string::npos);
+  CHECK(second.out.find("tick") == std::string::npos);
+  // Processes: only this run's shell (pid 1 is the run's init, pid 2 the command) and ps itself.
+  CHECK(second.out.find("ps\n") != std::string::npos);
+}
+
+TEST_CASE("warm template: concurrent runs each see only their own /tmp and processes", "[sandbox][warm]") {
+  NEED_USERNS();
+  test::TempDir ws;
+  auto t = make_template(ws);
+  std::atomic<int> ok{0}, failed{0};
+  std::vector<std::thread> pool;
+  for (int i = 0; i < 8; ++i)
+    pool.emplace_back([&, i] {
+      for (int j = 0; j < 4; ++j) {
+        sandbox::Command c;
+        std::string me = std::to_string(i) + "-" + std::to_string(j);
+        c.argv = {"/bin/sh", "-c", "echo " + me + " > /tmp/mine; sleep 0.05; ls /tmp | grep -v indexer-test; cat /tmp/mine; ls /proc | grep -c '^[0-9]'"};
+        auto r = t->run(c);
+        if (r && r->kind == K::Exited && r->code == 0 && r->out == "mine\n" + me + "\n4\n") ok++;
+        else failed++;
+      }
+    });
+  for (auto& th : pool) th.join();
+  CHECK(failed == 0);
+  CHECK(ok == 32);
+  CHECK(t->zygotes_started() == 1);
+}
+
+TEST_CASE("warm template: a zygote that died is started again, an idle one exits, the Template takes its own", "[sandbox][warm]") {
+  NEED_USERNS();
+  test::TempDir ws;
+  sandbox::Template::Options o;
+  o.idle_timeout_ms = 300;
+  auto t = make_template(ws, workspace_policy(), o);
+  CHECK(t->zygote_pid() == -1);  // started by the first run
+  CHECK(sh(*t, "echo one").out == "one\n");
+  int first = t->zygote_pid();
+  REQUIRE(first > 0);
+  // Killed from outside: the next run starts another, transparently.
+  REQUIRE(::kill(first, SIGKILL) == 0);
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  CHECK(sh(*t, "echo two").out == "two\n");
+  CHECK(t->zygotes_started() == 2);
+  int second = t->zygote_pid();
+  CHECK((second > 0 && second != first));
+  // Idle past its timeout: it exits by itself; the next run starts another.
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (t->zygote_pid() != -1 && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  CHECK(t->zygote_pid() == -1);
+  CHECK(sh(*t, "echo three").out == "three\n");
+  CHECK(t->zygotes_started() == 3);
+  // The Template gone: its zygote is killed and reaped.
+  int third = t->zygote_pid();
+  REQUIRE(third > 0);
+  t.reset();
+  CHECK(::kill(third, 0) != 0);
+}
+
+TEST_CASE("warm template: the wall clock kills a run's tree, and the template serves the next run", "[sandbox][warm]") {
+  NEED_USERNS();
+  test::TempDir ws;
+  auto p = workspace_policy();
+  p.limits.wall_ms = 500;
+  auto t = make_template(ws, p);
+  auto r = sh(*t, "trap '' TERM; (trap '' TERM; sleep 100) & sleep 100");
+  CHECK(r.kind == K::Timeout);
+  CHECK(r.reason == "killed: wall clock of 500 ms exceeded");
+  auto next = sh(*t, "ps -e -o comm= | grep -c sleep");
+  CHECK(next.out == "0\n");
+  CHECK(t->zygotes_started() == 1);
+}
+
+TEST_CASE("warm template: a workspace elsewhere is refused, a refused command is reported as cold runs report it", "[sandbox][warm]") {
+  NEED_USERNS();
+  test::TempDir ws, other;
+  auto t = make_template(ws);
+  sandbox::Command c;
+  c.argv = {"/bin/true"};
+  c.workspace = other.path().string();
+  auto r = t->run(c);
+  REQUIRE(!r);
+  CHECK(r.error().find("the template's workspace is") == 0);
+  c.workspace.clear();
+  c.argv = {"no-such-command-here"};
+  auto missing = t->run(c);
+  REQUIRE(missing.ok());
+  CHECK(missing->code == 127);
+  CHECK(missing->reason == "cannot run no-such-command-here: command not found");
+}
