@@ -139,24 +139,21 @@ void drop_privileges() {
   syscall(SYS_rt_sigprocmask, SIG_SETMASK, &none, nullptr, sizeof none);
   drop_privileges();
   if (plan.landlock_fd >= 0) {
-    // What the child made itself has no host inode the parent could name.
-    struct {
-      const char* path;
-      bool writable;
-    } const inside[] = {{"/tmp", true}, {"/dev", true}, {"/etc", false}, {"/proc", false}, {"/run", false}};
     // The root lists (`ls /`); its files stay unreadable unless a rule below grants them.
     if (int fd = open("/", O_PATH | O_CLOEXEC); fd >= 0) {
       int err = landlock_add_path(plan.landlock_fd, fd, plan.landlock_read & (1ULL << 3) /* READ_DIR */);
       close(fd);
       if (err != 0) fail(plan, kStepLandlock, err);
     }
-    for (const auto& in : inside) {
+    for (const auto& in : kInsidePaths) {
       int fd = open(in.path, O_PATH | O_CLOEXEC);
       if (fd < 0) continue;
       int err = landlock_add_path(plan.landlock_fd, fd, in.writable ? plan.landlock_write : plan.landlock_read);
       close(fd);
       if (err != 0) fail(plan, kStepLandlock, err);
     }
+  }
+  if (plan.landlock_fd >= 0) {
     if (int err = landlock_restrict(plan.landlock_fd); err != 0) fail(plan, kStepLandlock, err);
   }
   syscall(SYS_close_range, 3U, ~0U, CLOSE_RANGE_CLOEXEC);  // the error pipe closes at execve

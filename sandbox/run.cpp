@@ -491,6 +491,12 @@ const Support& probe() {
 
 namespace {
 
+detail::TcpRules landlock_tcp() {
+  detail::TcpRules tcp;
+  tcp.restricted = false;  // the network namespace already is the network layer; lo stays usable
+  return tcp;
+}
+
 // ---- Warm templates (sandbox.h: Template; the zygote's side is warm.cpp) ----
 
 // A template's zygote as the server holds it: its control socket and pidfd, the uid slot its runs
@@ -527,7 +533,7 @@ struct WarmRun {
 
 // Asks the zygote for a run: sends it one end of a stream socket, reads the run's pidfd from the
 // other, then sends the plan. The pidfd, or -1 with warm.error (and warm.gone when the zygote is).
-int warm_launch(WarmRun& warm, const SpawnPlan& plan, const Policy& policy) {
+int warm_launch(WarmRun& warm, const SpawnPlan& plan) {
   int pair[2];
   if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) != 0) {
     warm.error = "socketpair: " + errno_text(errno);
@@ -556,6 +562,12 @@ int warm_launch(WarmRun& warm, const SpawnPlan& plan, const Policy& policy) {
     if (::sendmsg(warm.zygote->ctl.fd, &msg, MSG_NOSIGNAL) != 1) return gone("send: " + errno_text(errno));
   }
   theirs.reset();
+  // The plan goes at once (the socket buffers it until the run child reads it): one round trip.
+  detail::WarmRequest req;
+  req.tmp_opts = warm.zygote->tmp_opts;
+  req.new_net = warm.zygote->new_net;
+  req.under_tmp = warm.zygote->under_tmp;
+  if (Status s = detail::send_warm_request(mine.fd, plan, req); !s) return gone(s.error());
   pollfd p{mine.fd, POLLIN, 0};
   if (::poll(&p, 1, 10000) != 1) return gone("no answer in 10 s");
   int pidfd = -1;
@@ -572,17 +584,6 @@ int warm_launch(WarmRun& warm, const SpawnPlan& plan, const Policy& policy) {
     if (cmsghdr* c = CMSG_FIRSTHDR(&msg); c && c->cmsg_type == SCM_RIGHTS) std::memcpy(&pidfd, CMSG_DATA(c), sizeof(int));
     if (pidfd < 0) return gone("no pidfd");
   }
-  detail::WarmRequest req;
-  req.tmp_opts = warm.zygote->tmp_opts;
-  req.new_net = warm.zygote->new_net;
-  req.under_tmp = warm.zygote->under_tmp;
-  if (Status s = detail::send_warm_request(mine.fd, plan, req); !s) {
-    syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, nullptr, 0);
-    ::close(pidfd);
-    warm.error = s.error();
-    return -1;
-  }
-  (void)policy;
   return pidfd;
 }
 
@@ -780,20 +781,25 @@ Result<Outcome> run_impl(const Policy& policy, const Command& command, const Run
   else if (!seccomp) missing_layer("seccomp: " + seccomp.error());
   else plan.seccomp = &seccomp.value();
   std::optional<detail::LandlockRuleset> landlock;
+  const detail::LandlockRuleset* ruleset = nullptr;
   if (plan.namespaces) {
     // Besides the host paths bound in, the child adds what it makes itself: /tmp, /dev, /etc, /proc.
-    detail::TcpRules tcp;
-    tcp.restricted = false;  // the network namespace already is the network layer; lo stays usable
-    auto rs = detail::landlock_ruleset(policy, warm ? warm->zygote->rules : b.rules, tcp);
+    // One ruleset a run: the child's additions go into the kernel object, and a warm run's /tmp and
+    // /proc are new inodes each time (a rule on the template's mount point would not cover them:
+    // Landlock skips mount points on its walk up).
+    auto rs = detail::landlock_ruleset(policy, warm ? warm->zygote->rules : b.rules, landlock_tcp());
     if (!rs) {
       missing_layer("landlock: " + rs.error());
     } else {
       landlock.emplace(std::move(*rs));
-      plan.landlock_fd = landlock->fd();
-      plan.landlock_read = landlock->read_access();
-      plan.landlock_write = landlock->write_access();
-      for (const auto& w : landlock->weakened()) out.weakened.push_back("landlock: " + w);
+      ruleset = &*landlock;
     }
+  }
+  if (ruleset) {
+    plan.landlock_fd = ruleset->fd();
+    plan.landlock_read = ruleset->read_access();
+    plan.landlock_write = ruleset->write_access();
+    for (const auto& w : ruleset->weakened()) out.weakened.push_back("landlock: " + w);
   }
   // From the pool (guards.h: a reset instead of mkdir and rmdir), and back to it when run() returns,
   // after the child is reaped (Reap below is destroyed first).
@@ -875,7 +881,7 @@ Result<Outcome> run_impl(const Policy& policy, const Command& command, const Run
                                            "network namespace (empty)", "ipc namespace", "uts namespace"});
     if (warm ? warm->zygote->idmapped : !b.idmap_trees.empty()) out.layers.push_back("idmapped workspace");
     if (warm) out.layers.push_back("warm template (a fork of its zygote: pid, mount and ipc namespaces, /tmp, /proc of its own)");
-    if (plan.landlock_fd >= 0) out.layers.push_back("landlock (ABI " + std::to_string(landlock->abi()) + ")");
+    if (plan.landlock_fd >= 0) out.layers.push_back("landlock (ABI " + std::to_string(ruleset->abi()) + ")");
   } else {
     out.weakened.push_back("namespaces: this kernel does not allow user namespaces; the host's filesystem, "
                            "network and processes are visible");
@@ -897,7 +903,7 @@ Result<Outcome> run_impl(const Policy& policy, const Command& command, const Run
   } unmap_stacks;
   if (warm) {
     // A fork of the template's zygote (warm.cpp), which answers with the run's pid 1 as a pidfd.
-    pidfd = warm_launch(*warm, plan, policy);
+    pidfd = warm_launch(*warm, plan);
     if (pidfd < 0) return Error{warm->error};
   } else {
     constexpr size_t kStack = 2 << 20;  // the relay's buffers (relay.cpp) live on pid 1's; pages are touched lazily

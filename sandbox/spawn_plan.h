@@ -114,6 +114,14 @@ struct SpawnPlan {
 
 inline constexpr const char* kZygoteArgv0 = "indexer-sandbox-zygote";
 
+// What the child made itself has no host inode the parent could name: the command adds these to
+// its Landlock ruleset, and "/" for listing only.
+struct InsidePath {
+  const char* path;
+  bool writable;
+};
+inline constexpr InsidePath kInsidePaths[] = {{"/tmp", true}, {"/dev", true}, {"/etc", false}, {"/proc", false}, {"/run", false}};
+
 // pid 1's second half, shared by a cold run's child and a warm run's: enter plan.cwd, start the
 // command (pid 2), serve the proxy relay, reap, report on status_w. Ends with _exit.
 [[noreturn]] void start_and_reap(const SpawnPlan& plan);
