@@ -795,6 +795,8 @@ Result<Outcome> run_impl(const Policy& policy, const Command& command, const Run
       ruleset = &*landlock;
     }
   }
+  if (!plan.namespaces && support.landlock_abi > 0)
+    out.weakened.push_back("landlock: not applied without the run's own mount namespace (its rules name the run's own /tmp and /dev)");
   if (ruleset) {
     plan.landlock_fd = ruleset->fd();
     plan.landlock_read = ruleset->read_access();
@@ -821,10 +823,13 @@ Result<Outcome> run_impl(const Policy& policy, const Command& command, const Run
     out.weakened.push_back("memory: RLIMIT_DATA per process (no memory cgroup)");
   }
   if (!cgroup || !cgroup->has_pids()) {
-    // A warm run shares its template's uid with the template's other runs: RLIMIT_NPROC counts them all.
-    if (warm && root) rl(RLIMIT_NPROC, lim.processes, lim.processes);
-    out.weakened.push_back(warm ? "processes: RLIMIT_NPROC, shared by the template's concurrent runs (no pids cgroup)"
-                                : "processes: RLIMIT_NPROC only (no pids cgroup)");
+    // RLIMIT_NPROC bounds a run only under a uid of its own (a slot's, as root); a warm run shares
+    // its template's uid with the template's other runs, so the limit counts them all.
+    const bool own_uid = root && plan.namespaces;
+    if (warm && own_uid) rl(RLIMIT_NPROC, lim.processes, lim.processes);
+    out.weakened.push_back(!own_uid ? "processes: not bounded (no pids cgroup, and RLIMIT_NPROC would count every process of our uid)"
+                           : warm   ? "processes: RLIMIT_NPROC, shared by the template's concurrent runs (no pids cgroup)"
+                                    : "processes: RLIMIT_NPROC only (no pids cgroup)");
   }
   if (!refuse.empty()) {
     out.kind = Outcome::Kind::Refused;
