@@ -245,8 +245,9 @@ struct Builder {
   }
 
   void hide(const std::string& p) {
+    // Visibility first: it is a string compare, and most homes are not in view at all.
     struct stat st;
-    if (::lstat(p.c_str(), &st) != 0 || S_ISLNK(st.st_mode) || !is_visible(p)) return;
+    if (!is_visible(p) || ::lstat(p.c_str(), &st) != 0 || S_ISLNK(st.st_mode)) return;
     MountOp op{S_ISDIR(st.st_mode) ? MountOp::HideDir : MountOp::HideFile};
     op.what = plan.keep("hide " + p);
     add(op, p, 1);
@@ -385,6 +386,8 @@ struct Builder {
         if (e->d_name[0] != '.') homes.push_back("/home/" + std::string(e->d_name));
       ::closedir(d);
     }
+    std::sort(homes.begin(), homes.end());
+    homes.erase(std::unique(homes.begin(), homes.end()), homes.end());  // $HOME is often /root
     for (const auto& h : homes)
       for (const char* s : {".ssh", ".aws", ".gnupg", ".azure", ".kube", ".docker", ".netrc", ".git-credentials", ".npmrc",
                             ".pypirc", ".config/gcloud", ".config/gh", ".cargo/credentials", ".cargo/credentials.toml"})
