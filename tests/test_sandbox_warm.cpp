@@ -200,3 +200,38 @@ TEST_CASE("warm template: a workspace elsewhere is refused, a refused command is
   CHECK(missing->code == 127);
   CHECK(missing->reason == "cannot run no-such-command-here: command not found");
 }
+
+TEST_CASE("warm template and pooled cgroups: a run killed by a limit leaves the next run its whole budget", "[sandbox][warm]") {
+  NEED_USERNS();
+  if (::geteuid() != 0 || !sandbox::probe().cgroup_v1_memory || !sandbox::probe().cgroup_v1_pids) {
+    WARN("cgroups need root and the v1 memory and pids hierarchies; the pool is not exercised here");
+    return;
+  }
+  test::TempDir ws;
+  auto p = workspace_policy();
+  p.limits.memory_bytes = 256u << 20;
+  p.limits.processes = 32;
+  auto t = make_template(ws, p);
+  sandbox::Command c;
+  c.workspace = ws.path().string();
+  // Cold and warm take their groups from the same pool: each pair below reuses a group, reset.
+  for (bool warm : {false, true}) {
+    INFO((warm ? "warm" : "cold"));
+    auto run = [&](const std::string& script) {
+      c.argv = {"/bin/sh", "-c", script};
+      auto r = warm ? t->run(c) : sandbox::run(p, c);
+      REQUIRE(r.ok());
+      return *r;
+    };
+    auto oom = run("python3 -c 'b = bytearray(1 << 30)'");
+    CHECK(oom.kind == K::Memory);
+    auto after = run("python3 -c 'b = bytearray(64 << 20); print(\"ok\")'");
+    CHECK(after.kind == K::Exited);  // the OOM count was taken as the new zero
+    CHECK(after.out == "ok\n");
+    // A fork bomb stopped by pids.max, then 20 processes at once in the same group.
+    auto bomb = run("for i in $(seq 64); do sleep 5 & done 2>/dev/null; wait");
+    CHECK(bomb.kind == K::Exited);
+    auto twenty = run("for i in $(seq 20); do sleep 0.2 & done; wait && echo all");
+    CHECK(twenty.out == "all\n");
+  }
+}
