@@ -528,66 +528,82 @@ struct Zygote {
   }
 };
 
+// A spare the zygote forked for a run to come (warm.cpp): already pid 1 of its own namespaces with
+// its /tmp and /proc mounted, waiting for its plan on `sock`. Its pidfd arrives on `sock` too.
+struct Spare {
+  std::shared_ptr<Zygote> zygote;
+  Fd sock, pidfd;
+  Clock::time_point asked;
+};
+
+// Asks the zygote for a spare, without waiting for it.
+std::optional<Spare> ask_spare(const std::shared_ptr<Zygote>& zygote) {
+  int pair[2];
+  if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) != 0) return std::nullopt;
+  Spare spare{zygote, Fd(pair[0]), Fd(), Clock::now()};
+  Fd theirs(pair[1]);
+  char flag = 0;
+  char control[CMSG_SPACE(sizeof(int))] = {};
+  iovec iov{&flag, 1};
+  msghdr msg{};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = control;
+  msg.msg_controllen = sizeof control;
+  cmsghdr* c = CMSG_FIRSTHDR(&msg);
+  c->cmsg_level = SOL_SOCKET;
+  c->cmsg_type = SCM_RIGHTS;
+  c->cmsg_len = CMSG_LEN(sizeof(int));
+  std::memcpy(CMSG_DATA(c), &theirs.fd, sizeof(int));
+  if (::sendmsg(zygote->ctl.fd, &msg, MSG_NOSIGNAL) != 1) return std::nullopt;
+  return spare;
+}
+
+// The spare's pidfd, read from its socket (waited for up to 10 s); false when the zygote is gone.
+bool await_spare(Spare& spare) {
+  if (spare.pidfd) return true;
+  pollfd p{spare.sock.fd, POLLIN, 0};
+  if (::poll(&p, 1, 10000) != 1) return false;
+  char ok = 0;
+  char control[CMSG_SPACE(sizeof(int))] = {};
+  iovec iov{&ok, 1};
+  msghdr msg{};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = control;
+  msg.msg_controllen = sizeof control;
+  if (::recvmsg(spare.sock.fd, &msg, MSG_CMSG_CLOEXEC) != 1) return false;
+  int fd = -1;
+  if (cmsghdr* c = CMSG_FIRSTHDR(&msg); c && c->cmsg_type == SCM_RIGHTS) std::memcpy(&fd, CMSG_DATA(c), sizeof(int));
+  spare.pidfd = Fd(fd);
+  return fd >= 0;
+}
+
 struct WarmRun {
   std::shared_ptr<Zygote> zygote;
-  bool gone = false;  // the zygote did not answer: the template starts another and runs again
+  std::optional<Spare> spare;   // one asked for by an earlier run, if the template had it
+  Template::Impl* impl = nullptr;  // where the next spare is kept
+  bool gone = false;  // the zygote or the spare did not answer: the template starts another and runs again
   std::string error;
 };
 
-// Asks the zygote for a run: sends it one end of a stream socket, reads the run's pidfd from the
-// other, then sends the plan. The pidfd, or -1 with warm.error (and warm.gone when the zygote is).
+void keep_spare(Template::Impl& impl, const std::shared_ptr<Zygote>& zygote);
+
+// Takes the spare the template kept (or asks for one now), sends it the plan, and asks for the
+// next spare while this run goes on. The run's pidfd, or -1 with warm.error (and warm.gone when
+// the zygote or the spare is gone).
 int warm_launch(WarmRun& warm, const SpawnPlan& plan) {
-  int pair[2];
-  if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) != 0) {
-    warm.error = "socketpair: " + errno_text(errno);
-    return -1;
-  }
-  Fd mine(pair[0]), theirs(pair[1]);
   auto gone = [&](const std::string& why) {
     warm.gone = true;
     warm.error = "the template's zygote is gone (" + why + ")";
     return -1;
   };
-  {
-    char flag = warm.zygote->new_net ? 1 : 0;
-    char control[CMSG_SPACE(sizeof(int))] = {};
-    iovec iov{&flag, 1};
-    msghdr msg{};
-    msg.msg_iov = &iov;
-    msg.msg_iovlen = 1;
-    msg.msg_control = control;
-    msg.msg_controllen = sizeof control;
-    cmsghdr* c = CMSG_FIRSTHDR(&msg);
-    c->cmsg_level = SOL_SOCKET;
-    c->cmsg_type = SCM_RIGHTS;
-    c->cmsg_len = CMSG_LEN(sizeof(int));
-    std::memcpy(CMSG_DATA(c), &theirs.fd, sizeof(int));
-    if (::sendmsg(warm.zygote->ctl.fd, &msg, MSG_NOSIGNAL) != 1) return gone("send: " + errno_text(errno));
-  }
-  theirs.reset();
-  // The plan goes at once (the socket buffers it until the run child reads it): one round trip.
-  detail::WarmRequest req;
-  req.tmp_opts = warm.zygote->tmp_opts;
-  req.new_net = warm.zygote->new_net;
-  req.under_tmp = warm.zygote->under_tmp;
-  if (Status s = detail::send_warm_request(mine.fd, plan, req); !s) return gone(s.error());
-  pollfd p{mine.fd, POLLIN, 0};
-  if (::poll(&p, 1, 10000) != 1) return gone("no answer in 10 s");
-  int pidfd = -1;
-  {
-    char ok = 0;
-    char control[CMSG_SPACE(sizeof(int))] = {};
-    iovec iov{&ok, 1};
-    msghdr msg{};
-    msg.msg_iov = &iov;
-    msg.msg_iovlen = 1;
-    msg.msg_control = control;
-    msg.msg_controllen = sizeof control;
-    if (::recvmsg(mine.fd, &msg, MSG_CMSG_CLOEXEC) != 1) return gone("end of file");
-    if (cmsghdr* c = CMSG_FIRSTHDR(&msg); c && c->cmsg_type == SCM_RIGHTS) std::memcpy(&pidfd, CMSG_DATA(c), sizeof(int));
-    if (pidfd < 0) return gone("no pidfd");
-  }
-  return pidfd;
+  if (!warm.spare) warm.spare = ask_spare(warm.zygote);
+  if (!warm.spare) return gone("send: " + errno_text(errno));
+  if (!await_spare(*warm.spare)) return gone("no spare");
+  if (Status s = detail::send_warm_request(warm.spare->sock.fd, plan); !s) return gone(s.error());
+  if (warm.impl) keep_spare(*warm.impl, warm.zygote);
+  return std::exchange(warm.spare->pidfd.fd, -1);
 }
 
 // Builds a template's root like a cold run's, in a child that then execs this program as the
@@ -631,8 +647,13 @@ Result<std::shared_ptr<Zygote>> start_zygote(const Policy& policy, const Command
   plan.sync_r = sync_r.fd;
   plan.zygote_exe = exe.fd;
   plan.zygote_ctl = child_ctl.fd;
+  // warm.cpp: zygote_entry reads these.
   plan.zygote_argv = {const_cast<char*>(detail::kZygoteArgv0), const_cast<char*>(plan.keep(std::to_string(child_ctl.fd))),
-                      const_cast<char*>(plan.keep(std::to_string(idle_ms))), nullptr};
+                      const_cast<char*>(plan.keep(std::to_string(idle_ms))), const_cast<char*>(plan.keep(z->tmp_opts)),
+                      const_cast<char*>(z->new_net ? "net" : "-")};
+  for (const auto& [path, is_file] : z->under_tmp)
+    plan.zygote_argv.push_back(const_cast<char*>(plan.keep((is_file ? "f:" : "d:") + path)));
+  plan.zygote_argv.push_back(nullptr);
   plan.keep_fds = {plan.status_w, plan.sync_r, plan.zygote_exe, plan.zygote_ctl};
   for (const auto& op : plan.ops)
     if (op.fd >= 0) plan.keep_fds.push_back(op.fd);
@@ -1083,7 +1104,10 @@ Result<Outcome> run_impl(const Policy& policy, const Command& command, const Run
     }
   } else {
     out.kind = K::Refused;
-    out.reason = "refused: the sandbox ended before the command started (status " + std::to_string(info.si_status) + ")";
+    // A warm run's pid 1 killed from outside (its zygote died under it): whether the command began
+    // is unknown, so it is not run again.
+    out.reason = warm ? "refused: the template's run ended without a report (its zygote died?)"
+                      : "refused: the sandbox ended before the command started (status " + std::to_string(info.si_status) + ")";
   }
   return out;
 }
@@ -1102,8 +1126,21 @@ struct Template::Impl {
   Options options;
   std::mutex mu;
   std::shared_ptr<Zygote> zygote;
+  std::optional<Spare> spare;  // asked for by the last run, for the next
   uint64_t started = 0;
 };
+
+namespace {
+void keep_spare(Template::Impl& impl, const std::shared_ptr<Zygote>& zygote) {
+  {
+    std::lock_guard lock(impl.mu);
+    if (impl.spare || impl.zygote != zygote) return;
+  }
+  auto spare = ask_spare(zygote);
+  std::lock_guard lock(impl.mu);
+  if (!impl.spare && impl.zygote == zygote) impl.spare = std::move(spare);
+}
+}  // namespace
 
 Template::Template(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Template::~Template() = default;
@@ -1144,6 +1181,20 @@ Result<Outcome> Template::run(const Command& command, const RunOptions& options)
         ++impl_->started;
       }
       warm.zygote = impl_->zygote;
+      warm.impl = impl_.get();
+      // The spare an earlier run asked for: of this zygote, still alive, and young enough that it
+      // is not about to give up waiting (it exits after the idle timeout).
+      if (impl_->spare) {
+        Spare& s = *impl_->spare;
+        const bool dead = s.pidfd && [&] {
+          pollfd p{s.pidfd.fd, POLLIN, 0};
+          return ::poll(&p, 1, 0) != 0;
+        }();
+        const auto age = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - s.asked).count();
+        if (s.zygote == impl_->zygote && !dead && uint64_t(age) < impl_->options.idle_timeout_ms / 2)
+          warm.spare = std::move(impl_->spare);
+        impl_->spare.reset();
+      }
     }
     auto r = run_impl(impl_->policy, cmd, options, &warm);
     if (r || !warm.gone || attempt == 1) return r;

@@ -129,16 +129,9 @@ void close_all_but(const std::vector<int>& keep);
 bool make_point(const char* path, bool is_file);  // mkdir -p of the parents, then the directory or an empty file
 bool loopback_up();
 
-// The per-run part of a plan, as a warm run sends it to the zygote's run child over a stream socket
+// The per-run part of a plan, as a warm run sends it to a spare of the zygote over a stream socket
 // (warm.cpp): one message carrying the descriptors (SCM_RIGHTS), then the encoded plan.
-struct WarmRequest {
-  std::string tmp_opts;      // the private /tmp's mount options
-  bool new_net = false;      // a network namespace of the run's own (the proxy relay needs its port)
-  // Mounts of the template under /tmp (a workspace in /tmp): carried onto the run's fresh /tmp.
-  std::vector<std::pair<std::string, bool>> under_tmp;  // path, is a file
-  std::string encoded;       // filled by encode_warm_request
-};
-Status send_warm_request(int sock, const SpawnPlan& plan, const WarmRequest& request);
+Status send_warm_request(int sock, const SpawnPlan& plan);
 
 // The proxy relay (relay.cpp): a listener on 127.0.0.1:3128 (-1 and errno on failure), and the
 // loop that relays to the Unix socket at `path` until `command` exits; returns its wait status.

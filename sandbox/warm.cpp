@@ -126,14 +126,57 @@ bool read_all(int fd, char* p, size_t n) {
   _exit(126);
 }
 
-// The run child: pid 1 of the run's new pid namespace, in a copy of the template's mounts. It is a
-// fork of the single-threaded zygote, so it may allocate while it reads its plan.
-[[noreturn]] void run_child(int sock, int new_net) {
+// What every run of the template gets of its own, from the zygote's arguments.
+struct RunSetup {
+  const char* tmp_opts = "size=1m";
+  bool new_net = false;
+  long idle_ms = 60000;
+  std::vector<std::pair<const char*, bool>> under_tmp;  // path, is a file
+};
+
+// Mounts what each run has of its own: /tmp, /proc (its pid namespace), the pty instance. What the
+// template mounted under /tmp (a workspace there) is carried onto the fresh /tmp, with its
+// submounts. 0, or the step and errno (reported once the run's status pipe has arrived).
+int own_mounts(const RunSetup& setup, int32_t& step) {
+  step = kStepRunMounts;
+  std::vector<int> carried;
+  for (const auto& [path, is_file] : setup.under_tmp) {
+    int fd = int(::syscall(SYS_open_tree, AT_FDCWD, path, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE));
+    if (fd < 0) return errno;
+    carried.push_back(fd);
+  }
+  if (::mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, setup.tmp_opts) != 0) return errno;
+  for (size_t i = 0; i < carried.size(); ++i) {
+    if (!make_point(setup.under_tmp[i].first, setup.under_tmp[i].second) ||
+        ::syscall(SYS_move_mount, carried[i], "", AT_FDCWD, setup.under_tmp[i].first, MOVE_MOUNT_F_EMPTY_PATH) != 0)
+      return errno;
+    ::close(carried[i]);
+  }
+  if (::mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr) != 0 ||
+      ::mount("devpts", "/dev/pts", "devpts", MS_NOSUID | MS_NOEXEC, "newinstance,ptmxmode=0666,mode=620") != 0)
+    return errno;
+  step = kStepLoopback;
+  if (setup.new_net && !loopback_up()) return errno;
+  return 0;
+}
+
+// A spare: pid 1 of a new pid namespace, in a copy of the template's mounts, set up before any run
+// asks for it (so that a run pays neither the fork nor the mounts), then waiting for its plan. It
+// is a fork of the single-threaded zygote, so it may allocate while it reads the plan. Unclaimed
+// for the idle timeout, it exits.
+[[noreturn]] void run_child(int sock, const RunSetup& setup) {
   ::prctl(PR_SET_PDEATHSIG, SIGKILL);
   sigset_t none;
   sigemptyset(&none);
   ::sigprocmask(SIG_SETMASK, &none, nullptr);
+  int32_t failed_step = 0;
+  const int failed = own_mounts(setup, failed_step);
 
+  pollfd p{sock, POLLIN, 0};
+  int ready;
+  do ready = ::poll(&p, 1, int(setup.idle_ms));
+  while (ready < 0 && errno == EINTR);
+  if (ready != 1) _exit(0);
   Header h;
   int fds[kMaxFds];
   for (int& f : fds) f = -1;
@@ -159,6 +202,7 @@ bool read_all(int fd, char* p, size_t n) {
       }
   }
   const int status_w = fds[3];
+  if (failed != 0) run_fail(status_w, failed_step, failed);
   std::string blob(h.size, '\0');
   if (!read_all(sock, blob.data(), blob.size())) run_fail(status_w, kStepRunRequest, EPROTO);
 
@@ -173,12 +217,6 @@ bool read_all(int fd, char* p, size_t n) {
   Reader r{blob.data(), blob.data() + blob.size()};
   plan.landlock_read = r.num<uint64_t>();
   plan.landlock_write = r.num<uint64_t>();
-  const char* tmp_opts = r.str(plan);
-  std::vector<std::pair<const char*, bool>> under_tmp;
-  for (uint32_t i = 0, n = r.num<uint32_t>(); r.ok && i < n && i < 4096; ++i) {
-    const char* path = r.str(plan);
-    under_tmp.emplace_back(path, r.num<uint8_t>() != 0);
-  }
   plan.cwd = r.str(plan);
   const char* proxy = r.str(plan);
   plan.proxy_path = proxy && *proxy ? proxy : nullptr;
@@ -207,33 +245,12 @@ bool read_all(int fd, char* p, size_t n) {
   for (int f : fds)
     if (f >= 0) plan.keep_fds.push_back(f);
   std::sort(plan.keep_fds.begin(), plan.keep_fds.end());
-  close_all_but(plan.keep_fds);  // the control socket, the request socket, the zygote's signalfd
+  close_all_but(plan.keep_fds);  // the request socket, and whatever the zygote had
   // 0, 1 and 2 taken again (as a cold run's child does), so that no descriptor start_and_reap opens
   // lands there and is lost to the command's dup2.
   ::dup2(plan.in_r, 0);
   ::dup2(plan.out_w, 1);
   ::dup2(plan.err_w, 2);
-
-  // What each run has of its own: /tmp, /proc (its pid namespace), the pty instance. What the
-  // template mounted under /tmp (a workspace there) is carried onto the fresh /tmp, with its submounts.
-  std::vector<int> carried;
-  for (const auto& [path, is_file] : under_tmp) {
-    int fd = int(::syscall(SYS_open_tree, AT_FDCWD, path, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE));
-    if (fd < 0) run_fail(status_w, kStepRunMounts, errno);
-    carried.push_back(fd);
-  }
-  if (::mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, tmp_opts) != 0) run_fail(status_w, kStepRunMounts, errno);
-  for (size_t i = 0; i < carried.size(); ++i) {
-    if (!make_point(under_tmp[i].first, under_tmp[i].second) ||
-        ::syscall(SYS_move_mount, carried[i], "", AT_FDCWD, under_tmp[i].first, MOVE_MOUNT_F_EMPTY_PATH) != 0)
-      run_fail(status_w, kStepRunMounts, errno);
-    ::close(carried[i]);
-  }
-  if (
-      ::mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr) != 0 ||
-      ::mount("devpts", "/dev/pts", "devpts", MS_NOSUID | MS_NOEXEC, "newinstance,ptmxmode=0666,mode=620") != 0)
-    run_fail(status_w, kStepRunMounts, errno);
-  if (new_net && !loopback_up()) run_fail(status_w, kStepLoopback, errno);
 
   constexpr size_t kStack = 1 << 20;
   void* stack = ::mmap(nullptr, kStack, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
@@ -243,8 +260,9 @@ bool read_all(int fd, char* p, size_t n) {
 }
 
 // The zygote's loop: one request a message on the control socket (SOCK_SEQPACKET), carrying the
-// run's stream socket and one byte: 1 when the run needs a network namespace of its own.
-int zygote_main(int ctl, long idle_ms) {
+// stream socket a spare is to read its plan from; the answer, on that socket, is the spare's pidfd.
+int zygote_main(int ctl, const RunSetup& setup) {
+  const long idle_ms = setup.idle_ms;
   // Runs must find 0, 1 and 2 taken: a descriptor they receive must not land there.
   while (true) {
     int fd = ::open("/dev/null", O_RDWR);
@@ -293,14 +311,14 @@ int zygote_main(int ctl, long idle_ms) {
     if (sock < 0) continue;
     clone_args args{};
     int pidfd = -1;
-    args.flags = CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWIPC | (flag == 1 ? CLONE_NEWNET : 0) | CLONE_PIDFD;
+    args.flags = CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWIPC | (setup.new_net ? CLONE_NEWNET : 0) | CLONE_PIDFD;
     args.pidfd = uint64_t(uintptr_t(&pidfd));
     args.exit_signal = SIGCHLD;
     long pid = ::syscall(SYS_clone3, &args, sizeof args);
     if (pid == 0) {
       ::close(ctl);
       ::close(sfd);
-      run_child(sock, flag == 1);
+      run_child(sock, setup);
     }
     if (pid > 0) {
       ++active;
@@ -327,30 +345,31 @@ int zygote_main(int ctl, long idle_ms) {
 
 // Before main, in the re-executed program: a zygote never reaches main (the server's statics,
 // threads and arguments are not for it). glibc passes argc, argv and envp to these functions.
+// argv: kZygoteArgv0, the control socket, the idle timeout (ms), /tmp's mount options, "net" or
+// "-" (a network namespace per run), then the mounts under /tmp to carry, each "d:PATH" or "f:PATH".
 __attribute__((constructor)) void zygote_entry(int argc, char** argv, char**) {
-  if (argc == 3 && argv && argv[0] && strcmp(argv[0], kZygoteArgv0) == 0) {
+  if (argc >= 5 && argv && argv[0] && strcmp(argv[0], kZygoteArgv0) == 0) {
     int ctl = atoi(argv[1]);
-    long idle = atol(argv[2]);
+    RunSetup setup;
+    setup.idle_ms = atol(argv[2]);
+    setup.tmp_opts = argv[3];
+    setup.new_net = strcmp(argv[4], "net") == 0;
+    for (int i = 5; i < argc; ++i)
+      if (strlen(argv[i]) > 2) setup.under_tmp.emplace_back(argv[i] + 2, argv[i][0] == 'f');
     int type = 0;
     socklen_t len = sizeof type;
     if (ctl < 3 || ::getsockopt(ctl, SOL_SOCKET, SO_TYPE, &type, &len) != 0 || type != SOCK_SEQPACKET) _exit(2);
-    _exit(zygote_main(ctl, idle));
+    _exit(zygote_main(ctl, setup));
   }
 }
 
 }  // namespace
 
-Status send_warm_request(int sock, const SpawnPlan& plan, const WarmRequest& request) {
+Status send_warm_request(int sock, const SpawnPlan& plan) {
   std::string blob;
   Writer w{blob};
   w.num(plan.landlock_read);
   w.num(plan.landlock_write);
-  w.str(request.tmp_opts.c_str());
-  w.num(uint32_t(request.under_tmp.size()));
-  for (const auto& [path, is_file] : request.under_tmp) {
-    w.str(path.c_str());
-    w.num(uint8_t(is_file));
-  }
   w.str(plan.cwd);
   w.str(plan.proxy_path);
   w.strs(plan.argv);

@@ -10,6 +10,7 @@
 #include <atomic>
 #include <chrono>
 #include <filesystem>
+#include <mutex>
 #include <thread>
 
 #include "helpers.h"
@@ -120,19 +121,28 @@ TEST_CASE("warm template: concurrent runs each see only their own /tmp and proce
   test::TempDir ws;
   auto t = make_template(ws);
   std::atomic<int> ok{0}, failed{0};
+  std::mutex mu;
+  std::vector<std::string> why;
   std::vector<std::thread> pool;
   for (int i = 0; i < 8; ++i)
     pool.emplace_back([&, i] {
       for (int j = 0; j < 4; ++j) {
         sandbox::Command c;
         std::string me = std::to_string(i) + "-" + std::to_string(j);
-        c.argv = {"/bin/sh", "-c", "echo " + me + " > /tmp/mine; sleep 0.05; ls /tmp | grep -v indexer-test; cat /tmp/mine; ls /proc | grep -c '^[0-9]'"};
+        // pid 1, the shell and ls: nothing of the other runs.
+        c.argv = {"/bin/sh", "-c", "echo " + me + " > /tmp/mine; sleep 0.05; ls /tmp | grep -v indexer-test; cat /tmp/mine; ls /proc > /tmp/procs; grep -c '^[0-9]' /tmp/procs"};
         auto r = t->run(c);
-        if (r && r->kind == K::Exited && r->code == 0 && r->out == "mine\n" + me + "\n4\n") ok++;
-        else failed++;
+        if (r && r->kind == K::Exited && r->code == 0 && r->out == "mine\n" + me + "\n3\n") {
+          ok++;
+        } else {
+          failed++;
+          std::lock_guard lock(mu);
+          why.push_back(r ? r->reason + ": " + r->out + r->err : r.error());
+        }
       }
     });
   for (auto& th : pool) th.join();
+  CHECK(why == std::vector<std::string>{});
   CHECK(failed == 0);
   CHECK(ok == 32);
   CHECK(t->zygotes_started() == 1);
