@@ -65,7 +65,8 @@ Result<Outcome> run(const Policy& policy, const Command& command, const RunOptio
 // writable_paths, the template's host uid and its network namespace (loopback: concurrent runs can
 // reach each other's listeners). Thread-safe: runs may overlap. The zygote exits after
 // idle_timeout_ms without a run, or with the Template; the next run starts another, as it does
-// after the zygote died. Cost: the first run ~ a cold run plus an exec; then a fork (README).
+// after the zygote died. Cost: the first run ~ a cold run plus an exec; later runs find their pid 1
+// forked and mounted ahead ("spares", README) and pay the plan's transfer, the guards and exec.
 class Template {
  public:
   struct Options {
