@@ -543,19 +543,7 @@ std::optional<Spare> ask_spare(const std::shared_ptr<Zygote>& zygote) {
   Spare spare{zygote, Fd(pair[0]), Fd(), Clock::now()};
   Fd theirs(pair[1]);
   char flag = 0;
-  char control[CMSG_SPACE(sizeof(int))] = {};
-  iovec iov{&flag, 1};
-  msghdr msg{};
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  msg.msg_control = control;
-  msg.msg_controllen = sizeof control;
-  cmsghdr* c = CMSG_FIRSTHDR(&msg);
-  c->cmsg_level = SOL_SOCKET;
-  c->cmsg_type = SCM_RIGHTS;
-  c->cmsg_len = CMSG_LEN(sizeof(int));
-  std::memcpy(CMSG_DATA(c), &theirs.fd, sizeof(int));
-  if (::sendmsg(zygote->ctl.fd, &msg, MSG_NOSIGNAL) != 1) return std::nullopt;
+  if (!detail::send_with_fds(zygote->ctl.fd, &flag, 1, &theirs.fd, 1)) return std::nullopt;
   return spare;
 }
 
@@ -565,16 +553,8 @@ bool await_spare(Spare& spare) {
   pollfd p{spare.sock.fd, POLLIN, 0};
   if (::poll(&p, 1, 10000) != 1) return false;
   char ok = 0;
-  char control[CMSG_SPACE(sizeof(int))] = {};
-  iovec iov{&ok, 1};
-  msghdr msg{};
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  msg.msg_control = control;
-  msg.msg_controllen = sizeof control;
-  if (::recvmsg(spare.sock.fd, &msg, MSG_CMSG_CLOEXEC) != 1) return false;
-  int fd = -1;
-  if (cmsghdr* c = CMSG_FIRSTHDR(&msg); c && c->cmsg_type == SCM_RIGHTS) std::memcpy(&fd, CMSG_DATA(c), sizeof(int));
+  int fd = -1, got = 0;
+  if (detail::recv_with_fds(spare.sock.fd, &ok, 1, &fd, 1, &got) != 1 || got != 1) return false;
   spare.pidfd = Fd(fd);
   return fd >= 0;
 }

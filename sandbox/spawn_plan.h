@@ -132,6 +132,11 @@ bool loopback_up();
 // The per-run part of a plan, as a warm run sends it to a spare of the zygote over a stream socket
 // (warm.cpp): one message carrying the descriptors (SCM_RIGHTS), then the encoded plan.
 Status send_warm_request(int sock, const SpawnPlan& plan);
+// One message of `size` bytes with up to 7 descriptors (SCM_RIGHTS); true when all bytes went.
+bool send_with_fds(int sock, const void* data, size_t size, const int* fds, int nfds) noexcept;
+// Receives up to `size` bytes (MSG_WAITALL) and at most `max_fds` descriptors (O_CLOEXEC; more are
+// closed) into fds, their count in *nfds. The byte count, 0 at end of file, or -1.
+ssize_t recv_with_fds(int sock, void* data, size_t size, int* fds, int max_fds, int* nfds) noexcept;
 
 // The proxy relay (relay.cpp): a listener on 127.0.0.1:3128 (-1 and errno on failure), and the
 // loop that relays to the Unix socket at `path` until `command` exits; returns its wait status.

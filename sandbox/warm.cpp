@@ -181,25 +181,12 @@ int own_mounts(const RunSetup& setup, int32_t& step) {
   int fds[kMaxFds];
   for (int& f : fds) f = -1;
   {
-    char control[CMSG_SPACE(sizeof(int) * kMaxFds)] = {};
-    iovec iov{&h, sizeof h};
-    msghdr msg{};
-    msg.msg_iov = &iov;
-    msg.msg_iovlen = 1;
-    msg.msg_control = control;
-    msg.msg_controllen = sizeof control;
-    ssize_t n;
-    do n = ::recvmsg(sock, &msg, MSG_CMSG_CLOEXEC | MSG_WAITALL);
-    while (n < 0 && errno == EINTR);
-    if (n != ssize_t(sizeof h) || h.magic != kMagic || h.size > (64u << 20)) _exit(125);
+    int got_fds[kMaxFds];
     int got = 0;
-    for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c))
-      if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
-        got = int((c->cmsg_len - CMSG_LEN(0)) / sizeof(int));
-        int* in = reinterpret_cast<int*>(CMSG_DATA(c));
-        for (int i = 0, k = 0; i < kMaxFds && k < got; ++i)
-          if (h.fd_mask & (1u << i)) fds[i] = in[k++];
-      }
+    ssize_t n = recv_with_fds(sock, &h, sizeof h, got_fds, kMaxFds, &got);
+    if (n != ssize_t(sizeof h) || h.magic != kMagic || h.size > (64u << 20)) _exit(125);
+    for (int i = 0, k = 0; i < kMaxFds && k < got; ++i)
+      if (h.fd_mask & (1u << i)) fds[i] = got_fds[k++];
   }
   const int status_w = fds[3];
   if (failed != 0) run_fail(status_w, failed_step, failed);
@@ -296,18 +283,10 @@ int zygote_main(int ctl, const RunSetup& setup) {
     }
     if (!p[0].revents) continue;
     char flag = 0;
-    char control[CMSG_SPACE(sizeof(int))] = {};
-    iovec iov{&flag, 1};
-    msghdr msg{};
-    msg.msg_iov = &iov;
-    msg.msg_iovlen = 1;
-    msg.msg_control = control;
-    msg.msg_controllen = sizeof control;
-    ssize_t n = ::recvmsg(ctl, &msg, MSG_CMSG_CLOEXEC);
+    int sock = -1, got = 0;
+    ssize_t n = recv_with_fds(ctl, &flag, 1, &sock, 1, &got);
     if (n < 0 && (errno == EINTR || errno == EAGAIN)) continue;
     if (n <= 0) return 0;  // the template is gone
-    int sock = -1;
-    if (cmsghdr* c = CMSG_FIRSTHDR(&msg); c && c->cmsg_type == SCM_RIGHTS) memcpy(&sock, CMSG_DATA(c), sizeof sock);
     if (sock < 0) continue;
     clone_args args{};
     int pidfd = -1;
@@ -323,20 +302,8 @@ int zygote_main(int ctl, const RunSetup& setup) {
     if (pid > 0) {
       ++active;
       // The answer: the run's pid 1 as a pidfd (the server signals and polls it; we reap it).
-      char c2[CMSG_SPACE(sizeof(int))] = {};
       char ok = 1;
-      iovec iov2{&ok, 1};
-      msghdr out{};
-      out.msg_iov = &iov2;
-      out.msg_iovlen = 1;
-      out.msg_control = c2;
-      out.msg_controllen = sizeof c2;
-      cmsghdr* c = CMSG_FIRSTHDR(&out);
-      c->cmsg_level = SOL_SOCKET;
-      c->cmsg_type = SCM_RIGHTS;
-      c->cmsg_len = CMSG_LEN(sizeof(int));
-      memcpy(CMSG_DATA(c), &pidfd, sizeof pidfd);
-      (void)::sendmsg(sock, &out, MSG_NOSIGNAL);
+      (void)send_with_fds(sock, &ok, 1, &pidfd, 1);
       ::close(pidfd);
     }
     ::close(sock);  // a failed fork: the server reads end of file, and runs cold
@@ -394,25 +361,57 @@ Status send_warm_request(int sock, const SpawnPlan& plan) {
   int nfds = 0;
   for (int i = 0; i < kMaxFds; ++i)
     if (all[i] >= 0) h.fd_mask |= 1u << i, fds[nfds++] = all[i];
+  if (!send_with_fds(sock, &h, sizeof h, fds, nfds))
+    return Error{std::string("send the run to the zygote: ") + std::strerror(errno)};
+  if (!write_all(sock, blob.data(), blob.size()))
+    return Error{std::string("send the run to the zygote: ") + std::strerror(errno)};
+  return {};
+}
+
+bool send_with_fds(int sock, const void* data, size_t size, const int* fds, int nfds) noexcept {
   char control[CMSG_SPACE(sizeof(int) * kMaxFds)] = {};
-  iovec iov{&h, sizeof h};
+  if (nfds < 0 || nfds > kMaxFds) return errno = EINVAL, false;
+  iovec iov{const_cast<void*>(data), size};
+  msghdr msg{};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  if (nfds > 0) {
+    msg.msg_control = control;
+    msg.msg_controllen = CMSG_SPACE(sizeof(int) * size_t(nfds));
+    cmsghdr* c = CMSG_FIRSTHDR(&msg);
+    c->cmsg_level = SOL_SOCKET;
+    c->cmsg_type = SCM_RIGHTS;
+    c->cmsg_len = CMSG_LEN(sizeof(int) * size_t(nfds));
+    memcpy(CMSG_DATA(c), fds, sizeof(int) * size_t(nfds));
+  }
+  ssize_t n;
+  do n = ::sendmsg(sock, &msg, MSG_NOSIGNAL);
+  while (n < 0 && errno == EINTR);
+  return n == ssize_t(size);
+}
+
+ssize_t recv_with_fds(int sock, void* data, size_t size, int* fds, int max_fds, int* nfds) noexcept {
+  char control[CMSG_SPACE(sizeof(int) * kMaxFds)] = {};
+  *nfds = 0;
+  iovec iov{data, size};
   msghdr msg{};
   msg.msg_iov = &iov;
   msg.msg_iovlen = 1;
   msg.msg_control = control;
-  msg.msg_controllen = CMSG_SPACE(sizeof(int) * size_t(nfds));
-  cmsghdr* c = CMSG_FIRSTHDR(&msg);
-  c->cmsg_level = SOL_SOCKET;
-  c->cmsg_type = SCM_RIGHTS;
-  c->cmsg_len = CMSG_LEN(sizeof(int) * size_t(nfds));
-  memcpy(CMSG_DATA(c), fds, sizeof(int) * size_t(nfds));
+  msg.msg_controllen = sizeof control;
   ssize_t n;
-  do n = ::sendmsg(sock, &msg, MSG_NOSIGNAL);
+  do n = ::recvmsg(sock, &msg, MSG_CMSG_CLOEXEC | MSG_WAITALL);
   while (n < 0 && errno == EINTR);
-  if (n != ssize_t(sizeof h)) return Error{std::string("send the run to the zygote: ") + std::strerror(errno)};
-  if (!write_all(sock, blob.data(), blob.size()))
-    return Error{std::string("send the run to the zygote: ") + std::strerror(errno)};
-  return {};
+  for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
+    if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
+    int count = int((c->cmsg_len - CMSG_LEN(0)) / sizeof(int));
+    const int* in = reinterpret_cast<const int*>(CMSG_DATA(c));
+    for (int i = 0; i < count; ++i) {
+      if (*nfds < max_fds) fds[(*nfds)++] = in[i];
+      else ::close(in[i]);  // more than asked for: not ours to keep
+    }
+  }
+  return n;
 }
 
 }  // namespace sandbox::detail

@@ -604,15 +604,8 @@ namespace {
 // `indexer exec ARGS` in a real environment without user namespaces: a child that enters a user
 // namespace of its own (root mapped to root) and sets max_user_namespaces to 0 there (the limit is
 // per user namespace), then execs the indexer, which probes afresh and finds none.
-test::RunResult exec_without_userns(const std::vector<std::string>& args, const std::filesystem::path& dir) {
-  std::string out_path = (dir / "out").string(), err_path = (dir / "err").string();
-  std::fflush(stdout);
-  std::fflush(stderr);
-  pid_t pid = ::fork();
-  if (pid == 0) {
-    int o = ::open(out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    int e = ::open(err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    if (o < 0 || e < 0 || ::dup2(o, 1) < 0 || ::dup2(e, 2) < 0) _exit(120);
+test::RunResult exec_without_userns(const std::vector<std::string>& args) {
+  return test::run_indexer(args, std::filesystem::current_path(), [] {
     std::string uid = "0 " + std::to_string(::geteuid()) + " 1\n", gid = "0 " + std::to_string(::getegid()) + " 1\n";
     if (::unshare(CLONE_NEWUSER) != 0) _exit(121);
     auto put = [](const char* path, const std::string& text) {
@@ -625,22 +618,7 @@ test::RunResult exec_without_userns(const std::vector<std::string>& args, const 
     if (!put("/proc/self/uid_map", uid) || !put("/proc/self/gid_map", gid)) _exit(122);
     if (!put("/proc/sys/user/max_user_namespaces", "0\n")) _exit(123);
     ::setenv("INDEXER_TEST_SECRET", "s3cret", 1);
-    std::vector<char*> argv;
-    std::string bin = INDEXER_BINARY;
-    argv.push_back(bin.data());
-    std::vector<std::string> copy = args;
-    for (auto& a : copy) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    ::execv(bin.c_str(), argv.data());
-    _exit(127);
-  }
-  int status = 0;
-  ::waitpid(pid, &status, 0);
-  test::RunResult r;
-  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  r.out = test::read_file(out_path);
-  r.err = test::read_file(err_path);
-  return r;
+  });
 }
 
 }  // namespace
@@ -648,16 +626,15 @@ test::RunResult exec_without_userns(const std::vector<std::string>& args, const 
 TEST_CASE("sandbox: without user namespaces, Required refuses with the reason and BestEffort runs weaker and says so",
           "[sandbox]") {
   NEED_USERNS();  // to take them away below
-  test::TempDir ws, io;
-  auto probe = exec_without_userns({"exec", "--probe"}, io.path());
+  test::TempDir ws;
+  auto probe = exec_without_userns({"exec", "--probe"});
   INFO(probe.out << probe.err);
   REQUIRE(probe.exit_code == 0);
   CHECK(probe.out.starts_with("user namespaces: no;"));
 
   // Required (the presets' default): refused before anything runs, exit 126, the reason on stderr.
   ws.write("marker", "");
-  auto required = exec_without_userns({"exec", "--workspace", ws.path().string(), "--", "rm", ws.path().string() + "/marker"},
-                                      io.path());
+  auto required = exec_without_userns({"exec", "--workspace", ws.path().string(), "--", "rm", ws.path().string() + "/marker"});
   INFO(required.err);
   CHECK(required.exit_code == 126);
   CHECK(required.err ==
@@ -669,8 +646,7 @@ TEST_CASE("sandbox: without user namespaces, Required refuses with the reason an
   ws.write("be.json", R"({"name": "be", "isolation": "best_effort"})");
   auto best = exec_without_userns({"exec", "--verbose", "--policy", (ws.path() / "be.json").string(), "--workspace",
                                    ws.path().string(), "--", "sh", "-c",
-                                   "echo \"ran:$INDEXER_TEST_SECRET\"; grep -E '^(NoNewPrivs|Seccomp|CapEff):' /proc/self/status"},
-                                  io.path());
+                                   "echo \"ran:$INDEXER_TEST_SECRET\"; grep -E '^(NoNewPrivs|Seccomp|CapEff):' /proc/self/status"});
   INFO(best.err);
   CHECK(best.exit_code == 0);
   CHECK(best.out == "ran:\nCapEff:\t0000000000000000\nNoNewPrivs:\t1\nSeccomp:\t2\n");
