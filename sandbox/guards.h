@@ -80,6 +80,7 @@ int install_seccomp(const SeccompProgram& program) noexcept;
 struct PathRule {
   std::string path;       // absolute; a directory (the rule covers what is beneath it) or a file
   bool writable = false;  // false: read and execute only
+  int fd = -1;            // the path already open (O_PATH, the caller's): used instead of opening it
 };
 struct TcpRules {
   bool restricted = true;              // false: leave TCP to the network namespace alone

@@ -511,7 +511,8 @@ struct Zygote {
   bool new_net = false;  // the proxy relay listens on a fixed port: each run gets a network of its own
   std::string tmp_opts;
   std::vector<std::pair<std::string, bool>> under_tmp;  // the outermost mounts under /tmp (warm.cpp)
-  std::vector<detail::PathRule> rules;
+  std::vector<detail::PathRule> rules;  // each with its path open (rule_fds): a run's ruleset opens nothing
+  std::vector<Fd> rule_fds;
   ~Zygote() {
     ctl.reset();  // the zygote exits on end of file, its runs with it
     if (pidfd) {
@@ -600,6 +601,9 @@ Result<std::shared_ptr<Zygote>> start_zygote(const Policy& policy, const Command
   if (!b.missing.empty()) return Error{b.missing[0] + ": no such path"};
   plan.clear_groups = root;
   z->rules = b.rules;
+  // The inodes the template's mounts were bound from, which is what its runs see at those paths.
+  for (auto& r : z->rules)
+    if (Fd& f = z->rule_fds.emplace_back(::open(r.path.c_str(), O_PATH | O_CLOEXEC)); f) r.fd = f.fd;
   z->idmapped = !b.idmap_trees.empty();
   z->new_net = !base.proxy_socket.empty();
   z->tmp_opts = "size=" + std::to_string(policy.limits.tmp_bytes) + ",mode=1777";
