@@ -3,7 +3,9 @@
 // No timings asserted.
 #include <catch2/catch.hpp>
 
+#include <netinet/in.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -14,6 +16,7 @@
 #include <thread>
 
 #include "helpers.h"
+#include "sandbox/proxy.h"
 #include "sandbox/sandbox.h"
 
 namespace {
@@ -244,4 +247,66 @@ TEST_CASE("warm template and pooled cgroups: a run killed by a limit leaves the 
     auto twenty = run("for i in $(seq 20); do sleep 0.2 & done; wait && echo all");
     CHECK(twenty.out == "all\n");
   }
+}
+
+TEST_CASE("warm template with a proxy socket: each run has its own relay, concurrent runs reach the origin", "[sandbox][warm]") {
+  NEED_USERNS();
+  test::TempDir ws, dir;
+  // An origin on the host's loopback, answering every connection.
+  int listener = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  REQUIRE(::bind(listener, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+  REQUIRE(::listen(listener, 16) == 0);
+  socklen_t len = sizeof addr;
+  ::getsockname(listener, reinterpret_cast<sockaddr*>(&addr), &len);
+  const std::string port = std::to_string(ntohs(addr.sin_port));
+  std::atomic<int> served{0};
+  std::thread origin([&] {
+    for (int c; (c = ::accept4(listener, nullptr, nullptr, SOCK_CLOEXEC)) >= 0;) {
+      char buf[4096];
+      std::string head;
+      while (head.find("\r\n\r\n") == std::string::npos) {
+        ssize_t n = ::read(c, buf, sizeof buf);
+        if (n <= 0) break;
+        head.append(buf, size_t(n));
+      }
+      std::string answer = "HTTP/1.0 200 OK\r\nContent-Length: 12\r\n\r\nfrom origin\n";
+      (void)!::write(c, answer.data(), answer.size());
+      ::close(c);
+      ++served;
+    }
+  });
+  sandbox::Proxy::Options po;
+  po.socket_path = (dir.path() / "proxy.sock").string();
+  po.allow_loopback = true;
+  po.decide = [](std::string_view, uint16_t, bool) { return sandbox::Decision{true, "allowed"}; };
+  auto proxy = sandbox::Proxy::start(std::move(po));
+  REQUIRE(proxy.ok());
+  auto p = workspace_policy();
+  p.network.enabled = true;
+  sandbox::Command base;
+  base.workspace = ws.path().string();
+  base.proxy_socket = (dir.path() / "proxy.sock").string();
+  auto t = sandbox::Template::create(p, base);
+  REQUIRE(t.ok());
+  std::vector<std::thread> pool;
+  std::atomic<int> ok{0};
+  for (int i = 0; i < 4; ++i)
+    pool.emplace_back([&] {
+      for (int j = 0; j < 2; ++j) {
+        sandbox::Command c;
+        c.argv = {"curl", "-s", "-S", "--max-time", "20", "http://127.0.0.1:" + port + "/x"};
+        auto r = (*t)->run(c);
+        if (r && r->kind == K::Exited && r->code == 0 && r->out == "from origin\n") ok++;
+      }
+    });
+  for (auto& th : pool) th.join();
+  CHECK(ok == 8);
+  CHECK(served == 8);
+  CHECK((*t)->zygotes_started() == 1);
+  ::shutdown(listener, SHUT_RDWR);
+  origin.join();
+  ::close(listener);
 }
