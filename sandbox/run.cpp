@@ -910,6 +910,9 @@ Result<Outcome> run_impl(const Policy& policy, const Command& command, const Run
   struct Unmap {
     void* p = nullptr;
     size_t n = 0;
+    Unmap() = default;
+    Unmap(const Unmap&) = delete;
+    Unmap& operator=(const Unmap&) = delete;
     ~Unmap() {
       if (p) ::munmap(p, n);
     }
@@ -922,7 +925,8 @@ Result<Outcome> run_impl(const Policy& policy, const Command& command, const Run
     constexpr size_t kStack = 2 << 20;  // the relay's buffers (relay.cpp) live on pid 1's; pages are touched lazily
     void* stacks = ::mmap(nullptr, 2 * kStack, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
     if (stacks == MAP_FAILED) return Error{"mmap: " + errno_text(errno)};
-    unmap_stacks = {stacks, 2 * kStack};
+    unmap_stacks.p = stacks;  // not `= {stacks, n}`: that temporary's destructor would unmap them at once
+    unmap_stacks.n = 2 * kStack;
     plan.command_stack_top = static_cast<char*>(stacks) + 2 * kStack;
     pid = ::clone(detail::child_main, static_cast<char*>(stacks) + kStack,
                   int(plan.namespaces ? kNamespaces : 0) | CLONE_VM | CLONE_PIDFD | SIGCHLD, &plan, &pidfd);
