@@ -285,10 +285,10 @@ int child_main(void* arg) {
     syscall(SYS_execveat, plan.zygote_exe, "", plan.zygote_argv.data(), no_env, AT_EMPTY_PATH);
     fail(plan, kStepZygote, errno);
   }
-  start_and_reap(plan);
+  _exit(start_and_reap(plan));
 }
 
-void start_and_reap(const SpawnPlan& plan) {
+int start_and_reap(const SpawnPlan& plan) {
   if (plan.cwd && chdir(plan.cwd) != 0) fail(plan, kStepCwd, errno);
 
   int relay_fd = -1;
@@ -342,7 +342,7 @@ void start_and_reap(const SpawnPlan& plan) {
     report.cpu_us = int64_t(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000000 + ru.ru_utime.tv_usec + ru.ru_stime.tv_usec;
   }
   write_all(plan.status_w, &report, sizeof report);
-  _exit(0);  // pid 1 exits: the kernel kills what is left of the tree
+  return 0;  // the caller exits: pid 1 gone, the kernel kills what is left of the tree
 }
 
 }  // namespace sandbox::detail

@@ -123,8 +123,11 @@ struct InsidePath {
 inline constexpr InsidePath kInsidePaths[] = {{"/tmp", true}, {"/dev", true}, {"/etc", false}, {"/proc", false}, {"/run", false}};
 
 // pid 1's second half, shared by a cold run's child and a warm run's: enter plan.cwd, start the
-// command (pid 2), serve the proxy relay, reap, report on status_w. Ends with _exit.
-[[noreturn]] void start_and_reap(const SpawnPlan& plan);
+// command (pid 2), serve the proxy relay, reap, report on status_w; returns the status pid 1 exits
+// with. It returns rather than _exit itself: a call to a function that never returns makes ASan
+// check the stack (a cold run's child's is not the thread's it knows) and warn on stderr, which by
+// the return is closed; while the command's stderr is still fd 2 it would land there.
+int start_and_reap(const SpawnPlan& plan);
 void close_all_but(const std::vector<int>& keep);
 bool make_point(const char* path, bool is_file);  // mkdir -p of the parents, then the directory or an empty file
 bool loopback_up();

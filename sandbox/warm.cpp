@@ -243,7 +243,7 @@ int own_mounts(const RunSetup& setup, int32_t& step) {
   void* stack = ::mmap(nullptr, kStack, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
   if (stack == MAP_FAILED) run_fail(status_w, kStepFork, errno);
   plan.command_stack_top = static_cast<char*>(stack) + kStack;
-  start_and_reap(plan);
+  _exit(start_and_reap(plan));
 }
 
 // The zygote's loop: one request a message on the control socket (SOCK_SEQPACKET), carrying the
