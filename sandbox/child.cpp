@@ -139,6 +139,7 @@ void drop_privileges() {
   syscall(SYS_rt_sigprocmask, SIG_SETMASK, &none, nullptr, sizeof none);
   drop_privileges();
   if (plan.landlock_fd >= 0) {
+    // What the child made itself has no host inode the parent could name (kInsidePaths).
     // The root lists (`ls /`); its files stay unreadable unless a rule below grants them.
     if (int fd = open("/", O_PATH | O_CLOEXEC); fd >= 0) {
       int err = landlock_add_path(plan.landlock_fd, fd, plan.landlock_read & (1ULL << 3) /* READ_DIR */);
@@ -152,8 +153,6 @@ void drop_privileges() {
       close(fd);
       if (err != 0) fail(plan, kStepLandlock, err);
     }
-  }
-  if (plan.landlock_fd >= 0) {
     if (int err = landlock_restrict(plan.landlock_fd); err != 0) fail(plan, kStepLandlock, err);
   }
   syscall(SYS_close_range, 3U, ~0U, CLOSE_RANGE_CLOEXEC);  // the error pipe closes at execve
