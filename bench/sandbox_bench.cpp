@@ -1,6 +1,7 @@
 // Spawn and wait for /bin/true fully isolated (sandbox::run), beside a plain posix_spawn, bwrap
 // with comparable flags and `unshare -Urmpnif --mount-proc`, in one run; then runs per second
 // with 2 and 16 concurrent runs, and the cost of a bigger parent (clone copies its page tables).
+// A warm template's runs (sandbox.h: Template) are measured beside them, alone and concurrent.
 // Usage: indexer_sandbox_bench [--runs N] [--heap-mb M]
 #include <spawn.h>
 #include <sys/wait.h>
@@ -74,11 +75,26 @@ int main(int argc, char** argv) {
     auto r = sandbox::run(*policy, cmd);
     return r.ok() && r->kind == sandbox::Outcome::Kind::Exited && r->code == 0;
   };
+  auto made = sandbox::Template::create(*policy, cmd);
+  if (!made) {
+    std::fprintf(stderr, "template: %s\n", made.error().c_str());
+    return 1;
+  }
+  auto warm_template = std::move(*made);
+  auto warm = [&] {
+    auto r = warm_template->run(cmd);
+    return r.ok() && r->kind == sandbox::Outcome::Kind::Exited && r->code == 0;
+  };
   std::printf("kernel support: %s\n", sandbox::probe().summary().c_str());
+  {
+    double l[3] = {};
+    if (getloadavg(l, 3) == 3) std::printf("load average: %.2f %.2f %.2f\n", l[0], l[1], l[2]);
+  }
 
   std::vector<Row> rows;
   rows.push_back(measure("posix_spawn /bin/true (no isolation)", runs, [] { return spawn_wait({"/bin/true"}) == 0; }));
   rows.push_back(measure("sandbox::run /bin/true (workspace preset)", runs, isolated));
+  rows.push_back(measure("Template::run /bin/true (warm, same preset)", runs, warm));
   rows.push_back(measure("bwrap --unshare-all ... /bin/true", runs, [&] {
     return spawn_wait({"/usr/bin/bwrap", "--unshare-all", "--die-with-parent", "--new-session", "--ro-bind", "/usr", "/usr",
                        "--symlink", "usr/bin", "/bin", "--symlink", "usr/lib", "/lib", "--symlink", "usr/lib64", "/lib64",
@@ -90,23 +106,27 @@ int main(int argc, char** argv) {
                          [] { return spawn_wait({"/usr/bin/unshare", "-Urmpnif", "--mount-proc", "true"}) == 0; }));
   std::printf("\nspawn and wait, %d runs each:\n", runs);
   for (const auto& r : rows)
-    std::printf("  %-44s p50 %6.2f ms  p99 %6.2f ms  (p50 %.2fx plain, %.2fx sandbox)\n", r.name, r.p50, r.p99,
-                r.p50 / rows[0].p50, r.p50 / rows[1].p50);
+    std::printf("  %-44s p50 %6.2f ms  p99 %6.2f ms  (p50 %.2fx plain, %.2fx cold, %.2fx bwrap, %.2fx unshare)\n", r.name,
+                r.p50, r.p99, r.p50 / rows[0].p50, r.p50 / rows[1].p50, r.p50 / rows[3].p50, r.p50 / rows[4].p50);
 
-  std::printf("\nconcurrent sandbox::run /bin/true:\n");
-  for (int threads : {1, 2, 16}) {
-    std::atomic<int> done{0};
-    auto s = Clock::now();
-    std::vector<std::thread> pool;
-    int each = std::max(1, runs / 2);
-    for (int t = 0; t < threads; ++t)
-      pool.emplace_back([&] {
-        for (int i = 0; i < each; ++i)
-          if (isolated()) done.fetch_add(1);
-      });
-    for (auto& t : pool) t.join();
-    double sec = ms_since(s) / 1000;
-    std::printf("  %2d at once: %6.0f runs/s (%d runs)\n", threads, done.load() / sec, done.load());
+  const std::vector<std::pair<const char*, std::function<bool()>>> kinds = {{"cold sandbox::run", isolated},
+                                                                            {"warm Template::run", warm}};
+  for (const auto& [label, once] : kinds) {
+    std::printf("\nconcurrent %s /bin/true:\n", label);
+    for (int threads : {1, 2, 16}) {
+      std::atomic<int> done{0};
+      auto s = Clock::now();
+      std::vector<std::thread> pool;
+      int each = std::max(1, runs / 2);
+      for (int t = 0; t < threads; ++t)
+        pool.emplace_back([&] {
+          for (int i = 0; i < each; ++i)
+            if (once()) done.fetch_add(1);
+        });
+      for (auto& t : pool) t.join();
+      double sec = ms_since(s) / 1000;
+      std::printf("  %2d at once: %6.0f runs/s (%d runs)\n", threads, done.load() / sec, done.load());
+    }
   }
 
   if (heap_mb > 0) {
@@ -115,6 +135,8 @@ int main(int argc, char** argv) {
     for (size_t i = 0; i < heap.size(); i += 4096) heap[i] = char(i);
     auto r = measure("sandbox::run with a bigger parent", runs / 2, isolated);
     std::printf("\nwith %d MB of touched heap in the parent: p50 %.2f ms  p99 %.2f ms\n", heap_mb, r.p50, r.p99);
+    auto w = measure("Template::run with a bigger parent", runs / 2, warm);
+    std::printf("the same, warm: p50 %.2f ms  p99 %.2f ms\n", w.p50, w.p99);
   }
   std::string rm = "rm -rf " + ws;
   return std::system(rm.c_str()) == 0 ? 0 : 1;

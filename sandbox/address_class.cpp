@@ -122,6 +122,18 @@ std::string reserved_range(const sockaddr* addr) {
   return r ? r : "";
 }
 
+bool is_loopback_address(const sockaddr* addr) {
+  if (addr == nullptr) return false;
+  if (addr->sa_family == AF_INET) return ntohl(reinterpret_cast<const sockaddr_in*>(addr)->sin_addr.s_addr) >> 24 == 127;
+  if (addr->sa_family != AF_INET6) return false;
+  // Only the forms the kernel delivers to lo: ::1 and IPv4-mapped 127/8 (NAT64 or 6to4 forms of
+  // 127/8 would leave the host, to a gateway's loopback, and stay refused).
+  const uint8_t* a = reinterpret_cast<const sockaddr_in6*>(addr)->sin6_addr.s6_addr;
+  static constexpr uint8_t zeros[15] = {};
+  if (std::memcmp(a, zeros, 15) == 0 && a[15] == 1) return true;
+  return std::memcmp(a, zeros, 10) == 0 && a[10] == 0xff && a[11] == 0xff && a[12] == 127;
+}
+
 bool is_metadata_address(const sockaddr* addr) {
   auto metadata_v4 = [](uint32_t a) {
     return a == 0xA9FEA9FE /* 169.254.169.254 */ || a == 0xA9FEAA02 /* 169.254.170.2 */ ||

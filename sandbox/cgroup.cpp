@@ -173,6 +173,10 @@ Result<Cgroup> Cgroup::create(const Limits& limits, std::string_view name) {
 Cgroup& Cgroup::operator=(Cgroup&& o) noexcept {
   if (this != &o) {
     (void)remove();
+    oom_base_ = o.oom_base_;
+    pids_base_ = o.pids_base_;
+    pool_memory_ = o.pool_memory_;
+    pool_processes_ = o.pool_processes_;
     memory_dir_ = std::move(o.memory_dir_);
     pids_dir_ = std::move(o.pids_dir_);
     join_ = std::exchange(o.join_, CgroupJoin{});
@@ -266,6 +270,36 @@ Status Cgroup::kill_tasks() {
     std::this_thread::sleep_for(std::chrono::milliseconds(1));
   }
   return {};
+}
+
+Result<Cgroup> CgroupPool::acquire(const Limits& limits) {
+  {
+    std::lock_guard lock(mu_);
+    auto it = idle_.find({limits.memory_bytes, limits.processes});
+    if (it != idle_.end() && !it->second.empty()) {
+      Cgroup cg = std::move(it->second.back());
+      it->second.pop_back();
+      return cg;
+    }
+  }
+  auto cg = Cgroup::create(limits, "run-" + std::to_string(::getpid()) + "-" + std::to_string(made_.fetch_add(1)));
+  if (!cg) return cg;
+  cg->pool_memory_ = limits.memory_bytes;
+  cg->pool_processes_ = limits.processes;
+  return cg;
+}
+
+void CgroupPool::release(Cgroup cg) {
+  if (!cg.has_memory() && !cg.has_pids()) return;
+  if (!cg.reset()) return;  // removed by its destructor
+  std::lock_guard lock(mu_);
+  auto& v = idle_[{cg.pool_memory_, cg.pool_processes_}];
+  if (v.size() < kMaxIdle) v.push_back(std::move(cg));
+}
+
+CgroupPool& cgroup_pool() {
+  static CgroupPool pool;
+  return pool;
 }
 
 }  // namespace sandbox::detail

@@ -46,27 +46,6 @@ void write_all(int fd, const void* p, size_t n) {
   _exit(126);
 }
 
-// mkdir -p of path's parents, and of path itself (a directory, or an empty file when is_file).
-bool make_point(const char* path, bool is_file) {
-  char buf[4096];
-  size_t n = strlen(path);
-  if (n + 1 > sizeof buf) return errno = ENAMETOOLONG, false;
-  memcpy(buf, path, n + 1);
-  for (size_t i = 1; i < n; ++i) {
-    if (buf[i] != '/') continue;
-    buf[i] = 0;
-    if (mkdir(buf, 0755) != 0 && errno != EEXIST) return false;
-    buf[i] = '/';
-  }
-  if (is_file) {
-    int fd = open(buf, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0444);
-    if (fd < 0) return errno == EEXIST || errno == EISDIR ? true : false;
-    close(fd);
-    return true;
-  }
-  return mkdir(buf, 0755) == 0 || errno == EEXIST;
-}
-
 int set_attr(const char* path, uint64_t set, bool recursive) {
   mount_attr attr{};
   attr.attr_set = set;
@@ -129,28 +108,6 @@ bool run_op(const MountOp& op) {
   return false;
 }
 
-// Close every descriptor but the sorted `keep` (the parent's other threads may have opened any).
-void close_all_but(const std::vector<int>& keep) {
-  unsigned from = 0;
-  for (int fd : keep) {
-    if (unsigned(fd) > from) syscall(SYS_close_range, from, unsigned(fd) - 1, 0);
-    from = unsigned(fd) + 1;
-  }
-  syscall(SYS_close_range, from, ~0U, 0);
-}
-
-bool loopback_up() {
-  int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-  if (s < 0) return false;
-  ifreq ifr{};
-  memcpy(ifr.ifr_name, "lo", 3);
-  bool ok = ioctl(s, SIOCGIFFLAGS, &ifr) == 0;
-  ifr.ifr_flags |= IFF_UP | IFF_RUNNING;
-  ok = ok && ioctl(s, SIOCSIFFLAGS, &ifr) == 0;
-  close(s);
-  return ok;
-}
-
 void drop_privileges() {
   // Root inside gains no capabilities at execve, and none can be raised again.
   prctl(PR_SET_SECUREBITS, SECBIT_NOROOT | SECBIT_NOROOT_LOCKED | SECBIT_NO_SETUID_FIXUP | SECBIT_NO_SETUID_FIXUP_LOCKED |
@@ -182,18 +139,14 @@ void drop_privileges() {
   syscall(SYS_rt_sigprocmask, SIG_SETMASK, &none, nullptr, sizeof none);
   drop_privileges();
   if (plan.landlock_fd >= 0) {
-    // What the child made itself has no host inode the parent could name.
-    struct {
-      const char* path;
-      bool writable;
-    } const inside[] = {{"/tmp", true}, {"/dev", true}, {"/etc", false}, {"/proc", false}, {"/run", false}};
+    // What the child made itself has no host inode the parent could name (kInsidePaths).
     // The root lists (`ls /`); its files stay unreadable unless a rule below grants them.
     if (int fd = open("/", O_PATH | O_CLOEXEC); fd >= 0) {
       int err = landlock_add_path(plan.landlock_fd, fd, plan.landlock_read & (1ULL << 3) /* READ_DIR */);
       close(fd);
       if (err != 0) fail(plan, kStepLandlock, err);
     }
-    for (const auto& in : inside) {
+    for (const auto& in : kInsidePaths) {
       int fd = open(in.path, O_PATH | O_CLOEXEC);
       if (fd < 0) continue;
       int err = landlock_add_path(plan.landlock_fd, fd, in.writable ? plan.landlock_write : plan.landlock_read);
@@ -233,13 +186,59 @@ int command_entry(void* arg) {
 
 }  // namespace
 
+// mkdir -p of path's parents, and of path itself (a directory, or an empty file when is_file).
+bool make_point(const char* path, bool is_file) {
+  char buf[4096];
+  size_t n = strlen(path);
+  if (n + 1 > sizeof buf) return errno = ENAMETOOLONG, false;
+  memcpy(buf, path, n + 1);
+  for (size_t i = 1; i < n; ++i) {
+    if (buf[i] != '/') continue;
+    buf[i] = 0;
+    if (mkdir(buf, 0755) != 0 && errno != EEXIST) return false;
+    buf[i] = '/';
+  }
+  if (is_file) {
+    int fd = open(buf, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0444);
+    if (fd < 0) return errno == EEXIST || errno == EISDIR ? true : false;
+    close(fd);
+    return true;
+  }
+  return mkdir(buf, 0755) == 0 || errno == EEXIST;
+}
+
+// Close every descriptor but the sorted `keep` (the parent's other threads may have opened any).
+void close_all_but(const std::vector<int>& keep) {
+  unsigned from = 0;
+  for (int fd : keep) {
+    if (unsigned(fd) > from) syscall(SYS_close_range, from, unsigned(fd) - 1, 0);
+    from = unsigned(fd) + 1;
+  }
+  syscall(SYS_close_range, from, ~0U, 0);
+}
+
+bool loopback_up() {
+  int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (s < 0) return false;
+  ifreq ifr{};
+  memcpy(ifr.ifr_name, "lo", 3);
+  bool ok = ioctl(s, SIOCGIFFLAGS, &ifr) == 0;
+  ifr.ifr_flags |= IFF_UP | IFF_RUNNING;
+  ok = ok && ioctl(s, SIOCSIFFLAGS, &ifr) == 0;
+  close(s);
+  return ok;
+}
+
 int child_main(void* arg) {
   const SpawnPlan& plan = *static_cast<const SpawnPlan*>(arg);
   close_all_but(plan.keep_fds);
-  // 0, 1 and 2 taken at once, so no descriptor opened below lands there and is lost to dup2.
-  dup2(plan.in_r, 0);
-  dup2(plan.out_w, 1);
-  dup2(plan.err_w, 2);
+  // 0, 1 and 2 taken at once, so no descriptor opened below lands there and is lost to dup2 (a
+  // zygote has none: warm.cpp takes them first thing).
+  if (plan.zygote_exe < 0) {
+    dup2(plan.in_r, 0);
+    dup2(plan.out_w, 1);
+    dup2(plan.err_w, 2);
+  }
   prctl(PR_SET_PDEATHSIG, SIGKILL);
   char go = 0;
   ssize_t r;
@@ -274,6 +273,21 @@ int child_main(void* arg) {
     sethostname(plan.hostname, strlen(plan.hostname));
     if (!loopback_up()) fail(plan, kStepLoopback, errno);
   }
+  if (plan.zygote_exe >= 0) {
+    // The template's zygote (warm.cpp): what runs share stays read-only (each run mounts its own
+    // /tmp, /proc and /dev/pts over these), and the control socket survives the execve.
+    for (const char* dir : {"/tmp", "/dev", "/run"})
+      if (mount(nullptr, dir, nullptr, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV, nullptr) != 0)
+        fail(plan, kStepZygote, errno);
+    if (chdir("/") != 0 || fcntl(plan.zygote_ctl, F_SETFD, 0) != 0) fail(plan, kStepZygote, errno);
+    char* no_env[] = {nullptr};
+    syscall(SYS_execveat, plan.zygote_exe, "", plan.zygote_argv.data(), no_env, AT_EMPTY_PATH);
+    fail(plan, kStepZygote, errno);
+  }
+  _exit(start_and_reap(plan));
+}
+
+int start_and_reap(const SpawnPlan& plan) {
   if (plan.cwd && chdir(plan.cwd) != 0) fail(plan, kStepCwd, errno);
 
   int relay_fd = -1;
@@ -321,8 +335,13 @@ int child_main(void* arg) {
       break;
     }
   }
+  if (report.kind == ChildReport::Finished) {
+    rusage ru{};
+    getrusage(RUSAGE_CHILDREN, &ru);
+    report.cpu_us = int64_t(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000000 + ru.ru_utime.tv_usec + ru.ru_stime.tv_usec;
+  }
   write_all(plan.status_w, &report, sizeof report);
-  _exit(0);  // pid 1 exits: the kernel kills what is left of the tree
+  return 0;  // the caller exits: pid 1 gone, the kernel kills what is left of the tree
 }
 
 }  // namespace sandbox::detail

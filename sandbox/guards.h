@@ -29,7 +29,10 @@
 #include <linux/filter.h>
 #include <sys/types.h>
 
+#include <atomic>
 #include <cstdint>
+#include <map>
+#include <mutex>
 #include <span>
 #include <string>
 #include <string_view>
@@ -77,6 +80,7 @@ int install_seccomp(const SeccompProgram& program) noexcept;
 struct PathRule {
   std::string path;       // absolute; a directory (the rule covers what is beneath it) or a file
   bool writable = false;  // false: read and execute only
+  int fd = -1;            // the path already open (O_PATH, the caller's): used instead of opening it
 };
 struct TcpRules {
   bool restricted = true;              // false: leave TCP to the network namespace alone
@@ -177,11 +181,33 @@ class Cgroup {
   Status reset();
 
  private:
+  friend class CgroupPool;
   Cgroup() = default;
   Status kill_tasks();
   std::string memory_dir_, pids_dir_;
   CgroupJoin join_;
   uint64_t oom_base_ = 0, pids_base_ = 0;  // the counters at the last reset()
+  uint64_t pool_memory_ = 0, pool_processes_ = 0;  // the limits it was made with (CgroupPool's key)
 };
+
+// Idle groups kept for the next run with the same limits (memory, processes), so that a run pays a
+// reset (a few reads and writes, ~0.05 ms) instead of mkdir, limit writes and rmdir (~0.5 ms).
+// Thread-safe. At most kMaxIdle idle groups per pair of limits; the rest are removed on release.
+// What is left of the pool is removed when the process exits normally; a crashed server leaves its
+// idle groups behind (named run-<pid>-<n>, empty, with nothing charged but page cache).
+class CgroupPool {
+ public:
+  static constexpr size_t kMaxIdle = 32;
+  // An idle group with these limits, or a new one.
+  Result<Cgroup> acquire(const Limits& limits);
+  // After the run: reset() and kept, or removed when the reset fails or the pool is full.
+  void release(Cgroup cg);
+
+ private:
+  std::mutex mu_;
+  std::map<std::pair<uint64_t, uint64_t>, std::vector<Cgroup>> idle_;
+  std::atomic<uint64_t> made_{0};
+};
+CgroupPool& cgroup_pool();
 
 }  // namespace sandbox::detail

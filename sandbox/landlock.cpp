@@ -122,7 +122,8 @@ Result<LandlockRuleset> landlock_ruleset(const Policy& policy, std::span<const P
   rs.fd_ = int(fd);
 
   for (const PathRule& rule : rules) {
-    int pfd = ::open(rule.path.c_str(), O_PATH | O_CLOEXEC);
+    const bool opened = rule.fd < 0;
+    int pfd = opened ? ::open(rule.path.c_str(), O_PATH | O_CLOEXEC) : rule.fd;
     if (pfd < 0) {
       if (errno == ENOENT || errno == ENOTDIR) {
         rs.missing_.push_back(rule.path);
@@ -131,7 +132,7 @@ Result<LandlockRuleset> landlock_ruleset(const Policy& policy, std::span<const P
       return Error{"Landlock rule for " + rule.path + ": " + std::strerror(errno)};
     }
     int err = landlock_add_path(rs.fd_, pfd, rule.writable ? rs.write_ : rs.read_);
-    ::close(pfd);
+    if (opened) ::close(pfd);
     if (err != 0) return Error{"Landlock rule for " + rule.path + ": " + std::strerror(err)};
   }
   if (attr.handled_access_net != 0) {

@@ -9,11 +9,14 @@
 
 #include <nlohmann/json.hpp>
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <cctype>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
 #include <optional>
 #include <set>
 
@@ -438,12 +441,38 @@ Result<Policy> parse_policy(std::string_view json_text) { return parse_policy_na
 Result<Policy> load_policy(std::string_view name_or_path) {
   if (name_or_path == "strict" || name_or_path == "workspace" || name_or_path == "permissive") return preset(name_or_path);
   std::string path(name_or_path);
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return Error{path + ": " + std::strerror(errno) + " (a policy is strict, workspace, permissive or a JSON file)"};
+  // The service passes paths its clients name: a FIFO or a device would block the open or the read
+  // forever (/dev/zero never ends), so only a regular file of at most kMaxPolicyBytes is read, and
+  // the open itself does not wait (O_NONBLOCK: a FIFO with no writer opens at once).
+  int fd = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+  if (fd < 0) return Error{path + ": " + std::strerror(errno) + " (a policy is strict, workspace, permissive or a JSON file)"};
+  struct Closer {
+    int fd;
+    ~Closer() { ::close(fd); }
+  } closer{fd};
+  struct stat st;
+  if (::fstat(fd, &st) != 0) return Error{path + ": " + std::strerror(errno)};
+  if (!S_ISREG(st.st_mode)) {
+    const char* kind = S_ISDIR(st.st_mode) ? "a directory" : S_ISFIFO(st.st_mode) ? "a FIFO"
+                       : S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode)             ? "a device"
+                       : S_ISSOCK(st.st_mode)                                    ? "a socket"
+                                                                                 : "not a regular file";
+    return Error{path + ": " + kind + ", not a policy file (a policy is a regular file)"};
+  }
+  if (uint64_t(st.st_size) > kMaxPolicyBytes)
+    return Error{path + ": a policy is at most " + std::to_string(kMaxPolicyBytes) + " bytes, this file has " +
+                 std::to_string(st.st_size)};
+  // The size is checked again while reading: the file may grow between fstat and read.
   std::string text(kMaxPolicyBytes + 1, '\0');
-  in.read(text.data(), std::streamsize(text.size()));
-  if (in.bad()) return Error{path + ": could not read"};
-  text.resize(size_t(in.gcount()));
+  size_t got = 0;
+  while (got < text.size()) {
+    ssize_t n = ::read(fd, text.data() + got, text.size() - got);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return Error{path + ": " + std::strerror(errno)};
+    if (n == 0) break;
+    got += size_t(n);
+  }
+  text.resize(got);
   if (text.size() > kMaxPolicyBytes) return Error{path + ": a policy is at most " + std::to_string(kMaxPolicyBytes) + " bytes"};
   auto p = parse_policy_named(text, std::filesystem::path(path).stem().string());
   if (!p) return Error{path + ": " + p.error()};

@@ -355,7 +355,8 @@ void Proxy::Impl::serve(int client) {
     std::string why;
     if (is_metadata_address(sa))
       why = h.host + " resolves to " + address_text(a) + ", a cloud metadata endpoint";
-    else if (std::string range = reserved_range(sa); !range.empty() && !opt.allow_private)
+    else if (std::string range = reserved_range(sa); !range.empty() && !opt.allow_private &&
+                                                                 !(opt.allow_loopback && is_loopback_address(sa)))
       why = h.host + " resolves to " + address_text(a) + ", in " + range;
     if (!why.empty()) {
       record(h.host, h.port, false, why);

@@ -37,9 +37,12 @@ class Proxy {
   struct Options {
     std::string socket_path;  // must not exist (a stale socket, one nobody listens on, is replaced)
     Decide decide;            // required
-    // Loopback and private ranges allowed (for tests and the policy's allow_localhost). Cloud
-    // metadata endpoints (169.254.169.254, 169.254.170.2, 100.100.100.200, fd00:ec2::254) stay refused.
+    // Loopback and private ranges allowed (for tests). Cloud metadata endpoints (169.254.169.254,
+    // 169.254.170.2, 100.100.100.200, fd00:ec2::254) stay refused.
     bool allow_private = false;
+    // Loopback only (127.0.0.0/8, ::1, and 127/8 written as IPv4-mapped IPv6): the policy's
+    // allow_localhost. Private, link-local and every other reserved range stay refused.
+    bool allow_loopback = false;
     size_t max_connections = 256;
     uint64_t idle_timeout_ms = 60000;    // no byte either way for this long: the connection is closed
     uint64_t header_timeout_ms = 10000;  // the whole request head must arrive within it (else 408)
@@ -77,6 +80,8 @@ class Proxy {
 // 2000::/3 and any other family are reserved.
 std::string reserved_range(const sockaddr* addr);
 inline bool is_public_address(const sockaddr* addr) { return reserved_range(addr).empty(); }
+// Whether `addr` is the host's own loopback (127.0.0.0/8, ::1, ::ffff:127.0.0.0/104).
+bool is_loopback_address(const sockaddr* addr);
 // The cloud metadata endpoints, refused even with allow_private.
 bool is_metadata_address(const sockaddr* addr);
 

@@ -23,6 +23,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <mutex>
+#include <memory>
 #include <optional>
 
 #include "sandbox/guards.h"
@@ -136,8 +137,13 @@ Support do_probe() {
     s.landlock_abi = abi > 0 ? int(abi) : 0;
   }
   s.seccomp = ::prctl(PR_GET_SECCOMP, 0, 0, 0, 0) >= 0;
-  s.cgroup_v1_memory = ::access("/sys/fs/cgroup/memory/cgroup.procs", W_OK) == 0;
-  s.cgroup_v1_pids = ::access("/sys/fs/cgroup/pids/cgroup.procs", W_OK) == 0;
+  {
+    // Where the groups are made: under our own group of each hierarchy (guards.h), which is not
+    // the hierarchy's root when the service itself runs in a group.
+    detail::CgroupSupport cg = detail::probe_cgroups();
+    s.cgroup_v1_memory = cg.memory;
+    s.cgroup_v1_pids = cg.pids;
+  }
   {
     // Usable v2: a cgroup2 root of its own (not the hybrid "unified" leaf) with memory and pids.
     Fd f(::open("/sys/fs/cgroup/cgroup.controllers", O_RDONLY | O_CLOEXEC));
@@ -239,8 +245,9 @@ struct Builder {
   }
 
   void hide(const std::string& p) {
+    // Visibility first: it is a string compare, and most homes are not in view at all.
     struct stat st;
-    if (::lstat(p.c_str(), &st) != 0 || S_ISLNK(st.st_mode) || !is_visible(p)) return;
+    if (!is_visible(p) || ::lstat(p.c_str(), &st) != 0 || S_ISLNK(st.st_mode)) return;
     MountOp op{S_ISDIR(st.st_mode) ? MountOp::HideDir : MountOp::HideFile};
     op.what = plan.keep("hide " + p);
     add(op, p, 1);
@@ -379,6 +386,8 @@ struct Builder {
         if (e->d_name[0] != '.') homes.push_back("/home/" + std::string(e->d_name));
       ::closedir(d);
     }
+    std::sort(homes.begin(), homes.end());
+    homes.erase(std::unique(homes.begin(), homes.end()), homes.end());  // $HOME is often /root
     for (const auto& h : homes)
       for (const char* s : {".ssh", ".aws", ".gnupg", ".azure", ".kube", ".docker", ".netrc", ".git-credentials", ".npmrc",
                             ".pypirc", ".config/gcloud", ".config/gh", ".cargo/credentials", ".cargo/credentials.toml"})
@@ -400,6 +409,30 @@ struct Builder {
   }
 };
 
+// Writes the child's uid and gid maps (0 inside is the slot's uid as root, else our own uid), and
+// idmaps the detached trees with the child's user namespace. Empty, or what failed.
+std::string map_ids(int pid, bool root, int slot, const std::vector<Builder::IdmapTree>& trees) {
+  std::string proc = "/proc/" + std::to_string(pid);
+  uint32_t host_uid = root ? kBaseUid + uint32_t(slot) : ::geteuid();
+  uint32_t host_gid = root ? kBaseUid + uint32_t(slot) : ::getegid();
+  bool ok = write_file(proc + "/uid_map", "0 " + std::to_string(host_uid) + " 1\n");
+  if (ok && !root) ok = write_file(proc + "/setgroups", "deny");
+  ok = ok && write_file(proc + "/gid_map", "0 " + std::to_string(host_gid) + " 1\n");
+  if (!ok) return "write the uid/gid maps: " + errno_text(errno);
+  if (trees.empty()) return {};
+  // The child's own mapping (0 <-> the slot's uid) on the detached trees: a file of ours (uid 0
+  // on disk) is the sandbox root's, and what the sandbox writes is ours on disk.
+  Fd userns(::open((proc + "/ns/user").c_str(), O_RDONLY | O_CLOEXEC));
+  for (const auto& t : trees) {
+    mount_attr attr{};
+    attr.attr_set = MOUNT_ATTR_IDMAP | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | (t.rdonly ? MOUNT_ATTR_RDONLY : 0);
+    attr.userns_fd = uint64_t(userns.fd);
+    if (!userns || syscall(SYS_mount_setattr, t.fd, "", AT_EMPTY_PATH | AT_RECURSIVE, &attr, sizeof attr) != 0)
+      return "idmap the workspace: " + errno_text(errno);
+  }
+  return {};
+}
+
 std::string describe_step(const SpawnPlan& plan, int32_t step) {
   switch (step) {
     case detail::kStepIds: return "set the sandbox's ids";
@@ -415,6 +448,9 @@ std::string describe_step(const SpawnPlan& plan, int32_t step) {
     case detail::kStepCgroup: return "join the run's cgroups";
     case detail::kStepLandlock: return "restrict the command with Landlock";
     case detail::kStepSeccomp: return "install the seccomp filter";
+    case detail::kStepZygote: return "start the template's zygote";
+    case detail::kStepRunMounts: return "mount the run's /tmp, /proc and /dev/pts";
+    case detail::kStepRunRequest: return "read the run's plan from the zygote's socket";
     default:
       if (step >= 0 && size_t(step) < plan.ops.size()) return plan.ops[size_t(step)].what;
       return "set up";
@@ -456,7 +492,209 @@ const Support& probe() {
   return s;
 }
 
-Result<Outcome> run(const Policy& policy, const Command& command, const RunOptions& options) {
+namespace {
+
+detail::TcpRules landlock_tcp() {
+  detail::TcpRules tcp;
+  tcp.restricted = false;  // the network namespace already is the network layer; lo stays usable
+  return tcp;
+}
+
+// ---- Warm templates (sandbox.h: Template; the zygote's side is warm.cpp) ----
+
+// A template's zygote as the server holds it: its control socket and pidfd, the uid slot its runs
+// share, and what its runs need from the build (Landlock's host paths).
+struct Zygote {
+  Fd ctl, pidfd;
+  int slot = -1;
+  bool idmapped = false;
+  bool new_net = false;  // the proxy relay listens on a fixed port: each run gets a network of its own
+  std::string tmp_opts;
+  std::vector<std::pair<std::string, bool>> under_tmp;  // the outermost mounts under /tmp (warm.cpp)
+  std::vector<detail::PathRule> rules;  // each with its path open (rule_fds): a run's ruleset opens nothing
+  std::vector<Fd> rule_fds;
+  ~Zygote() {
+    ctl.reset();  // the zygote exits on end of file, its runs with it
+    if (pidfd) {
+      syscall(SYS_pidfd_send_signal, pidfd.fd, SIGKILL, nullptr, 0);
+      siginfo_t info{};
+      while (::waitid(P_PIDFD, id_t(pidfd.fd), &info, WEXITED) < 0 && errno == EINTR) {
+      }
+    }
+    if (slot >= 0) slots().release(slot);
+  }
+  bool alive() const {
+    pollfd p{pidfd.fd, POLLIN, 0};
+    return ::poll(&p, 1, 0) == 0;
+  }
+};
+
+// A spare the zygote forked for a run to come (warm.cpp): already pid 1 of its own namespaces with
+// its /tmp and /proc mounted, waiting for its plan on `sock`. Its pidfd arrives on `sock` too.
+struct Spare {
+  std::shared_ptr<Zygote> zygote;
+  Fd sock, pidfd;
+  Clock::time_point asked;
+};
+
+// Asks the zygote for a spare, without waiting for it.
+std::optional<Spare> ask_spare(const std::shared_ptr<Zygote>& zygote) {
+  int pair[2];
+  if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) != 0) return std::nullopt;
+  Spare spare{zygote, Fd(pair[0]), Fd(), Clock::now()};
+  Fd theirs(pair[1]);
+  char flag = 0;
+  if (!detail::send_with_fds(zygote->ctl.fd, &flag, 1, &theirs.fd, 1)) return std::nullopt;
+  return spare;
+}
+
+// The spare's pidfd, read from its socket (waited for up to 10 s); false when the zygote is gone.
+bool await_spare(Spare& spare) {
+  if (spare.pidfd) return true;
+  pollfd p{spare.sock.fd, POLLIN, 0};
+  if (::poll(&p, 1, 10000) != 1) return false;
+  char ok = 0;
+  int fd = -1, got = 0;
+  if (detail::recv_with_fds(spare.sock.fd, &ok, 1, &fd, 1, &got) != 1 || got != 1) return false;
+  spare.pidfd = Fd(fd);
+  return fd >= 0;
+}
+
+struct WarmRun {
+  std::shared_ptr<Zygote> zygote;
+  std::optional<Spare> spare;   // one asked for by an earlier run, if the template had it
+  Template::Impl* impl = nullptr;  // where the next spare is kept
+  bool gone = false;  // the zygote or the spare did not answer: the template starts another and runs again
+  std::string error;
+};
+
+void keep_spare(Template::Impl& impl, const std::shared_ptr<Zygote>& zygote);
+
+// Takes the spare the template kept (or asks for one now), sends it the plan, and asks for the
+// next spare while this run goes on. The run's pidfd, or -1 with warm.error (and warm.gone when
+// the zygote or the spare is gone).
+int warm_launch(WarmRun& warm, const SpawnPlan& plan) {
+  auto gone = [&](const std::string& why) {
+    warm.gone = true;
+    warm.error = "the template's zygote is gone (" + why + ")";
+    return -1;
+  };
+  if (!warm.spare) warm.spare = ask_spare(warm.zygote);
+  if (!warm.spare) return gone("send: " + errno_text(errno));
+  if (!await_spare(*warm.spare)) return gone("no spare");
+  if (Status s = detail::send_warm_request(warm.spare->sock.fd, plan); !s) return gone(s.error());
+  if (warm.impl) keep_spare(*warm.impl, warm.zygote);
+  return std::exchange(warm.spare->pidfd.fd, -1);
+}
+
+// Builds a template's root like a cold run's, in a child that then execs this program as the
+// zygote (spawn_plan.h); returns once the zygote said it is ready.
+Result<std::shared_ptr<Zygote>> start_zygote(const Policy& policy, const Command& base, uint64_t idle_ms) {
+  const Support& support = probe();
+  if (!support.user_namespaces) return Error{"warm templates need user namespaces"};
+  const bool root = ::geteuid() == 0;
+  auto z = std::make_shared<Zygote>();
+  SpawnPlan plan;
+  Builder b{policy, base, support, plan, root, {}, {}, {}, {}, {}};
+  plan.namespaces = true;
+  if (auto s = b.build(); !s) return Error{s.error()};
+  if (!b.missing.empty()) return Error{b.missing[0] + ": no such path"};
+  plan.clear_groups = root;
+  z->rules = b.rules;
+  // The inodes the template's mounts were bound from, which is what its runs see at those paths.
+  for (auto& r : z->rules)
+    if (Fd& f = z->rule_fds.emplace_back(::open(r.path.c_str(), O_PATH | O_CLOEXEC)); f) r.fd = f.fd;
+  z->idmapped = !b.idmap_trees.empty();
+  z->new_net = !base.proxy_socket.empty();
+  z->tmp_opts = "size=" + std::to_string(policy.limits.tmp_bytes) + ",mode=1777";
+  for (const auto& op : plan.ops) {
+    std::string_view dst = op.dst;
+    bool mount = op.kind != MountOp::Symlink && op.kind != MountOp::WriteFile && op.kind != MountOp::Sysctl;
+    if (!mount || !dst.starts_with("/tmp/")) continue;
+    bool nested = std::any_of(z->under_tmp.begin(), z->under_tmp.end(), [&](const auto& u) {
+      return dst.starts_with(u.first) && dst.size() > u.first.size() && dst[u.first.size()] == '/';
+    });
+    if (!nested) z->under_tmp.emplace_back(std::string(dst), op.is_file);
+  }
+
+  Fd exe(::open("/proc/self/exe", O_PATH | O_CLOEXEC));
+  if (!exe) return Error{"/proc/self/exe: " + errno_text(errno)};
+  int ctl[2], status_p[2], sync_p[2];
+  if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, ctl) != 0) return Error{"socketpair: " + errno_text(errno)};
+  z->ctl = Fd(ctl[0]);
+  Fd child_ctl(ctl[1]);
+  if (::pipe2(status_p, O_CLOEXEC) != 0) return Error{"pipe: " + errno_text(errno)};
+  Fd status_r(status_p[0]), status_w(status_p[1]);
+  if (::pipe2(sync_p, O_CLOEXEC) != 0) return Error{"pipe: " + errno_text(errno)};
+  Fd sync_r(sync_p[0]), sync_w(sync_p[1]);
+  plan.status_w = status_w.fd;
+  plan.sync_r = sync_r.fd;
+  plan.zygote_exe = exe.fd;
+  plan.zygote_ctl = child_ctl.fd;
+  // warm.cpp: zygote_entry reads these.
+  plan.zygote_argv = {const_cast<char*>(detail::kZygoteArgv0), const_cast<char*>(plan.keep(std::to_string(child_ctl.fd))),
+                      const_cast<char*>(plan.keep(std::to_string(idle_ms))), const_cast<char*>(plan.keep(z->tmp_opts)),
+                      const_cast<char*>(z->new_net ? "net" : "-")};
+  for (const auto& [path, is_file] : z->under_tmp)
+    plan.zygote_argv.push_back(const_cast<char*>(plan.keep((is_file ? "f:" : "d:") + path)));
+  plan.zygote_argv.push_back(nullptr);
+  plan.keep_fds = {plan.status_w, plan.sync_r, plan.zygote_exe, plan.zygote_ctl};
+  for (const auto& op : plan.ops)
+    if (op.fd >= 0) plan.keep_fds.push_back(op.fd);
+  std::sort(plan.keep_fds.begin(), plan.keep_fds.end());
+  if (root) {
+    z->slot = slots().acquire();
+    if (z->slot < 0) return Error{"too many concurrent sandboxed runs (" + std::to_string(kSlots) + ")"};
+  }
+
+  // The child runs on this stack until its execve: it is unmapped only after the zygote answered
+  // or the child is gone.
+  constexpr size_t kStack = 1 << 20;
+  void* stack = ::mmap(nullptr, kStack, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+  if (stack == MAP_FAILED) return Error{"mmap: " + errno_text(errno)};
+  int pidfd = -1;
+  int pid = ::clone(detail::child_main, static_cast<char*>(stack) + kStack, int(kNamespaces) | CLONE_VM | CLONE_PIDFD | SIGCHLD,
+                    &plan, &pidfd);
+  if (pid < 0) {
+    ::munmap(stack, kStack);
+    return Error{"clone: " + errno_text(errno)};
+  }
+  z->pidfd = Fd(pidfd);
+  child_ctl.reset();
+  status_w.reset();
+  sync_r.reset();
+  std::string error = map_ids(pid, root, z->slot, b.idmap_trees);
+  b.tree_fds.clear();
+  char go = 1;
+  if (error.empty() && ::write(sync_w.fd, &go, 1) != 1) error = "start the zygote: " + errno_text(errno);
+  sync_w.reset();
+  if (error.empty()) {
+    // "R" when the zygote runs; end of file when the child failed (its report says where) or died.
+    pollfd p{z->ctl.fd, POLLIN, 0};
+    char ready = 0;
+    if (::poll(&p, 1, 10000) != 1 || ::recv(z->ctl.fd, &ready, 1, 0) != 1 || ready != 'R') {
+      ChildReport report;
+      ::fcntl(status_r.fd, F_SETFL, O_NONBLOCK);
+      if (::read(status_r.fd, &report, sizeof report) == ssize_t(sizeof report) && report.kind == ChildReport::SetupFailed)
+        error = describe_step(plan, report.step) + ": " + errno_text(report.err);
+      else
+        error = "the zygote did not start";
+    }
+  }
+  if (!error.empty()) {
+    syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, nullptr, 0);
+    siginfo_t info{};
+    while (::waitid(P_PIDFD, id_t(pidfd), &info, WEXITED) < 0 && errno == EINTR) {
+    }
+    z->pidfd.reset();
+    ::munmap(stack, kStack);
+    return Error{"template setup failed: " + error};
+  }
+  ::munmap(stack, kStack);
+  return z;
+}
+
+Result<Outcome> run_impl(const Policy& policy, const Command& command, const RunOptions& options, WarmRun* warm) {
   if (command.argv.empty() || command.argv[0].empty()) return Error{"no command to run"};
   if (command.workspace.empty() || command.workspace[0] != '/') return Error{"the workspace must be an absolute path"};
   {
@@ -484,12 +722,13 @@ Result<Outcome> run(const Policy& policy, const Command& command, const RunOptio
 
   Builder b{policy, command, support, plan, root, {}, {}, {}, {}, {}};
   plan.namespaces = support.user_namespaces;
-  if (plan.namespaces) {
+  if (plan.namespaces && !warm) {
     if (auto s = b.build(); !s) return Error{s.error()};
     if (!b.missing.empty()) return Error{b.missing[0] + ": no such path"};
   }
   plan.clear_groups = root;
   plan.cwd = plan.keep(command.cwd.empty() ? command.workspace : command.cwd);
+  if (warm && !command.proxy_socket.empty()) plan.proxy_path = Builder::kProxyPath;
 
   // The command, its PATH lookup, its environment.
   static constexpr const char* kPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
@@ -533,7 +772,7 @@ Result<Outcome> run(const Policy& policy, const Command& command, const RunOptio
   rl(RLIMIT_FSIZE, lim.file_size_bytes, lim.file_size_bytes);
   rl(RLIMIT_NOFILE, lim.open_files, lim.open_files);
   rl(RLIMIT_CORE, 0, 0);
-  if (root && plan.namespaces) rl(RLIMIT_NPROC, lim.processes, lim.processes);
+  if (root && plan.namespaces && !warm) rl(RLIMIT_NPROC, lim.processes, lim.processes);
 
   // The guards (guards.h), prepared here: seccomp and Landlock are refused runs when missing under
   // Isolation::Required (weakened under BestEffort); cgroups fall back to rlimits (weakened).
@@ -550,25 +789,39 @@ Result<Outcome> run(const Policy& policy, const Command& command, const RunOptio
   else if (!seccomp) missing_layer("seccomp: " + seccomp.error());
   else plan.seccomp = &seccomp.value();
   std::optional<detail::LandlockRuleset> landlock;
+  const detail::LandlockRuleset* ruleset = nullptr;
   if (plan.namespaces) {
     // Besides the host paths bound in, the child adds what it makes itself: /tmp, /dev, /etc, /proc.
-    detail::TcpRules tcp;
-    tcp.restricted = false;  // the network namespace already is the network layer; lo stays usable
-    auto rs = detail::landlock_ruleset(policy, b.rules, tcp);
+    // One ruleset a run: the child's additions go into the kernel object, and a warm run's /tmp and
+    // /proc are new inodes each time (a rule on the template's mount point would not cover them:
+    // Landlock skips mount points on its walk up).
+    auto rs = detail::landlock_ruleset(policy, warm ? warm->zygote->rules : b.rules, landlock_tcp());
     if (!rs) {
       missing_layer("landlock: " + rs.error());
     } else {
       landlock.emplace(std::move(*rs));
-      plan.landlock_fd = landlock->fd();
-      plan.landlock_read = landlock->read_access();
-      plan.landlock_write = landlock->write_access();
-      for (const auto& w : landlock->weakened()) out.weakened.push_back("landlock: " + w);
+      ruleset = &*landlock;
     }
   }
-  std::optional<detail::Cgroup> cgroup;
+  if (!plan.namespaces && support.landlock_abi > 0)
+    out.weakened.push_back("landlock: not applied without the run's own mount namespace (its rules name the run's own /tmp and /dev)");
+  if (ruleset) {
+    plan.landlock_fd = ruleset->fd();
+    plan.landlock_read = ruleset->read_access();
+    plan.landlock_write = ruleset->write_access();
+    for (const auto& w : ruleset->weakened()) out.weakened.push_back("landlock: " + w);
+  }
+  // From the pool (guards.h: a reset instead of mkdir and rmdir), and back to it when run() returns,
+  // after the child is reaped (Reap below is destroyed first).
+  struct PooledCgroup {
+    std::optional<detail::Cgroup> cg;
+    ~PooledCgroup() {
+      if (cg) detail::cgroup_pool().release(std::move(*cg));
+    }
+  } pooled;
+  std::optional<detail::Cgroup>& cgroup = pooled.cg;
   if (root && plan.namespaces && (support.cgroup_v1_memory || support.cgroup_v1_pids)) {
-    static std::atomic<uint64_t> runs{0};
-    auto cg = detail::Cgroup::create(lim, "run-" + std::to_string(::getpid()) + "-" + std::to_string(runs.fetch_add(1)));
+    auto cg = detail::cgroup_pool().acquire(lim);
     if (cg) cgroup.emplace(std::move(*cg));
     else out.weakened.push_back("cgroups: " + cg.error());
   }
@@ -577,7 +830,15 @@ Result<Outcome> run(const Policy& policy, const Command& command, const RunOptio
     rl(RLIMIT_DATA, lim.memory_bytes, lim.memory_bytes);  // per process: the fallback
     out.weakened.push_back("memory: RLIMIT_DATA per process (no memory cgroup)");
   }
-  if (!cgroup || !cgroup->has_pids()) out.weakened.push_back("processes: RLIMIT_NPROC only (no pids cgroup)");
+  if (!cgroup || !cgroup->has_pids()) {
+    // RLIMIT_NPROC bounds a run only under a uid of its own (a slot's, as root); a warm run shares
+    // its template's uid with the template's other runs, so the limit counts them all.
+    const bool own_uid = root && plan.namespaces;
+    if (warm && own_uid) rl(RLIMIT_NPROC, lim.processes, lim.processes);
+    out.weakened.push_back(!own_uid ? "processes: not bounded (no pids cgroup, and RLIMIT_NPROC would count every process of our uid)"
+                           : warm   ? "processes: RLIMIT_NPROC, shared by the template's concurrent runs (no pids cgroup)"
+                                    : "processes: RLIMIT_NPROC only (no pids cgroup)");
+  }
   if (!refuse.empty()) {
     out.kind = Outcome::Kind::Refused;
     out.reason = refuse;
@@ -585,7 +846,7 @@ Result<Outcome> run(const Policy& policy, const Command& command, const RunOptio
   }
 
   int slot = -1;
-  if (root && plan.namespaces) {
+  if (root && plan.namespaces && !warm) {
     slot = slots().acquire();
     if (slot < 0) return Error{"too many concurrent sandboxed runs (" + std::to_string(kSlots) + ")"};
   }
@@ -631,8 +892,9 @@ Result<Outcome> run(const Policy& policy, const Command& command, const RunOptio
   if (plan.namespaces) {
     out.layers.insert(out.layers.begin(), {"user namespace", "mount namespace (minimal root)", "pid namespace",
                                            "network namespace (empty)", "ipc namespace", "uts namespace"});
-    if (!b.idmap_trees.empty()) out.layers.push_back("idmapped workspace");
-    if (plan.landlock_fd >= 0) out.layers.push_back("landlock (ABI " + std::to_string(landlock->abi()) + ")");
+    if (warm ? warm->zygote->idmapped : !b.idmap_trees.empty()) out.layers.push_back("idmapped workspace");
+    if (warm) out.layers.push_back("warm template (a fork of its zygote: pid, mount and ipc namespaces, /tmp, /proc of its own)");
+    if (plan.landlock_fd >= 0) out.layers.push_back("landlock (ABI " + std::to_string(ruleset->abi()) + ")");
   } else {
     out.weakened.push_back("namespaces: this kernel does not allow user namespaces; the host's filesystem, "
                            "network and processes are visible");
@@ -641,70 +903,68 @@ Result<Outcome> run(const Policy& policy, const Command& command, const RunOptio
   if (cgroup && cgroup->has_memory()) out.layers.push_back("cgroup v1 memory");
   if (cgroup && cgroup->has_pids()) out.layers.push_back("cgroup v1 pids");
 
-  // The child's and the command's stacks (spawn_plan.h), unmapped once the child is reaped.
-  constexpr size_t kStack = 2 << 20;  // the relay's buffers (relay.cpp) live on pid 1's; pages are touched lazily
-  void* stacks = ::mmap(nullptr, 2 * kStack, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
-  if (stacks == MAP_FAILED) return Error{"mmap: " + errno_text(errno)};
-  struct Unmap {
-    void* p;
-    size_t n;
-    ~Unmap() { ::munmap(p, n); }
-  } unmap_stacks{stacks, 2 * kStack};
-  plan.command_stack_top = static_cast<char*>(stacks) + 2 * kStack;
-
   const auto start = Clock::now();
   int pidfd = -1;
-  int pid = ::clone(detail::child_main, static_cast<char*>(stacks) + kStack,
-                    int(plan.namespaces ? kNamespaces : 0) | CLONE_VM | CLONE_PIDFD | SIGCHLD, &plan, &pidfd);
-  if (pid < 0) return Error{"clone: " + errno_text(errno)};
+  int pid = -1;
+  // The child's and the command's stacks (spawn_plan.h), unmapped once the child is reaped.
+  struct Unmap {
+    void* p = nullptr;
+    size_t n = 0;
+    Unmap() = default;
+    Unmap(const Unmap&) = delete;
+    Unmap& operator=(const Unmap&) = delete;
+    ~Unmap() {
+      if (p) ::munmap(p, n);
+    }
+  } unmap_stacks;
+  if (warm) {
+    // A fork of the template's zygote (warm.cpp), which answers with the run's pid 1 as a pidfd.
+    pidfd = warm_launch(*warm, plan);
+    if (pidfd < 0) return Error{warm->error};
+  } else {
+    constexpr size_t kStack = 2 << 20;  // the relay's buffers (relay.cpp) live on pid 1's; pages are touched lazily
+    void* stacks = ::mmap(nullptr, 2 * kStack, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+    if (stacks == MAP_FAILED) return Error{"mmap: " + errno_text(errno)};
+    unmap_stacks.p = stacks;  // not `= {stacks, n}`: that temporary's destructor would unmap them at once
+    unmap_stacks.n = 2 * kStack;
+    plan.command_stack_top = static_cast<char*>(stacks) + 2 * kStack;
+    pid = ::clone(detail::child_main, static_cast<char*>(stacks) + kStack,
+                  int(plan.namespaces ? kNamespaces : 0) | CLONE_VM | CLONE_PIDFD | SIGCHLD, &plan, &pidfd);
+    if (pid < 0) return Error{"clone: " + errno_text(errno)};
+  }
   Fd pid_fd(pidfd);
   // Whatever leaves this scope (an exception from on_output included), the child is gone before
-  // its stacks are unmapped.
+  // its stacks are unmapped (a warm run's pid 1 is the zygote's child: we see it end, it reaps).
   struct Reap {
     int pidfd;
+    bool warm;
     bool done = false;
     ~Reap() {
       if (done) return;
       syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, nullptr, 0);
+      if (warm) {
+        pollfd p{pidfd, POLLIN, 0};
+        while (::poll(&p, 1, 5000) < 0 && errno == EINTR) {
+        }
+        return;
+      }
       siginfo_t info{};
       while (::waitid(P_PIDFD, id_t(pidfd), &info, WEXITED) < 0 && errno == EINTR) {
       }
     }
-  } reap{pidfd};
+  } reap{pidfd, warm != nullptr};
   // From here the child exists: every way out below kills it first.
   auto kill_child = [&] { syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, nullptr, 0); };
   for (int fd : owned) ::close(fd);
   owned.clear();
 
   std::string setup_error;
-  if (plan.namespaces) {
-    std::string proc = "/proc/" + std::to_string(pid);
-    uint32_t host_uid = root ? kBaseUid + uint32_t(slot) : ::geteuid();
-    uint32_t host_gid = root ? kBaseUid + uint32_t(slot) : ::getegid();
-    bool ok = write_file(proc + "/uid_map", "0 " + std::to_string(host_uid) + " 1\n");
-    if (ok && !root) ok = write_file(proc + "/setgroups", "deny");
-    ok = ok && write_file(proc + "/gid_map", "0 " + std::to_string(host_gid) + " 1\n");
-    if (!ok) setup_error = "write the uid/gid maps: " + errno_text(errno);
-    if (ok && !b.idmap_trees.empty()) {
-      // The child's own mapping (0 <-> the slot's uid) on the detached trees: a file of ours (uid 0
-      // on disk) is the sandbox root's, and what the sandbox writes is ours on disk.
-      Fd userns(::open((proc + "/ns/user").c_str(), O_RDONLY | O_CLOEXEC));
-      for (const auto& t : b.idmap_trees) {
-        mount_attr attr{};
-        attr.attr_set = MOUNT_ATTR_IDMAP | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | (t.rdonly ? MOUNT_ATTR_RDONLY : 0);
-        attr.userns_fd = uint64_t(userns.fd);
-        if (!userns || syscall(SYS_mount_setattr, t.fd, "", AT_EMPTY_PATH | AT_RECURSIVE, &attr, sizeof attr) != 0) {
-          setup_error = "idmap the workspace: " + errno_text(errno);
-          break;
-        }
-      }
-    }
-  }
+  if (plan.namespaces && !warm) setup_error = map_ids(pid, root, slot, b.idmap_trees);
   b.tree_fds.clear();
   // The child joins its cgroups (guards.h) first thing after this byte: its whole tree inherits them.
   if (!setup_error.empty()) {
     kill_child();
-  } else {
+  } else if (!warm) {
     char go = 1;
     if (::write(sync_w.fd, &go, 1) != 1) kill_child();
   }
@@ -778,15 +1038,18 @@ Result<Outcome> run(const Policy& policy, const Command& command, const RunOptio
   }
   siginfo_t info{};
   rusage ru{};
-  while (syscall(SYS_waitid, P_PIDFD, pidfd, &info, WEXITED, &ru) < 0 && errno == EINTR) {
+  if (!warm) {
+    while (syscall(SYS_waitid, P_PIDFD, pidfd, &info, WEXITED, &ru) < 0 && errno == EINTR) {
+    }
+    reap.done = true;
   }
-  reap.done = true;
   out.wall_ms = std::chrono::duration<double, std::milli>(Clock::now() - start).count();
   out.cpu_ms = double(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1e3 + double(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e3;
 
   ChildReport report;
   ::fcntl(status_r.fd, F_SETFL, O_NONBLOCK);
   if (::read(status_r.fd, &report, sizeof report) != ssize_t(sizeof report)) report = {};
+  if (warm) out.cpu_ms = double(report.cpu_us) / 1e3;
 
   using K = Outcome::Kind;
   if (!setup_error.empty()) {
@@ -829,9 +1092,120 @@ Result<Outcome> run(const Policy& policy, const Command& command, const RunOptio
     }
   } else {
     out.kind = K::Refused;
-    out.reason = "refused: the sandbox ended before the command started (status " + std::to_string(info.si_status) + ")";
+    // A warm run's pid 1 killed from outside (its zygote died under it): whether the command began
+    // is unknown, so it is not run again.
+    out.reason = warm ? "refused: the template's run ended without a report (its zygote died?)"
+                      : "refused: the sandbox ended before the command started (status " + std::to_string(info.si_status) + ")";
   }
   return out;
+}
+
+}  // namespace
+
+Result<Outcome> run(const Policy& policy, const Command& command, const RunOptions& options) {
+  return run_impl(policy, command, options, nullptr);
+}
+
+// ---- Template ----
+
+struct Template::Impl {
+  Policy policy;
+  Command base;  // the workspace and the proxy socket every run of the template has
+  Options options;
+  std::mutex mu;
+  std::shared_ptr<Zygote> zygote;
+  std::optional<Spare> spare;  // asked for by the last run, for the next
+  uint64_t started = 0;
+};
+
+namespace {
+void keep_spare(Template::Impl& impl, const std::shared_ptr<Zygote>& zygote) {
+  {
+    std::lock_guard lock(impl.mu);
+    if (impl.spare || impl.zygote != zygote) return;
+  }
+  auto spare = ask_spare(zygote);
+  std::lock_guard lock(impl.mu);
+  if (!impl.spare && impl.zygote == zygote) impl.spare = std::move(spare);
+}
+}  // namespace
+
+Template::Template(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Template::~Template() = default;
+
+Result<std::unique_ptr<Template>> Template::create(const Policy& policy, const Command& base, Options options) {
+  if (base.workspace.empty() || base.workspace[0] != '/') return Error{"the workspace must be an absolute path"};
+  struct stat st;
+  if (::stat(base.workspace.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) return Error{base.workspace + ": not a directory"};
+  if (options.idle_timeout_ms == 0 || options.idle_timeout_ms > 24ull * 3600 * 1000)
+    return Error{"idle_timeout_ms: out of range [1, 86400000]"};
+  auto impl = std::make_unique<Impl>();
+  impl->policy = policy;
+  impl->base.workspace = base.workspace;
+  impl->base.proxy_socket = base.proxy_socket;
+  impl->options = options;
+  return std::unique_ptr<Template>(new Template(std::move(impl)));
+}
+
+Result<Outcome> Template::run(const Command& command, const RunOptions& options) {
+  if (!command.workspace.empty() && command.workspace != impl_->base.workspace)
+    return Error{"the template's workspace is " + impl_->base.workspace + ", not " + command.workspace};
+  if (!command.proxy_socket.empty() && command.proxy_socket != impl_->base.proxy_socket)
+    return Error{"the template's proxy socket is fixed when it is made"};
+  // Without user namespaces there is nothing to keep warm: the cold path says what is weakened.
+  if (!probe().user_namespaces) return sandbox::run(impl_->policy, command, options);
+  Command cmd = command;
+  cmd.workspace = impl_->base.workspace;
+  cmd.proxy_socket = impl_->base.proxy_socket;
+  for (int attempt = 0;; ++attempt) {
+    WarmRun warm;
+    {
+      std::lock_guard lock(impl_->mu);
+      if (!impl_->zygote || !impl_->zygote->alive()) {
+        impl_->zygote.reset();
+        auto z = start_zygote(impl_->policy, impl_->base, impl_->options.idle_timeout_ms);
+        if (!z) return Error{z.error()};
+        impl_->zygote = std::move(*z);
+        ++impl_->started;
+      }
+      warm.zygote = impl_->zygote;
+      warm.impl = impl_.get();
+      // The spare an earlier run asked for: of this zygote, still alive, and young enough that it
+      // is not about to give up waiting (it exits after the idle timeout).
+      if (impl_->spare) {
+        Spare& s = *impl_->spare;
+        const bool dead = s.pidfd && [&] {
+          pollfd p{s.pidfd.fd, POLLIN, 0};
+          return ::poll(&p, 1, 0) != 0;
+        }();
+        const auto age = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - s.asked).count();
+        if (s.zygote == impl_->zygote && !dead && uint64_t(age) < impl_->options.idle_timeout_ms / 2)
+          warm.spare = std::move(impl_->spare);
+        impl_->spare.reset();
+      }
+    }
+    auto r = run_impl(impl_->policy, cmd, options, &warm);
+    if (r || !warm.gone || attempt == 1) return r;
+    // It died or timed out idle between our look and the request: start another, once.
+    std::lock_guard lock(impl_->mu);
+    if (impl_->zygote == warm.zygote) impl_->zygote.reset();
+  }
+}
+
+int Template::zygote_pid() const {
+  std::lock_guard lock(impl_->mu);
+  if (!impl_->zygote || !impl_->zygote->alive()) return -1;
+  std::string path = "/proc/self/fdinfo/" + std::to_string(impl_->zygote->pidfd.fd);
+  Fd f(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  char buf[512] = {};
+  if (!f || ::read(f.fd, buf, sizeof buf - 1) <= 0) return -1;
+  const char* pid = std::strstr(buf, "Pid:");
+  return pid ? std::atoi(pid + 4) : -1;
+}
+
+uint64_t Template::zygotes_started() const {
+  std::lock_guard lock(impl_->mu);
+  return impl_->started;
 }
 
 }  // namespace sandbox

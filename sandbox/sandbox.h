@@ -13,6 +13,7 @@
 #include <atomic>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -51,6 +52,49 @@ struct RunOptions {
 // An error only for what the caller got wrong or the host refused before the command started
 // (no such workspace, out of descriptors); a command that cannot run inside is an Outcome.
 Result<Outcome> run(const Policy& policy, const Command& command, const RunOptions& options = {});
+
+// A warm template: one policy and one workspace set up once, for many runs (README, "Warm
+// templates"). The template's root filesystem is built, as a cold run's is, by a child that then
+// becomes a small zygote process (this program re-executed: not a copy of the caller's memory) in
+// the template's user, mount, network, ipc and uts namespaces. Each run is a fork of the zygote in
+// pid, mount and ipc namespaces of its own, with its own /tmp, /proc, /dev/pts and cgroups, the
+// same guards (seccomp, Landlock, rlimits, no capabilities) and the same Outcome as run().
+//
+// Invariant: what one run leaves (files in /tmp, processes, SysV IPC, cwd, environment, rlimits)
+// is gone before the next run starts; runs of one template share only the workspace, the
+// writable_paths, the template's host uid and its network namespace (loopback: concurrent runs can
+// reach each other's listeners). Thread-safe: runs may overlap. The zygote exits after
+// idle_timeout_ms without a run, or with the Template; the next run starts another, as it does
+// after the zygote died. Cost: the first run ~ a cold run plus an exec; later runs find their pid 1
+// forked and mounted ahead ("spares", README) and pay the plan's transfer, the guards and exec.
+class Template {
+ public:
+  struct Options {
+    uint64_t idle_timeout_ms = 60'000;
+  };
+  // `base`: the workspace and proxy_socket of every run (the rest of it is ignored). The zygote is
+  // started by the first run.
+  static Result<std::unique_ptr<Template>> create(const Policy& policy, const Command& base, Options options);
+  static Result<std::unique_ptr<Template>> create(const Policy& policy, const Command& base) {
+    return create(policy, base, Options{});
+  }
+  ~Template();  // kills the zygote and whatever runs it still has
+  Template(const Template&) = delete;
+  Template& operator=(const Template&) = delete;
+
+  // As sandbox::run; command.workspace and proxy_socket must be empty or the template's. Without user
+  // namespaces on this kernel, a cold run.
+  Result<Outcome> run(const Command& command, const RunOptions& options = {});
+
+  int zygote_pid() const;              // the running zygote's pid (ours), or -1
+  uint64_t zygotes_started() const;    // how many zygotes this template has started
+
+  struct Impl;
+
+ private:
+  explicit Template(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
 
 // What this kernel offers; probed once (a short-lived child for user namespaces), then cached.
 struct Support {

@@ -56,11 +56,12 @@ struct ChildReport {
   int32_t step = -1;  // SetupFailed: index into ops, or one of the negative Step values
   int32_t err = 0;    // errno
   int32_t status = 0;  // Finished: the wait status
+  int64_t cpu_us = 0;  // Finished: the command tree's user + system time (a warm run's parent cannot wait4 it)
 };
 enum Step : int32_t {
   kStepIds = -2, kStepPrivate = -3, kStepRoot = -4, kStepPivot = -5, kStepOldroot = -6, kStepRemountRoot = -7,
   kStepCwd = -8, kStepFork = -9, kStepLoopback = -10, kStepMounts = -11, kStepProxy = -12, kStepCgroup = -13,
-  kStepLandlock = -14, kStepSeccomp = -15,
+  kStepLandlock = -14, kStepSeccomp = -15, kStepZygote = -16, kStepRunMounts = -17, kStepRunRequest = -18,
 };
 
 struct SpawnPlan {
@@ -103,7 +104,42 @@ struct SpawnPlan {
   // The proxy relay (Command.proxy_socket): pid 1 listens on 127.0.0.1:3128 and relays each
   // connection to this socket path inside the sandbox.
   const char* proxy_path = nullptr;
+
+  // Warm templates (warm.cpp): pid 1 builds the root as above and then, instead of starting a
+  // command, becomes the template's zygote by execveat of zygote_exe (this program), keeping the
+  // control socket zygote_ctl. argv: kZygoteArgv0, the socket's number, the idle timeout in ms.
+  int zygote_exe = -1, zygote_ctl = -1;
+  std::vector<char*> zygote_argv;
 };
+
+inline constexpr const char* kZygoteArgv0 = "indexer-sandbox-zygote";
+
+// What the child made itself has no host inode the parent could name: the command adds these to
+// its Landlock ruleset, and "/" for listing only.
+struct InsidePath {
+  const char* path;
+  bool writable;
+};
+inline constexpr InsidePath kInsidePaths[] = {{"/tmp", true}, {"/dev", true}, {"/etc", false}, {"/proc", false}, {"/run", false}};
+
+// pid 1's second half, shared by a cold run's child and a warm run's: enter plan.cwd, start the
+// command (pid 2), serve the proxy relay, reap, report on status_w; returns the status pid 1 exits
+// with. It returns rather than _exit itself: a call to a function that never returns makes ASan
+// check the stack (a cold run's child's is not the thread's it knows) and warn on stderr, which by
+// the return is closed; while the command's stderr is still fd 2 it would land there.
+int start_and_reap(const SpawnPlan& plan);
+void close_all_but(const std::vector<int>& keep);
+bool make_point(const char* path, bool is_file);  // mkdir -p of the parents, then the directory or an empty file
+bool loopback_up();
+
+// The per-run part of a plan, as a warm run sends it to a spare of the zygote over a stream socket
+// (warm.cpp): one message carrying the descriptors (SCM_RIGHTS), then the encoded plan.
+Status send_warm_request(int sock, const SpawnPlan& plan);
+// One message of `size` bytes with up to 7 descriptors (SCM_RIGHTS); true when all bytes went.
+bool send_with_fds(int sock, const void* data, size_t size, const int* fds, int nfds) noexcept;
+// Receives up to `size` bytes (MSG_WAITALL) and at most `max_fds` descriptors (O_CLOEXEC; more are
+// closed) into fds, their count in *nfds. The byte count, 0 at end of file, or -1.
+ssize_t recv_with_fds(int sock, void* data, size_t size, int* fds, int max_fds, int* nfds) noexcept;
 
 // The proxy relay (relay.cpp): a listener on 127.0.0.1:3128 (-1 and errno on failure), and the
 // loop that relays to the Unix socket at `path` until `command` exits; returns its wait status.

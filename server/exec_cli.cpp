@@ -137,7 +137,7 @@ int cmd_exec(int argc, char** argv) {
     proxy_dir = tmpl;
     sandbox::Proxy::Options po;
     po.socket_path = proxy_dir + "/proxy.sock";
-    po.allow_private = policy->network.allow_localhost;
+    po.allow_loopback = policy->network.allow_localhost;  // loopback only: private ranges stay refused
     const sandbox::Policy& p = *policy;
     po.decide = [&p](std::string_view host, uint16_t port, bool connect) { return sandbox::check_host(p, host, port, connect); };
     auto started = sandbox::Proxy::start(std::move(po));

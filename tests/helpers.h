@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <functional>
 #include <fstream>
 #include <string>
 #include <vector>
@@ -78,7 +79,9 @@ struct RunResult {
 
 // Runs the real indexer binary with `args`, capturing stdout and stderr (through files, so a
 // large output cannot deadlock the pipe).
-inline RunResult run_indexer(const std::vector<std::string>& args, const fs::path& cwd = fs::current_path()) {
+// `in_child`, when given, runs in the child just before exec (it may _exit to fail).
+inline RunResult run_indexer(const std::vector<std::string>& args, const fs::path& cwd = fs::current_path(),
+                             const std::function<void()>& in_child = {}) {
   static int counter = 0;
   fs::path base = fs::temp_directory_path() / ("indexer-run-" + std::to_string(::getpid()) + "-" + std::to_string(counter++));
   std::string out_path = base.string() + ".out", err_path = base.string() + ".err";
@@ -90,6 +93,7 @@ inline RunResult run_indexer(const std::vector<std::string>& args, const fs::pat
     FILE* o = std::freopen(out_path.c_str(), "w", stdout);
     FILE* e = std::freopen(err_path.c_str(), "w", stderr);
     (void)o, (void)e;
+    if (in_child) in_child();
     std::vector<char*> argv;
     std::string bin = INDEXER_BINARY;
     argv.push_back(bin.data());

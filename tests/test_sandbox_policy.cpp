@@ -2,6 +2,7 @@
 // paths (real files and links in a temporary tree), URLs and command lines.
 #include <catch2/catch.hpp>
 
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cstdlib>
@@ -151,6 +152,38 @@ TEST_CASE("policy: load_policy takes a preset's name or a file, whose stem names
   auto huge = sandbox::load_policy((t / "huge.json").string());
   REQUIRE(!huge);
   CHECK(huge.error().find("at most 1048576 bytes") != std::string::npos);
+}
+
+TEST_CASE("policy: load_policy reads only a regular file: a FIFO, a directory or a device is refused at once", "[sandbox][policy]") {
+  test::TempDir t;
+  // A FIFO nobody writes to: a plain open would wait for a writer forever.
+  const std::string fifo = (t / "policy.fifo").string();
+  REQUIRE(::mkfifo(fifo.c_str(), 0600) == 0);
+  auto from_fifo = sandbox::load_policy(fifo);
+  REQUIRE(!from_fifo);
+  CHECK(from_fifo.error() == fifo + ": a FIFO, not a policy file (a policy is a regular file)");
+  fs::create_directories(t / "dir.json");
+  auto from_dir = sandbox::load_policy((t / "dir.json").string());
+  REQUIRE(!from_dir);
+  CHECK(from_dir.error() == (t / "dir.json").string() + ": a directory, not a policy file (a policy is a regular file)");
+  // /dev/zero never ends: read whole, it would fill memory; it is refused before any read.
+  auto from_zero = sandbox::load_policy("/dev/zero");
+  REQUIRE(!from_zero);
+  CHECK(from_zero.error() == "/dev/zero: a device, not a policy file (a policy is a regular file)");
+  // A file over the cap is refused by its size, naming it; one at the cap is read (and parsed).
+  t.write("big.json", std::string((1 << 20) + 1, ' '));
+  auto big = sandbox::load_policy((t / "big.json").string());
+  REQUIRE(!big);
+  CHECK(big.error() == (t / "big.json").string() + ": a policy is at most 1048576 bytes, this file has 1048577");
+  std::string at_cap = R"({"name": "padded"})";
+  at_cap.resize(1 << 20, ' ');
+  t.write("cap.json", at_cap);
+  CHECK(must(sandbox::load_policy((t / "cap.json").string())).name == "padded");
+  // A symbolic link to a regular file is followed (the file is what is judged); to the FIFO it is refused.
+  fs::create_symlink(t / "cap.json", t / "link.json");
+  CHECK(must(sandbox::load_policy((t / "link.json").string())).name == "padded");
+  fs::create_symlink(fifo, t / "fifo-link.json");
+  CHECK(!sandbox::load_policy((t / "fifo-link.json").string()));
 }
 
 TEST_CASE("preflight: paths are judged where they lead", "[sandbox][policy]") {

@@ -407,6 +407,31 @@ TEST_CASE("proxy: private and loopback addresses are refused after resolution, h
   CHECK(ev[10].host == "::ffff:127.0.0.1");
 }
 
+TEST_CASE("proxy: allow_loopback (the policy's allow_localhost) admits loopback and nothing private", "[sandbox][proxy]") {
+  Proxy::Options o;
+  o.allow_loopback = true;
+  Setup env(false, o);
+  // Loopback however spelled, as a name or an address: the origin on 127.0.0.1 answers.
+  for (const std::string host : {"127.0.0.1", "localhost", "0x7f.1", "[::ffff:127.0.0.1]"}) {
+    INFO(host);
+    int fd = unix_connect(env.sock);
+    send_all(fd, "CONNECT " + host + ":" + env.port + " HTTP/1.1\r\n\r\n");
+    CHECK(read_head(fd) == "HTTP/1.1 200 Connection established\r\n\r\n");
+    close(fd);
+  }
+  // Private, shared, link-local and unique-local ranges stay refused after resolution.
+  for (const char* host : {"10.0.0.1", "192.168.1.1", "172.16.0.1", "100.64.0.1", "[::ffff:10.0.0.1]", "[fd12::1]",
+                           "[fe80::1]", "0.0.0.0", "[64:ff9b::7f00:1]", "169.254.169.254"}) {
+    INFO(host);
+    std::string r = roundtrip(env.sock, "CONNECT " + std::string(host) + ":" + env.port + " HTTP/1.1\r\n\r\n");
+    CHECK(starts_with(r, "HTTP/1.1 403 Forbidden\r\n"));
+  }
+  auto ev = env.proxy->events();
+  REQUIRE(ev.size() == 14);
+  CHECK(ev[4].reason == "10.0.0.1 resolves to 10.0.0.1, in 10.0.0.0/8 (private)");
+  for (size_t i = 0; i < ev.size(); ++i) CHECK(ev[i].allowed == (i < 4));
+}
+
 TEST_CASE("proxy: cloud metadata endpoints are refused even where private addresses are allowed", "[sandbox][proxy]") {
   Setup env(true);
   for (const char* host : {"169.254.169.254:80", "[fd00:ec2::254]:80", "[::ffff:169.254.169.254]:80", "100.100.100.200:80"}) {

@@ -3,7 +3,9 @@
 // agent does (cc, a Python test suite, git) still running. No timings asserted.
 #include <catch2/catch.hpp>
 
+#include <fcntl.h>
 #include <netinet/in.h>
+#include <sched.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/socket.h>
@@ -595,4 +597,68 @@ TEST_CASE("sandbox: indexer exec judges the command line first, reads policy fil
   origin.join();
   ::close(listener);
   CHECK(served == 1);
+}
+
+namespace {
+
+// `indexer exec ARGS` in a real environment without user namespaces: a child that enters a user
+// namespace of its own (root mapped to root) and sets max_user_namespaces to 0 there (the limit is
+// per user namespace), then execs the indexer, which probes afresh and finds none.
+test::RunResult exec_without_userns(const std::vector<std::string>& args) {
+  return test::run_indexer(args, std::filesystem::current_path(), [] {
+    std::string uid = "0 " + std::to_string(::geteuid()) + " 1\n", gid = "0 " + std::to_string(::getegid()) + " 1\n";
+    if (::unshare(CLONE_NEWUSER) != 0) _exit(121);
+    auto put = [](const char* path, const std::string& text) {
+      int fd = ::open(path, O_WRONLY);
+      bool ok = fd >= 0 && ::write(fd, text.data(), text.size()) == ssize_t(text.size());
+      if (fd >= 0) ::close(fd);
+      return ok;
+    };
+    if (::geteuid() != 0) (void)put("/proc/self/setgroups", "deny");
+    if (!put("/proc/self/uid_map", uid) || !put("/proc/self/gid_map", gid)) _exit(122);
+    if (!put("/proc/sys/user/max_user_namespaces", "0\n")) _exit(123);
+    ::setenv("INDEXER_TEST_SECRET", "s3cret", 1);
+  });
+}
+
+}  // namespace
+
+TEST_CASE("sandbox: without user namespaces, Required refuses with the reason and BestEffort runs weaker and says so",
+          "[sandbox]") {
+  NEED_USERNS();  // to take them away below
+  test::TempDir ws;
+  auto probe = exec_without_userns({"exec", "--probe"});
+  INFO(probe.out << probe.err);
+  REQUIRE(probe.exit_code == 0);
+  CHECK(probe.out.starts_with("user namespaces: no;"));
+
+  // Required (the presets' default): refused before anything runs, exit 126, the reason on stderr.
+  ws.write("marker", "");
+  auto required = exec_without_userns({"exec", "--workspace", ws.path().string(), "--", "rm", ws.path().string() + "/marker"});
+  INFO(required.err);
+  CHECK(required.exit_code == 126);
+  CHECK(required.err ==
+        "indexer exec: refused: this kernel does not allow user namespaces, and the policy requires isolation\n");
+  CHECK(std::filesystem::exists(ws.path() / "marker"));
+
+  // BestEffort: the command runs, with what still applies (no capabilities, no_new_privs, seccomp,
+  // the scrubbed environment) and each missing layer named under weakened; none claimed.
+  ws.write("be.json", R"({"name": "be", "isolation": "best_effort"})");
+  auto best = exec_without_userns({"exec", "--verbose", "--policy", (ws.path() / "be.json").string(), "--workspace",
+                                   ws.path().string(), "--", "sh", "-c",
+                                   "echo \"ran:$INDEXER_TEST_SECRET\"; grep -E '^(NoNewPrivs|Seccomp|CapEff):' /proc/self/status"});
+  INFO(best.err);
+  CHECK(best.exit_code == 0);
+  CHECK(best.out == "ran:\nCapEff:\t0000000000000000\nNoNewPrivs:\t1\nSeccomp:\t2\n");
+  CHECK(best.err.find("weakened: namespaces: this kernel does not allow user namespaces; the host's filesystem, "
+                      "network and processes are visible") != std::string::npos);
+  CHECK(best.err.find("weakened: landlock: not applied without the run's own mount namespace") != std::string::npos);
+  CHECK(best.err.find("weakened: processes: not bounded") != std::string::npos);
+  const auto layers_at = best.err.find("indexer exec: layers: ");
+  REQUIRE(layers_at != std::string::npos);
+  const std::string layers = best.err.substr(layers_at, best.err.find('\n', layers_at) - layers_at);
+  CHECK(layers.find("namespace") == std::string::npos);
+  CHECK(layers.find("landlock") == std::string::npos);
+  CHECK(layers.find("seccomp filter") != std::string::npos);
+  CHECK(layers.find("capabilities dropped") != std::string::npos);
 }
