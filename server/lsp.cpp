@@ -73,8 +73,10 @@ struct LspSession::Impl {
     if (method == "initialized") {
       // On a thread of its own: the reader must go on (cancellations, shutdown) while it reports.
       std::lock_guard lock(progress_mu);
-      if (work_done_progress && !stopped && !progress_thread.joinable() && !workspace.service())
-        progress_thread = std::thread([this] { report_progress(); });
+      if ((work_done_progress || status_notifications) && !stopped && !progress_thread.joinable()) {
+        if (workspace.service()) send_status(nullptr);
+        else progress_thread = std::thread([this] { report_progress(); });
+      }
       return nullptr;
     }
     if (method == "shutdown") {
@@ -234,6 +236,7 @@ struct LspSession::Impl {
     }
     const json& caps = member(params, "capabilities");
     work_done_progress = member(member(caps, "window"), "workDoneProgress") == true;
+    status_notifications = member(member(params, "initializationOptions"), "statusNotifications") == true;
     utf8 = false;
     if (const json& encodings = member(member(caps, "general"), "positionEncodings"); encodings.is_array())
       for (const auto& e : encodings) utf8 |= e == "utf-8";
@@ -265,17 +268,38 @@ struct LspSession::Impl {
       std::lock_guard lock(progress_mu);
       return stopped;
     };
-    peer.request("window/workDoneProgress/create", {{"token", kProgressToken}});
-    peer.notify("$/progress", {{"token", kProgressToken}, {"value", {{"kind", "begin"}, {"title", "Indexing"}, {"percentage", 0}}}});
+    if (work_done_progress) {
+      peer.request("window/workDoneProgress/create", {{"token", kProgressToken}});
+      peer.notify("$/progress", {{"token", kProgressToken}, {"value", {{"kind", "begin"}, {"title", "Indexing"}, {"percentage", 0}}}});
+    }
     while (!workspace.wait(std::chrono::milliseconds(200)) && !stopping()) {
       indexer::Progress p = progress_now();
       unsigned pct = p.bytes_total ? unsigned(100 * p.bytes_done / p.bytes_total) : 0;
-      peer.notify("$/progress", {{"token", kProgressToken},
-                                 {"value", {{"kind", "report"}, {"message", std::to_string(p.files_done) + "/" + std::to_string(p.files_total) + " files"}, {"percentage", pct}}}});
+      if (work_done_progress)
+        peer.notify("$/progress", {{"token", kProgressToken},
+                                   {"value", {{"kind", "report"}, {"message", std::to_string(p.files_done) + "/" + std::to_string(p.files_total) + " files"}, {"percentage", pct}}}});
+      send_status(&p);
     }
     Service* s = workspace.service();
     std::string done = s ? std::to_string(s->tree().index()->symbol_count()) + " symbols" : "failed";
-    peer.notify("$/progress", {{"token", kProgressToken}, {"value", {{"kind", "end"}, {"message", done}}}});
+    if (work_done_progress) peer.notify("$/progress", {{"token", kProgressToken}, {"value", {{"kind", "end"}, {"message", done}}}});
+    send_status(nullptr);
+  }
+
+  // indexer/status, for a client that asked (initializationOptions.statusNotifications): an
+  // editor's status bar, which LSP's progress (a token the client's own UI takes) cannot feed.
+  // `p`: still indexing; null: as the index now stands.
+  void send_status(const indexer::Progress* p) {
+    if (!status_notifications) return;
+    if (p) {
+      unsigned pct = p->bytes_total ? unsigned(100 * p->bytes_done / p->bytes_total) : 0;
+      peer.notify("indexer/status", {{"state", "indexing"}, {"percentage", pct}, {"files", p->files_done}, {"files_total", p->files_total}});
+    } else if (Service* s = workspace.service()) {
+      auto view = s->tree().index();
+      peer.notify("indexer/status", {{"state", "ready"}, {"files", view->file_count()}, {"symbols", view->symbol_count()}});
+    } else {
+      peer.notify("indexer/status", {{"state", "failed"}});
+    }
   }
 
   indexer::LiveTree& tree(const CancelFlag& cancelled) {
@@ -470,7 +494,7 @@ struct LspSession::Impl {
   std::mutex buffers_mu, flush_mu;
   std::set<std::string> told, opened;
   std::map<std::string, std::string> held;
-  bool work_done_progress = false, utf8 = false;
+  bool work_done_progress = false, status_notifications = false, utf8 = false;
   std::mutex progress_mu;
   bool stopped = false;
   indexer::Progress own_progress;

@@ -94,7 +94,14 @@ test('an LSP conversation on /lsp: lifecycle, symbols, outline, definition, hove
   const { connection, closed } = await lsp(`${server.url}/lsp`);
   connection.onRequest('window/workDoneProgress/create', () => null);
 
-  const init = await connection.sendRequest('initialize', initParams(root));
+  const statuses = [];
+  const ready = new Promise((resolve) =>
+    connection.onNotification('indexer/status', (s) => {
+      statuses.push(s);
+      if (s.state === 'ready') resolve(s);
+    }),
+  );
+  const init = await connection.sendRequest('initialize', { ...initParams(root), initializationOptions: { statusNotifications: true } });
   assert.equal(init.serverInfo.name, 'indexer');
   const caps = init.capabilities;
   assert.equal(caps.workspaceSymbolProvider, true);
@@ -103,6 +110,9 @@ test('an LSP conversation on /lsp: lifecycle, symbols, outline, definition, hove
   assert.equal(caps.hoverProvider, true);
   assert.ok(caps.documentLinkProvider);
   connection.sendNotification('initialized', {});
+  // Asked for, the index's state comes as indexer/status (an editor's status bar).
+  assert.deepEqual(await ready, { state: 'ready', files: 5, symbols: 5 });
+  assert.ok(statuses.every((s) => s.state === 'indexing' || s.state === 'ready'), JSON.stringify(statuses));
 
   const symbols = await connection.sendRequest('workspace/symbol', { query: 'Server.start' });
   assert.deepEqual(symbols.map((s) => [s.name, s.containerName, s.location.uri, s.location.range.start]), [
@@ -129,6 +139,7 @@ test('an LSP conversation on /lsp: lifecycle, symbols, outline, definition, hove
   // The registry's methods are served too: an editor's custom requests.
   assert.deepEqual(await connection.sendRequest('graph/importers', { path: 'web/greet.ts' }), [{ path: 'web/main.ts', external: false, line: 1 }]);
   assert.equal((await connection.sendRequest('index/status', {})).files, 5);
+  assert.equal(typeof (await connection.sendRequest('index/refresh', {})).changes, 'number');
 
   // An unsaved buffer is indexed in the server's one tree: the port's JSON-RPC clients see it
   // while the editor has it open, and no longer once the editor has gone.
