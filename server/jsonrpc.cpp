@@ -95,7 +95,8 @@ Message classify(const json& m) {
   auto method = m.find("method");
   if (method == m.end() || !method->is_string()) return Invalid{id, "method must be a string"};
   json params = nullptr;
-  if (auto p = m.find("params"); p != m.end()) {
+  // null is taken as absent: Emacs's jsonrpc.el (Eglot) sends "params": null for LSP's shutdown and exit.
+  if (auto p = m.find("params"); p != m.end() && !p->is_null()) {
     if (!p->is_object() && !p->is_array()) return Invalid{id, "params must be an object or an array"};
     params = *p;
   }

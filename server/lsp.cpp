@@ -147,7 +147,8 @@ struct LspSession::Impl {
   }
 
   RpcConnection::Placement where(const std::string& method) const {
-    if (method == "shutdown" || shutdown) return {.inline_call = true};
+    // initialize too: it only starts the opening, and a shutdown right after it must find it started.
+    if (method == "shutdown" || method == "initialize" || shutdown) return {.inline_call = true};
     if (const Method* m = registry().find(method); m && m->call && method != "initialize") {
       if (m->runs == Runs::Inline) return {.inline_call = !m->needs_index || workspace.service()};
       return {.inline_call = false, .executor = m->runs == Runs::Executor ? m->executor : nullptr};
