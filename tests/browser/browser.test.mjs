@@ -1,0 +1,119 @@
+// The real vscode-languageclient (9, inside monaco-languageclient 10.7) on monaco-vscode-api's
+// extended service set, in Debian's headless Chromium driven by playwright-core (no browser
+// download), connected to indexer serve's /lsp through the extension's web transport with a
+// token and an allowed Origin: workspace symbols through VS Code's own provider path, the
+// outline, definition, hover and document links on a real tree. One page, one server. Saves
+// screenshots for clients/vscode/README.md when SCREENSHOTS names a directory; prints the
+// open-to-first-symbol time and workspace/symbol latency when BENCH is set.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import http from 'node:http';
+import os from 'node:os';
+import path from 'node:path';
+import { chromium } from 'playwright-core';
+
+const binary = process.env.INDEXER_BINARY;
+assert.ok(binary, 'INDEXER_BINARY names the indexer binary');
+const here = import.meta.dirname;
+const dist = path.join(here, 'dist');
+assert.ok(fs.existsSync(path.join(dist, 'index.html')), 'the page is built (npx vite build in tests/browser)');
+const browserPath = process.env.CHROMIUM ?? '/usr/bin/chromium';
+
+const types = { '.html': 'text/html', '.js': 'text/javascript', '.css': 'text/css', '.json': 'application/json', '.ttf': 'font/ttf', '.wasm': 'application/wasm' };
+function servePage() {
+  const server = http.createServer((req, res) => {
+    const rel = decodeURIComponent(new URL(req.url, 'http://x').pathname).replace(/^\/+/, '') || 'index.html';
+    const file = path.resolve(dist, rel);
+    if (!file.startsWith(dist + path.sep) || !fs.existsSync(file)) return res.writeHead(404).end();
+    res.writeHead(200, { 'content-type': types[path.extname(file)] ?? 'application/octet-stream' });
+    fs.createReadStream(file).pipe(res);
+  });
+  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve(server)));
+}
+
+async function serve(root, ...args) {
+  const child = spawn(binary, ['serve', root, '--listen', '127.0.0.1:0', ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const exited = new Promise((resolve) => child.on('exit', (code) => resolve(code)));
+  const line = await new Promise((resolve, reject) => {
+    let out = '';
+    child.stdout.on('data', (d) => {
+      out += d;
+      if (out.includes('\n')) resolve(out.slice(0, out.indexOf('\n')));
+    });
+    exited.then((code) => reject(new Error(`indexer serve exited with ${code} before listening`)));
+  });
+  const m = /ws:\/\/([\d.]+):(\d+)/.exec(line);
+  assert.ok(m, `no address in ${JSON.stringify(line)}`);
+  return { url: `ws://127.0.0.1:${m[2]}/lsp`, stop: () => (child.kill('SIGTERM'), exited) };
+}
+
+// A real tree: this repository's TypeScript client (its sources import each other).
+const clientSrc = path.resolve(here, '../../clients/typescript/src');
+function realTree() {
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'indexer-browser-'));
+  fs.cpSync(clientSrc, path.join(root, 'src'), { recursive: true });
+  fs.writeFileSync(path.join(root, 'src/app.ts'), "import { IndexerClient } from './client';\n\nexport async function firstSymbol(url: string) {\n  const client = new IndexerClient(url);\n  return client.search({ pattern: 'main' });\n}\n");
+  return root;
+}
+
+test('monaco-languageclient in headless Chromium over /lsp: symbols, outline, definition, hover, links', async (t) => {
+  const root = realTree();
+  const page_ = await servePage();
+  const origin = `http://127.0.0.1:${page_.address().port}`;
+  const server = await serve(root, '--token', 'browser-token', '--allow-origin', origin);
+  const browser = await chromium.launch({ executablePath: browserPath, headless: true, args: ['--no-sandbox'] });
+  t.after(async () => {
+    await browser.close();
+    page_.close();
+    assert.equal(await server.stop(), 0);
+    fs.rmSync(root, { recursive: true, force: true });
+  });
+  const page = await browser.newPage({ viewport: { width: 1000, height: 560 } });
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(String(e)));
+  await page.goto(`${origin}/index.html`);
+  await page.waitForFunction(() => window.ide !== undefined, null, { timeout: 60000 });
+
+  const text = fs.readFileSync(path.join(root, 'src/app.ts'), 'utf8');
+  const opened = await page.evaluate((s) => window.ide.start(s), { url: server.url, token: 'browser-token', root, file: 'src/app.ts', text });
+  const fileUri = (rel) => `file://${root}/${rel}`;
+
+  // Workspace symbols through vscode.executeWorkspaceSymbolProvider: VS Code's registry of
+  // providers, which the language client filled.
+  const t0 = Date.now();
+  const symbols = await page.evaluate(() => window.ide.symbols('IndexerClient'));
+  const firstSymbolMs = Date.now() - t0;
+  const cls = symbols.find((s) => s.name === 'IndexerClient');
+  assert.ok(cls, JSON.stringify(symbols));
+  assert.equal(cls.uri, fileUri('src/client.ts'));
+
+  const outline = await page.evaluate((r) => window.ide.outline(r, 'src/app.ts'), root);
+  assert.deepEqual(outline, [{ name: 'firstSymbol', children: [] }]);
+
+  // IndexerClient on line 3 (0-based) of app.ts: defined in client.ts, which app.ts imports.
+  const col = text.split('\n')[3].indexOf('IndexerClient') + 2;
+  const defs = await page.evaluate(([r, c]) => window.ide.definition(r, 'src/app.ts', 3, c), [root, col]);
+  assert.deepEqual(defs.map((d) => [d.uri, d.line]), [[fileUri('src/client.ts'), cls.line]]);
+
+  const hover = await page.evaluate(([r, c]) => window.ide.hover(r, 'src/app.ts', 3, c), [root, col]);
+  assert.ok(hover.some((h) => /class IndexerClient/.test(h) && /src\/client\.ts:/.test(h)), JSON.stringify(hover));
+
+  const links = await page.evaluate((r) => window.ide.links(r, 'src/app.ts'), root);
+  assert.deepEqual(links, [{ line: 0, start: 31, end: 39, target: fileUri('src/client.ts') }]);
+
+  if (process.env.SCREENSHOTS) {
+    fs.mkdirSync(process.env.SCREENSHOTS, { recursive: true });
+    await page.evaluate(([c]) => window.ide.showHover(3, c), [col]);
+    await page.waitForSelector('.monaco-hover-content', { timeout: 10000 }).catch(() => undefined);
+    await page.screenshot({ path: path.join(process.env.SCREENSHOTS, 'hover.png') });
+  }
+  if (process.env.BENCH) {
+    const times = await page.evaluate(() => window.ide.timeSymbols('Client', 200));
+    times.sort((a, b) => a - b);
+    const q = (p) => times[Math.min(times.length - 1, Math.floor(p * times.length))].toFixed(2);
+    console.log(`browser: open to first workspace symbol ${(opened + firstSymbolMs).toFixed(0)} ms (page ${opened.toFixed(0)} ms + first answer ${firstSymbolMs} ms); workspace/symbol "Client" p50 ${q(0.5)} ms p99 ${q(0.99)} ms (200 runs)`);
+  }
+  assert.deepEqual(errors, []);
+});
