@@ -3,8 +3,8 @@
 // download), connected to indexer serve's /lsp through the extension's web transport with a
 // token and an allowed Origin: workspace symbols through VS Code's own provider path, the
 // outline, definition, hover and document links on a real tree. One page, one server. Saves
-// screenshots for clients/vscode/README.md when SCREENSHOTS names a directory; prints the
-// open-to-first-symbol time and workspace/symbol latency when BENCH is set.
+// screenshots for clients/vscode/README.md when SCREENSHOTS names a directory. With BENCH set, a
+// second test times the browser client next to a stdio client (bench/editor_lsp.sh).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -77,14 +77,12 @@ test('monaco-languageclient in headless Chromium over /lsp: symbols, outline, de
   await page.waitForFunction(() => window.ide !== undefined, null, { timeout: 60000 });
 
   const text = fs.readFileSync(path.join(root, 'src/app.ts'), 'utf8');
-  const opened = await page.evaluate((s) => window.ide.start(s), { url: server.url, token: 'browser-token', root, file: 'src/app.ts', text });
+  await page.evaluate((s) => window.ide.start(s), { url: server.url, token: 'browser-token', root, file: 'src/app.ts', text });
   const fileUri = (rel) => `file://${root}/${rel}`;
 
   // Workspace symbols through vscode.executeWorkspaceSymbolProvider: VS Code's registry of
   // providers, which the language client filled.
-  const t0 = Date.now();
   const symbols = await page.evaluate(() => window.ide.symbols('IndexerClient'));
-  const firstSymbolMs = Date.now() - t0;
   const cls = symbols.find((s) => s.name === 'IndexerClient');
   assert.ok(cls, JSON.stringify(symbols));
   assert.equal(cls.uri, fileUri('src/client.ts'));
@@ -108,12 +106,76 @@ test('monaco-languageclient in headless Chromium over /lsp: symbols, outline, de
     await page.evaluate(([c]) => window.ide.showHover(3, c), [col]);
     await page.waitForSelector('.monaco-hover-content', { timeout: 10000 }).catch(() => undefined);
     await page.screenshot({ path: path.join(process.env.SCREENSHOTS, 'hover.png') });
-  }
-  if (process.env.BENCH) {
-    const times = await page.evaluate(() => window.ide.timeSymbols('Client', 200));
-    times.sort((a, b) => a - b);
-    const q = (p) => times[Math.min(times.length - 1, Math.floor(p * times.length))].toFixed(2);
-    console.log(`browser: open to first workspace symbol ${(opened + firstSymbolMs).toFixed(0)} ms (page ${opened.toFixed(0)} ms + first answer ${firstSymbolMs} ms); workspace/symbol "Client" p50 ${q(0.5)} ms p99 ${q(0.99)} ms (200 runs)`);
+    await page.keyboard.press('Escape');
+    await page.evaluate(() => window.ide.showSymbols('Client'));
+    await page.waitForSelector('.quick-input-widget .monaco-list-row', { timeout: 10000 }).catch(() => undefined);
+    await page.waitForTimeout(300);
+    await page.screenshot({ path: path.join(process.env.SCREENSHOTS, 'workspace-symbols.png') });
   }
   assert.deepEqual(errors, []);
+});
+
+// BENCH=1 (bench/editor_lsp.sh): open-to-first-workspace-symbol and workspace/symbol latency
+// through the browser client (VS Code's provider command, the language client, /lsp) next to
+// the same through a stdio client (vscode-languageserver-protocol over `indexer lsp`), one run,
+// one tree (BENCH_TREE, else the test's), both cold (--no-snapshot).
+test('bench: the browser client next to the stdio client', { skip: !process.env.BENCH }, async (t) => {
+  const { default: lsp } = await import('vscode-languageserver-protocol/node.js');
+  const root = process.env.BENCH_TREE ? path.resolve(process.env.BENCH_TREE) : realTree();
+  const query = process.env.BENCH_QUERY ?? 'Client';
+  const runs = 200;
+  const stats = (times) => {
+    times.sort((a, b) => a - b);
+    const q = (p) => times[Math.min(times.length - 1, Math.floor(p * times.length))].toFixed(2);
+    return `p50 ${q(0.5)} ms, p99 ${q(0.99)} ms`;
+  };
+  t.after(() => {
+    if (!process.env.BENCH_TREE) fs.rmSync(root, { recursive: true, force: true });
+  });
+
+  // stdio: from spawning the server to the first answer.
+  let t0 = performance.now();
+  // indexer lsp has no --no-snapshot: a snapshot path that does not exist yet is as cold.
+  const snapshot = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'indexer-bench-')), 'snapshot');
+  const child = spawn(binary, ['lsp', root, '--snapshot', snapshot], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const connection = lsp.createProtocolConnection(new lsp.StreamMessageReader(child.stdout), new lsp.StreamMessageWriter(child.stdin));
+  connection.listen();
+  await connection.sendRequest('initialize', { processId: process.pid, rootUri: `file://${root}`, capabilities: {} });
+  connection.sendNotification('initialized', {});
+  const first = await connection.sendRequest('workspace/symbol', { query });
+  const stdioFirst = performance.now() - t0;
+  const stdioTimes = [];
+  for (let i = 0; i < runs; i++) {
+    const t1 = performance.now();
+    await connection.sendRequest('workspace/symbol', { query });
+    stdioTimes.push(performance.now() - t1);
+  }
+  await connection.sendRequest('shutdown');
+  connection.sendNotification('exit');
+  connection.dispose();
+  fs.rmSync(path.dirname(snapshot), { recursive: true, force: true });
+
+  // browser: from starting the server and loading the page to the first answer.
+  const pageServer = await servePage();
+  const origin = `http://127.0.0.1:${pageServer.address().port}`;
+  const browser = await chromium.launch({ executablePath: browserPath, headless: true, args: ['--no-sandbox'] });
+  t0 = performance.now();
+  const server = await serve(root, '--no-snapshot', '--allow-origin', origin);
+  const page = await browser.newPage();
+  await page.goto(`${origin}/index.html`);
+  await page.waitForFunction(() => window.ide !== undefined, null, { timeout: 60000 });
+  // The editor opens the first result's file, with its text (an empty buffer would be indexed as the file).
+  const file = first.length ? decodeURIComponent(first[0].location.uri.slice(`file://${root}/`.length)) : 'untitled.txt';
+  const text = first.length ? fs.readFileSync(path.join(root, file), 'utf8') : '';
+  await page.evaluate((s) => window.ide.start(s), { url: server.url, token: '', root, file, text });
+  const answered = await page.evaluate((q) => window.ide.symbols(q), query);
+  const browserFirst = performance.now() - t0;
+  assert.equal(answered.length, first.length);
+  const browserTimes = await page.evaluate(([q, n]) => window.ide.timeSymbols(q, n), [query, runs]);
+  await browser.close();
+  pageServer.close();
+  await server.stop();
+  console.log(`tree ${root}, query "${query}" (${first.length} results), ${runs} runs each`);
+  console.log(`open to first workspace/symbol: stdio ${stdioFirst.toFixed(0)} ms, browser ${browserFirst.toFixed(0)} ms`);
+  console.log(`workspace/symbol: stdio ${stats(stdioTimes)}; browser ${stats(browserTimes)}`);
 });

@@ -15,9 +15,10 @@ test('vsce packages the extension with both entry points, its commands and setti
   const out = fs.mkdtempSync(path.join(os.tmpdir(), 'indexer-vsix-'));
   const vsix = path.join(out, 'indexer.vsix');
   try {
-    execFileSync(vsce, ['package', '--no-dependencies', '--skip-license', '--out', vsix], { cwd: here, stdio: ['ignore', 'pipe', 'inherit'] });
+    execFileSync(vsce, ['package', '--no-dependencies', '--skip-license', '--no-rewrite-relative-links', '--out', vsix], { cwd: here, stdio: ['ignore', 'pipe', 'inherit'] });
     const listing = execFileSync('unzip', ['-Z1', vsix], { encoding: 'utf8' }).split('\n').filter(Boolean).sort();
-    assert.deepEqual(listing, ['[Content_Types].xml', 'extension.vsixmanifest', 'extension/dist/extension.js', 'extension/dist/web.js', 'extension/package.json', 'extension/readme.md']);
+    assert.deepEqual(listing, ['[Content_Types].xml', 'extension.vsixmanifest', 'extension/dist/extension.js', 'extension/dist/web.js', 'extension/package.json', 'extension/readme.md',
+      'extension/screenshots/hover.png', 'extension/screenshots/workspace-symbols.png']);
     const manifest = JSON.parse(execFileSync('unzip', ['-p', vsix, 'extension/package.json'], { encoding: 'utf8' }));
     assert.equal(manifest.main, './dist/extension.js');
     assert.equal(manifest.browser, './dist/web.js');
@@ -36,6 +37,8 @@ test('vsce packages the extension with both entry points, its commands and setti
     const readme = execFileSync('unzip', ['-p', vsix, 'extension/readme.md'], { encoding: 'utf8' });
     for (const key of Object.keys(settings)) assert.ok(readme.includes('`' + key + '`'), `${key} is not in the README`);
     for (const c of manifest.contributes.commands) assert.ok(readme.includes(c.title), `${c.title} is not in the README`);
+    // Its images are packaged beside it (relative links, read from the installed extension).
+    for (const m of readme.matchAll(/!\[[^\]]*\]\(([^)]+)\)/g)) assert.ok(listing.includes(`extension/${m[1]}`), `${m[1]} is not packaged`);
     // Each bundle is whole: vscode-languageclient inside, only `vscode` left to the host.
     const vsixManifest = execFileSync('unzip', ['-p', vsix, 'extension.vsixmanifest'], { encoding: 'utf8' });
     assert.match(vsixManifest, /<Identity [^>]*Id="indexer-vscode"/);

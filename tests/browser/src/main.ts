@@ -87,6 +87,10 @@ const ide = {
     const found = (await vscode.commands.executeCommand('vscode.executeLinkProvider', uri(root, rel))) as vscode.DocumentLink[];
     return found.map((l) => ({ line: l.range.start.line, start: l.range.start.character, end: l.range.end.character, target: l.target?.toString() }));
   },
+  // For the screenshots: VS Code's symbol quick access ("#" in quick open, as Ctrl+T opens it).
+  async showSymbols(query: string) {
+    await vscode.commands.executeCommand('workbench.action.quickOpen', `#${query}`);
+  },
   // For the screenshots: the hover shown in the editor at a position.
   async showHover(line: number, character: number) {
     const e = editor!.getEditor()!;
