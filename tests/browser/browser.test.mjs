@@ -13,11 +13,17 @@ import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { chromium } from 'playwright-core';
+import { serve as serveRoot } from '../clients/serve.mjs';
 
 const binary = process.env.INDEXER_BINARY;
 assert.ok(binary, 'INDEXER_BINARY names the indexer binary');
 const here = import.meta.dirname;
 const dist = path.join(here, 'dist');
+// The /lsp WebSocket of indexer serve on ROOT.
+async function serve(root, ...args) {
+  const s = await serveRoot(root, ...args);
+  return { url: `${s.url}/lsp`, stop: s.stop };
+}
 assert.ok(fs.existsSync(path.join(dist, 'index.html')), 'the page is built (npx vite build in tests/browser)');
 const browserPath = process.env.CHROMIUM ?? '/usr/bin/chromium';
 
@@ -33,21 +39,6 @@ function servePage() {
   return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve(server)));
 }
 
-async function serve(root, ...args) {
-  const child = spawn(binary, ['serve', root, '--listen', '127.0.0.1:0', ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
-  const exited = new Promise((resolve) => child.on('exit', (code) => resolve(code)));
-  const line = await new Promise((resolve, reject) => {
-    let out = '';
-    child.stdout.on('data', (d) => {
-      out += d;
-      if (out.includes('\n')) resolve(out.slice(0, out.indexOf('\n')));
-    });
-    exited.then((code) => reject(new Error(`indexer serve exited with ${code} before listening`)));
-  });
-  const m = /ws:\/\/([\d.]+):(\d+)/.exec(line);
-  assert.ok(m, `no address in ${JSON.stringify(line)}`);
-  return { url: `ws://127.0.0.1:${m[2]}/lsp`, stop: () => (child.kill('SIGTERM'), exited) };
-}
 
 // A real tree: this repository's TypeScript client (its sources import each other).
 const clientSrc = path.resolve(here, '../../clients/typescript/src');

@@ -5,17 +5,7 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(mktemp -d)
 trap 'rm -rf "$root"' EXIT
-cat > "$root/shapes.py" <<'PY'
-class Shape:
-    def area(self):
-        return 0
-
-def make():
-    return area_of(Shape())
-
-def area_of(s):
-    return s.area()
-PY
+cp "$(dirname "$0")/../fixtures/editors/shapes.py" "$root/"  # the tree both editor tests read
 awk '/^```elisp$/{on=1; next} /^```$/{if (on) exit} on' "$here/../../README.md" > "$root/.snippet.el"
 grep -q eglot-server-programs "$root/.snippet.el" || { echo "no Eglot snippet in README.md"; exit 1; }
 export PATH="$(dirname "$1"):$PATH" ROOT="$root" OUT="$root/.answers" SNIPPET="$root/.snippet.el"

@@ -3,17 +3,7 @@
 set -euo pipefail
 root=$(mktemp -d)
 trap 'rm -rf "$root"' EXIT
-cat > "$root/shapes.py" <<'PY'
-class Shape:
-    def area(self):
-        return 0
-
-def make():
-    return area_of(Shape())
-
-def area_of(s):
-    return s.area()
-PY
+cp "$(dirname "$0")/../fixtures/editors/shapes.py" "$root/"  # the tree both editor tests read
 # The README's Neovim snippet (its first ```lua block), run as written: `indexer` on PATH, the
 # tree's root the working directory.
 here=$(cd "$(dirname "$0")" && pwd)
