@@ -2,7 +2,9 @@
 // extended service set, in Debian's headless Chromium driven by playwright-core (no browser
 // download), connected to indexer serve's /lsp through the extension's web transport with a
 // token and an allowed Origin: workspace symbols through VS Code's own provider path, the
-// outline, definition, hover and document links on a real tree. One page, one server. Saves
+// outline, definition, hover and document links on a real tree; then the extension's own web
+// entry point activated on that page's API in place of the wrapper's client, and one of its
+// commands. One page, one server. Saves
 // screenshots for clients/vscode/README.md when SCREENSHOTS names a directory. With BENCH set, a
 // second test times the browser client next to a stdio client (bench/editor_lsp.sh).
 import { test } from 'node:test';
@@ -46,10 +48,11 @@ function realTree() {
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'indexer-browser-'));
   fs.cpSync(clientSrc, path.join(root, 'src'), { recursive: true });
   fs.writeFileSync(path.join(root, 'src/app.ts'), "import { IndexerClient } from './client';\n\nexport async function firstSymbol(url: string) {\n  const client = new IndexerClient(url);\n  return client.search({ pattern: 'main' });\n}\n");
+  fs.writeFileSync(path.join(root, 'src/cli.ts'), "import { firstSymbol } from './app';\n\nvoid firstSymbol(process.argv[2]);\n");
   return root;
 }
 
-test('monaco-languageclient in headless Chromium over /lsp: symbols, outline, definition, hover, links', async (t) => {
+test('monaco-languageclient in headless Chromium over /lsp: symbols, outline, definition, hover, links; then the extension\'s web entry point', async (t) => {
   const root = realTree();
   const page_ = await servePage();
   const origin = `http://127.0.0.1:${page_.address().port}`;
@@ -103,6 +106,19 @@ test('monaco-languageclient in headless Chromium over /lsp: symbols, outline, de
     await page.waitForTimeout(300);
     await page.screenshot({ path: path.join(process.env.SCREENSHOTS, 'workspace-symbols.png') });
   }
+
+  // The extension's web entry point, activated on the page's VS Code API: one client for the
+  // workspace folder (the wrapper's is gone: one answer, not two), and "Show importers of this
+  // file" listing them in VS Code's quick pick.
+  assert.deepEqual(await page.evaluate(() => window.ide.activateExtension()), [`file://${root}`]);
+  const again = await page.evaluate(() => window.ide.symbols('IndexerClient'));
+  assert.deepEqual(again.filter((s) => s.name === 'IndexerClient').map((s) => s.uri), [fileUri('src/client.ts')]);
+  await page.evaluate(() => window.ide.runCommand('indexer.showImporters'));
+  const rows = await page.waitForSelector('.quick-input-widget .monaco-list-row', { timeout: 20000 }).then(() =>
+    page.$$eval('.quick-input-widget .monaco-list-row', (r) => r.map((e) => e.textContent)),
+  );
+  assert.deepEqual(rows, ['src/cli.tsline 1']);
+  if (process.env.SCREENSHOTS) await page.screenshot({ path: path.join(process.env.SCREENSHOTS, 'importers.png') });
   assert.deepEqual(errors, []);
 });
 

@@ -18,7 +18,7 @@ test('vsce packages the extension with both entry points, its commands and setti
     execFileSync(vsce, ['package', '--no-dependencies', '--skip-license', '--no-rewrite-relative-links', '--out', vsix], { cwd: here, stdio: ['ignore', 'pipe', 'inherit'] });
     const listing = execFileSync('unzip', ['-Z1', vsix], { encoding: 'utf8' }).split('\n').filter(Boolean).sort();
     assert.deepEqual(listing, ['[Content_Types].xml', 'extension.vsixmanifest', 'extension/dist/extension.js', 'extension/dist/web.js', 'extension/package.json', 'extension/readme.md',
-      'extension/screenshots/hover.png', 'extension/screenshots/workspace-symbols.png']);
+      'extension/screenshots/hover.png', 'extension/screenshots/importers.png', 'extension/screenshots/workspace-symbols.png']);
     const manifest = JSON.parse(execFileSync('unzip', ['-p', vsix, 'extension/package.json'], { encoding: 'utf8' }));
     assert.equal(manifest.main, './dist/extension.js');
     assert.equal(manifest.browser, './dist/web.js');

@@ -11,6 +11,7 @@ import { configureDefaultWorkerFactory } from 'monaco-languageclient/workerFacto
 // VS Code's search contribution: it registers the workspace-symbol command and its provider registry.
 import getSearchServiceOverride from '@codingame/monaco-vscode-search-service-override';
 import { connect } from '../../../clients/vscode/src/websocket';
+import { activate as activateExtension } from '../../../clients/vscode/src/web';
 
 interface Start {
   url: string;
@@ -34,7 +35,13 @@ async function start(s: Start): Promise<number> {
     $type: 'extended',
     viewsConfig: { $type: 'EditorService' },
     logLevel: LogLevel.Warning,
-    userConfiguration: { json: JSON.stringify({ 'workbench.colorTheme': 'Default Dark Modern', 'editor.hover.delay': 0 }) },
+    // The extension's settings (read when its web entry point is activated), for this folder.
+    userConfiguration: {
+      json: JSON.stringify({ 'workbench.colorTheme': 'Default Dark Modern', 'editor.hover.delay': 0, 'indexer.serverUrl': s.url, 'indexer.token': s.token }),
+    },
+    workspaceConfig: {
+      workspaceProvider: { trusted: true, workspace: { folderUri: vscode.Uri.file(s.root) }, open: async () => false },
+    },
     monacoWorkerFactory: configureDefaultWorkerFactory,
     serviceOverrides: { ...getSearchServiceOverride() },
   };
@@ -86,6 +93,21 @@ const ide = {
   async links(root: string, rel: string) {
     const found = (await vscode.commands.executeCommand('vscode.executeLinkProvider', uri(root, rel))) as vscode.DocumentLink[];
     return found.map((l) => ({ line: l.range.start.line, start: l.range.start.character, end: l.range.end.character, target: l.target?.toString() }));
+  },
+  // The extension's own web entry point (clients/vscode/src/web.ts) in place of the wrapper's
+  // client: its activate() on this page's VS Code API, connecting per workspace folder.
+  async activateExtension() {
+    await client?.dispose();
+    client = undefined;
+    const context = { subscriptions: [] as { dispose(): unknown }[] };
+    await activateExtension(context as unknown as vscode.ExtensionContext);
+    return (vscode.workspace.workspaceFolders ?? []).map((f) => f.uri.toString());
+  },
+  // Runs one of the extension's commands on the editor's file; its quick pick is read by the test.
+  async runCommand(command: string) {
+    editor!.getEditor()!.focus();
+    void vscode.commands.executeCommand(command);
+    return vscode.window.activeTextEditor?.document.uri.toString() ?? null;
   },
   // For the screenshots: VS Code's symbol quick access ("#" in quick open, as Ctrl+T opens it).
   async showSymbols(query: string) {
