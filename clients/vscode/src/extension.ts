@@ -1,31 +1,11 @@
 // The desktop entry point: `indexer lsp --stdio` started for each workspace folder, the binary
 // from the indexer.path setting, else `indexer` on PATH.
-import * as fs from 'node:fs';
-import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { LanguageClient, TransportKind } from 'vscode-languageclient/node';
+import { findBinary } from './binary';
 import { Folders } from './common';
 
 let folders: Folders | undefined;
-
-// The setting, else the first executable `indexer` on PATH; undefined when neither is there.
-export function findBinary(setting: string, pathVariable = process.env.PATH ?? ''): string | undefined {
-  const executable = (p: string) => {
-    try {
-      fs.accessSync(p, fs.constants.X_OK);
-      return fs.statSync(p).isFile();
-    } catch {
-      return false;
-    }
-  };
-  if (setting) return executable(setting) ? setting : undefined;
-  for (const dir of pathVariable.split(path.delimiter)) {
-    if (!dir) continue;
-    const candidate = path.join(dir, 'indexer');
-    if (executable(candidate)) return candidate;
-  }
-  return undefined;
-}
 
 export async function activate(context: vscode.ExtensionContext): Promise<void> {
   const output = vscode.window.createOutputChannel('indexer');
