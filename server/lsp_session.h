@@ -9,6 +9,10 @@
 // them, as they see a save); stop() closes those still open when the client goes. A buffer opened
 // before the index is ready is held and applied once it is, so didOpen never blocks the reader.
 //
+// Cost: nothing per message beyond the handlers; a thread per client only while the first index
+// is built (its progress reports), ended within 200 ms of stop(). Notifications (didOpen,
+// didChange) run on the transport's reader in order, so a large buffer is parsed there.
+//
 // Every registered method (registry.h) is served too, under its own name (`graph/importers`,
 // `index/status`, `index/refresh`): an editor's custom requests are the methods every surface has.
 #pragma once
