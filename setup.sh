@@ -5,7 +5,8 @@ set -euo pipefail
 
 pkgs=(cmake ninja-build g++ pkg-config ccache
       libmimalloc-dev nlohmann-json3-dev catch2 libzstd-dev libxxhash-dev libdtl-dev libboost-dev
-      universal-ctags neovim emacs-nox elpa-eglot python3-websockets  # readtags, and the clients the tests drive
+      universal-ctags neovim python3-websockets  # readtags, and the clients the tests drive
+      emacs-nox elpa-eglot chromium              # Eglot and a headless browser: the editor clients the tests drive
       clang libclang-rt-14-dev                   # libFuzzer, for fuzz/
       libicu-dev                                 # Unicode categories for compress/tokens
       libpcre2-dev                               # the tags queries' #match? predicates

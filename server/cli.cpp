@@ -102,7 +102,7 @@ commands:
                             (a server too), so a handle outlives the process;
                             --no-persist-elided keeps it in memory only
   serve   [PATH] [--listen ADDRESS:PORT|unix:SOCKET] [--token T] [--allow-origin ORIGIN] [--policy P]
-                            serve the live index over WebSocket JSON-RPC and HTTP (/health,
+                            serve the live index over WebSocket JSON-RPC (LSP on /lsp) and HTTP (/health,
                             /stats, /metrics, POST /rpc); loopback and a free port by default;
                             unix:SOCKET, a Unix socket of mode 0600 (no token needed);
                             query and other local clients find it through PATH/.indexer/server.json

@@ -95,10 +95,9 @@ Message classify(const json& m) {
   auto method = m.find("method");
   if (method == m.end() || !method->is_string()) return Invalid{id, "method must be a string"};
   json params = nullptr;
-  if (auto p = m.find("params"); p != m.end()) {
-    // null is read as absent: JSON-RPC 2.0 says params, when present, are structured, but LSP's
-    // `shutdown` and `exit` take none and Emacs's jsonrpc.el sends them as null.
-    if (!p->is_object() && !p->is_array() && !p->is_null()) return Invalid{id, "params must be an object or an array"};
+  // null is taken as absent: Emacs's jsonrpc.el (Eglot) sends "params": null for LSP's shutdown and exit.
+  if (auto p = m.find("params"); p != m.end() && !p->is_null()) {
+    if (!p->is_object() && !p->is_array()) return Invalid{id, "params must be an object or an array"};
     params = *p;
   }
   return Call{id, !has_id, method->get<std::string>(), std::move(params)};

@@ -5,7 +5,7 @@
 // Exactly the spec: -32700 with a null id for input that is not JSON (or nests deeper than 128, or
 // is not UTF-8: both checked in one pass before anything is parsed); -32600 for a request that is not one (no "jsonrpc": "2.0", a method that is no
 // string, an id that is neither a string nor an integer, params that are neither an object nor an
-// array), answered with its id when the id is usable; a batch answered by one array in which
+// array; null params are taken as absent, as Eglot sends them), answered with its id when the id is usable; a batch answered by one array in which
 // notifications have no entry (nothing at all when every member was a notification; an empty
 // batch is one -32600); notifications never answered, not even with an error.
 //

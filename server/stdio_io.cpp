@@ -51,13 +51,12 @@ Workspace::~Workspace() { stop(); }
 void Workspace::open(const std::filesystem::path& root, const StdioOptions& options,
                      std::function<void(const indexer::Progress&)> progress,
                      std::function<void(const indexer::LiveTree::Report&)> changed) {
-  {
-    std::lock_guard lock(mu_);
-    if (started_) return;
-    started_ = true;
-    root_ = root;
-  }
+  // One lock for the check and the thread: a stop() that came first (an LSP client's shutdown
+  // before its initialize was run) must not leave a thread nobody joins.
   std::lock_guard lock(mu_);
+  if (started_ || stopped_) return;
+  started_ = true;
+  root_ = root;
   opener_ = std::thread([this, options, progress = std::move(progress), changed = std::move(changed)] {
     std::string warning, error;
     auto snapshot = options.snapshot.value_or(indexer::default_snapshot_path(root_));
@@ -115,6 +114,7 @@ void Workspace::stop() {
     std::thread opener;
     {
       std::lock_guard lock(mu_);
+      stopped_ = true;
       opener = std::move(opener_);
     }
     if (opener.joinable()) opener.join();

@@ -65,7 +65,7 @@ class Workspace : public Host {
   std::filesystem::path root_;
   mutable std::mutex mu_;
   std::condition_variable cv_;
-  bool started_ = false, done_ = false;
+  bool started_ = false, done_ = false, stopped_ = false;
   std::string error_;
   std::unique_ptr<indexer::LiveTree> tree_;
   std::unique_ptr<Service> service_;

@@ -31,6 +31,7 @@
 #include "server/jsonrpc.h"
 #include "server/index_methods.h"
 #include "server/local_socket.h"
+#include "server/lsp_session.h"
 #include "server/metrics.h"
 #include "server/registry.h"
 #include "server/stdio_io.h"
@@ -61,6 +62,12 @@ struct Hub {
   // Set once the index is ready and every session then open was sent the end of its progress:
   // /health says "ok" only after it, so a client that waited for it gets no stale "end".
   std::atomic<bool> ready{false};
+  std::mutex progress_mu;
+  indexer::Progress progress;  // of the first index, for LSP clients' reports
+  indexer::Progress progress_now() {
+    std::lock_guard lock(progress_mu);
+    return progress;
+  }
   std::mutex mu;  // sessions
   std::vector<std::weak_ptr<WsSession>> sessions;
   // POST /rpc runs here: it waits for its request, and a network thread serves many connections.
@@ -181,7 +188,8 @@ class WsSession : public std::enable_shared_from_this<WsSession> {
 
   ~WsSession() { hub_.metrics.connections(-1); }
 
-  void run(http::request<http::string_body> req, bool authenticated) {
+  // `lsp`: the upgrade asked for /lsp, an LSP conversation (lsp_session.h) on the hub's tree.
+  void run(http::request<http::string_body> req, bool authenticated, bool lsp = false) {
     const ServeOptions& o = hub_.options;
     authenticated_ = authenticated;
     hub_.metrics.connections(+1);
@@ -201,6 +209,7 @@ class WsSession : public std::enable_shared_from_this<WsSession> {
     // (a 10 KB answer was three syscalls, three segments and as many wakeups of the client).
     ws_.auto_fragment(false);
     std::weak_ptr<WsSession> weak = weak_from_this();
+    if (lsp) start_lsp();
     // Requests may still run after the client has gone: they hold the session weakly.
     rpc_ = std::make_shared<RpcConnection>(
         [weak](const std::string& m, const json& p, const CancelFlag& c) {
@@ -211,8 +220,8 @@ class WsSession : public std::enable_shared_from_this<WsSession> {
         [weak](std::string message) {
           if (auto self = weak.lock()) self->send(std::move(message));
         },
-        o.max_pending, [&hub = hub_](const std::string& m) { return hub.where(m); });
-    rpc_->inline_notifications(false);  // none of ours changes what a later request reads
+        o.max_pending, [&hub = hub_, lsp = lsp_.get()](const std::string& m) { return lsp ? lsp->where(m) : hub.where(m); });
+    rpc_->inline_notifications(lsp);  // none of ours changes what a later request reads; LSP's didChange does
     rpc_->limit({.fair_share = true, .max_answer = o.max_answer, .max_unread = o.max_unread, .max_held = o.max_held, .unread = [weak] {
                    auto self = weak.lock();
                    return self ? self->unsent_.load() : size_t(0);
@@ -232,9 +241,8 @@ class WsSession : public std::enable_shared_from_this<WsSession> {
   // Any thread: rpc_ belongs to the session's network thread (on_read resets it), so the notification goes there.
   // A client far behind on reading loses notifications rather than growing our memory.
   void notify(const std::string& method, const json& params) {
-    net::post(ws_.get_executor(), [self = shared_from_this(), method, params] {
-      if (self->rpc_ && self->unsent_ <= 2 * self->hub_.options.max_unsent) self->rpc_->notify(method, params);
-    });
+    if (lsp_) return;  // the hub's broadcasts: an LSP client has its own progress, and no subscription
+    speak(method, params, false);
   }
 
   // At shutdown, after the network threads stopped: waits for the requests still running.
@@ -242,7 +250,41 @@ class WsSession : public std::enable_shared_from_this<WsSession> {
   bool subscribed() const { return subscribed_; }
 
  private:
+  void speak(const std::string& method, const json& params, bool request) {
+    net::post(ws_.get_executor(), [self = shared_from_this(), method, params, request] {
+      if (!self->rpc_ || self->unsent_ > 2 * self->hub_.options.max_unsent) return;
+      if (request) self->rpc_->request(method, params);
+      else self->rpc_->notify(method, params);
+    });
+  }
+
+  void start_lsp() {
+    std::weak_ptr<WsSession> weak = weak_from_this();
+    StdioOptions options;
+    options.index = hub_.options.index;
+    options.max_message = hub_.options.max_message;
+    detail::LspSession::Peer peer{
+        .notify = [weak](const std::string& m, const json& p) { if (auto self = weak.lock()) self->speak(m, p, false); },
+        .request = [weak](const std::string& m, const json& p) { if (auto self = weak.lock()) self->speak(m, p, true); },
+        // exit: what was answered is written, then the connection is closed (on_write).
+        .exit = [weak] {
+          if (auto self = weak.lock()) net::post(self->ws_.get_executor(), [self] {
+              self->closing_ = true;
+              if (!self->writing_ && self->queue_.empty()) self->close_now(websocket::close_code::normal);
+            });
+        }};
+    Hub& hub = hub_;
+    lsp_ = std::make_unique<detail::LspSession>(hub.workspace, options, false, [&hub] { return hub.progress_now(); }, std::move(peer));
+  }
+
+  void close_now(websocket::close_code code) {
+    if (close_sent_) return;
+    close_sent_ = true;
+    ws_.async_close(code, [self = shared_from_this()](beast::error_code) {});
+  }
+
   Result handle(const std::string& method, const json& params, const CancelFlag& cancelled) {
+    if (lsp_) return lsp_->handle(method, params, cancelled);
     // The session's own methods (registered in protocol_methods.cpp as WebSocket only).
     if (method == "index/subscribe") return json(subscribed_ = true);
     if (method == "index/unsubscribe") return json((subscribed_ = false, true));
@@ -271,6 +313,7 @@ class WsSession : public std::enable_shared_from_this<WsSession> {
   void on_read(beast::error_code ec, size_t) {
     if (ec) {  // closed, reset, or a frame over the limit: the session ends, the server goes on
       rpc_.reset();
+      if (lsp_) lsp_->stop();
       return;
     }
     // Read in place (the buffer holds the whole message, contiguous); a buffer grown by a large
@@ -334,13 +377,7 @@ class WsSession : public std::enable_shared_from_this<WsSession> {
     queue_.pop_front();
     if (!queue_.empty()) return write_next();
     writing_ = false;
-    if (closing_) {
-      if (!close_sent_) {
-        close_sent_ = true;
-        ws_.async_close(websocket::close_code::policy_error, [self = shared_from_this()](beast::error_code) {});
-      }
-      return;
-    }
+    if (closing_) return close_now(lsp_ && authenticated_ ? websocket::close_code::normal : websocket::close_code::policy_error);
     if (paused_ && unsent_ <= hub_.options.max_unsent / 2) {
       paused_ = false;
       read();
@@ -357,6 +394,7 @@ class WsSession : public std::enable_shared_from_this<WsSession> {
   std::atomic<size_t> unsent_{0};  // queued and not yet written; any thread adds, the network thread subtracts
   bool open_ = false, writing_ = false, paused_ = false, authenticated_ = false, closing_ = false, close_sent_ = false;
   std::atomic<bool> subscribed_{false};
+  std::unique_ptr<detail::LspSession> lsp_;  // set on /lsp
 };
 
 class HttpSession : public std::enable_shared_from_this<HttpSession> {
@@ -398,7 +436,9 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
     if (websocket::is_upgrade(req)) {
       if (origin_refused(o, req)) return respond(error(http::status::forbidden, "this Origin may not connect", req.version()), false);
       stream_.expires_never();
-      std::make_shared<WsSession>(stream_.release_socket(), hub_, std::move(slot_))->run(std::move(req), authorized_);
+      std::string_view target(req.target().data(), req.target().size());
+      bool lsp = target.substr(0, target.find('?')) == "/lsp";
+      std::make_shared<WsSession>(stream_.release_socket(), hub_, std::move(slot_))->run(std::move(req), authorized_, lsp);
       return;
     }
     if (rpc_ready(req, authorized_)) return answer_rpc(std::move(req));
@@ -659,6 +699,10 @@ int serve(const ServeOptions& o, const std::atomic<bool>& stop) {
       o.root, open_options,
       [&hub, &o](const indexer::Progress& p) {
         if (o.progress) o.progress(p);
+        {
+          std::lock_guard lock(hub.progress_mu);
+          hub.progress = p;
+        }
         unsigned pct = p.bytes_total ? unsigned(100 * p.bytes_done / p.bytes_total) : 0;
         json value = {{"kind", "report"}, {"percentage", pct}, {"message", std::to_string(p.files_done) + "/" + std::to_string(p.files_total) + " files"}};
         hub.each_session([&](WsSession& s) { s.notify("$/progress", {{"token", "indexing"}, {"value", value}}); });

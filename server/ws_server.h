@@ -5,7 +5,8 @@
 // index/unsubscribe (index/didChange notifications after each re-index) and authenticate {token}
 // when a token is required and was not sent as a header. While the first index is built, every
 // connection gets $/progress notifications (token "indexing"), and methods that need the index wait
-// for it. HTTP: GET /health, GET /stats (JSON), GET /metrics
+// for it. On the path /lsp the WebSocket speaks LSP instead (lsp_session.h: one message per
+// text frame, the same login and Origin rules, the same tree). HTTP: GET /health, GET /stats (JSON), GET /metrics
 // (Prometheus text), POST /rpc (one JSON-RPC message or batch per request, for scripts and the
 // CLI).
 //

@@ -185,3 +185,23 @@ test('buffers over --max-file-size or too dense are not indexed, the editor is t
   assert.equal((await search('dense_file_on_disk')).length, 1);
   await shutdown(connection, exited, root);
 });
+
+// Eglot's way: initialize, shutdown and exit written at once (with "params": null), before the
+// tree has opened: the server exits with 0 (it aborted, leaving the opener's thread unjoined).
+test('shutdown and exit right after initialize, params null: exit code 0', async () => {
+  const root = tree({ 'a.py': 'def f():\n    pass\n' });
+  for (let i = 0; i < 5; i++) {
+    const child = spawn(binary, ['lsp', root], { stdio: ['pipe', 'ignore', 'inherit'] });
+    const exited = new Promise((resolve) => child.on('exit', (code, signal) => resolve(signal ?? code)));
+    for (const m of [
+      { jsonrpc: '2.0', id: 1, method: 'initialize', params: { processId: null, rootUri: null, capabilities: {} } },
+      { jsonrpc: '2.0', id: 2, method: 'shutdown', params: null },
+      { jsonrpc: '2.0', method: 'exit', params: null },
+    ]) {
+      const body = JSON.stringify(m);
+      child.stdin.write(`Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+    }
+    assert.equal(await exited, 0);
+  }
+  fs.rmSync(root, { recursive: true, force: true });
+});

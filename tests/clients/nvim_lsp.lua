@@ -1,15 +1,16 @@
 -- Neovim's built-in LSP client (Debian's 0.7), headless, against indexer lsp: workspace and
 -- document symbols, definition, and a definition typed into the buffer but not saved. Writes
 -- what it got to $OUT, one line per answer, for tests/clients/nvim_lsp.sh to compare.
-local bin, root, out = os.getenv('INDEXER_BINARY'), os.getenv('ROOT'), io.open(os.getenv('OUT'), 'w')
+local root, out = os.getenv('ROOT'), io.open(os.getenv('OUT'), 'w')
 local function say(s) out:write(s .. '\n') end
 
-local id = vim.lsp.start_client({ name = 'indexer', cmd = { bin, 'lsp' }, root_dir = root,
-  flags = { debounce_text_changes = 0 } })
+-- Started by the README's snippet ($SNIPPET), from the tree's root with `indexer` on PATH.
 vim.cmd('edit ' .. root .. '/shapes.py')
 local buf = vim.api.nvim_get_current_buf()
-vim.lsp.buf_attach_client(buf, id)
-vim.wait(10000, function() local c = vim.lsp.get_client_by_id(id); return c ~= nil and c.initialized end)
+dofile(os.getenv('SNIPPET'))
+-- A client is listed once it has initialized.
+vim.wait(10000, function() return #vim.lsp.get_active_clients() > 0 end)
+local id = vim.lsp.get_active_clients()[1].id
 
 local function request(method, params)
   local res = vim.lsp.buf_request_sync(buf, method, params, 10000) or {}

@@ -4,8 +4,15 @@ set -euo pipefail
 root=$(mktemp -d)
 trap 'rm -rf "$root"' EXIT
 cp "$(dirname "$0")/../fixtures/editors/shapes.py" "$root/"  # the tree both editor tests read
-export INDEXER_BINARY="$1" ROOT="$root" OUT="$root/.answers"
-timeout 60 nvim --headless -u NONE -i NONE -n -c "luafile $(dirname "$0")/nvim_lsp.lua" </dev/null >/dev/null 2>&1
+# The README's Neovim snippet (its first ```lua block), run as written: `indexer` on PATH, the
+# tree's root the working directory.
+here=$(cd "$(dirname "$0")" && pwd)
+awk '/^```lua$/{on=1; next} /^```$/{if (on) exit} on' "$here/../../README.md" > "$root/.snippet.lua"
+grep -q start_client "$root/.snippet.lua" || { echo "no Neovim snippet in README.md"; exit 1; }
+export PATH="$(dirname "$1"):$PATH" ROOT="$root" OUT="$root/.answers" SNIPPET="$root/.snippet.lua"
+[ "$(command -v indexer)" = "$1" ] || { echo "indexer on PATH is $(command -v indexer), not $1"; exit 1; }
+cd "$root"
+timeout 60 nvim --headless -u NONE -i NONE -n -c "luafile $here/nvim_lsp.lua" </dev/null >"$root/.log" 2>&1 || { cat "$root/.log"; exit 1; }
 expected='workspace area 1:8
 workspace area_of 7:4
 outline Shape

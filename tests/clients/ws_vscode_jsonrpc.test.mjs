@@ -4,33 +4,16 @@
 // CancellationTokenSource while the first index is built (answered with -32800).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import rpc from 'vscode-jsonrpc/node';
 import WebSocket from 'ws';
 import { tree } from './tree.mjs';
-
-const binary = process.env.INDEXER_BINARY;
-assert.ok(binary, 'INDEXER_BINARY names the indexer binary');
+import { serve } from './serve.mjs';
 
 
-async function serve(root, ...args) {
-  const child = spawn(binary, ['serve', root, '--listen', '127.0.0.1:0', ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
-  const exited = new Promise((resolve) => child.on('exit', (code) => resolve(code)));
-  const line = await new Promise((resolve, reject) => {
-    let out = '';
-    child.stdout.on('data', (d) => {
-      out += d;
-      if (out.includes('\n')) resolve(out.slice(0, out.indexOf('\n')));
-    });
-    exited.then((code) => reject(new Error(`indexer serve exited with ${code} before listening`)));
-  });
-  const m = /ws:\/\/([\d.]+):(\d+)/.exec(line);
-  assert.ok(m, `no address in ${JSON.stringify(line)}`);
-  return { url: `ws://127.0.0.1:${m[2]}`, stop: () => (child.kill('SIGTERM'), exited) };
-}
+
 
 // Each text frame is one message; frames that came before listen() are kept for it.
 class WebSocketReader extends rpc.AbstractMessageReader {
