@@ -8,7 +8,8 @@ pkgs=(cmake ninja-build g++ pkg-config ccache
       universal-ctags neovim python3-websockets  # readtags, and the clients the tests drive
       clang libclang-rt-14-dev                   # libFuzzer, for fuzz/
       libicu-dev                                 # Unicode categories for compress/tokens
-      libseccomp-dev bubblewrap)                 # sandbox/ filters; bwrap is its benchmark peer
+      libseccomp-dev bubblewrap                  # sandbox/ filters; bwrap is its benchmark peer
+      libsqlite3-dev rustc)                      # exec/: the job store, and the Rust language
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
