@@ -45,7 +45,7 @@ struct BadRequest {
 std::optional<uint64_t> seconds_ms(const json& body, const char* name) {
   auto it = body.find(name);
   if (it == body.end() || it->is_null()) return std::nullopt;
-  if (!it->is_number() || it->get<double>() <= 0 || it->get<double>() > 86400)
+  if (!it->is_number() || it->get<double>() <= 0 || it->get<double>() > 1e9)
     throw BadRequest{std::string(name) + ": a number of seconds above 0 (0.5, 2)"};
   return uint64_t(it->get<double>() * 1000 + 0.5);
 }

@@ -383,12 +383,16 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   void read() {
     parser_.emplace();
     parser_->header_limit(8 * 1024);
+    // Beast compares a Content-Length with the body limit as the headers are read: its default
+    // (1 MiB) refused larger bodies before on_header() could set ours, with a reset, not a 413.
+    parser_->body_limit(hub_.options.max_message);
     stream_.expires_after(hub_.options.login_deadline);
     http::async_read_header(stream_, buffer_, *parser_, beast::bind_front_handler(&HttpSession::on_header, shared_from_this()));
   }
 
   void on_header(beast::error_code ec, size_t) {
     if (ec == http::error::end_of_stream) return close();
+    if (ec == http::error::body_limit) return respond(error(http::status::payload_too_large, "request body over the limit", 11), false);
     if (ec) return;  // timed out, headers over the limit, not HTTP: dropped
     const ServeOptions& o = hub_.options;
     // On a Unix socket, its file's mode decides who connects: no token.
