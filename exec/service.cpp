@@ -295,7 +295,8 @@ struct Service::Impl {
       JobResult r;
       {
         std::unique_lock lock(mu);
-        cv.wait(lock, [&] { return stopping || queued > 0; });
+        while (!cv.wait_for(lock, std::chrono::seconds(1), [&] { return stopping || queued > 0; }))
+          if (live.empty()) store->idle();  // nothing live for a second: the file is let go (store.h)
         if (stopping) return;
         job = take();
         ++running;
@@ -462,6 +463,7 @@ Result<std::unique_ptr<Service>> Service::start(Settings settings) {
   m.store->recover(now_ms());
   m.purged_ms = now_ms();
   m.store->purge(m.purged_ms - int64_t(m.s.retention.count()) * 1000);
+  m.store->idle();
   std::string tmpl = (fs::temp_directory_path() / "indexer-exec-XXXXXX").string();
   if (!::mkdtemp(tmpl.data())) return Error{"cannot make a scratch directory under " + fs::temp_directory_path().string() + ": " + std::strerror(errno)};
   m.scratch = tmpl;

@@ -64,8 +64,9 @@ Status status_named(std::string_view name) {
   return Status::InternalError;
 }
 
-Result<std::unique_ptr<Store>> made(sqlite3* db, const std::string& where) {
-  auto fail = [&](const std::string& why) -> Result<std::unique_ptr<Store>> {
+// Sets a fresh connection up: WAL, the schema, the version checked. Closes it on an error.
+query::Status prepared(sqlite3* db, const std::string& where) {
+  auto fail = [&](const std::string& why) -> query::Status {
     sqlite3_close(db);
     return Error{where + ": " + why};
   };
@@ -89,12 +90,11 @@ Result<std::unique_ptr<Store>> made(sqlite3* db, const std::string& where) {
     sqlite3_free(err);
     return fail(why);
   }
-  return std::unique_ptr<Store>(new Store(db));
+  return {};
 }
 
-}  // namespace
-
-Result<std::unique_ptr<Store>> Store::open(const std::filesystem::path& root) {
+// <root>/.indexer/exec.db, opened and set up.
+Result<sqlite3*> open_file(const std::filesystem::path& root) {
   // .indexer is made (or found) beneath the root, never through a link the repository planted;
   // the path SQLite opens is then the root's canonical one, so NOFOLLOW refuses a link at
   // .indexer or exec.db (SQLite opens the -wal and -shm files with O_NOFOLLOW as well).
@@ -112,34 +112,66 @@ Result<std::unique_ptr<Store>> Store::open(const std::filesystem::path& root) {
     sqlite3_close(db);
     return Error{path + ": " + why};
   }
-  return made(db, path);
+  if (query::Status s = prepared(db, path); !s) return Error{s.error()};
+  return db;
+}
+
+sqlite3* memory_db() {
+  sqlite3* db = nullptr;
+  if (sqlite3_open_v2(":memory:", &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX, nullptr) != SQLITE_OK) {
+    sqlite3_close(db);
+    return nullptr;
+  }
+  return prepared(db, ":memory:") ? db : nullptr;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<Store>> Store::open(const std::filesystem::path& root) {
+  auto file = open_file(root);
+  if (!file) return Error{file.error()};
+  sqlite3_close(*file);
+  sqlite3* memory = memory_db();
+  if (!memory) return Error{"cannot open an in-memory SQLite database"};
+  return std::make_unique<Store>(root, memory);
 }
 
 std::unique_ptr<Store> Store::in_memory() {
-  sqlite3* db = nullptr;
-  sqlite3_open_v2(":memory:", &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX, nullptr);
-  auto r = made(db, ":memory:");
-  return r ? std::move(*r) : nullptr;
+  sqlite3* memory = memory_db();
+  return memory ? std::make_unique<Store>(std::filesystem::path(), memory) : nullptr;
 }
 
-Store::~Store() { sqlite3_close(db_); }
+Store::~Store() {
+  sqlite3_close(file_);
+  sqlite3_close(memory_);
+}
 
-bool Store::exec(const char* sql) { return sqlite3_exec(db_, sql, nullptr, nullptr, nullptr) == SQLITE_OK; }
+sqlite3* Store::db() {
+  if (!file_ && !root_.empty())
+    if (auto f = open_file(root_)) file_ = *f;
+  return file_ ? file_ : memory_;
+}
+
+void Store::idle() {
+  std::lock_guard lock(mu_);
+  sqlite3_close(file_);  // the last connection: the WAL is checkpointed into the file
+  file_ = nullptr;
+}
 
 bool Store::add(const std::string& id, const std::string& language, int64_t created_ms) {
   std::lock_guard lock(mu_);
-  Stmt s(db_, "INSERT INTO jobs(id, status, language, created) VALUES(?, 'queued', ?, ?)");
+  Stmt s(db(), "INSERT INTO jobs(id, status, language, created) VALUES(?, 'queued', ?, ?)");
   return s.text(1, id).text(2, language).integer(3, created_ms).step() == SQLITE_DONE;
 }
 
 void Store::running(const std::string& id) {
   std::lock_guard lock(mu_);
-  Stmt(db_, "UPDATE jobs SET status='running' WHERE id=?").text(1, id).step();
+  Stmt(db(), "UPDATE jobs SET status='running' WHERE id=?").text(1, id).step();
 }
 
 void Store::finish(const JobResult& r) {
   std::lock_guard lock(mu_);
-  Stmt s(db_,
+  Stmt s(db(),
          "UPDATE jobs SET status=?2, stdout=?3, stderr=?4, compile_output=?5, exit_code=?6, signal=?7, cpu_ms=?8, wall_ms=?9,"
          " memory=?10, message=?11, finished=?12 WHERE id=?1");
   s.text(1, r.id).text(2, status_name(r.status)).blob(3, r.out).blob(4, r.err).blob(5, r.compile_output).maybe(6, r.exit_code).maybe(7, r.signal);
@@ -148,7 +180,15 @@ void Store::finish(const JobResult& r) {
 
 std::optional<JobResult> Store::get(const std::string& id) {
   std::lock_guard lock(mu_);
-  Stmt s(db_,
+  for (sqlite3* db : {this->db(), memory_}) {
+    auto r = get_from(db, id);
+    if (r || db == memory_) return r;
+  }
+  return std::nullopt;
+}
+
+std::optional<JobResult> Store::get_from(sqlite3* db, const std::string& id) {
+  Stmt s(db,
          "SELECT status, language, stdout, stderr, compile_output, exit_code, signal, cpu_ms, wall_ms, memory, message, created, finished"
          " FROM jobs WHERE id=?");
   if (s.text(1, id).step() != SQLITE_ROW) return std::nullopt;
@@ -167,17 +207,17 @@ std::optional<JobResult> Store::get(const std::string& id) {
 
 int Store::recover(int64_t now_ms) {
   std::lock_guard lock(mu_);
-  Stmt s(db_,
+  Stmt s(db(),
          "UPDATE jobs SET status='internal_error', finished=?1, message=CASE status"
          " WHEN 'running' THEN 'the server stopped while the job ran (killed or crashed); it was not finished'"
          " ELSE 'the server stopped before the job ran (killed or crashed)' END WHERE status IN ('queued', 'running')");
   s.integer(1, now_ms).step();
-  return sqlite3_changes(db_);
+  return sqlite3_changes(db());
 }
 
 void Store::purge(int64_t before_ms) {
   std::lock_guard lock(mu_);
-  Stmt(db_, "DELETE FROM jobs WHERE finished IS NOT NULL AND finished < ?").integer(1, before_ms).step();
+  Stmt(db(), "DELETE FROM jobs WHERE finished IS NOT NULL AND finished < ?").integer(1, before_ms).step();
 }
 
 }  // namespace exec

@@ -20,10 +20,10 @@ namespace exec {
 
 class Store {
  public:
-  // root empty: an in-memory database (the same code, nothing kept).
+  // Checks that the file opens (made when missing), then closes it: see idle().
   static Result<std::unique_ptr<Store>> open(const std::filesystem::path& root);
+  // root empty: an in-memory database only (the same code, nothing kept).
   static std::unique_ptr<Store> in_memory();
-  explicit Store(sqlite3* db) : db_(db) {}  // takes the handle
   ~Store();
 
   // False when the id is already there (a duplicate).
@@ -34,11 +34,20 @@ class Store {
   // Rows a dead server left queued or running become internal_error; returns how many.
   int recover(int64_t now_ms);
   void purge(int64_t before_ms);
+  // Closes the file while no job is live. An open file inside the root pins the root's directory
+  // entry (a child's dentry holds its parent's), so a deleted root would not be reported deleted
+  // (inotify's IN_DELETE_SELF) and the watcher would never rescan the root that came back.
+  void idle();
+
+  explicit Store(std::filesystem::path root, sqlite3* memory) : root_(std::move(root)), memory_(memory) {}
 
  private:
-  bool exec(const char* sql);
+  std::optional<JobResult> get_from(sqlite3* db, const std::string& id);
+  sqlite3* db();  // under mu_: the file, opened on demand; while it cannot be (the root is gone), memory
   std::mutex mu_;
-  sqlite3* db_;
+  std::filesystem::path root_;
+  sqlite3* file_ = nullptr;
+  sqlite3* memory_ = nullptr;
 };
 
 }  // namespace exec

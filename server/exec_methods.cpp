@@ -16,9 +16,13 @@
 #include <random>
 #include <thread>
 
+#include "compress/compact.h"
+#include "compress/tokens.h"
 #include "exec/exec.h"
+#include "server/elided.h"
 #include "server/http_routes.h"
 #include "server/registry.h"
+#include "server/tool_text.h"
 
 namespace server {
 namespace {
@@ -28,6 +32,7 @@ constexpr uint64_t kMaxFilesBytes = 4 << 20;
 
 std::mutex g_mu;
 std::shared_ptr<exec::Service> g_service;
+bool g_stopped = false;  // serve's service has stopped: none is made again
 
 std::shared_ptr<exec::Service> running_service() {
   std::lock_guard lock(g_mu);
@@ -233,6 +238,7 @@ void stop() {
   {
     std::lock_guard lock(g_mu);
     s = std::move(g_service);
+    g_stopped = true;
   }
   // Destroyed here (unless a request holds it a moment longer): what runs is cancelled, waiters answered.
 }
@@ -347,8 +353,24 @@ const Executor& waiters() {
 
 std::shared_ptr<exec::Service> service_or_throw() {
   auto svc = running_service();
-  if (!svc) throw RpcError{-32002, "the execution service runs in `indexer serve` only"};
+  if (!svc) throw RpcError{-32002, "the execution service runs in `indexer serve` and `indexer mcp` only"};
   return svc;
+}
+
+// exec/run outside serve (MCP's run tool, `indexer call`): a service of the default settings, its
+// results in memory, made on first use. Never after serve has stopped its own.
+std::shared_ptr<exec::Service> service_or_start() {
+  std::lock_guard lock(g_mu);
+  if (!g_service && !g_stopped) {
+    exec::Settings s;
+    s.max_files_bytes = kMaxFilesBytes;
+    s.policy = *sandbox::preset("workspace");
+    auto svc = exec::Service::start(std::move(s));
+    if (!svc) throw RpcError{kInternalError, "the execution service cannot start: " + svc.error()};
+    g_service = std::move(*svc);
+  }
+  if (!g_service) throw RpcError{-32002, "the execution service has stopped"};
+  return g_service;
 }
 
 std::string new_id() {
@@ -360,8 +382,8 @@ std::string new_id() {
   return buf;
 }
 
-std::string run(const json& params, Context& ctx) {
-  auto svc = service_or_throw();
+exec::JobResult run_job(const json& params, Context& ctx) {
+  auto svc = service_or_start();
   exec::Request r;
   try {
     r = read_request(params.is_null() ? json::object() : params, svc->settings());
@@ -400,7 +422,42 @@ std::string run(const json& params, Context& ctx) {
       if (auto s = running_service()) s->cancel(id);
       lock.lock();
     }
-  return json_text(result_json(*w->result));
+  return std::move(*w->result);
+}
+
+std::string run(const json& params, Context& ctx) { return json_text(result_json(run_job(params, ctx))); }
+
+// MCP's run tool: the status line, then the output as one tool output cut to the budget by the
+// compactor's rules (head, tail and every failure line kept; what is cut is named by a handle the
+// expand tool gives back).
+std::string tool_run(const json& arguments, Context& ctx) {
+  exec::JobResult r = run_job(arguments, ctx);
+  std::string head = "status: " + std::string(exec::status_name(r.status));
+  if (r.exit_code) head += ", exit " + std::to_string(*r.exit_code);
+  if (r.signal) head += ", signal " + std::to_string(*r.signal);
+  char figures[96];
+  std::snprintf(figures, sizeof figures, "; %.3f s wall, %.3f s cpu, %llu KB", r.wall_ms / 1000, r.cpu_ms / 1000, (unsigned long long)(r.memory_bytes / 1024));
+  head += figures;
+  head += "\n" + r.message + "\n";
+  std::string body;
+  auto section = [&](const char* name, const std::string& text) {
+    if (text.empty()) return;
+    body += std::string("--- ") + name + " ---\n" + text;
+    if (text.back() != '\n') body += '\n';
+  };
+  section("compile output", r.compile_output);
+  section("stdout", r.out);
+  section("stderr", r.err);
+  const auto& tokenizer = compress::tokens::tokenizer(compress::tokens::Encoding::O200k);
+  size_t budget = ctx.max_tokens ? ctx.max_tokens : kToolTokens;
+  size_t room = budget > tokenizer.count(head) + 64 ? budget - tokenizer.count(head) - 64 : 0;
+  compress::CompactOptions o;
+  o.budget = room;
+  o.count = [&tokenizer](std::string_view t) { return tokenizer.count(t); };
+  compress::Message m;
+  m.role = "tool", m.content = std::move(body), m.kind = compress::Kind::ToolOutput;
+  auto compacted = compress::compact({std::move(m)}, o, elided_store());
+  return head + (compacted.messages.empty() ? std::string() : compacted.messages[0].content);
 }
 
 std::string status(const json& params, Context&) {
@@ -425,10 +482,22 @@ const Registration registered([](Registry& reg) {
                    .params = "{language, source_code, stdin?, args?, files?, cpu_time_limit?, wall_time_limit?, memory_limit?, policy?, id?} | {command, ...}",
                    .summary = "Runs code in a language (python, javascript, c, cpp, rust, bash), or a command line, in the sandbox; answered when it ends with "
                               "{id, status, stdout, stderr, compile_output, exit_code, signal, time, wall_time, memory}, after exec/output {id, stream, data} "
-                              "notifications as output arrives. $/cancelRequest kills the run. In `indexer serve` only.",
+                              "notifications as output arrives. $/cancelRequest kills the run.",
                    .runs = Runs::Executor,
                    .executor = &waiters(),
-                   .needs_index = false},
+                   .needs_index = false,
+                   .tool = McpTool{"run",
+                                   "Runs code (language: python, javascript, c, cpp, rust, bash; source_code) or a shell command line "
+                                   "(command) in a sandbox: no network, a fresh workspace, time and memory limits. Answers the status, "
+                                   "exit code and output; long output keeps its head, tail and error lines.",
+                                   tool_schema({{"language", {{"type", "string"}}},
+                                                {"source_code", {{"type", "string"}}},
+                                                {"command", {{"type", "string"}}},
+                                                {"stdin", {{"type", "string"}}},
+                                                {"args", {{"type", "array"}, {"items", {{"type", "string"}}}}},
+                                                {"files", {{"type", "object"}, {"additionalProperties", {{"type", "string"}}}}},
+                                                {"wall_time_limit", {{"type", "number"}, {"description", "seconds"}}}}),
+                                   tool_run}},
                   run);
   reg.add_written({.name = "exec/status",
                    .params = "{id}",
