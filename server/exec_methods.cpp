@@ -317,11 +317,13 @@ class Waiters {
   void post(std::function<void()> job) {
     std::lock_guard lock(mu_);
     jobs_.push_back(std::move(job));
-    if (idle_ > 0) return cv_.notify_one();
-    if (threads_ < kMax) {
+    // A thread for each job no idle one will take: an idle thread counts as such until it wakes, so
+    // jobs posted together must not all be promised to it (the second would wait a whole run).
+    if (jobs_.size() > idle_ && threads_ < kMax) {
       ++threads_;
       std::thread([this] { loop(); }).detach();
     }
+    cv_.notify_one();
   }
 
  private:

@@ -317,6 +317,17 @@ async def websocket(s):
         await ws.send(json.dumps({"jsonrpc": "2.0", "id": 5, "method": "exec/status", "params": {"id": "ws-cancel"}}))
         m = await next_answer(ws, 5)
         check(m["result"]["status"] == "cancelled", f"exec/status after cancel: {m}")
+        # Two runs sent together each get their own wait: the second is answered while the first runs.
+        await ws.send(json.dumps({"jsonrpc": "2.0", "id": 10, "method": "exec/run", "params": {"id": "ws-long", "language": "bash", "source_code": "sleep 60"}}))
+        await ws.send(json.dumps({"jsonrpc": "2.0", "id": 11, "method": "exec/run", "params": {"command": "echo second"}}))
+        m = await next_answer(ws, 11)
+        check(m["result"]["stdout"] == "second\n", f"second run: {m}")
+        await ws.send(json.dumps({"jsonrpc": "2.0", "id": 12, "method": "exec/status", "params": {"id": "ws-long"}}))
+        m = await next_answer(ws, 12)
+        check(m["result"]["status"] in ("queued", "running"), f"the first still runs: {m}")
+        await ws.send(json.dumps({"jsonrpc": "2.0", "id": 13, "method": "exec/cancel", "params": {"id": "ws-long"}}))
+        m = await next_answer(ws, 10)
+        check(m["result"]["status"] == "cancelled", f"the first, cancelled: {m}")
         # exec/cancel of a REST job.
         s.request("POST", "/execute", {"id": "rest-long", "language": "bash", "source_code": "sleep 60"})
         await ws.send(json.dumps({"jsonrpc": "2.0", "id": 6, "method": "exec/cancel", "params": {"id": "rest-long"}}))
