@@ -473,9 +473,9 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   // A module's route (http_routes.h): answered whenever its handler calls back, from any thread;
   // the connection is not read meanwhile, and no thread waits for it.
   void answer_route(const HttpRoute& route, http::request<http::string_body> req) {
-    std::string_view target(req.target().data(), req.target().size());
-    size_t q = target.find('?');
     auto held = std::make_shared<http::request<http::string_body>>(std::move(req));
+    std::string_view target(held->target().data(), held->target().size());
+    size_t q = target.find('?');
     HttpRequest r{std::string(method_of(*held)), std::string(target.substr(0, q)), q == target.npos ? "" : std::string(target.substr(q + 1)),
                   std::move(held->body()), peer(), [held](std::string_view name) {
                     auto it = held->find(beast::string_view(name.data(), name.size()));
