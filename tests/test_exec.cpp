@@ -195,3 +195,24 @@ TEST_CASE("exec: bad requests are refused with the reason", "[exec]") {
   CHECK(exec::find_language("node")->name == "javascript");
   CHECK(exec::find_language("cobol") == nullptr);
 }
+
+TEST_CASE("exec: results are kept for the retention time, then deleted", "[exec]") {
+  TempDir dir;
+  {
+    auto s = settings_for(dir.path());
+    auto svc = started(s);
+    Waited w;
+    REQUIRE(svc->submit(bash("old", "echo old"), w.hooks()).refused == exec::Service::Refused::No);
+    w.wait_for(1);
+  }
+  {
+    auto svc = started(settings_for(dir.path()));  // a day's retention: still there
+    REQUIRE(svc->result("old"));
+    CHECK(svc->result("old")->out == "old\n");
+  }
+  usleep(1'100'000);
+  auto s = settings_for(dir.path());
+  s.retention = std::chrono::seconds(1);
+  auto svc = started(s);
+  CHECK_FALSE(svc->result("old"));
+}
