@@ -263,6 +263,14 @@ def killed_and_restarted(tmp):
         s.stop()
 
 
+def bad_options(tmp):
+    for args, said in ((["--exec-workers", "0"], "--exec-workers takes a whole number from 1 to 256"),
+                       (["--exec-queue", "x"], "--exec-queue takes a whole number"),
+                       (["--exec-policy", "nosuch"], "--exec-policy: nosuch")):
+        p = subprocess.run([BINARY, "serve", tmp, "--listen", "127.0.0.1:0", *args], capture_output=True, text=True, timeout=30)
+        check(p.returncode == 2 and said in p.stderr, f"{args}: {p.returncode} {p.stderr!r}")
+
+
 def security(tmp):
     s = Server(tmp, "--token", "sekrit")
     try:
@@ -355,7 +363,7 @@ def main():
             thousand(s)
         finally:
             s.stop()
-        for name, case in (("queue", queue_cancel_fairness), ("restart", killed_and_restarted), ("security", security)):
+        for name, case in (("queue", queue_cancel_fairness), ("restart", killed_and_restarted), ("security", security), ("options", bad_options)):
             d = os.path.join(tmp, name)
             os.makedirs(d)
             case(d)
