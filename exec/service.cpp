@@ -300,10 +300,15 @@ struct Service::Impl {
         if (stopping) return;
         job = take();
         ++running;
-        job->result.status = Status::Running;
         r = job->result;
       }
+      // Stored before it is shown as running: a server killed after a client saw "running" has
+      // the row saying so, and the restart reports the job as stopped while it ran.
       store->running(r.id);
+      {
+        std::lock_guard lock(mu);
+        job->result.status = r.status = Status::Running;
+      }
       work(*job, r);
       finish(job, std::move(r), true);
       maybe_purge();
@@ -478,10 +483,8 @@ Service::~Service() {
   {
     std::lock_guard lock(m.mu);
     m.stopping = true;
-    for (auto& [id, job] : m.live) {
-      if (job->result.status == Status::Running) job->stop = true;
-      else dropped.push_back(job);
-    }
+    for (auto& [id, job] : m.live) job->stop = true;  // what runs ends at once (its worker finishes it)
+    for (auto& [client, jobs] : m.waiting) dropped.insert(dropped.end(), jobs.begin(), jobs.end());
     m.waiting.clear();
     m.turns.clear();
     m.queued = 0;
