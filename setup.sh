@@ -11,7 +11,8 @@ pkgs=(cmake ninja-build g++ pkg-config ccache
       libicu-dev                                 # Unicode categories for compress/tokens
       libpcre2-dev                               # the tags queries' #match? predicates
       libseccomp-dev bubblewrap                  # sandbox/ filters; bwrap is its benchmark peer
-      libhiredis-dev redis-server)               # the execution queue shared through Redis, and its test's server
+      libhiredis-dev redis-server                # the execution queue shared through Redis, and its test's server
+      libsqlite3-dev rustc)                      # exec/: the job store, and the Rust language
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")

@@ -1046,6 +1046,7 @@ Result<Outcome> run_impl(const Policy& policy, const Command& command, const Run
   out.wall_ms = std::chrono::duration<double, std::milli>(Clock::now() - start).count();
   out.cpu_ms = double(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1e3 + double(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e3;
 
+  if (cgroup && cgroup->has_memory()) out.memory_bytes = cgroup->peak_memory();
   ChildReport report;
   ::fcntl(status_r.fd, F_SETFL, O_NONBLOCK);
   if (::read(status_r.fd, &report, sizeof report) != ssize_t(sizeof report)) report = {};

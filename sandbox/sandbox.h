@@ -39,6 +39,7 @@ struct Outcome {
   std::string out, err;  // each capped at limits.output_bytes, then a marker line
   bool out_truncated = false, err_truncated = false;
   double wall_ms = 0, cpu_ms = 0;
+  uint64_t memory_bytes = 0;  // peak of the command's tree (its memory cgroup); 0 without one
   std::vector<std::string> layers;    // applied: "user-ns", "mount-ns", "rlimits" ...
   std::vector<std::string> weakened;  // asked for but missing on this kernel (Isolation::BestEffort)
 };

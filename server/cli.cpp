@@ -106,6 +106,8 @@ commands:
                             /stats, /metrics, POST /rpc); loopback and a free port by default;
                             unix:SOCKET, a Unix socket of mode 0600 (no token needed);
                             query and other local clients find it through PATH/.indexer/server.json
+                            [--exec-workers N] [--exec-queue N] [--exec-retention SECONDS]
+                            [--exec-policy P]: the execution service (README: "Execution service")
   lsp     [PATH] [--stdio]  a language server on stdin/stdout (LSP 3.17; PATH: else the
                             client's workspace root; --stdio, as editors pass it, changes nothing)
   mcp     [PATH]            a Model Context Protocol server on stdin/stdout, with tools for agents
@@ -154,7 +156,8 @@ struct UsageError {
 constexpr std::string_view kValued[] = {"--kind", "--lang", "--path", "--limit", "--format", "-o",
                                         "--max-file-size", "--exclude", "--threads", "--snapshot", "--depth",
                                         "--max-watches", "--listen", "--token", "--allow-origin", "--encoding",
-                                        "--tokens", "--focus", "--context", "--policy"};
+                                        "--tokens", "--focus", "--context", "--policy",
+                                        "--exec-workers", "--exec-queue", "--exec-retention", "--exec-policy"};
 constexpr std::string_view kSwitches[] = {"--json", "--imports", "--index-minified", "--no-snapshot", "--no-server", "--help", "-h", "--version",
                                           "--stdio", "--markdown", "--count", "--encode", "--decode", "--words",
                                           "--no-persist-elided"};
@@ -1118,6 +1121,12 @@ int cmd_serve(const Args& a) {
     server::set_served_policy(std::move(*policy), o.root.string());
   }
   o.index = index_options(a);
+  for (const char* flag : {"--exec-workers", "--exec-queue", "--exec-retention", "--exec-policy"})  // checked by the module
+    if (auto v = a.get(flag)) o.settings[flag + 2] = *v;
+  // One policy unless told otherwise: runs are judged by the one sandbox/check answers by.
+  if (!a.get("--exec-policy")) {
+    if (auto v = a.get("--policy")) o.settings["exec-policy"] = *v;
+  }
   if (!a.has("--no-persist-elided")) {
     server::keep_elided_under(o.root.string());
     if (std::string why = server::open_elided_store(); !why.empty())

@@ -306,6 +306,8 @@ void keep_elided_under(std::string root) {
   setting().root = std::move(root);
 }
 
+compress::ElisionStore& elided_store() { return store(); }
+
 std::string open_elided_store() {
   store();
   std::lock_guard lock(setting().mu);

@@ -13,7 +13,15 @@
 
 #include <string>
 
+namespace compress {
+class ElisionStore;
+}
+
 namespace server {
+
+// The process's store itself: for a module that elides with the compactor too (the MCP run tool),
+// so its handles expand through context/expand like context/compact's.
+compress::ElisionStore& elided_store();
 
 // Sets the root whose .indexer/elided/ the store persists in (empty: memory only). Takes effect
 // when the store is first used, so call it before serving; a later call changes nothing.

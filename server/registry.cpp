@@ -1,4 +1,5 @@
 #include "server/registry.h"
+#include "server/http_routes.h"
 
 #include <nlohmann/json.hpp>
 
@@ -115,12 +116,13 @@ std::string tool_schema(const json& properties, const std::vector<std::string>& 
   return json{{"type", "object"}, {"properties", properties}, {"required", required}, {"additionalProperties", false}}.dump();
 }
 
-Result Registry::call(std::string_view name, const json& params, Host& host, const CancelFlag& cancelled) const {
+Result Registry::call(std::string_view name, const json& params, Host& host, const CancelFlag& cancelled,
+                      std::function<void(const std::string&, const json&)> notify, uint64_t connection) const {
   const Method* m = find(name);
   if (!m) throw RpcError{kMethodNotFound, "no method '" + std::string(name) + "'"};
   if (!m->call) throw RpcError{kMethodNotFound, "'" + m->name + "' is served over a WebSocket only"};
   if (!params.is_null() && !params.is_object() && !params.is_array()) throw RpcError{kInvalidParams, "params must be an object"};
-  Context context{host, m->needs_index ? &host.index_ready(cancelled) : host.index_now(), cancelled};
+  Context context{host, m->needs_index ? &host.index_ready(cancelled) : host.index_now(), cancelled, 0, std::move(notify), connection};
   return m->call(params, context);
 }
 
@@ -155,6 +157,22 @@ json call_json(Service& service, std::string_view method, const json& params) {
   ReadyHost host(service);
   CancelFlag cancelled{false};
   return to_json(registry().call(method, params, host, cancelled));
+}
+
+}  // namespace server
+
+namespace server {
+
+std::vector<Module>& modules() {
+  static std::vector<Module> m;
+  return m;
+}
+
+const HttpRoute* find_route(std::string_view method, std::string_view path) {
+  for (const auto& m : modules())
+    for (const auto& r : m.routes)
+      if (r.method == method && (r.prefix ? path.starts_with(r.path) : path == r.path)) return &r;
+  return nullptr;
 }
 
 }  // namespace server

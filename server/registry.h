@@ -52,6 +52,10 @@ struct Context {
   Service* index;
   const CancelFlag& cancelled;
   size_t max_tokens = 0;  // an MCP tool's answer: its budget in tokens (0: the default)
+  // A notification to the calling connection, sent in order before the call's answer (WebSocket
+  // only; empty elsewhere); and the connection's number (0: none), a key for fairness.
+  std::function<void(const std::string& method, const json& params)> notify = {};
+  uint64_t connection = 0;
   Service& service() const { return *index; }
   bool cancelled_now() const { return cancelled.load(std::memory_order_relaxed); }
 };
@@ -121,7 +125,8 @@ class Registry {
   const Method* with_tool(std::string_view name) const;  // the method whose MCP tool has this name
 
   // Runs a method: unknown is -32601; one that needs the index waits for it (cancellable).
-  Result call(std::string_view name, const json& params, Host& host, const CancelFlag& cancelled) const;
+  Result call(std::string_view name, const json& params, Host& host, const CancelFlag& cancelled,
+              std::function<void(const std::string&, const json&)> notify = {}, uint64_t connection = 0) const;
 
   // The README's table of methods, one row each: the test keeps README.md equal to it.
   std::string markdown() const;

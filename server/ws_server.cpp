@@ -34,6 +34,7 @@
 #include "server/lsp_session.h"
 #include "server/metrics.h"
 #include "server/registry.h"
+#include "server/http_routes.h"
 #include "server/stdio_io.h"
 
 namespace server {
@@ -106,7 +107,8 @@ struct Hub {
   }
 
   // A registered method, timed and counted under its name.
-  Result call(const std::string& method, const json& params, const CancelFlag& cancelled) {
+  Result call(const std::string& method, const json& params, const CancelFlag& cancelled,
+              std::function<void(const std::string&, const json&)> notify = {}, uint64_t connection = 0) {
     auto t = Clock::now();
     bool error = true;
     struct Count {
@@ -116,7 +118,7 @@ struct Hub {
       bool& error;
       ~Count() { hub.metrics.request(method, std::chrono::duration<double>(Clock::now() - t).count(), error); }
     } count{*this, method, t, error};
-    Result out = registry().call(method, params, workspace, cancelled);
+    Result out = registry().call(method, params, workspace, cancelled, std::move(notify), connection);
     error = false;
     return out;
   }
@@ -289,7 +291,12 @@ class WsSession : public std::enable_shared_from_this<WsSession> {
     if (method == "index/subscribe") return json(subscribed_ = true);
     if (method == "index/unsubscribe") return json((subscribed_ = false, true));
     if (method == "authenticate") return json(true);  // already: by header, or no token needed
-    return hub_.call(method, params, cancelled);
+    // A method's notifications go out with one post, as its answer does, so they arrive before it.
+    auto notify = [weak = weak_from_this()](const std::string& m, const json& p) {
+      if (auto self = weak.lock(); self && self->unsent_ <= 2 * self->hub_.options.max_unsent)
+        self->send(json_text(json{{"jsonrpc", "2.0"}, {"method", m}, {"params", p}}));
+    };
+    return hub_.call(method, params, cancelled, std::move(notify), number_);
   }
 
   void on_accept(beast::error_code ec) {
@@ -395,6 +402,10 @@ class WsSession : public std::enable_shared_from_this<WsSession> {
   bool open_ = false, writing_ = false, paused_ = false, authenticated_ = false, closing_ = false, close_sent_ = false;
   std::atomic<bool> subscribed_{false};
   std::unique_ptr<detail::LspSession> lsp_;  // set on /lsp
+  const uint64_t number_ = [] {
+    static std::atomic<uint64_t> next{1};
+    return next++;
+  }();
 };
 
 class HttpSession : public std::enable_shared_from_this<HttpSession> {
@@ -410,12 +421,16 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   void read() {
     parser_.emplace();
     parser_->header_limit(8 * 1024);
+    // Beast compares a Content-Length with the body limit as the headers are read: its default
+    // (1 MiB) refused larger bodies before on_header() could set ours, with a reset, not a 413.
+    parser_->body_limit(hub_.options.max_message);
     stream_.expires_after(hub_.options.login_deadline);
     http::async_read_header(stream_, buffer_, *parser_, beast::bind_front_handler(&HttpSession::on_header, shared_from_this()));
   }
 
   void on_header(beast::error_code ec, size_t) {
     if (ec == http::error::end_of_stream) return close();
+    if (ec == http::error::body_limit) return respond(error(http::status::payload_too_large, "request body over the limit", 11), false);
     if (ec) return;  // timed out, headers over the limit, not HTTP: dropped
     const ServeOptions& o = hub_.options;
     // On a Unix socket, its file's mode decides who connects: no token.
@@ -442,6 +457,8 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
       return;
     }
     if (rpc_ready(req, authorized_)) return answer_rpc(std::move(req));
+    if (const HttpRoute* route = authorized_ && !origin_refused(o, req) ? find_route(method_of(req), path_of(req)) : nullptr)
+      return answer_route(*route, std::move(req));
     // A client without the token gets its answer (401, or /health) and the connection is closed.
     respond(handle(req, authorized_), req.keep_alive() && authorized_);
   }
@@ -485,6 +502,50 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
     else net::post(hub_.http_rpc, std::move(work));
   }
 
+  static std::string_view method_of(const http::request<http::string_body>& req) {
+    return std::string_view(req.method_string().data(), req.method_string().size());
+  }
+  static std::string_view path_of(const http::request<http::string_body>& req) {
+    std::string_view target(req.target().data(), req.target().size());
+    return target.substr(0, target.find('?'));
+  }
+
+  // A module's route (http_routes.h): answered whenever its handler calls back, from any thread;
+  // the connection is not read meanwhile, and no thread waits for it.
+  void answer_route(const HttpRoute& route, http::request<http::string_body> req) {
+    auto held = std::make_shared<http::request<http::string_body>>(std::move(req));
+    std::string_view target(held->target().data(), held->target().size());
+    size_t q = target.find('?');
+    HttpRequest r{std::string(method_of(*held)), std::string(target.substr(0, q)), q == target.npos ? "" : std::string(target.substr(q + 1)),
+                  std::move(held->body()), peer(), [held](std::string_view name) {
+                    auto it = held->find(beast::string_view(name.data(), name.size()));
+                    return it == held->end() ? std::string() : std::string(it->value());
+                  }};
+    stream_.expires_never();  // a run may take longer than any read deadline
+    route.handle(std::move(r), [self = shared_from_this(), version = held->version(), keep_alive = held->keep_alive()](HttpAnswer a) {
+      http::response<http::string_body> res{static_cast<http::status>(a.status), version};
+      res.set(http::field::server, "indexer");
+      res.set(http::field::content_type, a.content_type);
+      for (const auto& [name, value] : a.headers) res.set(name, value);
+      res.body() = std::move(a.body);
+      res.prepare_payload();
+      net::post(self->stream_.get_executor(), [self, res = std::move(res), keep_alive]() mutable { self->respond(std::move(res), keep_alive); });
+    });
+  }
+
+  std::string peer() {
+    beast::error_code ec;
+    auto ep = stream_.socket().remote_endpoint(ec);
+    if (ec) return "unknown";
+    if (ep.protocol().family() == AF_INET) return net::ip::address_v4(ntohl(reinterpret_cast<const sockaddr_in*>(ep.data())->sin_addr.s_addr)).to_string();
+    if (ep.protocol().family() == AF_INET6) {
+      net::ip::address_v6::bytes_type b;
+      std::memcpy(b.data(), &reinterpret_cast<const sockaddr_in6*>(ep.data())->sin6_addr, 16);
+      return net::ip::address_v6(b).to_string();
+    }
+    return "unix";
+  }
+
   // `body` is one request (not a batch) of a method registered to run inline (Hub::where).
   bool quick_call(std::string_view body) {
     namespace scan = json_scan;
@@ -516,14 +577,20 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
       static const CancelFlag never{false};
       Context c{hub_.workspace, hub_.workspace.service(), never};
       res.body() = c.index ? index::write_status(index::status(c, {})) : json_text(json{{"status", "indexing"}});
+      for (const auto& m : modules())  // each module's own member
+        if (m.stats && res.body().ends_with('}')) res.body().insert(res.body().size() - 1, ",\"" + m.name + "\":" + m.stats());
     } else if (req.method() == http::verb::get && path == "/metrics") {
       res.set(http::field::content_type, "text/plain; version=0.0.4");
       res.body() = hub_.metrics.prometheus(hub_.gauges());
+      for (const auto& m : modules())
+        if (m.prometheus) res.body() += m.prometheus();
     } else if (req.method() == http::verb::post && path == "/rpc") {
       // Answered by answer_rpc() when it can be: here only the refusals. While the first index is
       // built, not at all (over WebSocket, requests wait for it instead).
       if (origin_refused(hub_.options, req)) return error(http::status::forbidden, "this Origin may not post", req.version());
       return error(http::status::service_unavailable, "indexing; try again, or use the WebSocket", req.version());
+    } else if (find_route(method_of(req), path)) {
+      return error(http::status::forbidden, "this Origin may not call this", req.version());
     } else {
       return error(http::status::not_found, "GET /health, /stats, /metrics; POST /rpc; or a WebSocket upgrade", req.version());
     }
@@ -665,6 +732,19 @@ int serve(const ServeOptions& o, const std::atomic<bool>& stop) {
       if (!path.empty()) unlink_local(path, dev, ino);
     }
   } unlink_socket{o.socket_path, listener.dev, listener.ino};
+  // Modules start before anything is served, and stop (below) before the sessions are waited for.
+  for (const auto& m : modules())
+    if (std::string why = m.start ? m.start({o.root, o.settings}) : ""; !why.empty()) {
+      std::cerr << "indexer: " << m.name << ": " << why << '\n';
+      return 2;
+    }
+  struct StopModules {
+    ~StopModules() {
+      for (const auto& m : modules())
+        if (m.stop) m.stop();
+    }
+  };
+  std::optional<StopModules> stop_modules(std::in_place);
   Hub hub(o);  // before the io_context: its handlers hold sessions, which point at the hub
   ContextPool pool(o.threads);
   Acceptor acceptor(pool.first());
@@ -766,6 +846,7 @@ int serve(const ServeOptions& o, const std::atomic<bool>& stop) {
   pool.stop();
   for (auto& t : threads) t.join();
   hub.http_rpc.join();  // its answers are posted to the stopped contexts, and dropped with them
+  stop_modules.reset();  // a module's jobs end, so the requests waiting for them do
   // Requests still running on the pool use the hub: wait for them before it goes.
   hub.each_session([](WsSession& s) {
     if (auto rpc = s.connection()) rpc->close();

@@ -32,6 +32,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -61,6 +62,7 @@ struct ServeOptions {
   unsigned threads = 2;               // network threads; requests run on the JSON-RPC pool
   std::function<void(const std::string&)> announce;  // "listening on ...", "ready: ..."
   std::function<void(const indexer::Progress&)> progress;  // the first index, for a terminal
+  std::map<std::string, std::string> settings;  // modules' options (http_routes.h): "exec-workers" -> "4"
 };
 
 // The discovery file of a root, and what it says.

@@ -83,7 +83,7 @@ TEST_CASE("registry: every method is described, and names and tools are unique",
   }
   for (const char* m : {"initialize", "index/status", "symbols/search", "graph/cycles", "authenticate"}) CHECK(names.count(m));
   CHECK(tools == std::set<std::string>{"find_symbols", "outline", "definition", "importers", "dependencies", "index_status", "refresh",
-                                       "count_tokens", "expand", "repo_map", "sandbox_check"});
+                                       "count_tokens", "expand", "repo_map", "run", "sandbox_check"});
 
   server::Registry mine;
   mine.add({.name = "x/y", .params = "{}", .summary = "one"});

@@ -35,7 +35,7 @@ test('tools over the official SDK client', async () => {
 
   const { tools } = await client.listTools();
   const names = tools.map((t) => t.name).sort();
-  assert.deepEqual(names, ['count_tokens', 'definition', 'dependencies', 'expand', 'find_symbols', 'importers', 'index_status', 'outline', 'refresh', 'repo_map', 'sandbox_check']);
+  assert.deepEqual(names, ['count_tokens', 'definition', 'dependencies', 'expand', 'find_symbols', 'importers', 'index_status', 'outline', 'refresh', 'repo_map', 'run', 'sandbox_check']);
   // tools/list is the registry's: every method registered with a tool, with its schema.
   const registered = JSON.parse(execFileSync(binary, ['methods', '--json'], { encoding: 'utf8' })).filter((m) => m.tool);
   // Each also takes max_tokens, its answer's budget, which mcp.cpp adds and takes off.
@@ -62,6 +62,15 @@ test('tools over the official SDK client', async () => {
   assert.equal(text(await client.callTool({ name: 'count_tokens', arguments: { text: "Hello world, it's", encoding: 'cl100k_base' } })),
     '5 tokens (cl100k_base)\n');
 
+  // run: code in the sandbox, its long output cut to the budget with the failure line kept and the
+  // rest behind a handle that expand gives back.
+  const src = 'import sys\nfor i in range(3000):\n    print("ok line", i)\n    if i == 1500: print("Traceback (most recent call last): boom")\nsys.exit(2)';
+  const ran = text(await client.callTool({ name: 'run', arguments: { language: 'python', source_code: src, max_tokens: 300 } }));
+  assert.match(ran, /^status: runtime_error, exit 2/);
+  assert.match(ran, /^Traceback \(most recent call last\): boom$/m);
+  assert.match(ran, /^ok line 2999$/m);
+  const handle = ran.match(/\[\[elided (z[0-9a-f]+)/)[1];
+  assert.match(text(await client.callTool({ name: 'expand', arguments: { handle } })), /^ok line 7$/m);
   // Bounded: a limit, and a note saying how much more there was (400 handlers match).
   const many = text(await client.callTool({ name: 'find_symbols', arguments: { pattern: 'handler', limit: 5 } }));
   assert.equal(many.split('\n').filter((l) => l.startsWith('function handler_')).length, 5);

@@ -617,7 +617,8 @@ async def odd_names():
         metrics = get(srv.http + "/metrics")[1]
         assert "fake_metric" not in metrics and len(metrics) < 64 << 10, metrics[:2000]
         for line in metrics.splitlines():
-            assert re.fullmatch(r'# .*|[a-z_]+(\{method="[^"\\\n]*"(,le="[^"]*")?\})? [-+.\deInf]+', line), line
+            # Any label set (modules add theirs: status, language), each value one quoted string.
+            assert re.fullmatch(r'# .*|[a-z_]+(\{[a-z_]+="[^"\\\n]*"(,[a-z_]+="[^"\\\n]*")*\})? [-+.\deInf]+', line), line
         assert re.search(r'^indexer_requests_total\{method="\(other\)"\} 3$', metrics, re.M), metrics
         await still_serves(srv)
     finally:

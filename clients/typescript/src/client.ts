@@ -25,6 +25,10 @@ import type {
   DidChangeEvent,
   DiffTextParams,
   DiffTextResult,
+  ExecCancelResult,
+  ExecOutput,
+  ExecResult,
+  ExecRunParams,
   GraphDepthParams,
   GraphNodeParams,
   GraphPathParams,
@@ -135,6 +139,7 @@ export class IndexerClient {
   private readonly inFlight = new Map<number, Call>();
   private readonly changeListeners = new Set<(e: DidChangeEvent) => void>();
   private readonly progressListeners = new Set<(e: ProgressEvent) => void>();
+  private readonly outputListeners = new Map<string, (o: ExecOutput) => void>();
   private readonly stateListeners = new Set<(s: ConnectionState) => void>();
   private subscribed?: Promise<void>;
   private attempt = 0;
@@ -263,6 +268,45 @@ export class IndexerClient {
   /** The refusals the server answered (bounded log), oldest first after `since`. */
   violations(params: SandboxViolationsParams = {}, options?: CallOptions): Promise<SandboxViolationsResult> {
     return this.request('sandbox/violations', params, options);
+  }
+  /**
+   * Runs code (or a command line) in the server's sandbox: `output` yields each exec/output as it
+   * arrives and ends when the run does; `result` is the run's answer. Aborting the signal kills the
+   * run ($/cancelRequest). The default timeout is the run's own wall time plus a margin.
+   */
+  run(params: ExecRunParams, options: CallOptions = {}): { id: string; output: AsyncIterable<ExecOutput>; result: Promise<ExecResult> } {
+    const id = params.id ?? `ts-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 10)}`;
+    const pending: ExecOutput[] = [];
+    let wake: (() => void) | undefined;
+    let ended = false;
+    this.outputListeners.set(id, (o) => {
+      pending.push(o);
+      wake?.();
+    });
+    const timeout = options.timeout ?? ((params.wall_time_limit ?? 120) * 1000 + 30_000);
+    const result = this.request('exec/run', { ...params, id }, { ...options, timeout }).finally(() => {
+      ended = true;
+      this.outputListeners.delete(id);
+      wake?.();
+    });
+    result.catch(() => undefined);  // the caller sees it through `result`; an unread one is not unhandled
+    const output: AsyncIterable<ExecOutput> = {
+      async *[Symbol.asyncIterator]() {
+        for (;;) {
+          while (pending.length) yield pending.shift()!;
+          if (ended) return;
+          await new Promise<void>((r) => (wake = r));
+          wake = undefined;
+        }
+      },
+    };
+    return { id, output, result };
+  }
+  execStatus(id: string, options?: CallOptions): Promise<ExecResult> {
+    return this.request('exec/status', { id }, options);
+  }
+  execCancel(id: string, options?: CallOptions): Promise<ExecCancelResult> {
+    return this.request('exec/cancel', { id }, options);
   }
   /** A line diff of two texts: `unified` is what patch and git apply take. Needs no index. */
   diff(params: DiffTextParams, options?: CallOptions): Promise<DiffTextResult> {
@@ -548,6 +592,7 @@ export class IndexerClient {
   private onNotification(method: string, params: any): void {
     if (method === 'index/didChange') for (const l of [...this.changeListeners]) l(params as DidChangeEvent);
     else if (method === '$/progress') for (const l of [...this.progressListeners]) l(params as ProgressEvent);
+    else if (method === 'exec/output' && params && typeof params.id === 'string') this.outputListeners.get(params.id)?.(params as ExecOutput);
   }
 }
 

@@ -295,6 +295,60 @@ export interface SandboxViolationsResult {
   counts: Record<ViolationKind, number>;
 }
 
+/** exec/run: code in a language, or a command line, run in the server's sandbox. */
+export interface ExecRunParams {
+  /** python, javascript, c, cpp, rust, bash (or a Judge0 `language_id`). */
+  language?: string;
+  language_id?: number;
+  source_code?: string;
+  /** A command line run by bash in the job's workspace, under the server's policy. */
+  command?: string;
+  stdin?: string;
+  args?: string[];
+  /** Files beside the source: relative path to content. */
+  files?: Record<string, string>;
+  /** Seconds. */
+  cpu_time_limit?: number;
+  wall_time_limit?: number;
+  /** Kilobytes, as Judge0. */
+  memory_limit?: number;
+  policy?: string;
+  /** The job's id (made by the client when absent, so its output can be told apart). */
+  id?: string;
+}
+export type ExecStatus =
+  | 'queued' | 'running' | 'completed' | 'compile_error' | 'runtime_error' | 'timeout'
+  | 'memory_limit' | 'output_limit' | 'cancelled' | 'internal_error';
+export interface ExecResult {
+  id: string;
+  status: ExecStatus;
+  language?: string;
+  stdout?: string;
+  stderr?: string;
+  compile_output?: string;
+  exit_code?: number | null;
+  signal?: number | null;
+  /** CPU seconds. */
+  time?: number;
+  wall_time?: number;
+  /** Peak kilobytes. */
+  memory?: number;
+  message?: string;
+  created_at?: number;
+  finished_at?: number;
+}
+/** exec/output: a run's output as it arrives, in order, never split inside a UTF-8 sequence. */
+export interface ExecOutput {
+  id: string;
+  stream: 'stdout' | 'stderr';
+  data: string;
+}
+export interface ExecCancelResult {
+  id: string;
+  cancelled: boolean;
+  status: ExecStatus;
+}
+
 /** Every request method: its params and its result. */
 export interface Methods {
   initialize: { params: Record<string, never>; result: InitializeResult };
@@ -322,6 +376,9 @@ export interface Methods {
   'context/expand': { params: { handle: string }; result: ExpandResult };
   'context/repoMap': { params: RepoMapParams; result: RepoMapResult };
   'diff/text': { params: DiffTextParams; result: DiffTextResult };
+  'exec/run': { params: ExecRunParams; result: ExecResult };
+  'exec/status': { params: { id: string }; result: ExecResult };
+  'exec/cancel': { params: { id: string }; result: ExecCancelResult };
   'sandbox/check': { params: SandboxCheckParams; result: SandboxCheckResult };
   'sandbox/policy': { params: Record<string, never>; result: SandboxPolicyResult };
   'sandbox/violations': { params: SandboxViolationsParams; result: SandboxViolationsResult };
@@ -339,6 +396,7 @@ export const methodNames = [
   'tokens/count', 'tokens/encode', 'tokens/decode', 'tokens/split',
   'context/compact', 'context/expand', 'context/repoMap',
   'diff/text',
+  'exec/run', 'exec/status', 'exec/cancel',
   'sandbox/check', 'sandbox/policy', 'sandbox/violations',
 ] as const satisfies readonly MethodName[];
 type Unlisted = Exclude<MethodName, (typeof methodNames)[number]>;
