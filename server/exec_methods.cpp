@@ -217,7 +217,7 @@ std::string start(const ModuleStart& m) {
     return {};
   };
   uint64_t workers = 0, queue = s.queue, retention = uint64_t(s.retention.count());
-  for (std::string why : {number("exec-workers", 1, 256, workers), number("exec-queue", 1, 1'000'000, queue),
+  for (std::string why : {number("exec-workers", 1, 256, workers), number("exec-queue-limit", 1, 1'000'000, queue),
                           number("exec-retention", 1, 365ull * 86400, retention)})
     if (!why.empty()) return why;
   s.workers = unsigned(workers), s.queue = queue, s.retention = std::chrono::seconds(retention);

@@ -159,7 +159,7 @@ def refusals(s):
 
 
 def queue_cancel_fairness(tmp):
-    s = Server(tmp, "--exec-workers", "1", "--exec-queue", "3")
+    s = Server(tmp, "--exec-workers", "1", "--exec-queue-limit", "3")
     try:
         # Cancel while running: the sandbox kills it within its poll.
         status, a, _ = s.request("POST", "/execute", {"id": "long", "language": "bash", "source_code": "sleep 30"})
@@ -265,7 +265,7 @@ def killed_and_restarted(tmp):
 
 def bad_options(tmp):
     for args, said in ((["--exec-workers", "0"], "--exec-workers takes a whole number from 1 to 256"),
-                       (["--exec-queue", "x"], "--exec-queue takes a whole number"),
+                       (["--exec-queue-limit", "x"], "--exec-queue-limit takes a whole number"),
                        (["--exec-policy", "nosuch"], "--exec-policy: nosuch")):
         p = subprocess.run([BINARY, "serve", tmp, "--listen", "127.0.0.1:0", *args], capture_output=True, text=True, timeout=30)
         check(p.returncode == 2 and said in p.stderr, f"{args}: {p.returncode} {p.stderr!r}")
