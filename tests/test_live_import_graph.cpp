@@ -153,6 +153,14 @@ const std::vector<std::pair<std::string, std::vector<std::string>>>& configs() {
   return all;
 }
 
+// A live tree over `root`, as the server opens one.
+std::unique_ptr<indexer::LiveTree> open_live(const std::filesystem::path& root) {
+  std::string warning;
+  auto opened = indexer::LiveTree::open(root, {}, indexer::default_snapshot_path(root), {}, warning);
+  REQUIRE(opened.ok());
+  return std::move(*opened);
+}
+
 struct RandomTree {
   test::TempDir dir;
   std::mt19937 rng;
@@ -323,10 +331,7 @@ TEST_CASE("live import graph: an edit that keeps a file's imports keeps the grap
   test::TempDir t;
   t.write("a.py", "import b\n\ndef f():\n    pass\n");
   t.write("b.py", "import os\n");
-  std::string warning;
-  auto opened = indexer::LiveTree::open(t.path(), {}, indexer::default_snapshot_path(t.path()), {}, warning);
-  REQUIRE(opened.ok());
-  auto tree = std::move(*opened);
+  auto tree = open_live(t.path());
   auto before = tree->graph();
   t.write("a.py", "import b\n\ndef g():\n    return 1\n");
   tree->refresh({"a.py"});
@@ -423,10 +428,7 @@ TEST_CASE("live import graph: workspace manifests changing re-resolve their impo
   t.write("b/x.go", "package lib\n");
   t.write("main/go.mod", "module example.com/main\n");
   t.write("main/main.go", "package main\n\nimport \"example.com/lib\"\n");
-  std::string warning;
-  auto opened = indexer::LiveTree::open(t.path(), {}, indexer::default_snapshot_path(t.path()), {}, warning);
-  REQUIRE(opened.ok());
-  auto tree = std::move(*opened);
+  auto tree = open_live(t.path());
   auto edges = [&](const char* from) {
     auto g = tree->graph();
     REQUIRE(answers(*g->imports) == answers(fresh(t.path(), *g->index)));

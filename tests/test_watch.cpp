@@ -389,3 +389,29 @@ TEST_CASE("watch: links to a directory outside the root are neither watched nor 
   live.check();
   CHECK(live.now() == std::vector<std::string>{"a.py alpha@1", "b.py beta@1"});
 }
+
+// A workspace manifest changed on disk reaches the import graph through the watcher: the importer
+// of a renamed package loses its edge, a new member directory gains one.
+TEST_CASE("watch: workspace manifests changing re-resolve the import graph", "[watch][imports][workspace]") {
+  Live live([](test::TempDir& t) {
+    t.write("package.json", "{\"workspaces\": [\"packages/*\"]}");
+    t.write("packages/core/package.json", "{\"name\": \"@acme/core\"}");
+    t.write("packages/core/src/index.ts", "export const c = 1;\n");
+    t.write("app.ts", "import { c } from \"@acme/core\";\nimport { n } from \"@acme/new\";\n");
+  });
+  auto imports = [&] {
+    auto g = live.tree->graph();
+    std::vector<std::string> out;
+    for (const auto& e : g->imports->imports(*g->imports->find_file("app.ts")))
+      out.push_back((g->imports->is_external(e.to) ? "ext:" : "") + std::string(g->imports->name(e.to)));
+    return out;
+  };
+  CHECK(imports() == std::vector<std::string>{"packages/core/src/index.ts", "ext:@acme/new"});
+  live.dir.write("packages/core/package.json", "{\"name\": \"@acme/old\"}");
+  live.settle();
+  CHECK(imports() == std::vector<std::string>{"ext:@acme/core", "ext:@acme/new"});
+  live.dir.write("packages/new/package.json", "{\"name\": \"@acme/new\"}");
+  live.dir.write("packages/new/src/index.ts", "export const n = 1;\n");
+  live.settle();
+  CHECK(imports() == std::vector<std::string>{"packages/new/src/index.ts", "ext:@acme/core"});
+}
