@@ -647,6 +647,9 @@ TEST_CASE("cgroup: a child joins from inside its own user namespace", "[sandbox]
   REQUIRE(pid >= 0);
   if (pid == 0) {
     ::alarm(30);
+    // Its copy of the write end closed, so the parent's close is an EOF here (it waited for the alarm).
+    ::close(done[1]);
+    ::close(ready[0]);
     // Unmapped in its new namespace, as the engine's child is before its uid map is written: the
     // kernel checks the credentials the descriptors were opened with (root, in the parent).
     int err = ::unshare(CLONE_NEWUSER) != 0 ? errno : cgroup_join(cg->join());
