@@ -21,6 +21,7 @@
 #include <thread>
 
 #include "helpers.h"
+#include "sandbox_helpers.h"
 #include "sandbox/sandbox.h"
 
 namespace {
@@ -28,12 +29,7 @@ namespace {
 using sandbox::Outcome;
 using K = sandbox::Outcome::Kind;
 
-sandbox::Policy workspace_policy() {
-  auto p = sandbox::preset("workspace");
-  REQUIRE(p.ok());
-  p->limits.wall_ms = 60'000;
-  return *p;
-}
+using test::workspace_policy;
 
 Outcome sh(const test::TempDir& ws, const std::string& script, const sandbox::Policy& p = workspace_policy(),
            std::string stdin_data = {}) {
@@ -41,15 +37,8 @@ Outcome sh(const test::TempDir& ws, const std::string& script, const sandbox::Po
   c.argv = {"/bin/sh", "-c", script};
   c.workspace = ws.path().string();
   c.stdin_data = std::move(stdin_data);
-  auto r = sandbox::run(p, c);
-  REQUIRE(r.ok());
-  INFO("reason: " << r->reason << "\nstdout: " << r->out << "\nstderr: " << r->err);
-  return *r;
+  return test::ran(sandbox::run(p, c));
 }
-
-// The engine's tests need user namespaces (issue 15: this machine has them); a kernel without
-// them fails here rather than passing by skipping.
-#define NEED_USERNS() REQUIRE(sandbox::probe().user_namespaces)
 
 }  // namespace
 

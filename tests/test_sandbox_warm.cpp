@@ -16,6 +16,7 @@
 #include <thread>
 
 #include "helpers.h"
+#include "sandbox_helpers.h"
 #include "sandbox/proxy.h"
 #include "sandbox/sandbox.h"
 
@@ -24,12 +25,7 @@ namespace {
 using sandbox::Outcome;
 using K = sandbox::Outcome::Kind;
 
-sandbox::Policy workspace_policy() {
-  auto p = sandbox::preset("workspace");
-  REQUIRE(p.ok());
-  p->limits.wall_ms = 60'000;
-  return *p;
-}
+using test::workspace_policy;
 
 std::unique_ptr<sandbox::Template> make_template(const test::TempDir& ws, const sandbox::Policy& p = workspace_policy(),
                                                  sandbox::Template::Options o = {}) {
@@ -45,14 +41,8 @@ Outcome sh(sandbox::Template& t, const std::string& script, std::vector<std::str
   sandbox::Command c;
   c.argv = {"/bin/sh", "-c", script};
   c.env = std::move(env);
-  auto r = t.run(c);
-  INFO((r ? std::string() : r.error()));
-  REQUIRE(r.ok());
-  INFO("reason: " << r->reason << "\nstdout: " << r->out << "\nstderr: " << r->err);
-  return *r;
+  return test::ran(t.run(c));
 }
-
-#define NEED_USERNS() REQUIRE(sandbox::probe().user_namespaces)
 
 }  // namespace
 
