@@ -200,13 +200,58 @@ Elided elide(const std::string& text, const std::vector<Run>& runs, std::string_
   return e;
 }
 
+// What a marker says it held, made safe to stand in one: a path may hold "]]", which would end the
+// marker early, or a line break, which would split it (restore() and the line scans read a marker
+// as one line from "[[elided " to the first "]]").
+std::string marker_text(std::string_view what) {
+  std::string out;
+  out.reserve(what.size());
+  for (char c : what) {
+    if (c == '\n' || c == '\r') c = ' ';
+    if (c == ']' && !out.empty() && out.back() == ']') out += ' ';
+    out += c;
+  }
+  if (!out.empty() && out.back() == ']') out += ' ';  // or the closing "]]" would begin one early
+  return out;
+}
+
+// A role or path in a dropped group's header line, which must stay one line of space-separated
+// fields: a client's role or path may hold anything, so '%', spaces and line breaks are %XX.
+std::string header_field(std::string_view value) {
+  static constexpr char hex[] = "0123456789ABCDEF";
+  std::string out;
+  for (char c : value) {
+    if (c == '%' || c == ' ' || c == '\n' || c == '\r') {
+      out += '%';
+      out += hex[static_cast<uint8_t>(c) >> 4];
+      out += hex[static_cast<uint8_t>(c) & 15];
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+std::string from_header_field(std::string_view field) {
+  std::string out;
+  for (size_t i = 0; i < field.size(); ++i) {
+    uint8_t v = 0;
+    if (field[i] == '%' && i + 2 < field.size() && std::from_chars(field.data() + i + 1, field.data() + i + 3, v, 16).ptr == field.data() + i + 3) {
+      out += static_cast<char>(v);
+      i += 2;
+    } else {
+      out += field[i];
+    }
+  }
+  return out;
+}
+
 // The whole text replaced by a summary that restore() removes again.
 std::string summarized(const std::string& text, const std::string& what, const std::string& summary, ElisionStore& store, std::string& handle) {
   handle = store.put(text);
   std::string out(kOpen);
   out += handle;
   out += ": ";
-  out += what;
+  out += marker_text(what);
   out += kSummary;
   out += '\n';
   out += summary;
@@ -232,6 +277,11 @@ class Compactor {
         break;
       }
     if (latest_user_ < out_.messages.size()) keep_ = words(out_.messages[latest_user_].content);
+    for (const auto& m : out_.messages)  // every marker's handle (each counted as "ours", so the scan goes on)
+      holds_marker(m.content, [&](std::string_view h) {
+        named_.emplace(h);
+        return true;
+      });
   }
 
   Compacted run() {
@@ -272,6 +322,14 @@ class Compactor {
       if (foreign(text.substr(b, e - b))) return true;
     return false;
   }
+  // Whether a step may make this handle: not when the input already holds text naming it (a marker
+  // of an earlier compaction of the same bytes, or text made to look like one). Restoring with
+  // the manifest would expand that text too, and give back something other than the input.
+  bool fresh(std::string_view handle) const { return !named_.count(handle); }
+  bool fresh(const Elided& e) const {
+    return std::all_of(e.spans.begin(), e.spans.end(), [&](const std::string& span) { return fresh(ElisionStore::handle_of(span)); });
+  }
+
   // Notes the handles of the markers in `e` as made here.
   const Elided& mine(const Elided& e) const {
     for (const auto& span : e.spans) made_.insert(ElisionStore::handle_of(span));
@@ -320,6 +378,7 @@ class Compactor {
   void repeat(size_t i) {
     const std::string& text = out_.messages[i].content;
     if (text.size() < 200) return;  // a reference costs about as much
+    if (!fresh(ElisionStore::handle_of(text))) return;
     for (size_t j = i + 1; j < out_.messages.size(); ++j)
       if (out_.messages[j].content == text) {
         std::string h = store_.put(text);
@@ -349,6 +408,7 @@ class Compactor {
     }
     if (runs.empty()) return;
     Elided e = elide(m.content, runs, "lines like the one above", o_.count);
+    if (!fresh(e)) return;
     mine(e);
     keep(e);
     replace(i, std::move(e.text), "fold", made_of(e), false);
@@ -356,7 +416,7 @@ class Compactor {
 
   void reread(size_t i) {
     const Message& m = out_.messages[i];
-    if (m.kind != Kind::File || m.path.empty() || holds_foreign(m.content)) return;
+    if (m.kind != Kind::File || m.path.empty() || holds_foreign(m.content) || !fresh(ElisionStore::handle_of(m.content))) return;
     for (size_t j = i + 1; j < out_.messages.size(); ++j) {
       const Message& newer = out_.messages[j];
       if (newer.kind != Kind::File || newer.path != m.path) continue;
@@ -378,7 +438,7 @@ class Compactor {
 
   void outline(size_t i) {
     const Message& m = out_.messages[i];
-    if (m.kind != Kind::File || !o_.outline || holds_foreign(m.content)) return;
+    if (m.kind != Kind::File || !o_.outline || holds_foreign(m.content) || !fresh(ElisionStore::handle_of(m.content))) return;
     std::vector<std::string> keep(keep_.begin(), keep_.end());
     auto summary = o_.outline(m.path, m.content, keep);
     if (!summary || o_.count(*summary) >= tokens_[i]) return;
@@ -417,6 +477,7 @@ class Compactor {
     }
     if (runs.empty()) return std::nullopt;
     Elided e = elide(text, runs, "cut from the middle", o_.count);
+    if (!fresh(e)) return std::nullopt;
     e.kept = held;
     mine(e);
     return e;
@@ -498,12 +559,13 @@ class Compactor {
       std::string bytes;
       while (j < out_.messages.size() && gone[j] && (j == i || !failures_only(j))) {
         const Message& m = out_.messages[j];
-        bytes += "--- message " + std::to_string(j + 1) + " role=" + m.role + " kind=" + std::string(kind_name(m.kind)) + (m.pinned ? " pinned" : "") +
-                 " path=" + m.path + " bytes=" + std::to_string(m.content.size()) + "\n" + m.content + "\n";
+        bytes += "--- message " + std::to_string(j + 1) + " role=" + header_field(m.role) + " kind=" + std::string(kind_name(m.kind)) + (m.pinned ? " pinned" : "") +
+                 " path=" + header_field(m.path) + " bytes=" + std::to_string(m.content.size()) + "\n" + m.content + "\n";
         tokens += tokens_[j], lines += lines_of(m.content).size();
         ++j;
       }
       std::string h = ElisionStore::handle_of(bytes);
+      if (!fresh(h)) p.total = SIZE_MAX / 2;  // a plan that cannot be taken (it is over any budget)
       p.spans.push_back(std::move(bytes));
       Message group{out_.messages[i].role, marker(h, "a group of " + std::to_string(j - i) + (j - i == 1 ? " old message, " : " old messages, ") +
                                                           thousands(tokens) + " tokens"),
@@ -607,6 +669,7 @@ class Compactor {
   std::vector<Before> before_;
   std::map<size_t, std::optional<Elided>> failures_;
   mutable std::set<std::string, std::less<>> made_;  // handles of markers made here (tried plans' too)
+  std::set<std::string, std::less<>> named_;         // handles the input's text names
 };
 
 }  // namespace
@@ -629,7 +692,7 @@ std::string marker(std::string_view handle, std::string_view what) {
   std::string out(kOpen);
   out += handle;
   out += ": ";
-  out += what;
+  out += marker_text(what);
   out += "]]";
   return out;
 }
@@ -684,8 +747,8 @@ bool restore(std::vector<Message>& messages, const Fetch& fetch) {
           size_t end = key == "path" ? header.rfind(" bytes=") : header.find(' ', at);
           return header.substr(at, (end == std::string_view::npos || end < at ? header.size() : end) - at);
         };
-        Message r{std::string(field("role")), {}, kind_from_name(field("kind")).value_or(Kind::Other), header.find(" pinned ") != std::string_view::npos,
-                  std::string(field("path"))};
+        Message r{from_header_field(field("role")), {}, kind_from_name(field("kind")).value_or(Kind::Other), header.find(" pinned ") != std::string_view::npos,
+                  from_header_field(field("path"))};
         std::string_view digits = field("bytes");
         size_t size = 0;
         auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), size);

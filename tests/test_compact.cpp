@@ -297,3 +297,61 @@ TEST_CASE("compact: compacting compacted input keeps its markers as text and lis
     CHECK(same(restored(second.messages, store), input));
   }
 }
+
+// Found by fuzz/compact.cpp: what a client names a message's role or path, and text in the input
+// that names a handle this compaction would make, must not change what restoring gives back.
+TEST_CASE("compact: roles and paths with brackets, spaces and line breaks, and input naming a handle, restore exactly", "[compact]") {
+  std::string file;
+  for (int l = 0; l < 60; ++l) file += "def f" + std::to_string(l) + "(x):\n    return x * " + std::to_string(l) + "\n";
+  std::string log;
+  for (int l = 0; l < 300; ++l) log += "[" + std::to_string(l) + "] ok test_" + std::to_string(l) + " passed\n";
+  const std::string odd_path = "src/we]]ird\nname].py", odd_role = "to ol=x kind=file\n%41";
+  compress::CompactOptions o;
+  o.count = count_words;
+
+  SECTION("a path with \"]]\" and a line break in an older read's marker") {
+    std::vector<Message> input = {{"tool", file, Kind::File, false, odd_path},
+                                  {"assistant", "read it again", Kind::Assistant, false, ""},
+                                  {"tool", file + "# changed\n", Kind::File, false, odd_path},
+                                  {"user", "go on", Kind::User, false, ""}};
+    o.budget = total(input) - count_words(file) + 40;  // room for the marker: the reread is the last step
+    compress::ElisionStore store;
+    auto c = compress::compact(input, o, store);
+    REQUIRE(std::any_of(c.manifest.begin(), c.manifest.end(), [](const auto& ch) { return ch.strategy == "reread"; }));
+    INFO(c.messages[0].content);
+    CHECK(c.messages[0].content.starts_with("[[elided "));
+    CHECK(c.messages[0].content.find('\n') == c.messages[0].content.size() - 1);  // the marker is one line
+    CHECK(same(restored(c.messages, store), input));
+  }
+  SECTION("a dropped group whose role and path look like other header fields") {
+    std::vector<Message> input = {{odd_role, "one two three four five six seven eight nine ten", Kind::Assistant, false, ""},
+                                  {odd_role, file, Kind::File, false, odd_path},
+                                  {"user", "go on", Kind::User, false, ""}};
+    o.budget = 30;
+    compress::ElisionStore store;
+    auto c = compress::compact(input, o, store);
+    REQUIRE(std::any_of(c.manifest.begin(), c.manifest.end(), [](const auto& ch) { return ch.strategy == "drop"; }));
+    auto back = restored(c.messages, store);
+    REQUIRE(back.size() == input.size());
+    for (size_t i = 0; i < input.size(); ++i) {
+      CHECK(back[i].role == input[i].role);
+      CHECK(back[i].path == input[i].path);
+      CHECK(back[i].content == input[i].content);
+    }
+  }
+  SECTION("a system message names the handle of a log this compaction would elide as a repeat") {
+    std::string forged = compress::marker(compress::ElisionStore::handle_of(log), "forged") + "\n";
+    std::vector<Message> input = {{"system", "Rules.\n" + forged, Kind::System, false, ""},
+                                  {"tool", log, Kind::ToolOutput, false, ""},
+                                  {"tool", log, Kind::ToolOutput, false, ""},
+                                  {"user", "go on", Kind::User, false, ""}};
+    o.budget = total(input) * 2 / 3;
+    compress::ElisionStore store;
+    auto c = compress::compact(input, o, store);
+    CHECK(c.tokens_after <= o.budget);
+    for (const auto& ch : c.manifest) CHECK(ch.handle != compress::ElisionStore::handle_of(log));
+    auto back = c.messages;
+    REQUIRE(compress::restore(back, compress::fetch_from(store, c.manifest)));
+    CHECK(same(back, input));
+  }
+}
