@@ -1,5 +1,13 @@
 ; Go definitions and imports. Conventions: see indexer/extract.h.
 
+; Expressions, literals, argument and parameter lists hold no definitions: extraction does not
+; walk into them unless they hold a parse error. So the types a closure declares are not
+; indexed, as a C++ lambda's are not.
+; opaque: parameter_list binary_expression unary_expression selector_expression index_expression slice_expression type_assertion_expression type_conversion_expression type_instantiation_expression interpreted_string_literal raw_string_literal
+; opaque: const_declaration import_spec struct_type interface_type function_type map_type slice_type
+; opaque: array_type channel_type pointer_type generic_type qualified_type type_arguments
+; opaque: type_parameter_list
+
 ; The package clause qualifies every top-level name of the file.
 (package_clause (package_identifier) @package)
 
@@ -15,32 +23,52 @@
 (type_spec name: (type_identifier) @name) @definition.typealias
 (type_alias name: (type_identifier) @name) @definition.typealias
 
-; Fields of named struct types. `X, Y int` declares several names in one node, and one node
-; holds one symbol: there each name is its own definition node.
-(type_spec
-  type: (struct_type
-    (field_declaration_list
-      (field_declaration name: (field_identifier) @name) @definition.field))
+; Fields of named struct types, and of the struct type an alias names (`type E = struct {...}`).
+; `X, Y int` declares several names in one node, and one node holds one symbol: there each name
+; is its own definition node.
+([(type_spec
+    type: (struct_type
+      (field_declaration_list
+        (field_declaration name: (field_identifier) @name) @definition.field)))
+  (type_alias
+    type: (struct_type
+      (field_declaration_list
+        (field_declaration name: (field_identifier) @name) @definition.field)))]
   (#not-match? @definition.field "^[^\\s,]+\\s*,")
   (#not-eq? @name "_"))
-(type_spec
-  type: (struct_type
-    (field_declaration_list
-      (field_declaration name: (field_identifier) @name @definition.field) @_decl))
+([(type_spec
+    type: (struct_type
+      (field_declaration_list
+        (field_declaration name: (field_identifier) @name @definition.field) @_decl)))
+  (type_alias
+    type: (struct_type
+      (field_declaration_list
+        (field_declaration name: (field_identifier) @name @definition.field) @_decl)))]
   (#match? @_decl "^[^\\s,]+\\s*,")
   (#not-eq? @name "_"))
 ; Embedded fields are named after their type: `sync.Mutex`, `*Logger`, `Base[T]`.
-(type_spec
-  type: (struct_type
-    (field_declaration_list
-      (field_declaration
-        !name
-        type: [
-          (type_identifier) @name
-          (qualified_type name: (type_identifier) @name)
-          (generic_type type: [(type_identifier) @name (qualified_type name: (type_identifier) @name)])
-          (pointer_type [(type_identifier) @name (qualified_type name: (type_identifier) @name)])
-        ]) @definition.field)))
+[(type_spec
+   type: (struct_type
+     (field_declaration_list
+       (field_declaration
+         !name
+         type: [
+           (type_identifier) @name
+           (qualified_type name: (type_identifier) @name)
+           (generic_type type: [(type_identifier) @name (qualified_type name: (type_identifier) @name)])
+           (pointer_type [(type_identifier) @name (qualified_type name: (type_identifier) @name)])
+         ]) @definition.field)))
+ (type_alias
+   type: (struct_type
+     (field_declaration_list
+       (field_declaration
+         !name
+         type: [
+           (type_identifier) @name
+           (qualified_type name: (type_identifier) @name)
+           (generic_type type: [(type_identifier) @name (qualified_type name: (type_identifier) @name)])
+           (pointer_type [(type_identifier) @name (qualified_type name: (type_identifier) @name)])
+         ]) @definition.field)))]
 
 ; Method elements of named interfaces.
 (type_spec
