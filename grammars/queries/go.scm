@@ -1,9 +1,12 @@
 ; Go definitions and imports. Conventions: see indexer/extract.h.
 
-; Expressions, literals, argument and parameter lists hold no definitions: extraction does not
-; walk into them unless they hold a parse error. So the types a closure declares are not
-; indexed, as a C++ lambda's are not.
-; opaque: parameter_list binary_expression unary_expression selector_expression index_expression slice_expression type_assertion_expression type_conversion_expression type_instantiation_expression interpreted_string_literal raw_string_literal
+; Types, constant declarations, parameter lists, literals and the expressions that cannot hold a
+; function literal hold no definitions: extraction does not walk into them unless they hold a parse
+; error. Calls, argument lists, composite literals and function literals stay open: a closure
+; passed to `t.Run` may declare a type.
+; opaque: parameter_list binary_expression unary_expression selector_expression index_expression
+; opaque: slice_expression type_assertion_expression type_conversion_expression
+; opaque: type_instantiation_expression interpreted_string_literal raw_string_literal
 ; opaque: const_declaration import_spec struct_type interface_type function_type map_type slice_type
 ; opaque: array_type channel_type pointer_type generic_type qualified_type type_arguments
 ; opaque: type_parameter_list

@@ -1,15 +1,15 @@
 ; Java definitions and imports. Conventions: see indexer/extract.h.
 
-; Expressions, literals, annotations, argument lists and types hold no definitions: extraction does
-; not walk into them unless they hold a parse error.
+; Expressions (lambdas and argument lists too, as in C++), literals, annotations, types and imports
+; hold no definitions: extraction does not walk into them unless they hold a parse error.
 ; opaque: argument_list annotation marker_annotation annotation_argument_list binary_expression
 ; opaque: unary_expression update_expression ternary_expression cast_expression
 ; opaque: instanceof_expression parenthesized_expression field_access array_access array_initializer
 ; opaque: array_creation_expression method_invocation method_reference assignment_expression
 ; opaque: lambda_expression string_literal class_literal type_arguments generic_type
-; opaque: scoped_type_identifier scoped_identifier dimensions_expr
-; opaque: import_declaration package_declaration formal_parameters type_parameters superclass
-; opaque: super_interfaces throws modifiers array_type dimensions
+; opaque: scoped_type_identifier scoped_identifier dimensions_expr import_declaration
+; opaque: package_declaration formal_parameters type_parameters superclass super_interfaces throws
+; opaque: modifiers array_type dimensions
 
 ; The package clause qualifies every top-level type of the file.
 (package_declaration [(identifier) (scoped_identifier)] @package)

@@ -1,10 +1,11 @@
 ; Ruby definitions and imports. Conventions: see indexer/extract.h.
 
-; Strings, operators and literals hold no definitions: extraction does not walk into them unless
-; they hold a parse error. (Argument lists do: `private def x`.)
-; opaque: string unary range element_reference hash pair array interpolation
-; opaque: heredoc_body regex string_array symbol_array delimited_symbol subshell method_parameters
-; opaque: lambda_parameters block_parameters exceptions scope_resolution
+; Strings, literals, parameter lists and some operators hold no definitions: extraction does not
+; walk into them unless they hold a parse error. Argument lists and `or`/`and` stay open
+; (`private def x`, `defined?(X) or require 'x'`).
+; opaque: string unary range element_reference hash pair array interpolation heredoc_body regex
+; opaque: string_array symbol_array delimited_symbol subshell method_parameters lambda_parameters
+; opaque: block_parameters exceptions scope_resolution
 
 ; Classes and modules; `class A::B` qualifies B with the scope it is written with. A class opened
 ; twice is two symbols.
