@@ -28,6 +28,13 @@
 (program (method name: (_) @name) @definition.function)
 (method name: (_) @name) @definition.method
 (singleton_method name: (_) @name) @definition.method
+; `alias new old` and `alias_method :new, :old` define a method named new (not a global's alias).
+(alias name: [(identifier) (constant) (setter) (operator) (simple_symbol)] @name) @definition.method
+(call
+  !receiver
+  method: (identifier) @_alias
+  arguments: (argument_list . [(simple_symbol) @name (string . (string_content) @name .)])
+  (#eq? @_alias "alias_method")) @definition.method
 
 ; attr_reader :a, :b declares one property per symbol. The grammar has no node for the name without
 ; its colon, so the name text is ":a" unless the extractor strips it.
