@@ -37,7 +37,8 @@
   parameters: (formal_parameters (formal_parameter name: (identifier) @name) @definition.field))
 
 ; `static final` fields are constants. A declaration with one declarator is the symbol; in
-; `int a, b;` each declarator is one (matched as "has a next" or "has a previous" declarator).
+; `int a, b;` each declarator is one (matched as "has a later" or "has an earlier" declarator, not
+; "next": a comment may sit between two, `A = 0,  // first`).
 (_ body: (class_body
   (field_declaration
     [(modifiers "static" "final") (modifiers "final" "static")]
@@ -49,27 +50,27 @@
 (_ body: (class_body
   (field_declaration
     [(modifiers "static" "final") (modifiers "final" "static")]
-    (variable_declarator name: (identifier) @name) @definition.constant . (variable_declarator))))
+    (variable_declarator name: (identifier) @name) @definition.constant (variable_declarator))))
 (_ body: (class_body
   (field_declaration
     [(modifiers "static" "final") (modifiers "final" "static")]
-    (variable_declarator) @_prev . (variable_declarator name: (identifier) @name) @definition.constant)))
+    (variable_declarator) (variable_declarator name: (identifier) @name) @definition.constant)))
 (enum_body_declarations
   (field_declaration
     [(modifiers "static" "final") (modifiers "final" "static")]
-    (variable_declarator name: (identifier) @name) @definition.constant . (variable_declarator)))
+    (variable_declarator name: (identifier) @name) @definition.constant (variable_declarator)))
 (enum_body_declarations
   (field_declaration
     [(modifiers "static" "final") (modifiers "final" "static")]
-    (variable_declarator) @_prev . (variable_declarator name: (identifier) @name) @definition.constant))
+    (variable_declarator) (variable_declarator name: (identifier) @name) @definition.constant))
 
 ; Interface and annotation fields are implicitly static final.
 (constant_declaration
   type: (_) . (variable_declarator name: (identifier) @name) .) @definition.constant
 (constant_declaration
-  (variable_declarator name: (identifier) @name) @definition.constant . (variable_declarator))
+  (variable_declarator name: (identifier) @name) @definition.constant (variable_declarator))
 (constant_declaration
-  (variable_declarator) @_prev . (variable_declarator name: (identifier) @name) @definition.constant)
+  (variable_declarator) (variable_declarator name: (identifier) @name) @definition.constant)
 
 ; Other fields, same shapes.
 (_ body: (class_body
@@ -78,16 +79,16 @@
   (field_declaration type: (_) . (variable_declarator name: (identifier) @name) .) @definition.field)
 (_ body: (class_body
   (field_declaration
-    (variable_declarator name: (identifier) @name) @definition.field . (variable_declarator))))
+    (variable_declarator name: (identifier) @name) @definition.field (variable_declarator))))
 (_ body: (class_body
   (field_declaration
-    (variable_declarator) @_prev . (variable_declarator name: (identifier) @name) @definition.field)))
+    (variable_declarator) (variable_declarator name: (identifier) @name) @definition.field)))
 (enum_body_declarations
   (field_declaration
-    (variable_declarator name: (identifier) @name) @definition.field . (variable_declarator)))
+    (variable_declarator name: (identifier) @name) @definition.field (variable_declarator)))
 (enum_body_declarations
   (field_declaration
-    (variable_declarator) @_prev . (variable_declarator name: (identifier) @name) @definition.field))
+    (variable_declarator) (variable_declarator name: (identifier) @name) @definition.field))
 
 ; Imports. A wildcard's specifier is the part before `.*`, told apart by its kind.
 ((import_declaration [(identifier) (scoped_identifier)] @import.import) @_i
