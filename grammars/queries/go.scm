@@ -26,52 +26,37 @@
 (type_spec name: (type_identifier) @name) @definition.typealias
 (type_alias name: (type_identifier) @name) @definition.typealias
 
-; Fields of named struct types, and of the struct type an alias names (`type E = struct {...}`).
-; `X, Y int` declares several names in one node, and one node holds one symbol: there each name
-; is its own definition node.
-([(type_spec
-    type: (struct_type
-      (field_declaration_list
-        (field_declaration name: (field_identifier) @name) @definition.field)))
-  (type_alias
-    type: (struct_type
-      (field_declaration_list
-        (field_declaration name: (field_identifier) @name) @definition.field)))]
+; Fields of named struct types, and of the struct type an alias names (`type E = struct {...}`):
+; `(_ name: (type_identifier) type: ...)` is a type_spec or a type_alias. `X, Y int` declares
+; several names in one node, and one node holds one symbol: there each name is its own definition
+; node.
+(_
+  name: (type_identifier)
+  type: (struct_type
+    (field_declaration_list
+      (field_declaration name: (field_identifier) @name) @definition.field))
   (#not-match? @definition.field "^[^\\s,]+\\s*,")
   (#not-eq? @name "_"))
-([(type_spec
-    type: (struct_type
-      (field_declaration_list
-        (field_declaration name: (field_identifier) @name @definition.field) @_decl)))
-  (type_alias
-    type: (struct_type
-      (field_declaration_list
-        (field_declaration name: (field_identifier) @name @definition.field) @_decl)))]
+(_
+  name: (type_identifier)
+  type: (struct_type
+    (field_declaration_list
+      (field_declaration name: (field_identifier) @name @definition.field) @_decl))
   (#match? @_decl "^[^\\s,]+\\s*,")
   (#not-eq? @name "_"))
 ; Embedded fields are named after their type: `sync.Mutex`, `*Logger`, `Base[T]`.
-[(type_spec
-   type: (struct_type
-     (field_declaration_list
-       (field_declaration
-         !name
-         type: [
-           (type_identifier) @name
-           (qualified_type name: (type_identifier) @name)
-           (generic_type type: [(type_identifier) @name (qualified_type name: (type_identifier) @name)])
-           (pointer_type [(type_identifier) @name (qualified_type name: (type_identifier) @name)])
-         ]) @definition.field)))
- (type_alias
-   type: (struct_type
-     (field_declaration_list
-       (field_declaration
-         !name
-         type: [
-           (type_identifier) @name
-           (qualified_type name: (type_identifier) @name)
-           (generic_type type: [(type_identifier) @name (qualified_type name: (type_identifier) @name)])
-           (pointer_type [(type_identifier) @name (qualified_type name: (type_identifier) @name)])
-         ]) @definition.field)))]
+(_
+  name: (type_identifier)
+  type: (struct_type
+    (field_declaration_list
+      (field_declaration
+        !name
+        type: [
+          (type_identifier) @name
+          (qualified_type name: (type_identifier) @name)
+          (generic_type type: [(type_identifier) @name (qualified_type name: (type_identifier) @name)])
+          (pointer_type [(type_identifier) @name (qualified_type name: (type_identifier) @name)])
+        ]) @definition.field)))
 
 ; Method elements of named interfaces.
 (type_spec
