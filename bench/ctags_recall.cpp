@@ -7,8 +7,9 @@
 // out, and counted apart: anonymous entries (`__anon...` names or scopes, `AnonymousFunction...`),
 // JS/TS object-literal entries (ctags reads `const c = {a: 1}` as a class `c` with a property `a`:
 // a "class" whose line has no `class` keyword, and what is scoped in it), and the tags ctags itself
-// describes as naming what is defined in another file (Python's `namespace` and `unknown`: the
-// names an import brings in). A tag matches when a symbol of its file has its name and starts, or
+// describes as naming what is defined in another file (Python's `namespace` and `unknown`, PHP's
+// `alias`: the names an import brings in). PHP's anonymous classes (`AnonymousClass...`) are
+// anonymous entries. A tag matches when a symbol of its file has its name and starts, or
 // has its name (blanks aside: "operator ()"), on its line; tags of files the index does not hold (over its size limit, say) are
 // counted apart. Misses are summed by ctags kind. With --misses N, the first N unmatched tags of each language are
 // printed with their kind, to see why.
@@ -43,6 +44,16 @@ std::vector<std::string> split_tabs(const std::string& s) {
   return out;
 }
 
+// A tag's name as written in the source: ctags escapes a backslash in it (PHP's `App\\Mail`).
+std::string unescape(std::string_view name) {
+  std::string out;
+  for (size_t i = 0; i < name.size(); ++i) {
+    if (name[i] == '\\' && i + 1 < name.size() && name[i + 1] == '\\') ++i;
+    out += name[i];
+  }
+  return out;
+}
+
 // ctags' tags of `dir`, paths relative to it.
 std::vector<Tag> run_ctags(const std::string& dir) {
   std::string out = "/tmp/indexer-ctags-recall." + std::to_string(::getpid());
@@ -56,7 +67,7 @@ std::vector<Tag> run_ctags(const std::string& dir) {
     auto f = split_tabs(line);
     if (f.size() < 4) continue;
     Tag t;
-    t.name = f[0];
+    t.name = unescape(f[0]);
     t.path = f[1].starts_with("./") ? f[1].substr(2) : f[1];
     t.line = uint32_t(std::strtoul(f[2].c_str(), nullptr, 10));
     t.kind = f[3];
@@ -142,7 +153,7 @@ int main(int argc, char** argv) {
     for (const auto& t : tags) {
       Tally& tally = here[t.language];
       if (t.name.starts_with("__anon") || t.scope.find("__anon") != std::string::npos || t.name.starts_with("AnonymousFunction") ||
-          t.scope.find("AnonymousFunction") != std::string::npos) {
+          t.scope.find("AnonymousFunction") != std::string::npos || t.name.starts_with("AnonymousClass")) {
         ++tally.anonymous;
         continue;
       }
@@ -151,7 +162,7 @@ int main(int argc, char** argv) {
         ++tally.object_literal;
         continue;
       }
-      if (t.language == "Python" && (t.kind == "namespace" || t.kind == "unknown")) {
+      if ((t.language == "Python" && (t.kind == "namespace" || t.kind == "unknown")) || (t.language == "PHP" && t.kind == "alias")) {
         ++tally.references;
         continue;
       }

@@ -52,12 +52,13 @@ for tree in "$go" /usr/lib/rustlib/src/rust/library "$jdk" "$ruby" /usr/share/ph
   build/indexer_phases "$tree" | grep -E "^[a-z]+ +[0-9]+ |ours/parse-only"
 done
 # The import graph's in-repo resolution rate per language (with Go's own source when Debian's
-# golang-src is installed), then our definitions beside universal-ctags' tags.
+# golang-src is installed), then our definitions beside universal-ctags' tags (with the Rust, JDK,
+# Ruby and PHP trees too).
 cmake --build build --target indexer_imports_bench indexer_ctags_recall
 go_src=()
 [ -n "$go" ] && go_src=("$go")
 build/indexer_imports_bench "${corpora[@]}" "${go_src[@]}"
-build/indexer_ctags_recall "${corpora[@]}" "${go_src[@]}"
+build/indexer_ctags_recall "${corpora[@]}" "${go_src[@]}" /usr/lib/rustlib/src/rust/library "$jdk" "$ruby" /usr/share/php
 echo
 build/indexer_live_bench "${corpora[@]}"
 echo

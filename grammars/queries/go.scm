@@ -1,5 +1,16 @@
 ; Go definitions and imports. Conventions: see indexer/extract.h.
 
+; Types, constant declarations, parameter lists, literals and the expressions that cannot hold a
+; function literal hold no definitions: extraction does not walk into them unless they hold a parse
+; error. Calls, argument lists, composite literals and function literals stay open: a closure
+; passed to `t.Run` may declare a type.
+; opaque: parameter_list binary_expression unary_expression selector_expression index_expression
+; opaque: slice_expression type_assertion_expression type_conversion_expression
+; opaque: type_instantiation_expression interpreted_string_literal raw_string_literal
+; opaque: const_declaration import_spec struct_type interface_type function_type map_type slice_type
+; opaque: array_type channel_type pointer_type generic_type qualified_type type_arguments
+; opaque: type_parameter_list
+
 ; The package clause qualifies every top-level name of the file.
 (package_clause (package_identifier) @package)
 
@@ -15,22 +26,27 @@
 (type_spec name: (type_identifier) @name) @definition.typealias
 (type_alias name: (type_identifier) @name) @definition.typealias
 
-; Fields of named struct types. `X, Y int` declares several names in one node, and one node
-; holds one symbol: there each name is its own definition node.
-(type_spec
+; Fields of named struct types, and of the struct type an alias names (`type E = struct {...}`):
+; `(_ name: (type_identifier) type: ...)` is a type_spec or a type_alias. `X, Y int` declares
+; several names in one node, and one node holds one symbol: there each name is its own definition
+; node.
+(_
+  name: (type_identifier)
   type: (struct_type
     (field_declaration_list
       (field_declaration name: (field_identifier) @name) @definition.field))
   (#not-match? @definition.field "^[^\\s,]+\\s*,")
   (#not-eq? @name "_"))
-(type_spec
+(_
+  name: (type_identifier)
   type: (struct_type
     (field_declaration_list
       (field_declaration name: (field_identifier) @name @definition.field) @_decl))
   (#match? @_decl "^[^\\s,]+\\s*,")
   (#not-eq? @name "_"))
 ; Embedded fields are named after their type: `sync.Mutex`, `*Logger`, `Base[T]`.
-(type_spec
+(_
+  name: (type_identifier)
   type: (struct_type
     (field_declaration_list
       (field_declaration

@@ -1,5 +1,16 @@
 ; Java definitions and imports. Conventions: see indexer/extract.h.
 
+; Expressions (lambdas and argument lists too, as in C++), literals, annotations, types and imports
+; hold no definitions: extraction does not walk into them unless they hold a parse error.
+; opaque: argument_list annotation marker_annotation annotation_argument_list binary_expression
+; opaque: unary_expression update_expression ternary_expression cast_expression
+; opaque: instanceof_expression parenthesized_expression field_access array_access array_initializer
+; opaque: array_creation_expression method_invocation method_reference assignment_expression
+; opaque: lambda_expression string_literal class_literal type_arguments generic_type
+; opaque: scoped_type_identifier scoped_identifier dimensions_expr import_declaration
+; opaque: package_declaration formal_parameters type_parameters superclass super_interfaces throws
+; opaque: modifiers array_type dimensions
+
 ; The package clause qualifies every top-level type of the file.
 (package_declaration [(identifier) (scoped_identifier)] @package)
 
@@ -26,7 +37,8 @@
   parameters: (formal_parameters (formal_parameter name: (identifier) @name) @definition.field))
 
 ; `static final` fields are constants. A declaration with one declarator is the symbol; in
-; `int a, b;` each declarator is one (matched as "has a next" or "has a previous" declarator).
+; `int a, b;` each declarator is one (matched as "has a later" or "has an earlier" declarator, not
+; "next": a comment may sit between two, `A = 0,  // first`).
 (_ body: (class_body
   (field_declaration
     [(modifiers "static" "final") (modifiers "final" "static")]
@@ -38,27 +50,27 @@
 (_ body: (class_body
   (field_declaration
     [(modifiers "static" "final") (modifiers "final" "static")]
-    (variable_declarator name: (identifier) @name) @definition.constant . (variable_declarator))))
+    (variable_declarator name: (identifier) @name) @definition.constant (variable_declarator))))
 (_ body: (class_body
   (field_declaration
     [(modifiers "static" "final") (modifiers "final" "static")]
-    (variable_declarator) @_prev . (variable_declarator name: (identifier) @name) @definition.constant)))
+    (variable_declarator) (variable_declarator name: (identifier) @name) @definition.constant)))
 (enum_body_declarations
   (field_declaration
     [(modifiers "static" "final") (modifiers "final" "static")]
-    (variable_declarator name: (identifier) @name) @definition.constant . (variable_declarator)))
+    (variable_declarator name: (identifier) @name) @definition.constant (variable_declarator)))
 (enum_body_declarations
   (field_declaration
     [(modifiers "static" "final") (modifiers "final" "static")]
-    (variable_declarator) @_prev . (variable_declarator name: (identifier) @name) @definition.constant))
+    (variable_declarator) (variable_declarator name: (identifier) @name) @definition.constant))
 
 ; Interface and annotation fields are implicitly static final.
 (constant_declaration
   type: (_) . (variable_declarator name: (identifier) @name) .) @definition.constant
 (constant_declaration
-  (variable_declarator name: (identifier) @name) @definition.constant . (variable_declarator))
+  (variable_declarator name: (identifier) @name) @definition.constant (variable_declarator))
 (constant_declaration
-  (variable_declarator) @_prev . (variable_declarator name: (identifier) @name) @definition.constant)
+  (variable_declarator) (variable_declarator name: (identifier) @name) @definition.constant)
 
 ; Other fields, same shapes.
 (_ body: (class_body
@@ -67,16 +79,16 @@
   (field_declaration type: (_) . (variable_declarator name: (identifier) @name) .) @definition.field)
 (_ body: (class_body
   (field_declaration
-    (variable_declarator name: (identifier) @name) @definition.field . (variable_declarator))))
+    (variable_declarator name: (identifier) @name) @definition.field (variable_declarator))))
 (_ body: (class_body
   (field_declaration
-    (variable_declarator) @_prev . (variable_declarator name: (identifier) @name) @definition.field)))
+    (variable_declarator) (variable_declarator name: (identifier) @name) @definition.field)))
 (enum_body_declarations
   (field_declaration
-    (variable_declarator name: (identifier) @name) @definition.field . (variable_declarator)))
+    (variable_declarator name: (identifier) @name) @definition.field (variable_declarator)))
 (enum_body_declarations
   (field_declaration
-    (variable_declarator) @_prev . (variable_declarator name: (identifier) @name) @definition.field))
+    (variable_declarator) (variable_declarator name: (identifier) @name) @definition.field))
 
 ; Imports. A wildcard's specifier is the part before `.*`, told apart by its kind.
 ((import_declaration [(identifier) (scoped_identifier)] @import.import) @_i

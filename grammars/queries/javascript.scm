@@ -4,6 +4,14 @@
 (function_declaration name: (identifier) @name) @definition.function
 (generator_function_declaration name: (identifier) @name) @definition.function
 (class_declaration name: (identifier) @name) @definition.class
+; A named class expression no module-level name binds: `const A = class A {...}` in a function
+; (esbuild's output), `module.exports = class Foo {}`, `f(class X {})`. (At the top, `const A =
+; class B` is the class A; B is not looked for.)
+[
+  (statement_block (_ (variable_declarator value: (class name: (identifier) @name) @definition.class)))
+  (assignment_expression right: (class name: (identifier) @name) @definition.class)
+  (arguments (class name: (identifier) @name) @definition.class)
+]
 
 ; Class members: get/set accessors are properties, fields holding a function are methods.
 (class_body

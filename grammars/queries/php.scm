@@ -1,5 +1,16 @@
 ; PHP definitions and imports. Conventions: see indexer/extract.h.
 
+; Expressions, strings and types hold no definitions: extraction does not walk into them unless
+; they hold a parse error. Assignments (`$r = require 'x.php'`) and parameter lists (promoted
+; properties) stay open.
+; opaque: binary_expression unary_op_expression conditional_expression cast_expression
+; opaque: parenthesized_expression member_access_expression member_call_expression
+; opaque: nullsafe_member_access_expression nullsafe_member_call_expression scoped_call_expression
+; opaque: scoped_property_access_expression class_constant_access_expression subscript_expression
+; opaque: array_creation_expression encapsed_string string heredoc nowdoc attribute_list
+; opaque: qualified_name arguments namespace_use_declaration named_type union_type optional_type
+; opaque: intersection_type base_clause class_interface_clause
+
 ; `namespace App\Models;` qualifies the whole file and is a symbol of its own (the statement);
 ; `namespace App\Models { ... }` is a symbol that contains its declarations.
 (namespace_definition name: (namespace_name) @package !body)

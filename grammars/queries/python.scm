@@ -24,6 +24,47 @@
 (module
   (expression_statement
     (assignment left: (identifier) @name) @definition.variable))
+; Names bound inside the if/elif/else and try/except/else/finally blocks of a module or a class
+; body (`HAVE_SSL = True` under `try:`, `DefaultSelector` in an `if` chain), one block deep, and
+; tuple-unpacked names (`FTEXT, FHCRC = 1, 2`), each name its own definition.
+(module
+  (expression_statement
+    (assignment left: [(pattern_list (identifier) @name @definition.constant) (tuple_pattern (identifier) @name @definition.constant)]))
+  (#match? @name "^_*[A-Z][A-Z0-9_]*$"))
+(module
+  (expression_statement
+    (assignment left: [(pattern_list (identifier) @name @definition.variable) (tuple_pattern (identifier) @name @definition.variable)])))
+(module
+  [(if_statement [
+     consequence: (block (expression_statement [
+       (assignment left: (identifier) @name) @definition.constant
+       (assignment left: [(pattern_list (identifier) @name @definition.constant) (tuple_pattern (identifier) @name @definition.constant)])]))
+     alternative: (_ (block (expression_statement [
+       (assignment left: (identifier) @name) @definition.constant
+       (assignment left: [(pattern_list (identifier) @name @definition.constant) (tuple_pattern (identifier) @name @definition.constant)])])))])
+   (try_statement [
+     body: (block (expression_statement [
+       (assignment left: (identifier) @name) @definition.constant
+       (assignment left: [(pattern_list (identifier) @name @definition.constant) (tuple_pattern (identifier) @name @definition.constant)])]))
+     (_ (block (expression_statement [
+       (assignment left: (identifier) @name) @definition.constant
+       (assignment left: [(pattern_list (identifier) @name @definition.constant) (tuple_pattern (identifier) @name @definition.constant)])])))])]
+  (#match? @name "^_*[A-Z][A-Z0-9_]*$"))
+(module
+  [(if_statement [
+     consequence: (block (expression_statement [
+       (assignment left: (identifier) @name) @definition.variable
+       (assignment left: [(pattern_list (identifier) @name @definition.variable) (tuple_pattern (identifier) @name @definition.variable)])]))
+     alternative: (_ (block (expression_statement [
+       (assignment left: (identifier) @name) @definition.variable
+       (assignment left: [(pattern_list (identifier) @name @definition.variable) (tuple_pattern (identifier) @name @definition.variable)])])))])
+   (try_statement [
+     body: (block (expression_statement [
+       (assignment left: (identifier) @name) @definition.variable
+       (assignment left: [(pattern_list (identifier) @name @definition.variable) (tuple_pattern (identifier) @name @definition.variable)])]))
+     (_ (block (expression_statement [
+       (assignment left: (identifier) @name) @definition.variable
+       (assignment left: [(pattern_list (identifier) @name @definition.variable) (tuple_pattern (identifier) @name @definition.variable)])])))])])
 ; X: TypeAlias = ... and the 3.12 `type X = ...` statement.
 (module (type_alias_statement left: (type (identifier) @name)) @definition.typealias)
 
@@ -32,6 +73,26 @@
   body: (block
     (expression_statement
       (assignment left: (identifier) @name) @definition.field)))
+(class_definition
+  body: (block
+    (expression_statement
+      (assignment left: [(pattern_list (identifier) @name @definition.field) (tuple_pattern (identifier) @name @definition.field)]))))
+(class_definition
+  body: (block
+    [(if_statement [
+       consequence: (block (expression_statement [
+         (assignment left: (identifier) @name) @definition.field
+         (assignment left: [(pattern_list (identifier) @name @definition.field) (tuple_pattern (identifier) @name @definition.field)])]))
+       alternative: (_ (block (expression_statement [
+         (assignment left: (identifier) @name) @definition.field
+         (assignment left: [(pattern_list (identifier) @name @definition.field) (tuple_pattern (identifier) @name @definition.field)])])))])
+     (try_statement [
+       body: (block (expression_statement [
+         (assignment left: (identifier) @name) @definition.field
+         (assignment left: [(pattern_list (identifier) @name @definition.field) (tuple_pattern (identifier) @name @definition.field)])]))
+       (_ (block (expression_statement [
+         (assignment left: (identifier) @name) @definition.field
+         (assignment left: [(pattern_list (identifier) @name @definition.field) (tuple_pattern (identifier) @name @definition.field)])])))])]))
 (function_definition
   name: (identifier) @_init
   body: (block

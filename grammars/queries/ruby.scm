@@ -1,5 +1,12 @@
 ; Ruby definitions and imports. Conventions: see indexer/extract.h.
 
+; Strings, literals, parameter lists and some operators hold no definitions: extraction does not
+; walk into them unless they hold a parse error. Argument lists and `or`/`and` stay open
+; (`private def x`, `defined?(X) or require 'x'`).
+; opaque: string unary range element_reference hash pair array interpolation heredoc_body regex
+; opaque: string_array symbol_array delimited_symbol subshell method_parameters lambda_parameters
+; opaque: block_parameters exceptions scope_resolution
+
 ; Classes and modules; `class A::B` qualifies B with the scope it is written with. A class opened
 ; twice is two symbols.
 (class name: (scope_resolution scope: (_) @container name: (constant) @name)) @definition.class
@@ -21,6 +28,13 @@
 (program (method name: (_) @name) @definition.function)
 (method name: (_) @name) @definition.method
 (singleton_method name: (_) @name) @definition.method
+; `alias new old` and `alias_method :new, :old` define a method named new (not a global's alias).
+(alias name: [(identifier) (constant) (setter) (operator) (simple_symbol)] @name) @definition.method
+(call
+  !receiver
+  method: (identifier) @_alias
+  arguments: (argument_list . [(simple_symbol) @name (string . (string_content) @name .)])
+  (#eq? @_alias "alias_method")) @definition.method
 
 ; attr_reader :a, :b declares one property per symbol. The grammar has no node for the name without
 ; its colon, so the name text is ":a" unless the extractor strips it.

@@ -1,5 +1,17 @@
 ; Rust definitions and imports. Conventions: see indexer/extract.h.
 
+; Macro token trees, attributes, types, parameter lists, literals and the expressions that seldom
+; hold a closure hold no definitions: extraction does not walk into them unless they hold a parse
+; error. Calls and method chains stay open: a closure passed to `thread::spawn` may declare a type.
+; opaque: token_tree token_tree_pattern macro_rule macro_invocation attribute_item
+; opaque: inner_attribute_item parameters closure_parameters type_arguments scoped_identifier
+; opaque: generic_function string_literal raw_string_literal binary_expression unary_expression
+; opaque: type_cast_expression range_expression tuple_expression array_expression struct_expression
+; opaque: field_initializer_list use_declaration extern_crate_declaration type_parameters
+; opaque: where_clause trait_bounds generic_type reference_type scoped_type_identifier function_type
+; opaque: tuple_type array_type pointer_type field_declaration_list ordered_field_declaration_list
+; opaque: visibility_modifier
+
 ; Modules, inline (`mod m { ... }`) or in their own file (`mod m;`).
 (mod_item name: (identifier) @name) @definition.module
 

@@ -9,6 +9,17 @@
 ; Classes (abstract ones too, and `export default class Foo`), interfaces, type aliases, enums.
 (class_declaration name: (type_identifier) @name) @definition.class
 (abstract_class_declaration name: (type_identifier) @name) @definition.class
+; A named class expression no module-level name binds: `const A = class A {...}` in a function
+; body (esbuild's output), `module.exports = class Foo {}`, `f(class X {})`. (At the top or in a
+; namespace, `const A = class B` is the class A; B is not looked for.)
+[
+  (function_declaration body: (statement_block (_ (variable_declarator value: (class name: (type_identifier) @name) @definition.class))))
+  (function_expression body: (statement_block (_ (variable_declarator value: (class name: (type_identifier) @name) @definition.class))))
+  (arrow_function body: (statement_block (_ (variable_declarator value: (class name: (type_identifier) @name) @definition.class))))
+  (method_definition body: (statement_block (_ (variable_declarator value: (class name: (type_identifier) @name) @definition.class))))
+  (assignment_expression right: (class name: (type_identifier) @name) @definition.class)
+  (arguments (class name: (type_identifier) @name) @definition.class)
+]
 (interface_declaration name: (type_identifier) @name) @definition.interface
 (type_alias_declaration name: (type_identifier) @name) @definition.typealias
 (enum_declaration name: (identifier) @name) @definition.enum
@@ -122,6 +133,11 @@
   (export_statement declaration: (_ (variable_declarator name: (identifier) @name) @definition.variable))
   (ambient_declaration (_ (variable_declarator name: (identifier) @name) @definition.variable))
 ]
+; The methods of the object type of a `declare var X: {...}` (lib.dom's constructors:
+; `URL.createObjectURL`, `DOMMatrix.fromRect`) are methods of X. Its `prototype`, `new()` and
+; constants repeat the interface X and are left out.
+(ambient_declaration (variable_declaration (variable_declarator
+  type: (type_annotation (object_type (method_signature name: (property_identifier) @name) @definition.method)))))
 
 ; Top-level destructuring: const { a, b: c } = ..., let [d] = ...
 [
