@@ -61,7 +61,8 @@ FuzzyMatcher::FuzzyMatcher(std::string_view pattern) {
   }
 }
 
-std::optional<int32_t> FuzzyMatcher::match(std::string_view word) {
+std::optional<int32_t> FuzzyMatcher::match(std::string_view word, bool strict_case) {
+  strict_case = strict_case && cased_;
   const size_t n = pattern_len_;
   const size_t m = std::min(word.size(), kMaxWord);
   if (n == 0) return 0;
@@ -85,7 +86,9 @@ std::optional<int32_t> FuzzyMatcher::match(std::string_view word) {
     int32_t gap = kNone;
     for (size_t j = lo; j <= hi; ++j) {
       int32_t score = kNone;
-      if (lower_word_[j] == lower_pattern_[i]) {
+      const bool contradicts = strict_case && ((is_upper(pattern_[i]) && is_lower(word[j]) && roles_[j] == CharRole::Tail) ||
+                                               (is_lower(pattern_[i]) && is_upper(word[j]) && roles_[j] == CharRole::Head));
+      if (lower_word_[j] == lower_pattern_[i] && !contradicts) {
         int32_t base = kMatch;
         if (cased_ && word[j] == pattern_[i]) base += kCaseBonus;
         const bool head = roles_[j] == CharRole::Head;
