@@ -179,10 +179,28 @@ bool is_test_path(std::string_view path) {
   return file.find(".test.") != std::string_view::npos || file.find(".spec.") != std::string_view::npos;
 }
 
+// A C or C++ function declared `static` outside a class: internal to its file, so not the API a
+// user looks for first (a static member is, and stays a Method or Field). Read from the
+// signature, which for a variable is its declarator alone: a file's static variables are missed.
+bool is_file_static(const IndexData& d, const SymbolRecord& r, uint32_t file) {
+  const Language lang = d.files[file].language;
+  if (lang != Language::C && lang != Language::Cpp) return false;
+  const Kind k = r.kind();
+  if (k != Kind::Function && k != Kind::Variable && k != Kind::Constant) return false;
+  std::string_view sig = d.signatures.get(r.signature), name = d.name(r.name());
+  size_t at = name.empty() ? std::string_view::npos : sig.find(name);
+  std::string_view head = sig.substr(0, at);  // what precedes the name: `static inline int`
+  for (size_t i = head.find("static"); i != std::string_view::npos; i = head.find("static", i + 1)) {
+    const bool starts = i == 0 || head[i - 1] == ' ', ends = i + 6 == head.size() || head[i + 6] == ' ';
+    if (starts && ends) return true;
+  }
+  return false;
+}
+
 struct Entry {
   MatchTier tier;
   int32_t score;
-  uint8_t aside;  // 1: in a test file or directory, or a private name (`_x`): listed after its equals
+  uint8_t aside;  // 1: in a test file or directory, a private name (`_x`), a file's `static`: after its equals
   uint8_t kind_rank;
   uint32_t name_len;
   uint32_t symbol;
@@ -278,7 +296,7 @@ class Collector {
     if (file_state_.empty()) file_state_.assign(d_.files.size(), 0);
     uint8_t& state = file_state_[file];
     if (!(state & kTestKnown)) state |= kTestKnown | (is_test_path(d_.strings.get(d_.files[file].path)) ? kTest : 0);
-    return (state & kTest) ? 1 : 0;
+    return (state & kTest) || is_file_static(d_, d_.symbols[id], file) ? 1 : 0;
   }
 
   // The file is looked up (file_of) only when a filter needs it.
@@ -644,7 +662,7 @@ class LayerSearch {
     for (const Run& r : scattered) {
       std::string_view n = d_.name(r.name_id);
       if ((d_.name_sketches[r.name_id] & need) != need || !subsequence_of(n) || icontains(n, lower_)) continue;
-      if (std::optional<int32_t> score = matcher_.match(n))
+      if (std::optional<int32_t> score = scattered_score(n))
         for (uint32_t j = r.begin; j < r.end; ++j) out_.add_symbol(rest[j].second, MatchTier::Scattered, *score);
     }
     return true;
@@ -758,12 +776,18 @@ class LayerSearch {
     return Grade{MatchTier::Substring, *score + evidence * kStrongEvidence};
   }
   // A fuzzy match whose every alignment contradicts the typed case (matcher's strict_case) is no
-  // better evidence than letters scattered inside words: it ranks with those.
+  // better evidence than letters scattered inside words: it ranks with those, below the ones the
+  // case agrees with.
   std::optional<Grade> fuzzy_grade(std::string_view n) {
     if (std::optional<int32_t> score = matcher_.match(n, true)) return Grade{MatchTier::Fuzzy, *score};
+    std::optional<int32_t> score = scattered_score(n);
+    return score ? std::optional<Grade>(Grade{MatchTier::Scattered, *score}) : std::nullopt;
+  }
+  std::optional<int32_t> scattered_score(std::string_view n) {
+    if (std::optional<int32_t> score = matcher_.match(n, true)) return score;
     if (!matcher_.cased()) return std::nullopt;
     std::optional<int32_t> score = matcher_.match(n);
-    return score ? std::optional<Grade>(Grade{MatchTier::Scattered, *score}) : std::nullopt;
+    return score ? std::optional<int32_t>(*score - kStrongEvidence) : std::nullopt;
   }
   // An acronym of three or more letters that names every segment (`isl` for is_site_local, `mem`
   // for make_encoding_map) is as much evidence as a prefix that stops inside a word (islink,
@@ -884,7 +908,7 @@ class LayerSearch {
       if (k < done.size() && done[k] == id) continue;
       std::string_view n = d_.name(id);
       if (!subsequence_of(n) || icontains(n, lower_)) continue;  // a substring is some tier above's
-      out_.add_name(id, MatchTier::Scattered, [&] { return matcher_.match(n); });
+      out_.add_name(id, MatchTier::Scattered, [&] { return scattered_score(n); });
     }
   }
 
@@ -929,8 +953,9 @@ bool better_across(const IndexData& da, const Hit& a, const IndexData& db, const
   const SymbolRecord& ra = da.symbols[a.symbol];
   const SymbolRecord& rb = db.symbols[b.symbol];
   auto aside = [](const IndexData& d, const Hit& h) {
-    return uint8_t(is_private_name(d.name(d.symbols[h.symbol].name())) ||
-                   is_test_path(d.strings.get(d.files[d.file_of(h.symbol)].path)));
+    const uint32_t file = d.file_of(h.symbol);
+    return uint8_t(is_private_name(d.name(d.symbols[h.symbol].name())) || is_test_path(d.strings.get(d.files[file].path)) ||
+                   is_file_static(d, d.symbols[h.symbol], file));
   };
   Entry x{a.tier, a.score, aside(da, a), uint8_t(kind_rank(ra.kind())), da.name_offsets[ra.name() + 1] - da.name_offsets[ra.name()], 0};
   Entry y{b.tier, b.score, aside(db, b), uint8_t(kind_rank(rb.kind())), db.name_offsets[rb.name() + 1] - db.name_offsets[rb.name()], 0};
