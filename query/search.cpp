@@ -721,11 +721,14 @@ class LayerSearch {
     // An acronym in case ranks with the substrings, so it is graded in the first pass too (a
     // walk of the name's segment starts: cheap next to the matcher).
     std::vector<uint32_t> fuzzy_candidates;
+    // A top k already full of prefix-tier hits can only take more of those (flat prefixes and
+    // whole acronyms, both found without the matcher): the substrings are not scored at all.
+    const bool prefixes_only = out_.holds_above(MatchTier::Substring, INT32_MAX);
     for_each_candidate([&](uint32_t id) {
       std::string_view n = d_.name(id);
       if (prefix_match(n) >= 0) return;  // already offered as exact or prefix
       if (size_t end = flat_prefix(n)) {
-        out_.add_name(id, MatchTier::Prefix, [&] { return std::optional<int32_t>(prefix_score(n, end, 0)); });
+        out_.add_name(id, MatchTier::Prefix, [&] { return std::optional<int32_t>(prefix_score(n, end, 0, true)); });
         return;
       }
       if (!icontains(n, lower_)) {
@@ -737,16 +740,17 @@ class LayerSearch {
             out_.add_name(id, MatchTier::Prefix, [&] { return std::optional<int32_t>(acronym_prefix_score(n, same)); });
             return;
           }
+          if (prefixes_only) return;
           out_.add_name(id, MatchTier::Substring, [&] {
             std::optional<int32_t> score = matcher_.match(n);
             return score ? std::optional<int32_t>(*score + evidence * kStrongEvidence) : std::nullopt;
           });
-        } else {
+        } else if (!prefixes_only) {
           fuzzy_candidates.push_back(id);
         }
         return;
       }
-      out_.add_name(id, MatchTier::Substring, [&] { return std::optional<int32_t>(substring_score(n)); });
+      if (!prefixes_only) out_.add_name(id, MatchTier::Substring, [&] { return std::optional<int32_t>(substring_score(n)); });
     });
     if (out_.full()) return;
     for (uint32_t id : fuzzy_candidates) {
@@ -763,7 +767,7 @@ class LayerSearch {
   // from the fuzzy tier for it.
   static constexpr int32_t kStrongEvidence = 1 << 20;  // above any score the matcher gives
   std::optional<Grade> grade(std::string_view n) {
-    if (size_t end = flat_prefix(n)) return Grade{MatchTier::Prefix, prefix_score(n, end, 0)};
+    if (size_t end = flat_prefix(n)) return Grade{MatchTier::Prefix, prefix_score(n, end, 0, true)};
     if (icontains(n, lower_)) return Grade{MatchTier::Substring, substring_score(n)};
     const size_t m = std::min(n.size(), FuzzyMatcher::kMaxWord);
     char_roles(n, roles_, m);
@@ -793,17 +797,20 @@ class LayerSearch {
   // for make_encoding_map) is as much evidence as a prefix that stops inside a word (islink,
   // member): it ranks with the prefixes, below those that end at a segment's end.
   bool promoted(int evidence) const { return (evidence & 1) && fuzzy_text_.size() >= 3; }
-  int32_t acronym_prefix_score(std::string_view n, size_t same_case) const {
-    return int32_t(lower_ == name_ ? 0 : same_case) * (1 << 16) + (1 << 13) - int32_t(std::min<size_t>(n.size(), (1 << 13) - 1));
+  // Its case term counts the typed capitals it matches: the bound below stays tight (`Request`
+  // could at most match one), so a prefix run of names in the typed case ends the search.
+  static int32_t acronym_prefix_score(std::string_view n, size_t capitals) {
+    return int32_t(capitals) * (1 << 16) + (1 << 13) - int32_t(std::min<size_t>(n.size(), (1 << 12) - 1));
   }
   // The best score a promoted acronym can have: while the prefix run alone fills the limit with
   // hits above it, the later tiers cannot change the top k.
-  int32_t best_promoted_score() const { return int32_t(name_.size()) * (1 << 16) + (1 << 13); }
-  // The best prefix-tier score the trigram candidates can give: a flat prefix holds a separator
-  // the query lacks, so it is at least one character longer; or a promoted acronym.
+  // The best prefix-tier score the trigram candidates can give (a flat prefix or a promoted
+  // acronym): both rank below a plain prefix that ends a segment, so a prefix run full of those
+  // is the top k (the common case: `get`, `read`).
   int32_t best_later_prefix_score() const {
-    int32_t flat = (1 << 14) - int32_t(lower_fuzzy_.size() + 1);
-    return fuzzy_text_.size() >= 3 ? std::max(flat, best_promoted_score()) : flat;
+    if (fuzzy_text_.size() < 3) return INT32_MIN;  // neither applies
+    const int32_t flat = (1 << 13) + (1 << 12);
+    return std::max(flat, int32_t(std::count_if(name_.begin(), name_.end(), [](char c) { return c >= 'A' && c <= 'Z'; })) * (1 << 16) + (1 << 13));
   }
   // A substring's score: the matcher's, raised when some occurrence starts a segment (as much as
   // an acronym in another case: both say the user aimed at segment starts).
@@ -817,6 +824,7 @@ class LayerSearch {
   // process_response, `getname` for get_name. A prefix in all but the underscores. Returns where
   // the match ends in n, or 0 when it is none.
   size_t flat_prefix(std::string_view n) const {
+    if (lower_fuzzy_.size() < 3) return 0;  // `ab` is no flat prefix of a_b: too little to tell
     size_t q = 0, i = 0;
     for (; i < n.size() && q < lower_fuzzy_.size(); ++i) {
       char c = to_lower(n[i]);
@@ -827,15 +835,18 @@ class LayerSearch {
   }
   // Within the prefix tier: the typed case first, then a query that ends where a segment ends
   // (`option` for OptionGroup before optionxform: a whole word was typed), then the share of the
-  // name typed (the shorter name first, as fzf). `end` is where the match ends in n.
-  static int32_t prefix_score(std::string_view n, size_t end, int32_t same_case) {
+  // name typed (the shorter name first, as fzf). `end` is where the match ends in n. A flat
+  // prefix (`processre`, process_response) ranks between a prefix that ends a segment and one
+  // that does not: above the whole acronyms when it ends a segment too, else below them.
+  static int32_t prefix_score(std::string_view n, size_t end, int32_t same_case, bool flat = false) {
     bool boundary = end == 0 || end >= n.size();
     if (!boundary) {
       CharRole r[3];
       char_roles(n.substr(end - 1, 3), r, 3);
       boundary = r[1] != CharRole::Tail;
     }
-    return same_case * (1 << 16) + (boundary ? 1 << 14 : 0) - int32_t(std::min<size_t>(n.size(), (1 << 14) - 1));
+    const int32_t level = flat ? (boundary ? (1 << 13) + (1 << 12) : 1 << 12) : (boundary ? 1 << 14 : 0);
+    return same_case * (1 << 16) + level - int32_t(std::min<size_t>(n.size(), (1 << 12) - 1));
   }
   // A capital typed where the name has a small letter inside a word (`ISL` against islink): fzf
   // would not list it at all (smart case). Such a prefix match ranks with the substrings, below
@@ -861,16 +872,20 @@ class LayerSearch {
   // their own case (`TAF`, TypeAdapterFactory), 2 in another (`ASH`, add_set_handler), else 0;
   // one more when the name has no other segments (`TAF` names TypeAdapterFactory whole, but only
   // part of TypeAdapterFactoryBuilder).
+  // `same`: how many typed capitals land on capitals.
   int acronym(std::string_view n, size_t m, size_t* same = nullptr) const {
     if (fuzzy_text_.size() < 2) return 0;
-    size_t q = 0, same_case = 0, heads = 0;
+    size_t q = 0, same_case = 0, heads = 0, capitals = 0;
     for (size_t i = 0; i < m; ++i) {
       if (roles_[i] != CharRole::Head) continue;
       ++heads;
-      if (q < fuzzy_text_.size() && to_lower(n[i]) == to_lower(fuzzy_text_[q])) same_case += n[i] == fuzzy_text_[q++];
+      if (q < fuzzy_text_.size() && to_lower(n[i]) == to_lower(fuzzy_text_[q])) {
+        capitals += n[i] == fuzzy_text_[q] && n[i] >= 'A' && n[i] <= 'Z';
+        same_case += n[i] == fuzzy_text_[q++];
+      }
     }
     if (q < fuzzy_text_.size()) return 0;
-    if (same) *same = same_case;
+    if (same) *same = capitals;
     return (same_case == q ? 4 : 2) + (heads == q ? 1 : 0);
   }
 
