@@ -61,13 +61,15 @@ FuzzyMatcher::FuzzyMatcher(std::string_view pattern) {
   }
 }
 
-std::optional<int32_t> FuzzyMatcher::match(std::string_view word) {
+std::optional<int32_t> FuzzyMatcher::match(std::string_view word, bool strict_case) {
+  strict_case = strict_case && cased_;
   const size_t n = pattern_len_;
   const size_t m = std::min(word.size(), kMaxWord);
   if (n == 0) return 0;
   if (m < n) return std::nullopt;
 
-  // Cheap rejection first: is the pattern a subsequence at all?
+  // Cheap rejection first: is the pattern a subsequence at all? (Under strict case, of the
+  // positions case allows: the leftmost such subsequence exists whenever any does.)
   size_t p = 0;
   for (size_t j = 0; j < m && p < n; ++j) {
     lower_word_[j] = to_lower(word[j]);
@@ -76,6 +78,16 @@ std::optional<int32_t> FuzzyMatcher::match(std::string_view word) {
   if (p < n) return std::nullopt;
   for (size_t j = 0; j < m; ++j) lower_word_[j] = to_lower(word[j]);
   char_roles(word, roles_, m);
+  auto contradicts = [&](size_t i, size_t j) {
+    return strict_case && ((is_upper(pattern_[i]) && is_lower(word[j]) && roles_[j] == CharRole::Tail) ||
+                           (is_lower(pattern_[i]) && is_upper(word[j]) && roles_[j] == CharRole::Head));
+  };
+  if (strict_case) {
+    p = 0;
+    for (size_t j = 0; j < m && p < n; ++j)
+      if (lower_word_[j] == lower_pattern_[p] && !contradicts(p, j)) ++p;
+    if (p < n) return std::nullopt;
+  }
 
   // match_score_[i][j]: pattern[i] matched at word[j]. best_any_[i][j]: pattern[0..i] matched
   // within word[0..j] with word[j] skipped (a gap), so the next match pays no second gap start.
@@ -85,7 +97,7 @@ std::optional<int32_t> FuzzyMatcher::match(std::string_view word) {
     int32_t gap = kNone;
     for (size_t j = lo; j <= hi; ++j) {
       int32_t score = kNone;
-      if (lower_word_[j] == lower_pattern_[i]) {
+      if (lower_word_[j] == lower_pattern_[i] && !contradicts(i, j)) {
         int32_t base = kMatch;
         if (cased_ && word[j] == pattern_[i]) base += kCaseBonus;
         const bool head = roles_[j] == CharRole::Head;

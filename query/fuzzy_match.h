@@ -32,8 +32,13 @@ class FuzzyMatcher {
   explicit FuzzyMatcher(std::string_view pattern);
 
   // A score (higher is better) when the pattern matches the word, nullopt otherwise. Words longer
-  // than kMaxWord are matched on their first kMaxWord characters.
-  std::optional<int32_t> match(std::string_view word);
+  // than kMaxWord are matched on their first kMaxWord characters. With `strict_case`, a pattern
+  // that has a capital matches only alignments its case does not contradict: no capital on a
+  // small letter inside a word, no small letter on a capital that starts a segment (`TestSrl`
+  // matches TestSerialization, not TestSingleRequestLookup), as fzf's smart case would have it
+  // but lenient where case says nothing (`ASH` still matches add_set_handler).
+  std::optional<int32_t> match(std::string_view word, bool strict_case = false);
+  bool cased() const { return cased_; }
 
   bool empty() const { return pattern_len_ == 0; }
 

@@ -13,6 +13,7 @@
 #include <cctype>
 #include <cstring>
 #include <tuple>
+#include <type_traits>
 
 #include "query/fuzzy_match.h"
 #include "query/index_impl.h"
@@ -178,10 +179,28 @@ bool is_test_path(std::string_view path) {
   return file.find(".test.") != std::string_view::npos || file.find(".spec.") != std::string_view::npos;
 }
 
+// A C or C++ function declared `static` outside a class: internal to its file, so not the API a
+// user looks for first (a static member is, and stays a Method or Field). Read from the
+// signature, which for a variable is its declarator alone: a file's static variables are missed.
+bool is_file_static(const IndexData& d, const SymbolRecord& r, uint32_t file) {
+  const Language lang = d.files[file].language;
+  if (lang != Language::C && lang != Language::Cpp) return false;
+  const Kind k = r.kind();
+  if (k != Kind::Function && k != Kind::Variable && k != Kind::Constant) return false;
+  std::string_view sig = d.signatures.get(r.signature), name = d.name(r.name());
+  size_t at = name.empty() ? std::string_view::npos : sig.find(name);
+  std::string_view head = sig.substr(0, at);  // what precedes the name: `static inline int`
+  for (size_t i = head.find("static"); i != std::string_view::npos; i = head.find("static", i + 1)) {
+    const bool starts = i == 0 || head[i - 1] == ' ', ends = i + 6 == head.size() || head[i + 6] == ' ';
+    if (starts && ends) return true;
+  }
+  return false;
+}
+
 struct Entry {
   MatchTier tier;
   int32_t score;
-  uint8_t aside;  // 1: in a test file or directory, or a private name (`_x`): listed after its equals
+  uint8_t aside;  // 1: in a test file or directory, a private name (`_x`), a file's `static`: after its equals
   uint8_t kind_rank;
   uint32_t name_len;
   uint32_t symbol;
@@ -197,6 +216,12 @@ bool better(const Entry& a, const Entry& b) {
   return a.symbol < b.symbol;  // symbol ids follow (path, line)
 }
 
+// A name's tier and score, when its tier is only known once it is scored.
+struct Grade {
+  MatchTier tier;
+  int32_t score;
+};
+
 class Collector {
  public:
   Collector(const IndexData& d, const SearchRequest& req, const Pattern& pattern, std::span<const uint64_t> hidden)
@@ -206,7 +231,8 @@ class Collector {
   }
 
   // Offers every symbol of a name. `score_of()` runs at most once, and only when some symbol
-  // passes the filters: with a selective filter most names cost no scoring at all.
+  // passes the filters: with a selective filter most names cost no scoring at all. It returns an
+  // optional score, or an optional Grade when it also decides the tier.
   template <typename ScoreFn>
   void add_name(uint32_t name_id, MatchTier tier, ScoreFn&& score_of) {
     uint32_t begin = d_.name_symbol_offsets[name_id], end = d_.name_symbol_offsets[name_id + 1];
@@ -219,9 +245,10 @@ class Collector {
       const SymbolRecord& r = d_.symbols[id];
       if (!accept(id, r)) continue;
       if (!scored) {
-        std::optional<int32_t> s = score_of();
+        auto s = score_of();
         if (!s) return;  // the scorer found no match after all
-        score = *s;
+        if constexpr (std::is_same_v<decltype(s), std::optional<Grade>>) tier = s->tier, score = s->score;
+        else score = *s;
         scored = true;
       }
       // Every symbol of a name shares its tier, score and length; if even the best of the rest
@@ -239,6 +266,10 @@ class Collector {
   }
 
   bool full() const { return accepted_ >= req_.limit; }
+  // Whether the top k is full of hits that rank above any of `tier` with `score`.
+  bool holds_above(MatchTier tier, int32_t score) const {
+    return heap_.size() == req_.limit && !heap_.empty() && better(heap_.front(), Entry{tier, score, 0, 0, 0, 0});
+  }
   const std::string& lower_qualifier() const { return lower_qualifier_; }
 
   // Whether the qualifier's containers hold this one (it passes the qualifier).
@@ -265,7 +296,7 @@ class Collector {
     if (file_state_.empty()) file_state_.assign(d_.files.size(), 0);
     uint8_t& state = file_state_[file];
     if (!(state & kTestKnown)) state |= kTestKnown | (is_test_path(d_.strings.get(d_.files[file].path)) ? kTest : 0);
-    return (state & kTest) ? 1 : 0;
+    return (state & kTest) || is_file_static(d_, d_.symbols[id], file) ? 1 : 0;
   }
 
   // The file is looked up (file_of) only when a filter needs it.
@@ -421,14 +452,28 @@ std::vector<Hit> search_words(const IndexData& d, const SearchRequest& req, std:
     if (!some) return {};
   }
   std::vector<FuzzyMatcher> matchers(words.begin(), words.end());
+  CharRole roles[FuzzyMatcher::kMaxWord];
   for (size_t k = 0; k < words64; ++k)
     for (uint64_t bits = acc[k]; bits; bits &= bits - 1) {
       const uint32_t id = uint32_t(k * 64 + size_t(__builtin_ctzll(bits)));
       std::string_view n = d.name(id);
-      MatchTier tier = istarts_with(n, words[0]) ? MatchTier::Prefix : MatchTier::Substring;
-      out.add_name(id, tier, [&] {
+      // The words come in any order, so the name starting with any of them is the prefix tier.
+      bool starts = false;
+      for (const std::string& w : words) starts |= istarts_with(n, w);
+      out.add_name(id, starts ? MatchTier::Prefix : MatchTier::Substring, [&] {
         int32_t total = 0;
         for (auto& m : matchers) total += m.match(n).value_or(0);
+        // A word that is a whole segment (`err` for the ERR of INVALID_MODIFICATION_ERR, not the
+        // Err of InvalidStateError) outranks one that only starts a longer one.
+        const size_t m = std::min(n.size(), FuzzyMatcher::kMaxWord);
+        char_roles(n, roles, m);
+        for (size_t i = 0; i < m; ++i) {
+          if (roles[i] != CharRole::Head) continue;
+          size_t e = i + 1;
+          while (e < m && roles[e] == CharRole::Tail) ++e;
+          for (const std::string& w : words)
+            if (w.size() == e - i && istarts_with(n.substr(i), w)) total += 1 << 16;
+        }
         return std::optional<int32_t>(total);
       });
     }
@@ -443,6 +488,7 @@ class LayerSearch {
   LayerSearch(const IndexData& d, const SearchRequest& req, const Pattern& pattern, std::span<const uint64_t> hidden)
       : d_(d), req_(req), pattern_(pattern), out_(d, req, pattern, hidden), name_(pattern.name),
         lower_(lowered(name_)), fuzzy_text_(word_chars(name_)), lower_fuzzy_(lowered(fuzzy_text_)),
+        inner_capital_(std::any_of(name_.begin() + std::min<size_t>(1, name_.size()), name_.end(), [](char c) { return c >= 'A' && c <= 'Z'; })),
         matcher_(std::string_view(fuzzy_text_).substr(0, FuzzyMatcher::kMaxPattern)),
         name_count_(uint32_t(d.name_offsets.size() - 1)) {}
 
@@ -454,7 +500,11 @@ class LayerSearch {
       if (search_by_qualifier()) return out_.take();
     }
     offer_prefix_range();
-    if (out_.full() || lower_.empty()) return out_.take();
+    // The candidates below add prefix-tier hits too (flat prefixes, whole acronyms), and the run
+    // may have demoted some of its own (contradicts_case): a full run ends the search only when
+    // every hit in it ranks above anything those can score.
+    const bool settled = out_.holds_above(MatchTier::Prefix, best_later_prefix_score());
+    if (settled || lower_.empty()) return out_.take();
     if (!by_qualifier) load_lists();
     if (!count_) {  // no trigram (a name of one or two characters): every name is a candidate
       offer_substring_and_fuzzy([&](auto&& f) {
@@ -469,7 +519,8 @@ class LayerSearch {
         for (uint32_t id : probed) f(id);
       });
     }
-    if (!out_.full()) offer_scattered(probed);
+    // The fuzzy tier may have demoted names to the scattered one: stop only above it.
+    if (!out_.holds_above(MatchTier::Scattered, INT32_MAX)) offer_scattered(probed);
     return out_.take();
   }
 
@@ -579,9 +630,12 @@ class LayerSearch {
     for (uint32_t id : candidates) {
       uint32_t name_id = d_.symbols[id].name();
       std::string_view n = d_.name(name_id);
-      if (int k = prefix_match(n); k >= 0)
-        out_.add_symbol(id, k == 0 && n.size() == lower_.size() ? MatchTier::Exact : MatchTier::Prefix, case_score(n.substr(size_t(k))));
-      else if (fuzzy_tiers) rest.emplace_back(name_id, id);
+      if (int k = prefix_match(n); k >= 0) {
+        if (k == 0 && n.size() == lower_.size()) out_.add_symbol(id, MatchTier::Exact, case_score(n));
+        else if (!contradicts_case(n, size_t(k)))
+          out_.add_symbol(id, MatchTier::Prefix, prefix_score(n, size_t(k) + lower_.size(), case_score(n.substr(size_t(k)))));
+        else if (std::optional<int32_t> score = matcher_.match(n)) out_.add_symbol(id, MatchTier::Substring, *score);
+      } else if (fuzzy_tiers) rest.emplace_back(name_id, id);
     }
     std::sort(rest.begin(), rest.end());
     std::vector<detail::PostingList::Cursor> cursors(lists_, lists_ + count_);
@@ -602,12 +656,13 @@ class LayerSearch {
       if (std::optional<Grade> g = grade(n))
         for (size_t j = k; j < end; ++j) out_.add_symbol(rest[j].second, g->tier, g->score);
     }
-    if (out_.full() || fuzzy_text_.size() < 2 || fuzzy_text_.size() > FuzzyMatcher::kMaxPattern) return true;
+    if (out_.holds_above(MatchTier::Scattered, INT32_MAX) || fuzzy_text_.size() < 2 || fuzzy_text_.size() > FuzzyMatcher::kMaxPattern)
+      return true;
     const uint64_t need = scattered_need();
     for (const Run& r : scattered) {
       std::string_view n = d_.name(r.name_id);
       if ((d_.name_sketches[r.name_id] & need) != need || !subsequence_of(n) || icontains(n, lower_)) continue;
-      if (std::optional<int32_t> score = matcher_.match(n))
+      if (std::optional<int32_t> score = scattered_score(n))
         for (uint32_t j = r.begin; j < r.end; ++j) out_.add_symbol(rest[j].second, MatchTier::Scattered, *score);
     }
     return true;
@@ -618,14 +673,19 @@ class LayerSearch {
   void offer_prefix_range() {
     for (uint32_t id = lo_; id != hi_; ++id) {
       std::string_view n = d_.name(id);
-      out_.add_name(id, n.size() == lower_.size() ? MatchTier::Exact : MatchTier::Prefix,
-                    [&] { return std::optional<int32_t>(case_score(n)); });
+      if (n.size() == lower_.size()) out_.add_name(id, MatchTier::Exact, [&] { return std::optional<int32_t>(case_score(n)); });
+      else offer_prefix(id, n, 0);
     }
     for (auto [lo, hi, k] : {std::tuple{lo1_, hi1_, 1}, std::tuple{lo2_, hi2_, 2}})
-      for (uint32_t id = lo; id != hi; ++id) {
-        std::string_view n = d_.name(id).substr(size_t(k));
-        out_.add_name(id, MatchTier::Prefix, [&] { return std::optional<int32_t>(case_score(n)); });
-      }
+      for (uint32_t id = lo; id != hi; ++id) offer_prefix(id, d_.name(id), size_t(k));
+  }
+  // A prefix match (after `skip` underscores) that is not exact.
+  void offer_prefix(uint32_t id, std::string_view n, size_t skip) {
+    if (!contradicts_case(n, skip)) {
+      out_.add_name(id, MatchTier::Prefix, [&] { return std::optional<int32_t>(prefix_score(n, skip + lower_.size(), case_score(n.substr(skip)))); });
+      return;
+    }
+    out_.add_name(id, MatchTier::Substring, [&] { return matcher_.match(n); });
   }
 
   // Tiers 3 and 4: candidates from the trigram postings, driven by the smallest list: its ids
@@ -661,32 +721,41 @@ class LayerSearch {
     // An acronym in case ranks with the substrings, so it is graded in the first pass too (a
     // walk of the name's segment starts: cheap next to the matcher).
     std::vector<uint32_t> fuzzy_candidates;
+    // A top k already full of prefix-tier hits can only take more of those (flat prefixes and
+    // whole acronyms, both found without the matcher): the substrings are not scored at all.
+    const bool prefixes_only = out_.holds_above(MatchTier::Substring, INT32_MAX);
     for_each_candidate([&](uint32_t id) {
       std::string_view n = d_.name(id);
       if (prefix_match(n) >= 0) return;  // already offered as exact or prefix
-      if (flat_prefix(n)) {
-        out_.add_name(id, MatchTier::Prefix, [] { return std::optional<int32_t>(0); });
+      if (size_t end = flat_prefix(n)) {
+        out_.add_name(id, MatchTier::Prefix, [&] { return std::optional<int32_t>(prefix_score(n, end, 0, true)); });
         return;
       }
       if (!icontains(n, lower_)) {
         const size_t m = std::min(n.size(), FuzzyMatcher::kMaxWord);
         char_roles(n, roles_, m);
-        if (int evidence = acronym(n, m)) {
+        size_t same = 0;
+        if (int evidence = acronym(n, m, &same)) {
+          if (promoted(evidence)) {
+            out_.add_name(id, MatchTier::Prefix, [&] { return std::optional<int32_t>(acronym_prefix_score(n, same)); });
+            return;
+          }
+          if (prefixes_only) return;
           out_.add_name(id, MatchTier::Substring, [&] {
             std::optional<int32_t> score = matcher_.match(n);
             return score ? std::optional<int32_t>(*score + evidence * kStrongEvidence) : std::nullopt;
           });
-        } else {
+        } else if (!prefixes_only) {
           fuzzy_candidates.push_back(id);
         }
         return;
       }
-      out_.add_name(id, MatchTier::Substring, [&] { return std::optional<int32_t>(substring_score(n)); });
+      if (!prefixes_only) out_.add_name(id, MatchTier::Substring, [&] { return std::optional<int32_t>(substring_score(n)); });
     });
     if (out_.full()) return;
     for (uint32_t id : fuzzy_candidates) {
       std::string_view n = d_.name(id);
-      out_.add_name(id, MatchTier::Fuzzy, [&] { return matcher_.match(n); });
+      out_.add_name(id, MatchTier::Fuzzy, [&] { return fuzzy_grade(n); });
     }
   }
 
@@ -696,38 +765,102 @@ class LayerSearch {
   // a segment, or an acronym, every letter on a segment start (`ASH` for add_set_handler), and more
   // so an acronym in the name's own case (`TAF` for TypeAdapterFactory). Acronyms are promoted
   // from the fuzzy tier for it.
-  struct Grade {
-    MatchTier tier;
-    int32_t score;
-  };
   static constexpr int32_t kStrongEvidence = 1 << 20;  // above any score the matcher gives
   std::optional<Grade> grade(std::string_view n) {
-    if (flat_prefix(n)) return Grade{MatchTier::Prefix, 0};
+    if (size_t end = flat_prefix(n)) return Grade{MatchTier::Prefix, prefix_score(n, end, 0, true)};
     if (icontains(n, lower_)) return Grade{MatchTier::Substring, substring_score(n)};
     const size_t m = std::min(n.size(), FuzzyMatcher::kMaxWord);
     char_roles(n, roles_, m);
+    size_t same = 0;
+    int evidence = acronym(n, m, &same);
+    if (promoted(evidence)) return Grade{MatchTier::Prefix, acronym_prefix_score(n, same)};
+    if (!evidence) return fuzzy_grade(n);
     std::optional<int32_t> score = matcher_.match(n);
     if (!score) return std::nullopt;
-    if (int evidence = acronym(n, m)) return Grade{MatchTier::Substring, *score + evidence * kStrongEvidence};
-    return Grade{MatchTier::Fuzzy, *score};
+    return Grade{MatchTier::Substring, *score + evidence * kStrongEvidence};
   }
-  // A substring's score: the matcher's, raised when some occurrence starts a segment.
+  // A fuzzy match whose every alignment contradicts the typed case (matcher's strict_case) is no
+  // better evidence than letters scattered inside words: it ranks with those, below the ones the
+  // case agrees with.
+  std::optional<Grade> fuzzy_grade(std::string_view n) {
+    if (std::optional<int32_t> score = matcher_.match(n, true)) return Grade{MatchTier::Fuzzy, *score};
+    std::optional<int32_t> score = scattered_score(n);
+    return score ? std::optional<Grade>(Grade{MatchTier::Scattered, *score}) : std::nullopt;
+  }
+  std::optional<int32_t> scattered_score(std::string_view n) {
+    if (std::optional<int32_t> score = matcher_.match(n, true)) return score;
+    if (!matcher_.cased()) return std::nullopt;
+    std::optional<int32_t> score = matcher_.match(n);
+    return score ? std::optional<int32_t>(*score - kStrongEvidence) : std::nullopt;
+  }
+  // An acronym of three or more letters that names every segment (`isl` for is_site_local, `mem`
+  // for make_encoding_map) is as much evidence as a prefix that stops inside a word (islink,
+  // member): it ranks with the prefixes, below those that end at a segment's end.
+  bool promoted(int evidence) const { return (evidence & 1) && fuzzy_text_.size() >= 3; }
+  // Its case term counts the typed capitals it matches: the bound below stays tight (`Request`
+  // could at most match one), so a prefix run of names in the typed case ends the search.
+  static int32_t acronym_prefix_score(std::string_view n, size_t capitals) {
+    return int32_t(capitals) * (1 << 16) + (1 << 13) - int32_t(std::min<size_t>(n.size(), (1 << 12) - 1));
+  }
+  // The best score a promoted acronym can have: while the prefix run alone fills the limit with
+  // hits above it, the later tiers cannot change the top k.
+  // The best prefix-tier score the trigram candidates can give (a flat prefix or a promoted
+  // acronym): both rank below a plain prefix that ends a segment, so a prefix run full of those
+  // is the top k (the common case: `get`, `read`).
+  int32_t best_later_prefix_score() const {
+    if (fuzzy_text_.size() < 3) return INT32_MIN;  // neither applies
+    const int32_t flat = (1 << 13) + (1 << 12);
+    return std::max(flat, int32_t(std::count_if(name_.begin(), name_.end(), [](char c) { return c >= 'A' && c <= 'Z'; })) * (1 << 16) + (1 << 13));
+  }
+  // A substring's score: the matcher's, raised when some occurrence starts a segment (as much as
+  // an acronym in another case: both say the user aimed at segment starts).
   int32_t substring_score(std::string_view n) {
     const size_t m = std::min(n.size(), FuzzyMatcher::kMaxWord);
     char_roles(n, roles_, m);
     int32_t score = matcher_.match(n).value_or(0);
-    return substring_at_head(n, m) ? score + kStrongEvidence : score;
+    return substring_at_head(n, m) ? score + 2 * kStrongEvidence : score;
   }
   // The query's word characters start the name's, separators aside: `processre` for
-  // process_response, `getname` for get_name. A prefix in all but the underscores.
-  bool flat_prefix(std::string_view n) const {
-    size_t q = 0;
-    for (size_t i = 0; i < n.size() && q < lower_fuzzy_.size(); ++i) {
+  // process_response, `getname` for get_name. A prefix in all but the underscores. Returns where
+  // the match ends in n, or 0 when it is none.
+  size_t flat_prefix(std::string_view n) const {
+    if (lower_fuzzy_.size() < 3) return 0;  // `ab` is no flat prefix of a_b: too little to tell
+    size_t q = 0, i = 0;
+    for (; i < n.size() && q < lower_fuzzy_.size(); ++i) {
       char c = to_lower(n[i]);
       if (c == '_' || c == '-' || c == '$') continue;
-      if (c != lower_fuzzy_[q++]) return false;
+      if (c != lower_fuzzy_[q++]) return 0;
     }
-    return q == lower_fuzzy_.size() && !lower_fuzzy_.empty();
+    return q == lower_fuzzy_.size() && !lower_fuzzy_.empty() ? i : 0;
+  }
+  // Within the prefix tier: the typed case first, then a query that ends where a segment ends
+  // (`option` for OptionGroup before optionxform: a whole word was typed), then the share of the
+  // name typed (the shorter name first, as fzf). `end` is where the match ends in n. A flat
+  // prefix (`processre`, process_response) ranks between a prefix that ends a segment and one
+  // that does not: above the whole acronyms when it ends a segment too, else below them.
+  static int32_t prefix_score(std::string_view n, size_t end, int32_t same_case, bool flat = false) {
+    bool boundary = end == 0 || end >= n.size();
+    if (!boundary) {
+      CharRole r[3];
+      char_roles(n.substr(end - 1, 3), r, 3);
+      boundary = r[1] != CharRole::Tail;
+    }
+    const int32_t level = flat ? (boundary ? (1 << 13) + (1 << 12) : 1 << 12) : (boundary ? 1 << 14 : 0);
+    return same_case * (1 << 16) + level - int32_t(std::min<size_t>(n.size(), (1 << 12) - 1));
+  }
+  // A capital typed where the name has a small letter inside a word (`ISL` against islink): fzf
+  // would not list it at all (smart case). Such a prefix match ranks with the substrings, below
+  // the acronyms whose case agrees (`ISL`, is_site_local: its segment starts have no case).
+  bool contradicts_case(std::string_view n, size_t skip) {
+    if (!inner_capital_) return false;
+    const size_t m = std::min(n.size(), std::min(FuzzyMatcher::kMaxWord, skip + name_.size() + 1));
+    if (skip + name_.size() > m) return false;
+    char_roles(n, roles_, m);  // the roles up to the match's end need one character past it
+    for (size_t i = 0; i < name_.size(); ++i) {
+      char c = n[skip + i];
+      if (name_[i] >= 'A' && name_[i] <= 'Z' && c >= 'a' && c <= 'z' && roles_[skip + i] == CharRole::Tail) return true;
+    }
+    return false;
   }
   // Some occurrence of the query starts a segment (roles_ holds n's roles).
   bool substring_at_head(std::string_view n, size_t m) const {
@@ -735,15 +868,25 @@ class LayerSearch {
       if (roles_[i] == CharRole::Head && istarts_with(n.substr(i), lower_)) return true;
     return false;
   }
-  // Whether the query, of two or more letters, is a subsequence of n's segment starts: 2 when in
-  // their own case (`TAF`, TypeAdapterFactory), 1 in another (`ASH`, add_set_handler), else 0.
-  int acronym(std::string_view n, size_t m) const {
+  // Whether the query, of two or more letters, is a subsequence of n's segment starts: 4 when in
+  // their own case (`TAF`, TypeAdapterFactory), 2 in another (`ASH`, add_set_handler), else 0;
+  // one more when the name has no other segments (`TAF` names TypeAdapterFactory whole, but only
+  // part of TypeAdapterFactoryBuilder).
+  // `same`: how many typed capitals land on capitals.
+  int acronym(std::string_view n, size_t m, size_t* same = nullptr) const {
     if (fuzzy_text_.size() < 2) return 0;
-    size_t q = 0, same_case = 0;
-    for (size_t i = 0; i < m && q < fuzzy_text_.size(); ++i)
-      if (roles_[i] == CharRole::Head && to_lower(n[i]) == to_lower(fuzzy_text_[q])) same_case += n[i] == fuzzy_text_[q++];
+    size_t q = 0, same_case = 0, heads = 0, capitals = 0;
+    for (size_t i = 0; i < m; ++i) {
+      if (roles_[i] != CharRole::Head) continue;
+      ++heads;
+      if (q < fuzzy_text_.size() && to_lower(n[i]) == to_lower(fuzzy_text_[q])) {
+        capitals += n[i] == fuzzy_text_[q] && n[i] >= 'A' && n[i] <= 'Z';
+        same_case += n[i] == fuzzy_text_[q++];
+      }
+    }
     if (q < fuzzy_text_.size()) return 0;
-    return same_case == q ? 2 : 1;
+    if (same) *same = capitals;
+    return (same_case == q ? 4 : 2) + (heads == q ? 1 : 0);
   }
 
   // The query's letters and digits as a sketch (index_impl.h), and the first one's segment-start
@@ -780,7 +923,7 @@ class LayerSearch {
       if (k < done.size() && done[k] == id) continue;
       std::string_view n = d_.name(id);
       if (!subsequence_of(n) || icontains(n, lower_)) continue;  // a substring is some tier above's
-      out_.add_name(id, MatchTier::Scattered, [&] { return matcher_.match(n); });
+      out_.add_name(id, MatchTier::Scattered, [&] { return scattered_score(n); });
     }
   }
 
@@ -792,6 +935,7 @@ class LayerSearch {
   std::string lower_;
   std::string fuzzy_text_;
   std::string lower_fuzzy_;
+  bool inner_capital_;  // a capital past the query's first character: contradicts_case() can hold
   FuzzyMatcher matcher_;
   CharRole roles_[FuzzyMatcher::kMaxWord];
   const uint32_t name_count_;
@@ -824,8 +968,9 @@ bool better_across(const IndexData& da, const Hit& a, const IndexData& db, const
   const SymbolRecord& ra = da.symbols[a.symbol];
   const SymbolRecord& rb = db.symbols[b.symbol];
   auto aside = [](const IndexData& d, const Hit& h) {
-    return uint8_t(is_private_name(d.name(d.symbols[h.symbol].name())) ||
-                   is_test_path(d.strings.get(d.files[d.file_of(h.symbol)].path)));
+    const uint32_t file = d.file_of(h.symbol);
+    return uint8_t(is_private_name(d.name(d.symbols[h.symbol].name())) || is_test_path(d.strings.get(d.files[file].path)) ||
+                   is_file_static(d, d.symbols[h.symbol], file));
   };
   Entry x{a.tier, a.score, aside(da, a), uint8_t(kind_rank(ra.kind())), da.name_offsets[ra.name() + 1] - da.name_offsets[ra.name()], 0};
   Entry y{b.tier, b.score, aside(db, b), uint8_t(kind_rank(rb.kind())), db.name_offsets[rb.name() + 1] - db.name_offsets[rb.name()], 0};

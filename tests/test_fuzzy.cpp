@@ -39,6 +39,18 @@ TEST_CASE("fuzzy: consecutive runs and matching case earn more", "[fuzzy]") {
   CHECK(score("foo", "foo") == score("foo", "FOO"));
 }
 
+TEST_CASE("fuzzy: strict case keeps only alignments the typed case agrees with", "[fuzzy]") {
+  auto strict = [](std::string_view pattern, std::string_view word) { return FuzzyMatcher(pattern).match(word, true).has_value(); };
+  // Small r and l typed: not on the R and L humps.
+  CHECK_FALSE(strict("TestSrl", "TestSingleRequestLookup"));
+  CHECK(strict("TestSrl", "TestSerialization"));
+  // A capital on a small letter inside a word contradicts; on a snake_case word's start it does not.
+  CHECK_FALSE(strict("ISL", "islink"));
+  CHECK(strict("ASH", "add_set_handler"));
+  // A pattern in lower case says nothing about case.
+  CHECK(strict("testsrl", "TestSingleRequestLookup"));
+}
+
 TEST_CASE("fuzzy: long words are matched on their first kMaxWord characters", "[fuzzy]") {
   std::string long_word(300, 'a');
   CHECK(matches("aaa", long_word));

@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <set>
 
+#include "helpers.h"
 #include "indexer/indexer.h"
 #include "query/query.h"
 
@@ -385,4 +386,87 @@ TEST_CASE("search: among equals, code before tests and public names before priva
   CHECK(first_path("Client") == "src/client.ts");
   CHECK(query::search(*index, {"Client", 10}).size() == 4);  // the others still listed
   CHECK(names(*index, "parse", 2) == std::vector<std::string>{"parse", "_parse"});
+}
+
+TEST_CASE("search: a prefix that ends a segment first, then the shorter name", "[search]") {
+  auto index = build({{"a.py",
+                       {{"optionxform", Kind::Function},
+                        {"option_parser_for_everything", Kind::Function},
+                        {"optional", Kind::Function},
+                        {"OptionGroup", Kind::Class},
+                        {"GeneratorType", Kind::Class},
+                        {"generate_tokens", Kind::Function},
+                        {"Generator", Kind::Class}}}});
+  // `option` is a whole word of OptionGroup and option_parser_...; it stops inside optional.
+  CHECK(names(*index, "option") == std::vector<std::string>{"OptionGroup", "option_parser_for_everything", "optional", "optionxform"});
+  // No name ends a segment there: the shorter first, as fzf lists them.
+  CHECK(names(*index, "generat") == std::vector<std::string>{"Generator", "GeneratorType", "generate_tokens"});
+  // A prefix in all but the underscores ranks by the same rules.
+  CHECK(names(*index, "optionparser", 1) == std::vector<std::string>{"option_parser_for_everything"});
+}
+
+TEST_CASE("search: an acronym of every segment ranks with the prefixes", "[search]") {
+  auto index = build({{"a.py",
+                       {{"islink", Kind::Function},
+                        {"is_site_local", Kind::Function},
+                        {"isl_config", Kind::Function},
+                        {"is_something_else_long", Kind::Function}}},
+                      {"b.java", {{"TypeAdapterFactoryBuilder", Kind::Class}, {"TypeAdapterFactory", Kind::Interface}}}});
+  // A prefix that ends a word, then the whole acronym, then a prefix inside a word; an acronym
+  // of some segments only (i-s-l skips `else`) ranks with the substrings.
+  CHECK(names(*index, "isl") == std::vector<std::string>{"isl_config", "is_site_local", "islink", "is_something_else_long"});
+  CHECK(names(*index, "TAF", 1) == std::vector<std::string>{"TypeAdapterFactory"});
+  // Two letters are too few to read as an acronym: `is` is a prefix of all four.
+  CHECK(names(*index, "is", 4).size() == 4);
+}
+
+TEST_CASE("search: typed capitals that a name contradicts rank lower", "[search]") {
+  auto index = build({{"a.go",
+                       {{"isl_config", Kind::Function},
+                        {"is_site_local", Kind::Function},
+                        {"TestSingleRequestLookup", Kind::Function},
+                        {"TestSerialization", Kind::Function}}}});
+  // `ISL` puts capitals on isl_config's small letters inside a word (fzf would not list it); the
+  // acronym's segment starts have no case to contradict.
+  CHECK(names(*index, "ISL") == std::vector<std::string>{"is_site_local", "isl_config"});
+  CHECK(names(*index, "isl") == std::vector<std::string>{"isl_config", "is_site_local"});
+  // `TestSrl`: the small r and l say "inside a word", so TestSingleRequestLookup's R and L humps
+  // are no better than Serialization's scattered letters, where the matcher prefers the latter.
+  auto tiers = [&](std::string_view pattern) {
+    std::vector<std::string> out;
+    for (const auto& h : query::search(*index, {pattern, 10}))
+      out.push_back(std::string(index->symbol(h.symbol).name) + " " + std::string(query::tier_name(h.tier)));
+    return out;
+  };
+  CHECK(tiers("TestSrl") == std::vector<std::string>{"TestSerialization scattered", "TestSingleRequestLookup scattered"});
+  CHECK(tiers("testsrl").front() == "TestSingleRequestLookup fuzzy");  // in lower case, humps are fair game
+}
+
+TEST_CASE("search: words in any order; a word that is a whole segment ranks first", "[search]") {
+  auto index = build({{"a.py",
+                       {{"InvalidStateError", Kind::Class},
+                        {"INVALID_MODIFICATION_ERR", Kind::Constant},
+                        {"cache_clear", Kind::Function},
+                        {"clear_cache", Kind::Function},
+                        {"clear_extension_cache", Kind::Function}}}});
+  CHECK(names(*index, "err invalid", 1) == std::vector<std::string>{"INVALID_MODIFICATION_ERR"});
+  // A name that starts with any of the words is a prefix match, whichever word was typed first.
+  auto hits = query::search(*index, {"cache clear", 10});
+  REQUIRE(hits.size() == 3);
+  CHECK(hits[0].tier == query::MatchTier::Prefix);
+  CHECK(hits[1].tier == query::MatchTier::Prefix);
+  CHECK(index->symbol(hits[2].symbol).name == "clear_extension_cache");
+}
+
+TEST_CASE("search: a C or C++ file's static definitions after the public ones", "[search]") {
+  test::TempDir dir;
+  dir.write("a/local.c", "static inline int parse_config(const char *s) { return 0; }\n");
+  dir.write("b/api.c", "int parse_config(const char *s) { return 1; }\n");
+  dir.write("c/config.hpp", "class Config {\n public:\n  static int parse_config(const char *s);\n};\n");
+  auto r = indexer::index_tree(dir.path().string(), {});
+  REQUIRE(r.index);
+  std::vector<std::string> where;
+  for (const auto& h : query::search(*r.index, {"parse_config", 10})) where.push_back(std::string(r.index->symbol(h.symbol).path));
+  // The static member of a class is public API; the file-static function is not.
+  CHECK(where == std::vector<std::string>{"b/api.c", "c/config.hpp", "a/local.c"});
 }
