@@ -62,6 +62,7 @@ enum Step : int32_t {
   kStepIds = -2, kStepPrivate = -3, kStepRoot = -4, kStepPivot = -5, kStepOldroot = -6, kStepRemountRoot = -7,
   kStepCwd = -8, kStepFork = -9, kStepLoopback = -10, kStepMounts = -11, kStepProxy = -12, kStepCgroup = -13,
   kStepLandlock = -14, kStepSeccomp = -15, kStepZygote = -16, kStepRunMounts = -17, kStepRunRequest = -18,
+  kStepRunWorkspace = -19,
 };
 
 struct SpawnPlan {
@@ -132,10 +133,20 @@ void close_all_but(const std::vector<int>& keep);
 bool make_point(const char* path, bool is_file);  // mkdir -p of the parents, then the directory or an empty file
 bool loopback_up();
 
+// A warm run's own workspace (Template::Options::workspaces): a detached copy of the directory made
+// by the server (idmapped when the template is), which the spare moves to `at`, beneath the
+// template's workspaces directory, before it starts the command; .git/hooks and .git/config (when
+// present, not links) are then bound read-only over themselves, as a cold run's are.
+struct RunWorkspace {
+  int tree = -1;
+  const char* at = nullptr;
+  bool ro_hooks = false, ro_config = false;
+};
+
 // The per-run part of a plan, as a warm run sends it to a spare of the zygote over a stream socket
 // (warm.cpp): one message carrying the descriptors (SCM_RIGHTS), then the encoded plan.
-Status send_warm_request(int sock, const SpawnPlan& plan);
-// One message of `size` bytes with up to 7 descriptors (SCM_RIGHTS); true when all bytes went.
+Status send_warm_request(int sock, const SpawnPlan& plan, const RunWorkspace& workspace = {});
+// One message of `size` bytes with up to 8 descriptors (SCM_RIGHTS); true when all bytes went.
 bool send_with_fds(int sock, const void* data, size_t size, const int* fds, int nfds) noexcept;
 // Receives up to `size` bytes (MSG_WAITALL) and at most `max_fds` descriptors (O_CLOEXEC; more are
 // closed) into fds, their count in *nfds. The byte count, 0 at end of file, or -1.

@@ -39,7 +39,7 @@ namespace sandbox::detail {
 namespace {
 
 constexpr uint32_t kMagic = 0x5a79676f;  // "Zygo"
-constexpr int kMaxFds = 7;               // in, out, err, status, landlock, two cgroups
+constexpr int kMaxFds = 8;               // in, out, err, status, landlock, two cgroups, the run's workspace
 
 struct Header {
   uint32_t magic = kMagic;
@@ -132,6 +132,7 @@ struct RunSetup {
   bool new_net = false;
   long idle_ms = 60000;
   std::vector<std::pair<const char*, bool>> under_tmp;  // path, is a file
+  const char* workspaces = nullptr;  // Template::Options::workspaces: a tmpfs of the run's own there
 };
 
 // Mounts what each run has of its own: /tmp, /proc (its pid namespace), the pty instance. What the
@@ -155,8 +156,34 @@ int own_mounts(const RunSetup& setup, int32_t& step) {
   if (::mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr) != 0 ||
       ::mount("devpts", "/dev/pts", "devpts", MS_NOSUID | MS_NOEXEC, "newinstance,ptmxmode=0666,mode=620") != 0)
     return errno;
+  // Per-run workspaces: an empty tmpfs of this run's own over the directory holding them, where the
+  // run's workspace alone gets a mount point (under /tmp the point is made in the fresh /tmp).
+  if (setup.workspaces && (!make_point(setup.workspaces, false) ||
+                           ::mount("tmpfs", setup.workspaces, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC,
+                                   "size=16k,nr_inodes=64,mode=0755") != 0))
+    return errno;
   step = kStepLoopback;
   if (setup.new_net && !loopback_up()) return errno;
+  return 0;
+}
+
+// Mounts the run's own workspace (spawn_plan.h: RunWorkspace) at `at`, which must lie beneath the
+// template's workspaces directory; 0 or an errno.
+int mount_workspace(const RunSetup& setup, int tree, const char* at, bool ro_hooks, bool ro_config) {
+  const size_t n = setup.workspaces ? strlen(setup.workspaces) : 0;
+  if (n == 0 || strncmp(at, setup.workspaces, n) != 0 || at[n] != '/' || strstr(at, "/..") || strstr(at, "/./"))
+    return EINVAL;
+  if (!make_point(at, false) || ::syscall(SYS_move_mount, tree, "", AT_FDCWD, at, MOVE_MOUNT_F_EMPTY_PATH) != 0) return errno;
+  char path[4096];
+  for (auto [wanted, name] : {std::pair{ro_hooks, "/.git/hooks"}, {ro_config, "/.git/config"}}) {
+    if (!wanted) continue;
+    if (size_t(snprintf(path, sizeof path, "%s%s", at, name)) >= sizeof path) return ENAMETOOLONG;
+    mount_attr attr{};
+    attr.attr_set = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV;
+    if (::mount(path, path, nullptr, MS_BIND | MS_REC, nullptr) != 0 ||
+        ::syscall(SYS_mount_setattr, AT_FDCWD, path, AT_RECURSIVE, &attr, sizeof attr) != 0)
+      return errno;
+  }
   return 0;
 }
 
@@ -227,7 +254,15 @@ int own_mounts(const RunSetup& setup, int32_t& step) {
   seccomp.filter.resize(r.ok ? nf : 0);
   r.take(seccomp.filter.data(), seccomp.filter.size() * sizeof(sock_filter));
   if (nf > 0) plan.seccomp = &seccomp;
-  if (!r.ok || plan.argv.size() < 2) run_fail(status_w, kStepRunRequest, EPROTO);
+  const char* ws_at = r.str(plan);
+  const uint8_t ws_flags = r.num<uint8_t>();
+  if (!r.ok || plan.argv.size() < 2 || (fds[7] >= 0) != (ws_at && *ws_at)) run_fail(status_w, kStepRunRequest, EPROTO);
+  if (fds[7] >= 0) {
+    if (int err = mount_workspace(setup, fds[7], ws_at, ws_flags & 1, ws_flags & 2); err != 0)
+      run_fail(status_w, kStepRunWorkspace, err);
+    ::close(fds[7]);
+    fds[7] = -1;
+  }
 
   for (int f : fds)
     if (f >= 0) plan.keep_fds.push_back(f);
@@ -313,7 +348,8 @@ int zygote_main(int ctl, const RunSetup& setup) {
 // Before main, in the re-executed program: a zygote never reaches main (the server's statics,
 // threads and arguments are not for it). glibc passes argc, argv and envp to these functions.
 // argv: kZygoteArgv0, the control socket, the idle timeout (ms), /tmp's mount options, "net" or
-// "-" (a network namespace per run), then the mounts under /tmp to carry, each "d:PATH" or "f:PATH".
+// "-" (a network namespace per run), then the mounts under /tmp to carry, each "d:PATH" or "f:PATH",
+// and "w:PATH" for per-run workspaces (RunSetup::workspaces).
 __attribute__((constructor)) void zygote_entry(int argc, char** argv, char**) {
   if (argc >= 5 && argv && argv[0] && strcmp(argv[0], kZygoteArgv0) == 0) {
     int ctl = atoi(argv[1]);
@@ -321,8 +357,11 @@ __attribute__((constructor)) void zygote_entry(int argc, char** argv, char**) {
     setup.idle_ms = atol(argv[2]);
     setup.tmp_opts = argv[3];
     setup.new_net = strcmp(argv[4], "net") == 0;
-    for (int i = 5; i < argc; ++i)
-      if (strlen(argv[i]) > 2) setup.under_tmp.emplace_back(argv[i] + 2, argv[i][0] == 'f');
+    for (int i = 5; i < argc; ++i) {
+      if (strlen(argv[i]) <= 2) continue;
+      if (argv[i][0] == 'w') setup.workspaces = argv[i] + 2;
+      else setup.under_tmp.emplace_back(argv[i] + 2, argv[i][0] == 'f');
+    }
     int type = 0;
     socklen_t len = sizeof type;
     if (ctl < 3 || ::getsockopt(ctl, SOL_SOCKET, SO_TYPE, &type, &len) != 0 || type != SOCK_SEQPACKET) _exit(2);
@@ -332,7 +371,7 @@ __attribute__((constructor)) void zygote_entry(int argc, char** argv, char**) {
 
 }  // namespace
 
-Status send_warm_request(int sock, const SpawnPlan& plan) {
+Status send_warm_request(int sock, const SpawnPlan& plan, const RunWorkspace& workspace) {
   std::string blob;
   Writer w{blob};
   w.num(plan.landlock_read);
@@ -352,9 +391,11 @@ Status send_warm_request(int sock, const SpawnPlan& plan) {
   }
   w.num(uint32_t(plan.seccomp ? plan.seccomp->filter.size() : 0));
   if (plan.seccomp) w.raw(plan.seccomp->filter.data(), plan.seccomp->filter.size() * sizeof(sock_filter));
+  w.str(workspace.at);
+  w.num(uint8_t((workspace.ro_hooks ? 1 : 0) | (workspace.ro_config ? 2 : 0)));
 
   const int all[kMaxFds] = {plan.in_r, plan.out_w, plan.err_w, plan.status_w, plan.landlock_fd, plan.cgroup.fds[0],
-                            plan.cgroup.fds[1]};
+                            plan.cgroup.fds[1], workspace.tree};
   Header h;
   h.size = blob.size();
   int fds[kMaxFds];
