@@ -335,6 +335,11 @@ int start_and_reap(const SpawnPlan& plan) {
       break;
     }
   }
+  if (plan.reap_all) {
+    kill(-1, SIGKILL);  // from a pid namespace's init: every other process of the namespace
+    while (wait4(-1, nullptr, __WALL, nullptr) > 0 || errno == EINTR) {
+    }
+  }
   if (report.kind == ChildReport::Finished) {
     rusage ru{};
     getrusage(RUSAGE_CHILDREN, &ru);

@@ -1001,6 +1001,8 @@ Result<Outcome> run_impl(const Policy& policy, const Command& command, const Run
   else ::fcntl(in_w.fd, F_SETFL, O_NONBLOCK);
   enum class Killed { No, Timeout, Cancelled } killed = Killed::No;
   bool exited = false;
+  ChildReport report;
+  bool reported = false;  // a warm run's report, read as it arrived
   char buf[65536];
   auto read_into = [&](Fd& f, int stream, std::string& s, bool& trunc) {
     ssize_t n = ::read(f.fd, buf, sizeof buf);
@@ -1019,7 +1021,9 @@ Result<Outcome> run_impl(const Policy& policy, const Command& command, const Run
     if (out_r) add(out_r.fd, POLLIN);
     if (err_r) add(err_r.fd, POLLIN);
     if (in_w) add(in_w.fd, POLLOUT);
-    if (!exited) add(pidfd, POLLIN);
+    // A warm run ends with its pid 1's report (its tree already reaped: spawn_plan.h, reap_all), or
+    // at end of file when pid 1 died without one.
+    if (!exited) add(warm ? status_r.fd : pidfd, POLLIN);
     auto now = Clock::now();
     int timeout_ms;
     if (exited) {
@@ -1054,7 +1058,8 @@ Result<Outcome> run_impl(const Policy& policy, const Command& command, const Run
         ssize_t n = ::send(in_w.fd, command.stdin_data.data() + in_off, command.stdin_data.size() - in_off, MSG_NOSIGNAL);
         if (n > 0) in_off += size_t(n);
         if ((n < 0 && errno != EAGAIN && errno != EINTR) || in_off == command.stdin_data.size()) in_w.reset();
-      } else if (fds[i].fd == pidfd) {
+      } else if (fds[i].fd == pidfd || fds[i].fd == status_r.fd) {
+        if (warm) reported = ::read(status_r.fd, &report, sizeof report) == ssize_t(sizeof report);
         exited = true;
       }
     }
@@ -1069,10 +1074,10 @@ Result<Outcome> run_impl(const Policy& policy, const Command& command, const Run
   out.wall_ms = std::chrono::duration<double, std::milli>(Clock::now() - start).count();
   out.cpu_ms = double(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1e3 + double(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e3;
 
+  if (warm && reported) reap.done = true;  // nothing of the tree is left; pid 1 exits by itself
   if (cgroup && cgroup->has_memory()) out.memory_bytes = cgroup->peak_memory();
-  ChildReport report;
   ::fcntl(status_r.fd, F_SETFL, O_NONBLOCK);
-  if (::read(status_r.fd, &report, sizeof report) != ssize_t(sizeof report)) report = {};
+  if (!reported && ::read(status_r.fd, &report, sizeof report) != ssize_t(sizeof report)) report = {};
   if (warm) out.cpu_ms = double(report.cpu_us) / 1e3;
 
   using K = Outcome::Kind;

@@ -111,6 +111,9 @@ struct SpawnPlan {
   // control socket zygote_ctl. argv: kZygoteArgv0, the socket's number, the idle timeout in ms.
   int zygote_exe = -1, zygote_ctl = -1;
   std::vector<char*> zygote_argv;
+  // A warm run's pid 1 kills and reaps its whole tree before it reports, so that the report alone
+  // ends the run: the server does not wait for pid 1's exit and its namespaces' teardown.
+  bool reap_all = false;
 };
 
 inline constexpr const char* kZygoteArgv0 = "indexer-sandbox-zygote";

@@ -225,6 +225,7 @@ int mount_workspace(const RunSetup& setup, int tree, const char* at, bool ro_hoo
   plan.out_w = fds[1];
   plan.err_w = fds[2];
   plan.status_w = status_w;
+  plan.reap_all = true;
   plan.landlock_fd = fds[4];
   plan.cgroup.fds[0] = fds[5];
   plan.cgroup.fds[1] = fds[6];
