@@ -517,6 +517,11 @@ struct Zygote {
   std::vector<detail::PathRule> rules;  // each with its path open (rule_fds): a run's ruleset opens nothing
   std::vector<Fd> rule_fds;
   Fd userns;  // per-run workspaces, idmapped: the template's user namespace, which their copies are mapped with
+  // Each spare builds its run's Landlock ruleset before the run is known (warm.cpp); the ABI and what
+  // it cannot restrict were learnt from one the server built when the zygote started.
+  bool landlock_ahead = false;
+  int landlock_abi = 0;
+  std::vector<std::string> landlock_weakened;
   ~Zygote() {
     ctl.reset();  // the zygote exits on end of file, its runs with it
     if (pidfd) {
@@ -659,6 +664,16 @@ Result<std::shared_ptr<Zygote>> start_zygote(const Policy& policy, const Command
   for (const auto& [path, is_file] : z->under_tmp)
     plan.zygote_argv.push_back(const_cast<char*>(plan.keep((is_file ? "f:" : "d:") + path)));
   if (!workspaces.empty()) plan.zygote_argv.push_back(const_cast<char*>(plan.keep("w:" + workspaces)));
+  if (support.landlock_abi > 0) {
+    if (auto rs = detail::landlock_ruleset(policy, z->rules, landlock_tcp()); rs) {
+      z->landlock_ahead = true;
+      z->landlock_abi = rs->abi();
+      z->landlock_weakened = rs->weakened();
+      plan.zygote_argv.push_back(const_cast<char*>("a:1"));
+      for (const auto& r : z->rules)
+        plan.zygote_argv.push_back(const_cast<char*>(plan.keep((r.writable ? "L:" : "l:") + r.path)));
+    }
+  }
   plan.zygote_argv.push_back(nullptr);
   plan.keep_fds = {plan.status_w, plan.sync_r, plan.zygote_exe, plan.zygote_ctl};
   for (const auto& op : plan.ops)
@@ -813,7 +828,10 @@ Result<Outcome> run_impl(const Policy& policy, const Command& command, const Run
   else plan.seccomp = &seccomp.value();
   std::optional<detail::LandlockRuleset> landlock;
   const detail::LandlockRuleset* ruleset = nullptr;
-  if (plan.namespaces) {
+  if (plan.namespaces && warm && warm->zygote->landlock_ahead) {
+    plan.landlock_ahead = true;  // the spare's own ruleset, with the run's workspace added (warm.cpp)
+    for (const auto& w : warm->zygote->landlock_weakened) out.weakened.push_back("landlock: " + w);
+  } else if (plan.namespaces) {
     // Besides the host paths bound in, the child adds what it makes itself: /tmp, /dev, /etc, /proc.
     // One ruleset a run: the child's additions go into the kernel object, and a warm run's /tmp and
     // /proc are new inodes each time (a rule on the template's mount point would not cover them:
@@ -917,7 +935,8 @@ Result<Outcome> run_impl(const Policy& policy, const Command& command, const Run
                                            "network namespace (empty)", "ipc namespace", "uts namespace"});
     if (warm ? warm->zygote->idmapped : !b.idmap_trees.empty()) out.layers.push_back("idmapped workspace");
     if (warm) out.layers.push_back("warm template (a fork of its zygote: pid, mount and ipc namespaces, /tmp, /proc of its own)");
-    if (plan.landlock_fd >= 0) out.layers.push_back("landlock (ABI " + std::to_string(ruleset->abi()) + ")");
+    if (plan.landlock_fd >= 0 || plan.landlock_ahead)
+      out.layers.push_back("landlock (ABI " + std::to_string(ruleset ? ruleset->abi() : warm->zygote->landlock_abi) + ")");
   } else {
     out.weakened.push_back("namespaces: this kernel does not allow user namespaces; the host's filesystem, "
                            "network and processes are visible");
@@ -1207,6 +1226,7 @@ Status open_run_workspace(const Template::Impl& impl, const std::string& path, W
   warm.workspace.at = path.c_str();
   warm.workspace.ro_hooks = writable && present(".git/hooks");
   warm.workspace.ro_config = writable && present(".git/config");
+  warm.workspace.writable = writable;
   warm.own_rules = warm.zygote->rules;
   warm.own_rules.push_back({path, writable, dir});
   return {};

@@ -114,6 +114,13 @@ struct SpawnPlan {
   // A warm run's pid 1 kills and reaps its whole tree before it reports, so that the report alone
   // ends the run: the server does not wait for pid 1's exit and its namespaces' teardown.
   bool reap_all = false;
+  // A warm run's spare has, before its run was known, set every signal's disposition to the default
+  // and emptied the capability bounding set (which its own mounts do not need): the command skips both.
+  bool spare_prepared = false;
+  // The Landlock ruleset is complete (a warm spare built it ahead with its own inside paths and the
+  // run's workspace): the command only restricts itself. landlock_ahead: the server asks the spare
+  // to use that ruleset (it then builds none itself).
+  bool landlock_complete = false, landlock_ahead = false;
 };
 
 inline constexpr const char* kZygoteArgv0 = "indexer-sandbox-zygote";
@@ -125,6 +132,8 @@ struct InsidePath {
   bool writable;
 };
 inline constexpr InsidePath kInsidePaths[] = {{"/tmp", true}, {"/dev", true}, {"/etc", false}, {"/proc", false}, {"/run", false}};
+// Adds "/" (listing only) and kInsidePaths, as the calling process sees them, to a ruleset; 0 or an errno.
+int add_inside_paths(int ruleset_fd, uint64_t read, uint64_t write);
 
 // pid 1's second half, shared by a cold run's child and a warm run's: enter plan.cwd, start the
 // command (pid 2), serve the proxy relay, reap, report on status_w; returns the status pid 1 exits
@@ -144,6 +153,7 @@ struct RunWorkspace {
   int tree = -1;
   const char* at = nullptr;
   bool ro_hooks = false, ro_config = false;
+  bool writable = false;  // its Landlock rule, when the spare builds the ruleset
 };
 
 // The per-run part of a plan, as a warm run sends it to a spare of the zygote over a stream socket

@@ -32,6 +32,7 @@
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
+#include <optional>
 
 #include "sandbox/spawn_plan.h"
 
@@ -133,6 +134,8 @@ struct RunSetup {
   long idle_ms = 60000;
   std::vector<std::pair<const char*, bool>> under_tmp;  // path, is a file
   const char* workspaces = nullptr;  // Template::Options::workspaces: a tmpfs of the run's own there
+  bool landlock = false;  // build each run's Landlock ruleset ahead, from `rules` (path, writable)
+  std::vector<std::pair<const char*, bool>> rules;
 };
 
 // Mounts what each run has of its own: /tmp, /proc (its pid namespace), the pty instance. What the
@@ -198,6 +201,27 @@ int mount_workspace(const RunSetup& setup, int tree, const char* at, bool ro_hoo
   ::sigprocmask(SIG_SETMASK, &none, nullptr);
   int32_t failed_step = 0;
   const int failed = own_mounts(setup, failed_step);
+  // What the command would do first thing (child.cpp: command_main), done ahead: the dispositions
+  // the server had (an ignored SIGPIPE survives execve) and the bounding set (effective capabilities,
+  // which the mounts below need, are not touched by it).
+  for (int sig = 1; sig < 65; ++sig) ::signal(sig, SIG_DFL);
+  for (int cap = 0; cap < 64; ++cap)
+    if (::prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) != 0 && errno == EINVAL) break;
+  // The run's Landlock ruleset, ahead too: the template's host paths as this spare sees them (its
+  // mounts of them: the same inodes), and its own /tmp, /proc and /dev; the run adds its workspace.
+  std::optional<LandlockRuleset> ruleset;
+  int landlock_err = 0;
+  if (setup.landlock && failed == 0) {
+    std::vector<PathRule> rules;
+    for (const auto& [path, writable] : setup.rules) rules.push_back({path, writable, -1});
+    TcpRules tcp;
+    tcp.restricted = false;  // as the server's (run.cpp, landlock_tcp): the network namespace is the network layer
+    errno = 0;
+    auto rs = landlock_ruleset(Policy{}, rules, tcp);
+    if (!rs) landlock_err = errno ? errno : EINVAL;
+    else landlock_err = add_inside_paths(rs->fd(), rs->read_access(), rs->write_access());
+    if (rs) ruleset.emplace(std::move(*rs));
+  }
 
   pollfd p{sock, POLLIN, 0};
   int ready;
@@ -226,6 +250,7 @@ int mount_workspace(const RunSetup& setup, int tree, const char* at, bool ro_hoo
   plan.err_w = fds[2];
   plan.status_w = status_w;
   plan.reap_all = true;
+  plan.spare_prepared = true;
   plan.landlock_fd = fds[4];
   plan.cgroup.fds[0] = fds[5];
   plan.cgroup.fds[1] = fds[6];
@@ -256,17 +281,31 @@ int mount_workspace(const RunSetup& setup, int tree, const char* at, bool ro_hoo
   r.take(seccomp.filter.data(), seccomp.filter.size() * sizeof(sock_filter));
   if (nf > 0) plan.seccomp = &seccomp;
   const char* ws_at = r.str(plan);
-  const uint8_t ws_flags = r.num<uint8_t>();
+  const uint8_t flags = r.num<uint8_t>();  // send_warm_request: the workspace's, and Landlock's
   if (!r.ok || plan.argv.size() < 2 || (fds[7] >= 0) != (ws_at && *ws_at)) run_fail(status_w, kStepRunRequest, EPROTO);
+  if (flags & 8) {
+    if (!ruleset || landlock_err != 0) run_fail(status_w, kStepLandlock, landlock_err ? landlock_err : ENOSYS);
+    plan.landlock_fd = ruleset->fd();
+    plan.landlock_read = ruleset->read_access();
+    plan.landlock_write = ruleset->write_access();
+    plan.landlock_complete = true;
+  }
   if (fds[7] >= 0) {
-    if (int err = mount_workspace(setup, fds[7], ws_at, ws_flags & 1, ws_flags & 2); err != 0)
+    if (int err = mount_workspace(setup, fds[7], ws_at, flags & 1, flags & 2); err != 0)
       run_fail(status_w, kStepRunWorkspace, err);
     ::close(fds[7]);
     fds[7] = -1;
+    if (plan.landlock_complete) {
+      int ws = ::open(ws_at, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+      int err = ws < 0 ? errno : landlock_add_path(plan.landlock_fd, ws, (flags & 4) ? plan.landlock_write : plan.landlock_read);
+      if (ws >= 0) ::close(ws);
+      if (err != 0) run_fail(status_w, kStepLandlock, err);
+    }
   }
 
   for (int f : fds)
     if (f >= 0) plan.keep_fds.push_back(f);
+  if (plan.landlock_complete) plan.keep_fds.push_back(plan.landlock_fd);
   std::sort(plan.keep_fds.begin(), plan.keep_fds.end());
   close_all_but(plan.keep_fds);  // the request socket, and whatever the zygote had
   // 0, 1 and 2 taken again (as a cold run's child does), so that no descriptor start_and_reap opens
@@ -350,7 +389,8 @@ int zygote_main(int ctl, const RunSetup& setup) {
 // threads and arguments are not for it). glibc passes argc, argv and envp to these functions.
 // argv: kZygoteArgv0, the control socket, the idle timeout (ms), /tmp's mount options, "net" or
 // "-" (a network namespace per run), then the mounts under /tmp to carry, each "d:PATH" or "f:PATH",
-// and "w:PATH" for per-run workspaces (RunSetup::workspaces).
+// "w:PATH" for per-run workspaces (RunSetup::workspaces), "a:1" to build Landlock rulesets ahead from
+// the rules "l:PATH" (read) and "L:PATH" (writable).
 __attribute__((constructor)) void zygote_entry(int argc, char** argv, char**) {
   if (argc >= 5 && argv && argv[0] && strcmp(argv[0], kZygoteArgv0) == 0) {
     int ctl = atoi(argv[1]);
@@ -361,6 +401,8 @@ __attribute__((constructor)) void zygote_entry(int argc, char** argv, char**) {
     for (int i = 5; i < argc; ++i) {
       if (strlen(argv[i]) <= 2) continue;
       if (argv[i][0] == 'w') setup.workspaces = argv[i] + 2;
+      else if (argv[i][0] == 'a') setup.landlock = true;
+      else if (argv[i][0] == 'l' || argv[i][0] == 'L') setup.rules.emplace_back(argv[i] + 2, argv[i][0] == 'L');
       else setup.under_tmp.emplace_back(argv[i] + 2, argv[i][0] == 'f');
     }
     int type = 0;
@@ -393,7 +435,8 @@ Status send_warm_request(int sock, const SpawnPlan& plan, const RunWorkspace& wo
   w.num(uint32_t(plan.seccomp ? plan.seccomp->filter.size() : 0));
   if (plan.seccomp) w.raw(plan.seccomp->filter.data(), plan.seccomp->filter.size() * sizeof(sock_filter));
   w.str(workspace.at);
-  w.num(uint8_t((workspace.ro_hooks ? 1 : 0) | (workspace.ro_config ? 2 : 0)));
+  w.num(uint8_t((workspace.ro_hooks ? 1 : 0) | (workspace.ro_config ? 2 : 0) | (workspace.writable ? 4 : 0) |
+                (plan.landlock_ahead ? 8 : 0)));
 
   const int all[kMaxFds] = {plan.in_r, plan.out_w, plan.err_w, plan.status_w, plan.landlock_fd, plan.cgroup.fds[0],
                             plan.cgroup.fds[1], workspace.tree};
