@@ -485,7 +485,7 @@ Result<std::unique_ptr<Service>> Service::start(Settings settings) {
   if (!::mkdtemp(tmpl.data())) return Error{"cannot make a scratch directory under " + fs::temp_directory_path().string() + ": " + std::strerror(errno)};
   m.scratch = tmpl;
   m.cache.open(m.scratch / "cache", m.s.cache_bytes);
-  m.templates.open(m.s.policy, m.scratch);
+  m.templates.open(m.s.policy, m.scratch, m.s.workers);
   for (unsigned i = 0; i < m.s.workers; ++i) m.workers.emplace_back([&m] { m.loop(); });
   return std::unique_ptr<Service>(new Service(std::move(impl)));
 }

@@ -1,10 +1,13 @@
 // Warm templates per step of the execution service (templates.h).
 #include "exec/templates.h"
 
+#include <algorithm>
+
 namespace exec::detail {
 
-void Templates::open(const sandbox::Policy& policy, std::filesystem::path workspaces) {
+void Templates::open(const sandbox::Policy& policy, std::filesystem::path workspaces, unsigned workers) {
   std::lock_guard lock(mu_);
+  workers_ = std::clamp(workers, 1u, 64u);
   policy_ = policy;
   workspaces_ = std::move(workspaces);
   std::error_code ec;
@@ -29,6 +32,7 @@ query::Result<sandbox::Outcome> Templates::run(std::string_view step, bool servi
       if (it == templates_.end()) {
         sandbox::Template::Options o;
         o.workspaces = workspaces_.string();
+        o.spares = workers_;
         auto made = sandbox::Template::create(policy_, {}, o);
         if (!made) why_cold_ = made.error();  // the same for every step: not tried again
         else it = templates_.emplace(std::string(step), std::move(*made)).first;

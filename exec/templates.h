@@ -28,7 +28,7 @@ namespace exec::detail {
 class Templates {
  public:
   // `workspaces`: the directory the jobs' workspaces are made in (canonical, else every run is cold).
-  void open(const sandbox::Policy& policy, std::filesystem::path workspaces);
+  void open(const sandbox::Policy& policy, std::filesystem::path workspaces, unsigned workers);
   // Runs `command` (its workspace beneath `workspaces`) under `policy`: warm when `service_policy`
   // (the job's policy is the service's; `policy.limits` are the job's), else cold.
   query::Result<sandbox::Outcome> run(std::string_view step, bool service_policy, const sandbox::Policy& policy,
@@ -40,6 +40,7 @@ class Templates {
  private:
   sandbox::Policy policy_;
   std::filesystem::path workspaces_;
+  unsigned workers_ = 1;  // spares per template: as many as jobs run at once
   mutable std::mutex mu_;
   std::string why_cold_;
   std::map<std::string, std::shared_ptr<sandbox::Template>, std::less<>> templates_;

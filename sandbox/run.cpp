@@ -1162,7 +1162,7 @@ struct Template::Impl {
   Options options;
   std::mutex mu;
   std::shared_ptr<Zygote> zygote;
-  std::optional<Spare> spare;  // asked for by the last run, for the next
+  std::vector<Spare> spares;  // asked for by earlier runs, for the next ones (up to options.spares)
   uint64_t started = 0;
   Fd workspaces;  // Options::workspaces, open (O_PATH): each run's own is opened beneath it
 };
@@ -1171,11 +1171,11 @@ namespace {
 void keep_spare(Template::Impl& impl, const std::shared_ptr<Zygote>& zygote) {
   {
     std::lock_guard lock(impl.mu);
-    if (impl.spare || impl.zygote != zygote) return;
+    if (impl.spares.size() >= impl.options.spares || impl.zygote != zygote) return;
   }
   auto spare = ask_spare(zygote);
   std::lock_guard lock(impl.mu);
-  if (!impl.spare && impl.zygote == zygote) impl.spare = std::move(spare);
+  if (spare && impl.spares.size() < impl.options.spares && impl.zygote == zygote) impl.spares.push_back(std::move(*spare));
 }
 
 // A run's own workspace beneath the template's workspaces directory (Options::workspaces), opened
@@ -1269,18 +1269,17 @@ Result<Outcome> template_run(Template::Impl& impl, const Command& command, const
       }
       warm.zygote = impl.zygote;
       warm.impl = &impl;
-      // The spare an earlier run asked for: of this zygote, still alive, and young enough that it
-      // is not about to give up waiting (it exits after the idle timeout).
-      if (impl.spare) {
-        Spare& s = *impl.spare;
+      // A spare an earlier run asked for: of this zygote, still alive, and young enough that it
+      // is not about to give up waiting (it exits after the idle timeout); the others are dropped.
+      while (!impl.spares.empty() && !warm.spare) {
+        Spare s = std::move(impl.spares.back());
+        impl.spares.pop_back();
         const bool dead = s.pidfd && [&] {
           pollfd p{s.pidfd.fd, POLLIN, 0};
           return ::poll(&p, 1, 0) != 0;
         }();
         const auto age = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - s.asked).count();
-        if (s.zygote == impl.zygote && !dead && uint64_t(age) < impl.options.idle_timeout_ms / 2)
-          warm.spare = std::move(impl.spare);
-        impl.spare.reset();
+        if (s.zygote == impl.zygote && !dead && uint64_t(age) < impl.options.idle_timeout_ms / 2) warm.spare = std::move(s);
       }
     }
     if (own_workspace)
@@ -1300,6 +1299,7 @@ Template::~Template() = default;
 Result<std::unique_ptr<Template>> Template::create(const Policy& policy, const Command& base, Options options) {
   if (options.idle_timeout_ms == 0 || options.idle_timeout_ms > 24ull * 3600 * 1000)
     return Error{"idle_timeout_ms: out of range [1, 86400000]"};
+  if (options.spares == 0 || options.spares > 64) return Error{"spares: out of range [1, 64]"};
   auto impl = std::make_unique<Impl>();
   if (!options.workspaces.empty()) {
     // Per-run workspaces (sandbox.h): a canonical directory, so that a run's path names it as the

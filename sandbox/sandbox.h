@@ -72,6 +72,8 @@ class Template {
  public:
   struct Options {
     uint64_t idle_timeout_ms = 60'000;
+    // Spares kept ready (pid 1 forked and mounted ahead): as many as runs are expected at once.
+    unsigned spares = 1;
     // Per-run workspaces: when set (an absolute directory without symlinks), `base.workspace` is
     // empty and each run brings its own, a directory beneath this one, opened without following
     // symlinks and mounted (a detached, idmapped copy) at the same path in that run's mount

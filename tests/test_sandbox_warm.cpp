@@ -310,8 +310,10 @@ TEST_CASE("warm template with a proxy socket: each run has its own relay, concur
 
 namespace {
 
-std::unique_ptr<sandbox::Template> per_run_template(const test::TempDir& root, const sandbox::Policy& p = workspace_policy()) {
+std::unique_ptr<sandbox::Template> per_run_template(const test::TempDir& root, const sandbox::Policy& p = workspace_policy(),
+                                                    unsigned spares = 1) {
   sandbox::Template::Options o;
+  o.spares = spares;
   o.workspaces = std::filesystem::canonical(root.path()).string();
   auto t = sandbox::Template::create(p, {}, o);
   INFO((t ? std::string() : t.error()));
@@ -371,7 +373,7 @@ TEST_CASE("warm template, per-run workspaces: concurrent runs each see their own
   }
   test::TempDir root;
   const std::filesystem::path base = std::filesystem::canonical(root.path());
-  auto t = per_run_template(root);
+  auto t = per_run_template(root, workspace_policy(), 3);  // three spares kept ready
   std::mutex mu;
   std::vector<std::string> why;
   std::vector<std::thread> pool;
