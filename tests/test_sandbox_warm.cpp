@@ -308,6 +308,14 @@ TEST_CASE("warm template with a proxy socket: each run has its own relay, concur
 
 // ---- Per-run workspaces and limits (Template::Options::workspaces, run(command, limits)) ----
 
+// Per-run workspaces need root (open_tree): elsewhere these cases say so and stop.
+#define NEED_PER_RUN_WORKSPACES()                                          \
+  NEED_USERNS();                                                           \
+  if (::geteuid() != 0) {                                                  \
+    WARN("per-run workspaces need root (open_tree); not exercised here"); \
+    return;                                                                \
+  }
+
 namespace {
 
 std::unique_ptr<sandbox::Template> per_run_template(const test::TempDir& root, const sandbox::Policy& p = workspace_policy(),
@@ -331,13 +339,9 @@ Outcome sh_in(sandbox::Template& t, const std::filesystem::path& ws, const std::
 }  // namespace
 
 TEST_CASE("warm template, per-run workspaces: a run sees its own workspace only, and none of another run's leftovers", "[sandbox][warm]") {
-  NEED_USERNS();
-  if (::geteuid() != 0) {
-    WARN("per-run workspaces need root (open_tree); not exercised here");
-    return;
-  }
+  NEED_PER_RUN_WORKSPACES();
   test::TempDir root;
-  const std::filesystem::path base = std::filesystem::canonical(root.path());
+  const auto base = std::filesystem::canonical(root.path());
   root.write("a/a.txt", "A\n");
   root.write("b/b.txt", "B\n");
   root.write("other.txt", "not for runs\n");
@@ -366,13 +370,9 @@ TEST_CASE("warm template, per-run workspaces: a run sees its own workspace only,
 }
 
 TEST_CASE("warm template, per-run workspaces: concurrent runs each see their own workspace", "[sandbox][warm]") {
-  NEED_USERNS();
-  if (::geteuid() != 0) {
-    WARN("per-run workspaces need root");
-    return;
-  }
+  NEED_PER_RUN_WORKSPACES();
   test::TempDir root;
-  const std::filesystem::path base = std::filesystem::canonical(root.path());
+  const auto base = std::filesystem::canonical(root.path());
   auto t = per_run_template(root, workspace_policy(), 3);  // three spares kept ready
   std::mutex mu;
   std::vector<std::string> why;
@@ -398,11 +398,7 @@ TEST_CASE("warm template, per-run workspaces: concurrent runs each see their own
 }
 
 TEST_CASE("warm template, per-run workspaces: paths that would escape are refused before anything runs", "[sandbox][warm]") {
-  NEED_USERNS();
-  if (::geteuid() != 0) {
-    WARN("per-run workspaces need root");
-    return;
-  }
+  NEED_PER_RUN_WORKSPACES();
   test::TempDir root, outside;
   const std::filesystem::path base = std::filesystem::canonical(root.path());
   std::filesystem::create_directories(base / "ok" / "inner");
@@ -443,13 +439,9 @@ TEST_CASE("warm template, per-run workspaces: paths that would escape are refuse
 }
 
 TEST_CASE("warm template, per-run workspaces: protected metadata stays read-only, a strict policy's workspace too", "[sandbox][warm]") {
-  NEED_USERNS();
-  if (::geteuid() != 0) {
-    WARN("per-run workspaces need root");
-    return;
-  }
+  NEED_PER_RUN_WORKSPACES();
   test::TempDir root;
-  const std::filesystem::path base = std::filesystem::canonical(root.path());
+  const auto base = std::filesystem::canonical(root.path());
   root.write("g/.git/hooks/pre-commit", "#!/bin/sh\n");
   root.write("g/.git/config", "[core]\n");
   root.write("s/file", "x\n");
@@ -502,11 +494,7 @@ TEST_CASE("warm template: limits per run (rlimits, wall clock, memory cgroup), e
 }
 
 TEST_CASE("warm template, per-run workspaces outside /tmp: the directory is the run's own there too", "[sandbox][warm]") {
-  NEED_USERNS();
-  if (::geteuid() != 0) {
-    WARN("per-run workspaces need root");
-    return;
-  }
+  NEED_PER_RUN_WORKSPACES();
   // /var/tmp is not bound by the workspace preset: the template makes the mount point in its root,
   // and each spare mounts its own tmpfs over it (under /tmp, the spare's fresh /tmp holds it).
   char tmpl[] = "/var/tmp/indexer-test-XXXXXX";
