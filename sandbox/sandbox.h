@@ -62,7 +62,8 @@ Result<Outcome> run(const Policy& policy, const Command& command, const RunOptio
 // same guards (seccomp, Landlock, rlimits, no capabilities) and the same Outcome as run().
 //
 // Invariant: what one run leaves (files in /tmp, processes, SysV IPC, cwd, environment, rlimits)
-// is gone before the next run starts; runs of one template share only the workspace, the
+// is gone before the next run starts (with Options::workspaces each run sees only its own
+// workspace); runs of one template share only the workspace, the
 // writable_paths, the template's host uid and its network namespace (loopback: concurrent runs can
 // reach each other's listeners). Thread-safe: runs may overlap. The zygote exits after
 // idle_timeout_ms without a run, or with the Template; the next run starts another, as it does
