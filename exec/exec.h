@@ -9,7 +9,8 @@
 // dead server left queued or running is finished as internal_error when the store is next opened.
 // Output handed to `output` hooks is in order, cut at the output limit, and never ends inside a
 // UTF-8 sequence (a sequence split across reads is held back until it is whole).
-// Cost: a run is one sandbox::run (a few ms) plus, for a compiled language, one compile unless the
+// Cost: a run is one sandbox run (a warm template's fork when the job's policy is the server's:
+// exec/templates.h; else a cold sandbox::run) plus, for a compiled language, one compile unless the
 // program is in the compile cache (xxh3 of language, flags, source and files); three SQLite writes
 // a job (queued, running, finished) in WAL mode without fsync per write.
 #pragma once
@@ -112,6 +113,8 @@ struct Counters {
   // By language ("command" for command lines): wall seconds and peak memory bytes.
   std::map<std::string, Histogram> seconds, memory;
   uint64_t cache_hits = 0, cache_misses = 0;
+  // Sandbox runs (compiles included) forked from a warm template of the step, and run cold.
+  uint64_t warm_runs = 0, cold_runs = 0;
 };
 inline constexpr double kSecondBuckets[] = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30};
 inline constexpr double kMemoryBuckets[] = {1 << 20, 4 << 20, 16 << 20, 64 << 20, 256 << 20, 1 << 30};

@@ -19,6 +19,7 @@
 
 #include "exec/exec.h"
 #include "exec/store.h"
+#include "exec/templates.h"
 #include "sandbox/preflight.h"
 #include "sandbox/sandbox.h"
 #include "sandbox/violations.h"
@@ -188,6 +189,7 @@ struct Service::Impl {
   std::string store_warning;
   fs::path scratch;
   CompileCache cache;
+  detail::Templates templates;  // the jobs' workspaces are made in `scratch`
 
   mutable std::mutex mu;
   std::condition_variable cv;
@@ -391,7 +393,7 @@ struct Service::Impl {
         sandbox::Command compile;
         compile.argv = q.language->compile;
         compile.workspace = ws.string();
-        auto compiled = sandbox::run(cp, compile, options);
+        auto compiled = templates.run(q.language->name + "/compile", true, cp, compile, options);
         if (!compiled) return internal("compile: " + compiled.error());
         if (job.cancelled) return (void)(r.status = Status::Cancelled, r.message = "cancelled while compiling");
         r.compile_output = compiled->out + compiled->err;
@@ -424,7 +426,8 @@ struct Service::Impl {
     command.argv = std::move(argv);
     command.workspace = ws.string();
     command.stdin_data = q.stdin_data;
-    auto ran = sandbox::run(policy, command, options);
+    const bool service_policy = !q.strict || s.policy == *sandbox::preset("strict");
+    auto ran = templates.run(q.language ? q.language->name + "/run" : "command", service_policy, policy, command, options);
     streamer.flush();
     if (!ran) return internal("run: " + ran.error());
     const sandbox::Outcome& o = *ran;
@@ -482,6 +485,7 @@ Result<std::unique_ptr<Service>> Service::start(Settings settings) {
   if (!::mkdtemp(tmpl.data())) return Error{"cannot make a scratch directory under " + fs::temp_directory_path().string() + ": " + std::strerror(errno)};
   m.scratch = tmpl;
   m.cache.open(m.scratch / "cache", m.s.cache_bytes);
+  m.templates.open(m.s.policy, m.scratch, m.s.workers);
   for (unsigned i = 0; i < m.s.workers; ++i) m.workers.emplace_back([&m] { m.loop(); });
   return std::unique_ptr<Service>(new Service(std::move(impl)));
 }
@@ -576,6 +580,7 @@ Counters Service::counters() const {
   std::lock_guard lock(impl_->mu);
   Counters c = impl_->counters;
   c.queued = impl_->queued, c.running = impl_->running;
+  c.warm_runs = impl_->templates.warm_runs(), c.cold_runs = impl_->templates.cold_runs();
   return c;
 }
 

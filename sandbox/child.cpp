@@ -108,12 +108,12 @@ bool run_op(const MountOp& op) {
   return false;
 }
 
-void drop_privileges() {
+void drop_privileges(bool bounding_dropped) {
   // Root inside gains no capabilities at execve, and none can be raised again.
   prctl(PR_SET_SECUREBITS, SECBIT_NOROOT | SECBIT_NOROOT_LOCKED | SECBIT_NO_SETUID_FIXUP | SECBIT_NO_SETUID_FIXUP_LOCKED |
                                SECBIT_KEEP_CAPS_LOCKED | SECBIT_NO_CAP_AMBIENT_RAISE | SECBIT_NO_CAP_AMBIENT_RAISE_LOCKED);
   prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
-  for (int cap = 0; cap < 64; ++cap)
+  for (int cap = 0; cap < 64 && !bounding_dropped; ++cap)
     if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) != 0 && errno == EINVAL) break;
   __user_cap_header_struct hdr{_LINUX_CAPABILITY_VERSION_3, 0};
   __user_cap_data_struct data[2]{};
@@ -134,25 +134,15 @@ void drop_privileges() {
   dup2(plan.err_w, 2);
   for (const auto& l : plan.limits) setrlimit(__rlimit_resource(l.resource), &l.value);
   // Dispositions set to ignore and the blocked mask survive execve: the server's must not.
-  for (int sig = 1; sig < 65; ++sig) signal(sig, SIG_DFL);
+  if (!plan.spare_prepared)
+    for (int sig = 1; sig < 65; ++sig) signal(sig, SIG_DFL);
   uint64_t none = 0;
   syscall(SYS_rt_sigprocmask, SIG_SETMASK, &none, nullptr, sizeof none);
-  drop_privileges();
+  drop_privileges(plan.spare_prepared);
   if (plan.landlock_fd >= 0) {
-    // What the child made itself has no host inode the parent could name (kInsidePaths).
-    // The root lists (`ls /`); its files stay unreadable unless a rule below grants them.
-    if (int fd = open("/", O_PATH | O_CLOEXEC); fd >= 0) {
-      int err = landlock_add_path(plan.landlock_fd, fd, plan.landlock_read & (1ULL << 3) /* READ_DIR */);
-      close(fd);
-      if (err != 0) fail(plan, kStepLandlock, err);
-    }
-    for (const auto& in : kInsidePaths) {
-      int fd = open(in.path, O_PATH | O_CLOEXEC);
-      if (fd < 0) continue;
-      int err = landlock_add_path(plan.landlock_fd, fd, in.writable ? plan.landlock_write : plan.landlock_read);
-      close(fd);
-      if (err != 0) fail(plan, kStepLandlock, err);
-    }
+    if (!plan.landlock_complete)
+      if (int err = add_inside_paths(plan.landlock_fd, plan.landlock_read, plan.landlock_write); err != 0)
+        fail(plan, kStepLandlock, err);
     if (int err = landlock_restrict(plan.landlock_fd); err != 0) fail(plan, kStepLandlock, err);
   }
   syscall(SYS_close_range, 3U, ~0U, CLOSE_RANGE_CLOEXEC);  // the error pipe closes at execve
@@ -185,6 +175,23 @@ int command_entry(void* arg) {
 }
 
 }  // namespace
+
+int add_inside_paths(int ruleset_fd, uint64_t read, uint64_t write) {
+  // The root lists (`ls /`); its files stay unreadable unless a rule below grants them.
+  if (int fd = open("/", O_PATH | O_CLOEXEC); fd >= 0) {
+    int err = landlock_add_path(ruleset_fd, fd, read & (1ULL << 3) /* READ_DIR */);
+    close(fd);
+    if (err != 0) return err;
+  }
+  for (const auto& in : kInsidePaths) {
+    int fd = open(in.path, O_PATH | O_CLOEXEC);
+    if (fd < 0) continue;
+    int err = landlock_add_path(ruleset_fd, fd, in.writable ? write : read);
+    close(fd);
+    if (err != 0) return err;
+  }
+  return 0;
+}
 
 // mkdir -p of path's parents, and of path itself (a directory, or an empty file when is_file).
 bool make_point(const char* path, bool is_file) {
@@ -333,6 +340,11 @@ int start_and_reap(const SpawnPlan& plan) {
         report.status = status;
       }
       break;
+    }
+  }
+  if (plan.reap_all) {
+    kill(-1, SIGKILL);  // from a pid namespace's init: every other process of the namespace
+    while (wait4(-1, nullptr, __WALL, nullptr) > 0 || errno == EINTR) {
     }
   }
   if (report.kind == ChildReport::Finished) {

@@ -3,7 +3,9 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <linux/mount.h>
+#include <linux/openat2.h>
 #include <linux/sched.h>
 #include <poll.h>
 #include <sched.h>
@@ -451,6 +453,7 @@ std::string describe_step(const SpawnPlan& plan, int32_t step) {
     case detail::kStepZygote: return "start the template's zygote";
     case detail::kStepRunMounts: return "mount the run's /tmp, /proc and /dev/pts";
     case detail::kStepRunRequest: return "read the run's plan from the zygote's socket";
+    case detail::kStepRunWorkspace: return "mount the run's workspace";
     default:
       if (step >= 0 && size_t(step) < plan.ops.size()) return plan.ops[size_t(step)].what;
       return "set up";
@@ -513,6 +516,12 @@ struct Zygote {
   std::vector<std::pair<std::string, bool>> under_tmp;  // the outermost mounts under /tmp (warm.cpp)
   std::vector<detail::PathRule> rules;  // each with its path open (rule_fds): a run's ruleset opens nothing
   std::vector<Fd> rule_fds;
+  Fd userns;  // per-run workspaces, idmapped: the template's user namespace, which their copies are mapped with
+  // Each spare builds its run's Landlock ruleset before the run is known (warm.cpp); the ABI and what
+  // it cannot restrict were learnt from one the server built when the zygote started.
+  bool landlock_ahead = false;
+  int landlock_abi = 0;
+  std::vector<std::string> landlock_weakened;
   ~Zygote() {
     ctl.reset();  // the zygote exits on end of file, its runs with it
     if (pidfd) {
@@ -566,6 +575,12 @@ struct WarmRun {
   Template::Impl* impl = nullptr;  // where the next spare is kept
   bool gone = false;  // the zygote or the spare did not answer: the template starts another and runs again
   std::string error;
+  // A run's own workspace (Template::Options::workspaces): its detached copy and directory, held
+  // until the spare has them, and the template's Landlock rules with the workspace added.
+  detail::RunWorkspace workspace;
+  Fd workspace_tree, workspace_dir;
+  std::vector<detail::PathRule> own_rules;
+  const std::vector<detail::PathRule>& rules() const { return workspace_dir ? own_rules : zygote->rules; }
 };
 
 void keep_spare(Template::Impl& impl, const std::shared_ptr<Zygote>& zygote);
@@ -582,14 +597,15 @@ int warm_launch(WarmRun& warm, const SpawnPlan& plan) {
   if (!warm.spare) warm.spare = ask_spare(warm.zygote);
   if (!warm.spare) return gone("send: " + errno_text(errno));
   if (!await_spare(*warm.spare)) return gone("no spare");
-  if (Status s = detail::send_warm_request(warm.spare->sock.fd, plan); !s) return gone(s.error());
+  if (Status s = detail::send_warm_request(warm.spare->sock.fd, plan, warm.workspace); !s) return gone(s.error());
   if (warm.impl) keep_spare(*warm.impl, warm.zygote);
   return std::exchange(warm.spare->pidfd.fd, -1);
 }
 
 // Builds a template's root like a cold run's, in a child that then execs this program as the
 // zygote (spawn_plan.h); returns once the zygote said it is ready.
-Result<std::shared_ptr<Zygote>> start_zygote(const Policy& policy, const Command& base, uint64_t idle_ms) {
+Result<std::shared_ptr<Zygote>> start_zygote(const Policy& policy, const Command& base, uint64_t idle_ms,
+                                             const std::string& workspaces) {
   const Support& support = probe();
   if (!support.user_namespaces) return Error{"warm templates need user namespaces"};
   const bool root = ::geteuid() == 0;
@@ -604,8 +620,18 @@ Result<std::shared_ptr<Zygote>> start_zygote(const Policy& policy, const Command
   // The inodes the template's mounts were bound from, which is what its runs see at those paths.
   for (auto& r : z->rules)
     if (Fd& f = z->rule_fds.emplace_back(::open(r.path.c_str(), O_PATH | O_CLOEXEC)); f) r.fd = f.fd;
-  z->idmapped = !b.idmap_trees.empty();
+  z->idmapped = !b.idmap_trees.empty() || (!workspaces.empty() && root && support.idmapped_mounts);
   z->new_net = !base.proxy_socket.empty();
+  // Per-run workspaces: each spare mounts a tmpfs of its own there (warm.cpp); outside /tmp (which
+  // each spare mounts anew) and outside what the template binds, the root's tmpfs needs the point.
+  if (!workspaces.empty() && !workspaces.starts_with("/tmp/") && !b.is_visible(workspaces)) {
+    MountOp point{MountOp::Tmpfs};
+    point.rdonly = true;
+    point.data = "size=4k,nr_inodes=16,mode=0755";
+    point.dst = plan.keep(workspaces);
+    point.what = plan.keep("the mount point of per-run workspaces " + workspaces);
+    plan.ops.push_back(point);
+  }
   z->tmp_opts = "size=" + std::to_string(policy.limits.tmp_bytes) + ",mode=1777";
   for (const auto& op : plan.ops) {
     std::string_view dst = op.dst;
@@ -637,6 +663,17 @@ Result<std::shared_ptr<Zygote>> start_zygote(const Policy& policy, const Command
                       const_cast<char*>(z->new_net ? "net" : "-")};
   for (const auto& [path, is_file] : z->under_tmp)
     plan.zygote_argv.push_back(const_cast<char*>(plan.keep((is_file ? "f:" : "d:") + path)));
+  if (!workspaces.empty()) plan.zygote_argv.push_back(const_cast<char*>(plan.keep("w:" + workspaces)));
+  if (support.landlock_abi > 0) {
+    if (auto rs = detail::landlock_ruleset(policy, z->rules, landlock_tcp()); rs) {
+      z->landlock_ahead = true;
+      z->landlock_abi = rs->abi();
+      z->landlock_weakened = rs->weakened();
+      plan.zygote_argv.push_back(const_cast<char*>("a:1"));
+      for (const auto& r : z->rules)
+        plan.zygote_argv.push_back(const_cast<char*>(plan.keep((r.writable ? "L:" : "l:") + r.path)));
+    }
+  }
   plan.zygote_argv.push_back(nullptr);
   plan.keep_fds = {plan.status_w, plan.sync_r, plan.zygote_exe, plan.zygote_ctl};
   for (const auto& op : plan.ops)
@@ -660,6 +697,7 @@ Result<std::shared_ptr<Zygote>> start_zygote(const Policy& policy, const Command
     return Error{"clone: " + errno_text(errno)};
   }
   z->pidfd = Fd(pidfd);
+  if (!workspaces.empty() && z->idmapped) z->userns = Fd(::open(("/proc/" + std::to_string(pid) + "/ns/user").c_str(), O_RDONLY | O_CLOEXEC));
   child_ctl.reset();
   status_w.reset();
   sync_r.reset();
@@ -790,12 +828,15 @@ Result<Outcome> run_impl(const Policy& policy, const Command& command, const Run
   else plan.seccomp = &seccomp.value();
   std::optional<detail::LandlockRuleset> landlock;
   const detail::LandlockRuleset* ruleset = nullptr;
-  if (plan.namespaces) {
+  if (plan.namespaces && warm && warm->zygote->landlock_ahead) {
+    plan.landlock_ahead = true;  // the spare's own ruleset, with the run's workspace added (warm.cpp)
+    for (const auto& w : warm->zygote->landlock_weakened) out.weakened.push_back("landlock: " + w);
+  } else if (plan.namespaces) {
     // Besides the host paths bound in, the child adds what it makes itself: /tmp, /dev, /etc, /proc.
     // One ruleset a run: the child's additions go into the kernel object, and a warm run's /tmp and
     // /proc are new inodes each time (a rule on the template's mount point would not cover them:
     // Landlock skips mount points on its walk up).
-    auto rs = detail::landlock_ruleset(policy, warm ? warm->zygote->rules : b.rules, landlock_tcp());
+    auto rs = detail::landlock_ruleset(policy, warm ? warm->rules() : b.rules, landlock_tcp());
     if (!rs) {
       missing_layer("landlock: " + rs.error());
     } else {
@@ -894,7 +935,8 @@ Result<Outcome> run_impl(const Policy& policy, const Command& command, const Run
                                            "network namespace (empty)", "ipc namespace", "uts namespace"});
     if (warm ? warm->zygote->idmapped : !b.idmap_trees.empty()) out.layers.push_back("idmapped workspace");
     if (warm) out.layers.push_back("warm template (a fork of its zygote: pid, mount and ipc namespaces, /tmp, /proc of its own)");
-    if (plan.landlock_fd >= 0) out.layers.push_back("landlock (ABI " + std::to_string(ruleset->abi()) + ")");
+    if (plan.landlock_fd >= 0 || plan.landlock_ahead)
+      out.layers.push_back("landlock (ABI " + std::to_string(ruleset ? ruleset->abi() : warm->zygote->landlock_abi) + ")");
   } else {
     out.weakened.push_back("namespaces: this kernel does not allow user namespaces; the host's filesystem, "
                            "network and processes are visible");
@@ -978,6 +1020,8 @@ Result<Outcome> run_impl(const Policy& policy, const Command& command, const Run
   else ::fcntl(in_w.fd, F_SETFL, O_NONBLOCK);
   enum class Killed { No, Timeout, Cancelled } killed = Killed::No;
   bool exited = false;
+  ChildReport report;
+  bool reported = false;  // a warm run's report, read as it arrived
   char buf[65536];
   auto read_into = [&](Fd& f, int stream, std::string& s, bool& trunc) {
     ssize_t n = ::read(f.fd, buf, sizeof buf);
@@ -996,7 +1040,9 @@ Result<Outcome> run_impl(const Policy& policy, const Command& command, const Run
     if (out_r) add(out_r.fd, POLLIN);
     if (err_r) add(err_r.fd, POLLIN);
     if (in_w) add(in_w.fd, POLLOUT);
-    if (!exited) add(pidfd, POLLIN);
+    // A warm run ends with its pid 1's report (its tree already reaped: spawn_plan.h, reap_all), or
+    // at end of file when pid 1 died without one.
+    if (!exited) add(warm ? status_r.fd : pidfd, POLLIN);
     auto now = Clock::now();
     int timeout_ms;
     if (exited) {
@@ -1031,7 +1077,8 @@ Result<Outcome> run_impl(const Policy& policy, const Command& command, const Run
         ssize_t n = ::send(in_w.fd, command.stdin_data.data() + in_off, command.stdin_data.size() - in_off, MSG_NOSIGNAL);
         if (n > 0) in_off += size_t(n);
         if ((n < 0 && errno != EAGAIN && errno != EINTR) || in_off == command.stdin_data.size()) in_w.reset();
-      } else if (fds[i].fd == pidfd) {
+      } else if (fds[i].fd == pidfd || fds[i].fd == status_r.fd) {
+        if (warm) reported = ::read(status_r.fd, &report, sizeof report) == ssize_t(sizeof report);
         exited = true;
       }
     }
@@ -1046,10 +1093,10 @@ Result<Outcome> run_impl(const Policy& policy, const Command& command, const Run
   out.wall_ms = std::chrono::duration<double, std::milli>(Clock::now() - start).count();
   out.cpu_ms = double(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1e3 + double(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e3;
 
+  if (warm && reported) reap.done = true;  // nothing of the tree is left; pid 1 exits by itself
   if (cgroup && cgroup->has_memory()) out.memory_bytes = cgroup->peak_memory();
-  ChildReport report;
   ::fcntl(status_r.fd, F_SETFL, O_NONBLOCK);
-  if (::read(status_r.fd, &report, sizeof report) != ssize_t(sizeof report)) report = {};
+  if (!reported && ::read(status_r.fd, &report, sizeof report) != ssize_t(sizeof report)) report = {};
   if (warm) out.cpu_ms = double(report.cpu_us) / 1e3;
 
   using K = Outcome::Kind;
@@ -1115,19 +1162,134 @@ struct Template::Impl {
   Options options;
   std::mutex mu;
   std::shared_ptr<Zygote> zygote;
-  std::optional<Spare> spare;  // asked for by the last run, for the next
+  std::vector<Spare> spares;  // asked for by earlier runs, for the next ones (up to options.spares)
   uint64_t started = 0;
+  Fd workspaces;  // Options::workspaces, open (O_PATH): each run's own is opened beneath it
 };
 
 namespace {
 void keep_spare(Template::Impl& impl, const std::shared_ptr<Zygote>& zygote) {
   {
     std::lock_guard lock(impl.mu);
-    if (impl.spare || impl.zygote != zygote) return;
+    if (impl.spares.size() >= impl.options.spares || impl.zygote != zygote) return;
   }
   auto spare = ask_spare(zygote);
   std::lock_guard lock(impl.mu);
-  if (!impl.spare && impl.zygote == zygote) impl.spare = std::move(spare);
+  if (spare && impl.spares.size() < impl.options.spares && impl.zygote == zygote) impl.spares.push_back(std::move(*spare));
+}
+
+// A run's own workspace beneath the template's workspaces directory (Options::workspaces), opened
+// from that directory's descriptor without following a symlink or crossing a mount on the way
+// (openat2), copied detached (open_tree) and idmapped with the template's user namespace, as a
+// cold run's workspace is; the spare mounts the copy (warm.cpp). Fills warm's workspace fields.
+Status open_run_workspace(const Template::Impl& impl, const std::string& path, WarmRun& warm) {
+  const std::string& root = impl.options.workspaces;
+  if (path.size() <= root.size() + 1 || path.compare(0, root.size(), root) != 0 || path[root.size()] != '/')
+    return Error{"the workspace " + path + " is not beneath the template's workspaces directory " + root};
+  const std::string rel = path.substr(root.size() + 1);
+  for (size_t start = 0; start <= rel.size();) {
+    size_t slash = std::min(rel.find('/', start), rel.size());
+    std::string_view part = std::string_view(rel).substr(start, slash - start);
+    if (part.empty() || part == "." || part == "..")
+      return Error{"the workspace " + path + ": expected plain components beneath " + root};
+    start = slash + 1;
+  }
+  auto beneath = [](int dir, const char* name, uint64_t flags) {
+    open_how how{};
+    how.flags = flags | O_PATH | O_CLOEXEC;
+    how.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV;
+    return int(syscall(SYS_openat2, dir, name, &how, sizeof how));
+  };
+  warm.workspace_dir = Fd(beneath(impl.workspaces.fd, rel.c_str(), O_DIRECTORY));
+  if (!warm.workspace_dir)
+    return Error{"the workspace " + path + ": " +
+                 (errno == ELOOP ? std::string("a symlink on the way (not followed)")
+                  : errno == EXDEV ? std::string("a mount on the way") : errno_text(errno))};
+  const int dir = warm.workspace_dir.fd;
+  warm.workspace_tree = Fd(int(syscall(SYS_open_tree, dir, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH | AT_RECURSIVE)));
+  if (!warm.workspace_tree) return Error{"open_tree " + path + ": " + errno_text(errno)};
+  const bool writable = impl.policy.filesystem.mode != FsMode::Strict;
+  mount_attr attr{};
+  attr.attr_set = MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | (writable ? 0 : MOUNT_ATTR_RDONLY);
+  if (warm.zygote->userns) {
+    attr.attr_set |= MOUNT_ATTR_IDMAP;
+    attr.userns_fd = uint64_t(warm.zygote->userns.fd);
+  }
+  if (syscall(SYS_mount_setattr, warm.workspace_tree.fd, "", AT_EMPTY_PATH | AT_RECURSIVE, &attr, sizeof attr) != 0)
+    return Error{"idmap the workspace " + path + ": " + errno_text(errno)};
+  // Metadata that runs code later stays read-only, as in a cold run (a link there is not followed).
+  auto present = [&](const char* name) {
+    Fd f(beneath(dir, name, 0));
+    return bool(f);
+  };
+  warm.workspace.tree = warm.workspace_tree.fd;
+  warm.workspace.at = path.c_str();
+  warm.workspace.ro_hooks = writable && present(".git/hooks");
+  warm.workspace.ro_config = writable && present(".git/config");
+  warm.workspace.writable = writable;
+  warm.own_rules = warm.zygote->rules;
+  warm.own_rules.push_back({path, writable, dir});
+  return {};
+}
+
+// Template::run with the run's own limits (or the policy's).
+Result<Outcome> template_run(Template::Impl& impl, const Command& command, const Limits* limits, const RunOptions& options) {
+  const bool own_workspace = !impl.options.workspaces.empty();
+  if (own_workspace ? command.workspace.empty() : !command.workspace.empty() && command.workspace != impl.base.workspace)
+    return Error{own_workspace ? "the run's workspace is missing (the template takes one per run)"
+                               : "the template's workspace is " + impl.base.workspace + ", not " + command.workspace};
+  if (!command.proxy_socket.empty() && command.proxy_socket != impl.base.proxy_socket)
+    return Error{"the template's proxy socket is fixed when it is made"};
+  const Policy* policy = &impl.policy;
+  Policy limited;
+  if (limits && *limits != impl.policy.limits) {
+    const Limits& l = *limits;
+    if (!l.cpu_ms || !l.wall_ms || !l.memory_bytes || !l.processes || !l.file_size_bytes || !l.open_files || !l.output_bytes)
+      return Error{"limits: every limit must be positive (zero is never unlimited)"};
+    limited = impl.policy;
+    limited.limits = l;
+    limited.limits.tmp_bytes = impl.policy.limits.tmp_bytes;
+    policy = &limited;
+  }
+  // Without user namespaces there is nothing to keep warm: the cold path says what is weakened.
+  if (!probe().user_namespaces) return sandbox::run(*policy, command, options);
+  Command cmd = command;
+  if (!own_workspace) cmd.workspace = impl.base.workspace;
+  cmd.proxy_socket = impl.base.proxy_socket;
+  for (int attempt = 0;; ++attempt) {
+    WarmRun warm;
+    {
+      std::lock_guard lock(impl.mu);
+      if (!impl.zygote || !impl.zygote->alive()) {
+        impl.zygote.reset();
+        auto z = start_zygote(impl.policy, impl.base, impl.options.idle_timeout_ms, impl.options.workspaces);
+        if (!z) return Error{z.error()};
+        impl.zygote = std::move(*z);
+        ++impl.started;
+      }
+      warm.zygote = impl.zygote;
+      warm.impl = &impl;
+      // A spare an earlier run asked for: of this zygote, still alive, and young enough that it
+      // is not about to give up waiting (it exits after the idle timeout); the others are dropped.
+      while (!impl.spares.empty() && !warm.spare) {
+        Spare s = std::move(impl.spares.back());
+        impl.spares.pop_back();
+        const bool dead = s.pidfd && [&] {
+          pollfd p{s.pidfd.fd, POLLIN, 0};
+          return ::poll(&p, 1, 0) != 0;
+        }();
+        const auto age = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - s.asked).count();
+        if (s.zygote == impl.zygote && !dead && uint64_t(age) < impl.options.idle_timeout_ms / 2) warm.spare = std::move(s);
+      }
+    }
+    if (own_workspace)
+      if (Status s = open_run_workspace(impl, cmd.workspace, warm); !s) return Error{s.error()};
+    auto r = run_impl(*policy, cmd, options, &warm);
+    if (r || !warm.gone || attempt == 1) return r;
+    // It died or timed out idle between our look and the request: start another, once.
+    std::lock_guard lock(impl.mu);
+    if (impl.zygote == warm.zygote) impl.zygote.reset();
+  }
 }
 }  // namespace
 
@@ -1135,12 +1297,34 @@ Template::Template(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Template::~Template() = default;
 
 Result<std::unique_ptr<Template>> Template::create(const Policy& policy, const Command& base, Options options) {
-  if (base.workspace.empty() || base.workspace[0] != '/') return Error{"the workspace must be an absolute path"};
-  struct stat st;
-  if (::stat(base.workspace.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) return Error{base.workspace + ": not a directory"};
   if (options.idle_timeout_ms == 0 || options.idle_timeout_ms > 24ull * 3600 * 1000)
     return Error{"idle_timeout_ms: out of range [1, 86400000]"};
+  if (options.spares == 0 || options.spares > 64) return Error{"spares: out of range [1, 64]"};
   auto impl = std::make_unique<Impl>();
+  if (!options.workspaces.empty()) {
+    // Per-run workspaces (sandbox.h): a canonical directory, so that a run's path names it as the
+    // runs see it; nothing the policy hides or makes read-only beneath it (a run's copy would not be).
+    const std::string& ws = options.workspaces;
+    if (!base.workspace.empty()) return Error{"a template with per-run workspaces has no workspace of its own"};
+    if (::geteuid() != 0) return Error{"per-run workspaces need root (a detached copy of each run's workspace, open_tree)"};
+    char real[PATH_MAX];
+    if (ws[0] != '/' || !::realpath(ws.c_str(), real) || ws != real)
+      return Error{"workspaces: " + ws + " must be an absolute, existing path without symlinks, '.' or '..'"};
+    for (const char* system : {"/proc", "/dev", "/sys", "/run"})
+      if (ws == "/" || ws == "/tmp" || ws == system || ws.starts_with(std::string(system) + "/"))
+        return Error{"workspaces: " + ws + " is not a place for workspaces"};
+    const auto& fs = policy.filesystem;
+    for (const auto* paths : {&fs.blocked_paths, &fs.read_only_paths})
+      for (const auto& p : *paths)
+        if (p == ws || p.starts_with(ws + "/"))
+          return Error{"workspaces: " + p + " (blocked or read-only in the policy) lies beneath " + ws};
+    impl->workspaces = Fd(::open(ws.c_str(), O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+    if (!impl->workspaces) return Error{ws + ": " + errno_text(errno)};
+  } else {
+    if (base.workspace.empty() || base.workspace[0] != '/') return Error{"the workspace must be an absolute path"};
+    struct stat st;
+    if (::stat(base.workspace.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) return Error{base.workspace + ": not a directory"};
+  }
   impl->policy = policy;
   impl->base.workspace = base.workspace;
   impl->base.proxy_socket = base.proxy_socket;
@@ -1149,48 +1333,11 @@ Result<std::unique_ptr<Template>> Template::create(const Policy& policy, const C
 }
 
 Result<Outcome> Template::run(const Command& command, const RunOptions& options) {
-  if (!command.workspace.empty() && command.workspace != impl_->base.workspace)
-    return Error{"the template's workspace is " + impl_->base.workspace + ", not " + command.workspace};
-  if (!command.proxy_socket.empty() && command.proxy_socket != impl_->base.proxy_socket)
-    return Error{"the template's proxy socket is fixed when it is made"};
-  // Without user namespaces there is nothing to keep warm: the cold path says what is weakened.
-  if (!probe().user_namespaces) return sandbox::run(impl_->policy, command, options);
-  Command cmd = command;
-  cmd.workspace = impl_->base.workspace;
-  cmd.proxy_socket = impl_->base.proxy_socket;
-  for (int attempt = 0;; ++attempt) {
-    WarmRun warm;
-    {
-      std::lock_guard lock(impl_->mu);
-      if (!impl_->zygote || !impl_->zygote->alive()) {
-        impl_->zygote.reset();
-        auto z = start_zygote(impl_->policy, impl_->base, impl_->options.idle_timeout_ms);
-        if (!z) return Error{z.error()};
-        impl_->zygote = std::move(*z);
-        ++impl_->started;
-      }
-      warm.zygote = impl_->zygote;
-      warm.impl = impl_.get();
-      // The spare an earlier run asked for: of this zygote, still alive, and young enough that it
-      // is not about to give up waiting (it exits after the idle timeout).
-      if (impl_->spare) {
-        Spare& s = *impl_->spare;
-        const bool dead = s.pidfd && [&] {
-          pollfd p{s.pidfd.fd, POLLIN, 0};
-          return ::poll(&p, 1, 0) != 0;
-        }();
-        const auto age = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - s.asked).count();
-        if (s.zygote == impl_->zygote && !dead && uint64_t(age) < impl_->options.idle_timeout_ms / 2)
-          warm.spare = std::move(impl_->spare);
-        impl_->spare.reset();
-      }
-    }
-    auto r = run_impl(impl_->policy, cmd, options, &warm);
-    if (r || !warm.gone || attempt == 1) return r;
-    // It died or timed out idle between our look and the request: start another, once.
-    std::lock_guard lock(impl_->mu);
-    if (impl_->zygote == warm.zygote) impl_->zygote.reset();
-  }
+  return template_run(*impl_, command, nullptr, options);
+}
+
+Result<Outcome> Template::run(const Command& command, const Limits& limits, const RunOptions& options) {
+  return template_run(*impl_, command, &limits, options);
 }
 
 int Template::zygote_pid() const {

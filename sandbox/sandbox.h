@@ -62,7 +62,8 @@ Result<Outcome> run(const Policy& policy, const Command& command, const RunOptio
 // same guards (seccomp, Landlock, rlimits, no capabilities) and the same Outcome as run().
 //
 // Invariant: what one run leaves (files in /tmp, processes, SysV IPC, cwd, environment, rlimits)
-// is gone before the next run starts; runs of one template share only the workspace, the
+// is gone before the next run starts (with Options::workspaces each run sees only its own
+// workspace); runs of one template share only the workspace, the
 // writable_paths, the template's host uid and its network namespace (loopback: concurrent runs can
 // reach each other's listeners). Thread-safe: runs may overlap. The zygote exits after
 // idle_timeout_ms without a run, or with the Template; the next run starts another, as it does
@@ -72,6 +73,14 @@ class Template {
  public:
   struct Options {
     uint64_t idle_timeout_ms = 60'000;
+    // Spares kept ready (pid 1 forked and mounted ahead): as many as runs are expected at once.
+    unsigned spares = 1;
+    // Per-run workspaces: when set (an absolute directory without symlinks), `base.workspace` is
+    // empty and each run brings its own, a directory beneath this one, opened without following
+    // symlinks and mounted (a detached, idmapped copy) at the same path in that run's mount
+    // namespace only, over an empty tmpfs of its own at this directory: a run sees neither the
+    // other workspaces nor the directory's other entries. Needs root (open_tree of the workspace).
+    std::string workspaces;
   };
   // `base`: the workspace and proxy_socket of every run (the rest of it is ignored). The zygote is
   // started by the first run.
@@ -83,9 +92,13 @@ class Template {
   Template(const Template&) = delete;
   Template& operator=(const Template&) = delete;
 
-  // As sandbox::run; command.workspace and proxy_socket must be empty or the template's. Without user
+  // As sandbox::run; command.workspace must be empty or the template's (with Options::workspaces:
+  // the run's own, beneath them), proxy_socket empty or the template's. Without user
   // namespaces on this kernel, a cold run.
   Result<Outcome> run(const Command& command, const RunOptions& options = {});
+  // The same with this run's limits instead of the policy's (all but tmp_bytes, the template's:
+  // a spare's /tmp is mounted before its run is known); rlimits, cgroups and the clocks are per run.
+  Result<Outcome> run(const Command& command, const Limits& limits, const RunOptions& options = {});
 
   int zygote_pid() const;              // the running zygote's pid (ours), or -1
   uint64_t zygotes_started() const;    // how many zygotes this template has started

@@ -62,6 +62,7 @@ enum Step : int32_t {
   kStepIds = -2, kStepPrivate = -3, kStepRoot = -4, kStepPivot = -5, kStepOldroot = -6, kStepRemountRoot = -7,
   kStepCwd = -8, kStepFork = -9, kStepLoopback = -10, kStepMounts = -11, kStepProxy = -12, kStepCgroup = -13,
   kStepLandlock = -14, kStepSeccomp = -15, kStepZygote = -16, kStepRunMounts = -17, kStepRunRequest = -18,
+  kStepRunWorkspace = -19,
 };
 
 struct SpawnPlan {
@@ -110,6 +111,16 @@ struct SpawnPlan {
   // control socket zygote_ctl. argv: kZygoteArgv0, the socket's number, the idle timeout in ms.
   int zygote_exe = -1, zygote_ctl = -1;
   std::vector<char*> zygote_argv;
+  // A warm run's pid 1 kills and reaps its whole tree before it reports, so that the report alone
+  // ends the run: the server does not wait for pid 1's exit and its namespaces' teardown.
+  bool reap_all = false;
+  // A warm run's spare has, before its run was known, set every signal's disposition to the default
+  // and emptied the capability bounding set (which its own mounts do not need): the command skips both.
+  bool spare_prepared = false;
+  // The Landlock ruleset is complete (a warm spare built it ahead with its own inside paths and the
+  // run's workspace): the command only restricts itself. landlock_ahead: the server asks the spare
+  // to use that ruleset (it then builds none itself).
+  bool landlock_complete = false, landlock_ahead = false;
 };
 
 inline constexpr const char* kZygoteArgv0 = "indexer-sandbox-zygote";
@@ -121,6 +132,8 @@ struct InsidePath {
   bool writable;
 };
 inline constexpr InsidePath kInsidePaths[] = {{"/tmp", true}, {"/dev", true}, {"/etc", false}, {"/proc", false}, {"/run", false}};
+// Adds "/" (listing only) and kInsidePaths, as the calling process sees them, to a ruleset; 0 or an errno.
+int add_inside_paths(int ruleset_fd, uint64_t read, uint64_t write);
 
 // pid 1's second half, shared by a cold run's child and a warm run's: enter plan.cwd, start the
 // command (pid 2), serve the proxy relay, reap, report on status_w; returns the status pid 1 exits
@@ -132,10 +145,21 @@ void close_all_but(const std::vector<int>& keep);
 bool make_point(const char* path, bool is_file);  // mkdir -p of the parents, then the directory or an empty file
 bool loopback_up();
 
+// A warm run's own workspace (Template::Options::workspaces): a detached copy of the directory made
+// by the server (idmapped when the template is), which the spare moves to `at`, beneath the
+// template's workspaces directory, before it starts the command; .git/hooks and .git/config (when
+// present, not links) are then bound read-only over themselves, as a cold run's are.
+struct RunWorkspace {
+  int tree = -1;
+  const char* at = nullptr;
+  bool ro_hooks = false, ro_config = false;
+  bool writable = false;  // its Landlock rule, when the spare builds the ruleset
+};
+
 // The per-run part of a plan, as a warm run sends it to a spare of the zygote over a stream socket
 // (warm.cpp): one message carrying the descriptors (SCM_RIGHTS), then the encoded plan.
-Status send_warm_request(int sock, const SpawnPlan& plan);
-// One message of `size` bytes with up to 7 descriptors (SCM_RIGHTS); true when all bytes went.
+Status send_warm_request(int sock, const SpawnPlan& plan, const RunWorkspace& workspace = {});
+// One message of `size` bytes with up to 8 descriptors (SCM_RIGHTS); true when all bytes went.
 bool send_with_fds(int sock, const void* data, size_t size, const int* fds, int nfds) noexcept;
 // Receives up to `size` bytes (MSG_WAITALL) and at most `max_fds` descriptors (O_CLOEXEC; more are
 // closed) into fds, their count in *nfds. The byte count, 0 at end of file, or -1.

@@ -32,6 +32,7 @@
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
+#include <optional>
 
 #include "sandbox/spawn_plan.h"
 
@@ -39,7 +40,7 @@ namespace sandbox::detail {
 namespace {
 
 constexpr uint32_t kMagic = 0x5a79676f;  // "Zygo"
-constexpr int kMaxFds = 7;               // in, out, err, status, landlock, two cgroups
+constexpr int kMaxFds = 8;               // in, out, err, status, landlock, two cgroups, the run's workspace
 
 struct Header {
   uint32_t magic = kMagic;
@@ -132,6 +133,9 @@ struct RunSetup {
   bool new_net = false;
   long idle_ms = 60000;
   std::vector<std::pair<const char*, bool>> under_tmp;  // path, is a file
+  const char* workspaces = nullptr;  // Template::Options::workspaces: a tmpfs of the run's own there
+  bool landlock = false;  // build each run's Landlock ruleset ahead, from `rules` (path, writable)
+  std::vector<std::pair<const char*, bool>> rules;
 };
 
 // Mounts what each run has of its own: /tmp, /proc (its pid namespace), the pty instance. What the
@@ -155,8 +159,34 @@ int own_mounts(const RunSetup& setup, int32_t& step) {
   if (::mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr) != 0 ||
       ::mount("devpts", "/dev/pts", "devpts", MS_NOSUID | MS_NOEXEC, "newinstance,ptmxmode=0666,mode=620") != 0)
     return errno;
+  // Per-run workspaces: an empty tmpfs of this run's own over the directory holding them, where the
+  // run's workspace alone gets a mount point (under /tmp the point is made in the fresh /tmp).
+  if (setup.workspaces && (!make_point(setup.workspaces, false) ||
+                           ::mount("tmpfs", setup.workspaces, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC,
+                                   "size=16k,nr_inodes=64,mode=0755") != 0))
+    return errno;
   step = kStepLoopback;
   if (setup.new_net && !loopback_up()) return errno;
+  return 0;
+}
+
+// Mounts the run's own workspace (spawn_plan.h: RunWorkspace) at `at`, which must lie beneath the
+// template's workspaces directory; 0 or an errno.
+int mount_workspace(const RunSetup& setup, int tree, const char* at, bool ro_hooks, bool ro_config) {
+  const size_t n = setup.workspaces ? strlen(setup.workspaces) : 0;
+  if (n == 0 || strncmp(at, setup.workspaces, n) != 0 || at[n] != '/' || strstr(at, "/..") || strstr(at, "/./"))
+    return EINVAL;
+  if (!make_point(at, false) || ::syscall(SYS_move_mount, tree, "", AT_FDCWD, at, MOVE_MOUNT_F_EMPTY_PATH) != 0) return errno;
+  char path[4096];
+  for (auto [wanted, name] : {std::pair{ro_hooks, "/.git/hooks"}, {ro_config, "/.git/config"}}) {
+    if (!wanted) continue;
+    if (size_t(snprintf(path, sizeof path, "%s%s", at, name)) >= sizeof path) return ENAMETOOLONG;
+    mount_attr attr{};
+    attr.attr_set = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV;
+    if (::mount(path, path, nullptr, MS_BIND | MS_REC, nullptr) != 0 ||
+        ::syscall(SYS_mount_setattr, AT_FDCWD, path, AT_RECURSIVE, &attr, sizeof attr) != 0)
+      return errno;
+  }
   return 0;
 }
 
@@ -171,6 +201,27 @@ int own_mounts(const RunSetup& setup, int32_t& step) {
   ::sigprocmask(SIG_SETMASK, &none, nullptr);
   int32_t failed_step = 0;
   const int failed = own_mounts(setup, failed_step);
+  // What the command would do first thing (child.cpp: command_main), done ahead: the dispositions
+  // the server had (an ignored SIGPIPE survives execve) and the bounding set (effective capabilities,
+  // which the mounts below need, are not touched by it).
+  for (int sig = 1; sig < 65; ++sig) ::signal(sig, SIG_DFL);
+  for (int cap = 0; cap < 64; ++cap)
+    if (::prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) != 0 && errno == EINVAL) break;
+  // The run's Landlock ruleset, ahead too: the template's host paths as this spare sees them (its
+  // mounts of them: the same inodes), and its own /tmp, /proc and /dev; the run adds its workspace.
+  std::optional<LandlockRuleset> ruleset;
+  int landlock_err = 0;
+  if (setup.landlock && failed == 0) {
+    std::vector<PathRule> rules;
+    for (const auto& [path, writable] : setup.rules) rules.push_back({path, writable, -1});
+    TcpRules tcp;
+    tcp.restricted = false;  // as the server's (run.cpp, landlock_tcp): the network namespace is the network layer
+    errno = 0;
+    auto rs = landlock_ruleset(Policy{}, rules, tcp);
+    if (!rs) landlock_err = errno ? errno : EINVAL;
+    else landlock_err = add_inside_paths(rs->fd(), rs->read_access(), rs->write_access());
+    if (rs) ruleset.emplace(std::move(*rs));
+  }
 
   pollfd p{sock, POLLIN, 0};
   int ready;
@@ -198,6 +249,8 @@ int own_mounts(const RunSetup& setup, int32_t& step) {
   plan.out_w = fds[1];
   plan.err_w = fds[2];
   plan.status_w = status_w;
+  plan.reap_all = true;
+  plan.spare_prepared = true;
   plan.landlock_fd = fds[4];
   plan.cgroup.fds[0] = fds[5];
   plan.cgroup.fds[1] = fds[6];
@@ -227,10 +280,32 @@ int own_mounts(const RunSetup& setup, int32_t& step) {
   seccomp.filter.resize(r.ok ? nf : 0);
   r.take(seccomp.filter.data(), seccomp.filter.size() * sizeof(sock_filter));
   if (nf > 0) plan.seccomp = &seccomp;
-  if (!r.ok || plan.argv.size() < 2) run_fail(status_w, kStepRunRequest, EPROTO);
+  const char* ws_at = r.str(plan);
+  const uint8_t flags = r.num<uint8_t>();  // send_warm_request: the workspace's, and Landlock's
+  if (!r.ok || plan.argv.size() < 2 || (fds[7] >= 0) != (ws_at && *ws_at)) run_fail(status_w, kStepRunRequest, EPROTO);
+  if (flags & 8) {
+    if (!ruleset || landlock_err != 0) run_fail(status_w, kStepLandlock, landlock_err ? landlock_err : ENOSYS);
+    plan.landlock_fd = ruleset->fd();
+    plan.landlock_read = ruleset->read_access();
+    plan.landlock_write = ruleset->write_access();
+    plan.landlock_complete = true;
+  }
+  if (fds[7] >= 0) {
+    if (int err = mount_workspace(setup, fds[7], ws_at, flags & 1, flags & 2); err != 0)
+      run_fail(status_w, kStepRunWorkspace, err);
+    ::close(fds[7]);
+    fds[7] = -1;
+    if (plan.landlock_complete) {
+      int ws = ::open(ws_at, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+      int err = ws < 0 ? errno : landlock_add_path(plan.landlock_fd, ws, (flags & 4) ? plan.landlock_write : plan.landlock_read);
+      if (ws >= 0) ::close(ws);
+      if (err != 0) run_fail(status_w, kStepLandlock, err);
+    }
+  }
 
   for (int f : fds)
     if (f >= 0) plan.keep_fds.push_back(f);
+  if (plan.landlock_complete) plan.keep_fds.push_back(plan.landlock_fd);
   std::sort(plan.keep_fds.begin(), plan.keep_fds.end());
   close_all_but(plan.keep_fds);  // the request socket, and whatever the zygote had
   // 0, 1 and 2 taken again (as a cold run's child does), so that no descriptor start_and_reap opens
@@ -313,7 +388,9 @@ int zygote_main(int ctl, const RunSetup& setup) {
 // Before main, in the re-executed program: a zygote never reaches main (the server's statics,
 // threads and arguments are not for it). glibc passes argc, argv and envp to these functions.
 // argv: kZygoteArgv0, the control socket, the idle timeout (ms), /tmp's mount options, "net" or
-// "-" (a network namespace per run), then the mounts under /tmp to carry, each "d:PATH" or "f:PATH".
+// "-" (a network namespace per run), then the mounts under /tmp to carry, each "d:PATH" or "f:PATH",
+// "w:PATH" for per-run workspaces (RunSetup::workspaces), "a:1" to build Landlock rulesets ahead from
+// the rules "l:PATH" (read) and "L:PATH" (writable).
 __attribute__((constructor)) void zygote_entry(int argc, char** argv, char**) {
   if (argc >= 5 && argv && argv[0] && strcmp(argv[0], kZygoteArgv0) == 0) {
     int ctl = atoi(argv[1]);
@@ -321,8 +398,13 @@ __attribute__((constructor)) void zygote_entry(int argc, char** argv, char**) {
     setup.idle_ms = atol(argv[2]);
     setup.tmp_opts = argv[3];
     setup.new_net = strcmp(argv[4], "net") == 0;
-    for (int i = 5; i < argc; ++i)
-      if (strlen(argv[i]) > 2) setup.under_tmp.emplace_back(argv[i] + 2, argv[i][0] == 'f');
+    for (int i = 5; i < argc; ++i) {
+      if (strlen(argv[i]) <= 2) continue;
+      if (argv[i][0] == 'w') setup.workspaces = argv[i] + 2;
+      else if (argv[i][0] == 'a') setup.landlock = true;
+      else if (argv[i][0] == 'l' || argv[i][0] == 'L') setup.rules.emplace_back(argv[i] + 2, argv[i][0] == 'L');
+      else setup.under_tmp.emplace_back(argv[i] + 2, argv[i][0] == 'f');
+    }
     int type = 0;
     socklen_t len = sizeof type;
     if (ctl < 3 || ::getsockopt(ctl, SOL_SOCKET, SO_TYPE, &type, &len) != 0 || type != SOCK_SEQPACKET) _exit(2);
@@ -332,7 +414,7 @@ __attribute__((constructor)) void zygote_entry(int argc, char** argv, char**) {
 
 }  // namespace
 
-Status send_warm_request(int sock, const SpawnPlan& plan) {
+Status send_warm_request(int sock, const SpawnPlan& plan, const RunWorkspace& workspace) {
   std::string blob;
   Writer w{blob};
   w.num(plan.landlock_read);
@@ -352,9 +434,12 @@ Status send_warm_request(int sock, const SpawnPlan& plan) {
   }
   w.num(uint32_t(plan.seccomp ? plan.seccomp->filter.size() : 0));
   if (plan.seccomp) w.raw(plan.seccomp->filter.data(), plan.seccomp->filter.size() * sizeof(sock_filter));
+  w.str(workspace.at);
+  w.num(uint8_t((workspace.ro_hooks ? 1 : 0) | (workspace.ro_config ? 2 : 0) | (workspace.writable ? 4 : 0) |
+                (plan.landlock_ahead ? 8 : 0)));
 
   const int all[kMaxFds] = {plan.in_r, plan.out_w, plan.err_w, plan.status_w, plan.landlock_fd, plan.cgroup.fds[0],
-                            plan.cgroup.fds[1]};
+                            plan.cgroup.fds[1], workspace.tree};
   Header h;
   h.size = blob.size();
   int fds[kMaxFds];

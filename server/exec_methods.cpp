@@ -251,7 +251,8 @@ std::string stats() {
   for (int i = 0; i < exec::kStatuses; ++i)
     if (exec::finished(exec::Status(i))) finished[std::string(exec::status_name(exec::Status(i)))] = c.finished[i];
   return json_text(json{{"queued", c.queued}, {"running", c.running}, {"finished", finished}, {"workers", svc->settings().workers},
-                        {"queue_limit", svc->settings().queue}, {"compile_cache", {{"hits", c.cache_hits}, {"misses", c.cache_misses}}}});
+                        {"queue_limit", svc->settings().queue}, {"compile_cache", {{"hits", c.cache_hits}, {"misses", c.cache_misses}}},
+                        {"sandbox_runs", {{"warm", c.warm_runs}, {"cold", c.cold_runs}}}});
 }
 
 void histogram(std::string& out, const char* name, const std::map<std::string, exec::Counters::Histogram>& by_language, const double* bounds, size_t n) {
@@ -287,6 +288,10 @@ std::string prometheus() {
   out += "# HELP indexer_exec_compile_cache_total Compiles skipped (hit) or run (miss).\n# TYPE indexer_exec_compile_cache_total counter\n";
   out += "indexer_exec_compile_cache_total{result=\"hit\"} " + std::to_string(c.cache_hits) + "\nindexer_exec_compile_cache_total{result=\"miss\"} " +
          std::to_string(c.cache_misses) + "\n";
+  out += "# HELP indexer_exec_sandbox_runs_total Sandbox runs (compiles included), from a warm template or cold.\n"
+         "# TYPE indexer_exec_sandbox_runs_total counter\n";
+  out += "indexer_exec_sandbox_runs_total{kind=\"warm\"} " + std::to_string(c.warm_runs) + "\nindexer_exec_sandbox_runs_total{kind=\"cold\"} " +
+         std::to_string(c.cold_runs) + "\n";
   return out;
 }
 

@@ -216,3 +216,55 @@ TEST_CASE("exec: results are kept for the retention time, then deleted", "[exec]
   auto svc = started(s);
   CHECK_FALSE(svc->result("old"));
 }
+
+TEST_CASE("exec: runs and compiles come from warm templates, each job in its own workspace; strict jobs run cold", "[exec]") {
+  if (::geteuid() != 0 || !sandbox::probe().user_namespaces) {
+    WARN("warm templates with per-run workspaces need root and user namespaces: every job runs cold here");
+    return;
+  }
+  TempDir dir;
+  auto svc = started(settings_for(dir.path(), 2));
+  Waited w;
+  // Each job writes into its workspace and /tmp, then lists the directory the workspaces are made
+  // in: only its own is there, and nothing another job left in /tmp.
+  for (int i = 0; i < 6; ++i) {
+    exec::Request r = bash("iso" + std::to_string(i), "echo mine > here; echo x > /tmp/left-" + std::to_string(i) +
+                                                        "; ls ..; ls /tmp | grep -c left-; basename $PWD | cut -c1-4");
+    REQUIRE(svc->submit(std::move(r), w.hooks()).refused == exec::Service::Refused::No);
+  }
+  w.wait_for(6);
+  for (const auto& r : w.done) {
+    INFO(r.id << ": " << r.message << "\n" << r.out << r.err);
+    CHECK(r.status == exec::Status::Completed);
+    const std::string job = r.out.substr(0, r.out.find('\n'));
+    CHECK(r.out == job + "\n1\njob-\n");
+  }
+  // A compiled language: the compile and the runs, warm, the cache hit the second time; limits per job.
+  exec::Request c;
+  c.id = "c1", c.language = exec::find_language("c");
+  if (!c.language || c.language->version.empty()) {
+    WARN("no C compiler here");
+    return;
+  }
+  c.source = "#include <stdio.h>\n#include <sys/resource.h>\nint main(void){struct rlimit r; getrlimit(RLIMIT_CPU,&r); printf(\"cpu %ld\\n\",(long)r.rlim_cur); return 0;}\n";
+  exec::Request c2 = c;
+  c2.id = "c2", c2.cpu_ms = 2'000;
+  REQUIRE(svc->submit(std::move(c), w.hooks()).refused == exec::Service::Refused::No);
+  w.wait_for(7);
+  REQUIRE(svc->submit(std::move(c2), w.hooks()).refused == exec::Service::Refused::No);
+  w.wait_for(8);
+  CHECK(w.done[6].out == "cpu 5\n");  // the service's default, 5 s
+  CHECK(w.done[7].out == "cpu 2\n");
+  exec::Counters k = svc->counters();
+  CHECK(k.cache_hits == 1);
+  CHECK(k.warm_runs == 6 + 3);  // six scripts, one compile, two runs
+  CHECK(k.cold_runs == 0);
+  // A strict job on a workspace-policy server: another policy, run cold.
+  exec::Request strict = bash("strict", "echo strict");
+  strict.strict = true;
+  REQUIRE(svc->submit(std::move(strict), w.hooks()).refused == exec::Service::Refused::No);
+  w.wait_for(9);
+  CHECK(w.done[8].out == "strict\n");
+  CHECK(svc->counters().cold_runs == 1);
+  CHECK(svc->counters().warm_runs == 9);
+}

@@ -58,6 +58,9 @@ TEST_CASE("warm template: a run behaves as a cold run (status, output, stdin, la
   CHECK(r.out == "hi\n" + ws.path().string() + "\n0\n");
   CHECK(r.err == "err\n");
   CHECK(std::find(r.layers.begin(), r.layers.end(), "seccomp filter") != r.layers.end());
+  if (sandbox::probe().landlock_abi > 0)  // built by the spare ahead of the run (warm.cpp)
+    CHECK(std::find_if(r.layers.begin(), r.layers.end(), [](const std::string& l) { return l.starts_with("landlock (ABI "); }) !=
+          r.layers.end());
   CHECK(std::find_if(r.layers.begin(), r.layers.end(), [](const std::string& l) { return l.starts_with("warm template"); }) !=
         r.layers.end());
   CHECK(t->zygotes_started() == 1);
@@ -153,7 +156,9 @@ TEST_CASE("warm template: a zygote that died is started again, an idle one exits
   REQUIRE(first > 0);
   // Killed from outside: the next run starts another, transparently.
   REQUIRE(::kill(first, SIGKILL) == 0);
-  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  // Its death is seen once its pid namespace is gone (spares included); a run started before that is
+  // one whose zygote died under it (refused, not run again), which is not what this checks.
+  for (int i = 0; i < 1000 && t->zygote_pid() != -1; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
   CHECK(sh(*t, "echo two").out == "two\n");
   CHECK(t->zygotes_started() == 2);
   int second = t->zygote_pid();
@@ -299,4 +304,224 @@ TEST_CASE("warm template with a proxy socket: each run has its own relay, concur
   ::shutdown(listener, SHUT_RDWR);
   origin.join();
   ::close(listener);
+}
+
+// ---- Per-run workspaces and limits (Template::Options::workspaces, run(command, limits)) ----
+
+// Per-run workspaces need root (open_tree): elsewhere these cases say so and stop.
+#define NEED_PER_RUN_WORKSPACES()                                          \
+  NEED_USERNS();                                                           \
+  if (::geteuid() != 0) {                                                  \
+    WARN("per-run workspaces need root (open_tree); not exercised here"); \
+    return;                                                                \
+  }
+
+namespace {
+
+std::unique_ptr<sandbox::Template> per_run_template(const test::TempDir& root, const sandbox::Policy& p = workspace_policy(),
+                                                    unsigned spares = 1) {
+  sandbox::Template::Options o;
+  o.spares = spares;
+  o.workspaces = std::filesystem::canonical(root.path()).string();
+  auto t = sandbox::Template::create(p, {}, o);
+  INFO((t ? std::string() : t.error()));
+  REQUIRE(t.ok());
+  return std::move(*t);
+}
+
+Outcome sh_in(sandbox::Template& t, const std::filesystem::path& ws, const std::string& script) {
+  sandbox::Command c;
+  c.argv = {"/bin/sh", "-c", script};
+  c.workspace = ws.string();
+  return test::ran(t.run(c));
+}
+
+}  // namespace
+
+TEST_CASE("warm template, per-run workspaces: a run sees its own workspace only, and none of another run's leftovers", "[sandbox][warm]") {
+  NEED_PER_RUN_WORKSPACES();
+  test::TempDir root;
+  const auto base = std::filesystem::canonical(root.path());
+  root.write("a/a.txt", "A\n");
+  root.write("b/b.txt", "B\n");
+  root.write("other.txt", "not for runs\n");
+  auto t = per_run_template(root);
+  // Run 1 in a: reads its file, lists the directory the workspaces live in (only its own is there),
+  // writes into its workspace and /tmp, leaves a daemon.
+  auto first = sh_in(*t, base / "a",
+                     "cat a.txt; pwd; ls " + base.string() + "; echo made > new.txt; echo left > /tmp/left;"
+                     "setsid sh -c 'sleep 30' </dev/null >/dev/null 2>&1 & echo ok");
+  CHECK(first.kind == K::Exited);
+  CHECK(first.out == "A\n" + (base / "a").string() + "\na\nok\n");
+  CHECK(std::filesystem::exists(base / "a" / "new.txt"));
+  struct stat st{};
+  REQUIRE(::stat((base / "a" / "new.txt").c_str(), &st) == 0);
+  CHECK(st.st_uid == ::geteuid());  // idmapped: what the run wrote is ours on disk
+  // Run 2 in b, same zygote: neither a's workspace, nor the directory's other files, nor /tmp/left,
+  // nor the daemon.
+  auto second = sh_in(*t, base / "b",
+                      "pwd; ls " + base.string() + "; cat b.txt; cat ../a/a.txt ../other.txt 2>&1 | sed 's/.*: //';"
+                      "ls -A /tmp | grep -c left; ps -e -o comm= | grep -c sleep");
+  CHECK(second.kind == K::Exited);
+  CHECK(second.out == (base / "b").string() + "\nb\nB\nNo such file or directory\nNo such file or directory\n0\n0\n");
+  CHECK(t->zygotes_started() == 1);
+  // And back in a: its own file, still.
+  CHECK(sh_in(*t, base / "a", "cat new.txt").out == "made\n");
+}
+
+TEST_CASE("warm template, per-run workspaces: concurrent runs each see their own workspace", "[sandbox][warm]") {
+  NEED_PER_RUN_WORKSPACES();
+  test::TempDir root;
+  const auto base = std::filesystem::canonical(root.path());
+  auto t = per_run_template(root, workspace_policy(), 3);  // three spares kept ready
+  std::mutex mu;
+  std::vector<std::string> why;
+  std::vector<std::thread> pool;
+  for (int i = 0; i < 6; ++i)
+    pool.emplace_back([&, i] {
+      for (int j = 0; j < 3; ++j) {
+        std::string me = "job-" + std::to_string(i) + "-" + std::to_string(j);
+        std::filesystem::create_directory(base / me);
+        sandbox::Command c;
+        c.argv = {"/bin/sh", "-c", "echo " + me + " > mine; sleep 0.02; ls " + base.string() + "; cat mine"};
+        c.workspace = (base / me).string();
+        auto r = t->run(c);
+        if (!r || r->kind != K::Exited || r->out != me + "\n" + me + "\n") {
+          std::lock_guard lock(mu);
+          why.push_back(r ? r->reason + ": " + r->out + r->err : r.error());
+        }
+      }
+    });
+  for (auto& th : pool) th.join();
+  CHECK(why == std::vector<std::string>{});
+  CHECK(t->zygotes_started() == 1);
+}
+
+TEST_CASE("warm template, per-run workspaces: paths that would escape are refused before anything runs", "[sandbox][warm]") {
+  NEED_PER_RUN_WORKSPACES();
+  test::TempDir root, outside;
+  const std::filesystem::path base = std::filesystem::canonical(root.path());
+  std::filesystem::create_directories(base / "ok" / "inner");
+  std::filesystem::create_directory_symlink(outside.path(), base / "link");
+  std::filesystem::create_directory_symlink(base / "ok", base / "link-in");
+  auto t = per_run_template(root);
+  auto refused = [&](const std::string& ws) {
+    sandbox::Command c;
+    c.argv = {"/bin/true"};
+    c.workspace = ws;
+    auto r = t->run(c);
+    INFO(ws);
+    REQUIRE(!r);
+    return r.error();
+  };
+  CHECK(refused(outside.path().string()).find("is not beneath the template's workspaces directory") != std::string::npos);
+  CHECK(refused(base.string()).find("is not beneath") != std::string::npos);
+  CHECK(refused((base / "ok" / ".." / ".." / "x").string()).find("plain components") != std::string::npos);
+  CHECK(refused(base.string() + "//ok").find("plain components") != std::string::npos);
+  CHECK(refused((base / "link").string()).find("a symlink on the way (not followed)") != std::string::npos);
+  CHECK(refused((base / "link-in" / "inner").string()).find("a symlink on the way") != std::string::npos);
+  CHECK(refused((base / "missing").string()).find("No such file") != std::string::npos);
+  sandbox::Command none;
+  none.argv = {"/bin/true"};
+  CHECK(t->run(none).error() == "the run's workspace is missing (the template takes one per run)");
+  // A workspace beneath another workspace is a workspace too: it sees only itself.
+  CHECK(sh_in(*t, base / "ok" / "inner", "pwd; ls ..").out == (base / "ok" / "inner").string() + "\ninner\n");
+  // Making such a template: the directory must be canonical, and the template has no workspace of its own.
+  sandbox::Template::Options o;
+  o.workspaces = (base / "link").string();
+  CHECK(!sandbox::Template::create(workspace_policy(), {}, o));
+  o.workspaces = base.string() + "/ok/..";
+  CHECK(!sandbox::Template::create(workspace_policy(), {}, o));
+  o.workspaces = base.string();
+  sandbox::Command with_ws;
+  with_ws.workspace = outside.path().string();
+  CHECK(!sandbox::Template::create(workspace_policy(), with_ws, o));
+}
+
+TEST_CASE("warm template, per-run workspaces: protected metadata stays read-only, a strict policy's workspace too", "[sandbox][warm]") {
+  NEED_PER_RUN_WORKSPACES();
+  test::TempDir root;
+  const auto base = std::filesystem::canonical(root.path());
+  root.write("g/.git/hooks/pre-commit", "#!/bin/sh\n");
+  root.write("g/.git/config", "[core]\n");
+  root.write("s/file", "x\n");
+  auto t = per_run_template(root);
+  auto g = sh_in(*t, base / "g",
+                 "echo evil > .git/hooks/pre-commit 2>/dev/null || echo hooks-ro; echo x >> .git/config 2>/dev/null || echo config-ro;"
+                 "echo fine > mine && echo ws-rw");
+  CHECK(g.out == "hooks-ro\nconfig-ro\nws-rw\n");
+  auto strict = sandbox::preset("strict");
+  REQUIRE(strict.ok());
+  auto ts = per_run_template(root, *strict);
+  auto s = sh_in(*ts, base / "s", "cat file; echo y > file 2>/dev/null || echo ro");
+  CHECK(s.out == "x\nro\n");
+}
+
+TEST_CASE("warm template: limits per run (rlimits, wall clock, memory cgroup), each run its own", "[sandbox][warm]") {
+  NEED_USERNS();
+  test::TempDir ws;
+  auto p = workspace_policy();
+  p.limits.open_files = 512;
+  auto t = make_template(ws, p);
+  sandbox::Command c;
+  c.argv = {"/bin/sh", "-c", "ulimit -n; ulimit -t"};
+  sandbox::Limits small = p.limits;
+  small.open_files = 100;
+  small.cpu_ms = 3'000;
+  CHECK(test::ran(t->run(c, small)).out == "100\n3\n");
+  CHECK(test::ran(t->run(c)).out == "512\n60\n");  // the policy's, again
+  sandbox::Limits quick = p.limits;
+  quick.wall_ms = 300;
+  c.argv = {"/bin/sh", "-c", "sleep 20"};
+  auto slow = test::ran(t->run(c, quick));
+  CHECK(slow.kind == K::Timeout);
+  CHECK(slow.reason == "killed: wall clock of 300 ms exceeded");
+  sandbox::Limits zero = p.limits;
+  zero.processes = 0;
+  CHECK(!t->run(c, zero));
+  CHECK(t->zygotes_started() == 1);
+  if (::geteuid() != 0 || !sandbox::probe().cgroup_v1_memory) {
+    WARN("the memory cgroup needs root and cgroup v1 memory");
+    return;
+  }
+  sandbox::Limits tight = p.limits;
+  tight.memory_bytes = 64u << 20;
+  c.argv = {"python3", "-c", "b = bytearray(160 << 20); print('ok')"};
+  CHECK(test::ran(t->run(c, tight)).kind == K::Memory);
+  sandbox::Limits roomy = p.limits;
+  roomy.memory_bytes = 512u << 20;
+  CHECK(test::ran(t->run(c, roomy)).out == "ok\n");
+}
+
+TEST_CASE("warm template, per-run workspaces outside /tmp: the directory is the run's own there too", "[sandbox][warm]") {
+  NEED_PER_RUN_WORKSPACES();
+  // /var/tmp is not bound by the workspace preset: the template makes the mount point in its root,
+  // and each spare mounts its own tmpfs over it (under /tmp, the spare's fresh /tmp holds it).
+  char tmpl[] = "/var/tmp/indexer-test-XXXXXX";
+  if (!::mkdtemp(tmpl)) {
+    WARN("no writable /var/tmp here");
+    return;
+  }
+  const std::filesystem::path base = tmpl;
+  struct Remove {
+    std::filesystem::path p;
+    ~Remove() {
+      std::error_code ec;
+      std::filesystem::remove_all(p, ec);
+    }
+  } remove{base};
+  std::filesystem::create_directories(base / "one");
+  std::filesystem::create_directories(base / "two");
+  { std::ofstream(base / "secret.txt") << "no\n"; }
+  sandbox::Template::Options o;
+  o.workspaces = base.string();
+  auto made = sandbox::Template::create(workspace_policy(), {}, o);
+  REQUIRE(made.ok());
+  auto& t = **made;
+  auto one = sh_in(t, base / "one", "echo 1 > f; ls " + base.string() + "; ls /var/tmp | grep -c indexer-test");
+  CHECK(one.out == "one\n1\n");
+  auto two = sh_in(t, base / "two", "ls " + base.string() + "; cat ../one/f ../secret.txt 2>&1 | sed 's/.*: //'; touch ../mine 2>&1 | sed 's/.*: //'");
+  CHECK(two.out == "two\nNo such file or directory\nNo such file or directory\nPermission denied\n");
+  CHECK(!std::filesystem::exists(base / "mine"));
+  CHECK(t.zygotes_started() == 1);
 }

@@ -122,10 +122,21 @@ def languages_and_results(s):
     # What the job wrote is gone afterwards: each job has a fresh workspace.
     r = s.run({"language": "bash", "source_code": "ls"})
     check(r["stdout"] == "main.sh\n", f"a fresh workspace: {r}")
+    # Each job sees only its own workspace in the directory they are made in, and nothing another
+    # left in /tmp (warm templates as root, cold runs otherwise: the same isolation).
+    for _ in range(2):
+        r = s.run({"language": "bash", "source_code": "ls .. | wc -l; ls /tmp | grep -c left; echo x > /tmp/left"})
+        check(r["stdout"] == "1\n0\n", f"isolated workspaces: {r}")
+    _, stats, _ = s.request("GET", "/stats")
+    runs = stats["exec"]["sandbox_runs"]
+    if os.geteuid() == 0:
+        check(runs["warm"] >= 20 and runs["cold"] == 0, f"runs and compiles from warm templates: {runs}")
+    else:
+        check(runs["warm"] == 0 and runs["cold"] >= 20, f"not root: every run cold: {runs}")
     # /metrics has the histograms by language.
     _, metrics, _ = s.request("GET", "/metrics")
     check('indexer_exec_seconds_bucket{language="python"' in metrics and 'indexer_exec_jobs_total{status="completed"}' in metrics and
-          "indexer_exec_memory_bytes_count" in metrics, "metrics")
+          "indexer_exec_memory_bytes_count" in metrics and 'indexer_exec_sandbox_runs_total{kind="warm"}' in metrics, "metrics")
 
 
 def refusals(s):
