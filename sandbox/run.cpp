@@ -203,7 +203,9 @@ struct Builder {
     op.what = plan.keep(std::string(writable ? "bind read-write " : "bind read-only ") + host);
     add(op, host);
     visible.push_back(host);
-    rules.push_back({host, writable});
+    // What lies under /etc needs no rule of its own: the command grants /etc, read-only, whole
+    // (kInsidePaths), and a lookup beneath meets that rule on its way up.
+    if (!host.starts_with("/etc/")) rules.push_back({host, writable});
   }
 
   // A tree the sandbox writes (or must own: git refuses a repository of another uid): as root, a
@@ -992,15 +994,26 @@ Result<Outcome> run_impl(const Policy& policy, const Command& command, const Run
   const auto start = Clock::now();
   int pidfd = -1;
   int pid = -1;
-  // The child's and the command's stacks (spawn_plan.h), unmapped once the child is reaped.
-  struct Unmap {
+  // The child's and the command's stacks (spawn_plan.h): this thread's own, which its next run
+  // reuses (the child is reaped before run() returns; its pages are already there), or, when they
+  // are in use (a run started from an on_output callback), a mapping unmapped once it is reaped.
+  constexpr size_t kStack = 2 << 20;  // the relay's buffers (relay.cpp) live on pid 1's; pages are touched lazily
+  struct Stacks {
     void* p = nullptr;
-    size_t n = 0;
-    Unmap() = default;
-    Unmap(const Unmap&) = delete;
-    Unmap& operator=(const Unmap&) = delete;
+    bool busy = false;
+    Stacks() = default;
+    Stacks(const Stacks&) = delete;
+    Stacks& operator=(const Stacks&) = delete;
+    ~Stacks() {
+      if (p) ::munmap(p, 2 * kStack);
+    }
+  };
+  static thread_local Stacks thread_stacks;
+  struct Unmap {
+    Stacks own;
+    bool* busy = nullptr;
     ~Unmap() {
-      if (p) ::munmap(p, n);
+      if (busy) *busy = false;
     }
   } unmap_stacks;
   if (warm) {
@@ -1008,11 +1021,17 @@ Result<Outcome> run_impl(const Policy& policy, const Command& command, const Run
     pidfd = warm_launch(*warm, plan);
     if (pidfd < 0) return Error{warm->error};
   } else {
-    constexpr size_t kStack = 2 << 20;  // the relay's buffers (relay.cpp) live on pid 1's; pages are touched lazily
-    void* stacks = ::mmap(nullptr, 2 * kStack, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
-    if (stacks == MAP_FAILED) return Error{"mmap: " + errno_text(errno)};
-    unmap_stacks.p = stacks;  // not `= {stacks, n}`: that temporary's destructor would unmap them at once
-    unmap_stacks.n = 2 * kStack;
+    Stacks& mine = thread_stacks.busy ? unmap_stacks.own : thread_stacks;
+    if (!mine.p) {
+      void* p = ::mmap(nullptr, 2 * kStack, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+      if (p == MAP_FAILED) return Error{"mmap: " + errno_text(errno)};
+      mine.p = p;
+    }
+    if (&mine == &thread_stacks) {
+      thread_stacks.busy = true;
+      unmap_stacks.busy = &thread_stacks.busy;
+    }
+    void* stacks = mine.p;
     plan.command_stack_top = static_cast<char*>(stacks) + 2 * kStack;
     uint64_t ns = plan.namespaces ? kNamespaces : 0;
     // A network namespace made ahead (prepared.h): this thread enters it for the clone only, and
