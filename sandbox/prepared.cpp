@@ -13,6 +13,7 @@
 #include <cstring>
 #include <map>
 #include <mutex>
+#include <system_error>
 #include <thread>
 
 namespace sandbox::detail {
@@ -157,7 +158,12 @@ class NetnsPool {
         off_ = true;  // an unprivileged process cannot make one outside a user namespace of its own
         return -1;
       }
-      std::thread([this] { fill(); }).detach();
+      try {
+        std::thread([this] { fill(); }).detach();
+      } catch (const std::system_error&) {
+        off_ = true;  // no thread to spare: each run makes its own
+        return -1;
+      }
     }
     // A fork of ours has the descriptors but not the thread, and maybe not this lock's owner.
     if (owner_ != ::getpid()) return -1;
