@@ -129,6 +129,11 @@ int main(int argc, char** argv) {
   }));
   rows.push_back(measure("unshare -Urmpnif --mount-proc true", runs,
                          [] { return spawn_wait({"/usr/bin/unshare", "-Urmpnif", "--mount-proc", "true"}) == 0; }));
+  // The cold run as it was before the prepared parts (sandbox/prepared.h): its child mounts the
+  // system part itself and it makes its own network namespace.
+  ::setenv("INDEXER_SANDBOX_PREPARE", "0", 1);
+  rows.push_back(measure("sandbox::run, nothing prepared", runs, isolated));
+  ::unsetenv("INDEXER_SANDBOX_PREPARE");
   std::printf("\nspawn and wait, %d runs each:\n", runs);
   for (const auto& r : rows)
     std::printf("  %-44s p50 %6.2f ms  p99 %6.2f ms  cpu %5.2f ms/run  (p50 %.2fx plain, %.2fx cold, %.2fx bwrap, %.2fx unshare)\n",

@@ -151,6 +151,9 @@ class NetnsPool {
   int take() {
     std::lock_guard lock(mu_);
     if (off_) return -1;
+    // From the second run on: a process that runs one sandbox (`indexer exec`) would only pay for
+    // namespaces nobody takes.
+    if (!started_ && ++asked_ < 2) return -1;
     if (!started_) {
       started_ = true;
       owner_ = ::getpid();
@@ -212,6 +215,7 @@ class NetnsPool {
   std::condition_variable more_;
   std::vector<int> ready_;
   bool started_ = false, off_ = false;
+  int asked_ = 0;
   pid_t owner_ = 0;
 };
 

@@ -10,10 +10,11 @@
 // other. It is rebuilt when / or /etc changed (their mtime and ctime, one stat each per run), since a
 // bind of a file keeps showing the inode it was made from. Needs root (open_tree of a copy is a mount).
 //
-// Empty network namespaces. Making one costs ~0.7 ms of kernel time (every protocol's per-namespace
-// state and sysctls) on the run's path, and bringing its lo up another ~0.1 ms. A background thread
-// keeps a few made ahead (lo up); a run takes one and uses it alone, so runs stay as separated as
-// with CLONE_NEWNET. The namespace is owned by the host's user namespace, so the sandbox's root has
+// Empty network namespaces. Making one costs ~0.5-0.7 ms of kernel time (every protocol's
+// per-namespace state and sysctls) on the run's path, tens of ms while the kernel tears down others,
+// and bringing its lo up another ~0.1 ms. From a process's second run on, a background thread keeps
+// 4 made ahead (lo up); a run takes one and uses it alone, so runs stay as separated as with
+// CLONE_NEWNET (the kernel still tears each down after its run, on a worker thread). The namespace is owned by the host's user namespace, so the sandbox's root has
 // no capability in it (it could not reconfigure it even before dropping them). Needs root; when the
 // pool is empty (a burst of runs) or off, the run makes its own with CLONE_NEWNET as before.
 #pragma once
