@@ -239,6 +239,7 @@ std::shared_ptr<const SystemTree> system_tree(int key, const std::function<Syste
   std::copy(std::begin(now), std::end(now), slot.stamp);
   slot.failed = true;  // until it is built
   SystemPart part = describe();
+  if (!part.ok) return nullptr;
   int fd = build_tree(part);
   if (fd < 0) return nullptr;
   auto tree = std::make_shared<SystemTree>();

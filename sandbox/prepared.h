@@ -49,6 +49,7 @@ struct SystemTree {
 // What the system part of a root is: its ops in depth order, each dst an absolute path (binds: the
 // host path, which is also where it is mounted), with the host paths and rules they expose.
 struct SystemPart {
+  bool ok = true;  // false: it could not be described (no tree; each run's own build reports why)
   std::deque<std::string> store;  // the strings the ops point to
   std::vector<MountOp> ops;
   std::vector<std::string> visible;

@@ -350,7 +350,10 @@ struct Builder {
   // The system part in depth order, for the system tree (prepared.h) to mount once.
   detail::SystemPart describe_system() {
     detail::SystemPart part;
-    if (!build_system()) return part;
+    if (!build_system()) {
+      part.ok = false;  // each run's build then says what failed
+      return part;
+    }
     sort_pending();
     for (auto& p : pending) {
       p.op.dst = plan.keep(p.dst);
