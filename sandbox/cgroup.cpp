@@ -73,9 +73,21 @@ Status write_text(const std::string& path, std::string_view text) {
   return {};
 }
 
+// The whole of a cgroup file through a descriptor kept open (pread from 0: kernfs makes it anew).
+std::string read_fd(int fd) {
+  std::string out;
+  char buf[4096];
+  for (;;) {
+    ssize_t n = ::pread(fd, buf, sizeof buf, off_t(out.size()));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return out;
+    out.append(buf, size_t(n));
+  }
+}
+
 // The number after `key` in a "key value" file (memory.oom_control, pids.events); 0 when absent.
-uint64_t keyed_value(const std::string& path, std::string_view key) {
-  std::istringstream in(read_text(path));
+uint64_t keyed_fd(int fd, std::string_view key) {
+  std::istringstream in(read_fd(fd));
   std::string k;
   uint64_t v = 0;
   while (in >> k >> v)
@@ -167,7 +179,24 @@ Result<Cgroup> Cgroup::create(const Limits& limits, std::string_view name) {
     cg.join_.fds[1] = ::open((cg.pids_dir_ + "/cgroup.procs").c_str(), O_WRONLY | O_CLOEXEC);
     if (cg.join_.fds[1] < 0) return Error{cg.pids_dir_ + "/cgroup.procs: " + std::strerror(errno)};
   }
+  if (Status s = cg.open_files(); !s) return Error{s.error()};
   return cg;
+}
+
+Status Cgroup::open_files() {
+  auto open_one = [](const std::string& dir, const char* name, int flags, int& fd) -> Status {
+    if (dir.empty()) return {};
+    std::string path = dir + "/" + name;
+    fd = ::open(path.c_str(), flags | O_CLOEXEC);
+    if (fd < 0) return Error{path + ": " + std::strerror(errno)};
+    return {};
+  };
+  for (Status s : {open_one(memory_dir_, "memory.max_usage_in_bytes", O_RDWR, max_usage_fd_),
+                   open_one(memory_dir_, "memory.oom_control", O_RDONLY, oom_fd_),
+                   open_one(pids_dir_, "pids.current", O_RDONLY, pids_current_fd_),
+                   open_one(pids_dir_, "pids.events", O_RDONLY, pids_events_fd_)})
+    if (!s) return s;
+  return {};
 }
 
 Cgroup& Cgroup::operator=(Cgroup&& o) noexcept {
@@ -180,6 +209,8 @@ Cgroup& Cgroup::operator=(Cgroup&& o) noexcept {
     memory_dir_ = std::move(o.memory_dir_);
     pids_dir_ = std::move(o.pids_dir_);
     join_ = std::exchange(o.join_, CgroupJoin{});
+    for (auto f : {&Cgroup::max_usage_fd_, &Cgroup::oom_fd_, &Cgroup::pids_current_fd_, &Cgroup::pids_events_fd_})
+      this->*f = std::exchange(o.*f, -1);
     o.memory_dir_.clear();
     o.pids_dir_.clear();
   }
@@ -189,23 +220,25 @@ Cgroup& Cgroup::operator=(Cgroup&& o) noexcept {
 Cgroup::~Cgroup() { (void)remove(); }
 
 bool Cgroup::oom_killed() const {
-  return has_memory() && keyed_value(memory_dir_ + "/memory.oom_control", "oom_kill") > oom_base_;
+  return has_memory() && keyed_fd(oom_fd_, "oom_kill") > oom_base_;
 }
 
 uint64_t Cgroup::peak_memory() const {
   if (!has_memory()) return 0;
-  std::string text = read_text(memory_dir_ + "/memory.max_usage_in_bytes");
+  std::string text = read_fd(max_usage_fd_);
   uint64_t v = 0;
   std::from_chars(text.data(), text.data() + text.size(), v);
   return v;
 }
 
 bool Cgroup::pids_limited() const {
-  return has_pids() && keyed_value(pids_dir_ + "/pids.events", "max") > pids_base_;
+  return has_pids() && keyed_fd(pids_events_fd_, "max") > pids_base_;
 }
 
 std::vector<pid_t> Cgroup::tasks() const {
   std::vector<pid_t> out;
+  // By path, each time: a v1 cgroup.procs kept open serves the pid list it built first (the kernel
+  // caches it per open file for a second), so a killed task would seem to stay.
   for (const std::string* dir : {&memory_dir_, &pids_dir_}) {
     if (dir->empty()) continue;
     std::istringstream in(read_text(*dir + "/cgroup.procs"));
@@ -217,25 +250,33 @@ std::vector<pid_t> Cgroup::tasks() const {
 }
 
 Status Cgroup::reset() {
-  if (Status s = kill_tasks(); !s) return s;
-  // A killed task leaves cgroup.procs when it exits but holds its pids.max charge until it is reaped
-  // (by its parent or the pid namespace's init): the next run would start short of processes.
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);
-  while (has_pids() && read_text(pids_dir_ + "/pids.current") != "0\n") {
-    if (std::chrono::steady_clock::now() > deadline) return Error{"cgroup " + pids_dir_ + ": tasks not reaped"};
-    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  // Every task of the group counts in pids.current until it is reaped, and the memory group holds
+  // the same tasks (the command joins both, its tree inherits them): 0 there means nothing is left.
+  const bool empty = has_pids() && read_fd(pids_current_fd_) == "0\n";
+  if (!empty) {
+    if (Status s = kill_tasks(); !s) return s;
+    // A killed task leaves cgroup.procs when it exits but holds its pids.max charge until it is reaped
+    // (by its parent or the pid namespace's init): the next run would start short of processes.
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+    while (has_pids() && read_fd(pids_current_fd_) != "0\n") {
+      if (std::chrono::steady_clock::now() > deadline) return Error{"cgroup " + pids_dir_ + ": tasks not reaped"};
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
   }
   if (has_memory()) {
-    if (Status s = write_text(memory_dir_ + "/memory.max_usage_in_bytes", "0"); !s) return s;
-    oom_base_ = keyed_value(memory_dir_ + "/memory.oom_control", "oom_kill");
+    if (::pwrite(max_usage_fd_, "0", 1, 0) != 1)
+      return Error{memory_dir_ + "/memory.max_usage_in_bytes: " + std::strerror(errno)};
+    oom_base_ = keyed_fd(oom_fd_, "oom_kill");
   }
-  if (has_pids()) pids_base_ = keyed_value(pids_dir_ + "/pids.events", "max");
+  if (has_pids()) pids_base_ = keyed_fd(pids_events_fd_, "max");
   return {};
 }
 
 Status Cgroup::remove() {
   for (int& fd : join_.fds)
     if (fd >= 0) ::close(std::exchange(fd, -1));
+  for (int* fd : {&max_usage_fd_, &oom_fd_, &pids_current_fd_, &pids_events_fd_})
+    if (*fd >= 0) ::close(std::exchange(*fd, -1));
   if (memory_dir_.empty() && pids_dir_.empty()) return {};
   if (Status s = kill_tasks(); !s) return s;
   std::string failed;

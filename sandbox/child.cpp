@@ -46,6 +46,21 @@ void write_all(int fd, const void* p, size_t n) {
   _exit(126);
 }
 
+// mkdir -p of path's parents (not of path itself).
+bool make_parents(const char* path) {
+  char buf[4096];
+  size_t n = strlen(path);
+  if (n + 1 > sizeof buf) return errno = ENAMETOOLONG, false;
+  memcpy(buf, path, n + 1);
+  for (size_t i = 1; i < n; ++i) {
+    if (buf[i] != '/') continue;
+    buf[i] = 0;
+    if (mkdir(buf, 0755) != 0 && errno != EEXIST) return false;
+    buf[i] = '/';
+  }
+  return true;
+}
+
 int set_attr(const char* path, uint64_t set, bool recursive) {
   mount_attr attr{};
   attr.attr_set = set;
@@ -64,11 +79,25 @@ bool run_op(const MountOp& op) {
     case MountOp::MoveTree:
       if (!make_point(op.dst, op.is_file)) return false;
       return syscall(SYS_move_mount, op.fd, "", AT_FDCWD, op.dst, MOVE_MOUNT_F_EMPTY_PATH) == 0;
+    case MountOp::CloneTree: {
+      // One copy of a prepared subtree (its mounts and their flags) instead of a bind per mount.
+      int tree = int(syscall(SYS_open_tree, op.fd, op.src, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE));
+      if (tree < 0) return false;
+      bool ok = make_point(op.dst, op.is_file) &&
+                syscall(SYS_move_mount, tree, "", AT_FDCWD, op.dst, MOVE_MOUNT_F_EMPTY_PATH) == 0;
+      int err = errno;
+      close(tree);
+      errno = err;
+      return ok;
+    }
     case MountOp::Tmpfs:
       if (!make_point(op.dst, false)) return false;
       return mount("tmpfs", op.dst, "tmpfs", MS_NOSUID | MS_NODEV | (op.rdonly ? MS_RDONLY : 0), op.data) == 0;
     case MountOp::Symlink:
-      if (!make_point(op.dst, true) && errno != EEXIST) return false;
+      // Most links land where nothing is yet: try first, make the parents only when they are missing.
+      if (symlink(op.src, op.dst) == 0) return true;
+      if (errno == ENOENT && make_parents(op.dst)) return symlink(op.src, op.dst) == 0;
+      if (errno != EEXIST) return false;
       unlink(op.dst);
       return symlink(op.src, op.dst) == 0;
     case MountOp::WriteFile: {
@@ -194,24 +223,17 @@ int add_inside_paths(int ruleset_fd, uint64_t read, uint64_t write) {
 }
 
 // mkdir -p of path's parents, and of path itself (a directory, or an empty file when is_file).
+// The point itself is tried first: its parents exist for most mounts.
 bool make_point(const char* path, bool is_file) {
-  char buf[4096];
-  size_t n = strlen(path);
-  if (n + 1 > sizeof buf) return errno = ENAMETOOLONG, false;
-  memcpy(buf, path, n + 1);
-  for (size_t i = 1; i < n; ++i) {
-    if (buf[i] != '/') continue;
-    buf[i] = 0;
-    if (mkdir(buf, 0755) != 0 && errno != EEXIST) return false;
-    buf[i] = '/';
-  }
-  if (is_file) {
-    int fd = open(buf, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0444);
-    if (fd < 0) return errno == EEXIST || errno == EISDIR ? true : false;
+  auto make = [&] {
+    if (!is_file) return mkdir(path, 0755) == 0 || errno == EEXIST;
+    int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0444);
+    if (fd < 0) return errno == EEXIST || errno == EISDIR;
     close(fd);
     return true;
-  }
-  return mkdir(buf, 0755) == 0 || errno == EEXIST;
+  };
+  if (make()) return true;
+  return errno == ENOENT && make_parents(path) && make();
 }
 
 // Close every descriptor but the sorted `keep` (the parent's other threads may have opened any).
@@ -278,7 +300,7 @@ int child_main(void* arg) {
     if (mount(nullptr, "/", nullptr, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV, nullptr) != 0)
       fail(plan, kStepRemountRoot, errno);
     sethostname(plan.hostname, strlen(plan.hostname));
-    if (!loopback_up()) fail(plan, kStepLoopback, errno);
+    if (!plan.lo_up && !loopback_up()) fail(plan, kStepLoopback, errno);
   }
   if (plan.zygote_exe >= 0) {
     // The template's zygote (warm.cpp): what runs share stays read-only (each run mounts its own

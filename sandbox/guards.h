@@ -177,15 +177,19 @@ class Cgroup {
   // For a pool of groups that runs of one policy reuse (saving the ~0.5 ms of mkdir and rmdir): kills
   // what is left as remove() does, keeps the groups and the join descriptors, resets the peak, and
   // takes the OOM and pids.max counters as the new zero. Page cache the last run left stays charged
-  // to the group until the kernel reclaims it.
+  // to the group until the kernel reclaims it. When pids.current already reads 0 (the run's pid
+  // namespace is gone, so its tasks are), the task lists are not read: 3 preads and a pwrite.
   Status reset();
 
  private:
   friend class CgroupPool;
   Cgroup() = default;
   Status kill_tasks();
+  // Read (and max_usage written) after every run of a pooled group: open once, pread/pwrite at 0.
+  Status open_files();
   std::string memory_dir_, pids_dir_;
   CgroupJoin join_;
+  int max_usage_fd_ = -1, oom_fd_ = -1, pids_current_fd_ = -1, pids_events_fd_ = -1;
   uint64_t oom_base_ = 0, pids_base_ = 0;  // the counters at the last reset()
   uint64_t pool_memory_ = 0, pool_processes_ = 0;  // the limits it was made with (CgroupPool's key)
 };

@@ -22,6 +22,7 @@
 #include <algorithm>
 #include <bitset>
 #include <chrono>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <mutex>
@@ -29,6 +30,7 @@
 #include <optional>
 
 #include "sandbox/guards.h"
+#include "sandbox/prepared.h"
 #include "sandbox/sandbox.h"
 #include "sandbox/spawn_plan.h"
 
@@ -203,7 +205,9 @@ struct Builder {
     op.what = plan.keep(std::string(writable ? "bind read-write " : "bind read-only ") + host);
     add(op, host);
     visible.push_back(host);
-    rules.push_back({host, writable});
+    // What lies under /etc needs no rule of its own: the command grants /etc, read-only, whole
+    // (kInsidePaths), and a lookup beneath meets that rule on its way up.
+    if (!host.starts_with("/etc/")) rules.push_back({host, writable});
   }
 
   // A tree the sandbox writes (or must own: git refuses a repository of another uid): as root, a
@@ -262,9 +266,11 @@ struct Builder {
   std::vector<IdmapTree> idmap_trees;
   std::vector<std::string> missing;
 
-  Status build() {
+  // The part every run of this filesystem mode shares (prepared.h: built once into the system tree
+  // when it can be, else mounted by each run's child): the system directories or the host's top
+  // level, the chosen /etc files, /dev's nodes and links.
+  Status build_system() {
     const auto& fs = policy.filesystem;
-    plan.root_opts = "size=1m,nr_inodes=4096,mode=0755";
     if (fs.mode == FsMode::Permissive) {
       // The host's top level, read-only, without its kernel and runtime trees.
       DIR* d = ::opendir("/");
@@ -303,6 +309,78 @@ struct Builder {
       gen("/etc/hostname", "sandbox\n");
       gen("/etc/hosts", "127.0.0.1 localhost sandbox\n::1 localhost ip6-localhost\n");
     }
+    // /dev: a few host nodes bound into a tmpfs (a user namespace may not mknod), pty of its own
+    // (build()). Read-only where the system tree holds it, as a warm template's is.
+    MountOp dev{MountOp::Tmpfs};
+    dev.data = "size=64k,nr_inodes=64,mode=0755";
+    dev.what = "/dev";
+    add(dev, "/dev");
+    for (const char* n : {"null", "zero", "full", "random", "urandom", "tty"}) {
+      MountOp op{MountOp::BindRw};
+      op.is_file = true;
+      op.device = true;
+      op.src = plan.keep(std::string("/oldroot/dev/") + n);
+      op.what = plan.keep(std::string("bind /dev/") + n);
+      add(op, std::string("/dev/") + n);
+    }
+    for (auto [link, target] : {std::pair{"/dev/ptmx", "pts/ptmx"}, {"/dev/fd", "/proc/self/fd"}, {"/dev/stdin", "/proc/self/fd/0"},
+                                {"/dev/stdout", "/proc/self/fd/1"}, {"/dev/stderr", "/proc/self/fd/2"}, {"/dev/shm", "/tmp"}}) {
+      MountOp op{MountOp::Symlink};
+      op.src = target;
+      add(op, link);
+    }
+    return {};
+  }
+
+  // The system part from the prepared tree: a copy of each of its top-level entries, or a link.
+  void use_system(const detail::SystemTree& sys) {
+    for (const auto& e : sys.entries) {
+      MountOp op{e.tree ? MountOp::CloneTree : MountOp::Symlink};
+      if (e.tree) {
+        op.fd = sys.fd;
+        op.src = e.path.c_str() + 1;
+        op.what = plan.keep("copy the system tree's " + e.path);
+      } else {
+        op.src = e.target.c_str();
+      }
+      add(op, e.path);
+    }
+    visible = sys.visible;
+    rules = sys.rules;
+  }
+
+  // The system part in depth order, for the system tree (prepared.h) to mount once.
+  detail::SystemPart describe_system() {
+    detail::SystemPart part;
+    if (!build_system()) {
+      part.ok = false;  // each run's build then says what failed
+      return part;
+    }
+    sort_pending();
+    for (auto& p : pending) {
+      p.op.dst = plan.keep(p.dst);
+      if (!p.op.what) p.op.what = p.op.dst;
+      part.ops.push_back(p.op);
+    }
+    part.visible = visible;
+    part.rules = rules;
+    return part;
+  }
+
+  void sort_pending() {
+    std::stable_sort(pending.begin(), pending.end(), [](const Pending& a, const Pending& b) {
+      int da = depth(a.dst), db = depth(b.dst);
+      return da != db ? da < db : a.order < b.order;
+    });
+  }
+
+  // `system`: the prepared system tree, which the plan's CloneTree ops name (the caller keeps it
+  // until the child is done with it); nullptr to mount the system part in the child.
+  Status build(const detail::SystemTree* system) {
+    const auto& fs = policy.filesystem;
+    plan.root_opts = "size=1m,nr_inodes=4096,mode=0755";
+    if (system) use_system(*system);
+    else if (auto s = build_system(); !s) return s;
     // Idmapped like the workspace: a directory of ours with mode 0700 is readable inside too.
     for (const auto& p : fs.allowed_paths)
       if (auto s = tree(p, false); !s) return s;
@@ -316,29 +394,10 @@ struct Builder {
       run.what = "/run";
       add(run, "/run");
     }
-    // /dev: a few host nodes bound into a tmpfs (a user namespace may not mknod), pty of its own.
     {
-      MountOp dev{MountOp::Tmpfs};
-      dev.data = "size=64k,nr_inodes=64,mode=0755";
-      dev.what = "/dev";
-      add(dev, "/dev");
-      for (const char* n : {"null", "zero", "full", "random", "urandom", "tty"}) {
-        MountOp op{MountOp::BindRw};
-        op.is_file = true;
-        op.device = true;
-        op.src = plan.keep(std::string("/oldroot/dev/") + n);
-        op.what = plan.keep(std::string("bind /dev/") + n);
-        add(op, std::string("/dev/") + n);
-      }
       MountOp pts{MountOp::Devpts};
       pts.what = "/dev/pts";
       add(pts, "/dev/pts");
-      for (auto [link, target] : {std::pair{"/dev/ptmx", "pts/ptmx"}, {"/dev/fd", "/proc/self/fd"}, {"/dev/stdin", "/proc/self/fd/0"},
-                                  {"/dev/stdout", "/proc/self/fd/1"}, {"/dev/stderr", "/proc/self/fd/2"}, {"/dev/shm", "/tmp"}}) {
-        MountOp op{MountOp::Symlink};
-        op.src = target;
-        add(op, link);
-      }
       MountOp proc{MountOp::Proc};
       proc.what = "/proc";
       add(proc, "/proc");
@@ -396,12 +455,9 @@ struct Builder {
         hide(h + "/" + s);
     for (const auto& p : fs.blocked_paths) hide(p);
 
-    std::stable_sort(pending.begin(), pending.end(), [](const Pending& a, const Pending& b) {
-      int da = depth(a.dst), db = depth(b.dst);
-      return da != db ? da < db : a.order < b.order;
-    });
     // A mount at /tmp or /dev must come before what goes under it, and /proc before anything
     // hides parts of it: depth order gives both.
+    sort_pending();
     for (auto& p : pending) {
       p.op.dst = plan.keep(p.dst);
       if (!p.op.what) p.op.what = p.op.dst;
@@ -410,6 +466,38 @@ struct Builder {
     return {};
   }
 };
+
+// INDEXER_SANDBOX_PREPARE=0 turns the prepared parts (prepared.h) off: every run then mounts its
+// system part and makes its network namespace itself (for comparison, and a way around a kernel
+// that misbehaves with them).
+bool prepare_enabled() {
+  const char* v = std::getenv("INDEXER_SANDBOX_PREPARE");
+  return !v || std::strcmp(v, "0") != 0;
+}
+
+// The system tree for the policy's filesystem mode (prepared.h), built by a Builder of its own.
+std::shared_ptr<const detail::SystemTree> prepared_system(const Policy& policy, const Command& command, const Support& support) {
+  return detail::system_tree(int(policy.filesystem.mode), [&] {
+    SpawnPlan scratch;
+    Builder sb{policy, command, support, scratch, true, {}, {}, {}, {}, {}, {}};
+    detail::SystemPart part = sb.describe_system();
+    part.store = std::move(scratch.store);  // the ops' strings: a deque's move keeps them in place
+    return part;
+  });
+}
+
+// The network namespace this thread serves from, opened on its first run (before it entered any
+// other) and closed when it ends.
+int own_netns() {
+  struct Own {
+    int fd = ::open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+    ~Own() {
+      if (fd >= 0) ::close(fd);
+    }
+  };
+  static thread_local Own own;
+  return own.fd;
+}
 
 // Writes the child's uid and gid maps (0 inside is the slot's uid as root, else our own uid), and
 // idmaps the detached trees with the child's user namespace. Empty, or what failed.
@@ -613,7 +701,7 @@ Result<std::shared_ptr<Zygote>> start_zygote(const Policy& policy, const Command
   SpawnPlan plan;
   Builder b{policy, base, support, plan, root, {}, {}, {}, {}, {}};
   plan.namespaces = true;
-  if (auto s = b.build(); !s) return Error{s.error()};
+  if (auto s = b.build(nullptr); !s) return Error{s.error()};
   if (!b.missing.empty()) return Error{b.missing[0] + ": no such path"};
   plan.clear_groups = root;
   z->rules = b.rules;
@@ -760,8 +848,11 @@ Result<Outcome> run_impl(const Policy& policy, const Command& command, const Run
 
   Builder b{policy, command, support, plan, root, {}, {}, {}, {}, {}};
   plan.namespaces = support.user_namespaces;
+  // Held until the run ends: the child copies from its descriptor, the ruleset uses its rules' fds.
+  std::shared_ptr<const detail::SystemTree> system;
   if (plan.namespaces && !warm) {
-    if (auto s = b.build(); !s) return Error{s.error()};
+    if (root && prepare_enabled()) system = prepared_system(policy, command, support);
+    if (auto s = b.build(system.get()); !s) return Error{s.error()};
     if (!b.missing.empty()) return Error{b.missing[0] + ": no such path"};
   }
   plan.clear_groups = root;
@@ -948,15 +1039,26 @@ Result<Outcome> run_impl(const Policy& policy, const Command& command, const Run
   const auto start = Clock::now();
   int pidfd = -1;
   int pid = -1;
-  // The child's and the command's stacks (spawn_plan.h), unmapped once the child is reaped.
-  struct Unmap {
+  // The child's and the command's stacks (spawn_plan.h): this thread's own, which its next run
+  // reuses (the child is reaped before run() returns; its pages are already there), or, when they
+  // are in use (a run started from an on_output callback), a mapping unmapped once it is reaped.
+  constexpr size_t kStack = 2 << 20;  // the relay's buffers (relay.cpp) live on pid 1's; pages are touched lazily
+  struct Stacks {
     void* p = nullptr;
-    size_t n = 0;
-    Unmap() = default;
-    Unmap(const Unmap&) = delete;
-    Unmap& operator=(const Unmap&) = delete;
+    bool busy = false;
+    Stacks() = default;
+    Stacks(const Stacks&) = delete;
+    Stacks& operator=(const Stacks&) = delete;
+    ~Stacks() {
+      if (p) ::munmap(p, 2 * kStack);
+    }
+  };
+  static thread_local Stacks thread_stacks;
+  struct Unmap {
+    Stacks own;
+    bool* busy = nullptr;
     ~Unmap() {
-      if (p) ::munmap(p, n);
+      if (busy) *busy = false;
     }
   } unmap_stacks;
   if (warm) {
@@ -964,15 +1066,35 @@ Result<Outcome> run_impl(const Policy& policy, const Command& command, const Run
     pidfd = warm_launch(*warm, plan);
     if (pidfd < 0) return Error{warm->error};
   } else {
-    constexpr size_t kStack = 2 << 20;  // the relay's buffers (relay.cpp) live on pid 1's; pages are touched lazily
-    void* stacks = ::mmap(nullptr, 2 * kStack, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
-    if (stacks == MAP_FAILED) return Error{"mmap: " + errno_text(errno)};
-    unmap_stacks.p = stacks;  // not `= {stacks, n}`: that temporary's destructor would unmap them at once
-    unmap_stacks.n = 2 * kStack;
+    Stacks& mine = thread_stacks.busy ? unmap_stacks.own : thread_stacks;
+    if (!mine.p) {
+      void* p = ::mmap(nullptr, 2 * kStack, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+      if (p == MAP_FAILED) return Error{"mmap: " + errno_text(errno)};
+      mine.p = p;
+    }
+    if (&mine == &thread_stacks) {
+      thread_stacks.busy = true;
+      unmap_stacks.busy = &thread_stacks.busy;
+    }
+    void* stacks = mine.p;
     plan.command_stack_top = static_cast<char*>(stacks) + 2 * kStack;
-    pid = ::clone(detail::child_main, static_cast<char*>(stacks) + kStack,
-                  int(plan.namespaces ? kNamespaces : 0) | CLONE_VM | CLONE_PIDFD | SIGCHLD, &plan, &pidfd);
-    if (pid < 0) return Error{"clone: " + errno_text(errno)};
+    uint64_t ns = plan.namespaces ? kNamespaces : 0;
+    // A network namespace made ahead (prepared.h): this thread enters it for the clone only, and
+    // the child is born in it.
+    Fd net(plan.namespaces && prepare_enabled() ? detail::take_netns() : -1);
+    const int own_net = net ? own_netns() : -1;
+    const bool entered = own_net >= 0 && ::setns(net.fd, CLONE_NEWNET) == 0;
+    if (entered) ns &= ~uint64_t(CLONE_NEWNET);
+    plan.lo_up = entered;
+    pid = ::clone(detail::child_main, static_cast<char*>(stacks) + kStack, int(ns) | CLONE_VM | CLONE_PIDFD | SIGCHLD,
+                  &plan, &pidfd);
+    const int clone_err = errno;
+    if (entered && ::setns(own_net, CLONE_NEWNET) != 0) {
+      // This thread would go on serving from the sandbox's network: not survivable.
+      std::fprintf(stderr, "sandbox: cannot return to our network namespace: %s\n", std::strerror(errno));
+      std::abort();
+    }
+    if (pid < 0) return Error{"clone: " + errno_text(clone_err)};
   }
   Fd pid_fd(pidfd);
   // Whatever leaves this scope (an exception from on_output included), the child is gone before

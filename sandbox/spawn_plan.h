@@ -27,6 +27,7 @@ struct MountOp {
     BindRo,     // src (host, under /oldroot) -> dst, recursive, read-only, nosuid
     BindRw,     // same, writable, nosuid
     MoveTree,   // fd: a detached (idmapped) tree made by the parent -> dst; rdonly: read-only
+    CloneTree,  // a copy of src (relative) in the detached tree fd (prepared.h: the system tree) -> dst
     Tmpfs,      // data: mount options
     Symlink,    // src: the link's text
     WriteFile,  // data: the content (dst on the root tmpfs)
@@ -75,6 +76,7 @@ struct SpawnPlan {
   std::vector<MountOp> ops;
   const char* cwd = nullptr;
   const char* hostname = "sandbox";
+  bool lo_up = false;  // born in a network namespace made ahead, lo already up (prepared.h)
 
   // The command: candidates for argv[0] from the sandbox's PATH, tried in order.
   std::vector<const char*> exec_paths;

@@ -247,6 +247,42 @@ TEST_CASE("sandbox: no network: TCP, UDP, DNS, and a host's abstract Unix socket
   CHECK(r.out.find("loopback reached") != std::string::npos);  // the sandbox's own lo is up
 }
 
+TEST_CASE("sandbox: back-to-back runs each get a network namespace of their own; /etc and /dev stay read-only", "[sandbox]") {
+  NEED_USERNS();
+  test::TempDir ws;
+  // Several runs in a row: as root the later ones take namespaces made ahead (prepared.h), and the
+  // system part comes from the tree every run copies; neither may carry anything from run to run.
+  // A namespace's inode number is reused once it is freed, so freshness is shown by what a run
+  // leaves behind: its loopback connection stays in TIME_WAIT for a minute, in its namespace only.
+  const std::string script =
+      "readlink /proc/self/ns/net; echo tcp-entries $(tail -n +2 /proc/net/tcp | wc -l); "
+      "python3 -c 'import socket; a = socket.socket(); a.bind((\"127.0.0.1\", 0)); a.listen(); "
+      "c = socket.create_connection(a.getsockname()); s, _ = a.accept(); s.close(); c.close(); print(\"lo works\")'; "
+      "ls /etc/left /dev/left 2>/dev/null; echo x > /dev/null && echo null-ok; "
+      "(echo x > /etc/left) 2>/dev/null && echo wrote-etc; (echo x > /dev/left) 2>/dev/null && echo wrote-dev; "
+      "ip link set lo down 2>/dev/null && echo lo-down; true";
+  // The system tree (root only) holds a read-only /dev; without it each run's /dev is its own tmpfs.
+  const char* prepare = std::getenv("INDEXER_SANDBOX_PREPARE");
+  const bool shared_dev = ::geteuid() == 0 && !(prepare && std::string(prepare) == "0");
+  char host[64] = {};
+  REQUIRE(::readlink("/proc/self/ns/net", host, sizeof host - 1) > 0);
+  for (int i = 0; i < 6; ++i) {
+    auto r = sh(ws, script);
+    INFO(r.out << r.err);
+    REQUIRE(r.kind == K::Exited);
+    const std::string ns = r.out.substr(0, r.out.find('\n'));
+    CHECK(ns.starts_with("net:["));
+    CHECK(ns != host);
+    CHECK(r.out.find("tcp-entries 0\n") != std::string::npos);
+    CHECK(r.out.find("lo works") != std::string::npos);
+    CHECK(r.out.find("null-ok") != std::string::npos);
+    CHECK(r.out.find("wrote-etc") == std::string::npos);
+    if (shared_dev) CHECK(r.out.find("wrote-dev") == std::string::npos);
+    CHECK(r.out.find("/left") == std::string::npos);  // nothing a run wrote is there for the next
+    CHECK(r.out.find("lo-down") == std::string::npos);
+  }
+}
+
 TEST_CASE("sandbox: fork, memory, disk and descriptor bombs hit their limits", "[sandbox]") {
   NEED_USERNS();
   test::TempDir ws;
