@@ -1,8 +1,9 @@
 // The execution service: code in a language (Python 3, JavaScript, C, C++, Rust, Bash) or a command
 // line, compiled and run in the sandbox (sandbox/sandbox.h), each job in a fresh temporary
 // workspace; queued fairly between submitters, bounded, cancellable; results kept in SQLite under
-// <root>/.indexer/exec.db for a retention time. No server code: server/exec_methods.cpp serves it
-// over REST and JSON-RPC.
+// <root>/.indexer/exec.db for a retention time; or, with Settings::shared_queue, queue and results
+// shared with other servers through Redis (shared_queue.h). No server code:
+// server/exec_methods.cpp serves it over REST and JSON-RPC.
 //
 // Invariants: every accepted job ends with exactly one result (its `done` hook is called once, its
 // row written once as finished); a job is queued, then running, then finished, never back. A job a

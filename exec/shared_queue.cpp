@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <atomic>
 #include <charconv>
 #include <condition_variable>
 #include <cstdio>
@@ -334,7 +335,11 @@ Result<std::unique_ptr<SharedQueue>> SharedQueue::open(const Settings& settings,
   o.address = *address;
   char host[256] = {};
   ::gethostname(host, sizeof host - 1);
-  o.consumer = std::string(host) + ":" + std::to_string(::getpid());
+  // host:pid, unique in the group while the process lives; a second service in one process (the
+  // bench) adds its number.
+  static std::atomic<unsigned> opened{0};
+  unsigned nth = opened++;
+  o.consumer = std::string(host) + ":" + std::to_string(::getpid()) + (nth ? "." + std::to_string(nth) : "");
   o.lease = settings.lease;
   o.retention = settings.retention;
   o.max_queued = settings.queue;

@@ -2,7 +2,9 @@
 // GET /status/{id}, /result/{id}, DELETE|POST /cancel/{id}, GET /languages), JSON-RPC exec/run with
 // exec/output notifications, exec/status and exec/cancel, and the service's lines in /stats and
 // /metrics. The service starts with `indexer serve` (http_routes.h); elsewhere (the CLI, MCP) the
-// methods say it is not running.
+// methods say it is not running. With `--exec-queue redis://...` the service shares its queue and
+// results through Redis (exec/shared_queue.h; nothing of Redis is seen here): an unreachable Redis
+// is a 503 (JSON-RPC -32003), not a failure of the server.
 //
 // exec/run waits for its job on a thread of its own (the waiters below, not the request pool):
 // the registry's calls answer by returning. POST /execute?wait=true holds no thread at all: the

@@ -16,6 +16,7 @@
 #include <thread>
 
 #include "exec/redis_queue.h"
+#include "exec/shared_queue.h"
 #include "helpers.h"
 
 using namespace std::chrono_literals;
@@ -259,4 +260,71 @@ TEST_CASE("two worker processes, 1,000 jobs, one killed with SIGKILL midway: eve
   CHECK(by_doomed > 0);
   CHECK(by_survivor > 0);
   CHECK(*watch->length() == 0);
+}
+
+TEST_CASE("the shared queue's payloads: a request and a result read back whole; another version refused", "[exec][redis]") {
+  exec::Request q;
+  q.id = "job-1";
+  q.client = "10.0.0.7";
+  q.language = exec::find_language("python");
+  REQUIRE(q.language);
+  q.source = "print('a,b:c')\n";  // the separators inside a field
+  q.stdin_data = std::string("nul\0inside", 11);
+  q.args = {"", "two words"};
+  q.files = {{"lib/x.py", "x = 1"}, {"empty", ""}};
+  q.wall_ms = 1500;
+  q.strict = true;
+  auto back = exec::decode_request(exec::encode_request(q, 1234567));
+  REQUIRE(back);
+  const auto& [r, created] = *back;
+  CHECK(created == 1234567);
+  CHECK(r.id == "job-1");
+  CHECK(r.client == "10.0.0.7");
+  CHECK(r.language == q.language);
+  CHECK(r.source == q.source);
+  CHECK(r.stdin_data == q.stdin_data);
+  CHECK(r.args == q.args);
+  CHECK(r.files == q.files);
+  CHECK(!r.cpu_ms);
+  CHECK(r.wall_ms == 1500u);
+  CHECK(r.strict);
+
+  exec::Request command;  // no language: a command line
+  command.id = "c";
+  command.command = "echo hi";
+  auto c = exec::decode_request(exec::encode_request(command, 0));
+  REQUIRE(c);
+  CHECK(!c->first.language);
+  CHECK(c->first.command == "echo hi");
+
+  exec::JobResult j;
+  j.id = "job-1";
+  j.status = exec::Status::RuntimeError;
+  j.language = "c";
+  j.out = "out";
+  j.err = "err";
+  j.signal = 11;
+  j.cpu_ms = 1.25, j.wall_ms = 3.5;
+  j.memory_bytes = 1 << 20;
+  j.message = "killed by signal 11";
+  j.created_ms = 10, j.finished_ms = 20;
+  auto jr = exec::decode_result(exec::encode_result(j));
+  REQUIRE(jr);
+  CHECK(jr->status == exec::Status::RuntimeError);
+  CHECK(jr->out == "out");
+  CHECK(jr->err == "err");
+  CHECK(!jr->exit_code);
+  CHECK(jr->signal == 11);
+  CHECK(jr->cpu_ms == 1.25);
+  CHECK(jr->wall_ms == 3.5);
+  CHECK(jr->memory_bytes == (1u << 20));
+  CHECK(jr->message == j.message);
+  CHECK(jr->finished_ms == 20);
+
+  std::string payload = exec::encode_result(j);
+  auto other = exec::decode_result("x9r" + payload.substr(3));
+  REQUIRE(!other);
+  CHECK(other.error().find("'x9r'") != std::string::npos);
+  CHECK(!exec::decode_result(payload.substr(0, payload.size() - 1)));  // cut short
+  CHECK(!exec::decode_request(exec::encode_request(q, 1) + "3:abc,"));  // a field too many
 }
