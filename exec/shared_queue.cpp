@@ -284,7 +284,9 @@ struct SharedQueue::Impl {
       std::vector<RedisQueue::Claimed> claims;
       {
         std::unique_lock lock(mu);
-        if (cv.wait_for(lock, 50ms, [&] { return stopping; })) return;
+        // Every 10 ms while a client here waits for a result (a job run elsewhere is answered
+        // within that), else every 50 ms for the cancels and leases.
+        if (cv.wait_for(lock, waiters.empty() ? 50ms : 10ms, [&] { return stopping; })) return;
         retry.swap(unsent);
         for (const auto& [id, hooks] : waiters) waiting.push_back(id);
         for (const auto& [id, c] : held) holding.push_back(id), claims.push_back(c);
