@@ -125,6 +125,10 @@ def across(a, b):
     for t in threads:
         t.join()
     check(sorted(r["stdout"] for r in answers) == sorted(f"{i * 2}\n" for i in range(8)), f"?wait=true through A: {answers}")
+    # JSON-RPC exec/run (over POST /rpc, no notifications) goes through the shared queue too.
+    status, r, _ = b.request("POST", "/rpc", {"jsonrpc": "2.0", "id": 7, "method": "exec/run", "params": {"id": "rpc-1", "command": "echo rpc"}})
+    check(status == 200 and r.get("result", {}).get("stdout") == "rpc\n", f"exec/run: {status} {r}")
+    check(wait_result(a, "rpc-1")["stdout"] == "rpc\n", "exec/run's job read from A")
     # Cancel through B of a job submitted to A, running on either.
     status, r, _ = a.request("POST", "/execute", {"id": "long-1", "language": "bash", "source_code": "sleep 60"})
     check(b.wait_status("long-1", {"running"}) == "running", "long-1 runs")
@@ -233,7 +237,7 @@ def main():
         for name in ("a", "b", "c"):
             roots.append(os.path.join(tmp, name))
             os.makedirs(roots[-1])
-        flags = ["--exec-queue", redis.url(0), "--exec-lease", "2", "--exec-workers", "2"]
+        flags = ["--exec-queue", redis.url(0), "--exec-lease", "2", "--exec-workers", "4"]
         a = Server(roots[0], *flags)
         b = Server(roots[1], *flags)
         try:
