@@ -18,6 +18,7 @@
 #include "exec/redis_queue.h"
 #include "exec/shared_queue.h"
 #include "helpers.h"
+#include "sandbox/policy.h"
 
 using namespace std::chrono_literals;
 
@@ -327,4 +328,76 @@ TEST_CASE("the shared queue's payloads: a request and a result read back whole; 
   CHECK(other.error().find("'x9r'") != std::string::npos);
   CHECK(!exec::decode_result(payload.substr(0, payload.size() - 1)));  // cut short
   CHECK(!exec::decode_request(exec::encode_request(q, 1) + "3:abc,"));  // a field too many
+}
+
+namespace {
+
+// A service of the shared queue on `redis`: one worker, a lease of 1 s.
+std::unique_ptr<exec::Service> shared_service(const RedisServer& redis) {
+  exec::Settings s;
+  s.workers = 1;
+  s.policy = *sandbox::preset("workspace");
+  s.shared_queue = "redis://127.0.0.1:" + std::to_string(redis.port) + "/0";
+  s.lease = std::chrono::milliseconds(1'000);
+  auto svc = exec::Service::start(std::move(s));
+  REQUIRE(svc);
+  return std::move(*svc);
+}
+
+exec::Request shell(std::string id, std::string command) {
+  exec::Request r;
+  r.id = std::move(id), r.command = std::move(command);
+  return r;
+}
+
+// Polls `svc` until the job has finished.
+exec::JobResult finished_result(exec::Service& svc, const std::string& id) {
+  for (int i = 0; i < 3000; ++i) {
+    auto found = svc.lookup(id);
+    REQUIRE(found.error.empty());
+    if (found.result && exec::finished(found.result->status)) return *found.result;
+    std::this_thread::sleep_for(10ms);
+  }
+  FAIL("no result for " << id);
+  return {};
+}
+
+}  // namespace
+
+TEST_CASE("the shared queue: a cancel while the job is still in the stream ends it when a worker claims it", "[exec][redis]") {
+  RedisServer redis;
+  auto svc = shared_service(redis);
+  using R = exec::Service::Refused;
+  REQUIRE(svc->submit(shell("busy", "sleep 30")).refused == R::No);
+  for (int i = 0; i < 500 && svc->result("busy")->status != exec::Status::Running; ++i) std::this_thread::sleep_for(10ms);
+  REQUIRE(svc->submit(shell("waits", "echo never")).refused == R::No);
+  CHECK(svc->result("waits")->status == exec::Status::Queued);  // the only worker is busy: still in the stream
+  CHECK(svc->cancel("waits"));
+  CHECK(svc->cancel("busy"));
+  CHECK(finished_result(*svc, "busy").status == exec::Status::Cancelled);
+  exec::JobResult r = finished_result(*svc, "waits");
+  CHECK(r.status == exec::Status::Cancelled);
+  CHECK(r.message == "cancelled while queued");
+  CHECK_FALSE(svc->cancel("waits"));  // finished
+  CHECK_FALSE(svc->cancel("never-submitted"));
+  CHECK(svc->submit(shell("waits", "true")).refused == R::Invalid);  // an id is taken once
+}
+
+TEST_CASE("the shared queue: a server stopped while it runs a job leaves it to its lease; another runs it", "[exec][redis]") {
+  RedisServer redis;
+  exec::JobResult told;
+  {
+    auto first = shared_service(redis);
+    exec::Hooks hooks;
+    hooks.done = [&told](const exec::JobResult& r) { told = r; };
+    REQUIRE(first->submit(shell("handed", "sleep 1; echo ran"), hooks).refused == exec::Service::Refused::No);
+    for (int i = 0; i < 500 && first->result("handed")->status != exec::Status::Running; ++i) std::this_thread::sleep_for(10ms);
+    REQUIRE(first->result("handed")->status == exec::Status::Running);
+  }  // stopped: the run is killed, and nothing is stored for it
+  CHECK(told.status == exec::Status::InternalError);  // its waiter here is told, and where to look
+  CHECK(told.message.find("may still finish on another") != std::string::npos);
+  auto second = shared_service(redis);
+  exec::JobResult r = finished_result(*second, "handed");
+  CHECK(r.status == exec::Status::Completed);
+  CHECK(r.out == "ran\n");
 }
