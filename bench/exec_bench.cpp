@@ -2,9 +2,15 @@
 // `python3 -c pass` and a compiled C hello world by posix_spawn, by sandbox::run, and submitted to
 // the service (the cached C compile path: the same source each time, compiled once); then
 // submit-to-result p50/p99 and executions per second with 1 and 16 concurrent clients.
-// The service's store is SQLite on disk (a temporary root), as `indexer serve` keeps it.
+// The service's store is SQLite on disk (a temporary root), as `indexer serve` keeps it. Last,
+// executions per second through the queue shared in Redis (`--exec-queue`, a redis-server started
+// here on a loopback port) with one and two services, beside the embedded queue.
 // Usage: indexer_exec_bench [--runs N]
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
 #include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -66,6 +72,7 @@ std::vector<double> times(int runs, const std::function<bool()>& once) {
 // What the service adds around sandbox::run, by job: submit-to-result less the run's own wall time
 // (the sandbox's clone-to-reap, which Outcome reports): a figure the load on the sandbox does not sway.
 std::vector<double> g_service_share;
+std::mutex g_share_mu;  // the 16-client loads push from their threads
 
 // One job, submitted and waited for: the latency a client sees, less the network.
 bool submit_wait(exec::Service& svc, exec::Request r) {
@@ -85,8 +92,77 @@ bool submit_wait(exec::Service& svc, exec::Request r) {
   if (svc.submit(std::move(r), std::move(hooks)).refused != exec::Service::Refused::No) return false;
   std::unique_lock lock(mu);
   cv.wait(lock, [&] { return done; });
+  std::lock_guard share_lock(g_share_mu);
   g_service_share.push_back(ms_since(t0) - run_ms);
   return ok;
+}
+
+// `clients` submitting cached C hellos, spread over `services`: the submit-to-result latencies,
+// and the seconds it took.
+std::vector<double> load(const std::vector<exec::Service*>& services, int clients, int each, const exec::Language* c, const std::string& c_src,
+                         double& seconds) {
+  std::vector<std::vector<double>> lat(clients);
+  auto t0 = Clock::now();
+  std::vector<std::thread> threads;
+  for (int k = 0; k < clients; ++k)
+    threads.emplace_back([&, k] {
+      for (int i = 0; i < each; ++i) {
+        exec::Request r;
+        r.language = c, r.source = c_src, r.client = "client" + std::to_string(k);
+        auto s = Clock::now();
+        if (!submit_wait(*services[size_t(k) % services.size()], std::move(r))) std::exit(1);
+        lat[k].push_back(ms_since(s));
+      }
+    });
+  for (auto& t : threads) t.join();
+  seconds = ms_since(t0) / 1000;
+  std::vector<double> all;
+  for (auto& v : lat) all.insert(all.end(), v.begin(), v.end());
+  return all;
+}
+
+// The queue's own cost by job (one client: submit-to-result less the run's wall time, so no
+// waiting behind other jobs), then 16 clients' throughput and latency.
+void throughput(const char* queue, const std::vector<exec::Service*>& services, const exec::Language* c, const std::string& c_src, int jobs) {
+  double seconds = 0;
+  g_service_share.clear();
+  load(services, 1, std::max(10, jobs / 4), c, c_src, seconds);
+  double own = percentile(g_service_share, 0.5);
+  std::vector<double> all = load(services, 16, std::max(1, jobs / 16), c, c_src, seconds);
+  std::printf("| %s | %zu x %u | %.2f | %zu | %.0f | %.2f | %.2f |\n", queue, services.size(), services[0]->settings().workers, own, all.size(),
+              double(all.size()) / seconds, percentile(all, 0.5), percentile(all, 0.99));
+}
+
+// redis-server on a free loopback port, nothing persisted; 0 when it is not installed or not up.
+pid_t start_redis(uint16_t& port) {
+  if (::access("/usr/bin/redis-server", X_OK) != 0) return 0;
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET, a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof a;
+  ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+  ::close(fd);
+  port = ntohs(a.sin_port);
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    int null = ::open("/dev/null", O_WRONLY);
+    ::dup2(null, 1), ::dup2(null, 2);
+    std::string p = std::to_string(port);
+    ::execl("/usr/bin/redis-server", "redis-server", "--port", p.c_str(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+            static_cast<char*>(nullptr));
+    ::_exit(127);
+  }
+  for (int i = 0; i < 200; ++i) {  // up when it accepts
+    int s = ::socket(AF_INET, SOCK_STREAM, 0);
+    bool up = ::connect(s, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
+    ::close(s);
+    if (up) return pid;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  ::kill(pid, SIGKILL);
+  ::waitpid(pid, nullptr, 0);
+  return 0;
 }
 
 void row(const char* name, const std::vector<double>& t, double base) {
@@ -190,27 +266,39 @@ int main(int argc, char** argv) {
 
   std::printf("\n| clients | jobs | executions/s | submit-to-result p50 ms | p99 ms |\n|---|---|---|---|---|\n");
   for (int clients : {1, 16}) {
-    const int each = std::max(1, runs * 2 / clients);
-    std::vector<std::vector<double>> lat(clients);
-    auto t0 = Clock::now();
-    std::vector<std::thread> threads;
-    for (int k = 0; k < clients; ++k)
-      threads.emplace_back([&, k] {
-        for (int i = 0; i < each; ++i) {
-          exec::Request r;
-          r.language = c, r.source = c_src, r.client = "client" + std::to_string(k);
-          auto s = Clock::now();
-          if (!submit_wait(svc, std::move(r))) std::exit(1);
-          lat[k].push_back(ms_since(s));
-        }
-      });
-    for (auto& t : threads) t.join();
-    double seconds = ms_since(t0) / 1000;
-    std::vector<double> all;
-    for (auto& v : lat) all.insert(all.end(), v.begin(), v.end());
+    double seconds = 0;
+    std::vector<double> all = load({&svc}, clients, std::max(1, runs * 2 / clients), c, c_src, seconds);
     std::printf("| %d | %zu | %.0f | %.2f | %.2f |\n", clients, all.size(), double(all.size()) / seconds, percentile(all, 0.5), percentile(all, 0.99));
   }
+
+  // The shared queue: the same jobs through Redis, one service, then two (as two servers would).
+  std::printf("\n| queue | services x workers | own cost by job p50 ms (1 client) | jobs (16 clients) | executions/s | "
+              "submit-to-result p50 ms | p99 ms |\n|---|---|---|---|---|---|---|\n");
+  throughput("embedded (SQLite)", {&svc}, c, c_src, runs * 2);
   started->reset();
+  uint16_t port = 0;
+  if (pid_t redis = start_redis(port)) {
+    exec::Settings shared = settings;
+    shared.shared_queue = "redis://127.0.0.1:" + std::to_string(port) + "/0";
+    for (size_t n : {1, 2}) {
+      std::vector<std::unique_ptr<exec::Service>> held;
+      std::vector<exec::Service*> services;
+      for (size_t i = 0; i < n; ++i) {
+        auto s = exec::Service::start(shared);
+        if (!s) {
+          std::fprintf(stderr, "%s\n", s.error().c_str());
+          return 1;
+        }
+        services.push_back(s->get());
+        held.push_back(std::move(*s));
+      }
+      throughput("Redis (`--exec-queue`)", services, c, c_src, runs * 2);
+    }
+    ::kill(redis, SIGKILL);
+    ::waitpid(redis, nullptr, 0);
+  } else {
+    std::printf("| Redis | /usr/bin/redis-server is not installed: not measured | | | | | |\n");
+  }
   std::error_code ec;
   fs::remove_all(dir, ec);
   return 0;

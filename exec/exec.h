@@ -1,8 +1,9 @@
 // The execution service: code in a language (Python 3, JavaScript, C, C++, Rust, Bash) or a command
 // line, compiled and run in the sandbox (sandbox/sandbox.h), each job in a fresh temporary
 // workspace; queued fairly between submitters, bounded, cancellable; results kept in SQLite under
-// <root>/.indexer/exec.db for a retention time. No server code: server/exec_methods.cpp serves it
-// over REST and JSON-RPC.
+// <root>/.indexer/exec.db for a retention time; or, with Settings::shared_queue, queue and results
+// shared with other servers through Redis (shared_queue.h). No server code:
+// server/exec_methods.cpp serves it over REST and JSON-RPC.
 //
 // Invariants: every accepted job ends with exactly one result (its `done` hook is called once, its
 // row written once as finished); a job is queued, then running, then finished, never back. A job a
@@ -100,6 +101,10 @@ struct Settings {
   sandbox::Policy policy;      // runs; compiles use it with their own limits
   size_t max_source = 1 << 20, max_files_bytes = 16 << 20;
   uint64_t cache_bytes = uint64_t(256) << 20;  // the compile cache, on disk
+  // redis://[:PASSWORD@]HOST[:PORT][/DB]: the queue and the results are shared through Redis with
+  // every server given the same URL (shared_queue.h); `root` is then unused. Empty: local, SQLite.
+  std::string shared_queue;
+  std::chrono::milliseconds lease{30'000};  // shared: a dead worker's job is run again after this
 };
 
 struct Counters {
@@ -125,7 +130,7 @@ class Service {
   static Result<std::unique_ptr<Service>> start(Settings settings);
   ~Service();  // cancels what runs, drops what waits (its rows say internal_error), joins
 
-  enum class Refused : uint8_t { No, Invalid, Full };
+  enum class Refused : uint8_t { No, Invalid, Full, Unavailable };  // Unavailable: the shared queue is unreachable
   struct Submitted {
     Refused refused = Refused::No;
     std::string message;  // why, when refused
@@ -134,11 +139,18 @@ class Service {
   Submitted submit(Request request, Hooks hooks = {});
   // A live job's state, else the stored result; nullopt for an id never seen (or past retention).
   std::optional<JobResult> result(const std::string& id);
+  // The same, telling "not known" from "cannot say now" (the shared queue unreachable: `error`).
+  struct Lookup {
+    std::optional<JobResult> result;
+    std::string error;
+  };
+  Lookup lookup(const std::string& id);
   // True when the job was queued or running (it ends as cancelled); false when unknown or finished.
   bool cancel(const std::string& id);
   Counters counters() const;
   const Settings& settings() const;
   std::string store_warning() const;  // why results are kept in memory only; "" when on disk
+  std::string shared_queue() const;   // "Redis at HOST:PORT/N" when shared; "" when local
 
   struct Impl;
 

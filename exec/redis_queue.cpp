@@ -8,6 +8,8 @@
 
 namespace exec {
 
+using query::Status;  // exec.h's Status (a job's) is not seen here
+
 namespace {
 
 using Reply = std::unique_ptr<redisReply, void (*)(void*)>;
@@ -144,6 +146,10 @@ struct RedisQueue::Connection {
 
   // One command; the caller holds mu. An error reply is an error; a broken connection is dropped.
   Result<Reply> run(std::initializer_list<std::string_view> args, std::chrono::milliseconds wait = std::chrono::milliseconds(5'000)) {
+    return run_range(args, wait);
+  }
+  template <class Args>
+  Result<Reply> run_range(const Args& args, std::chrono::milliseconds wait = std::chrono::milliseconds(5'000)) {
     if (auto s = connect(); !s) return Error{s.error()};
     std::vector<const char*> argv;
     std::vector<size_t> lengths;
@@ -193,6 +199,17 @@ Result<RedisQueue::Submitted> RedisQueue::submit(std::string_view id, std::strin
 }
 
 Result<std::vector<RedisQueue::Claimed>> RedisQueue::claim(size_t n, std::chrono::milliseconds block) {
+  auto claimed = claim_once(n, block);
+  // A Redis restarted without its data has lost the group (and every job): it is made again.
+  if (!claimed && claimed.error().find("NOGROUP") != std::string::npos) {
+    auto made = main_->call({"XGROUP", "CREATE", options_.prefix + ":stream", "workers", "0", "MKSTREAM"});
+    if (!made && made.error().find("BUSYGROUP") == std::string::npos) return Error{made.error()};
+    claimed = claim_once(n, block);
+  }
+  return claimed;
+}
+
+Result<std::vector<RedisQueue::Claimed>> RedisQueue::claim_once(size_t n, std::chrono::milliseconds block) {
   std::vector<Claimed> out;
   if (n == 0) return out;
   const std::string& p = options_.prefix;
@@ -294,6 +311,34 @@ Result<bool> RedisQueue::cancelled(std::string_view id) {
   auto r = main_->call({"EXISTS", options_.prefix + ":cancel:" + std::string(id)});
   if (!r) return Error{r.error()};
   return (*r)->integer == 1;
+}
+
+Result<std::vector<std::optional<std::string>>> RedisQueue::get_many(std::string_view kind, const std::vector<std::string>& ids) {
+  std::vector<std::optional<std::string>> out;
+  if (ids.empty()) return out;
+  std::vector<std::string> args{"MGET"};
+  for (const auto& id : ids) args.push_back(options_.prefix + ":" + std::string(kind) + ":" + id);
+  Result<Reply> r = [&] {
+    std::lock_guard lock(main_->mu);
+    return main_->run_range(args);
+  }();
+  if (!r) return Error{r.error()};
+  if ((*r)->type != REDIS_REPLY_ARRAY || (*r)->elements != ids.size()) return Error{"Redis: MGET answered in a shape not known"};
+  for (size_t i = 0; i < ids.size(); ++i) {
+    const redisReply* e = (*r)->element[i];
+    out.push_back(e->type == REDIS_REPLY_NIL ? std::nullopt : std::optional<std::string>(std::string(text_of(e))));
+  }
+  return out;
+}
+
+Result<std::vector<std::optional<std::string>>> RedisQueue::results(const std::vector<std::string>& ids) { return get_many("result", ids); }
+
+Result<std::vector<bool>> RedisQueue::cancelled(const std::vector<std::string>& ids) {
+  auto got = get_many("cancel", ids);
+  if (!got) return Error{got.error()};
+  std::vector<bool> out;
+  for (const auto& v : *got) out.push_back(v.has_value());
+  return out;
 }
 
 Result<size_t> RedisQueue::length() {

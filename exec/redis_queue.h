@@ -35,7 +35,6 @@ namespace exec {
 
 using query::Error;
 using query::Result;
-using query::Status;
 
 struct RedisAddress {
   std::string host = "127.0.0.1";
@@ -79,15 +78,20 @@ class RedisQueue {
   Result<std::optional<std::string>> result(std::string_view id);
   // "queued", "running CONSUMER", "done", or nullopt for an id never submitted (or expired).
   Result<std::optional<std::string>> state(std::string_view id);
-  Status cancel(std::string_view id);
+  query::Status cancel(std::string_view id);
   Result<bool> cancelled(std::string_view id);
   Result<size_t> length();  // jobs queued or running
+  // Many ids in one round trip (MGET), in the order given: the results kept, the cancels asked.
+  Result<std::vector<std::optional<std::string>>> results(const std::vector<std::string>& ids);
+  Result<std::vector<bool>> cancelled(const std::vector<std::string>& ids);
 
   const Options& options() const { return options_; }
 
  private:
   struct Connection;
   explicit RedisQueue(Options options);
+  Result<std::vector<Claimed>> claim_once(size_t n, std::chrono::milliseconds block);
+  Result<std::vector<std::optional<std::string>>> get_many(std::string_view kind, const std::vector<std::string>& ids);
   Options options_;
   std::unique_ptr<Connection> main_, reader_;
 };

@@ -18,6 +18,7 @@
 #include <xxhash.h>
 
 #include "exec/exec.h"
+#include "exec/shared_queue.h"
 #include "exec/store.h"
 #include "exec/templates.h"
 #include "sandbox/preflight.h"
@@ -203,6 +204,7 @@ struct Service::Impl {
   std::vector<std::thread> workers;
   std::mt19937_64 random{std::random_device{}()};
   uint64_t serial = 0;
+  std::unique_ptr<SharedQueue> shared;  // Settings::shared_queue: jobs come from Redis, results go there
 
   std::string new_id() {  // under mu
     char buf[40];
@@ -246,6 +248,57 @@ struct Service::Impl {
                             limit("memory_limit", r.memory_bytes, 16 << 20, s.max.memory_bytes, " bytes")})
       if (!why.empty()) return why;
     return {};
+  }
+
+  // Under mu: a job joins the queue (its result's id set).
+  void queue_job(std::shared_ptr<Job> job) {
+    auto& q = waiting[job->request.client];
+    if (q.empty()) turns.push_back(job->request.client);
+    live.emplace(job->result.id, job);
+    q.push_back(std::move(job));
+    ++queued;
+  }
+
+  // A job claimed from the shared queue, run here (shared_queue.h's LocalWorkers::run).
+  bool run_claimed(Request request, Hooks hooks, int64_t created_ms) {
+    auto job = std::make_shared<Job>();
+    job->hooks = std::move(hooks);
+    job->result.id = request.id;
+    job->result.language = request.language ? request.language->name : "";
+    job->result.created_ms = created_ms;
+    job->request = std::move(request);
+    {
+      std::lock_guard lock(mu);
+      if (stopping || live.count(job->result.id)) return false;
+      queue_job(std::move(job));
+    }
+    cv.notify_one();
+    return true;
+  }
+
+  size_t free_slots() const {
+    std::lock_guard lock(mu);
+    return s.workers > running + queued ? s.workers - running - queued : 0;
+  }
+
+  // A job of this process: a queued one ends now, a running one within the sandbox's poll.
+  bool cancel_local(const std::string& id) {
+    std::shared_ptr<Job> job;
+    JobResult r;
+    {
+      std::lock_guard lock(mu);
+      auto it = live.find(id);
+      if (it == live.end()) return false;
+      job = it->second;
+      job->cancelled = true;
+      job->stop = true;
+      if (!unqueue(job)) return true;  // running: the sandbox sees `stop` within 20 ms
+      r = job->result;
+    }
+    r.status = Status::Cancelled;
+    r.message = "cancelled while queued";
+    finish(job, std::move(r), false);
+    return true;
   }
 
   // Under mu: the next job, round robin between clients.
@@ -470,7 +523,7 @@ Result<std::unique_ptr<Service>> Service::start(Settings settings) {
   impl->s = std::move(settings);
   Impl& m = *impl;
   if (m.s.workers == 0) m.s.workers = std::max(1u, std::thread::hardware_concurrency());
-  if (!m.s.root.empty()) {
+  if (!m.s.root.empty() && m.s.shared_queue.empty()) {  // shared: results are kept in Redis
     auto store = Store::open(m.s.root);
     if (store) m.store = std::move(*store);
     else m.store_warning = store.error();
@@ -481,6 +534,14 @@ Result<std::unique_ptr<Service>> Service::start(Settings settings) {
   m.purged_ms = now_ms();
   m.store->purge(m.purged_ms - int64_t(m.s.retention.count()) * 1000);
   m.store->idle();
+  if (!m.s.shared_queue.empty()) {
+    LocalWorkers local{[&m] { return m.free_slots(); },
+                       [&m](Request r, Hooks h, int64_t created) { return m.run_claimed(std::move(r), std::move(h), created); },
+                       [&m](const std::string& id) { m.cancel_local(id); }};
+    auto shared = SharedQueue::open(m.s, std::move(local));
+    if (!shared) return Error{shared.error()};
+    m.shared = std::move(*shared);  // what it claims waits for the workers, started below
+  }
   std::string tmpl = (fs::temp_directory_path() / "indexer-exec-XXXXXX").string();
   if (!::mkdtemp(tmpl.data())) return Error{"cannot make a scratch directory under " + fs::temp_directory_path().string() + ": " + std::strerror(errno)};
   m.scratch = tmpl;
@@ -492,6 +553,7 @@ Result<std::unique_ptr<Service>> Service::start(Settings settings) {
 
 Service::~Service() {
   Impl& m = *impl_;
+  if (m.shared) m.shared->stop();  // nothing more is claimed; what this server held goes back by its lease
   std::vector<std::shared_ptr<Job>> dropped;
   {
     std::lock_guard lock(m.mu);
@@ -517,6 +579,7 @@ Service::~Service() {
 Service::Submitted Service::submit(Request request, Hooks hooks) {
   Impl& m = *impl_;
   if (std::string why = m.invalid(request); !why.empty()) return {Refused::Invalid, why, request.id};
+  if (m.shared) return m.shared->submit(std::move(request), std::move(hooks));
   auto job = std::make_shared<Job>();
   job->hooks = std::move(hooks);
   std::string id;
@@ -532,18 +595,15 @@ Service::Submitted Service::submit(Request request, Hooks hooks) {
     r.created_ms = now_ms();
     if (!m.store->add(r.id, r.language, r.created_ms)) return {Refused::Invalid, "duplicate id '" + request.id + "'", request.id};
     job->request = std::move(request);
-    m.live.emplace(r.id, job);
-    auto& q = m.waiting[job->request.client];
-    if (q.empty()) m.turns.push_back(job->request.client);
-    q.push_back(job);
-    ++m.queued;
     id = r.id;
+    m.queue_job(std::move(job));
   }
   m.cv.notify_one();
   return {Refused::No, {}, std::move(id)};
 }
 
 std::optional<JobResult> Service::result(const std::string& id) {
+  if (impl_->shared) return impl_->shared->lookup(id).result;
   {
     std::lock_guard lock(impl_->mu);
     if (auto it = impl_->live.find(id); it != impl_->live.end()) {
@@ -556,25 +616,12 @@ std::optional<JobResult> Service::result(const std::string& id) {
   return impl_->store->get(id);
 }
 
-bool Service::cancel(const std::string& id) {
-  Impl& m = *impl_;
-  std::shared_ptr<Job> job;
-  JobResult r;
-  {
-    std::lock_guard lock(m.mu);
-    auto it = m.live.find(id);
-    if (it == m.live.end()) return false;
-    job = it->second;
-    job->cancelled = true;
-    job->stop = true;
-    if (!m.unqueue(job)) return true;  // running: the sandbox sees `stop` within 20 ms
-    r = job->result;
-  }
-  r.status = Status::Cancelled;
-  r.message = "cancelled while queued";
-  m.finish(job, std::move(r), false);
-  return true;
+Service::Lookup Service::lookup(const std::string& id) {
+  if (impl_->shared) return impl_->shared->lookup(id);
+  return {result(id), {}};
 }
+
+bool Service::cancel(const std::string& id) { return impl_->shared ? impl_->shared->cancel(id) : impl_->cancel_local(id); }
 
 Counters Service::counters() const {
   std::lock_guard lock(impl_->mu);
@@ -586,5 +633,6 @@ Counters Service::counters() const {
 
 const Settings& Service::settings() const { return impl_->s; }
 std::string Service::store_warning() const { return impl_->store_warning; }
+std::string Service::shared_queue() const { return impl_->shared ? impl_->shared->where() : std::string(); }
 
 }  // namespace exec

@@ -108,6 +108,8 @@ commands:
                             query and other local clients find it through PATH/.indexer/server.json
                             [--exec-workers N] [--exec-queue-limit N] [--exec-retention SECONDS]
                             [--exec-policy P]: the execution service (README: "Execution service")
+                            [--exec-queue redis://HOST:PORT/N] [--exec-lease SECONDS]: share its
+                            queue and results with other servers through Redis
   lsp     [PATH] [--stdio]  a language server on stdin/stdout (LSP 3.17; PATH: else the
                             client's workspace root; --stdio, as editors pass it, changes nothing)
   mcp     [PATH]            a Model Context Protocol server on stdin/stdout, with tools for agents
@@ -157,7 +159,8 @@ constexpr std::string_view kValued[] = {"--kind", "--lang", "--path", "--limit",
                                         "--max-file-size", "--exclude", "--threads", "--snapshot", "--depth",
                                         "--max-watches", "--listen", "--token", "--allow-origin", "--encoding",
                                         "--tokens", "--focus", "--context", "--policy",
-                                        "--exec-workers", "--exec-queue-limit", "--exec-retention", "--exec-policy"};
+                                        "--exec-workers", "--exec-queue-limit", "--exec-retention", "--exec-policy",
+                                        "--exec-queue", "--exec-lease"};
 constexpr std::string_view kSwitches[] = {"--json", "--imports", "--index-minified", "--no-snapshot", "--no-server", "--help", "-h", "--version",
                                           "--stdio", "--markdown", "--count", "--encode", "--decode", "--words",
                                           "--no-persist-elided"};
@@ -1121,7 +1124,7 @@ int cmd_serve(const Args& a) {
     server::set_served_policy(std::move(*policy), o.root.string());
   }
   o.index = index_options(a);
-  for (const char* flag : {"--exec-workers", "--exec-queue-limit", "--exec-retention", "--exec-policy"})  // checked by the module
+  for (const char* flag : {"--exec-workers", "--exec-queue-limit", "--exec-retention", "--exec-policy", "--exec-queue", "--exec-lease"})  // checked by the module
     if (auto v = a.get(flag)) o.settings[flag + 2] = *v;
   // One policy unless told otherwise: runs are judged by the one sandbox/check answers by.
   if (!a.get("--exec-policy")) {

@@ -2,7 +2,9 @@
 // GET /status/{id}, /result/{id}, DELETE|POST /cancel/{id}, GET /languages), JSON-RPC exec/run with
 // exec/output notifications, exec/status and exec/cancel, and the service's lines in /stats and
 // /metrics. The service starts with `indexer serve` (http_routes.h); elsewhere (the CLI, MCP) the
-// methods say it is not running.
+// methods say it is not running. With `--exec-queue redis://...` the service shares its queue and
+// results through Redis (exec/shared_queue.h; nothing of Redis is seen here): an unreachable Redis
+// is a 503 (JSON-RPC -32003), not a failure of the server.
 //
 // exec/run waits for its job on a thread of its own (the waiters below, not the request pool):
 // the registry's calls answer by returning. POST /execute?wait=true holds no thread at all: the
@@ -29,6 +31,7 @@ namespace {
 
 constexpr size_t kMaxBody = 8 << 20;  // POST /execute: the source (1 MiB) and files (4 MiB) with room
 constexpr uint64_t kMaxFilesBytes = 4 << 20;
+constexpr int kUnavailable = -32003;  // the shared queue (--exec-queue redis://) cannot be reached
 
 std::mutex g_mu;
 std::shared_ptr<exec::Service> g_service;
@@ -165,6 +168,7 @@ void post_execute(HttpRequest req, HttpRespond respond) {
     return respond(std::move(a));
   }
   if (submitted.refused == R::Invalid) return respond(refusal(400, submitted.message));
+  if (submitted.refused == R::Unavailable) return respond(refusal(503, submitted.message));
   if (!wait) respond(answer(201, json{{"id", submitted.id}, {"status", "queued"}}));
 }
 
@@ -174,7 +178,8 @@ void get_job(HttpRequest req, HttpRespond respond, std::string_view prefix, bool
   auto svc = running_service();
   if (!serving(svc, respond)) return;
   std::string id = id_after(req, prefix);
-  auto r = svc->result(id);
+  auto [r, error] = svc->lookup(id);
+  if (!error.empty()) return respond(refusal(503, error));
   if (!r) return respond(refusal(404, "no job '" + id + "' (never submitted, or past the retention time)"));
   json j = whole ? result_json(*r) : json{{"id", r->id}, {"status", std::string(exec::status_name(r->status))}};
   respond(answer(200, j));
@@ -185,7 +190,8 @@ void cancel_job(HttpRequest req, HttpRespond respond) {
   if (!serving(svc, respond)) return;
   std::string id = id_after(req, "/cancel/");
   if (svc->cancel(id)) return respond(answer(200, json{{"id", id}, {"cancelled", true}}));
-  auto r = svc->result(id);
+  auto [r, error] = svc->lookup(id);
+  if (!error.empty()) return respond(refusal(503, error));
   if (!r) return respond(refusal(404, "no job '" + id + "'"));
   respond(answer(409, json{{"id", id}, {"cancelled", false}, {"status", std::string(exec::status_name(r->status))}, {"error", "the job has finished"}}));
 }
@@ -217,15 +223,18 @@ std::string start(const ModuleStart& m) {
     return {};
   };
   uint64_t workers = 0, queue = s.queue, retention = uint64_t(s.retention.count());
+  uint64_t lease = uint64_t(s.lease.count() / 1000);
   for (std::string why : {number("exec-workers", 1, 256, workers), number("exec-queue-limit", 1, 1'000'000, queue),
-                          number("exec-retention", 1, 365ull * 86400, retention)})
+                          number("exec-retention", 1, 365ull * 86400, retention), number("exec-lease", 1, 3600, lease)})
     if (!why.empty()) return why;
-  s.workers = unsigned(workers), s.queue = queue, s.retention = std::chrono::seconds(retention);
+  s.workers = unsigned(workers), s.queue = queue, s.retention = std::chrono::seconds(retention), s.lease = std::chrono::seconds(lease);
+  if (auto it = m.settings.find("exec-queue"); it != m.settings.end()) s.shared_queue = it->second;
   auto policy = sandbox::load_policy(m.settings.count("exec-policy") ? m.settings.at("exec-policy") : "workspace");
   if (!policy) return "--exec-policy: " + policy.error();
   s.policy = *policy;
+  const bool shared = !s.shared_queue.empty();
   auto svc = exec::Service::start(std::move(s));
-  if (!svc) return svc.error();
+  if (!svc) return (shared ? "--exec-queue: " : "") + svc.error();
   if (std::string why = (*svc)->store_warning(); !why.empty())
     std::fprintf(stderr, "indexer: warning: execution results are kept in memory only: %s\n", why.c_str());
   std::lock_guard lock(g_mu);
@@ -250,9 +259,11 @@ std::string stats() {
   json finished = json::object();
   for (int i = 0; i < exec::kStatuses; ++i)
     if (exec::finished(exec::Status(i))) finished[std::string(exec::status_name(exec::Status(i)))] = c.finished[i];
-  return json_text(json{{"queued", c.queued}, {"running", c.running}, {"finished", finished}, {"workers", svc->settings().workers},
-                        {"queue_limit", svc->settings().queue}, {"compile_cache", {{"hits", c.cache_hits}, {"misses", c.cache_misses}}},
-                        {"sandbox_runs", {{"warm", c.warm_runs}, {"cold", c.cold_runs}}}});
+  json j{{"queued", c.queued}, {"running", c.running}, {"finished", finished}, {"workers", svc->settings().workers},
+         {"queue_limit", svc->settings().queue}, {"compile_cache", {{"hits", c.cache_hits}, {"misses", c.cache_misses}}},
+         {"sandbox_runs", {{"warm", c.warm_runs}, {"cold", c.cold_runs}}}};
+  if (std::string where = svc->shared_queue(); !where.empty()) j["shared_queue"] = where;  // queued and running: this server's
+  return json_text(j);
 }
 
 void histogram(std::string& out, const char* name, const std::map<std::string, exec::Counters::Histogram>& by_language, const double* bounds, size_t n) {
@@ -419,6 +430,7 @@ exec::JobResult run_job(const json& params, Context& ctx) {
   auto submitted = svc->submit(std::move(r), std::move(hooks));
   if (submitted.refused == exec::Service::Refused::Full) throw RpcError{-32001, submitted.message};
   if (submitted.refused == exec::Service::Refused::Invalid) bad_param(submitted.message);
+  if (submitted.refused == exec::Service::Refused::Unavailable) throw RpcError{kUnavailable, submitted.message};
   svc.reset();  // held no longer: a server that stops destroys it, and that answers this wait
   std::unique_lock lock(w->mu);
   bool cancel_sent = false;
@@ -470,7 +482,8 @@ std::string tool_run(const json& arguments, Context& ctx) {
 std::string status(const json& params, Context&) {
   auto svc = service_or_throw();
   std::string id = Params(params).text("id");
-  auto r = svc->result(id);
+  auto [r, error] = svc->lookup(id);
+  if (!error.empty()) throw RpcError{kUnavailable, error};
   if (!r) bad_param("no job '" + id + "'");
   return json_text(result_json(*r));
 }
@@ -479,7 +492,8 @@ std::string cancel(const json& params, Context&) {
   auto svc = service_or_throw();
   std::string id = Params(params).text("id");
   bool cancelled = svc->cancel(id);
-  auto r = svc->result(id);
+  auto [r, error] = svc->lookup(id);
+  if (!error.empty()) throw RpcError{kUnavailable, error};
   if (!r) bad_param("no job '" + id + "'");
   return json_text(json{{"id", id}, {"cancelled", cancelled}, {"status", std::string(exec::status_name(r->status))}});
 }

@@ -16,7 +16,9 @@
 #include <thread>
 
 #include "exec/redis_queue.h"
+#include "exec/shared_queue.h"
 #include "helpers.h"
+#include "sandbox/policy.h"
 
 using namespace std::chrono_literals;
 
@@ -259,4 +261,143 @@ TEST_CASE("two worker processes, 1,000 jobs, one killed with SIGKILL midway: eve
   CHECK(by_doomed > 0);
   CHECK(by_survivor > 0);
   CHECK(*watch->length() == 0);
+}
+
+TEST_CASE("the shared queue's payloads: a request and a result read back whole; another version refused", "[exec][redis]") {
+  exec::Request q;
+  q.id = "job-1";
+  q.client = "10.0.0.7";
+  q.language = exec::find_language("python");
+  REQUIRE(q.language);
+  q.source = "print('a,b:c')\n";  // the separators inside a field
+  q.stdin_data = std::string("nul\0inside", 11);
+  q.args = {"", "two words"};
+  q.files = {{"lib/x.py", "x = 1"}, {"empty", ""}};
+  q.wall_ms = 1500;
+  q.strict = true;
+  auto back = exec::decode_request(exec::encode_request(q, 1234567));
+  REQUIRE(back);
+  const auto& [r, created] = *back;
+  CHECK(created == 1234567);
+  CHECK(r.id == "job-1");
+  CHECK(r.client == "10.0.0.7");
+  CHECK(r.language == q.language);
+  CHECK(r.source == q.source);
+  CHECK(r.stdin_data == q.stdin_data);
+  CHECK(r.args == q.args);
+  CHECK(r.files == q.files);
+  CHECK(!r.cpu_ms);
+  CHECK(r.wall_ms == 1500u);
+  CHECK(r.strict);
+
+  exec::Request command;  // no language: a command line
+  command.id = "c";
+  command.command = "echo hi";
+  auto c = exec::decode_request(exec::encode_request(command, 0));
+  REQUIRE(c);
+  CHECK(!c->first.language);
+  CHECK(c->first.command == "echo hi");
+
+  exec::JobResult j;
+  j.id = "job-1";
+  j.status = exec::Status::RuntimeError;
+  j.language = "c";
+  j.out = "out";
+  j.err = "err";
+  j.signal = 11;
+  j.cpu_ms = 1.25, j.wall_ms = 3.5;
+  j.memory_bytes = 1 << 20;
+  j.message = "killed by signal 11";
+  j.created_ms = 10, j.finished_ms = 20;
+  auto jr = exec::decode_result(exec::encode_result(j));
+  REQUIRE(jr);
+  CHECK(jr->status == exec::Status::RuntimeError);
+  CHECK(jr->out == "out");
+  CHECK(jr->err == "err");
+  CHECK(!jr->exit_code);
+  CHECK(jr->signal == 11);
+  CHECK(jr->cpu_ms == 1.25);
+  CHECK(jr->wall_ms == 3.5);
+  CHECK(jr->memory_bytes == (1u << 20));
+  CHECK(jr->message == j.message);
+  CHECK(jr->finished_ms == 20);
+
+  std::string payload = exec::encode_result(j);
+  auto other = exec::decode_result("x9r" + payload.substr(3));
+  REQUIRE(!other);
+  CHECK(other.error().find("'x9r'") != std::string::npos);
+  CHECK(!exec::decode_result(payload.substr(0, payload.size() - 1)));  // cut short
+  CHECK(!exec::decode_request(exec::encode_request(q, 1) + "3:abc,"));  // a field too many
+}
+
+namespace {
+
+// A service of the shared queue on `redis`: one worker, a lease of 1 s.
+std::unique_ptr<exec::Service> shared_service(const RedisServer& redis) {
+  exec::Settings s;
+  s.workers = 1;
+  s.policy = *sandbox::preset("workspace");
+  s.shared_queue = "redis://127.0.0.1:" + std::to_string(redis.port) + "/0";
+  s.lease = std::chrono::milliseconds(1'000);
+  auto svc = exec::Service::start(std::move(s));
+  REQUIRE(svc);
+  return std::move(*svc);
+}
+
+exec::Request shell(std::string id, std::string command) {
+  exec::Request r;
+  r.id = std::move(id), r.command = std::move(command);
+  return r;
+}
+
+// Polls `svc` until the job has finished.
+exec::JobResult finished_result(exec::Service& svc, const std::string& id) {
+  for (int i = 0; i < 3000; ++i) {
+    auto found = svc.lookup(id);
+    REQUIRE(found.error.empty());
+    if (found.result && exec::finished(found.result->status)) return *found.result;
+    std::this_thread::sleep_for(10ms);
+  }
+  FAIL("no result for " << id);
+  return {};
+}
+
+}  // namespace
+
+TEST_CASE("the shared queue: a cancel while the job is still in the stream ends it when a worker claims it", "[exec][redis]") {
+  RedisServer redis;
+  auto svc = shared_service(redis);
+  using R = exec::Service::Refused;
+  REQUIRE(svc->submit(shell("busy", "sleep 30")).refused == R::No);
+  for (int i = 0; i < 500 && svc->result("busy")->status != exec::Status::Running; ++i) std::this_thread::sleep_for(10ms);
+  REQUIRE(svc->submit(shell("waits", "echo never")).refused == R::No);
+  CHECK(svc->result("waits")->status == exec::Status::Queued);  // the only worker is busy: still in the stream
+  CHECK(svc->cancel("waits"));
+  CHECK(svc->cancel("busy"));
+  CHECK(finished_result(*svc, "busy").status == exec::Status::Cancelled);
+  exec::JobResult r = finished_result(*svc, "waits");
+  CHECK(r.status == exec::Status::Cancelled);
+  CHECK(r.message == "cancelled while queued");
+  CHECK_FALSE(svc->cancel("waits"));  // finished
+  CHECK_FALSE(svc->cancel("never-submitted"));
+  CHECK(svc->submit(shell("waits", "true")).refused == R::Invalid);  // an id is taken once
+}
+
+TEST_CASE("the shared queue: a server stopped while it runs a job leaves it to its lease; another runs it", "[exec][redis]") {
+  RedisServer redis;
+  exec::JobResult told;
+  {
+    auto first = shared_service(redis);
+    exec::Hooks hooks;
+    hooks.done = [&told](const exec::JobResult& r) { told = r; };
+    REQUIRE(first->submit(shell("handed", "sleep 1; echo ran"), hooks).refused == exec::Service::Refused::No);
+    for (int i = 0; i < 500 && first->result("handed")->status != exec::Status::Running; ++i) std::this_thread::sleep_for(10ms);
+    REQUIRE(first->result("handed")->status == exec::Status::Running);
+  }  // stopped: the run is killed, and nothing is stored for it
+  CHECK(told.status == exec::Status::InternalError);  // its waiter here is told, and where to look
+  CHECK(told.message.find("may still finish on another") != std::string::npos);
+  auto second = shared_service(redis);
+  exec::JobResult r = finished_result(*second, "handed");
+  CHECK(r.status == exec::Status::Completed);
+  CHECK(r.out == "ran\n");
 }

@@ -384,4 +384,5 @@ def main():
     print("ok", flush=True)
 
 
-main()
+if __name__ == "__main__":  # exec_redis.py reuses Server and check
+    main()
