@@ -126,12 +126,14 @@ TEST_CASE("live index: files are added and removed, and a removed file can come 
   edit(live, tree, {"c/new.py"}, {"b.py"});
   tree.erase("b.py");
   CHECK(contents(*live.view()) == std::vector<std::string>{"a.py alpha@1", "c/new.py alphabet@1"});
-  CHECK(hits(*live.view(), {"alp"}) == std::vector<std::string>{"prefix alpha  a.py:1 0", "prefix alphabet  c/new.py:1 0"});
+  // A prefix's score (query/search.cpp, prefix_score): 2^14 when the query ends a segment, less
+  // the name's length, so the shorter of two names ranks first.
+  CHECK(hits(*live.view(), {"alp"}) == std::vector<std::string>{"prefix alpha  a.py:1 -5", "prefix alphabet  c/new.py:1 -8"});
   CHECK(hits(*live.view(), {"beta"}).empty());
 
   tree["b.py"] = "def beta_again():\n    pass\n";
   edit(live, tree, {"b.py"});
-  CHECK(hits(*live.view(), {"beta"}) == std::vector<std::string>{"prefix beta_again  b.py:1 0"});
+  CHECK(hits(*live.view(), {"beta"}) == std::vector<std::string>{"prefix beta_again  b.py:1 16374"});
   // Removing an unknown path changes nothing; a path both changed and removed is removed.
   edit(live, tree, {"b.py"}, {"b.py", "nowhere.py"});
   tree.erase("b.py");

@@ -104,7 +104,10 @@ test('sandbox/violations pages through the log in order, and POST /rpc answers t
   assert.deepEqual(rest.violations.map((v) => v.subject), ['sudo step3', 'sudo step4']);
   assert.ok(rest.counts.command >= 7);
 
-  // The same log over plain HTTP, as a postflight script would read it.
+  // The same log over plain HTTP, as a postflight script would read it. POST /rpc answers once the
+  // first index is built (503 before: README, "POST /rpc"); the sandbox methods above did not wait
+  // for it, a search does.
+  await client.search('main');
   const r = await get(server.port, '/rpc', JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'sandbox/violations', params: { since: since + 4 } }));
   assert.equal(r.status, 200);
   const body = JSON.parse(r.text);
