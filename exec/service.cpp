@@ -261,6 +261,20 @@ struct Service::Impl {
 
   // A job claimed from the shared queue, run here (shared_queue.h's LocalWorkers::run).
   bool run_claimed(Request request, Hooks hooks, int64_t created_ms) {
+    // Judged again here: the server that took the submission checked it, but what is in the stream
+    // is whatever was written there (another server's settings, or anyone who can write to Redis),
+    // and its files are written into this server's workspace.
+    if (std::string why = invalid(request); !why.empty()) {
+      JobResult r;
+      r.id = request.id;
+      r.language = request.language ? request.language->name : "";
+      r.status = Status::InternalError;
+      r.message = "refused by the server that claimed it: " + why;
+      r.created_ms = created_ms;
+      r.finished_ms = now_ms();
+      if (hooks.done) hooks.done(r);
+      return true;
+    }
     auto job = std::make_shared<Job>();
     job->hooks = std::move(hooks);
     job->result.id = request.id;

@@ -82,6 +82,9 @@ int build_tree(const SystemPart& part) {
         if (t < 0) return fail();
         mount_attr attr{};
         attr.attr_set = MOUNT_ATTR_NOSUID | (op.device ? 0 : MOUNT_ATTR_NODEV) | (op.kind == MountOp::BindRo ? MOUNT_ATTR_RDONLY : 0);
+        // Private: a copy of a shared host mount (systemd makes / shared) would join its peer
+        // group, and what a run mounts on its own copy would propagate to the host and to other runs.
+        attr.propagation = MS_PRIVATE;
         bool ok = syscall(SYS_mount_setattr, t, "", AT_EMPTY_PATH | AT_RECURSIVE, &attr, sizeof attr) == 0 &&
                   point_at(root, rel, op.is_file) &&
                   syscall(SYS_move_mount, t, "", root, rel, MOVE_MOUNT_F_EMPTY_PATH) == 0;

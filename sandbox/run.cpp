@@ -517,6 +517,7 @@ std::string map_ids(int pid, bool root, int slot, const std::vector<Builder::Idm
     mount_attr attr{};
     attr.attr_set = MOUNT_ATTR_IDMAP | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | (t.rdonly ? MOUNT_ATTR_RDONLY : 0);
     attr.userns_fd = uint64_t(userns.fd);
+    attr.propagation = MS_PRIVATE;  // not a peer of the host's mount: mounts on it stay in the run
     if (!userns || syscall(SYS_mount_setattr, t.fd, "", AT_EMPTY_PATH | AT_RECURSIVE, &attr, sizeof attr) != 0)
       return "idmap the workspace: " + errno_text(errno);
   }
@@ -1333,6 +1334,7 @@ Status open_run_workspace(const Template::Impl& impl, const std::string& path, W
   const bool writable = impl.policy.filesystem.mode != FsMode::Strict;
   mount_attr attr{};
   attr.attr_set = MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | (writable ? 0 : MOUNT_ATTR_RDONLY);
+  attr.propagation = MS_PRIVATE;  // not a peer of the host's mount: mounts on it stay in the run
   if (warm.zygote->userns) {
     attr.attr_set |= MOUNT_ATTR_IDMAP;
     attr.userns_fd = uint64_t(warm.zygote->userns.fd);
