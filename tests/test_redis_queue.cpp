@@ -401,3 +401,26 @@ TEST_CASE("the shared queue: a server stopped while it runs a job leaves it to i
   CHECK(r.status == exec::Status::Completed);
   CHECK(r.out == "ran\n");
 }
+
+TEST_CASE("the shared queue: a job written to the stream is judged again by the server that claims it", "[exec][redis]") {
+  RedisServer redis;
+  // Written as anyone who can write to Redis could: a file outside the workspace, and a command
+  // the claiming server's policy refuses.
+  test::TempDir outside;
+  auto writer = open_queue(redis.options("writer"));
+  exec::Request escape = shell("escape", "true");
+  escape.files.push_back({"../../../../../../../.." + outside.path().string() + "/planted", "x"});
+  REQUIRE(writer->submit("escape", exec::encode_request(escape, 1)).ok());
+  REQUIRE(writer->submit("sudo", exec::encode_request(shell("sudo", "sudo id"), 1)).ok());
+  REQUIRE(writer->submit("fine", exec::encode_request(shell("fine", "echo fine"), 1)).ok());
+  auto svc = shared_service(redis);
+  for (const char* id : {"escape", "sudo"}) {
+    exec::JobResult r = finished_result(*svc, id);
+    CHECK(r.status == exec::Status::InternalError);
+    CHECK(r.message.starts_with("refused by the server that claimed it: "));
+  }
+  CHECK_FALSE(std::filesystem::exists(outside.path() / "planted"));
+  exec::JobResult ok = finished_result(*svc, "fine");
+  CHECK(ok.status == exec::Status::Completed);
+  CHECK(ok.out == "fine\n");
+}
