@@ -168,6 +168,7 @@ struct Elided {
   std::vector<size_t> lines;       // each span's lines
   size_t removed = 0;              // lines, in all
   size_t kept = 0;                 // lines kept for what they are (failures, markers), past the ends kept
+  std::vector<std::string> handles;  // each span's, hashed once
 };
 
 // Whether the line holds a marker (or a summary's end) whose handle `ours` does not accept.
@@ -189,6 +190,7 @@ Elided elide(const std::string& text, const std::vector<Run>& runs, std::string_
     out.append(text, at, r.begin - at);
     std::string_view span(text.data() + r.begin, r.end - r.begin);
     std::string h = ElisionStore::handle_of(span);
+    e.handles.push_back(h);
     e.spans.emplace_back(span);
     e.lines.push_back(r.lines);
     e.removed += r.lines;
@@ -327,12 +329,12 @@ class Compactor {
   // the manifest would expand that text too, and give back something other than the input.
   bool fresh(std::string_view handle) const { return !named_.count(handle); }
   bool fresh(const Elided& e) const {
-    return std::all_of(e.spans.begin(), e.spans.end(), [&](const std::string& span) { return fresh(ElisionStore::handle_of(span)); });
+    return std::all_of(e.handles.begin(), e.handles.end(), [&](const std::string& h) { return fresh(h); });
   }
 
   // Notes the handles of the markers in `e` as made here.
   const Elided& mine(const Elided& e) const {
-    for (const auto& span : e.spans) made_.insert(ElisionStore::handle_of(span));
+    made_.insert(e.handles.begin(), e.handles.end());
     return e;
   }
 
@@ -354,7 +356,7 @@ class Compactor {
   };
   static std::vector<Made> made_of(const Elided& e) {
     std::vector<Made> out;
-    for (size_t k = 0; k < e.spans.size(); ++k) out.push_back({ElisionStore::handle_of(e.spans[k]), e.lines[k]});
+    for (size_t k = 0; k < e.spans.size(); ++k) out.push_back({e.handles[k], e.lines[k]});
     return out;
   }
   // One manifest entry a handle, each with the message's tokens before and after the step.
