@@ -21,6 +21,7 @@
 
 #include <chrono>
 #include <deque>
+#include <future>
 #include <cstring>
 #include <iostream>
 #include <mutex>
@@ -842,7 +843,17 @@ int serve(const ServeOptions& o, const std::atomic<bool>& stop) {
   if (indexer::confine::Opened dir = indexer::confine::open_root(o.root))
     if (indexer::confine::Opened state = indexer::confine::open_beneath(dir.fd.get(), ".indexer", O_PATH | O_DIRECTORY))
       ::unlinkat(state.fd.get(), "server.json", 0);
-  acceptor.close(ec);
+  // On the acceptor's own thread: its accept handler runs there and starts the next accept, and
+  // an acceptor closed from this thread meanwhile crashed that call (SIGSEGV in start_op, about
+  // one stop in 20).
+  std::promise<void> closed;
+  net::post(pool.first(), [&acceptor, &pause, &closed] {
+    boost::system::error_code ignored;
+    acceptor.close(ignored);
+    pause.cancel();
+    closed.set_value();
+  });
+  closed.get_future().wait();
   pool.stop();
   for (auto& t : threads) t.join();
   hub.http_rpc.join();  // its answers are posted to the stopped contexts, and dropped with them
